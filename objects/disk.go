@@ -1,0 +1,308 @@
+package objects
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DiskStore keeps loose objects in a directory, one file per object:
+// <dir>/<first 2 hex digits>/<remaining 62 hex digits>, each in its
+// stored form (see stored.go). Files are written once: to a temporary
+// file in the same directory, fsynced, renamed into place, and the
+// directory fsynced; a reader never sees a partial object.
+type DiskStore struct {
+	dir string
+}
+
+var _ Store = (*DiskStore)(nil)
+var _ DeltaStore = (*DiskStore)(nil)
+
+// tmpPrefix starts the names of temporary files; gc removes old ones.
+const tmpPrefix = ".tmp-"
+
+// OpenDisk opens (creating if needed) a disk store rooted at dir.
+func OpenDisk(dir string) (*DiskStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open object store: %w", err)
+	}
+	return &DiskStore{dir: dir}, nil
+}
+
+// Dir returns the store's directory.
+func (s *DiskStore) Dir() string { return s.dir }
+
+func (s *DiskStore) path(id ID) string {
+	h := id.String()
+	return filepath.Join(s.dir, h[:2], h[2:])
+}
+
+// Has reports whether the object's file exists.
+func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
+	_, err := os.Lstat(s.path(id))
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, fmt.Errorf("stat object %s: %w", id, err)
+}
+
+// Get reads, decodes and verifies an object.
+func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
+	return s.get(ctx, id, 0)
+}
+
+func (s *DiskStore) get(ctx context.Context, id ID, depth int) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(s.path(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &NotFoundError{ID: id}
+		}
+		return nil, fmt.Errorf("read object %s: %w", id, err)
+	}
+	obj, err := decodeStored(b, func(base ID) ([]byte, error) {
+		if depth >= MaxDeltaDepth {
+			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
+		}
+		return s.get(ctx, base, depth+1)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// A broken or missing delta base makes this object unreadable too.
+		return nil, &CorruptError{ID: id, Err: err}
+	}
+	if got := Sum(obj); got != id {
+		return nil, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
+	}
+	return obj, nil
+}
+
+// DeltaBase returns the base of a delta-encoded object, or ZeroID.
+func (s *DiskStore) DeltaBase(ctx context.Context, id ID) (ID, error) {
+	f, err := os.Open(s.path(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return ZeroID, &NotFoundError{ID: id}
+		}
+		return ZeroID, fmt.Errorf("read object %s: %w", id, err)
+	}
+	defer f.Close()
+	var hdr [deltaHeader]byte
+	n, err := io.ReadFull(f, hdr[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return ZeroID, &CorruptError{ID: id, Err: err}
+	}
+	si, err := parseStored(hdr[:n])
+	if err != nil {
+		return ZeroID, &CorruptError{ID: id, Err: err}
+	}
+	if si.enc == encDelta {
+		return si.base, nil
+	}
+	return ZeroID, nil
+}
+
+// deltaDepth returns the depth of id's stored form: 0 unless a delta.
+func (s *DiskStore) deltaDepth(id ID) (int, error) {
+	f, err := os.Open(s.path(id))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var hdr [5]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return 0, err
+	}
+	if hdr[0] == storedMagic0 && hdr[1] == storedMagic1 && hdr[2] == encDelta {
+		return int(hdr[4]), nil
+	}
+	return 0, nil
+}
+
+// Put stores obj unless an object with its id is already there, in which
+// case it only refreshes that file's modification time (so that a
+// concurrent gc, which spares recent files, cannot remove an object a
+// writer has just decided to reuse).
+func (s *DiskStore) Put(ctx context.Context, obj []byte, opts PutOptions) (ID, error) {
+	if err := checkPut(obj); err != nil {
+		return ZeroID, err
+	}
+	if err := ctx.Err(); err != nil {
+		return ZeroID, err
+	}
+	id := Sum(obj)
+	p := s.path(id)
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err == nil {
+		return id, nil
+	}
+	var base []byte
+	depth := 0
+	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 {
+		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
+			if b, err := s.Get(ctx, opts.DeltaBase); err == nil {
+				base, depth = b, d
+			}
+		}
+	}
+	stored := encodeStored(obj, opts, base, depth)
+	if err := s.writeFile(p, stored); err != nil {
+		return ZeroID, fmt.Errorf("write object %s: %w", id, err)
+	}
+	return id, nil
+}
+
+// writeFile atomically creates p holding data.
+func (s *DiskStore) writeFile(p string, data []byte) error {
+	dir := filepath.Dir(p)
+	f, err := createTemp(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = createTemp(dir)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func createTemp(dir string) (*os.File, error) {
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return os.OpenFile(filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// Delete removes an object's file.
+func (s *DiskStore) Delete(ctx context.Context, id ID) error {
+	err := os.Remove(s.path(id))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete object %s: %w", id, err)
+	}
+	return nil
+}
+
+// List calls fn for every object file. Temporary files are skipped.
+func (s *DiskStore) List(ctx context.Context, fn func(ID) error) error {
+	shards, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("list objects: %w", err)
+	}
+	for _, sh := range shards {
+		if !sh.IsDir() || len(sh.Name()) != 2 {
+			continue
+		}
+		names, err := os.ReadDir(filepath.Join(s.dir, sh.Name()))
+		if err != nil {
+			return fmt.Errorf("list objects: %w", err)
+		}
+		for _, n := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if strings.HasPrefix(n.Name(), tmpPrefix) {
+				continue
+			}
+			id, err := ParseID(sh.Name() + n.Name())
+			if err != nil {
+				continue // not ours
+			}
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ModTime returns when the object's file was last written or reused.
+func (s *DiskStore) ModTime(id ID) (time.Time, error) {
+	fi, err := os.Stat(s.path(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return time.Time{}, &NotFoundError{ID: id}
+		}
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
+}
+
+// RemoveStaleTemp deletes temporary files older than age, left behind by
+// killed writers. It returns how many it removed.
+func (s *DiskStore) RemoveStaleTemp(age time.Duration) (int, error) {
+	shards, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	cutoff := time.Now().Add(-age)
+	for _, sh := range shards {
+		if !sh.IsDir() {
+			continue
+		}
+		d := filepath.Join(s.dir, sh.Name())
+		names, err := os.ReadDir(d)
+		if err != nil {
+			return n, err
+		}
+		for _, e := range names {
+			if !strings.HasPrefix(e.Name(), tmpPrefix) {
+				continue
+			}
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+				if os.Remove(filepath.Join(d, e.Name())) == nil {
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
+}

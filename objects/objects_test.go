@@ -1,0 +1,366 @@
+package objects
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func sampleObjects() []Object {
+	id := func(b byte) ID { var i ID; i[0] = b; i[31] = b; return i }
+	return []Object{
+		&Chunk{Data: []byte("hello")},
+		&Chunk{Data: []byte{}},
+		&Tensor{DType: F32, Shape: []uint64{2, 3}, Size: 24, PieceSize: 16, Pieces: []ID{id(1), id(2)}},
+		&Tensor{DType: F32, Shape: []uint64{}, Size: 4, PieceSize: DefaultPieceSize, Pieces: []ID{id(1)}},
+		&Tensor{DType: F16, Shape: []uint64{0, 5}, Size: 0, PieceSize: DefaultPieceSize},
+		&Tensor{DType: "X_UNKNOWN", Shape: []uint64{3}, Size: 7, PieceSize: DefaultPieceSize, Pieces: []ID{id(9)}},
+		&Blob{},
+		&Blob{Size: 10, Chunks: []ChunkRef{{id(1), 4}, {id(2), 6}}},
+		&Model{Format: "safetensors", Size: 30, Segments: []Segment{{"", id(3), 6}, {"w", id(4), 24}}},
+		&Model{Format: "safetensors", Size: 0, Meta: []KV{{"a", "1"}, {"b", "2"}}},
+		&Tree{},
+		&Tree{Entries: []TreeEntry{{"a.safetensors", ModeFile, KindModel, id(5)}, {"run.sh", ModeExec, KindBlob, id(6)}, {"sub", ModeDir, KindTree, id(7)}}},
+		&Commit{Tree: id(8), Time: 1700000000, TZ: -300, Message: "first\n", Meta: []KV{{"samples", "1437"}}},
+		&Commit{Tree: id(8), Parents: []ID{id(1), id(2)}, Author: PublicKey(id(3)), Time: -5, Message: "merge", Signature: bytes.Repeat([]byte{7}, 64)},
+		&Tag{Target: id(1), TargetKind: KindCommit, Name: "v1", Time: 1, Message: "release"},
+		&Proof{Commit: id(1), System: "groth16-bn254/update/v1", Needs: []ID{id(2)}, Body: []byte{1, 2, 3}},
+	}
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	for _, o := range sampleObjects() {
+		b, err := Encode(o)
+		if err != nil {
+			t.Fatalf("encode %#v: %v", o, err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("decode %s: %v", o.Kind(), err)
+		}
+		if diff := cmp.Diff(o, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s round trip (-want +got):\n%s", o.Kind(), diff)
+		}
+		again, _ := Encode(got)
+		if !bytes.Equal(again, b) {
+			t.Errorf("%s: re-encoding differs", o.Kind())
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good, _ := Encode(&Tree{Entries: []TreeEntry{{"a", ModeFile, KindBlob, ID{1}}, {"b", ModeFile, KindBlob, ID{2}}}})
+	cases := map[string][]byte{
+		"empty":        nil,
+		"bad magic":    append([]byte("XED"), good[3:]...),
+		"version 2":    append([]byte{'F', 'E', 'D', 2}, good[4:]...),
+		"unknown kind": append([]byte{'F', 'E', 'D', 1, 99}, good[5:]...),
+		"trailing":     append(append([]byte{}, good...), 0),
+		"truncated":    good[:len(good)-1],
+	}
+	unsorted, _ := encode(&Tree{Entries: []TreeEntry{{"b", ModeFile, KindBlob, ID{1}}, {"a", ModeFile, KindBlob, ID{2}}}})
+	cases["unsorted tree"] = unsorted
+	dotdot, _ := encode(&Tree{Entries: []TreeEntry{{"..", ModeDir, KindTree, ID{1}}}})
+	cases["dotdot name"] = dotdot
+	slash, _ := encode(&Tree{Entries: []TreeEntry{{"a/b", ModeFile, KindBlob, ID{1}}}})
+	cases["slash name"] = slash
+	badSize, _ := encode(&Tensor{DType: F32, Shape: []uint64{3}, Size: 8, PieceSize: 16, Pieces: []ID{{1}}})
+	cases["tensor size mismatch"] = badSize
+	badPieces, _ := encode(&Tensor{DType: F32, Shape: []uint64{3}, Size: 12, PieceSize: 4, Pieces: []ID{{1}}})
+	cases["tensor piece count"] = badPieces
+	dupKV, _ := encode(&Commit{Meta: []KV{{"a", "1"}, {"a", "2"}}})
+	cases["duplicate meta"] = dupKV
+	// a non-minimal varint: parent count 0 written as 0x80 0x00
+	c, _ := encode(&Commit{})
+	nonMin := append(append(append([]byte{}, c[:5+32]...), 0x80, 0x00), c[5+33:]...)
+	cases["non-minimal varint"] = nonMin
+	huge := append([]byte{'F', 'E', 'D', 1, byte(KindBlob), 0}, binary.AppendUvarint(nil, math.MaxUint32)...)
+	cases["huge count"] = huge
+	for name, b := range cases {
+		if _, err := Decode(b); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+}
+
+func TestBase58(t *testing.T) {
+	// Known Solana addresses: the system program is 32 zero bytes.
+	if got := Base58(make([]byte, 32)); got != "11111111111111111111111111111111" {
+		t.Errorf("zero key = %s", got)
+	}
+	if got := Base58([]byte("hello world")); got != "StV1DL6CwTryKyV" {
+		t.Errorf("base58(hello world) = %s", got)
+	}
+	for i := 0; i < 200; i++ {
+		b := make([]byte, rand.IntN(40))
+		for j := range b {
+			if rand.IntN(4) > 0 {
+				b[j] = byte(rand.IntN(256))
+			}
+		}
+		d, err := DecodeBase58(Base58(b))
+		if err != nil || !bytes.Equal(d, b) {
+			t.Fatalf("round trip %x: %x %v", b, d, err)
+		}
+	}
+	if _, err := DecodeBase58("0OIl"); err == nil {
+		t.Error("accepted characters outside the alphabet")
+	}
+}
+
+func TestGroupUngroup(t *testing.T) {
+	for _, s := range []int{1, 2, 3, 4, 8} {
+		data := make([]byte, s*37)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		g := make([]byte, len(data))
+		Group(g, data, s)
+		if s == 4 && (g[0] != data[0] || g[1] != data[4] || g[37] != data[1]) {
+			t.Errorf("s=4 layout wrong: %v", g[:8])
+		}
+		back := make([]byte, len(data))
+		Ungroup(back, g, s)
+		if !bytes.Equal(back, data) {
+			t.Errorf("s=%d: round trip differs", s)
+		}
+	}
+}
+
+func floats(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, 4*n)
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(r.NormFloat64()*0.02)))
+	}
+	return b
+}
+
+func nudge(b []byte, frac float64, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	out := append([]byte(nil), b...)
+	for i := 0; i+4 <= len(out); i += 4 {
+		f := math.Float32frombits(binary.LittleEndian.Uint32(out[i:]))
+		f *= float32(1 + frac*(2*r.Float64()-1))
+		binary.LittleEndian.PutUint32(out[i:], math.Float32bits(f))
+	}
+	return out
+}
+
+func dirSize(t *testing.T, dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func TestDiskStoreDeltaChain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300_000 // 1.2 MB in pieces of 256 KiB
+	v := floats(n, 1)
+	var parent *Tensor
+	var ids []ID
+	var versions [][]byte
+	var sizes []int64
+	for ver := 0; ver < MaxDeltaDepth+3; ver++ {
+		w := NewWriter(ctx, s)
+		w.PieceSize = 256 << 10
+		id, tt, err := w.Tensor(bytes.NewReader(v), TensorInfo{DType: F32, Shape: []uint64{n}, Size: uint64(len(v))}, parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, dirSize(t, dir))
+		ids = append(ids, id)
+		versions = append(versions, v)
+		parent = tt
+		v = nudge(v, 0.005, uint64(ver))
+	}
+	// every version reads back exactly
+	for i, id := range ids {
+		tt, err := ReadTensor(ctx, s, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := WriteTensorTo(ctx, s, tt, &buf); err != nil {
+			t.Fatalf("version %d: %v", i, err)
+		}
+		if !bytes.Equal(buf.Bytes(), versions[i]) {
+			t.Fatalf("version %d differs", i)
+		}
+	}
+	// deltas are smaller than the full first version, and chains are capped
+	full := sizes[0]
+	for i := 1; i < len(sizes); i++ {
+		grow := sizes[i] - sizes[i-1]
+		if grow >= full {
+			t.Errorf("version %d grew the store by %d bytes, the first by %d", i, grow, full)
+		}
+	}
+	maxDepth := 0
+	s.List(ctx, func(id ID) error {
+		if d, _ := s.deltaDepth(id); d > maxDepth {
+			maxDepth = d
+		}
+		return nil
+	})
+	if maxDepth == 0 || maxDepth > MaxDeltaDepth {
+		t.Errorf("max delta depth %d, want 1..%d", maxDepth, MaxDeltaDepth)
+	}
+}
+
+func TestDiskStoreCorruption(t *testing.T) {
+	ctx := context.Background()
+	s, _ := OpenDisk(t.TempDir())
+	w := NewWriter(ctx, s)
+	w.PieceSize = 64 << 10
+	data := floats(50_000, 3)
+	id, _, err := w.Tensor(bytes.NewReader(data), TensorInfo{DType: F32, Shape: []uint64{50_000}, Size: uint64(len(data))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Fsck(ctx, s, []ID{id}, FsckOptions{})
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("fsck of a good store: %v %v", rep, err)
+	}
+	tt, _ := ReadTensor(ctx, s, id)
+	victim := tt.Pieces[1]
+	p := s.path(victim)
+	b, _ := os.ReadFile(p)
+	os.Chmod(p, 0o644)
+	b[len(b)/2] ^= 0x40
+	os.WriteFile(p, b, 0o444)
+	_, err = s.Get(ctx, victim)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.ID != victim {
+		t.Fatalf("Get of a flipped object: %v, want CorruptError naming %s", err, victim.Short())
+	}
+	rep, err = Fsck(ctx, s, []ID{id}, FsckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].ID != victim || rep.Problems[0].From != id {
+		t.Fatalf("fsck problems %v, want exactly %s from %s", rep.Problems, victim.Short(), id.Short())
+	}
+	if err := WriteTensorTo(ctx, s, tt, &bytes.Buffer{}); !errors.As(err, &ce) {
+		t.Fatalf("reading a tensor with a corrupt piece: %v", err)
+	}
+}
+
+func TestBlobCDCInsertion(t *testing.T) {
+	ctx := context.Background()
+	s := NewMem()
+	r := rand.New(rand.NewPCG(5, 5))
+	data := make([]byte, 12<<20)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	w := NewWriter(ctx, s)
+	_, b1, err := w.Blob(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := append(append(append([]byte{}, data[:5<<20]...), []byte("INSERTED BYTES")...), data[5<<20:]...)
+	_, b2, err := w.Blob(bytes.NewReader(ins))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	old := map[ID]bool{}
+	for _, c := range b1.Chunks {
+		if c.Size > CDCMaxSize || c.Size == 0 {
+			t.Errorf("chunk of %d bytes", c.Size)
+		}
+		old[c.ID] = true
+	}
+	shared := 0
+	for _, c := range b2.Chunks {
+		if old[c.ID] {
+			shared++
+		}
+	}
+	if len(b1.Chunks) < 4 || shared < len(b2.Chunks)-2 {
+		t.Errorf("insertion: %d of %d chunks shared (of %d before)", shared, len(b2.Chunks), len(b1.Chunks))
+	}
+	var out bytes.Buffer
+	if err := WriteBlobTo(ctx, s, b2, &out); err != nil || !bytes.Equal(out.Bytes(), ins) {
+		t.Fatalf("blob read back differs: %v", err)
+	}
+}
+
+func TestGCKeepsReachable(t *testing.T) {
+	ctx := context.Background()
+	s, _ := OpenDisk(t.TempDir())
+	mk := func(seed uint64, parent *Tensor) (ID, *Tensor) {
+		w := NewWriter(ctx, s)
+		w.PieceSize = 64 << 10
+		d := floats(40_000, seed)
+		if parent != nil {
+			d = floats(40_000, 1)
+			d = nudge(d, 0.001, seed)
+		}
+		id, tt, err := w.Tensor(bytes.NewReader(d), TensorInfo{DType: F32, Shape: []uint64{40_000}, Size: uint64(len(d))}, parent)
+		if err != nil || w.Flush() != nil {
+			t.Fatal(err)
+		}
+		return id, tt
+	}
+	a, at := mk(1, nil)
+	b, _ := mk(2, at) // deltas against a's pieces
+	garbage, _ := mk(99, nil)
+	_ = garbage
+	// Everything is fresh: nothing goes.
+	rep, err := GC(ctx, s, []ID{b}, GCOptions{})
+	if err != nil || rep.Removed != 0 {
+		t.Fatalf("gc within grace removed %d (%v)", rep.Removed, err)
+	}
+	// Age everything, then collect with only b as root: a's tensor object
+	// goes, but its pieces stay because b's deltas need them.
+	old := time.Now().Add(-2 * time.Hour)
+	s.List(ctx, func(id ID) error { return os.Chtimes(s.path(id), old, old) })
+	rep, err = GC(ctx, s, []ID{b}, GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Removed == 0 {
+		t.Error("gc removed nothing")
+	}
+	if ok, _ := s.Has(ctx, a); ok {
+		t.Error("unreachable tensor a kept")
+	}
+	frep, err := Fsck(ctx, s, []ID{b}, FsckOptions{})
+	if err != nil || len(frep.Problems) != 0 {
+		t.Fatalf("fsck after gc: %v %v", frep.Problems, err)
+	}
+	bt, _ := ReadTensor(ctx, s, b)
+	if err := WriteTensorTo(ctx, s, bt, &bytes.Buffer{}); err != nil {
+		t.Fatalf("b unreadable after gc: %v", err)
+	}
+}

@@ -1,0 +1,272 @@
+package objects
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// The stored form of an object: how a DiskStore keeps it in a file. See
+// doc/design.md, "Stored form".
+//
+//	offset size field
+//	0      2    magic "FZ"
+//	2      1    encoding
+//	encoding 0 (raw):      canonical bytes
+//	encoding 1 (zstd):     one zstd frame of the canonical bytes
+//	encoding 2 (grouped):  1 byte element size s; one zstd frame of the
+//	                       chunk's data with its bytes grouped by position
+//	                       in the element (Group)
+//	encoding 3 (delta):    1 byte s; 1 byte depth; 32 bytes base id; one
+//	                       zstd frame of Group(data XOR base data)
+const (
+	encRaw     = 0
+	encZstd    = 1
+	encGrouped = 2
+	encDelta   = 3
+
+	// MaxDeltaDepth caps delta chains: a piece whose base is already this
+	// deep is stored whole, so a read decodes at most MaxDeltaDepth+1
+	// objects.
+	MaxDeltaDepth = 8
+
+	storedMagic0, storedMagic1 = 'F', 'Z'
+	deltaHeader                = 3 + 2 + IDSize
+)
+
+var (
+	zenc     *zstd.Encoder
+	zdec     *zstd.Decoder
+	zstdOnce sync.Once
+)
+
+func codecs() (*zstd.Encoder, *zstd.Decoder) {
+	zstdOnce.Do(func() {
+		var err error
+		zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			panic(err) // only on invalid options, fixed above
+		}
+		zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
+			zstd.WithDecoderMaxMemory(MaxObjectSize+HeaderSize), zstd.WithDecoderMaxWindow(MaxObjectSize))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return zenc, zdec
+}
+
+// Group writes the bytes of data grouped by their position within each
+// element of size s into dst: all bytes at position 0 of every element,
+// then all bytes at position 1, and so on. len(data) must be a multiple
+// of s. It is the inverse of Ungroup.
+func Group(dst, data []byte, s int) {
+	n := len(data) / s
+	switch s {
+	case 1:
+		copy(dst, data)
+	case 2:
+		p0, p1 := dst[:n], dst[n:2*n]
+		for i := 0; i < n; i++ {
+			p0[i], p1[i] = data[2*i], data[2*i+1]
+		}
+	case 4:
+		p0, p1, p2, p3 := dst[:n], dst[n:2*n], dst[2*n:3*n], dst[3*n:4*n]
+		d := data[:4*n]
+		for i := 0; i < n; i++ {
+			e := d[4*i : 4*i+4 : 4*i+4]
+			p0[i], p1[i], p2[i], p3[i] = e[0], e[1], e[2], e[3]
+		}
+	default:
+		for j := 0; j < s; j++ {
+			p := dst[j*n : (j+1)*n]
+			for i := 0; i < n; i++ {
+				p[i] = data[i*s+j]
+			}
+		}
+	}
+}
+
+// Ungroup is the inverse of Group.
+func Ungroup(dst, grouped []byte, s int) {
+	n := len(grouped) / s
+	switch s {
+	case 1:
+		copy(dst, grouped)
+	case 2:
+		p0, p1 := grouped[:n], grouped[n:2*n]
+		for i := 0; i < n; i++ {
+			dst[2*i], dst[2*i+1] = p0[i], p1[i]
+		}
+	case 4:
+		p0, p1, p2, p3 := grouped[:n], grouped[n:2*n], grouped[2*n:3*n], grouped[3*n:4*n]
+		d := dst[:4*n]
+		for i := 0; i < n; i++ {
+			e := d[4*i : 4*i+4 : 4*i+4]
+			e[0], e[1], e[2], e[3] = p0[i], p1[i], p2[i], p3[i]
+		}
+	default:
+		for j := 0; j < s; j++ {
+			p := grouped[j*n : (j+1)*n]
+			for i := 0; i < n; i++ {
+				dst[i*s+j] = p[i]
+			}
+		}
+	}
+}
+
+var errStored = errors.New("bad stored form")
+
+// storedInfo is the parsed header of a stored form.
+type storedInfo struct {
+	enc      byte
+	elemSize int
+	depth    int
+	base     ID
+	payload  []byte
+}
+
+func parseStored(b []byte) (storedInfo, error) {
+	var si storedInfo
+	if len(b) < 3 || b[0] != storedMagic0 || b[1] != storedMagic1 {
+		return si, fmt.Errorf("%w: bad magic", errStored)
+	}
+	si.enc = b[2]
+	switch si.enc {
+	case encRaw, encZstd:
+		si.payload = b[3:]
+	case encGrouped:
+		if len(b) < 4 {
+			return si, fmt.Errorf("%w: truncated header", errStored)
+		}
+		si.elemSize = int(b[3])
+		si.payload = b[4:]
+	case encDelta:
+		if len(b) < deltaHeader {
+			return si, fmt.Errorf("%w: truncated delta header", errStored)
+		}
+		si.elemSize = int(b[3])
+		si.depth = int(b[4])
+		copy(si.base[:], b[5:5+IDSize])
+		si.payload = b[deltaHeader:]
+		if si.depth < 1 || si.depth > MaxDeltaDepth {
+			return si, fmt.Errorf("%w: delta depth %d", errStored, si.depth)
+		}
+	default:
+		return si, fmt.Errorf("%w: unknown encoding %d (a newer fed release may be needed)", errStored, si.enc)
+	}
+	if (si.enc == encGrouped || si.enc == encDelta) && (si.elemSize < 1 || si.elemSize > 8) {
+		return si, fmt.Errorf("%w: element size %d", errStored, si.elemSize)
+	}
+	return si, nil
+}
+
+// encodeStored picks the smallest stored form of canonical bytes obj.
+// base, when not nil, is the canonical bytes of the delta base (a chunk of
+// the same length) at depth baseDepth.
+func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byte {
+	enc, _ := codecs()
+	raw := func() []byte {
+		out := make([]byte, 3+len(obj))
+		out[0], out[1], out[2] = storedMagic0, storedMagic1, encRaw
+		copy(out[3:], obj)
+		return out
+	}
+	if len(obj) < 64 {
+		return raw()
+	}
+	isChunk := Kind(obj[4]) == KindChunk
+	s := opts.ElemSize
+	if !isChunk || s < 1 || s > 8 || (len(obj)-HeaderSize)%s != 0 {
+		out := enc.EncodeAll(obj, []byte{storedMagic0, storedMagic1, encZstd})
+		if len(out) >= len(obj)+3 {
+			return raw()
+		}
+		return out
+	}
+	data := obj[HeaderSize:]
+	scratch := getBuf(len(data))
+	defer putBuf(scratch)
+	var out []byte
+	if base != nil && len(base) == len(obj) && baseDepth < MaxDeltaDepth {
+		bd := base[HeaderSize:]
+		x := getBuf(len(data))
+		subtle.XORBytes(x, data, bd)
+		Group(scratch, x, s)
+		putBuf(x)
+		hdr := make([]byte, deltaHeader, deltaHeader+len(data)/2)
+		hdr[0], hdr[1], hdr[2], hdr[3], hdr[4] = storedMagic0, storedMagic1, encDelta, byte(s), byte(baseDepth+1)
+		copy(hdr[5:], opts.DeltaBase[:])
+		out = enc.EncodeAll(scratch, hdr)
+	} else {
+		Group(scratch, data, s)
+		out = enc.EncodeAll(scratch, []byte{storedMagic0, storedMagic1, encGrouped, byte(s)})
+	}
+	if len(out) >= len(obj)+3 {
+		return raw()
+	}
+	return out
+}
+
+// decodeStored returns the canonical bytes of a stored form. getBase
+// returns the canonical bytes of a delta base.
+func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
+	si, err := parseStored(b)
+	if err != nil {
+		return nil, err
+	}
+	_, dec := codecs()
+	switch si.enc {
+	case encRaw:
+		return si.payload, nil
+	case encZstd:
+		out, err := dec.DecodeAll(si.payload, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errStored, err)
+		}
+		return out, nil
+	}
+	grouped := getBuf(0)
+	defer func() { putBuf(grouped) }()
+	grouped, err = dec.DecodeAll(si.payload, grouped[:0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errStored, err)
+	}
+	if len(grouped)%si.elemSize != 0 {
+		return nil, fmt.Errorf("%w: %d bytes are not elements of %d", errStored, len(grouped), si.elemSize)
+	}
+	out := make([]byte, HeaderSize+len(grouped))
+	PutChunkHeader(out)
+	Ungroup(out[HeaderSize:], grouped, si.elemSize)
+	if si.enc == encDelta {
+		base, err := getBase(si.base)
+		if err != nil {
+			return nil, fmt.Errorf("delta base %s: %w", si.base.Short(), err)
+		}
+		if len(base) != len(out) {
+			return nil, fmt.Errorf("%w: delta of %d bytes against base of %d", errStored, len(out), len(base))
+		}
+		d := out[HeaderSize:]
+		subtle.XORBytes(d, d, base[HeaderSize:])
+	}
+	return out, nil
+}
+
+var bufPool sync.Pool
+
+func getBuf(n int) []byte {
+	if p, ok := bufPool.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]byte, n, max(n, 4<<20))
+}
+
+func putBuf(b []byte) {
+	if cap(b) > 0 && cap(b) <= 8<<20 {
+		bufPool.Put(&b)
+	}
+}

@@ -1,0 +1,228 @@
+package objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+)
+
+// DefaultPieceSize is the size of tensor pieces: 4 MiB, a multiple of
+// every element size.
+const DefaultPieceSize = 4 << 20
+
+// Writer stores the pieces of tensors and the chunks of blobs in parallel
+// (hashing in the caller's goroutine, compression and disk writes in
+// workers), with memory bounded by a few pieces per worker. Objects that
+// refer to pieces are stored only after those pieces are, by Flush, so a
+// crash never leaves an object whose references are missing.
+type Writer struct {
+	ctx       context.Context
+	store     Store
+	PieceSize uint64
+
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+	pending [][]byte // encoded objects to store once their pieces are
+
+	// Stats, updated atomically under mu.
+	NewBytes   int64 // bytes of pieces and chunks handed to the store
+	PieceCount int64
+}
+
+// NewWriter returns a Writer storing into s with one worker per CPU.
+func NewWriter(ctx context.Context, s Store) *Writer {
+	n := runtime.GOMAXPROCS(0)
+	return &Writer{ctx: ctx, store: s, PieceSize: DefaultPieceSize, sem: make(chan struct{}, n+1)}
+}
+
+func (w *Writer) setErr(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+func (w *Writer) firstErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// put hands a chunk object (header included, buffer owned by the Writer
+// from now on) to a worker.
+func (w *Writer) put(obj []byte, opts PutOptions, release func()) {
+	w.sem <- struct{}{}
+	w.wg.Add(1)
+	go func() {
+		defer func() {
+			release()
+			<-w.sem
+			w.wg.Done()
+		}()
+		if w.firstErr() != nil {
+			return
+		}
+		if _, err := w.store.Put(w.ctx, obj, opts); err != nil {
+			w.setErr(err)
+		}
+	}()
+}
+
+var chunkBufs = sync.Pool{}
+
+func getChunkBuf(n int) []byte {
+	if p, ok := chunkBufs.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putChunkBuf(b []byte) { chunkBufs.Put(&b) }
+
+// TensorInfo describes a tensor to store.
+type TensorInfo struct {
+	DType DType
+	Shape []uint64
+	Size  uint64
+}
+
+// Tensor reads info.Size bytes from r and stores them as a tensor. parent,
+// when not nil, is the previous version of the same tensor: pieces of a
+// float tensor with the same dtype and size are stored as deltas against
+// the parent's pieces where that is smaller. The tensor object itself is
+// stored by Flush.
+func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tensor, error) {
+	t := &Tensor{DType: info.DType, Shape: info.Shape, Size: info.Size, PieceSize: w.PieceSize}
+	elem, ok := info.DType.Size()
+	if !ok {
+		elem = 0
+	}
+	useParent := parent != nil && info.DType.IsFloat() && parent.DType == info.DType &&
+		parent.Size == info.Size && parent.PieceSize == w.PieceSize
+	for off := uint64(0); off < info.Size; off += w.PieceSize {
+		if err := w.firstErr(); err != nil {
+			return ZeroID, nil, err
+		}
+		n := min(w.PieceSize, info.Size-off)
+		buf := getChunkBuf(HeaderSize + int(n))
+		PutChunkHeader(buf)
+		if _, err := io.ReadFull(r, buf[HeaderSize:]); err != nil {
+			putChunkBuf(buf)
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return ZeroID, nil, fmt.Errorf("read tensor data: %w", err)
+		}
+		id := Sum(buf)
+		i := len(t.Pieces)
+		t.Pieces = append(t.Pieces, id)
+		opts := PutOptions{ElemSize: elem}
+		if useParent {
+			if parent.Pieces[i] == id {
+				putChunkBuf(buf)
+				continue // unchanged piece: already stored
+			}
+			opts.DeltaBase = parent.Pieces[i]
+		}
+		w.mu.Lock()
+		w.NewBytes += int64(n)
+		w.PieceCount++
+		w.mu.Unlock()
+		w.put(buf, opts, func() { putChunkBuf(buf) })
+	}
+	b, err := Encode(t)
+	if err != nil {
+		return ZeroID, nil, err
+	}
+	w.addPending(b)
+	return Sum(b), t, nil
+}
+
+// Blob reads r to its end and stores it as a blob cut by content-defined
+// chunking. The blob object is stored by Flush.
+func (w *Writer) Blob(r io.Reader) (ID, *Blob, error) {
+	bl := &Blob{}
+	buf := make([]byte, 0, 2*CDCMaxSize)
+	eof := false
+	for {
+		for !eof && len(buf) < CDCMaxSize {
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				return ZeroID, nil, fmt.Errorf("read file data: %w", err)
+			}
+		}
+		if len(buf) == 0 {
+			break
+		}
+		cut := CutPoint(buf, eof)
+		if cut == 0 {
+			cut = len(buf) // unreachable: with len >= max or eof a cut exists
+		}
+		obj := getChunkBuf(HeaderSize + cut)
+		PutChunkHeader(obj)
+		copy(obj[HeaderSize:], buf[:cut])
+		id := Sum(obj)
+		bl.Chunks = append(bl.Chunks, ChunkRef{ID: id, Size: uint64(cut)})
+		bl.Size += uint64(cut)
+		w.mu.Lock()
+		w.NewBytes += int64(cut)
+		w.PieceCount++
+		w.mu.Unlock()
+		w.put(obj, PutOptions{}, func() { putChunkBuf(obj) })
+		buf = buf[:copy(buf, buf[cut:])]
+		if err := w.firstErr(); err != nil {
+			return ZeroID, nil, err
+		}
+	}
+	b, err := Encode(bl)
+	if err != nil {
+		return ZeroID, nil, err
+	}
+	w.addPending(b)
+	return Sum(b), bl, nil
+}
+
+// Object encodes o and stores it by Flush, after everything queued
+// before it.
+func (w *Writer) Object(o Object) (ID, error) {
+	b, err := Encode(o)
+	if err != nil {
+		return ZeroID, err
+	}
+	w.addPending(b)
+	return Sum(b), nil
+}
+
+func (w *Writer) addPending(b []byte) {
+	w.mu.Lock()
+	w.pending = append(w.pending, b)
+	w.mu.Unlock()
+}
+
+// Flush waits for every queued piece, then stores the queued objects in
+// the order they were queued. It returns the first error of any write.
+func (w *Writer) Flush() error {
+	w.wg.Wait()
+	if err := w.firstErr(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	pending := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	for _, b := range pending {
+		if _, err := w.store.Put(w.ctx, b, PutOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
