@@ -364,3 +364,47 @@ func TestGCKeepsReachable(t *testing.T) {
 		t.Fatalf("b unreadable after gc: %v", err)
 	}
 }
+
+func TestKeypairAndSignature(t *testing.T) {
+	k, err := GenerateKeypair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "id.json")
+	if err := k.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Save(p); err == nil {
+		t.Error("Save overwrote an existing keypair")
+	}
+	k2, err := LoadKeypair(p)
+	if err != nil || k2.Public() != k.Public() {
+		t.Fatalf("load: %v", err)
+	}
+	c := &Commit{Tree: ID{1}, Time: 10, Message: "m"}
+	if err := SignCommit(c, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyCommit(c); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	c.Message = "tampered"
+	if err := VerifyCommit(c); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("tampered commit: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"not json":  "hello",
+		"short":     "[1,2,3]",
+		"not bytes": "[" + string(bytes.Repeat([]byte("300,"), 63)) + "300]",
+	} {
+		if _, err := ParseKeypair(name, []byte(bad)); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+	// The public half must match the seed.
+	data, _ := k.MarshalJSON()
+	data[len(data)-2] ^= 1
+	if _, err := ParseKeypair("mismatch", data); err == nil {
+		t.Error("mismatched public key accepted")
+	}
+}
