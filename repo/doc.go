@@ -1,0 +1,24 @@
+// Package repo is fed's porcelain: a repository on disk (the working tree
+// and its .fed directory), and the operations a user runs on it — init,
+// add, status, commit, log, diff, branch, checkout, reset, revert, merge,
+// fsck, gc — built from the objects, refs, codec and merge packages.
+//
+// Layout of a repository:
+//
+//	<root>/                 working tree
+//	<root>/.fedignore       ignore rules (gitignore syntax)
+//	<root>/.fed/config      repository config (git-config syntax)
+//	<root>/.fed/HEAD, refs/, logs/   see package refs
+//	<root>/.fed/objects/    see package objects (DiskStore)
+//	<root>/.fed/index       staging area with a stat cache (doc/design.md)
+//	<root>/.fed/lock        held by every command that changes the repository
+//
+// Invariants: an object is stored only after every object it refers to;
+// a ref moves only after the objects it points to are stored; the index and
+// worktree files are replaced atomically (temporary file and rename). So a
+// process killed at any instant leaves a repository that fsck finds clean,
+// with the last completed commit intact.
+//
+// Left to others: parsing flags, printing, exit codes (cmd/fed); the
+// numerics of merges (merge); bytes on disk (objects, refs).
+package repo

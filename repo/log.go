@@ -1,0 +1,212 @@
+package repo
+
+import (
+	"container/heap"
+	"context"
+	"strings"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+// LogEntry is one commit of a history listing.
+type LogEntry struct {
+	ID     objects.ID
+	Commit *objects.Commit
+}
+
+// LogOptions tune Log.
+type LogOptions struct {
+	Start   []objects.ID // list commits reachable from these
+	Exclude []objects.ID // but not from these (A..B: Exclude A, Start B)
+	Max     int          // 0: no limit
+	// FirstParent follows only first parents.
+	FirstParent bool
+}
+
+// Log lists commits newest first: children always before their parents,
+// otherwise by commit time (then id, so the order is deterministic).
+func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
+	excluded := map[objects.ID]bool{}
+	if len(opts.Exclude) > 0 {
+		ex, err := r.reachable(ctx, opts.Exclude, nil, opts.FirstParent)
+		if err != nil {
+			return nil, err
+		}
+		excluded = ex
+	}
+	set := map[objects.ID]*objects.Commit{}
+	order := []objects.ID{}
+	stack := append([]objects.ID(nil), opts.Start...)
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if _, ok := set[id]; ok || excluded[id] || id.IsZero() {
+			continue
+		}
+		c, err := objects.ReadCommit(ctx, r.Objects, id)
+		if err != nil {
+			return nil, err
+		}
+		set[id] = c
+		order = append(order, id)
+		ps := c.Parents
+		if opts.FirstParent && len(ps) > 1 {
+			ps = ps[:1]
+		}
+		stack = append(stack, ps...)
+	}
+	// Kahn's algorithm: a commit is ready when all its children in the set
+	// have been emitted; among ready commits, newest first.
+	children := map[objects.ID]int{}
+	for _, id := range order {
+		for i, p := range set[id].Parents {
+			if opts.FirstParent && i > 0 {
+				break
+			}
+			if _, ok := set[p]; ok {
+				children[p]++
+			}
+		}
+	}
+	h := &commitHeap{}
+	for _, id := range order {
+		if children[id] == 0 {
+			heap.Push(h, LogEntry{id, set[id]})
+		}
+	}
+	var out []LogEntry
+	for h.Len() > 0 && (opts.Max == 0 || len(out) < opts.Max) {
+		e := heap.Pop(h).(LogEntry)
+		out = append(out, e)
+		for i, p := range e.Commit.Parents {
+			if opts.FirstParent && i > 0 {
+				break
+			}
+			if _, ok := set[p]; !ok {
+				continue
+			}
+			children[p]--
+			if children[p] == 0 {
+				heap.Push(h, LogEntry{p, set[p]})
+			}
+		}
+	}
+	return out, nil
+}
+
+type commitHeap []LogEntry
+
+func (h commitHeap) Len() int { return len(h) }
+func (h commitHeap) Less(i, j int) bool {
+	if h[i].Commit.Time != h[j].Commit.Time {
+		return h[i].Commit.Time > h[j].Commit.Time
+	}
+	return h[i].ID.String() < h[j].ID.String()
+}
+func (h commitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *commitHeap) Push(x any)   { *h = append(*h, x.(LogEntry)) }
+func (h *commitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// reachable returns the commits reachable from starts, stopping at stop.
+func (r *Repo) reachable(ctx context.Context, starts []objects.ID, stop map[objects.ID]bool, firstParent bool) (map[objects.ID]bool, error) {
+	seen := map[objects.ID]bool{}
+	stack := append([]objects.ID(nil), starts...)
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] || id.IsZero() || stop[id] {
+			continue
+		}
+		seen[id] = true
+		c, err := objects.ReadCommit(ctx, r.Objects, id)
+		if err != nil {
+			return nil, err
+		}
+		ps := c.Parents
+		if firstParent && len(ps) > 1 {
+			ps = ps[:1]
+		}
+		stack = append(stack, ps...)
+	}
+	return seen, nil
+}
+
+// IsAncestor reports whether a is an ancestor of (or equal to) b.
+func (r *Repo) IsAncestor(ctx context.Context, a, b objects.ID) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	set, err := r.reachable(ctx, []objects.ID{b}, nil, false)
+	if err != nil {
+		return false, err
+	}
+	return set[a], nil
+}
+
+// Graph returns, for each entry of a Log listing, the graph column text
+// to print before it ("* ", "| * ", ...) and any connector lines to
+// print after it ("|\", "|/").
+func Graph(entries []LogEntry) (prefix []string, after [][]string) {
+	var lanes []objects.ID
+	prefix = make([]string, len(entries))
+	after = make([][]string, len(entries))
+	for n, e := range entries {
+		col := -1
+		for i, l := range lanes {
+			if l == e.ID {
+				col = i
+				break
+			}
+		}
+		if col < 0 {
+			lanes = append(lanes, e.ID)
+			col = len(lanes) - 1
+		}
+		var b strings.Builder
+		for i := range lanes {
+			if i == col {
+				b.WriteString("* ")
+			} else {
+				b.WriteString("| ")
+			}
+		}
+		prefix[n] = b.String()
+		// other lanes waiting for this commit join it
+		merged := 0
+		for i := len(lanes) - 1; i > col; i-- {
+			if lanes[i] == e.ID {
+				lanes = append(lanes[:i], lanes[i+1:]...)
+				merged++
+			}
+		}
+		ps := e.Commit.Parents
+		if len(ps) == 0 {
+			lanes = append(lanes[:col], lanes[col+1:]...)
+		} else {
+			lanes[col] = ps[0]
+			for _, p := range ps[1:] {
+				dup := false
+				for _, l := range lanes {
+					if l == p {
+						dup = true
+					}
+				}
+				if !dup {
+					lanes = append(lanes[:col+1], append([]objects.ID{p}, lanes[col+1:]...)...)
+				}
+			}
+		}
+		if merged > 0 {
+			after[n] = append(after[n], strings.Repeat("| ", col)+"|/")
+		}
+		if len(ps) > 1 {
+			after[n] = append(after[n], strings.Repeat("| ", col)+"|\\")
+		}
+	}
+	return prefix, after
+}

@@ -1,0 +1,81 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+)
+
+// roots lists every id the repository keeps alive: refs, HEAD, every id
+// in a reflog (so that "undo" stays possible) and the staged objects.
+func (r *Repo) roots() ([]objects.ID, error) {
+	var out []objects.ID
+	all, err := r.Refs.List("")
+	if err != nil {
+		return nil, err
+	}
+	names := []refs.Name{"HEAD"}
+	for _, ref := range all {
+		out = append(out, ref.ID)
+		names = append(names, ref.Name)
+	}
+	if h, err := r.Refs.Head(); err == nil && !h.ID.IsZero() {
+		out = append(out, h.ID)
+	}
+	for _, n := range names {
+		log, err := r.Refs.Reflog(n)
+		if err != nil {
+			continue
+		}
+		for _, e := range log {
+			for _, id := range []objects.ID{e.Old, e.New} {
+				if !id.IsZero() {
+					out = append(out, id)
+				}
+			}
+		}
+	}
+	idx, err := r.ReadIndex()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range idx.Entries {
+		out = append(out, e.ID)
+	}
+	return out, nil
+}
+
+// Fsck checks every object, every reference and every commit signature.
+func (r *Repo) Fsck(ctx context.Context) (*objects.FsckReport, error) {
+	roots, err := r.roots()
+	if err != nil {
+		return nil, err
+	}
+	return objects.Fsck(ctx, r.Objects, roots, objects.FsckOptions{
+		CheckCommit: func(id objects.ID, c *objects.Commit) error {
+			if err := objects.VerifyCommit(c); err != nil {
+				return fmt.Errorf("commit signature: %w", err)
+			}
+			return nil
+		},
+	})
+}
+
+// GC removes unreachable objects older than grace (0: one hour). It holds
+// the repository lock, so no fed command of this repository runs
+// meanwhile; the grace period protects writers of other kinds.
+func (r *Repo) GC(ctx context.Context, grace time.Duration, dryRun bool) (*objects.GCReport, error) {
+	unlock, err := r.Lock(lockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	roots, err := r.roots()
+	if err != nil {
+		return nil, err
+	}
+	return objects.GC(ctx, r.Objects, roots, objects.GCOptions{Grace: grace, DryRun: dryRun})
+}

@@ -1,0 +1,187 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotRepo reports a directory that is not inside a fed repository.
+	ErrNotRepo = errors.New("repo: not a fed repository")
+	// ErrExists reports an Init on a directory that already has one.
+	ErrExists = errors.New("repo: repository already exists")
+	// ErrDirty reports uncommitted changes an operation would destroy.
+	ErrDirty = errors.New("repo: uncommitted changes would be overwritten")
+	// ErrNoKey reports an operation that needs a signing key and has none.
+	ErrNoKey = errors.New("repo: no signing key")
+	// ErrNothingToCommit reports a commit with no changes.
+	ErrNothingToCommit = errors.New("repo: nothing to commit")
+	// ErrConflict reports a merge or revert that needs a decision.
+	ErrConflict = errors.New("repo: conflict")
+	// ErrUnknownRev reports a revision that names nothing.
+	ErrUnknownRev = errors.New("repo: unknown revision")
+)
+
+// DirName is the name of the repository directory inside the root.
+const DirName = ".fed"
+
+// DefaultBranch is the branch a new repository starts on.
+const DefaultBranch = "main"
+
+// Repo is an open repository.
+type Repo struct {
+	Root    string // the working tree
+	Dir     string // Root/.fed
+	Objects *objects.DiskStore
+	Refs    *refs.Store
+	Config  *Config
+
+	// Key signs commits and tags; nil until the caller loads one.
+	Key *objects.Keypair
+	// Progress receives progress of long operations; never nil.
+	Progress Progress
+	// Now returns the time recorded in new commits (tests fix it).
+	Now func() time.Time
+}
+
+// Init creates a repository in dir (created if missing).
+func Init(dir string) (*Repo, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	fd := filepath.Join(root, DirName)
+	if _, err := os.Stat(fd); err == nil {
+		return nil, fmt.Errorf("%w in %s", ErrExists, root)
+	}
+	if err := os.MkdirAll(fd, 0o755); err != nil {
+		return nil, fmt.Errorf("init %s: %w", root, err)
+	}
+	if _, err := objects.OpenDisk(filepath.Join(fd, "objects")); err != nil {
+		return nil, err
+	}
+	if _, err := refs.Init(fd, refs.Branch(DefaultBranch)); err != nil {
+		return nil, err
+	}
+	cfg := newConfig(filepath.Join(fd, "config"))
+	cfg.Set("core.formatversion", fmt.Sprint(objects.FormatVersion))
+	if err := cfg.Save(); err != nil {
+		return nil, err
+	}
+	return open(root)
+}
+
+// Open opens the repository containing dir (dir or one of its parents).
+func Open(dir string) (*Repo, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if fi, err := os.Stat(filepath.Join(d, DirName)); err == nil && fi.IsDir() {
+			return open(d)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return nil, fmt.Errorf("%w (or any parent up to /): %s", ErrNotRepo, dir)
+		}
+		d = parent
+	}
+}
+
+func open(root string) (*Repo, error) {
+	fd := filepath.Join(root, DirName)
+	st, err := objects.OpenDisk(filepath.Join(fd, "objects"))
+	if err != nil {
+		return nil, err
+	}
+	rs, err := refs.Open(fd)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(filepath.Join(fd, "config"))
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := cfg.Get("core.formatversion"); ok && v != fmt.Sprint(objects.FormatVersion) {
+		return nil, fmt.Errorf("repository %s has format version %s; this fed reads version %d (a newer fed release is needed)", root, v, objects.FormatVersion)
+	}
+	return &Repo{Root: root, Dir: fd, Objects: st, Refs: rs, Config: cfg, Progress: NoProgress{}, Now: time.Now}, nil
+}
+
+// Lock takes the repository lock that serialises commands which change
+// the index, the working tree or HEAD. It waits up to timeout for another
+// fed process; a lock left by a killed process is broken.
+func (r *Repo) Lock(timeout time.Duration) (unlock func() error, err error) {
+	unlock, err = refs.LockFile(filepath.Join(r.Dir, "lock"), timeout)
+	if err != nil {
+		return nil, fmt.Errorf("lock repository %s (another fed command is running?): %w", r.Root, err)
+	}
+	return unlock, nil
+}
+
+// Head returns HEAD's commit id (ZeroID on an unborn branch) and the
+// branch it is on ("" when detached).
+func (r *Repo) Head() (objects.ID, refs.Name, error) {
+	h, err := r.Refs.Head()
+	if err != nil {
+		return objects.ZeroID, "", err
+	}
+	return h.ID, h.Symbolic, nil
+}
+
+// entry builds a reflog entry for this repository's user.
+func (r *Repo) entry(msg string) refs.Entry {
+	e := refs.Entry{Message: msg, Time: r.Now()}
+	if r.Key != nil {
+		e.Author = r.Key.Public().String()
+	}
+	return e
+}
+
+// rel turns a path (absolute or relative to the process's directory)
+// into a slash-separated path relative to the root; "" is the root.
+func (r *Repo) rel(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(r.Root, abs)
+	if err != nil || rel == ".." || len(rel) > 2 && rel[:3] == ".."+string(filepath.Separator) {
+		return "", fmt.Errorf("path %s is outside the repository %s", p, r.Root)
+	}
+	if rel == "." {
+		return "", nil
+	}
+	rel = filepath.ToSlash(rel)
+	if rel == DirName || len(rel) > len(DirName) && rel[:len(DirName)+1] == DirName+"/" {
+		return "", fmt.Errorf("path %s is inside the repository's %s directory", p, DirName)
+	}
+	return rel, nil
+}
+
+// abs returns the filesystem path of a repository-relative path.
+func (r *Repo) abs(rel string) string {
+	return filepath.Join(r.Root, filepath.FromSlash(rel))
+}
+
+// Context-free helper for the common "exists" check.
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
+
+var _ = context.Background
+
+// lockWait is how long a command waits for another fed process holding
+// the repository lock before it gives up.
+const lockWait = 10 * time.Second
