@@ -32,26 +32,33 @@ func (hashOnly) Put(ctx context.Context, obj []byte, _ objects.PutOptions) (obje
 // the previous version's object (a model gives delta bases for its
 // tensors), or ZeroID. Nothing is stored until w.Flush.
 func (r *Repo) importFile(ctx context.Context, w *objects.Writer, path, name string, parent objects.ID) (objects.Kind, objects.ID, error) {
+	k, id, _, err := r.importFileModel(ctx, w, path, name, parent)
+	return k, id, err
+}
+
+// importFileModel is importFile that also returns the model object of a
+// model file.
+func (r *Repo) importFileModel(ctx context.Context, w *objects.Writer, path, name string, parent objects.ID) (objects.Kind, objects.ID, *objects.Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, objects.ZeroID, err
+		return 0, objects.ZeroID, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, objects.ZeroID, err
+		return 0, objects.ZeroID, nil, err
 	}
 	layout, err := codec.Parse(f, fi.Size(), name)
 	if errors.Is(err, codec.ErrNotModel) {
 		id, _, err := w.Blob(bufReader(f))
 		if err != nil {
-			return 0, objects.ZeroID, fmt.Errorf("%s: %w", name, err)
+			return 0, objects.ZeroID, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		r.Progress.Add(fi.Size())
-		return objects.KindBlob, id, nil
+		return objects.KindBlob, id, nil, nil
 	}
 	if err != nil {
-		return 0, objects.ZeroID, err // codec errors name the file
+		return 0, objects.ZeroID, nil, err // codec errors name the file
 	}
 	parentTensors := r.parentTensors(ctx, parent)
 	m := &objects.Model{Format: layout.Format, Size: uint64(layout.Size)}
@@ -60,7 +67,7 @@ func (r *Repo) importFile(ctx context.Context, w *objects.Writer, path, name str
 		if seg.Tensor == nil {
 			id, _, err := w.Blob(sr)
 			if err != nil {
-				return 0, objects.ZeroID, fmt.Errorf("%s: %w", name, err)
+				return 0, objects.ZeroID, nil, fmt.Errorf("%s: %w", name, err)
 			}
 			m.Segments = append(m.Segments, objects.Segment{ID: id, Size: uint64(seg.Length)})
 		} else {
@@ -71,7 +78,7 @@ func (r *Repo) importFile(ctx context.Context, w *objects.Writer, path, name str
 			}
 			id, _, err := w.Tensor(sr, info, parentTensors[t.Name])
 			if err != nil {
-				return 0, objects.ZeroID, fmt.Errorf("%s: tensor %q: %w", name, t.Name, err)
+				return 0, objects.ZeroID, nil, fmt.Errorf("%s: tensor %q: %w", name, t.Name, err)
 			}
 			m.Segments = append(m.Segments, objects.Segment{Name: t.Name, ID: id, Size: uint64(seg.Length)})
 		}
@@ -79,9 +86,9 @@ func (r *Repo) importFile(ctx context.Context, w *objects.Writer, path, name str
 	}
 	id, err := w.Object(m)
 	if err != nil {
-		return 0, objects.ZeroID, fmt.Errorf("%s: %w", name, err)
+		return 0, objects.ZeroID, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return objects.KindModel, id, nil
+	return objects.KindModel, id, m, nil
 }
 
 // parentTensors maps the tensor names of model id to their objects; empty
@@ -111,16 +118,23 @@ func bufReader(f *os.File) io.Reader { return readerOnly{f} }
 
 // fileID returns the id a file would get, without storing anything.
 func (r *Repo) fileID(ctx context.Context, path, name string) (objects.Kind, objects.ID, error) {
+	k, id, _, err := r.hashFile(ctx, path, name)
+	return k, id, err
+}
+
+// hashFile returns the id a file would get and, for a model file, its
+// model object, without storing anything.
+func (r *Repo) hashFile(ctx context.Context, path, name string) (objects.Kind, objects.ID, *objects.Model, error) {
 	var hs hashOnly
 	w := objects.NewWriter(ctx, hs)
-	k, id, err := r.importFile(ctx, w, path, name, objects.ZeroID)
+	k, id, m, err := r.importFileModel(ctx, w, path, name, objects.ZeroID)
 	if err != nil {
-		return 0, objects.ZeroID, err
+		return 0, objects.ZeroID, nil, err
 	}
 	if err := w.Flush(); err != nil {
-		return 0, objects.ZeroID, err
+		return 0, objects.ZeroID, nil, err
 	}
-	return k, id, nil
+	return k, id, m, nil
 }
 
 // checkoutFile writes the content of object id to the repository path

@@ -51,6 +51,8 @@ type Repo struct {
 	Progress Progress
 	// Now returns the time recorded in new commits (tests fix it).
 	Now func() time.Time
+
+	locked bool // this Repo holds the repository lock
 }
 
 // Init creates a repository in dir (created if missing).
@@ -122,11 +124,15 @@ func open(root string) (*Repo, error) {
 // the index, the working tree or HEAD. It waits up to timeout for another
 // fed process; a lock left by a killed process is broken.
 func (r *Repo) Lock(timeout time.Duration) (unlock func() error, err error) {
-	unlock, err = refs.LockFile(filepath.Join(r.Dir, "lock"), timeout)
+	if r.locked {
+		return nil, fmt.Errorf("repo: lock of %s taken twice by one command", r.Root)
+	}
+	release, err := refs.LockFile(filepath.Join(r.Dir, "lock"), timeout)
 	if err != nil {
 		return nil, fmt.Errorf("lock repository %s (another fed command is running?): %w", r.Root, err)
 	}
-	return unlock, nil
+	r.locked = true
+	return func() error { r.locked = false; return release() }, nil
 }
 
 // Head returns HEAD's commit id (ZeroID on an unborn branch) and the

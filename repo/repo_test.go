@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -122,5 +123,138 @@ func TestCommitCheckoutRoundTrip(t *testing.T) {
 	rep, err := r.Fsck(ctx)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("fsck: %+v %v", rep, err)
+	}
+}
+
+func readTensorF32(t *testing.T, r *Repo, commit objects.ID, path, name string) []float32 {
+	t.Helper()
+	ctx := context.Background()
+	files, err := r.CommitFiles(ctx, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := objects.ReadModel(ctx, r.Objects, files[path].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range m.Segments {
+		if s.Name == name {
+			tt, _ := objects.ReadTensor(ctx, r.Objects, s.ID)
+			var buf bytes.Buffer
+			if err := objects.WriteTensorTo(ctx, r.Objects, tt, &buf); err != nil {
+				t.Fatal(err)
+			}
+			b := buf.Bytes()
+			out := make([]float32, len(b)/4)
+			for i := range out {
+				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			}
+			return out
+		}
+	}
+	t.Fatalf("no tensor %s", name)
+	return nil
+}
+
+// setTensor rewrites one F32 tensor of a safetensors file in place.
+func setTensor(t *testing.T, path, name string, f func(i int, v float32) float32) {
+	t.Helper()
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	fi, _ := fh.Stat()
+	layout, err := codec.Parse(fh, fi.Size(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range layout.Segments {
+		if s.Tensor != nil && s.Tensor.Name == name {
+			b := make([]byte, s.Length)
+			fh.ReadAt(b, s.Offset)
+			for i := 0; i < len(b)/4; i++ {
+				v := math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f(i, v)))
+			}
+			fh.WriteAt(b, s.Offset)
+			return
+		}
+	}
+	t.Fatalf("no tensor %s in %s", name, path)
+}
+
+func TestDiffAndRevert(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	model := filepath.Join(r.Root, "m.safetensors")
+	writeModel(t, model, 1, map[string]int{"a": 100, "b": 50, "c": 10})
+	r.Add(ctx, []string{r.Root}, AddOptions{})
+	c1, err := r.Commit(ctx, CommitOptions{Message: "base"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c2 adds 1 to every element of a; c3 doubles b.
+	setTensor(t, model, "a", func(i int, v float32) float32 { return v + 1 })
+	c2, err := r.Commit(ctx, CommitOptions{Message: "a+1", All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTensor(t, model, "b", func(i int, v float32) float32 { return 2 * v })
+	setTensor(t, model, "a", func(i int, v float32) float32 { return v * 3 })
+	c3, err := r.Commit(ctx, CommitOptions{Message: "b*2, a*3", All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.Diff(ctx, DiffSide{Commit: c1}, DiffSide{Commit: c2}, DiffOptions{Stats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) != 1 || len(d[0].Tensors) != 1 || d[0].Tensors[0].Name != "a" {
+		t.Fatalf("diff c1..c2: %+v", d)
+	}
+	td := d[0].Tensors[0]
+	if !td.HasStats || td.Elements != 100 || math.Abs(td.L2-10) > 1e-3 || math.Abs(td.MaxAbs-1) > 1e-5 {
+		t.Errorf("stats of a+1 over 100 elements: %+v (want L2 10, max 1)", td)
+	}
+	// worktree diff sees an uncommitted change
+	setTensor(t, model, "c", func(i int, v float32) float32 { return -v })
+	d, err = r.Diff(ctx, DiffSide{Index: true}, DiffSide{Worktree: true}, DiffOptions{Stats: true})
+	if err != nil || len(d) != 1 || len(d[0].Tensors) != 1 || d[0].Tensors[0].Name != "c" || math.Abs(d[0].Tensors[0].Cosine+1) > 1e-9 {
+		t.Fatalf("worktree diff: %+v %v", d, err)
+	}
+	setTensor(t, model, "c", func(i int, v float32) float32 { return -v })
+	// revert c2 under c3: a = 3(x+1) - 1 ; b and c untouched bit for bit
+	a1 := readTensorF32(t, r, c1, "m.safetensors", "a")
+	c4, err := r.Revert(ctx, c2.String(), RevertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a4 := readTensorF32(t, r, c4, "m.safetensors", "a")
+	for i := range a4 {
+		want := float32(float64(float32(float32(a1[i]+1)*3)) - 1)
+		if a4[i] != want {
+			t.Fatalf("a[%d] = %v, want %v", i, a4[i], want)
+		}
+	}
+	b3, b4 := readTensorF32(t, r, c3, "m.safetensors", "b"), readTensorF32(t, r, c4, "m.safetensors", "b")
+	if !slices.Equal(b3, b4) {
+		t.Error("b changed by a revert that did not touch it")
+	}
+	// reverting HEAD is exact: back to c3's parent bit for bit
+	c5, err := r.Revert(ctx, "HEAD", RevertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f3, _ := r.CommitFiles(ctx, c3)
+	f5, _ := r.CommitFiles(ctx, c5)
+	if f3["m.safetensors"] != f5["m.safetensors"] {
+		t.Error("revert of HEAD is not exactly HEAD's parent")
+	}
+	got, _ := os.ReadFile(model)
+	var buf bytes.Buffer
+	objects.WriteFileTo(ctx, r.Objects, f5["m.safetensors"].ID, &buf)
+	if !bytes.Equal(got, buf.Bytes()) {
+		t.Error("working tree does not hold the revert result")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 
@@ -375,9 +376,9 @@ func (r *Repo) Status(ctx context.Context) ([]FileState, error) {
 			}
 		}
 	}
-	if refreshed {
+	if refreshed && !r.locked {
 		// Best effort: only when no other command holds the lock.
-		if unlock, err := r.Lock(0); err == nil {
+		if unlock, err := r.Lock(time.Nanosecond); err == nil {
 			if cur, err := r.ReadIndex(); err == nil && sameEntries(cur, idx) {
 				_ = r.WriteIndex(idx)
 			}

@@ -1,0 +1,402 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/objects"
+)
+
+// DiffSide is one side of a diff: a commit, the index or the working tree.
+type DiffSide struct {
+	Commit   objects.ID
+	Index    bool
+	Worktree bool
+}
+
+// DiffOptions tune Diff.
+type DiffOptions struct {
+	Paths []string // limit to these repository paths (files or directories)
+	Stats bool     // compute change statistics of changed float tensors
+}
+
+// FileDiff is one changed file.
+type FileDiff struct {
+	Path             string
+	Status           byte // 'A' added, 'D' deleted, 'M' modified
+	OldKind, NewKind objects.Kind
+	OldID, NewID     objects.ID
+	OldSize, NewSize int64
+	Format           string // model format when either side is a model
+	// Opaque: not a model on either side; no tensor-level diff.
+	Opaque  bool
+	Tensors []TensorDiff
+}
+
+// TensorDiff is one changed tensor of a model file.
+type TensorDiff struct {
+	Name               string
+	Status             byte // 'A', 'D', 'M'
+	OldDType, NewDType objects.DType
+	OldShape, NewShape []uint64
+	// HasStats: the tensor is a float tensor of the same dtype and shape on
+	// both sides and the statistics below were computed.
+	HasStats bool
+	Elements uint64
+	Changed  uint64  // elements whose value differs
+	L2       float64 // ‖new − old‖₂
+	MaxAbs   float64 // max |new − old|
+	// RelChange is ‖new − old‖₂ / ‖old‖₂ (+Inf when old is zero and new
+	// is not).
+	RelChange float64
+	// Cosine is the cosine similarity of old and new (NaN when either is
+	// zero).
+	Cosine float64
+}
+
+// sideFile is a file on one side of a diff.
+type sideFile struct {
+	TreeFile
+	path  string // on disk, for worktree files not in the store
+	size  int64
+	model *objects.Model // for models
+}
+
+// sideFiles lists the files of a side, limited to paths.
+func (r *Repo) sideFiles(ctx context.Context, s DiffSide, paths []string) (map[string]*sideFile, error) {
+	out := map[string]*sideFile{}
+	keep := func(p string) bool {
+		if len(paths) == 0 {
+			return true
+		}
+		for _, q := range paths {
+			if p == q || under(p, q) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case s.Worktree:
+		idx, err := r.ReadIndex()
+		if err != nil {
+			return nil, err
+		}
+		ig, err := r.loadIgnore()
+		if err != nil {
+			return nil, err
+		}
+		files, err := r.scan("", ig)
+		if err != nil {
+			return nil, err
+		}
+		for p, fi := range files {
+			e, tracked := idx.Find(p)
+			if !tracked || !keep(p) {
+				continue // like git diff: untracked files are not shown
+			}
+			sf := &sideFile{size: fi.Size()}
+			if idx.clean(e, fi) {
+				sf.TreeFile = TreeFile{Mode: e.Mode, Kind: e.Kind, ID: e.ID}
+			} else {
+				k, id, m, err := r.hashFile(ctx, r.abs(p), p)
+				if err != nil {
+					return nil, err
+				}
+				var probe IndexEntry
+				statInfo(&probe, fi)
+				sf.TreeFile = TreeFile{Mode: probe.Mode, Kind: k, ID: id}
+				sf.path, sf.model = r.abs(p), m
+			}
+			out[p] = sf
+		}
+		return out, nil
+	case s.Index:
+		idx, err := r.ReadIndex()
+		if err != nil {
+			return nil, err
+		}
+		for p, f := range indexFiles(idx) {
+			if keep(p) {
+				out[p] = &sideFile{TreeFile: f}
+			}
+		}
+		return out, nil
+	default:
+		files, err := r.CommitFiles(ctx, s.Commit)
+		if err != nil {
+			return nil, err
+		}
+		for p, f := range files {
+			if keep(p) {
+				out[p] = &sideFile{TreeFile: f}
+			}
+		}
+		return out, nil
+	}
+}
+
+// load fills in the model object and size of a stored side file.
+func (r *Repo) load(ctx context.Context, f *sideFile) error {
+	if f.model != nil || f.path != "" {
+		return nil
+	}
+	o, err := objects.Read(ctx, r.Objects, f.ID, 0)
+	if err != nil {
+		return err
+	}
+	switch o := o.(type) {
+	case *objects.Model:
+		f.model, f.size = o, int64(o.Size)
+	case *objects.Blob:
+		f.size = int64(o.Size)
+	}
+	return nil
+}
+
+// Diff compares two sides file by file and, for model files, tensor by
+// tensor.
+func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([]FileDiff, error) {
+	var paths []string
+	for _, p := range opts.Paths {
+		rel, err := r.rel(p)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, rel)
+	}
+	a, err := r.sideFiles(ctx, from, paths)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.sideFiles(ctx, to, paths)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for p := range a {
+		names = append(names, p)
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			names = append(names, p)
+		}
+	}
+	sort.Strings(names)
+	var out []FileDiff
+	for _, p := range names {
+		fa, fb := a[p], b[p]
+		if fa != nil && fb != nil && fa.ID == fb.ID && fa.Mode == fb.Mode {
+			continue
+		}
+		d := FileDiff{Path: p}
+		switch {
+		case fa == nil:
+			d.Status = 'A'
+		case fb == nil:
+			d.Status = 'D'
+		default:
+			d.Status = 'M'
+		}
+		for _, f := range []*sideFile{fa, fb} {
+			if f == nil {
+				continue
+			}
+			if err := r.load(ctx, f); err != nil {
+				return nil, fmt.Errorf("diff %s: %w", p, err)
+			}
+		}
+		if fa != nil {
+			d.OldKind, d.OldID, d.OldSize = fa.Kind, fa.ID, fa.size
+		}
+		if fb != nil {
+			d.NewKind, d.NewID, d.NewSize = fb.Kind, fb.ID, fb.size
+		}
+		var ma, mb *objects.Model
+		if fa != nil {
+			ma = fa.model
+		}
+		if fb != nil {
+			mb = fb.model
+		}
+		if ma == nil && mb == nil {
+			d.Opaque = true
+		} else {
+			if ma != nil {
+				d.Format = ma.Format
+			} else {
+				d.Format = mb.Format
+			}
+			td, err := r.diffModels(ctx, fa, fb, opts.Stats)
+			if err != nil {
+				return nil, fmt.Errorf("diff %s: %w", p, err)
+			}
+			d.Tensors = td
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// tensorRef is a tensor on one side: stored, or a range of a file.
+type tensorRef struct {
+	name   string
+	id     objects.ID
+	t      *objects.Tensor // stored tensors
+	path   string          // worktree file
+	offset int64
+	info   codec.TensorInfo
+}
+
+func (r *Repo) tensorsOf(ctx context.Context, f *sideFile) (map[string]*tensorRef, []string, error) {
+	out := map[string]*tensorRef{}
+	var order []string
+	if f == nil || f.model == nil {
+		return out, nil, nil
+	}
+	var layout *codec.Layout
+	if f.path != "" {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		fi, err := fh.Stat()
+		if err == nil {
+			layout, err = codec.Parse(fh, fi.Size(), f.path)
+		}
+		fh.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, s := range f.model.Segments {
+		if !s.IsTensor() {
+			continue
+		}
+		tr := &tensorRef{name: s.Name, id: s.ID}
+		if layout != nil {
+			seg := layout.Segments[i]
+			tr.path, tr.offset, tr.info = f.path, seg.Offset, *seg.Tensor
+		} else {
+			t, err := objects.ReadTensor(ctx, r.Objects, s.ID)
+			if err != nil {
+				return nil, nil, fmt.Errorf("tensor %q: %w", s.Name, err)
+			}
+			tr.t = t
+			tr.info = codec.TensorInfo{Name: s.Name, DType: t.DType, Shape: t.Shape}
+		}
+		out[s.Name] = tr
+		order = append(order, s.Name)
+	}
+	return out, order, nil
+}
+
+func (r *Repo) open(ctx context.Context, t *tensorRef) (io.ReadCloser, error) {
+	if t.t != nil {
+		return tensorStream(ctx, r.Objects, t.t), nil
+	}
+	f, err := os.Open(t.path)
+	if err != nil {
+		return nil, err
+	}
+	n, _, _ := t.info.ByteLen()
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, t.offset, n), f}, nil
+}
+
+func (r *Repo) diffModels(ctx context.Context, fa, fb *sideFile, stats bool) ([]TensorDiff, error) {
+	ta, oa, err := r.tensorsOf(ctx, fa)
+	if err != nil {
+		return nil, err
+	}
+	tb, ob, err := r.tensorsOf(ctx, fb)
+	if err != nil {
+		return nil, err
+	}
+	var out []TensorDiff
+	for _, name := range oa {
+		x, y := ta[name], tb[name]
+		if y != nil && x.id == y.id {
+			continue
+		}
+		d := TensorDiff{Name: name, Status: 'D', OldDType: x.info.DType, OldShape: x.info.Shape}
+		if y != nil {
+			d.Status, d.NewDType, d.NewShape = 'M', y.info.DType, y.info.Shape
+			if stats && x.info.DType.IsFloat() && x.info.DType == y.info.DType && slices.Equal(x.info.Shape, y.info.Shape) {
+				if err := r.tensorStats(ctx, x, y, &d); err != nil {
+					return nil, fmt.Errorf("tensor %q: %w", name, err)
+				}
+			}
+		}
+		out = append(out, d)
+	}
+	for _, name := range ob {
+		if _, ok := ta[name]; !ok {
+			y := tb[name]
+			out = append(out, TensorDiff{Name: name, Status: 'A', NewDType: y.info.DType, NewShape: y.info.Shape})
+		}
+	}
+	return out, nil
+}
+
+// tensorStats streams both tensors and computes the change statistics,
+// accumulating in float64 in element order.
+func (r *Repo) tensorStats(ctx context.Context, x, y *tensorRef, d *TensorDiff) error {
+	ra, err := r.open(ctx, x)
+	if err != nil {
+		return err
+	}
+	defer ra.Close()
+	rb, err := r.open(ctx, y)
+	if err != nil {
+		return err
+	}
+	defer rb.Close()
+	elem, _ := x.info.DType.Size()
+	var va, vb []float64
+	var ss, aa, bb, ab float64
+	err = lockstep(elem, []io.Reader{ra, rb}, func(blocks [][]byte) error {
+		va = decodeFloats(x.info.DType, blocks[0], va)
+		vb = decodeFloats(y.info.DType, blocks[1], vb)
+		for i := range va {
+			a, b := va[i], vb[i]
+			diff := b - a
+			if diff != 0 || math.IsNaN(diff) {
+				d.Changed++
+			}
+			ss += float64(diff * diff)
+			if ad := math.Abs(diff); ad > d.MaxAbs {
+				d.MaxAbs = ad
+			}
+			aa += float64(a * a)
+			bb += float64(b * b)
+			ab += float64(a * b)
+		}
+		d.Elements += uint64(len(va))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.HasStats = true
+	d.L2 = math.Sqrt(ss)
+	switch {
+	case aa > 0:
+		d.RelChange = d.L2 / math.Sqrt(aa)
+	case ss > 0:
+		d.RelChange = math.Inf(1)
+	}
+	d.Cosine = math.NaN()
+	if aa > 0 && bb > 0 {
+		d.Cosine = ab / (math.Sqrt(aa) * math.Sqrt(bb))
+	}
+	return nil
+}
