@@ -135,9 +135,10 @@ func (s *DiskStore) deltaDepth(id ID) (int, error) {
 }
 
 // Put stores obj unless an object with its id is already there, in which
-// case it only refreshes that file's modification time (so that a
-// concurrent gc, which spares recent files, cannot remove an object a
-// writer has just decided to reuse).
+// case it only refreshes the modification time of that file and of its
+// delta bases (so that a concurrent gc, which spares recent files, cannot
+// remove an object a writer has just decided to reuse). A delta base it
+// uses is refreshed the same way.
 func (s *DiskStore) Put(ctx context.Context, obj []byte, opts PutOptions) (ID, error) {
 	if err := checkPut(obj); err != nil {
 		return ZeroID, err
@@ -145,15 +146,20 @@ func (s *DiskStore) Put(ctx context.Context, obj []byte, opts PutOptions) (ID, e
 	if err := ctx.Err(); err != nil {
 		return ZeroID, err
 	}
-	id := Sum(obj)
+	return s.putKnown(ctx, Sum(obj), obj, opts)
+}
+
+// putKnown is Put for a caller that has just computed id = Sum(obj) (the
+// Writer hashes every piece once, in its reading goroutine).
+func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOptions) (ID, error) {
 	p := s.path(id)
 	now := time.Now()
-	if err := os.Chtimes(p, now, now); err == nil {
+	if s.touch(ctx, id, now) {
 		return id, nil
 	}
 	var base []byte
 	depth := 0
-	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 {
+	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 && s.touch(ctx, opts.DeltaBase, now) {
 		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
 			if b, err := s.Get(ctx, opts.DeltaBase); err == nil {
 				base, depth = b, d
@@ -165,6 +171,23 @@ func (s *DiskStore) Put(ctx context.Context, obj []byte, opts PutOptions) (ID, e
 		return ZeroID, fmt.Errorf("write object %s: %w", id, err)
 	}
 	return id, nil
+}
+
+// touch refreshes the modification time of id and of the delta bases
+// its stored form depends on, so that gc's grace period covers all of
+// them. It reports whether id exists.
+func (s *DiskStore) touch(ctx context.Context, id ID, now time.Time) bool {
+	if os.Chtimes(s.path(id), now, now) != nil {
+		return false
+	}
+	for i := 0; i < MaxDeltaDepth; i++ {
+		base, err := s.DeltaBase(ctx, id)
+		if err != nil || base.IsZero() || os.Chtimes(s.path(base), now, now) != nil {
+			break
+		}
+		id = base
+	}
+	return true
 }
 
 // writeFile atomically creates p holding data.

@@ -76,6 +76,9 @@ func (s *MemStore) List(ctx context.Context, fn func(ID) error) error {
 	}
 	s.mu.RUnlock()
 	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := fn(id); err != nil {
 			return err
 		}

@@ -405,6 +405,9 @@ func Decode(b []byte) (Object, error) {
 			if r.err == nil && c.Size == 0 {
 				r.fail("blob chunk %d is empty", i)
 			}
+			if sum+c.Size < sum {
+				r.fail("blob chunk sizes overflow")
+			}
 			sum += c.Size
 			bl.Chunks = append(bl.Chunks, c)
 		}
@@ -433,6 +436,9 @@ func Decode(b []byte) (Object, error) {
 					r.fail("model has tensor %q twice", s.Name)
 				}
 				seen[s.Name] = true
+			}
+			if sum+s.Size < sum {
+				r.fail("model segment sizes overflow")
 			}
 			sum += s.Size
 			m.Segments = append(m.Segments, s)
@@ -562,7 +568,10 @@ func validateTensor(r *reader, t *Tensor) {
 		r.fail("tensor piece size 0")
 		return
 	}
-	want := (t.Size + t.PieceSize - 1) / t.PieceSize
+	want := t.Size / t.PieceSize // rounded up below; Size+PieceSize-1 could overflow
+	if t.Size%t.PieceSize != 0 {
+		want++
+	}
 	if uint64(len(t.Pieces)) != want {
 		r.fail("tensor of %d bytes in pieces of %d has %d pieces, want %d", t.Size, t.PieceSize, len(t.Pieces), want)
 	}

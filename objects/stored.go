@@ -222,11 +222,17 @@ func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
 	_, dec := codecs()
 	switch si.enc {
 	case encRaw:
+		if len(si.payload) > MaxObjectSize {
+			return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(si.payload))
+		}
 		return si.payload, nil
 	case encZstd:
 		out, err := dec.DecodeAll(si.payload, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errStored, err)
+		}
+		if len(out) > MaxObjectSize {
+			return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(out))
 		}
 		return out, nil
 	}
@@ -235,6 +241,9 @@ func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
 	grouped, err = dec.DecodeAll(si.payload, grouped[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errStored, err)
+	}
+	if HeaderSize+len(grouped) > MaxObjectSize {
+		return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, HeaderSize+len(grouped))
 	}
 	if len(grouped)%si.elemSize != 0 {
 		return nil, fmt.Errorf("%w: %d bytes are not elements of %d", errStored, len(grouped), si.elemSize)

@@ -56,7 +56,7 @@ func (w *Writer) firstErr() error {
 
 // put hands a chunk object (header included, buffer owned by the Writer
 // from now on) to a worker.
-func (w *Writer) put(obj []byte, opts PutOptions, release func()) {
+func (w *Writer) put(id ID, obj []byte, opts PutOptions, release func()) {
 	w.sem <- struct{}{}
 	w.wg.Add(1)
 	go func() {
@@ -68,7 +68,13 @@ func (w *Writer) put(obj []byte, opts PutOptions, release func()) {
 		if w.firstErr() != nil {
 			return
 		}
-		if _, err := w.store.Put(w.ctx, obj, opts); err != nil {
+		var err error
+		if ds, ok := w.store.(*DiskStore); ok {
+			_, err = ds.putKnown(w.ctx, id, obj, opts)
+		} else {
+			_, err = w.store.Put(w.ctx, obj, opts)
+		}
+		if err != nil {
 			w.setErr(err)
 		}
 	}()
@@ -125,8 +131,12 @@ func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tens
 		opts := PutOptions{ElemSize: elem}
 		if useParent {
 			if parent.Pieces[i] == id {
-				putChunkBuf(buf)
-				continue // unchanged piece: already stored
+				// Unchanged piece: already stored, but put it again so that
+				// the store refreshes it (a concurrent gc spares recently
+				// written or reused objects, and the parent may be
+				// unreachable).
+				w.put(id, buf, PutOptions{}, func() { putChunkBuf(buf) })
+				continue
 			}
 			opts.DeltaBase = parent.Pieces[i]
 		}
@@ -134,7 +144,7 @@ func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tens
 		w.NewBytes += int64(n)
 		w.PieceCount++
 		w.mu.Unlock()
-		w.put(buf, opts, func() { putChunkBuf(buf) })
+		w.put(id, buf, opts, func() { putChunkBuf(buf) })
 	}
 	b, err := Encode(t)
 	if err != nil {
@@ -177,7 +187,7 @@ func (w *Writer) Blob(r io.Reader) (ID, *Blob, error) {
 		w.NewBytes += int64(cut)
 		w.PieceCount++
 		w.mu.Unlock()
-		w.put(obj, PutOptions{}, func() { putChunkBuf(obj) })
+		w.put(id, obj, PutOptions{}, func() { putChunkBuf(obj) })
 		buf = buf[:copy(buf, buf[cut:])]
 		if err := w.firstErr(); err != nil {
 			return ZeroID, nil, err

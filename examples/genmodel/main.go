@@ -1,0 +1,173 @@
+// Command genmodel writes deterministic F32 safetensors models for demos
+// and benchmarks, and derives follow-up versions from them.
+//
+//	genmodel -o model.safetensors -size 64MiB -tensors 40 -seed 1
+//	genmodel -o v2.safetensors -from v1.safetensors -nudge 0.005 -seed 2      (every weight nudged)
+//	genmodel -o v3.safetensors -from v1.safetensors -change 2 -seed 3         (2 tensors rewritten)
+//
+// Values are Gaussian with standard deviation 0.02 from a PCG generator
+// seeded with -seed, so every run writes the same bytes.
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/objects"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "genmodel:", err)
+		os.Exit(1)
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+// gen streams n float32 values drawn from r.
+type gen struct {
+	r   *rand.Rand
+	n   int64
+	buf []byte
+}
+
+func (g *gen) Read(p []byte) (int, error) {
+	if g.n == 0 {
+		return 0, io.EOF
+	}
+	k := int64(len(p) / 4)
+	if k == 0 {
+		return 0, io.ErrShortBuffer
+	}
+	if k > g.n {
+		k = g.n
+	}
+	for i := int64(0); i < k; i++ {
+		binary.LittleEndian.PutUint32(p[4*i:], math.Float32bits(float32(g.r.NormFloat64()*0.02)))
+	}
+	g.n -= k
+	return int(4 * k), nil
+}
+
+// transform streams a source tensor, changing each value with f.
+type transform struct {
+	src io.Reader
+	f   func(float32) float32
+}
+
+func (t *transform) Read(p []byte) (int, error) {
+	p = p[:len(p)/4*4]
+	n, err := io.ReadFull(t.src, p)
+	if err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	for i := 0; i+4 <= n; i += 4 {
+		v := math.Float32frombits(binary.LittleEndian.Uint32(p[i:]))
+		binary.LittleEndian.PutUint32(p[i:], math.Float32bits(t.f(v)))
+	}
+	if n == 0 && err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func run() error {
+	out := flag.String("o", "", "output file")
+	size := flag.String("size", "64MiB", "total size of the tensors (new models)")
+	ntensors := flag.Int("tensors", 40, "number of tensors (new models)")
+	seed := flag.Uint64("seed", 1, "random seed")
+	from := flag.String("from", "", "derive from this model instead of generating")
+	nudge := flag.Float64("nudge", 0, "with -from: multiply every weight by 1+u, u uniform in ±nudge")
+	change := flag.Int("change", 0, "with -from: rewrite this many tensors with fresh values")
+	flag.Parse()
+	if *out == "" {
+		return fmt.Errorf("-o is required")
+	}
+	r := rand.New(rand.NewPCG(*seed, 0x6665640a))
+	var tensors []safetensors.WriteTensor
+	if *from == "" {
+		total, err := parseSize(*size)
+		if err != nil {
+			return err
+		}
+		per := total / int64(*ntensors) / 4
+		for i := 0; i < *ntensors; i++ {
+			name := fmt.Sprintf("layers.%02d.weight", i)
+			tensors = append(tensors, safetensors.WriteTensor{
+				Info: codec.TensorInfo{Name: name, DType: objects.F32, Shape: []uint64{uint64(per / 256), 256}},
+				Data: &gen{r: rand.New(rand.NewPCG(*seed, uint64(i))), n: per / 256 * 256},
+				Len:  per / 256 * 256 * 4,
+			})
+		}
+	} else {
+		f, err := os.Open(*from)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, _ := f.Stat()
+		layout, hdr, err := safetensors.Parse(f, fi.Size(), *from)
+		if err != nil {
+			return err
+		}
+		k := 0
+		for _, seg := range layout.Segments {
+			if seg.Tensor == nil {
+				continue
+			}
+			var data io.Reader = io.NewSectionReader(f, seg.Offset, seg.Length)
+			switch {
+			case *change > 0 && k < *change:
+				data = &gen{r: rand.New(rand.NewPCG(*seed, uint64(k)+1000)), n: seg.Length / 4}
+			case *nudge > 0:
+				data = &transform{src: data, f: func(v float32) float32 { return v * float32(1+*nudge*(2*r.Float64()-1)) }}
+			}
+			if seg.Tensor.DType == objects.F32 {
+				k++
+			}
+			tensors = append(tensors, safetensors.WriteTensor{Info: *seg.Tensor, Data: data, Len: seg.Length})
+		}
+		_ = hdr
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := safetensors.Write(w, map[string]string{"format": "pt"}, tensors); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
