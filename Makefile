@@ -1,0 +1,59 @@
+# fed — make targets. Everything runs on a fresh machine with Go 1.26;
+# `make test` needs nothing else, `make bench` installs its peers itself.
+GO       ?= go
+BIN      := bin
+FED      := $(BIN)/fed
+GENMODEL := $(BIN)/genmodel
+PKGS     := ./...
+FUZZTIME ?= 10s
+
+.PHONY: all build test test-short vet fmt-check lint fuzz bench bench-storage demo clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(FED) ./cmd/fed
+	$(GO) build -o $(GENMODEL) ./examples/genmodel
+
+## test: formatting, vet and every test (the command CI runs)
+test: fmt-check vet
+	$(GO) test -count=1 $(PKGS)
+
+## test-race: the tests under the race detector (slower)
+test-race:
+	$(GO) test -count=1 -race $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+lint: fmt-check vet
+
+## fuzz: every fuzz target for $(FUZZTIME)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## bench: every benchmark, fed side by side with its peer
+bench: bench-storage
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/
+
+## bench-storage: fed vs git-lfs, add+commit of a 512 MiB model and two follow-ups
+bench-storage: build
+	@command -v git-lfs >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs)
+	$(GO) run ./bench/storage -fed $(FED) -genmodel $(GENMODEL) -size 512MiB
+
+## demo: a repository with a generated model, branches, commits and history
+demo: build
+	./examples/demo.sh
+
+clean:
+	rm -rf $(BIN)
