@@ -64,7 +64,9 @@ func (r *Repo) importFileModel(ctx context.Context, w *objects.Writer, path, nam
 	m := &objects.Model{Format: layout.Format, Size: uint64(layout.Size)}
 	for _, seg := range layout.Segments {
 		sr := io.NewSectionReader(f, seg.Offset, seg.Length)
-		if seg.Tensor == nil {
+		// A tensor without a name cannot be told from raw bytes in a model
+		// object (doc/design.md); it is stored as raw bytes.
+		if seg.Tensor == nil || seg.Tensor.Name == "" {
 			id, _, err := w.Blob(sr)
 			if err != nil {
 				return 0, objects.ZeroID, nil, fmt.Errorf("%s: %w", name, err)

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/repo"
+)
+
+type configOptions struct {
+	global bool
+	list   bool
+	unset  bool
+	args   []string
+}
+
+func newConfigCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "config",
+		Usage:     "get and set options",
+		ArgsUsage: "KEY [VALUE] | --list | --unset KEY",
+		Description: "Reads KEY (section.key or section.subsection.key) from the repository's\n" +
+			".fed/config, else the user's file (~/.config/fed/config, or $FED_CONFIG); with\n" +
+			"VALUE sets it in the repository file, or the user's with --global.\n" +
+			"Keys: user.keypair (signing key file).",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "global", Usage: "use the user's file instead of the repository's"},
+			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list every KEY=VALUE"},
+			&cli.BoolFlag{Name: "unset", Usage: "remove KEY"},
+		},
+		Action: func(c *cli.Context) error {
+			args, _, _ := splitDashDash(c.Args().Slice())
+			return runConfig(c.Context, configOptions{global: c.Bool("global"), list: c.Bool("list"), unset: c.Bool("unset"), args: args}, e)
+		},
+	}
+}
+
+func runConfig(ctx context.Context, opts configOptions, e *env) error {
+	switch {
+	case opts.list && (opts.unset || len(opts.args) > 0):
+		return usageErrorf("--list takes no KEY")
+	case opts.unset && len(opts.args) != 1:
+		return usageErrorf("--unset takes one KEY")
+	case !opts.list && (len(opts.args) == 0 || len(opts.args) > 2):
+		return usageErrorf("config takes KEY [VALUE]")
+	}
+	writing := opts.unset || len(opts.args) == 2
+	var cfg *repo.Config
+	if opts.global {
+		c, err := repo.LoadUserConfig()
+		if err != nil {
+			return err
+		}
+		cfg = c
+	} else {
+		r, err := e.openRepo(false)
+		switch {
+		case err == nil:
+			cfg = r.Config
+		case errors.Is(err, repo.ErrNotRepo) && !writing:
+			// outside a repository, reading sees the user's file
+			if cfg, err = repo.LoadUserConfig(); err != nil {
+				return err
+			}
+		default:
+			if writing {
+				return withHint(err, "use --global to set a value in your user config")
+			}
+			return err
+		}
+	}
+	switch {
+	case opts.list:
+		for _, kv := range cfg.All() {
+			e.printf("%s\n", kv)
+		}
+		return nil
+	case opts.unset:
+		if err := cfg.Unset(opts.args[0]); err != nil {
+			return usageErrorf("%v", err)
+		}
+		return cfg.Save()
+	case len(opts.args) == 2:
+		if err := cfg.Set(opts.args[0], opts.args[1]); err != nil {
+			return usageErrorf("%v", err)
+		}
+		return cfg.Save()
+	}
+	v, ok := cfg.Get(opts.args[0])
+	if !ok {
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("config key %s is not set", opts.args[0])}
+	}
+	e.printf("%s\n", v)
+	return nil
+}

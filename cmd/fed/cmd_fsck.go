@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+type fsckOptions struct {
+	json     bool
+	dangling bool
+}
+
+func newFsckCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "fsck",
+		Usage: "verify every object, reference and commit signature",
+		Description: "Reads every stored object and checks it against its id, checks that\n" +
+			"everything reachable from refs, reflogs and the index is present, and verifies\n" +
+			"commit signatures. Exits 1 when it finds a problem.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.BoolFlag{Name: "dangling", Usage: "list unreachable objects"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("fsck takes no arguments")
+			}
+			return runFsck(c.Context, fsckOptions{json: c.Bool("json"), dangling: c.Bool("dangling")}, e)
+		},
+	}
+}
+
+type fsckJSON struct {
+	Objects   int           `json:"objects"`
+	Reachable int           `json:"reachable"`
+	Problems  []problemJSON `json:"problems"`
+	Dangling  []objects.ID  `json:"dangling"`
+}
+
+type problemJSON struct {
+	ID    objects.ID  `json:"id"`
+	From  *objects.ID `json:"from,omitempty"`
+	Error string      `json:"error"`
+}
+
+func runFsck(ctx context.Context, opts fsckOptions, e *env) error {
+	r, err := e.openRepo(opts.json)
+	if err != nil {
+		return err
+	}
+	rep, err := r.Fsck(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		out := fsckJSON{Objects: rep.Objects, Reachable: rep.Reachable, Problems: []problemJSON{}, Dangling: rep.Dangling}
+		if out.Dangling == nil {
+			out.Dangling = []objects.ID{}
+		}
+		for _, p := range rep.Problems {
+			pj := problemJSON{ID: p.ID, Error: p.Err.Error()}
+			if !p.From.IsZero() {
+				from := p.From
+				pj.From = &from
+			}
+			out.Problems = append(out.Problems, pj)
+		}
+		if err := e.printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			e.printf("error: %s\n", p)
+		}
+		if opts.dangling {
+			for _, id := range rep.Dangling {
+				e.printf("dangling %s\n", id)
+			}
+		}
+		e.note("checked %d objects, %d reachable, %d dangling\n", rep.Objects, rep.Reachable, len(rep.Dangling))
+	}
+	if n := len(rep.Problems); n > 0 {
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("fsck found %d problem(s)", n)}
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/repo"
+)
+
+type logOptions struct {
+	oneline       bool
+	graph         bool
+	max           int
+	showSignature bool
+	json          bool
+	revs          []string
+}
+
+func newLogCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "log",
+		Usage:     "show the commit history",
+		ArgsUsage: "[REV | A..B]",
+		Description: "Lists the commits reachable from REV (default HEAD), newest first. A..B lists\n" +
+			"those reachable from B but not from A; an empty side means HEAD.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "oneline", Usage: "one line per commit"},
+			&cli.BoolFlag{Name: "graph", Usage: "draw the history as a graph"},
+			&cli.IntFlag{Name: "max-count", Aliases: []string{"n"}, Usage: "show at most `N` commits"},
+			&cli.BoolFlag{Name: "show-signature", Usage: "verify each commit's signature"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			revs, _, _ := splitDashDash(c.Args().Slice())
+			return runLog(c.Context, logOptions{
+				oneline: c.Bool("oneline"), graph: c.Bool("graph"), max: c.Int("max-count"),
+				showSignature: c.Bool("show-signature"), json: c.Bool("json"), revs: revs,
+			}, e)
+		},
+	}
+}
+
+// commitJSON is the JSON form of a commit.
+type commitJSON struct {
+	ID        objects.ID        `json:"id"`
+	Tree      objects.ID        `json:"tree"`
+	Parents   []objects.ID      `json:"parents"`
+	Author    string            `json:"author"`
+	Time      string            `json:"time"`
+	Message   string            `json:"message"`
+	Meta      map[string]string `json:"meta"`
+	Signature string            `json:"signature"` // "good", "bad" or "none"
+}
+
+func toCommitJSON(id objects.ID, c *objects.Commit) commitJSON {
+	j := commitJSON{ID: id, Tree: c.Tree, Parents: c.Parents, Author: c.Author.String(),
+		Time: commitTime(c).Format(time.RFC3339), Message: c.Message, Meta: map[string]string{}}
+	if j.Parents == nil {
+		j.Parents = []objects.ID{}
+	}
+	for _, kv := range c.Meta {
+		j.Meta[kv.Key] = kv.Value
+	}
+	switch err := objects.VerifyCommit(c); {
+	case err == nil:
+		j.Signature = "good"
+	case errors.Is(err, objects.ErrUnsigned):
+		j.Signature = "none"
+	default:
+		j.Signature = "bad"
+	}
+	return j
+}
+
+func commitTime(c *objects.Commit) time.Time {
+	return time.Unix(c.Time, 0).In(time.FixedZone("", int(c.TZ)*60))
+}
+
+func runLog(ctx context.Context, opts logOptions, e *env) error {
+	if opts.max < 0 {
+		return usageErrorf("-n %d: must not be negative", opts.max)
+	}
+	if len(opts.revs) > 1 {
+		return usageErrorf("log takes one REV or A..B, got %d arguments", len(opts.revs))
+	}
+	if opts.json && (opts.oneline || opts.graph) {
+		return usageErrorf("--json cannot be combined with --oneline or --graph")
+	}
+	r, err := e.openRepo(opts.json)
+	if err != nil {
+		return err
+	}
+	lo := repo.LogOptions{Max: opts.max}
+	rev := "HEAD"
+	if len(opts.revs) == 1 {
+		rev = opts.revs[0]
+	}
+	if a, b, ok := strings.Cut(rev, ".."); ok {
+		if a == "" {
+			a = "HEAD"
+		}
+		if b == "" {
+			b = "HEAD"
+		}
+		ex, err := r.Resolve(ctx, a)
+		if err != nil {
+			return err
+		}
+		st, err := r.Resolve(ctx, b)
+		if err != nil {
+			return err
+		}
+		lo.Start, lo.Exclude = []objects.ID{st}, []objects.ID{ex}
+	} else {
+		if rev == "HEAD" {
+			if h, branch, err := r.Head(); err == nil && h.IsZero() {
+				return fmt.Errorf("your current branch '%s' does not have any commits yet", branch.Short())
+			}
+		}
+		id, err := r.Resolve(ctx, rev)
+		if err != nil {
+			return err
+		}
+		lo.Start = []objects.ID{id}
+	}
+	entries, err := r.Log(ctx, lo)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		out := make([]commitJSON, 0, len(entries))
+		for _, en := range entries {
+			out = append(out, toCommitJSON(en.ID, en.Commit))
+		}
+		return e.printJSON(out)
+	}
+	deco, err := decorations(r)
+	if err != nil {
+		return err
+	}
+	var prefix []string
+	var after [][]string
+	if opts.graph {
+		prefix, after = repo.Graph(entries)
+	}
+	prevRest := ""
+	for i, en := range entries {
+		first, rest := "", ""
+		if opts.graph {
+			first = prefix[i]
+			rest = strings.ReplaceAll(prefix[i], "*", "|")
+			if len(en.Commit.Parents) == 0 {
+				rest = strings.TrimSuffix(rest, "| ") + "  "
+			}
+		}
+		d := ""
+		if names := deco[en.ID]; len(names) > 0 {
+			d = " (" + strings.Join(names, ", ") + ")"
+		}
+		if opts.oneline {
+			e.printf("%s%s%s %s\n", first, en.ID.Short(), d, subject(en.Commit.Message))
+			if opts.showSignature {
+				e.printf("%s%s\n", rest, signatureLine(en.Commit))
+			}
+		} else {
+			if i > 0 {
+				e.printf("%s\n", strings.TrimRight(prevRest, " "))
+			}
+			e.printf("%scommit %s%s\n", first, en.ID, d)
+			printCommitBody(e, rest, en.Commit, opts.showSignature)
+		}
+		prevRest = rest
+		if opts.graph {
+			for _, l := range after[i] {
+				e.printf("%s\n", l)
+			}
+		}
+	}
+	return nil
+}
+
+// printCommitBody prints what follows "commit <id>" in git's format,
+// each line after prefix.
+func printCommitBody(e *env, prefix string, c *objects.Commit, showSignature bool) {
+	if len(c.Parents) > 1 {
+		var ps []string
+		for _, p := range c.Parents {
+			ps = append(ps, p.Short())
+		}
+		e.printf("%sMerge: %s\n", prefix, strings.Join(ps, " "))
+	}
+	if showSignature {
+		e.printf("%s%s\n", prefix, signatureLine(c))
+	}
+	e.printf("%sAuthor: %s\n", prefix, c.Author)
+	e.printf("%sDate:   %s\n", prefix, commitTime(c).Format("Mon Jan 2 15:04:05 2006 -0700"))
+	for _, kv := range c.Meta {
+		e.printf("%s%s: %s\n", prefix, metaLabel(kv.Key), kv.Value)
+	}
+	e.printf("%s\n", strings.TrimRight(prefix, " "))
+	for _, l := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
+		e.printf("%s    %s\n", prefix, l)
+	}
+}
+
+func metaLabel(k string) string {
+	if k == "samples" {
+		return "Samples"
+	}
+	return "Meta " + k
+}
+
+// signatureLine verifies c's signature and says so.
+func signatureLine(c *objects.Commit) string {
+	switch err := objects.VerifyCommit(c); {
+	case err == nil:
+		return "Good signature from " + c.Author.String()
+	case errors.Is(err, objects.ErrUnsigned):
+		return "No signature"
+	default:
+		return "BAD signature from " + c.Author.String() + ": " + err.Error()
+	}
+}
+
+// decorations maps commit ids to the names pointing at them, git-style:
+// "HEAD -> main", "tag: v1", "feature".
+func decorations(r *repo.Repo) (map[objects.ID][]string, error) {
+	out := map[objects.ID][]string{}
+	all, err := r.Refs.List("refs/")
+	if err != nil {
+		return nil, err
+	}
+	head, branch, err := r.Head()
+	if err != nil {
+		return nil, err
+	}
+	if branch == "" && !head.IsZero() {
+		out[head] = append(out[head], "HEAD")
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	var rest []refs.Ref
+	for _, ref := range all {
+		if ref.Name == branch {
+			out[ref.ID] = append([]string{"HEAD -> " + ref.Name.Short()}, out[ref.ID]...)
+			continue
+		}
+		rest = append(rest, ref)
+	}
+	for _, ref := range rest {
+		id := ref.ID
+		label := ref.Name.Short()
+		if strings.HasPrefix(string(ref.Name), refs.TagsPrefix) {
+			label = "tag: " + label
+			if t, err := objects.ReadTag(context.Background(), r.Objects, id); err == nil {
+				id = t.Target
+			}
+		}
+		out[id] = append(out[id], label)
+	}
+	return out, nil
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/repo"
+)
+
+type statusOptions struct {
+	short bool
+	json  bool
+}
+
+func newStatusCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the working tree status",
+		Description: "Lists changes staged for the next commit, changes not staged, and untracked files.\n" +
+			"--short prints two status letters per path, staged then unstaged, like git:\n" +
+			"A added, M modified, D deleted, U unmerged, ?? untracked.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "short", Aliases: []string{"s"}, Usage: "one line per path"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("status takes no arguments")
+			}
+			return runStatus(c.Context, statusOptions{short: c.Bool("short"), json: c.Bool("json")}, e)
+		},
+	}
+}
+
+type statusJSON struct {
+	Branch   string           `json:"branch,omitempty"`
+	Head     string           `json:"head,omitempty"`
+	Detached bool             `json:"detached"`
+	Files    []statusFileJSON `json:"files"`
+}
+
+type statusFileJSON struct {
+	Path     string `json:"path"`
+	Staged   string `json:"staged,omitempty"`
+	Worktree string `json:"worktree,omitempty"`
+}
+
+func code(b byte) string {
+	if b == 0 {
+		return ""
+	}
+	return string(b)
+}
+
+func runStatus(ctx context.Context, opts statusOptions, e *env) error {
+	if opts.short && opts.json {
+		return usageErrorf("--short and --json cannot be used together")
+	}
+	r, err := e.openRepo(opts.json)
+	if err != nil {
+		return err
+	}
+	head, branch, err := r.Head()
+	if err != nil {
+		return err
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		out := statusJSON{Branch: branch.Short(), Detached: branch == "", Files: []statusFileJSON{}}
+		if !head.IsZero() {
+			out.Head = head.String()
+		}
+		for _, s := range st {
+			out.Files = append(out.Files, statusFileJSON{Path: s.Path, Staged: code(s.Staged), Worktree: code(s.Worktree)})
+		}
+		return e.printJSON(out)
+	}
+	if opts.short {
+		for _, s := range st {
+			x, y := s.Staged, s.Worktree
+			if y == '?' {
+				if x != 0 {
+					// staged deletion of a file that is back, untracked
+					e.printf("%c  %s\n", x, s.Path)
+				}
+				x = '?'
+			}
+			if x == 0 {
+				x = ' '
+			}
+			if y == 0 {
+				y = ' '
+			}
+			if s.Staged == 'U' {
+				x, y = 'U', 'U'
+			}
+			e.printf("%c%c %s\n", x, y, s.Path)
+		}
+		return nil
+	}
+	if branch != "" {
+		e.printf("On branch %s\n", branch.Short())
+	} else {
+		e.printf("HEAD detached at %s\n", head.Short())
+	}
+	if head.IsZero() {
+		e.printf("\nNo commits yet\n")
+	}
+	var staged, unmerged, changed, untracked []repo.FileState
+	for _, s := range st {
+		switch {
+		case s.Staged == 'U':
+			unmerged = append(unmerged, s)
+		case s.Worktree == '?':
+			untracked = append(untracked, s)
+		}
+		if s.Staged != 0 && s.Staged != 'U' {
+			staged = append(staged, s)
+		}
+		if s.Worktree == 'M' || s.Worktree == 'D' {
+			changed = append(changed, s)
+		}
+	}
+	name := map[byte]string{'A': "new file:   ", 'M': "modified:   ", 'D': "deleted:    "}
+	if len(unmerged) > 0 {
+		e.printf("\nUnmerged paths:\n")
+		e.hint(`  (use "fed add <file>..." to mark resolution)` + "\n")
+		for _, s := range unmerged {
+			e.printf("\tboth modified:   %s\n", s.Path)
+		}
+	}
+	if len(staged) > 0 {
+		e.printf("\nChanges to be committed:\n")
+		if head.IsZero() {
+			e.hint(`  (use "fed rm --cached <file>..." to unstage)` + "\n")
+		} else {
+			e.hint(`  (use "fed reset HEAD" to unstage everything)` + "\n")
+		}
+		for _, s := range staged {
+			e.printf("\t%s%s\n", name[s.Staged], s.Path)
+		}
+	}
+	if len(changed) > 0 {
+		e.printf("\nChanges not staged for commit:\n")
+		e.hint(`  (use "fed add <file>..." to update what will be committed)` + "\n")
+		e.hint(`  (use "fed checkout -- <file>..." to discard changes in working directory)` + "\n")
+		for _, s := range changed {
+			e.printf("\t%s%s\n", name[s.Worktree], s.Path)
+		}
+	}
+	if len(untracked) > 0 {
+		e.printf("\nUntracked files:\n")
+		e.hint(`  (use "fed add <file>..." to include in what will be committed)` + "\n")
+		for _, s := range untracked {
+			e.printf("\t%s\n", s.Path)
+		}
+	}
+	e.printf("\n")
+	switch {
+	case len(st) == 0 && head.IsZero():
+		e.printf("nothing to commit (create/copy files and use \"fed add\" to track)\n")
+	case len(st) == 0:
+		e.printf("nothing to commit, working tree clean\n")
+	case len(staged) == 0 && len(changed) > 0:
+		e.printf("no changes added to commit (use \"fed add\" and/or \"fed commit -a\")\n")
+	case len(staged) == 0 && len(unmerged) == 0:
+		e.printf("nothing added to commit but untracked files present (use \"fed add\" to track)\n")
+	}
+	return nil
+}

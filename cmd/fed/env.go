@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fed-vcs/fed/internal/ui"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
+)
+
+// env is what every command gets: the global flags and the streams.
+type env struct {
+	dir        string // -C
+	keypair    string // --keypair
+	quiet      bool
+	noProgress bool
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// path resolves a path given on the command line against -C.
+func (e *env) path(p string) string {
+	if filepath.IsAbs(p) || e.dir == "" {
+		return p
+	}
+	return filepath.Join(e.dir, p)
+}
+
+// workdir is the directory fed runs in (-C, else the process's).
+func (e *env) workdir() string {
+	if e.dir == "" {
+		return "."
+	}
+	return e.dir
+}
+
+// openRepo opens the repository containing the working directory, with
+// a progress bar unless output is JSON, quiet, or stderr is no terminal.
+func (e *env) openRepo(jsonOut bool) (*repo.Repo, error) {
+	r, err := repo.Open(e.workdir())
+	if err != nil {
+		return nil, err
+	}
+	r.Progress = e.progress(jsonOut)
+	return r, nil
+}
+
+func (e *env) progress(jsonOut bool) *ui.Progress {
+	on := !jsonOut && !e.quiet && !e.noProgress && ui.IsTerminal(e.stderr)
+	return ui.NewProgress(e.stderr, on)
+}
+
+// keyPath finds the signing key's file: --keypair, then $FED_KEYPAIR,
+// then config user.keypair, then the Solana CLI default. explicit reports
+// whether the user named it (a missing default is not an error).
+func (e *env) keyPath(cfg *repo.Config) (path string, explicit bool) {
+	if e.keypair != "" {
+		return e.path(e.keypair), true
+	}
+	if p := e.getenv("FED_KEYPAIR"); p != "" {
+		return expandHome(p), true
+	}
+	if cfg != nil {
+		if p, ok := cfg.Get("user.keypair"); ok && p != "" {
+			return expandHome(p), true
+		}
+	}
+	return defaultKeyPath(), false
+}
+
+// loadKey sets r.Key from the key file, when there is one. A key file the
+// user named must exist; the default one may be missing (operations that
+// need a key then fail with repo.ErrNoKey).
+func (e *env) loadKey(r *repo.Repo) error {
+	p, explicit := e.keyPath(r.Config)
+	k, err := objects.LoadKeypair(p)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return withHint(fmt.Errorf("load signing key %s: %w", p, err), "create a key with 'fed keygen "+p+"'")
+	}
+	r.Key = k
+	return nil
+}
+
+// defaultKeyPath is the Solana CLI's default keypair file.
+func defaultKeyPath() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".config", "solana", "id.json")
+	}
+	return filepath.Join(home, ".config", "solana", "id.json")
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[1:])
+		}
+	}
+	return p
+}
+
+// note prints advice or a status message on stderr, unless --quiet.
+func (e *env) note(format string, args ...any) {
+	if !e.quiet {
+		fmt.Fprintf(e.stderr, format, args...)
+	}
+}
+
+// printJSON writes v as indented JSON on stdout.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// splitDashDash splits a command's arguments at the first "--".
+func splitDashDash(args []string) (before, after []string, dash bool) {
+	for i, a := range args {
+		if a == "--" {
+			return args[:i], args[i+1:], true
+		}
+	}
+	return args, nil, false
+}
+
+// subject is the first line of a commit message.
+func subject(msg string) string {
+	s, _, _ := strings.Cut(msg, "\n")
+	return s
+}
+
+// printf prints a result on stdout.
+func (e *env) printf(format string, args ...any) {
+	fmt.Fprintf(e.stdout, format, args...)
+}
+
+// paths resolves command-line paths against -C.
+func (e *env) paths(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = e.path(p)
+	}
+	return out
+}
+
+// splitDashDashAll returns the arguments with a "--" removed, for commands
+// that take only paths.
+func splitDashDashAll(args []string) (before, all []string, dash bool) {
+	b, a, d := splitDashDash(args)
+	return b, append(append([]string{}, b...), a...), d
+}
+
+// hint prints an advice line of a result listing on stdout (like git's
+// status hints), unless --quiet.
+func (e *env) hint(s string) {
+	if !e.quiet {
+		fmt.Fprint(e.stdout, s)
+	}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/repo"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitNotRepo     = 3
+	exitConflict    = 4
+	exitInterrupted = 130
+)
+
+// usageError reports a command line that does not make sense.
+type usageError struct {
+	msg  string
+	hint string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// hintError attaches advice to an error: what to run next.
+type hintError struct {
+	err   error
+	hints []string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &hintError{err: err, hints: hints}
+}
+
+// exitError ends fed with a code and a message, for results that are
+// failures without being errors of an operation (fsck found problems).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// report prints err (if any) and returns the exit code it means. It is
+// the only place where errors become messages and exit codes.
+func report(ctx context.Context, stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code, hints := classify(ctx, err)
+	fmt.Fprintf(stderr, "fed: error: %v\n", err)
+	for _, h := range hints {
+		fmt.Fprintf(stderr, "fed: hint: %s\n", h)
+	}
+	return code
+}
+
+func classify(ctx context.Context, err error) (int, []string) {
+	var hints []string
+	var he *hintError
+	if errors.As(err, &he) {
+		hints = append(hints, he.hints...)
+	}
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return exitInterrupted, hints
+	case errors.As(err, &ue):
+		if ue.hint != "" {
+			hints = append(hints, ue.hint)
+		}
+		return exitUsage, append(hints, "see 'fed --help' or 'fed COMMAND --help'")
+	case errors.As(err, &ee):
+		return ee.code, hints
+	case errors.Is(err, repo.ErrNotRepo):
+		return exitNotRepo, append(hints, "run 'fed init' to create a repository here, or use -C DIR")
+	case errors.Is(err, repo.ErrDirty):
+		return exitConflict, append(hints, "commit your changes first, or use --force to discard them")
+	case errors.Is(err, repo.ErrConflict):
+		return exitConflict, append(hints, "resolve the conflicts, 'fed add' the files, then 'fed commit'; or 'fed reset --hard HEAD' to give up")
+	case errors.Is(err, refs.ErrStale):
+		return exitConflict, append(hints, "another fed command changed the ref meanwhile; check 'fed log' and try again")
+	case errors.Is(err, repo.ErrNoKey):
+		return exitFailure, append(hints,
+			"create a signing key with 'fed keygen' (writes ~/.config/solana/id.json)",
+			"or name an existing solana-keygen file with --keypair FILE, $FED_KEYPAIR or 'fed config --global user.keypair FILE'")
+	case errors.Is(err, repo.ErrNothingToCommit):
+		return exitFailure, append(hints, "stage changes with 'fed add PATH...', or commit every tracked change with 'fed commit -a'")
+	case errors.Is(err, repo.ErrUnknownRev):
+		return exitFailure, append(hints, "list names with 'fed branch', 'fed tag' and ids with 'fed log --oneline'")
+	case errors.Is(err, refs.ErrLocked):
+		return exitFailure, append(hints, "another fed command is running in this repository; wait for it to finish")
+	case errors.Is(err, objects.ErrBadSignature):
+		return exitFailure, hints
+	}
+	return exitFailure, hints
+}

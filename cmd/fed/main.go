@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs fed with args (without the program name) and returns the exit
+// code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	app := newApp(e)
+	err := app.RunContext(ctx, append([]string{"fed"}, reorderArgs(app, args)...))
+	return report(ctx, stderr, err)
+}
+
+// newApp builds the command tree.
+func newApp(e *env) *cli.App {
+	app := &cli.App{
+		Name:                      "fed",
+		Usage:                     "version control for ML models",
+		UsageText:                 "fed [global options] command [command options] [arguments...]",
+		Writer:                    e.stdout,
+		ErrWriter:                 e.stderr,
+		Reader:                    e.stdin,
+		HideVersion:               true,
+		HideHelpCommand:           false,
+		DisableSliceFlagSeparator: true,
+		UseShortOptionHandling:    true,
+		ExitErrHandler:            func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "C", Usage: "run as if fed was started in `DIR`"},
+			&cli.StringFlag{Name: "keypair", Usage: "signing key: a solana-keygen JSON `FILE` (default: $FED_KEYPAIR, config user.keypair, ~/.config/solana/id.json)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print results only: no progress, advice or notes"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "do not draw progress bars"},
+		},
+		Before: func(c *cli.Context) error {
+			e.dir = c.String("C")
+			e.keypair = c.String("keypair")
+			e.quiet = c.Bool("quiet")
+			e.noProgress = c.Bool("no-progress")
+			return nil
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErrorf("unknown command %q", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		OnUsageError: onUsageError,
+		Commands: []*cli.Command{
+			newInitCommand(e),
+			newAddCommand(e),
+			newRmCommand(e),
+			newStatusCommand(e),
+			newCommitCommand(e),
+			newLogCommand(e),
+			newShowCommand(e),
+			newDiffCommand(e),
+			newBranchCommand(e),
+			newSwitchCommand(e),
+			newCheckoutCommand(e),
+			newTagCommand(e),
+			newResetCommand(e),
+			newRevertCommand(e),
+			newFsckCommand(e),
+			newGCCommand(e),
+			newConfigCommand(e),
+			newKeygenCommand(e),
+			newVersionCommand(e),
+		},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = onUsageError
+		c.UseShortOptionHandling = true
+	}
+	return app
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	return &usageError{msg: err.Error()}
+}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/repo"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(m, map[string]func() int{
+		"fed": func() int {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		},
+	}))
+}
+
+// testSeed makes the default key of every script, so scripts know its
+// public key ($PUBKEY).
+var testSeed = bytes.Repeat([]byte{7}, 32)
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: false,
+		Setup: func(env *testscript.Env) error {
+			// HOME is beside $WORK (inside testscript's temporary root),
+			// so that the key and config files in it are not untracked
+			// files of a repository made at $WORK.
+			home := env.WorkDir + "-home"
+			if err := os.MkdirAll(home, 0o755); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			k := objects.KeypairFromSeed(testSeed)
+			if err := k.Save(filepath.Join(home, ".config", "solana", "id.json")); err != nil {
+				return err
+			}
+			env.Setenv("PUBKEY", k.Public().String())
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":  cmdExitcode,
+			"genmodel":  cmdGenmodel,
+			"nudge":     cmdNudge,
+			"mkkey":     cmdMkkey,
+			"badsig":    cmdBadsig,
+			"corrupt":   cmdCorrupt,
+			"jsonfield": cmdJSONField,
+		},
+	})
+}
+
+// exitcode N CMD ARGS... runs a command and checks its exit code; its
+// output is kept for stdout/stderr checks.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N command args...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("exitcode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// genmodel FILE SEED [NAME=SHAPE...] writes a safetensors file of F32
+// tensors with values drawn from SEED; SHAPE is "N" or "AxB...".
+// Default tensors: w=64x32 b=32.
+func cmdGenmodel(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: genmodel FILE SEED [NAME=SHAPE...]")
+	}
+	seed, err := strconv.ParseUint(args[1], 10, 64)
+	ts.Check(err)
+	specs := args[2:]
+	if len(specs) == 0 {
+		specs = []string{"w=64x32", "b=32"}
+	}
+	var tensors []modelTensor
+	for _, s := range specs {
+		name, shape, ok := strings.Cut(s, "=")
+		if !ok {
+			ts.Fatalf("genmodel: %q: want NAME=SHAPE", s)
+		}
+		var dims []uint64
+		for _, d := range strings.Split(shape, "x") {
+			n, err := strconv.ParseUint(d, 10, 64)
+			ts.Check(err)
+			dims = append(dims, n)
+		}
+		tensors = append(tensors, modelTensor{name, dims})
+	}
+	var buf bytes.Buffer
+	ts.Check(writeModel(&buf, seed, tensors))
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), buf.Bytes(), 0o644))
+}
+
+type modelTensor struct {
+	name  string
+	shape []uint64
+}
+
+// writeModel writes a deterministic F32 safetensors model: a tensor's
+// values depend only on seed and its name.
+func writeModel(w *bytes.Buffer, seed uint64, tensors []modelTensor) error {
+	var ws []safetensors.WriteTensor
+	for _, t := range tensors {
+		// values depend on the seed and the tensor's name only
+		h := fnv.New64a()
+		h.Write([]byte(t.name))
+		rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+		n := uint64(1)
+		for _, d := range t.shape {
+			n *= d
+		}
+		b := make([]byte, 4*n)
+		for i := uint64(0); i < n; i++ {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(rng.NormFloat64())))
+		}
+		ws = append(ws, safetensors.WriteTensor{Info: codec.TensorInfo{Name: t.name, DType: objects.F32, Shape: t.shape},
+			Data: bytes.NewReader(b), Len: int64(len(b))})
+	}
+	return safetensors.Write(w, map[string]string{"format": "pt"}, ws)
+}
+
+// nudge FILE TENSOR INDEX DELTA adds DELTA to element INDEX of an F32
+// tensor of a safetensors file, in place.
+func cmdNudge(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: nudge FILE TENSOR INDEX DELTA")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	idx, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	delta, err := strconv.ParseFloat(args[3], 64)
+	ts.Check(err)
+	n := binary.LittleEndian.Uint64(b)
+	var header map[string]json.RawMessage
+	ts.Check(json.Unmarshal(b[8:8+n], &header))
+	raw, ok := header[args[1]]
+	if !ok {
+		ts.Fatalf("nudge: no tensor %q", args[1])
+	}
+	var info struct {
+		DType   string   `json:"dtype"`
+		Offsets []uint64 `json:"data_offsets"`
+	}
+	ts.Check(json.Unmarshal(raw, &info))
+	if info.DType != "F32" {
+		ts.Fatalf("nudge: tensor %q is %s, not F32", args[1], info.DType)
+	}
+	off := 8 + n + info.Offsets[0] + uint64(4*idx)
+	if off+4 > 8+n+info.Offsets[1] {
+		ts.Fatalf("nudge: index %d out of range", idx)
+	}
+	v := math.Float32frombits(binary.LittleEndian.Uint32(b[off:]))
+	binary.LittleEndian.PutUint32(b[off:], math.Float32bits(v+float32(delta)))
+	ts.Check(os.WriteFile(path, b, 0o644))
+}
+
+// mkkey FILE VAR writes a new keypair to FILE and sets $VAR to its
+// public key.
+func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkkey FILE VAR")
+	}
+	k, err := objects.GenerateKeypair()
+	ts.Check(err)
+	ts.Check(k.Save(ts.MkAbs(args[0])))
+	ts.Setenv(args[1], k.Public().String())
+}
+
+// badsig makes a commit on top of HEAD whose signature does not match its
+// content (a copy of HEAD's signature), and moves the branch to it.
+func cmdBadsig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: badsig")
+	}
+	ctx := context.Background()
+	r, err := repo.Open(ts.MkAbs("."))
+	ts.Check(err)
+	head, _, err := r.Head()
+	ts.Check(err)
+	c, err := objects.ReadCommit(ctx, r.Objects, head)
+	ts.Check(err)
+	forged := *c
+	forged.Parents = []objects.ID{head}
+	forged.Message = "forged\n"
+	forged.Time++
+	id, err := objects.Write(ctx, r.Objects, &forged)
+	ts.Check(err)
+	ts.Check(r.Refs.UpdateHead(head, id, refs.Entry{Message: "forged"}))
+}
+
+// corrupt REV flips a byte of the stored object of commit REV.
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: corrupt REV")
+	}
+	r, err := repo.Open(ts.MkAbs("."))
+	ts.Check(err)
+	id, err := r.Resolve(context.Background(), args[0])
+	ts.Check(err)
+	h := id.String()
+	p := filepath.Join(r.Objects.Dir(), h[:2], h[2:])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	b[len(b)-1] ^= 0xff
+	ts.Check(os.Chmod(p, 0o644))
+	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// jsonfield FILE PATH WANT checks a value in a JSON file (stdout saved with
+// cp): PATH is dot-separated keys and array indexes ("0.meta.samples"),
+// WANT a regular expression the whole value (printed with %v) must match.
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonfield FILE PATH WANT")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var v any
+	ts.Check(json.Unmarshal(b, &v))
+	for _, k := range strings.Split(args[1], ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(x) {
+				ts.Fatalf("jsonfield: %s: no index %s", args[1], k)
+			}
+			v = x[i]
+		default:
+			ts.Fatalf("jsonfield: %s: cannot index %T with %s", args[1], v, k)
+		}
+	}
+	got := fmt.Sprint(v)
+	if v == nil {
+		got = "null"
+	}
+	re, err := regexp.Compile("^(?:" + args[2] + ")$")
+	ts.Check(err)
+	if re.MatchString(got) == neg {
+		ts.Fatalf("jsonfield %s = %q, want %s%q", args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	}
+}
