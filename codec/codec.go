@@ -28,8 +28,10 @@ const (
 )
 
 // HeadLen is the number of leading bytes Detect needs to recognise every
-// format it knows; Parse reads at most this many bytes to detect.
-const HeadLen = 16
+// format it knows; Parse reads at most this many bytes to detect. It is
+// large enough to hold a zip local file header with the first entry's
+// name, which tells a PyTorch checkpoint from a NumPy .npz archive.
+const HeadLen = 512
 
 // TensorInfo names a tensor and gives its element type and shape. An empty
 // Shape is a 0-d tensor of one element.
@@ -146,6 +148,11 @@ func (l *Layout) Tensors() []TensorInfo {
 // JSON whitespace. A file whose name ends in ".safetensors" is reported as
 // safetensors whatever its content, so that a damaged model is rejected by
 // its parser with a reason instead of being stored as opaque bytes.
+//
+// Other formats are recognised by the detectors their packages register
+// with RegisterDetector (see detect_formats.go), consulted only after the
+// safetensors rules: first their content signatures, then their file-name
+// suffixes.
 func Detect(head []byte, name string) string {
 	if len(head) >= 10 {
 		n := binary.LittleEndian.Uint64(head[:8])
@@ -159,7 +166,7 @@ func Detect(head []byte, name string) string {
 	if strings.HasSuffix(strings.ToLower(name), ".safetensors") {
 		return FormatSafetensors
 	}
-	return ""
+	return detectRegistered(head, name)
 }
 
 // Parser parses the layout of a file of one format. name is used in error

@@ -504,3 +504,16 @@ func (r *Repo) CreateTag(ctx context.Context, name, rev string, opts TagOptions)
 	}
 	return id, nil
 }
+
+// DeleteTag deletes a tag ref (a signed tag object stays until gc).
+func (r *Repo) DeleteTag(name string) (objects.ID, error) {
+	n := refs.Tag(name)
+	id, err := r.Refs.Read(n)
+	if err != nil {
+		if errors.Is(err, refs.ErrNotFound) {
+			return objects.ZeroID, fmt.Errorf("%w: no tag named %s", ErrUnknownRev, name)
+		}
+		return objects.ZeroID, err
+	}
+	return id, r.Refs.Update(n, id, objects.ZeroID, r.entry("tag: deleted "+name))
+}

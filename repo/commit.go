@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"os"
 	"context"
 	"fmt"
 	"sort"
@@ -68,13 +69,32 @@ func (r *Repo) Commit(ctx context.Context, opts CommitOptions) (objects.ID, erro
 	if err != nil {
 		return objects.ZeroID, err
 	}
+	// A commit concludes a merge in progress, like git's.
+	ms, err := r.readMergeState()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if ms != nil {
+		if ms.Head != head {
+			return objects.ZeroID, fmt.Errorf("HEAD moved from %s to %s during the merge; run `fed merge --abort`", ms.Head.Short(), head.Short())
+		}
+		opts.Parents = append(ms.Parents, opts.Parents...)
+		if opts.Meta == nil {
+			opts.Meta = map[string]string{}
+		}
+		for k, v := range ms.Meta {
+			if _, ok := opts.Meta[k]; !ok {
+				opts.Meta[k] = v
+			}
+		}
+	}
 	files := indexFiles(idx)
 	if !opts.AllowEmpty && len(opts.Parents) == 0 {
 		hf, err := r.CommitFiles(ctx, head)
 		if err != nil {
 			return objects.ZeroID, err
 		}
-		if sameFiles(hf, files) && !head.IsZero() {
+		if sameFiles(hf, files) {
 			return objects.ZeroID, ErrNothingToCommit
 		}
 	}
@@ -101,6 +121,11 @@ func (r *Repo) Commit(ctx context.Context, opts CommitOptions) (objects.ID, erro
 	}
 	if err := r.Refs.UpdateHead(head, id, r.entry(kind+": "+first)); err != nil {
 		return objects.ZeroID, err
+	}
+	if ms != nil {
+		if err := os.Remove(r.mergeStatePath()); err != nil {
+			return id, fmt.Errorf("commit %s made, but the merge state stays: %w", id.Short(), err)
+		}
 	}
 	return id, nil
 }

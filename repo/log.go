@@ -201,6 +201,17 @@ func Graph(entries []LogEntry) (prefix []string, after [][]string) {
 				}
 			}
 		}
+		if len(ps) > 0 {
+			// the first parent already has a lane: this lane joins it now
+			for i := range lanes {
+				if i != col && lanes[i] == ps[0] {
+					hi, lo := max(i, col), min(i, col)
+					lanes = append(lanes[:hi], lanes[hi+1:]...)
+					after[n] = append(after[n], strings.Repeat("| ", lo)+"|/")
+					break
+				}
+			}
+		}
 		if merged > 0 {
 			after[n] = append(after[n], strings.Repeat("| ", col)+"|/")
 		}

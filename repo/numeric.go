@@ -68,7 +68,10 @@ func tensorStream(ctx context.Context, s objects.Store, t *objects.Tensor) io.Re
 // of elem bytes) and calls fn with the blocks of all streams.
 func lockstep(elem int, streams []io.Reader, fn func(blocks [][]byte) error) error {
 	const block = 1 << 20
-	n := block - block%elem
+	return lockstepN(block-block%elem, streams, fn)
+}
+
+func lockstepN(n int, streams []io.Reader, fn func(blocks [][]byte) error) error {
 	bufs := make([][]byte, len(streams))
 	for i := range bufs {
 		bufs[i] = make([]byte, n)
@@ -102,4 +105,9 @@ func lockstep(elem int, streams []io.Reader, fn func(blocks [][]byte) error) err
 			return nil
 		}
 	}
+}
+
+// lockstepSize is lockstep with blocks of about size bytes.
+func lockstepSize(size, elem int, streams []io.Reader, fn func(blocks [][]byte) error) error {
+	return lockstepN(size-size%elem, streams, fn)
 }

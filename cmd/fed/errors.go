@@ -95,6 +95,9 @@ func classify(ctx context.Context, err error) (int, []string) {
 	case errors.Is(err, repo.ErrDirty):
 		return exitConflict, append(hints, "commit your changes first, or use --force to discard them")
 	case errors.Is(err, repo.ErrConflict):
+		if len(hints) > 0 {
+			return exitConflict, hints
+		}
 		return exitConflict, append(hints, "resolve the conflicts, 'fed add' the files, then 'fed commit'; or 'fed reset --hard HEAD' to give up")
 	case errors.Is(err, refs.ErrStale):
 		return exitConflict, append(hints, "another fed command changed the ref meanwhile; check 'fed log' and try again")

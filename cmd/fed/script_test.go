@@ -61,7 +61,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PUBKEY", k.Public().String())
-			return nil
+			return setupRemote(env)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode":  cmdExitcode,

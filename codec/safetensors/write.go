@@ -226,3 +226,10 @@ func appendString(buf []byte, s string) []byte {
 	}
 	return append(buf, '"')
 }
+
+// Plan returns what Write would write before the data: the header region,
+// and the order (indexes into tensors) in which the tensors' data follow
+// it. Callers that assemble a file from stored tensors use it.
+func Plan(metadata map[string]string, tensors []WriteTensor) (header []byte, order []int, err error) {
+	return plan(metadata, tensors)
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+)
+
+type collabOptions struct {
+	action, remote string
+	keys           []string
+	json           bool
+}
+
+func newCollabCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "collab",
+		Usage:     "manage who may push to a remote repository",
+		ArgsUsage: "add PUBKEY... | rm PUBKEY... | list",
+		Description: "Collaborators (Solana public keys) may push to the repository on the server;\n" +
+			"only its owner may add or remove them, force-push or push to protected branches.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the `REMOTE` whose repository to change"},
+			&cli.BoolFlag{Name: "json", Usage: "print the list as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			args, _, _ := splitDashDash(c.Args().Slice())
+			if len(args) == 0 {
+				args = []string{"list"}
+			}
+			return runCollab(c.Context, collabOptions{action: args[0], keys: args[1:], remote: c.String("remote"), json: c.Bool("json")}, e)
+		},
+	}
+}
+
+func runCollab(ctx context.Context, opts collabOptions, e *env) error {
+	r, err := e.openRepo(true)
+	if err != nil {
+		return err
+	}
+	if err := e.loadKey(r); err != nil {
+		return err
+	}
+	url, ok := r.Config.Get("remote." + opts.remote + ".url")
+	if !ok {
+		return usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", opts.remote, opts.remote)
+	}
+	c, err := remote.New(url, remote.Options{Key: r.Key})
+	if err != nil {
+		return err
+	}
+	switch opts.action {
+	case "add", "rm", "remove":
+		if len(opts.keys) == 0 {
+			return usageErrorf("collab %s needs PUBKEY...", opts.action)
+		}
+		for _, s := range opts.keys {
+			k, err := objects.ParsePublicKey(s)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			if opts.action == "add" {
+				err = c.AddCollaborator(ctx, k)
+			} else {
+				err = c.RemoveCollaborator(ctx, k)
+			}
+			if err != nil {
+				return remoteError(err)
+			}
+		}
+		return nil
+	case "list":
+		if len(opts.keys) != 0 {
+			return usageErrorf("collab list takes no arguments")
+		}
+		s, err := c.Settings(ctx)
+		if err != nil {
+			return remoteError(err)
+		}
+		if opts.json {
+			return e.printJSON(s)
+		}
+		e.printf("%s owner\n", s.Owner)
+		for _, k := range s.Collaborators {
+			e.printf("%s\n", k)
+		}
+		if len(s.Protected) > 0 {
+			e.note("protected: %s\n", strings.Join(s.Protected, " "))
+		}
+		return nil
+	}
+	return usageErrorf("unknown collab command %q (want add, rm or list)", opts.action)
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/merge"
+	"github.com/fed-vcs/fed/repo"
+)
+
+type mergeOptions struct {
+	strategy   string
+	weights    string
+	params     []string
+	noCommit   bool
+	noFF       bool
+	message    string
+	onConflict string
+	abort      bool
+	cont       bool
+	json       bool
+	args       []string
+}
+
+func newMergeCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "merge",
+		Usage:     "merge contributions into HEAD: FedAvg, robust aggregators, model merging",
+		ArgsUsage: "REV...",
+		Description: "Merges HEAD with one or more revisions. The merge base is their best common\n" +
+			"ancestor. When HEAD is the base (a federated round: every contributor started\n" +
+			"from HEAD), HEAD is not a side and the result is the merge of the named\n" +
+			"revisions alone. Weights default to each side's samples metadata, else equal.\n" +
+			"Strategies: " + strings.Join(merge.Strategies(), ", ") + ".\n" +
+			"The merge commit records strategy, parameters, weights, base and sides.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "strategy", Aliases: []string{"s"}, Value: merge.DefaultMethod, Usage: "merge strategy `S`"},
+			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "comma-separated weights `W1,W2,...`, one per side"},
+			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "strategy parameter `KEY=VALUE` (repeatable)"},
+			&cli.BoolFlag{Name: "no-commit", Usage: "stop before committing; finish with 'fed merge --continue'"},
+			&cli.BoolFlag{Name: "no-ff", Usage: "make a merge commit even when a fast-forward would do"},
+			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message `MSG`"},
+			&cli.StringFlag{Name: "on-conflict", Usage: "settle conflicts with the file of `SIDE`: ours, theirs (the first REV) or base"},
+			&cli.BoolFlag{Name: "abort", Usage: "give up a merge in progress and restore HEAD's files"},
+			&cli.BoolFlag{Name: "continue", Usage: "commit a merge whose conflicts are resolved"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			args, _, _ := splitDashDash(c.Args().Slice())
+			return runMerge(c.Context, mergeOptions{
+				strategy: c.String("strategy"), weights: c.String("weights"), params: c.StringSlice("param"),
+				noCommit: c.Bool("no-commit"), noFF: c.Bool("no-ff"), message: c.String("message"),
+				onConflict: c.String("on-conflict"), abort: c.Bool("abort"), cont: c.Bool("continue"),
+				json: c.Bool("json"), args: args,
+			}, e)
+		},
+	}
+}
+
+func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
+	if opts.abort && opts.cont {
+		return usageErrorf("--abort and --continue exclude each other")
+	}
+	r, err := e.openRepo(opts.json)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.abort:
+		if len(opts.args) > 0 {
+			return usageErrorf("--abort takes no revisions")
+		}
+		if err := r.MergeAbort(ctx); err != nil {
+			return err
+		}
+		e.note("Merge aborted; HEAD's files are back\n")
+		return nil
+	case opts.cont:
+		if len(opts.args) > 0 {
+			return usageErrorf("--continue takes no revisions")
+		}
+		if err := e.loadKey(r); err != nil {
+			return err
+		}
+		id, err := r.MergeContinue(ctx, opts.message)
+		if err != nil {
+			return mergeHint(err)
+		}
+		e.printCommitLine(r, id, false, commitSubject(ctx, r, id))
+		return nil
+	}
+	if len(opts.args) == 0 {
+		return usageErrorf("merge needs at least one revision")
+	}
+	mo := repo.MergeOptions{Strategy: opts.strategy, NoCommit: opts.noCommit, NoFF: opts.noFF,
+		Message: opts.message, OnConflict: opts.onConflict, Params: map[string]string{}}
+	if opts.weights != "" {
+		for _, s := range strings.Split(opts.weights, ",") {
+			w, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return usageErrorf("--weights %q: %q is not a number", opts.weights, s)
+			}
+			mo.Weights = append(mo.Weights, w)
+		}
+	}
+	for _, p := range opts.params {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return usageErrorf("--param %q: want KEY=VALUE", p)
+		}
+		mo.Params[k] = v
+	}
+	if err := mo.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if !opts.noCommit {
+		if err := e.loadKey(r); err != nil {
+			return err
+		}
+	}
+	res, err := r.Merge(ctx, opts.args, mo)
+	if err != nil {
+		if errors.Is(err, merge.ErrInvalidOptions) || errors.Is(err, merge.ErrUnknownStrategy) {
+			return usageErrorf("%v", err)
+		}
+		if res != nil && len(res.Conflicts) > 0 {
+			for _, c := range res.Conflicts {
+				e.printf("CONFLICT %s\n", c)
+			}
+		}
+		return mergeHint(err)
+	}
+	if opts.json {
+		return e.printJSON(res)
+	}
+	switch {
+	case res.UpToDate:
+		e.printf("Already up to date.\n")
+		return nil
+	case res.FastForward:
+		e.printf("Fast-forward to %s\n", res.Commit.Short())
+		return nil
+	}
+	printMergeReport(e, r, res)
+	if opts.noCommit {
+		e.note("Merge result is in the index and working tree; commit it with 'fed merge --continue'\n")
+		return nil
+	}
+	e.printCommitLine(r, res.Commit, false, commitSubject(ctx, r, res.Commit))
+	return nil
+}
+
+func printMergeReport(e *env, r *repo.Repo, res *repo.MergeResult) {
+	head := res.Parents[0]
+	rep := res.Report
+	strategy := ""
+	if rep != nil {
+		strategy = rep.Strategy
+	}
+	e.printf("Merging %d side(s) with %s, base %s\n", len(res.Sides), strategy, res.Base.Short())
+	for i, s := range res.Sides {
+		name := s.Short()
+		if s == head {
+			name += " (HEAD)"
+		}
+		line := fmt.Sprintf("  %s  weight %g", name, res.Weights[i])
+		if rep != nil && i < len(rep.Sides) {
+			sr := rep.Sides[i]
+			line += fmt.Sprintf(" (%.4f)", sr.Weight)
+			if sr.Score != 0 {
+				line += fmt.Sprintf("  score %.6g", sr.Score)
+			}
+			if !sr.Selected {
+				line += "  DISCARDED"
+			}
+			if sr.Discarded > 0 {
+				line += fmt.Sprintf("  %d values discarded", sr.Discarded)
+			}
+			if sr.Reason != "" && (!sr.Selected || sr.Discarded > 0) {
+				line += ": " + sr.Reason
+			}
+		}
+		e.printf("%s\n", line)
+	}
+}
+
+func mergeHint(err error) error {
+	switch {
+	case errors.Is(err, repo.ErrMergeInProgress):
+		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "run 'fed merge --continue' after resolving, or 'fed merge --abort'")
+	case errors.Is(err, repo.ErrConflict):
+		return withHint(err, "resolve each conflict (edit, or 'fed checkout REV -- PATH'), 'fed add' it, then 'fed merge --continue'; or 'fed merge --abort'")
+	}
+	return err
+}
+

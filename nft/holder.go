@@ -1,0 +1,80 @@
+package nft
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+// Holder returns the wallet holding NFT mint now, asking the node at
+// rpcURL.
+func Holder(ctx context.Context, rpcURL string, mint objects.PublicKey) (objects.PublicKey, error) {
+	c := NewClient(rpcURL)
+	defer c.Close()
+	return c.Holder(ctx, mint)
+}
+
+// HolderCache answers Holder from memory for a short while, so a server
+// does not ask the chain on every request. Errors are not cached. It is
+// safe for concurrent use.
+type HolderCache struct {
+	client *Client
+	ttl    time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	entries map[objects.PublicKey]holderEntry
+}
+
+type holderEntry struct {
+	holder  objects.PublicKey
+	expires time.Time
+}
+
+// DefaultHolderTTL is how long HolderCache trusts an answer: after a
+// transfer, the old holder keeps the owner's rights for at most this long.
+const DefaultHolderTTL = 30 * time.Second
+
+// NewHolderCache returns a cache over the node at rpcURL; ttl <= 0 means
+// DefaultHolderTTL.
+func NewHolderCache(rpcURL string, ttl time.Duration) *HolderCache {
+	if ttl <= 0 {
+		ttl = DefaultHolderTTL
+	}
+	return &HolderCache{client: NewClient(rpcURL), ttl: ttl, now: time.Now, entries: map[objects.PublicKey]holderEntry{}}
+}
+
+// Holder returns the holder of mint, from the cache when fresh.
+func (h *HolderCache) Holder(ctx context.Context, mint objects.PublicKey) (objects.PublicKey, error) {
+	now := h.now()
+	h.mu.Lock()
+	e, ok := h.entries[mint]
+	h.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.holder, nil
+	}
+	holder, err := h.client.Holder(ctx, mint)
+	if err != nil {
+		return objects.PublicKey{}, err
+	}
+	h.mu.Lock()
+	if len(h.entries) > 10000 {
+		for k, v := range h.entries {
+			if !now.Before(v.expires) {
+				delete(h.entries, k)
+			}
+		}
+	}
+	h.entries[mint] = holderEntry{holder: holder, expires: now.Add(h.ttl)}
+	h.mu.Unlock()
+	return holder, nil
+}
+
+// Forget drops mint from the cache (after a transfer this server saw).
+func (h *HolderCache) Forget(mint objects.PublicKey) {
+	h.mu.Lock()
+	delete(h.entries, mint)
+	h.mu.Unlock()
+}

@@ -1,0 +1,228 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/repo"
+)
+
+// benchModel writes a safetensors file of 40 F32 tensors totalling mib
+// MiB. Tensors listed in nudge get the values of seed 1 nudged by a small
+// noise drawn from seed (a fine-tune of those tensors).
+func benchModel(b *testing.B, path string, mib int, seed uint64, nudge map[int]bool) {
+	const tensors = 40
+	per := mib << 20 / tensors / 4 // elements per tensor
+	var ts []safetensors.WriteTensor
+	for i := 0; i < tensors; i++ {
+		rng := rand.New(rand.NewPCG(1, uint64(i)))
+		noise := rand.New(rand.NewPCG(seed, uint64(i)))
+		data := make([]byte, 4*per)
+		for j := 0; j < per; j++ {
+			v := float32(rng.NormFloat64() * 0.02)
+			if nudge[i] {
+				v += float32(noise.NormFloat64() * 1e-4)
+			}
+			binary.LittleEndian.PutUint32(data[4*j:], math.Float32bits(v))
+		}
+		ts = append(ts, safetensors.WriteTensor{Info: codec.TensorInfo{Name: fmt.Sprintf("layer%02d.weight", i), DType: objects.F32, Shape: []uint64{uint64(per)}}, Data: bytes.NewReader(data), Len: int64(len(data))})
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := safetensors.Write(f, map[string]string{"format": "pt"}, ts); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// plainServer is the baseline: PUT stores the body in a file (fsynced),
+// GET serves it.
+func plainServer(b *testing.B, dir string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := filepath.Join(dir, "blob")
+		switch r.Method {
+		case http.MethodPut:
+			f, err := os.Create(p)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			_, err = io.Copy(f, r.Body)
+			if err == nil {
+				err = f.Sync()
+			}
+			f.Close()
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+			}
+		case http.MethodGet:
+			http.ServeFile(w, r, p)
+		}
+	}))
+}
+
+func timeIt(fn func() error) (time.Duration, error) {
+	t0 := time.Now()
+	err := fn()
+	return time.Since(t0), err
+}
+
+// BenchmarkPushClone measures fed push and clone of a model (512 MiB,
+// 40 F32 tensors; FED_BENCH_MIB overrides) over loopback against a plain
+// HTTP upload and download of the same file in the same run, and the
+// bytes a push of a version with 2 of 40 tensors changed sends after the
+// first. Run it with -benchtime=1x.
+func BenchmarkPushClone(b *testing.B) {
+	mib := 512
+	if s := os.Getenv("FED_BENCH_MIB"); s != "" {
+		mib, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	b.Setenv("FED_CONFIG", filepath.Join(b.TempDir(), "config"))
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		r, err := repo.Init(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Key = objects.KeypairFromSeed(bytes.Repeat([]byte{1}, 32))
+		model := filepath.Join(r.Root, "model.safetensors")
+		benchModel(b, model, mib, 1, nil)
+		if err := r.Add(ctx, []string{model}, repo.AddOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "v1"}); err != nil {
+			b.Fatal(err)
+		}
+		fi, _ := os.Stat(model)
+		size := fi.Size()
+
+		fs, err := server.New(server.Options{Root: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fedSrv := httptest.NewServer(fs)
+		plain := plainServer(b, b.TempDir())
+		url := fedSrv.URL + "/bench/model"
+		r.RemoteAdd("origin", url)
+		b.StartTimer()
+
+		// Plain upload, then fed push.
+		upPlain, err := timeIt(func() error {
+			f, err := os.Open(model)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			req, _ := http.NewRequest(http.MethodPut, plain.URL, f)
+			req.ContentLength = size
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var push1 *repo.PushResult
+		upFed, err := timeIt(func() error { var err error; push1, err = r.Push(ctx, repo.PushOptions{}); return err })
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Plain download, then fed clone (with checkout).
+		downPlain, err := timeIt(func() error {
+			resp, err := http.Get(plain.URL)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(b.TempDir(), "download"))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				return err
+			}
+			return f.Sync()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cloneDir := filepath.Join(b.TempDir(), "clone")
+		downFed, err := timeIt(func() error {
+			_, err := repo.Clone(ctx, repo.CloneOptions{URL: url, Dir: cloneDir})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The transfer alone: fetch into an empty repository, no checkout.
+		r2, err := repo.Init(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r2.RemoteAdd("origin", url)
+		fetchFed, err := timeIt(func() error { _, err := r2.Fetch(ctx, repo.FetchOptions{}); return err })
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		got, _ := os.ReadFile(filepath.Join(cloneDir, "model.safetensors"))
+		want, _ := os.ReadFile(model)
+		if !bytes.Equal(got, want) {
+			b.Fatal("clone differs")
+		}
+		got, want = nil, nil
+		// v3: 2 of 40 tensors changed since v1.
+		benchModel(b, model, mib, 3, map[int]bool{7: true, 31: true})
+		if err := r.Add(ctx, []string{model}, repo.AddOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "v3"}); err != nil {
+			b.Fatal(err)
+		}
+		push3, err := r.Push(ctx, repo.PushOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mb := float64(size) / (1 << 20)
+		b.ReportMetric(upPlain.Seconds()/upFed.Seconds(), "push/plain-speed")
+		b.ReportMetric(downPlain.Seconds()/downFed.Seconds(), "clone/plain-speed")
+		b.ReportMetric(downPlain.Seconds()/fetchFed.Seconds(), "fetch/plain-speed")
+		b.ReportMetric(float64(push3.BytesSent)/float64(push1.BytesSent), "v3/v1-bytes")
+		fmt.Printf("model %.0f MiB: plain upload %v (%.0f MiB/s), fed push %v (%.0f MiB/s): push at %.0f%% of plain\n",
+			mb, upPlain.Round(time.Millisecond), mb/upPlain.Seconds(), upFed.Round(time.Millisecond), mb/upFed.Seconds(), 100*upPlain.Seconds()/upFed.Seconds())
+		fmt.Printf("plain download %v (%.0f MiB/s), fed clone+checkout %v (%.0f MiB/s): clone at %.0f%% of plain\n",
+			downPlain.Round(time.Millisecond), mb/downPlain.Seconds(), downFed.Round(time.Millisecond), mb/downFed.Seconds(), 100*downPlain.Seconds()/downFed.Seconds())
+		fmt.Printf("fed fetch alone (no checkout) %v (%.0f MiB/s): at %.0f%% of plain download\n",
+			fetchFed.Round(time.Millisecond), mb/fetchFed.Seconds(), 100*downPlain.Seconds()/fetchFed.Seconds())
+		fmt.Printf("push v1 sent %d bytes; push v3 (2 of 40 tensors changed) sent %d bytes = %.2f%%\n",
+			push1.BytesSent, push3.BytesSent, 100*float64(push3.BytesSent)/float64(push1.BytesSent))
+		fedSrv.Close()
+		plain.Close()
+		b.StartTimer()
+	}
+}

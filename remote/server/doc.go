@@ -1,0 +1,29 @@
+// Package server is fed's hosting server ("fed serve"): an http.Handler
+// that hosts many repositories under one directory, speaking the protocol
+// of package remote (doc/protocol.md), and Serve, which runs it on a
+// listener with periodic garbage collection.
+//
+// Repository <name> lives in <root>/<name>.fed/ (see repository.go):
+// refs and objects as in a client's .fed directory, fed-repo.json with the
+// owner and access settings, push.log with every signed push.
+//
+// Access: a login signs a Sign-In-With-Solana challenge and gets a
+// short-lived bearer token (nonces and tokens live in memory: a restart
+// logs everyone out). The first authenticated write to a repository that
+// does not exist creates it with that key as owner (unless NoCreate).
+// Owners and collaborators push; only the owner forces, deletes, changes
+// settings or pushes to protected branches, where RequireProofs (the zk
+// hook) must accept every new commit. Public repositories are readable by
+// anyone, private ones only by the owner and collaborators (others get
+// 404).
+//
+// Invariants: every stored object was re-hashed on upload; a ref moves
+// (all of a request's refs or none, by refs.Transaction with each
+// update's old value) only when every object reachable from its new value
+// is present, so no client ever sees a ref whose objects are incomplete;
+// objects that no ref reaches are collected only after GCGrace; memory
+// held by object bodies is bounded by MaxInflightBytes.
+//
+// Left to others: TLS (put a reverse proxy in front), verifying proofs
+// (RequireProofs), anything on the client side (package remote, repo).
+package server

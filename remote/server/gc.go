@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+// GCResult is the outcome of collecting one repository.
+type GCResult struct {
+	Repo   string
+	Report *objects.GCReport
+}
+
+// GC removes, in every repository, the objects no ref reaches that were
+// uploaded or last asked about more than GCGrace ago: what a client
+// uploaded and never referenced. Ref updates of a repository wait while
+// it is collected. Leftover temporary directories of interrupted
+// repository creations older than the grace period are removed too.
+func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
+	names, err := s.repoNames()
+	if err != nil {
+		return nil, err
+	}
+	var out []GCResult
+	var errs []error
+	for _, name := range names {
+		rp, err := s.open(name, nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc %s: %w", name, err))
+			continue
+		}
+		rep, err := rp.collect(ctx, s.opts.GCGrace)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc %s: %w", name, err))
+			continue
+		}
+		out = append(out, GCResult{Repo: name, Report: rep})
+	}
+	return out, errors.Join(errs...)
+}
+
+func (rp *repository) collect(ctx context.Context, grace time.Duration) (*objects.GCReport, error) {
+	rp.gc.Lock()
+	defer rp.gc.Unlock()
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		return nil, err
+	}
+	roots := make([]objects.ID, 0, len(all))
+	for _, r := range all {
+		roots = append(roots, r.ID)
+	}
+	return objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace})
+}
+
+// repoNames lists the repositories under the root.
+func (s *Server) repoNames() ([]string, error) {
+	var names []string
+	err := filepath.WalkDir(s.opts.Root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() || path == s.opts.Root {
+			return nil
+		}
+		base := d.Name()
+		if strings.HasPrefix(base, tmpDirPrefix) {
+			if fi, err := d.Info(); err == nil && s.opts.Now().Sub(fi.ModTime()) > s.opts.GCGrace {
+				os.RemoveAll(path)
+			}
+			return fs.SkipDir
+		}
+		if strings.HasSuffix(base, repoSuffix) {
+			rel, err := filepath.Rel(s.opts.Root, path)
+			if err != nil {
+				return err
+			}
+			name := strings.TrimSuffix(filepath.ToSlash(rel), repoSuffix)
+			if _, err := os.Stat(filepath.Join(path, metaFile)); err == nil {
+				names = append(names, name)
+			}
+			return fs.SkipDir
+		}
+		return nil
+	})
+	return names, err
+}

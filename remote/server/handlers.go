@@ -1,0 +1,709 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
+)
+
+// call is one request to a repository endpoint.
+type call struct {
+	s    *Server
+	w    http.ResponseWriter
+	r    *http.Request
+	name string
+	key  *objects.PublicKey // nil: anonymous
+}
+
+func (c *call) fail(p *remote.Problem) { writeProblem(c.w, p) }
+
+func (c *call) internal(err error) {
+	if c.r.Context().Err() != nil {
+		return // the client went away
+	}
+	c.s.opts.ErrorLog("%s %s: %v", c.r.Method, c.r.URL.Path, err)
+	c.fail(remote.NewProblem(500, remote.CodeInternal, "internal error"))
+}
+
+// readable opens the repository for reading, or answers with a problem.
+// A private repository looks absent to those who may not read it.
+func (c *call) readable() (*repository, bool) {
+	rp, err := c.s.open(c.name, nil)
+	if errors.Is(err, errNoRepo) {
+		c.fail(remote.NewProblem(404, remote.CodeNotFound, "no repository %s", c.name))
+		return nil, false
+	}
+	if err != nil {
+		c.internal(err)
+		return nil, false
+	}
+	m := rp.snapshotMeta()
+	if !m.canRead(c.key) {
+		if c.key == nil {
+			c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "repository %s needs a login (or does not exist)", c.name))
+		} else {
+			c.fail(remote.NewProblem(404, remote.CodeNotFound, "no repository %s", c.name))
+		}
+		return nil, false
+	}
+	return rp, true
+}
+
+// writable opens the repository for writing, creating it for an
+// authenticated key when it does not exist and the server allows it.
+func (c *call) writable() (*repository, bool) {
+	if c.key == nil {
+		c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "pushing needs a login"))
+		return nil, false
+	}
+	var create *objects.PublicKey
+	if !c.s.opts.NoCreate {
+		create = c.key
+	}
+	rp, err := c.s.open(c.name, create)
+	if errors.Is(err, errNoRepo) {
+		c.fail(remote.NewProblem(403, remote.CodeNoCreate, "no repository %s, and this server does not create repositories on push", c.name))
+		return nil, false
+	}
+	if err != nil {
+		c.internal(err)
+		return nil, false
+	}
+	m := rp.snapshotMeta()
+	if !m.canWrite(c.key) {
+		if m.canRead(c.key) {
+			c.fail(remote.NewProblem(403, remote.CodeForbidden, "%s may not push to %s (ask the owner %s: fed collab add)", c.key, c.name, m.Owner))
+		} else {
+			c.fail(remote.NewProblem(404, remote.CodeNotFound, "no repository %s", c.name))
+		}
+		return nil, false
+	}
+	return rp, true
+}
+
+func (c *call) listRefs() {
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	out := remote.RefList{Refs: []remote.Ref{}}
+	if h, err := rp.refs.Head(); err == nil {
+		out.Head = string(h.Symbolic)
+	}
+	for _, r := range all {
+		if remote.ValidateRefName(string(r.Name)) == nil {
+			out.Refs = append(out.Refs, remote.Ref{Name: string(r.Name), ID: r.ID})
+		}
+	}
+	writeJSON(c.w, 200, out)
+}
+
+func (c *call) jsonBody(limit int64) io.Reader {
+	return http.MaxBytesReader(c.w, c.r.Body, limit)
+}
+
+func (c *call) missing() {
+	req, err := remote.DecodeJSON[remote.IDList](c.jsonBody(c.s.opts.MaxJSONBytes), c.s.opts.MaxJSONBytes)
+	if err != nil {
+		c.fail(problemFor(err))
+		return
+	}
+	rp, ok := c.writable()
+	if !ok {
+		return
+	}
+	out := remote.IDList{IDs: []objects.ID{}}
+	for _, id := range req.IDs {
+		// Touch what is there, so gc's grace period restarts for objects a
+		// push is about to reference.
+		if !rp.store.Touch(c.r.Context(), id) {
+			out.IDs = append(out.IDs, id)
+		}
+	}
+	writeJSON(c.w, 200, out)
+}
+
+func (c *call) upload() {
+	if ct := c.r.Header.Get("Content-Type"); ct != remote.MediaObjects {
+		c.fail(remote.NewProblem(415, remote.CodeBadRequest, "upload body must be %s, not %q", remote.MediaObjects, ct))
+		return
+	}
+	rp, ok := c.writable()
+	if !ok {
+		return
+	}
+	ctx := c.r.Context()
+	body := http.MaxBytesReader(c.w, c.r.Body, c.s.opts.MaxRequestBytes)
+	fr := remote.NewFrameReader(body, c.s.opts.MaxObjectSize+storedSlack)
+	var resp remote.UploadResponse
+	// Frames are verified and written by up to uploadWorkers goroutines
+	// while the next ones are read (hashing and fsync overlap with the
+	// network); memory stays within the server's inflight bound.
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		sem      = make(chan struct{}, uploadWorkers)
+	)
+	setErr := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	alloc := func(n int) ([]byte, error) {
+		if err := c.s.inflight.acquire(ctx, int64(n)); err != nil {
+			return nil, err
+		}
+		return make([]byte, n), nil
+	}
+	for !failed() {
+		f, err := fr.Next(alloc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if f.Payload != nil {
+				c.s.inflight.release(int64(len(f.Payload)))
+			}
+			setErr(problemFor(err))
+			break
+		}
+		resp.Received++
+		resp.Bytes += int64(len(f.Payload))
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() {
+				c.s.inflight.release(int64(len(f.Payload)))
+				<-sem
+				wg.Done()
+			}()
+			added, err := storeFrame(c.r, rp.store, f)
+			if err != nil {
+				setErr(err)
+				return
+			}
+			if added {
+				mu.Lock()
+				resp.Added++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if p, ok := firstErr.(*remote.Problem); ok {
+			c.fail(p)
+			return
+		}
+		c.internal(firstErr)
+		return
+	}
+	writeJSON(c.w, 200, resp)
+}
+
+// uploadWorkers is how many objects of one upload are verified and
+// written at once.
+const uploadWorkers = 4
+
+// storeFrame verifies and stores one uploaded object, mapping bad input
+// to problems.
+func storeFrame(r *http.Request, st *objects.DiskStore, f remote.Frame) (bool, error) {
+	ctx := r.Context()
+	if f.Form == remote.FormCanonical {
+		if got := objects.Sum(f.Payload); got != f.ID {
+			return false, remote.NewProblem(422, remote.CodeHashMismatch, "object sent as %s hashes to %s", f.ID, got)
+		}
+		if _, err := objects.PeekKind(f.Payload); err != nil {
+			return false, remote.NewProblem(422, remote.CodeBadObject, "object %s: %v", f.ID, err)
+		}
+		had, err := st.Has(ctx, f.ID)
+		if err != nil {
+			return false, err
+		}
+		if _, err := st.Put(ctx, f.Payload, objects.PutOptions{}); err != nil {
+			if errors.Is(err, objects.ErrTooLarge) {
+				return false, remote.NewProblem(413, remote.CodeTooLarge, "%v", err)
+			}
+			return false, err
+		}
+		return !had, nil
+	}
+	added, err := st.PutStored(ctx, f.ID, f.Payload)
+	switch {
+	case err == nil:
+		return added, nil
+	case errors.Is(err, objects.ErrMismatch):
+		return false, remote.NewProblem(422, remote.CodeHashMismatch, "%v", err)
+	case errors.Is(err, objects.ErrMissingBase):
+		return false, remote.NewProblem(422, remote.CodeMissingBase, "%v", err)
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return false, err // a disk problem, not the client's
+	}
+	return false, remote.NewProblem(422, remote.CodeBadObject, "%v", err)
+}
+
+func (c *call) updateRefs() {
+	if c.key == nil {
+		c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "pushing needs a login"))
+		return
+	}
+	req, err := remote.DecodeJSON[remote.UpdateRequest](c.jsonBody(c.s.opts.MaxJSONBytes), c.s.opts.MaxJSONBytes)
+	if err != nil {
+		c.fail(problemFor(err))
+		return
+	}
+	ctx := c.r.Context()
+	now := c.s.opts.Now()
+	if d := now.Sub(req.Time); d > c.s.opts.StatementSkew || d < -c.s.opts.StatementSkew {
+		c.fail(remote.NewProblem(401, remote.CodeBadSignature, "push statement time %s is %v away from the server's clock", req.Time.UTC().Format(remote.TimeFormat), d.Round(time.Second)))
+		return
+	}
+	text := remote.Statement(c.name, c.s.domain(c.r), *c.key, req.Time, req.Updates)
+	sig, _ := remote.DecodeSignature(req.Signature)
+	if !objects.Verify(*c.key, []byte(text), sig) {
+		c.fail(remote.NewProblem(401, remote.CodeBadSignature, "push statement signature does not verify for %s", c.key))
+		return
+	}
+	rp, ok := c.writable()
+	if !ok {
+		return
+	}
+	m := rp.snapshotMeta()
+	owner := m.isOwner(c.key)
+	for _, u := range req.Updates {
+		if m.protected(u.Name) && !owner {
+			p := remote.NewProblem(403, remote.CodeProtected, "%s is protected: only the owner %s may push to it", u.Name, m.Owner)
+			p.Ref = u.Name
+			c.fail(p)
+			return
+		}
+		if (u.Force || u.New.IsZero()) && !owner {
+			p := remote.NewProblem(403, remote.CodeForceDenied, "only the owner may force-push or delete %s", u.Name)
+			p.Ref = u.Name
+			c.fail(p)
+			return
+		}
+		if u.New.IsZero() && !u.Force {
+			p := remote.NewProblem(400, remote.CodeBadRequest, "deleting %s needs force", u.Name)
+			p.Ref = u.Name
+			c.fail(p)
+			return
+		}
+	}
+	// Ref updates wait for a running gc, and run one at a time.
+	rp.gc.RLock()
+	defer rp.gc.RUnlock()
+	rp.mu.Lock()
+	locked := true
+	unlock := func() {
+		if locked {
+			rp.mu.Unlock()
+			locked = false
+		}
+	}
+	defer unlock()
+	for _, u := range req.Updates {
+		cur, err := rp.refs.Read(refs.Name(u.Name))
+		if err != nil && !errors.Is(err, refs.ErrNotFound) {
+			c.internal(err)
+			return
+		}
+		if cur != u.Old {
+			c.fail(staleProblem(u.Name, cur))
+			return
+		}
+	}
+	unlock() // the walks below read objects only; the transaction re-checks
+	var news []objects.ID
+	for _, u := range req.Updates {
+		if !u.New.IsZero() {
+			news = append(news, u.New)
+		}
+	}
+	missing, visited, err := rp.checkComplete(ctx, news, 100)
+	if err != nil {
+		var ce *objects.CorruptError
+		if errors.As(err, &ce) || errors.Is(err, objects.ErrMalformed) {
+			c.fail(remote.NewProblem(422, remote.CodeBadObject, "%v", err))
+			return
+		}
+		c.internal(err)
+		return
+	}
+	if len(missing) > 0 {
+		p := remote.NewProblem(422, remote.CodeIncomplete, "%d or more objects reachable from the new ids are missing; upload them first", len(missing))
+		p.Missing = missing
+		c.fail(p)
+		return
+	}
+	for _, u := range req.Updates {
+		if u.New.IsZero() {
+			continue
+		}
+		k, err := kindOf(ctx, rp.store, u.New)
+		if err != nil {
+			c.internal(err)
+			return
+		}
+		if k != objects.KindCommit && !(k == objects.KindTag && strings.HasPrefix(u.Name, refs.TagsPrefix)) {
+			c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s would point to a %s", u.Name, k))
+			return
+		}
+		if k != objects.KindCommit {
+			continue
+		}
+		var newCommits []objects.ID
+		if !u.Old.IsZero() {
+			ok, nc, err := rp.isAncestor(ctx, u.Old, u.New, 1000)
+			if err != nil {
+				c.internal(err)
+				return
+			}
+			if !ok && !u.Force {
+				p := remote.NewProblem(409, remote.CodeNonFastForward, "%s: %s is not an ancestor of %s; fetch and merge, or force", u.Name, u.Old.Short(), u.New.Short())
+				p.Ref = u.Name
+				c.fail(p)
+				return
+			}
+			newCommits = nc
+		} else {
+			newCommits = []objects.ID{u.New}
+		}
+		if m.protected(u.Name) && c.s.opts.RequireProofs != nil {
+			for _, id := range newCommits {
+				if err := c.s.opts.RequireProofs(ctx, c.name, id); err != nil {
+					p := remote.NewProblem(422, remote.CodeProofRequired, "commit %s on %s: %v", id.Short(), u.Name, err)
+					p.Ref = u.Name
+					c.fail(p)
+					return
+				}
+			}
+		}
+	}
+	rp.mu.Lock()
+	locked = true
+	ups := make([]refs.Update, len(req.Updates))
+	for i, u := range req.Updates {
+		ups[i] = refs.Update{Name: refs.Name(u.Name), Old: u.Old, New: u.New}
+	}
+	err = rp.refs.Transaction(ups, refs.Entry{Author: c.key.String(), Message: "push", Time: now})
+	var se *refs.StaleError
+	if errors.As(err, &se) {
+		c.fail(staleProblem(string(se.Name), se.Got))
+		return
+	}
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	if err := rp.appendPushLog(remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Signature: req.Signature}); err != nil {
+		c.s.opts.ErrorLog("push log of %s: %v", c.name, err)
+	}
+	unlock()
+	rp.markComplete(append(visited, news...))
+	out := remote.UpdateResponse{}
+	for _, u := range req.Updates {
+		out.Refs = append(out.Refs, remote.Ref{Name: u.Name, ID: u.New})
+	}
+	writeJSON(c.w, 200, out)
+}
+
+func staleProblem(name string, cur objects.ID) *remote.Problem {
+	p := remote.NewProblem(409, remote.CodeStale, "%s is now %s", name, describe(cur))
+	p.Ref = name
+	p.Current = &cur
+	return p
+}
+
+func describe(id objects.ID) string {
+	if id.IsZero() {
+		return "absent"
+	}
+	return id.String()
+}
+
+func kindOf(ctx context.Context, st *objects.DiskStore, id objects.ID) (objects.Kind, error) {
+	b, err := st.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return objects.PeekKind(b)
+}
+
+func (c *call) plan() {
+	req, err := remote.DecodeJSON[remote.PlanRequest](c.jsonBody(c.s.opts.MaxJSONBytes), c.s.opts.MaxJSONBytes)
+	if err != nil {
+		c.fail(problemFor(err))
+		return
+	}
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	tips := map[objects.ID]bool{}
+	for _, r := range all {
+		tips[r.ID] = true
+	}
+	for _, w := range req.Want {
+		if !tips[w] {
+			p := remote.NewProblem(422, remote.CodeNotTip, "%s is not the value of any ref (it may have moved: list refs again)", w)
+			p.Missing = []objects.ID{w}
+			c.fail(p)
+			return
+		}
+	}
+	plan, err := makePlan(c.r.Context(), rp.store, req)
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	writeJSON(c.w, 200, plan)
+}
+
+func (c *call) download() {
+	req, err := remote.DecodeJSON[remote.DownloadRequest](c.jsonBody(c.s.opts.MaxJSONBytes), c.s.opts.MaxJSONBytes)
+	if err != nil {
+		c.fail(problemFor(err))
+		return
+	}
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	ctx := c.r.Context()
+	var absent []objects.ID
+	for _, id := range req.IDs {
+		if ok, err := rp.store.Has(ctx, id); err != nil {
+			c.internal(err)
+			return
+		} else if !ok && len(absent) < 100 {
+			absent = append(absent, id)
+		}
+	}
+	if len(absent) > 0 {
+		p := remote.NewProblem(404, remote.CodeNotFound, "%d objects not found", len(absent))
+		p.Missing = absent
+		c.fail(p)
+		return
+	}
+	have := make(map[objects.ID]bool, len(req.HaveBases))
+	for _, id := range req.HaveBases {
+		have[id] = true
+	}
+	c.w.Header().Set("Content-Type", remote.MediaObjects)
+	c.w.WriteHeader(200)
+	bw := bufio.NewWriterSize(c.w, 256<<10)
+	fw := remote.NewFrameWriter(bw)
+	for _, id := range req.IDs {
+		info, err := rp.store.StoredInfo(ctx, id)
+		if err != nil {
+			c.s.opts.ErrorLog("download %s from %s: %v", id, c.name, err)
+			return // the client sees a truncated stream
+		}
+		if err := c.s.inflight.acquire(ctx, info.Size); err != nil {
+			return
+		}
+		b, err := rp.store.GetStored(ctx, id, func(b objects.ID) bool { return have[b] })
+		if err == nil {
+			err = fw.WriteFrame(id, remote.FormStored, b)
+		}
+		c.s.inflight.release(info.Size)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.s.opts.ErrorLog("download %s from %s: %v", id, c.name, err)
+			}
+			return
+		}
+	}
+	if fw.Close() == nil {
+		bw.Flush()
+	}
+}
+
+func (c *call) getObject(hexID string) {
+	id, err := objects.ParseID(hexID)
+	if err != nil {
+		c.fail(remote.NewProblem(400, remote.CodeBadRequest, "%v", err))
+		return
+	}
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	ctx := c.r.Context()
+	info, err := rp.store.StoredInfo(ctx, id)
+	if errors.Is(err, objects.ErrNotFound) {
+		p := remote.NewProblem(404, remote.CodeNotFound, "no object %s", id)
+		p.Missing = []objects.ID{id}
+		c.fail(p)
+		return
+	}
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	c.w.Header().Set("Content-Type", remote.MediaStored)
+	if info.Base.IsZero() {
+		// Self-contained on disk: serve the file (ranges, sendfile).
+		h := id.String()
+		f, err := os.Open(filepath.Join(rp.store.Dir(), h[:2], h[2:]))
+		if err != nil {
+			c.internal(err)
+			return
+		}
+		defer f.Close()
+		http.ServeContent(c.w, c.r, "", time.Time{}, f)
+		return
+	}
+	b, err := rp.store.GetStored(ctx, id, nil)
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	http.ServeContent(c.w, c.r, "", time.Time{}, bytes.NewReader(b))
+}
+
+func (c *call) getSettings() {
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	writeJSON(c.w, 200, settingsOf(rp.snapshotMeta()))
+}
+
+func settingsOf(m meta) remote.Settings {
+	s := remote.Settings{Owner: m.Owner, Public: m.Public, Protected: m.Protected, Collaborators: m.Collaborators}
+	if s.Protected == nil {
+		s.Protected = []string{}
+	}
+	if s.Collaborators == nil {
+		s.Collaborators = []string{}
+	}
+	return s
+}
+
+// owned opens the repository for an owner-only change.
+func (c *call) owned() (*repository, bool) {
+	rp, ok := c.readable()
+	if !ok {
+		return nil, false
+	}
+	m := rp.snapshotMeta()
+	if !m.isOwner(c.key) {
+		if c.key == nil {
+			c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "changing settings needs a login"))
+		} else {
+			c.fail(remote.NewProblem(403, remote.CodeForbidden, "only the owner %s may change the settings of %s", m.Owner, c.name))
+		}
+		return nil, false
+	}
+	return rp, true
+}
+
+func (c *call) putSettings() {
+	req, err := remote.DecodeJSON[remote.SettingsUpdate](c.jsonBody(c.s.opts.MaxJSONBytes), c.s.opts.MaxJSONBytes)
+	if err != nil {
+		c.fail(problemFor(err))
+		return
+	}
+	rp, ok := c.owned()
+	if !ok {
+		return
+	}
+	m, err := rp.setMeta(func(m *meta) {
+		if req.Public != nil {
+			m.Public = *req.Public
+		}
+		if req.Protected != nil {
+			m.Protected = append([]string{}, (*req.Protected)...)
+		}
+	})
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	writeJSON(c.w, 200, settingsOf(m))
+}
+
+func (c *call) collaborator(keyText string) {
+	key, err := objects.ParsePublicKey(keyText)
+	if err != nil {
+		c.fail(remote.NewProblem(400, remote.CodeBadRequest, "%v", err))
+		return
+	}
+	rp, ok := c.owned()
+	if !ok {
+		return
+	}
+	m, err := rp.setMeta(func(m *meta) {
+		k := key.String()
+		out := m.Collaborators[:0]
+		for _, x := range m.Collaborators {
+			if x != k {
+				out = append(out, x)
+			}
+		}
+		m.Collaborators = out
+		if c.r.Method == http.MethodPut && k != m.Owner {
+			m.Collaborators = append(m.Collaborators, k)
+		}
+	})
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	writeJSON(c.w, 200, settingsOf(m))
+}
+
+func (c *call) pushLog() {
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	entries, err := rp.readPushLog()
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	if entries == nil {
+		entries = []remote.PushLogEntry{}
+	}
+	writeJSON(c.w, 200, remote.PushLog{Entries: entries})
+}

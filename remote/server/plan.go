@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+)
+
+// makePlan lists the objects reachable from req.Want that a client
+// holding the commits req.Have (each with its whole closure, except
+// behind its own shallow boundary) lacks: commits up to a have or the
+// depth limit, and of their trees every object not also reachable from
+// the trees of the haves. Only metadata objects are read; chunks are
+// listed from their tensors and blobs.
+func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanRequest) (*remote.Plan, error) {
+	have := make(map[objects.ID]bool, len(req.Have))
+	for _, id := range req.Have {
+		have[id] = true
+	}
+	// Everything in the trees of the haves the client already holds.
+	excluded := map[objects.ID]bool{}
+	for _, id := range req.Have {
+		c, err := objects.ReadCommit(ctx, st, id)
+		if err != nil {
+			continue // not a commit we know: it only stops the walk
+		}
+		if err := walkTree(ctx, st, c.Tree, excluded, nil); err != nil {
+			return nil, err
+		}
+	}
+	plan := &remote.Plan{Objects: []remote.PlannedObject{}}
+	listed := map[objects.ID]bool{}
+	add := func(id objects.ID) error {
+		if listed[id] || excluded[id] {
+			return nil
+		}
+		listed[id] = true
+		info, err := st.StoredInfo(ctx, id)
+		if err != nil {
+			return err
+		}
+		po := remote.PlannedObject{ID: id, Size: info.Size}
+		if !info.Base.IsZero() {
+			b := info.Base
+			po.Base = &b
+		}
+		plan.Objects = append(plan.Objects, po)
+		return nil
+	}
+	type item struct {
+		id    objects.ID
+		depth int // commits from the want, 1 for the want itself
+	}
+	queue := make([]item, 0, len(req.Want))
+	for _, w := range req.Want {
+		queue = append(queue, item{w, 1})
+	}
+	seen := map[objects.ID]bool{}
+	for len(queue) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		it := queue[0]
+		queue = queue[1:]
+		if seen[it.id] || have[it.id] || it.id.IsZero() {
+			continue
+		}
+		seen[it.id] = true
+		o, err := objects.Read(ctx, st, it.id, 0)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		if err := add(it.id); err != nil {
+			return nil, err
+		}
+		switch o := o.(type) {
+		case *objects.Tag:
+			queue = append(queue, item{o.Target, it.depth})
+		case *objects.Commit:
+			if err := walkTree(ctx, st, o.Tree, excluded, add); err != nil {
+				return nil, err
+			}
+			if req.Depth > 0 && it.depth >= req.Depth {
+				if len(o.Parents) > 0 {
+					plan.Shallow = append(plan.Shallow, it.id)
+				}
+				continue
+			}
+			for _, p := range o.Parents {
+				queue = append(queue, item{p, it.depth + 1})
+			}
+		default:
+			if err := walkTree(ctx, st, it.id, excluded, add); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return plan, nil
+}
+
+// walkTree visits the objects reachable from a tree (or any non-commit
+// object), skipping those in skip; with add nil it adds them to skip
+// instead of calling add.
+func walkTree(ctx context.Context, st *objects.DiskStore, root objects.ID, skip map[objects.ID]bool, add func(objects.ID) error) error {
+	chunk := map[objects.ID]bool{}
+	seen := map[objects.ID]bool{}
+	stack := []objects.ID{root}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] || skip[id] {
+			continue
+		}
+		seen[id] = true
+		if add == nil {
+			skip[id] = true
+		} else if err := add(id); err != nil {
+			return err
+		}
+		if chunk[id] {
+			continue
+		}
+		o, err := objects.Read(ctx, st, id, 0)
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		switch o.(type) {
+		case *objects.Tensor, *objects.Blob:
+			for _, r := range o.Refs() {
+				chunk[r] = true
+			}
+		case *objects.Commit:
+			continue // trees do not hold commits
+		}
+		stack = append(stack, o.Refs()...)
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
+)
+
+// On disk, repository <name> lives in <root>/<name>.fed/:
+//
+//	HEAD, refs/, logs/   package refs (HEAD names refs/heads/main)
+//	objects/             package objects (DiskStore)
+//	fed-repo.json        owner and access settings (meta)
+//	push.log             one JSON PushLogEntry per line, appended and
+//	                     fsynced after each accepted push
+//
+// Repository names never end a component in ".fed" (ValidateRepoName), so
+// no repository directory lies inside another.
+
+const (
+	repoSuffix   = ".fed"
+	metaFile     = "fed-repo.json"
+	pushLogFile  = "push.log"
+	metaVersion  = 1
+	tmpDirPrefix = ".tmp-repo-"
+	// maxComplete bounds the set of ids known complete per repository.
+	maxComplete = 1 << 20
+)
+
+// meta is the content of fed-repo.json.
+type meta struct {
+	Version       int       `json:"version"`
+	Owner         string    `json:"owner"`
+	Public        bool      `json:"public"`
+	Protected     []string  `json:"protected"`
+	Collaborators []string  `json:"collaborators"`
+	Created       time.Time `json:"created"`
+}
+
+// repository is one open repository.
+type repository struct {
+	name  string
+	dir   string
+	store *objects.DiskStore
+	refs  *refs.Store
+
+	// gc excludes ref updates (read-locked by them) while it runs.
+	gc sync.RWMutex
+	// mu serialises ref updates and settings changes in this process
+	// (refs' file locks cover other processes).
+	mu       sync.Mutex
+	meta     meta
+	complete map[objects.ID]bool // objects whose whole closure is present
+}
+
+func (s *Server) repoDir(name string) string {
+	return filepath.Join(s.opts.Root, filepath.FromSlash(name)+repoSuffix)
+}
+
+// errNoRepo reports a repository that does not exist.
+var errNoRepo = errors.New("server: no such repository")
+
+// open returns the repository, creating it with owner when create is set
+// and it does not exist.
+func (s *Server) open(name string, create *objects.PublicKey) (*repository, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rp, ok := s.repos[name]; ok {
+		return rp, nil
+	}
+	dir := s.repoDir(name)
+	if _, err := os.Stat(filepath.Join(dir, metaFile)); errors.Is(err, fs.ErrNotExist) {
+		if create == nil {
+			return nil, errNoRepo
+		}
+		if err := s.create(dir, *create); err != nil {
+			return nil, err
+		}
+	}
+	rp, err := loadRepository(name, dir)
+	if err != nil {
+		return nil, err
+	}
+	s.repos[name] = rp
+	return rp, nil
+}
+
+// create makes a repository in a temporary directory and renames it into
+// place, so that a crash never leaves half a repository; when another
+// process won the race, its repository stays.
+func (s *Server) create(dir string, owner objects.PublicKey) error {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("create repository: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, tmpDirPrefix)
+	if err != nil {
+		return fmt.Errorf("create repository: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := objects.OpenDisk(filepath.Join(tmp, "objects")); err != nil {
+		return err
+	}
+	if _, err := refs.Init(tmp, refs.Branch("main")); err != nil {
+		return err
+	}
+	m := meta{Version: metaVersion, Owner: owner.String(), Public: !s.opts.PrivateByDefault, Protected: []string{}, Collaborators: []string{}, Created: s.opts.Now().UTC()}
+	if err := writeMeta(tmp, m); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, metaFile)); serr == nil {
+			return nil // created meanwhile by another server process
+		}
+		return fmt.Errorf("create repository: %w", err)
+	}
+	return syncDir(parent)
+}
+
+func loadRepository(name, dir string) (*repository, error) {
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", name, err)
+	}
+	var m meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("open repository %s: %s: %w", name, metaFile, err)
+	}
+	if m.Version != metaVersion {
+		return nil, fmt.Errorf("open repository %s: settings version %d, this fed reads %d (a newer fed release is needed)", name, m.Version, metaVersion)
+	}
+	st, err := objects.OpenDisk(filepath.Join(dir, "objects"))
+	if err != nil {
+		return nil, err
+	}
+	rs, err := refs.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	rp := &repository{name: name, dir: dir, store: st, refs: rs, meta: m, complete: map[objects.ID]bool{}}
+	if err := rp.resetComplete(); err != nil {
+		return nil, err
+	}
+	return rp, nil
+}
+
+// resetComplete restarts the complete set from the ref tips: a ref only
+// ever names an id whose closure was checked (updateRefs).
+func (rp *repository) resetComplete() error {
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		return err
+	}
+	rp.complete = make(map[objects.ID]bool, len(all))
+	for _, r := range all {
+		rp.complete[r.ID] = true
+	}
+	return nil
+}
+
+func writeMeta(dir string, m meta) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, metaFile), append(b, '\n'))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// Access rules.
+
+func (m *meta) isOwner(k *objects.PublicKey) bool { return k != nil && k.String() == m.Owner }
+
+func (m *meta) canWrite(k *objects.PublicKey) bool {
+	return k != nil && (m.isOwner(k) || slices.Contains(m.Collaborators, k.String()))
+}
+
+func (m *meta) canRead(k *objects.PublicKey) bool { return m.Public || m.canWrite(k) }
+
+func (m *meta) protected(ref string) bool { return slices.Contains(m.Protected, ref) }
+
+func (rp *repository) snapshotMeta() meta {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	m := rp.meta
+	m.Protected = slices.Clone(m.Protected)
+	m.Collaborators = slices.Clone(m.Collaborators)
+	return m
+}
+
+// setMeta changes the settings under the lock and saves them.
+func (rp *repository) setMeta(change func(m *meta)) (meta, error) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	m := rp.meta
+	m.Protected = slices.Clone(m.Protected)
+	m.Collaborators = slices.Clone(m.Collaborators)
+	change(&m)
+	slices.Sort(m.Protected)
+	m.Protected = slices.Compact(m.Protected)
+	slices.Sort(m.Collaborators)
+	m.Collaborators = slices.Compact(m.Collaborators)
+	if err := writeMeta(rp.dir, m); err != nil {
+		return rp.meta, err
+	}
+	rp.meta = m
+	return m, nil
+}
+
+// appendPushLog records a signed push.
+func (rp *repository) appendPushLog(e remote.PushLogEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(rp.dir, pushLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (rp *repository) readPushLog() ([]remote.PushLogEntry, error) {
+	b, err := os.ReadFile(filepath.Join(rp.dir, pushLogFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []remote.PushLogEntry
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		var e remote.PushLogEntry
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue // a line cut by a crash
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// checkComplete walks from roots and returns up to limit ids that are
+// missing, stopping at objects known complete. Chunks are only checked
+// for presence. A corrupt or malformed object is an error.
+func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int) (missing, visited []objects.ID, err error) {
+	seen := map[objects.ID]bool{}
+	chunk := map[objects.ID]bool{}
+	stack := append([]objects.ID(nil), roots...)
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] || id.IsZero() {
+			continue
+		}
+		seen[id] = true
+		rp.mu.Lock()
+		done := rp.complete[id]
+		rp.mu.Unlock()
+		if done {
+			continue
+		}
+		if chunk[id] {
+			ok, err := rp.store.Has(ctx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				if missing = append(missing, id); len(missing) >= limit {
+					return missing, nil, nil
+				}
+			}
+			continue
+		}
+		o, err := objects.Read(ctx, rp.store, id, 0)
+		if errors.Is(err, objects.ErrNotFound) {
+			if missing = append(missing, id); len(missing) >= limit {
+				return missing, nil, nil
+			}
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		visited = append(visited, id)
+		switch o.(type) {
+		case *objects.Tensor, *objects.Blob:
+			for _, r := range o.Refs() {
+				chunk[r] = true
+			}
+		}
+		stack = append(stack, o.Refs()...)
+	}
+	return missing, visited, nil
+}
+
+// markComplete adds ids to the complete set.
+func (rp *repository) markComplete(ids []objects.ID) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if len(rp.complete)+len(ids) > maxComplete {
+		rp.complete = map[objects.ID]bool{}
+		if all, err := rp.refs.List("refs/"); err == nil {
+			for _, r := range all {
+				rp.complete[r.ID] = true
+			}
+		}
+	}
+	for _, id := range ids {
+		rp.complete[id] = true
+	}
+}
+
+// isAncestor reports whether a is reachable from b through parents, and
+// lists the commits reachable from b but not a (up to limit; the list is
+// cut, not the answer, beyond it).
+func (rp *repository) isAncestor(ctx context.Context, a, b objects.ID, limit int) (bool, []objects.ID, error) {
+	seen := map[objects.ID]bool{}
+	stack := []objects.ID{b}
+	var newCommits []objects.ID
+	found := false
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] || id.IsZero() {
+			continue
+		}
+		seen[id] = true
+		if id == a {
+			found = true
+			continue
+		}
+		c, err := objects.ReadCommit(ctx, rp.store, id)
+		if err != nil {
+			return false, nil, err
+		}
+		if len(newCommits) < limit {
+			newCommits = append(newCommits, id)
+		}
+		stack = append(stack, c.Parents...)
+	}
+	return found, newCommits, nil
+}

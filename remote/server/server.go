@@ -1,0 +1,362 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+)
+
+// Options configure a Server. Zero values mean the defaults named.
+type Options struct {
+	// Root is the directory holding the repositories (required).
+	Root string
+	// Addr is where Serve listens (default 127.0.0.1:8417).
+	Addr string
+	// Domain is the host named in sign-in messages and push statements
+	// (default: the Host of each request).
+	Domain string
+	// ChainID is the Chain ID line of sign-in messages (default mainnet).
+	ChainID string
+	// NoCreate refuses to create repositories on a first push.
+	NoCreate bool
+	// PrivateByDefault makes new repositories private (default public
+	// read).
+	PrivateByDefault bool
+	// MaxObjectSize bounds one object's stored form on the wire (default
+	// objects.MaxObjectSize).
+	MaxObjectSize int64
+	// MaxRequestBytes bounds an upload request body (default 1 GiB).
+	MaxRequestBytes int64
+	// MaxJSONBytes bounds a JSON request body (default 4 MiB).
+	MaxJSONBytes int64
+	// MaxInflightBytes bounds the object bytes held in memory by all
+	// requests together (default 512 MiB); requests wait for room.
+	MaxInflightBytes int64
+	// Rate and Burst limit requests per key (per address when anonymous):
+	// Rate per second on average, Burst at once (defaults 100 and 400).
+	Rate  float64
+	Burst int
+	// NonceTTL and TokenTTL bound the life of login nonces (default 5
+	// minutes) and bearer tokens (default 1 hour).
+	NonceTTL, TokenTTL time.Duration
+	// StatementSkew is how far the time of a signed push may be from the
+	// server's clock (default 5 minutes).
+	StatementSkew time.Duration
+	// GCGrace spares unreferenced uploads younger than this (default 24
+	// hours); GCInterval is how often Serve collects (default 1 hour,
+	// negative: never).
+	GCGrace, GCInterval time.Duration
+	// RequireProofs, when set, is called for every new commit pushed to a
+	// protected branch; an error refuses the push (proof-required). The
+	// zk layer plugs its verification in here.
+	RequireProofs func(ctx context.Context, repo string, commit objects.ID) error
+	// Now returns the current time (tests).
+	Now func() time.Time
+	// ErrorLog receives internal errors (default: discarded).
+	ErrorLog func(format string, args ...any)
+}
+
+// Validate checks the options and fills in defaults.
+func (o *Options) Validate() error {
+	if o.Root == "" {
+		return fmt.Errorf("server: no root directory")
+	}
+	if o.MaxObjectSize < 0 || o.MaxRequestBytes < 0 || o.MaxJSONBytes < 0 || o.MaxInflightBytes < 0 || o.Rate < 0 || o.Burst < 0 {
+		return fmt.Errorf("server: negative limit")
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:8417"
+	}
+	if o.ChainID == "" {
+		o.ChainID = "mainnet"
+	}
+	if o.MaxObjectSize == 0 || o.MaxObjectSize > objects.MaxObjectSize {
+		o.MaxObjectSize = objects.MaxObjectSize
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = 1 << 30
+	}
+	if o.MaxJSONBytes == 0 {
+		o.MaxJSONBytes = 4 << 20
+	}
+	if o.MaxInflightBytes == 0 {
+		o.MaxInflightBytes = 512 << 20
+	}
+	if o.MaxInflightBytes < o.MaxObjectSize+storedSlack {
+		o.MaxInflightBytes = o.MaxObjectSize + storedSlack
+	}
+	if o.Rate == 0 {
+		o.Rate = 100
+	}
+	if o.Burst == 0 {
+		o.Burst = 400
+	}
+	if o.NonceTTL == 0 {
+		o.NonceTTL = 5 * time.Minute
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = time.Hour
+	}
+	if o.StatementSkew == 0 {
+		o.StatementSkew = 5 * time.Minute
+	}
+	if o.GCGrace == 0 {
+		o.GCGrace = 24 * time.Hour
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ErrorLog == nil {
+		o.ErrorLog = func(string, ...any) {}
+	}
+	return nil
+}
+
+// storedSlack is how much larger than the object a stored form may be.
+const storedSlack = 64
+
+// Server hosts the repositories under one root directory. It is an
+// http.Handler; Serve runs it on a listener.
+type Server struct {
+	opts     Options
+	auth     *authState
+	limiter  *limiter
+	inflight *weighted
+
+	mu    sync.Mutex
+	repos map[string]*repository
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a server of the repositories under opts.Root (created if
+// missing).
+func New(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return &Server{
+		opts:     opts,
+		auth:     newAuthState(opts.Now),
+		limiter:  newLimiter(opts.Rate, opts.Burst, opts.Now),
+		inflight: newWeighted(opts.MaxInflightBytes),
+		repos:    map[string]*repository{},
+	}, nil
+}
+
+// Root returns the directory holding the repositories.
+func (s *Server) Root() string { return s.opts.Root }
+
+// Serve runs a server on opts.Addr until ctx ends, then shuts it down
+// (waiting up to 10 s for requests in flight). ready, when not nil, is
+// called with the listening address once connections are accepted. It
+// also collects unreferenced uploads every GCInterval.
+func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
+	s, err := New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	var gcTick <-chan time.Time
+	if s.opts.GCInterval > 0 {
+		t := time.NewTicker(s.opts.GCInterval)
+		defer t.Stop()
+		gcTick = t.C
+	}
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-gcTick:
+			if _, err := s.GC(ctx); err != nil && ctx.Err() == nil {
+				s.opts.ErrorLog("gc: %v", err)
+			}
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close()
+			}
+			return nil
+		}
+	}
+}
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(remote.VersionHeader, strconv.Itoa(remote.Version))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.opts.ErrorLog("panic serving %s %s: %v", r.Method, r.URL.Path, v)
+			writeProblem(w, remote.NewProblem(500, remote.CodeInternal, "internal error"))
+		}
+	}()
+	path := r.URL.Path
+	if !strings.HasPrefix(path, remote.PathPrefix) {
+		if strings.HasPrefix(path, "/fed/") {
+			p := remote.NewProblem(404, remote.CodeBadVersion, "this server speaks fed protocol %d under %s", remote.Version, remote.PathPrefix)
+			p.Supported = []int{remote.Version}
+			writeProblem(w, p)
+			return
+		}
+		writeProblem(w, remote.NewProblem(404, remote.CodeNotFound, "no such endpoint"))
+		return
+	}
+	if v := r.Header.Get(remote.VersionHeader); v != "" && v != strconv.Itoa(remote.Version) {
+		p := remote.NewProblem(400, remote.CodeBadVersion, "client speaks protocol %s, this server speaks %d; upgrade the older side", v, remote.Version)
+		p.Supported = []int{remote.Version}
+		writeProblem(w, p)
+		return
+	}
+	key, authErr := s.auth.identify(r)
+	rateKey := clientAddr(r)
+	if authErr == nil && key != nil {
+		rateKey = key.String()
+	}
+	if wait, ok := s.limiter.allow(rateKey); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		writeProblem(w, remote.NewProblem(429, remote.CodeRateLimited, "too many requests; retry later"))
+		return
+	}
+	rest := strings.TrimPrefix(path, remote.PathPrefix)
+	switch {
+	case rest == "info" && r.Method == http.MethodGet:
+		s.handleInfo(w, r)
+		return
+	case rest == "login/challenge" && r.Method == http.MethodPost:
+		s.handleChallenge(w, r)
+		return
+	case rest == "login" && r.Method == http.MethodPost:
+		s.handleLogin(w, r)
+		return
+	}
+	if authErr != nil {
+		writeProblem(w, authErr)
+		return
+	}
+	repoRest, ok := strings.CutPrefix(rest, "repos/")
+	if !ok {
+		writeProblem(w, remote.NewProblem(404, remote.CodeNotFound, "no such endpoint"))
+		return
+	}
+	name, endpoint, ok := remote.SplitRepoPath(repoRest)
+	if !ok {
+		writeProblem(w, remote.NewProblem(404, remote.CodeNotFound, "no endpoint in %q (want /fed/v1/repos/<name>/-/<endpoint>)", path))
+		return
+	}
+	if err := remote.ValidateRepoName(name); err != nil {
+		writeProblem(w, remote.NewProblem(400, remote.CodeBadRepoName, "%v", err))
+		return
+	}
+	c := &call{s: s, w: w, r: r, name: name, key: key}
+	switch {
+	case endpoint == "refs" && r.Method == http.MethodGet:
+		c.listRefs()
+	case endpoint == "refs" && r.Method == http.MethodPost:
+		c.updateRefs()
+	case endpoint == "objects/missing" && r.Method == http.MethodPost:
+		c.missing()
+	case endpoint == "objects" && r.Method == http.MethodPost:
+		c.upload()
+	case endpoint == "objects/plan" && r.Method == http.MethodPost:
+		c.plan()
+	case endpoint == "objects/download" && r.Method == http.MethodPost:
+		c.download()
+	case strings.HasPrefix(endpoint, "objects/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		c.getObject(strings.TrimPrefix(endpoint, "objects/"))
+	case endpoint == "settings" && r.Method == http.MethodGet:
+		c.getSettings()
+	case endpoint == "settings" && r.Method == http.MethodPut:
+		c.putSettings()
+	case strings.HasPrefix(endpoint, "collaborators/") && (r.Method == http.MethodPut || r.Method == http.MethodDelete):
+		c.collaborator(strings.TrimPrefix(endpoint, "collaborators/"))
+	case endpoint == "pushlog" && r.Method == http.MethodGet:
+		c.pushLog()
+	default:
+		writeProblem(w, remote.NewProblem(404, remote.CodeNotFound, "no endpoint %s %s", r.Method, endpoint))
+	}
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, remote.Info{Protocol: remote.Version, Server: "fed-serve", Limits: remote.Limits{
+		MaxObjectSize: s.opts.MaxObjectSize, MaxRequestBytes: s.opts.MaxRequestBytes,
+		MaxJSONBytes: s.opts.MaxJSONBytes, MaxBatch: remote.MaxBatch,
+	}})
+}
+
+// domain is the host named in signed texts.
+func (s *Server) domain(r *http.Request) string {
+	if s.opts.Domain != "" {
+		return s.opts.Domain
+	}
+	return r.Host
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(w, remote.NewProblem(500, remote.CodeInternal, "encode response"))
+		return
+	}
+	w.Header().Set("Content-Type", remote.MediaJSON)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeProblem(w http.ResponseWriter, p *remote.Problem) {
+	b, _ := json.Marshal(p)
+	w.Header().Set("Content-Type", remote.MediaProblem)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(p.Status)
+	w.Write(b)
+}
+
+// problemFor maps a decoding error to a problem.
+func problemFor(err error) *remote.Problem {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe) || errors.Is(err, remote.ErrTooLarge):
+		return remote.NewProblem(413, remote.CodeTooLarge, "%v", err)
+	case errors.Is(err, remote.ErrVersion):
+		return remote.NewProblem(400, remote.CodeBadVersion, "%v", err)
+	}
+	return remote.NewProblem(400, remote.CodeBadRequest, "%v", err)
+}

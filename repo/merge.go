@@ -1,0 +1,1056 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/merge"
+	"github.com/fed-vcs/fed/objects"
+)
+
+// Errors of merges.
+var (
+	// ErrMergeInProgress reports a merge that waits for --continue or
+	// --abort.
+	ErrMergeInProgress = errors.New("repo: a merge is in progress")
+	// ErrNoMerge reports --continue or --abort without a merge.
+	ErrNoMerge = errors.New("repo: no merge in progress")
+)
+
+// StateDir holds the server-optimiser state of merged models (fedavgm,
+// fedadam, fedyogi, fedadagrad): for a model at PATH, StateDir/PATH is a
+// safetensors file whose tensors are named "<tensor>/<state>" (e.g.
+// "fc.weight/m"). It is versioned with the model like any file.
+const StateDir = ".fedstate"
+
+// Commit metadata a merge records, so that anyone can recompute it.
+const (
+	MetaMergeStrategy = "merge.strategy"
+	MetaMergeParams   = "merge.params" // JSON object, sorted keys
+	MetaMergeBase     = "merge.base"
+	MetaMergeSides    = "merge.sides" // comma-separated commit ids in side order
+	MetaMergeReport   = "merge.report"
+)
+
+// MergeOptions tune Merge.
+type MergeOptions struct {
+	Strategy string            // default fedavg
+	Weights  []float64         // one per side; default samples, else equal
+	Params   map[string]string // strategy parameters
+	NoCommit bool              // stop before committing
+	NoFF     bool              // make a merge commit even when a fast-forward would do
+	Message  string
+	// OnConflict settles conflicts by taking the file of one side: "ours"
+	// (HEAD), "theirs" (the first named revision) or "base". Empty: stop
+	// and record the conflicts in the index.
+	OnConflict string
+}
+
+// Validate checks the options.
+func (o *MergeOptions) Validate() error {
+	switch o.OnConflict {
+	case "", "ours", "theirs", "base":
+	default:
+		return fmt.Errorf("--on-conflict %q: want ours, theirs or base", o.OnConflict)
+	}
+	if o.Strategy == "" {
+		o.Strategy = merge.DefaultMethod
+	}
+	if !slices.Contains(merge.Strategies(), o.Strategy) {
+		return fmt.Errorf("%w: unknown strategy %q (one of %s)", merge.ErrUnknownStrategy, o.Strategy, strings.Join(merge.Strategies(), ", "))
+	}
+	return nil
+}
+
+// MergeResult says what Merge did.
+type MergeResult struct {
+	Commit      objects.ID   // the merge commit (or fast-forward target)
+	UpToDate    bool         // nothing to merge
+	FastForward bool         // HEAD moved to a descendant
+	Base        objects.ID   // merge base
+	Parents     []objects.ID // HEAD, then the named revisions
+	Sides       []objects.ID // the commits averaged (HEAD only when it changed since the base)
+	Weights     []float64    // raw weights, one per side
+	Conflicts   []string     // "path" or "path: tensor"
+	Report      *merge.Report
+}
+
+// mergeState is kept in .fed/MERGE_STATE while a merge waits for its
+// conflicts to be resolved.
+type mergeState struct {
+	Head    objects.ID        `json:"head"`
+	Parents []objects.ID      `json:"parents"`
+	Message string            `json:"message"`
+	Meta    map[string]string `json:"meta"`
+}
+
+func (r *Repo) mergeStatePath() string { return filepath.Join(r.Dir, "MERGE_STATE") }
+
+func (r *Repo) readMergeState() (*mergeState, error) {
+	b, err := os.ReadFile(r.mergeStatePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st mergeState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("merge state %s: %w", r.mergeStatePath(), err)
+	}
+	return &st, nil
+}
+
+// MergeInProgress reports whether a merge waits for --continue.
+func (r *Repo) MergeInProgress() bool {
+	_, err := os.Stat(r.mergeStatePath())
+	return err == nil
+}
+
+// MergeBase returns the best common ancestor of ids: a common ancestor
+// that is not an ancestor of another common ancestor; among several, the
+// newest by commit time, then the smallest id. ZeroID when there is none.
+func (r *Repo) MergeBase(ctx context.Context, ids []objects.ID) (objects.ID, error) {
+	if len(ids) == 0 {
+		return objects.ZeroID, nil
+	}
+	common, err := r.reachable(ctx, ids[:1], nil, false)
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	for _, id := range ids[1:] {
+		set, err := r.reachable(ctx, []objects.ID{id}, nil, false)
+		if err != nil {
+			return objects.ZeroID, err
+		}
+		for c := range common {
+			if !set[c] {
+				delete(common, c)
+			}
+		}
+	}
+	// drop common ancestors that are ancestors of other common ancestors
+	best := map[objects.ID]bool{}
+	for c := range common {
+		best[c] = true
+	}
+	for c := range common {
+		if !best[c] {
+			continue
+		}
+		cm, err := objects.ReadCommit(ctx, r.Objects, c)
+		if err != nil {
+			return objects.ZeroID, err
+		}
+		anc, err := r.reachable(ctx, cm.Parents, nil, false)
+		if err != nil {
+			return objects.ZeroID, err
+		}
+		for a := range anc {
+			delete(best, a)
+		}
+	}
+	var out objects.ID
+	var outTime int64
+	for c := range best {
+		cm, err := objects.ReadCommit(ctx, r.Objects, c)
+		if err != nil {
+			return objects.ZeroID, err
+		}
+		if out.IsZero() || cm.Time > outTime || cm.Time == outTime && c.String() < out.String() {
+			out, outTime = c, cm.Time
+		}
+	}
+	return out, nil
+}
+
+// Merge merges HEAD with revs (N-way). See doc/design.md §14 for the
+// rules; in short: the merge base is the best common ancestor; when HEAD
+// is the base, HEAD is not a side (a federated round); tensors present on
+// every side with one dtype and shape are merged by the strategy; other
+// differences are settled by three-way rules or are conflicts.
+func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*MergeResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if len(revs) == 0 {
+		return nil, fmt.Errorf("merge: name at least one revision")
+	}
+	if !opts.NoCommit && r.Key == nil {
+		return nil, ErrNoKey
+	}
+	unlock, err := r.Lock(lockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	if r.MergeInProgress() {
+		return nil, fmt.Errorf("%w: finish it with `fed merge --continue` or `fed merge --abort`", ErrMergeInProgress)
+	}
+	head, _, err := r.Head()
+	if err != nil {
+		return nil, err
+	}
+	if head.IsZero() {
+		return nil, fmt.Errorf("merge: HEAD has no commits yet")
+	}
+	res := &MergeResult{Parents: []objects.ID{head}}
+	var others []objects.ID
+	for _, rev := range revs {
+		id, err := r.Resolve(ctx, rev)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(res.Parents, id) {
+			continue
+		}
+		merged, err := r.IsAncestor(ctx, id, head)
+		if err != nil {
+			return nil, err
+		}
+		if !merged {
+			others = append(others, id)
+			res.Parents = append(res.Parents, id)
+		}
+	}
+	if len(others) == 0 {
+		res.UpToDate, res.Commit = true, head
+		return res, nil
+	}
+	// fast-forward: HEAD and all others are contained in one of them
+	if !opts.NoFF {
+		for _, x := range others {
+			all := true
+			for _, y := range append([]objects.ID{head}, others...) {
+				if ok, err := r.IsAncestor(ctx, y, x); err != nil {
+					return nil, err
+				} else if !ok {
+					all = false
+					break
+				}
+			}
+			if all {
+				if err := r.moveHeadFiles(ctx, "merge", head, x, false); err != nil {
+					return nil, err
+				}
+				if err := r.Refs.UpdateHead(head, x, r.entry("merge: fast-forward")); err != nil {
+					return nil, err
+				}
+				res.FastForward, res.Commit = true, x
+				return res, nil
+			}
+		}
+	}
+	base, err := r.MergeBase(ctx, res.Parents)
+	if err != nil {
+		return nil, err
+	}
+	res.Base = base
+	res.Sides = others
+	if head != base {
+		res.Sides = append([]objects.ID{head}, others...)
+	}
+	if opts.Weights != nil {
+		if len(opts.Weights) != len(res.Sides) {
+			return nil, &merge.WeightError{Index: -1, Msg: fmt.Sprintf("%d weights for %d sides (%s)", len(opts.Weights), len(res.Sides), sideNames(res.Sides, head))}
+		}
+		res.Weights = opts.Weights
+	} else {
+		res.Weights = make([]float64, len(res.Sides))
+		all := true
+		for i, s := range res.Sides {
+			c, err := objects.ReadCommit(ctx, r.Objects, s)
+			if err != nil {
+				return nil, err
+			}
+			n := Samples(c)
+			if n <= 0 {
+				all = false
+			}
+			res.Weights[i] = float64(n)
+		}
+		if !all {
+			for i := range res.Weights {
+				res.Weights[i] = 1
+			}
+		}
+	}
+	mopts := merge.Options{Strategy: opts.Strategy, Weights: res.Weights, Params: opts.Params, HasBase: !base.IsZero()}
+	if err := mopts.Validate(len(res.Sides)); err != nil {
+		return nil, err
+	}
+	// all inputs
+	bf, err := r.CommitFiles(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	sf := make([]map[string]TreeFile, len(res.Sides))
+	for i, s := range res.Sides {
+		if sf[i], err = r.CommitFiles(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	hf, err := r.CommitFiles(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := r.planMerge(ctx, bf, sf, opts.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	w := objects.NewWriter(ctx, r.Objects)
+	report, err := r.runMerge(ctx, w, plan, mopts, len(res.Sides), hf)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	res.Report = report
+	result := plan.result
+	if len(plan.conflicts) > 0 && opts.OnConflict != "" {
+		var pick map[string]TreeFile
+		switch opts.OnConflict {
+		case "ours":
+			pick = hf
+		case "theirs":
+			if pick, err = r.CommitFiles(ctx, others[0]); err != nil {
+				return nil, err
+			}
+		case "base":
+			pick = bf
+		}
+		for _, p := range plan.conflictPaths {
+			if f, ok := pick[p]; ok {
+				result[p] = f
+			} else {
+				delete(result, p)
+			}
+		}
+		plan.conflicts, plan.conflictPaths = nil, nil
+	}
+	res.Conflicts = plan.conflicts
+	meta := r.mergeMeta(res, mopts, report)
+	msg := opts.Message
+	if msg == "" {
+		msg = fmt.Sprintf("Merge %s with %s", strings.Join(revs, ", "), mopts.Strategy)
+	}
+	// conflicted paths keep HEAD's version in the working tree
+	for _, p := range plan.conflictPaths {
+		if f, ok := hf[p]; ok {
+			result[p] = f
+		} else {
+			delete(result, p)
+		}
+	}
+	if err := r.moveTo(ctx, "merge", hf, result, false); err != nil {
+		return nil, err
+	}
+	if len(plan.conflictPaths) > 0 || opts.NoCommit {
+		if err := r.stageConflicts(bf, hf, sf, res, plan.conflictPaths); err != nil {
+			return nil, err
+		}
+		st := mergeState{Head: head, Parents: res.Parents[1:], Message: msg, Meta: meta}
+		b, _ := json.MarshalIndent(st, "", "  ")
+		if err := writeFileAtomic(r.mergeStatePath(), b, 0o644); err != nil {
+			return nil, err
+		}
+		if len(plan.conflictPaths) > 0 {
+			return res, &ConflictError{Op: "merge", Items: plan.conflicts}
+		}
+		return res, nil
+	}
+	unlock()
+	unlock = nil
+	id, err := r.Commit(ctx, CommitOptions{Message: msg, Parents: res.Parents[1:], Meta: meta, AllowEmpty: true})
+	if err != nil {
+		return nil, err
+	}
+	res.Commit = id
+	return res, nil
+}
+
+func sideNames(sides []objects.ID, head objects.ID) string {
+	var out []string
+	for _, s := range sides {
+		if s == head {
+			out = append(out, "HEAD")
+		} else {
+			out = append(out, s.Short())
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// mergeMeta is what a merge commit records.
+func (r *Repo) mergeMeta(res *MergeResult, mopts merge.Options, rep *merge.Report) map[string]string {
+	params, _ := json.Marshal(mopts.Params) // encoding/json sorts map keys
+	var sides []string
+	for _, s := range res.Sides {
+		sides = append(sides, s.String())
+	}
+	// weights per parent, in parent order: a parent that is not a side
+	// (HEAD in a federated round) weighs 0
+	var pw []string
+	for _, p := range res.Parents {
+		w := 0.0
+		for i, s := range res.Sides {
+			if s == p {
+				w = res.Weights[i]
+			}
+		}
+		pw = append(pw, strconv.FormatFloat(w, 'g', -1, 64))
+	}
+	meta := map[string]string{
+		MetaMergeStrategy: mopts.Strategy,
+		MetaMergeParams:   string(params),
+		MetaMergeBase:     res.Base.String(),
+		MetaMergeSides:    strings.Join(sides, ","),
+		MetaMergeWeights:  strings.Join(pw, ","),
+	}
+	if rep != nil {
+		summary := struct {
+			Sides    []merge.SideReport `json:"sides"`
+			Selected []int              `json:"selected,omitempty"`
+			Elements uint64             `json:"elements"`
+		}{rep.Sides, rep.Selected, rep.Elements}
+		b, _ := json.Marshal(summary)
+		meta[MetaMergeReport] = string(b)
+	}
+	return meta
+}
+
+// mergeJob is one tensor the strategy merges.
+type mergeJob struct {
+	key   string // path + "\x00" + tensor name: the merge order
+	path  string
+	name  string
+	dtype objects.DType
+	shape []uint64
+	size  uint64
+	base  *objects.Tensor // nil when the base lacks it
+	sides []*objects.Tensor
+	// where the result goes
+	model  *objects.Model
+	segIdx int
+}
+
+type mergePlan struct {
+	result        map[string]TreeFile
+	conflicts     []string
+	conflictPaths []string
+	jobs          []*mergeJob
+	models        map[string]*objects.Model // path → model with tensor results to fill
+	modes         map[string]uint32
+}
+
+// planMerge applies the file-level and structure rules and lists the
+// tensors the strategy must merge.
+func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[string]TreeFile, strategy string) (*mergePlan, error) {
+	p := &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{}}
+	paths := map[string]bool{}
+	for k := range bf {
+		paths[k] = true
+	}
+	for _, m := range sf {
+		for k := range m {
+			paths[k] = true
+		}
+	}
+	sorted := make([]string, 0, len(paths))
+	for k := range paths {
+		if !strings.HasPrefix(k, StateDir+"/") {
+			sorted = append(sorted, k)
+		}
+	}
+	sort.Strings(sorted)
+	conflict := func(path string, items ...string) {
+		p.conflictPaths = append(p.conflictPaths, path)
+		if len(items) == 0 {
+			p.conflicts = append(p.conflicts, path)
+		}
+		for _, it := range items {
+			p.conflicts = append(p.conflicts, path+": "+it)
+		}
+	}
+	for _, path := range sorted {
+		b, inB := bf[path]
+		vals := make([]TreeFile, len(sf))
+		present := make([]bool, len(sf))
+		allSame := true
+		for i, m := range sf {
+			vals[i], present[i] = m[path]
+			if i > 0 && (present[i] != present[0] || vals[i] != vals[0]) {
+				allSame = false
+			}
+		}
+		if allSame {
+			if present[0] {
+				p.result[path] = vals[0]
+			}
+			continue
+		}
+		// three-way: the sides that differ from the base
+		var changed []int
+		for i := range sf {
+			if present[i] != inB || vals[i] != b {
+				changed = append(changed, i)
+			}
+		}
+		if len(changed) == 1 || sameChange(changed, vals, present) {
+			i := changed[0]
+			if present[i] {
+				p.result[path] = vals[i]
+			}
+			continue
+		}
+		// several sides changed it: a tensor-level merge when every side has
+		// a model of one structure
+		allModels := true
+		for i := range sf {
+			if !present[i] || vals[i].Kind != objects.KindModel {
+				allModels = false
+			}
+		}
+		if !allModels {
+			conflict(path)
+			continue
+		}
+		items, err := r.planModel(ctx, p, path, b, inB, vals)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) > 0 {
+			conflict(path, items...)
+		}
+	}
+	sort.Slice(p.jobs, func(i, j int) bool { return p.jobs[i].key < p.jobs[j].key })
+	return p, nil
+}
+
+// sameChange reports whether every changed side made the same change.
+func sameChange(changed []int, vals []TreeFile, present []bool) bool {
+	for _, i := range changed[1:] {
+		if present[i] != present[changed[0]] || vals[i] != vals[changed[0]] {
+			return false
+		}
+	}
+	return true
+}
+
+// planModel plans the merge of one model file changed on several sides.
+// It returns conflict items, or queues jobs and a result model.
+func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile) ([]string, error) {
+	ms := make([]*objects.Model, len(vals))
+	for i, v := range vals {
+		m, err := objects.ReadModel(ctx, r.Objects, v.ID)
+		if err != nil {
+			return nil, fmt.Errorf("merge %s: %w", path, err)
+		}
+		ms[i] = m
+	}
+	var bm *objects.Model
+	if inB && b.Kind == objects.KindModel {
+		if m, err := objects.ReadModel(ctx, r.Objects, b.ID); err == nil {
+			bm = m
+		}
+	}
+	ref := ms[0]
+	for _, m := range ms[1:] {
+		if m.Format != ref.Format || len(m.Segments) != len(ref.Segments) {
+			return []string{"(the tensor layout differs between sides)"}, nil
+		}
+		for j := range m.Segments {
+			if m.Segments[j].Name != ref.Segments[j].Name || m.Segments[j].Size != ref.Segments[j].Size {
+				return []string{fmt.Sprintf("(the tensor layout differs between sides at %q)", ref.Segments[j].Name)}, nil
+			}
+		}
+	}
+	baseSeg := map[string]objects.Segment{}
+	if bm != nil {
+		for j, s := range bm.Segments {
+			key := s.Name
+			if key == "" {
+				key = fmt.Sprintf("\x00raw%d", j)
+			}
+			baseSeg[key] = s
+		}
+	}
+	out := &objects.Model{Format: ref.Format, Size: ref.Size, Meta: ref.Meta}
+	var items []string
+	for j, s := range ref.Segments {
+		seg := s
+		same := true
+		for _, m := range ms[1:] {
+			if m.Segments[j].ID != s.ID {
+				same = false
+			}
+		}
+		if same {
+			out.Segments = append(out.Segments, seg)
+			continue
+		}
+		if !s.IsTensor() {
+			// raw bytes (a header): three-way against the base's segment
+			bs, ok := baseSeg[fmt.Sprintf("\x00raw%d", j)]
+			var changedID *objects.ID
+			clash := false
+			for _, m := range ms {
+				id := m.Segments[j].ID
+				if ok && id == bs.ID {
+					continue
+				}
+				if changedID != nil && *changedID != id {
+					clash = true
+				}
+				changedID = &id
+			}
+			if clash || changedID == nil {
+				items = append(items, "(file header changed on several sides)")
+				continue
+			}
+			seg.ID = *changedID
+			out.Segments = append(out.Segments, seg)
+			continue
+		}
+		job := &mergeJob{key: path + "\x00" + s.Name, path: path, name: s.Name, size: s.Size, model: out, segIdx: len(out.Segments)}
+		for i, m := range ms {
+			t, err := objects.ReadTensor(ctx, r.Objects, m.Segments[j].ID)
+			if err != nil {
+				return nil, fmt.Errorf("merge %s: tensor %q: %w", path, s.Name, err)
+			}
+			if i == 0 {
+				job.dtype, job.shape = t.DType, t.Shape
+			} else if t.DType != job.dtype || !slices.Equal(t.Shape, job.shape) {
+				items = append(items, fmt.Sprintf("%s (%s%v on one side, %s%v on another)", s.Name, job.dtype, job.shape, t.DType, t.Shape))
+				job = nil
+				break
+			}
+			job.sides = append(job.sides, t)
+		}
+		if job == nil {
+			continue
+		}
+		if bs, ok := baseSeg[s.Name]; ok {
+			if t, err := objects.ReadTensor(ctx, r.Objects, bs.ID); err == nil && t.DType == job.dtype && slices.Equal(t.Shape, job.shape) {
+				job.base = t
+			}
+		}
+		out.Segments = append(out.Segments, seg) // ID filled by runMerge
+		p.jobs = append(p.jobs, job)
+	}
+	if len(items) > 0 {
+		return items, nil
+	}
+	p.models[path] = out
+	p.modes[path] = vals[0].Mode
+	return nil, nil
+}
+
+// streams opens the base (nil when absent) and side streams of a job.
+func (r *Repo) jobStreams(ctx context.Context, j *mergeJob) (base io.ReadCloser, sides []io.ReadCloser) {
+	if j.base != nil {
+		base = tensorStream(ctx, r.Objects, j.base)
+	}
+	for _, t := range j.sides {
+		sides = append(sides, tensorStream(ctx, r.Objects, t))
+	}
+	return base, sides
+}
+
+// eachPiece streams a job's inputs in lockstep blocks of one piece size
+// and calls fn with piece index, base block (nil without base) and side
+// blocks. Results of the merge package do not depend on the block size.
+func (r *Repo) eachPiece(ctx context.Context, j *mergeJob, extra []io.Reader, fn func(i int, base []byte, sides [][]byte, extra [][]byte) error) error {
+	base, sides := r.jobStreams(ctx, j)
+	defer func() {
+		if base != nil {
+			base.Close()
+		}
+		for _, s := range sides {
+			s.Close()
+		}
+	}()
+	var streams []io.Reader
+	for _, s := range sides {
+		streams = append(streams, s)
+	}
+	nb := 0
+	if base != nil {
+		streams = append(streams, base)
+		nb = 1
+	}
+	streams = append(streams, extra...)
+	elem, ok := j.dtype.Size()
+	if !ok {
+		elem = 1
+	}
+	k := len(sides)
+	i := 0
+	if j.size == 0 {
+		return nil
+	}
+	return lockstepSize(objects.DefaultPieceSize, elem, streams, func(blocks [][]byte) error {
+		var b []byte
+		if nb == 1 {
+			b = blocks[k]
+		}
+		err := fn(i, b, blocks[:k], blocks[k+nb:])
+		i++
+		return err
+	})
+}
+
+// runMerge runs the strategy over the planned jobs, stores the merged
+// tensors (and optimiser state) and fills the result models.
+func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mopts merge.Options, k int, hf map[string]TreeFile) (*merge.Report, error) {
+	for _, j := range p.jobs {
+		if j.base == nil {
+			mopts.HasBase = false
+		}
+	}
+	if merge.NeedsBase(mopts.Strategy) && !mopts.HasBase {
+		for _, j := range p.jobs {
+			if j.base == nil {
+				return nil, fmt.Errorf("%w: strategy %s needs the merge base, which lacks %s tensor %q", merge.ErrNeedsBase, mopts.Strategy, j.path, j.name)
+			}
+		}
+	}
+	m, err := merge.New(mopts, k)
+	if err != nil {
+		return nil, err
+	}
+	var total uint64
+	for _, j := range p.jobs {
+		total += j.size
+	}
+	r.Progress.Start("merging", int64(total), "B")
+	defer r.Progress.Done()
+	if m.NeedsModelPass() {
+		for _, j := range p.jobs {
+			if !j.dtype.IsFloat() {
+				continue
+			}
+			err := r.eachPiece(ctx, j, nil, func(i int, _ []byte, sides [][]byte, _ [][]byte) error {
+				return m.ObserveModel(j.key, j.dtype, i, sides)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
+			}
+		}
+	}
+	if err := m.Plan(); err != nil {
+		return nil, err
+	}
+	stateNames := m.StateNames()
+	state := map[string]map[string]*objects.Tensor{} // path → state tensor name → tensor
+	newState := map[string][]safetensors.WriteTensor{}
+	newStateIDs := map[string][]objects.ID{}
+	for _, j := range p.jobs {
+		elems := uint64(0)
+		if sz, ok := j.dtype.Size(); ok {
+			elems = j.size / uint64(sz)
+		}
+		t, err := m.Tensor(j.key, j.dtype, elems)
+		if err != nil {
+			return nil, err
+		}
+		for round := 0; round < t.Rounds(); round++ {
+			err := r.eachPiece(ctx, j, nil, func(i int, base []byte, sides [][]byte, _ [][]byte) error {
+				return t.Observe(round, i, base, sides)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
+			}
+		}
+		// state inputs from HEAD's state file
+		var extra []io.Reader
+		var closers []io.Closer
+		useState := t.HasState()
+		if useState {
+			if _, ok := state[j.path]; !ok {
+				state[j.path] = r.readState(ctx, hf, j.path)
+			}
+			for _, sn := range stateNames {
+				st := state[j.path][j.name+"/"+sn]
+				if st == nil || st.DType != j.dtype || st.Size != j.size {
+					extra = append(extra, &zeroReader{n: int64(j.size)})
+					continue
+				}
+				rc := tensorStream(ctx, r.Objects, st)
+				closers = append(closers, rc)
+				extra = append(extra, rc)
+			}
+		}
+		// outputs: the merged tensor and each new state tensor, streamed
+		// into the writer through pipes
+		nOut := 1
+		if useState {
+			nOut += len(stateNames)
+		}
+		pws := make([]*io.PipeWriter, nOut)
+		type outRes struct {
+			id  objects.ID
+			err error
+		}
+		results := make([]chan outRes, nOut)
+		for o := 0; o < nOut; o++ {
+			pr, pw := io.Pipe()
+			pws[o] = pw
+			results[o] = make(chan outRes, 1)
+			parent := j.sides[0]
+			go func(o int) {
+				id, _, err := w.Tensor(pr, objects.TensorInfo{DType: j.dtype, Shape: j.shape, Size: j.size}, parent)
+				pr.CloseWithError(err)
+				results[o] <- outRes{id, err}
+			}(o)
+		}
+		out := make([]byte, objects.DefaultPieceSize)
+		ns := make([][]byte, len(stateNames))
+		for s := range ns {
+			ns[s] = make([]byte, objects.DefaultPieceSize)
+		}
+		err = r.eachPiece(ctx, j, extra, func(i int, base []byte, sides [][]byte, st [][]byte) error {
+			n := len(sides[0])
+			var stIn, stOut [][]byte
+			if useState {
+				stIn = st
+				stOut = make([][]byte, len(ns))
+				for s := range ns {
+					stOut[s] = ns[s][:n]
+				}
+			}
+			if err := t.MergePiece(i, base, sides, stIn, out[:n], stOut); err != nil {
+				return err
+			}
+			r.Progress.Add(int64(n))
+			if _, err := pws[0].Write(out[:n]); err != nil {
+				return err
+			}
+			for s := range stOut {
+				if _, err := pws[1+s].Write(stOut[s]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, c := range closers {
+			c.Close()
+		}
+		for _, pw := range pws {
+			pw.CloseWithError(err)
+		}
+		var ids []objects.ID
+		for o := range results {
+			res := <-results[o]
+			if err == nil && res.err != nil {
+				err = res.err
+			}
+			ids = append(ids, res.id)
+		}
+		if err != nil {
+			var ce *merge.ConflictError
+			if errors.As(err, &ce) {
+				return nil, &ConflictError{Op: "merge", Items: []string{fmt.Sprintf("%s: %s (%s values differ and cannot be averaged)", j.path, j.name, j.dtype)}}
+			}
+			return nil, fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
+		}
+		j.model.Segments[j.segIdx].ID = ids[0]
+		for s, sn := range stateNames {
+			if !useState {
+				break
+			}
+			newState[j.path] = append(newState[j.path], safetensors.WriteTensor{
+				Info: codec.TensorInfo{Name: j.name + "/" + sn, DType: j.dtype, Shape: j.shape}, Len: int64(j.size)})
+			newStateIDs[j.path] = append(newStateIDs[j.path], ids[1+s])
+		}
+	}
+	for path, m := range p.models {
+		id, err := w.Object(m)
+		if err != nil {
+			return nil, fmt.Errorf("merge %s: %w", path, err)
+		}
+		p.result[path] = TreeFile{Mode: p.modes[path], Kind: objects.KindModel, ID: id}
+	}
+	for path, ts := range newState {
+		id, err := r.writeStateModel(w, ts, newStateIDs[path])
+		if err != nil {
+			return nil, fmt.Errorf("merge %s optimiser state: %w", path, err)
+		}
+		p.result[StateDir+"/"+path] = TreeFile{Mode: objects.ModeFile, Kind: objects.KindModel, ID: id}
+	}
+	// state files of models this merge did not touch stay as HEAD has them
+	for path, f := range hf {
+		if strings.HasPrefix(path, StateDir+"/") {
+			if _, ok := p.result[path]; !ok {
+				p.result[path] = f
+			}
+		}
+	}
+	return m.Report(), nil
+}
+
+// readState maps the tensors of HEAD's state file for a model path.
+func (r *Repo) readState(ctx context.Context, hf map[string]TreeFile, path string) map[string]*objects.Tensor {
+	out := map[string]*objects.Tensor{}
+	f, ok := hf[StateDir+"/"+path]
+	if !ok || f.Kind != objects.KindModel {
+		return out
+	}
+	return r.parentTensors(ctx, f.ID)
+}
+
+// writeStateModel assembles a safetensors file of state tensors from
+// stored tensors, laid out as safetensors.Write would write it.
+func (r *Repo) writeStateModel(w *objects.Writer, ts []safetensors.WriteTensor, ids []objects.ID) (objects.ID, error) {
+	header, order, err := safetensors.Plan(map[string]string{"fed": "optimizer-state"}, ts)
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	hid, _, err := w.Blob(bytes.NewReader(header))
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	m := &objects.Model{Format: codec.FormatSafetensors, Size: uint64(len(header))}
+	m.Segments = append(m.Segments, objects.Segment{ID: hid, Size: uint64(len(header))})
+	for _, i := range order {
+		m.Segments = append(m.Segments, objects.Segment{Name: ts[i].Info.Name, ID: ids[i], Size: uint64(ts[i].Len)})
+		m.Size += uint64(ts[i].Len)
+	}
+	return w.Object(m)
+}
+
+// zeroReader yields n zero bytes: the initial optimiser state.
+type zeroReader struct{ n int64 }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.n {
+		p = p[:z.n]
+	}
+	clear(p)
+	z.n -= int64(len(p))
+	return len(p), nil
+}
+
+// stageConflicts records the sides of conflicted paths in the index:
+// stage 1 base, 2 ours (HEAD), 3… the other sides in order.
+func (r *Repo) stageConflicts(bf, hf map[string]TreeFile, sf []map[string]TreeFile, res *MergeResult, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	idx, err := r.ReadIndex()
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		idx.Remove(p)
+		add := func(stage uint8, f TreeFile, ok bool) {
+			if ok {
+				idx.Entries = append(idx.Entries, IndexEntry{Path: p, Stage: stage, Mode: f.Mode, Kind: f.Kind, ID: f.ID})
+			}
+		}
+		b, ok := bf[p]
+		add(1, b, ok)
+		h, ok := hf[p]
+		add(2, h, ok)
+		st := uint8(3)
+		for i, s := range res.Sides {
+			if s == res.Parents[0] {
+				continue
+			}
+			f, ok := sf[i][p]
+			add(st, f, ok)
+			st++
+		}
+	}
+	return r.WriteIndex(idx)
+}
+
+// MergeContinue commits a merge whose conflicts have been resolved (by
+// `fed add` of each conflicted path); a plain Commit does the same.
+func (r *Repo) MergeContinue(ctx context.Context, message string) (objects.ID, error) {
+	st, err := r.readMergeState()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if st == nil {
+		return objects.ZeroID, ErrNoMerge
+	}
+	idx, err := r.ReadIndex()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if c := idx.Conflicted(); len(c) > 0 {
+		return objects.ZeroID, &ConflictError{Op: "merge --continue", Items: c}
+	}
+	if message == "" {
+		message = st.Message
+	}
+	return r.Commit(ctx, CommitOptions{Message: message, AllowEmpty: true})
+}
+
+// MergeAbort drops a merge in progress and restores HEAD's files.
+func (r *Repo) MergeAbort(ctx context.Context) error {
+	st, err := r.readMergeState()
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return ErrNoMerge
+	}
+	unlock, err := r.Lock(lockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	head, _, err := r.Head()
+	if err != nil {
+		return err
+	}
+	hf, err := r.CommitFiles(ctx, head)
+	if err != nil {
+		return err
+	}
+	idx, err := r.ReadIndex()
+	if err != nil {
+		return err
+	}
+	cur := indexFiles(idx)
+	for _, p := range idx.Conflicted() {
+		if _, ok := cur[p]; !ok {
+			cur[p] = TreeFile{} // force a rewrite of conflicted paths
+		}
+	}
+	for _, e := range idx.Entries {
+		if e.Stage != 0 {
+			idx.Remove(e.Path)
+		}
+	}
+	if err := r.WriteIndex(idx); err != nil {
+		return err
+	}
+	if err := r.moveTo(ctx, "merge --abort", cur, hf, true); err != nil {
+		return err
+	}
+	return os.Remove(r.mergeStatePath())
+}

@@ -1,0 +1,816 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
+)
+
+// Remotes, push, fetch, pull and clone.
+//
+// A remote is the config key remote.<name>.url in .fed/config. Fetch
+// mirrors the remote's branches into refs/remotes/<name>/<branch> (and
+// creates its tags locally when absent); push moves one branch on the
+// server and then the matching remote-tracking ref.
+//
+// Shallow clones: a clone with Depth N holds the last N commits of the
+// branch with their trees; the commits whose parents it lacks are listed
+// in .fed/shallow, one lowercase hex id per line, sorted. History walks
+// (log, fsck, gc, ancestry checks) must treat those commits as having no
+// parents. Later fetches do not deepen a shallow repository.
+
+// Errors of remote operations.
+var (
+	// ErrNoRemote reports a remote name that is not configured.
+	ErrNoRemote = errors.New("repo: no such remote")
+	// ErrDiverged reports a pull whose local and remote branches both have
+	// commits the other lacks: they need a merge.
+	ErrDiverged = errors.New("repo: local and remote branches have diverged")
+	// ErrRejected reports a push the server would not apply without force
+	// (the remote branch has commits the local one lacks).
+	ErrRejected = errors.New("repo: push rejected: not a fast-forward")
+)
+
+// DefaultRemote is the remote push, fetch and pull use when none is
+// named, and the name clone gives its remote.
+const DefaultRemote = "origin"
+
+// shallowFile lists the commits of a shallow repository whose parents are
+// absent.
+const shallowFile = "shallow"
+
+// Remote is a configured remote.
+type Remote struct {
+	Name string
+	URL  string
+}
+
+func validRemoteName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/\\ \t\n\".") || refs.ValidateName(string(refs.Remote(name, "x"))) != nil {
+		return fmt.Errorf("invalid remote name %q", name)
+	}
+	return nil
+}
+
+// RemoteAdd configures a remote named name at url
+// (http(s)://host[:port]/<repository>).
+func (r *Repo) RemoteAdd(name, url string) error {
+	if err := validRemoteName(name); err != nil {
+		return err
+	}
+	if _, _, err := remote.ParseURL(url); err != nil {
+		return err
+	}
+	if _, ok := r.Config.Get("remote." + name + ".url"); ok && slices.Contains(r.Config.Subsections("remote"), name) {
+		return fmt.Errorf("remote %s already exists", name)
+	}
+	if err := r.Config.Set("remote."+name+".url", url); err != nil {
+		return err
+	}
+	return r.Config.Save()
+}
+
+// RemoteRemove deletes a remote and its remote-tracking refs.
+func (r *Repo) RemoteRemove(name string) error {
+	if _, err := r.remoteURL(name); err != nil {
+		return err
+	}
+	tracking, err := r.Refs.List(string(refs.RemotesPrefix) + name + "/")
+	if err != nil {
+		return err
+	}
+	var ups []refs.Update
+	for _, t := range tracking {
+		ups = append(ups, refs.Update{Name: t.Name, Force: true})
+	}
+	if err := r.Refs.Transaction(ups, r.entry("remote: removed "+name)); err != nil {
+		return err
+	}
+	r.Config.RemoveSubsection("remote", name)
+	return r.Config.Save()
+}
+
+// Remotes lists the configured remotes by name.
+func (r *Repo) Remotes() ([]Remote, error) {
+	var out []Remote
+	for _, n := range r.Config.Subsections("remote") {
+		if u, ok := r.Config.Get("remote." + n + ".url"); ok {
+			out = append(out, Remote{Name: n, URL: u})
+		}
+	}
+	return out, nil
+}
+
+func (r *Repo) remoteURL(name string) (string, error) {
+	if name == "" {
+		name = DefaultRemote
+	}
+	if slices.Contains(r.Config.Subsections("remote"), name) {
+		if u, ok := r.Config.Get("remote." + name + ".url"); ok {
+			return u, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s (add it with: fed remote add %s URL)", ErrNoRemote, name, name)
+}
+
+// client returns a protocol client for remote name, with the
+// repository's key and progress unless opts set others.
+func (r *Repo) client(name string, opts remote.Options) (*remote.Client, error) {
+	url, err := r.remoteURL(name)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Key == nil {
+		opts.Key = r.Key
+	}
+	if opts.Progress == nil {
+		opts.Progress = r.Progress
+	}
+	return remote.New(url, opts)
+}
+
+// Shallow returns the commits listed in .fed/shallow: present, with
+// their trees, but without their parents.
+func (r *Repo) Shallow() (map[objects.ID]bool, error) {
+	b, err := os.ReadFile(filepath.Join(r.Dir, shallowFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[objects.ID]bool{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read shallow list: %w", err)
+	}
+	out := map[objects.ID]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		id, err := objects.ParseID(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", shallowFile, i+1, err)
+		}
+		out[id] = true
+	}
+	return out, nil
+}
+
+func (r *Repo) addShallow(ids []objects.ID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	cur, err := r.Shallow()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		cur[id] = true
+	}
+	lines := make([]string, 0, len(cur))
+	for id := range cur {
+		lines = append(lines, id.String())
+	}
+	slices.Sort(lines)
+	return writeFileAtomic(filepath.Join(r.Dir, shallowFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// parentsOf returns c's parents, none for a shallow commit.
+func parentsOf(id objects.ID, c *objects.Commit, shallow map[objects.ID]bool) []objects.ID {
+	if shallow[id] {
+		return nil
+	}
+	return c.Parents
+}
+
+// isAncestorShallow is IsAncestor that stops at shallow commits; a
+// commit it cannot read counts as not leading to a.
+func (r *Repo) isAncestorShallow(ctx context.Context, a, b objects.ID, shallow map[objects.ID]bool) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	seen := map[objects.ID]bool{}
+	stack := []objects.ID{b}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] || id.IsZero() {
+			continue
+		}
+		seen[id] = true
+		if id == a {
+			return true, nil
+		}
+		c, err := objects.ReadCommit(ctx, r.Objects, id)
+		if errors.Is(err, objects.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		stack = append(stack, parentsOf(id, c, shallow)...)
+	}
+	return false, nil
+}
+
+// treeClosure adds to set every object reachable from tree (metadata
+// objects read, chunks listed from their tensors and blobs). Objects it
+// cannot read are skipped: the set is only used to leave things out.
+func (r *Repo) treeClosure(ctx context.Context, tree objects.ID, set map[objects.ID]bool) {
+	chunk := map[objects.ID]bool{}
+	stack := []objects.ID{tree}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if set[id] {
+			continue
+		}
+		set[id] = true
+		if chunk[id] {
+			continue
+		}
+		o, err := objects.Read(ctx, r.Objects, id, 0)
+		if err != nil {
+			continue
+		}
+		switch o.(type) {
+		case *objects.Tensor, *objects.Blob:
+			for _, c := range o.Refs() {
+				chunk[c] = true
+			}
+		}
+		stack = append(stack, o.Refs()...)
+	}
+}
+
+// pushSet lists the objects reachable from tip that the server may lack:
+// commits down to those in known (which the server holds with their
+// closures) or the shallow boundary, and the objects of their trees that
+// the trees of the known commits do not hold.
+func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID]bool, shallow map[objects.ID]bool) ([]objects.ID, error) {
+	excluded := map[objects.ID]bool{}
+	for id := range known {
+		if c, err := objects.ReadCommit(ctx, r.Objects, id); err == nil {
+			r.treeClosure(ctx, c.Tree, excluded)
+		}
+	}
+	var out []objects.ID
+	seen := map[objects.ID]bool{}
+	chunk := map[objects.ID]bool{}
+	var walk func(id objects.ID) error
+	walk = func(root objects.ID) error {
+		stack := []objects.ID{root}
+		for len(stack) > 0 {
+			id := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if seen[id] || excluded[id] {
+				continue
+			}
+			seen[id] = true
+			out = append(out, id)
+			if chunk[id] {
+				continue
+			}
+			o, err := objects.Read(ctx, r.Objects, id, 0)
+			if err != nil {
+				return fmt.Errorf("push: %w", err)
+			}
+			switch o := o.(type) {
+			case *objects.Tensor, *objects.Blob:
+				for _, c := range o.Refs() {
+					chunk[c] = true
+				}
+				stack = append(stack, o.Refs()...)
+			case *objects.Commit:
+				stack = append(stack, o.Tree)
+			default:
+				stack = append(stack, o.Refs()...)
+			}
+		}
+		return nil
+	}
+	commits := []objects.ID{tip}
+	for len(commits) > 0 {
+		id := commits[len(commits)-1]
+		commits = commits[:len(commits)-1]
+		if seen[id] || known[id] || id.IsZero() {
+			continue
+		}
+		o, err := objects.Read(ctx, r.Objects, id, 0)
+		if err != nil {
+			return nil, fmt.Errorf("push: %w", err)
+		}
+		if err := walk(id); err != nil {
+			return nil, err
+		}
+		switch o := o.(type) {
+		case *objects.Commit:
+			commits = append(commits, parentsOf(id, o, shallow)...)
+		case *objects.Tag:
+			commits = append(commits, o.Target)
+		}
+	}
+	return out, nil
+}
+
+// PushOptions tune Push.
+type PushOptions struct {
+	Remote       string // default DefaultRemote
+	Branch       string // local branch (default: the current one)
+	RemoteBranch string // branch on the server (default: Branch)
+	// Force allows a push that is not a fast-forward (the server grants it
+	// to the owner only). The server still checks that the branch has the
+	// value this repository last saw, so nothing pushed meanwhile is lost.
+	Force bool
+	// Client tunes the protocol client (Key and Progress default to the
+	// repository's).
+	Client remote.Options
+}
+
+// PushResult reports a push.
+type PushResult struct {
+	Remote   string
+	Ref      string // the branch on the server
+	Old, New objects.ID
+	UpToDate bool
+	Stats    remote.SendStats
+	// BytesSent counts every request byte (objects and control).
+	BytesSent int64
+}
+
+// Push uploads what the server lacks of a branch and moves the branch on
+// the server from the value it had to the local one, then the matching
+// remote-tracking ref. A lost race gives an error matching
+// remote.ErrStale; a non-fast-forward without Force, ErrRejected.
+func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) {
+	if opts.Remote == "" {
+		opts.Remote = DefaultRemote
+	}
+	if r.Key == nil && opts.Client.Key == nil {
+		return nil, fmt.Errorf("push: %w (pushes are signed)", ErrNoKey)
+	}
+	if opts.Branch == "" {
+		_, cur, err := r.Head()
+		if err != nil {
+			return nil, err
+		}
+		if cur == "" {
+			return nil, fmt.Errorf("push: HEAD is detached; name the branch to push")
+		}
+		opts.Branch = cur.Short()
+	}
+	if opts.RemoteBranch == "" {
+		opts.RemoteBranch = opts.Branch
+	}
+	local, err := r.Refs.Read(refs.Branch(opts.Branch))
+	if err != nil {
+		return nil, fmt.Errorf("push: branch %s: %w", opts.Branch, err)
+	}
+	c, err := r.client(opts.Remote, opts.Client)
+	if err != nil {
+		return nil, err
+	}
+	res := &PushResult{Remote: opts.Remote, Ref: refs.HeadsPrefix + opts.RemoteBranch, New: local}
+	defer func() { res.BytesSent = c.BytesSent() }()
+	list, err := c.Refs(ctx)
+	if err != nil && !errors.Is(err, remote.ErrNotFound) {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	known := map[objects.ID]bool{}
+	if list != nil {
+		for _, ref := range list.Refs {
+			if ref.Name == res.Ref {
+				res.Old = ref.ID
+			}
+			if ok, _ := r.Objects.Has(ctx, ref.ID); ok {
+				known[ref.ID] = true
+			}
+		}
+	}
+	tracking, err := r.Refs.List(refs.RemotesPrefix + opts.Remote + "/")
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tracking {
+		known[t.ID] = true
+	}
+	if res.Old == local {
+		res.UpToDate = true
+		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
+	}
+	shallow, err := r.Shallow()
+	if err != nil {
+		return nil, err
+	}
+	if !res.Old.IsZero() && !opts.Force {
+		ok, err := r.isAncestorShallow(ctx, res.Old, local, shallow)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %s on %s has commits this repository lacks (fetch and merge first, or force)", ErrRejected, res.Ref, opts.Remote)
+		}
+	}
+	ids, err := r.pushSet(ctx, local, known, shallow)
+	if err != nil {
+		return nil, err
+	}
+	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	_, err = c.UpdateRefs(ctx, []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: local, Force: opts.Force}})
+	if errors.Is(err, remote.ErrNonFastForward) {
+		return nil, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
+}
+
+func (r *Repo) setTracking(remoteName, branch string, id objects.ID) error {
+	return r.Refs.Transaction([]refs.Update{{Name: refs.Remote(remoteName, branch), New: id, Force: true}}, r.entry("update by push"))
+}
+
+// FetchOptions tune Fetch.
+type FetchOptions struct {
+	Remote string // default DefaultRemote
+	// Depth > 0 fetches only that many commits of each branch (with their
+	// trees) and records the boundary in .fed/shallow.
+	Depth  int
+	Client remote.Options
+}
+
+// RefChange is one ref a fetch moved.
+type RefChange struct {
+	Name     refs.Name
+	Old, New objects.ID
+}
+
+// FetchResult reports a fetch.
+type FetchResult struct {
+	Remote  string
+	Head    string // the remote's HEAD branch (short name), if any
+	Changes []RefChange
+	Stats   remote.FetchStats
+	// BytesReceived counts every response byte.
+	BytesReceived int64
+}
+
+// Fetch downloads the objects of the remote's branches and tags that
+// this repository lacks, checks that everything they reach is present,
+// and then moves the remote-tracking refs (deleting those of branches the
+// remote no longer has) and creates tags that are absent locally.
+func (r *Repo) Fetch(ctx context.Context, opts FetchOptions) (*FetchResult, error) {
+	if opts.Remote == "" {
+		opts.Remote = DefaultRemote
+	}
+	if opts.Depth < 0 {
+		return nil, fmt.Errorf("fetch: negative depth %d", opts.Depth)
+	}
+	c, err := r.client(opts.Remote, opts.Client)
+	if err != nil {
+		return nil, err
+	}
+	res := &FetchResult{Remote: opts.Remote}
+	defer func() { res.BytesReceived = c.BytesReceived() }()
+	for attempt := 0; ; attempt++ {
+		err := r.fetchOnce(ctx, c, opts, res)
+		var p *remote.Problem
+		if errors.As(err, &p) && p.Code == remote.CodeNotTip && attempt < 3 {
+			continue // a ref moved between listing and planning
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", opts.Remote, err)
+		}
+		return res, nil
+	}
+}
+
+func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOptions, res *FetchResult) error {
+	list, err := c.Refs(ctx)
+	if err != nil {
+		return err
+	}
+	res.Head = strings.TrimPrefix(list.Head, refs.HeadsPrefix)
+	local, err := r.Refs.List("refs/")
+	if err != nil {
+		return err
+	}
+	shallow, err := r.Shallow()
+	if err != nil {
+		return err
+	}
+	complete := map[objects.ID]bool{}
+	var have []objects.ID
+	for _, l := range local {
+		if !complete[l.ID] {
+			complete[l.ID] = true
+			have = append(have, l.ID)
+		}
+	}
+	for id := range shallow {
+		if !complete[id] {
+			complete[id] = true
+			have = append(have, id)
+		}
+	}
+	if len(have) > remote.MaxBatch {
+		have = have[:remote.MaxBatch]
+	}
+	var want []objects.ID
+	wanted := map[objects.ID]bool{}
+	for _, ref := range list.Refs {
+		if !complete[ref.ID] && !wanted[ref.ID] {
+			wanted[ref.ID] = true
+			want = append(want, ref.ID)
+		}
+	}
+	if len(want) > 0 {
+		plan, err := c.Plan(ctx, remote.PlanRequest{Want: want, Have: have, Depth: opts.Depth})
+		if err != nil {
+			return err
+		}
+		if res.Stats, err = c.FetchObjects(ctx, r.Objects, plan); err != nil {
+			return err
+		}
+		for _, id := range plan.Shallow {
+			shallow[id] = true
+		}
+		if err := r.checkClosure(ctx, want, complete, shallow); err != nil {
+			return err
+		}
+		if err := r.addShallow(plan.Shallow); err != nil {
+			return err
+		}
+	}
+	// Move the refs.
+	prefix := refs.RemotesPrefix + opts.Remote + "/"
+	current := map[refs.Name]objects.ID{}
+	for _, l := range local {
+		current[l.Name] = l.ID
+	}
+	var ups []refs.Update
+	onRemote := map[refs.Name]bool{}
+	for _, ref := range list.Refs {
+		var name refs.Name
+		switch {
+		case strings.HasPrefix(ref.Name, refs.HeadsPrefix):
+			name = refs.Name(prefix + strings.TrimPrefix(ref.Name, refs.HeadsPrefix))
+		case strings.HasPrefix(ref.Name, refs.TagsPrefix):
+			name = refs.Name(ref.Name)
+			if _, exists := current[name]; exists {
+				continue // never overwrite a local tag
+			}
+		default:
+			continue
+		}
+		onRemote[name] = true
+		if current[name] != ref.ID {
+			ups = append(ups, refs.Update{Name: name, New: ref.ID, Force: true})
+			res.Changes = append(res.Changes, RefChange{Name: name, Old: current[name], New: ref.ID})
+		}
+	}
+	for _, l := range local {
+		if strings.HasPrefix(string(l.Name), prefix) && !onRemote[l.Name] {
+			ups = append(ups, refs.Update{Name: l.Name, Force: true})
+			res.Changes = append(res.Changes, RefChange{Name: l.Name, Old: l.ID})
+		}
+	}
+	return r.Refs.Transaction(ups, r.entry("fetch "+opts.Remote))
+}
+
+// checkClosure verifies that everything reachable from roots is present,
+// stopping at complete commits and at the shallow boundary.
+func (r *Repo) checkClosure(ctx context.Context, roots []objects.ID, complete, shallow map[objects.ID]bool) error {
+	seen := map[objects.ID]bool{}
+	chunk := map[objects.ID]bool{}
+	stack := append([]objects.ID(nil), roots...)
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] || complete[id] || id.IsZero() {
+			continue
+		}
+		seen[id] = true
+		if chunk[id] {
+			ok, err := r.Objects.Has(ctx, id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: object %s missing after download", remote.ErrIncomplete, id.Short())
+			}
+			continue
+		}
+		o, err := objects.Read(ctx, r.Objects, id, 0)
+		if err != nil {
+			return fmt.Errorf("after download: %w", err)
+		}
+		switch o := o.(type) {
+		case *objects.Tensor, *objects.Blob:
+			for _, c := range o.Refs() {
+				chunk[c] = true
+			}
+			stack = append(stack, o.Refs()...)
+		case *objects.Commit:
+			stack = append(stack, o.Tree)
+			stack = append(stack, parentsOf(id, o, shallow)...)
+		default:
+			stack = append(stack, o.Refs()...)
+		}
+	}
+	return nil
+}
+
+// PullOptions tune Pull.
+type PullOptions struct {
+	Remote string // default: branch.<current>.remote, else DefaultRemote
+	Branch string // remote branch (default: branch.<current>.merge, else the current branch's name)
+	Client remote.Options
+}
+
+// PullResult reports a pull.
+type PullResult struct {
+	Fetch       *FetchResult
+	Old, New    objects.ID
+	UpToDate    bool
+	FastForward bool
+}
+
+// Pull fetches and then brings the current branch up to the remote one:
+// a fast-forward (checking out the new files, refusing to overwrite local
+// changes) when the local branch has nothing the remote lacks.
+// Diverged branches give ErrDiverged.
+//
+// TODO(merge): merge diverged branches through repo.Merge once the merge
+// porcelain exists; until then the user merges refs/remotes/<r>/<b>.
+func (r *Repo) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
+	head, cur, err := r.Head()
+	if err != nil {
+		return nil, err
+	}
+	if cur == "" {
+		return nil, fmt.Errorf("pull: HEAD is detached; switch to a branch first")
+	}
+	if opts.Remote == "" {
+		opts.Remote, _ = r.Config.Get("branch." + cur.Short() + ".remote")
+	}
+	if opts.Remote == "" {
+		opts.Remote = DefaultRemote
+	}
+	if opts.Branch == "" {
+		if m, ok := r.Config.Get("branch." + cur.Short() + ".merge"); ok {
+			opts.Branch = strings.TrimPrefix(m, refs.HeadsPrefix)
+		} else {
+			opts.Branch = cur.Short()
+		}
+	}
+	fr, err := r.Fetch(ctx, FetchOptions{Remote: opts.Remote, Client: opts.Client})
+	if err != nil {
+		return nil, err
+	}
+	res := &PullResult{Fetch: fr, Old: head, New: head}
+	upstream, err := r.Refs.Read(refs.Remote(opts.Remote, opts.Branch))
+	if errors.Is(err, refs.ErrNotFound) {
+		return nil, fmt.Errorf("pull: %s has no branch %s", opts.Remote, opts.Branch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := r.Lock(lockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	shallow, err := r.Shallow()
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := r.isAncestorShallow(ctx, upstream, head, shallow); err != nil {
+		return nil, err
+	} else if ok && !head.IsZero() {
+		res.UpToDate = true
+		return res, nil
+	}
+	if !head.IsZero() {
+		ok, err := r.isAncestorShallow(ctx, head, upstream, shallow)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %s and %s/%s each have commits the other lacks; merge %s/%s", ErrDiverged, cur.Short(), opts.Remote, opts.Branch, opts.Remote, opts.Branch)
+		}
+	}
+	if err := r.moveHeadFiles(ctx, "pull", head, upstream, false); err != nil {
+		return nil, err
+	}
+	if err := r.Refs.UpdateHead(head, upstream, r.entry("pull: fast-forward")); err != nil {
+		return nil, err
+	}
+	res.New, res.FastForward = upstream, true
+	return res, nil
+}
+
+// CloneOptions tune Clone.
+type CloneOptions struct {
+	URL string
+	// Dir is the new repository's directory (default: the last component
+	// of the repository name, in the current directory). It must not exist
+	// or be empty.
+	Dir string
+	// Depth > 0 makes a shallow clone (1: only the latest commit).
+	Depth int
+	// Branch to check out (default: the remote's HEAD branch).
+	Branch   string
+	Key      *objects.Keypair
+	Progress Progress
+	Client   remote.Options
+}
+
+// Clone makes a new repository from a remote one: it adds the remote as
+// DefaultRemote, fetches, creates the local branch and checks it out. A
+// failed clone removes the directory it made.
+func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
+	_, name, err := remote.ParseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Dir == "" {
+		opts.Dir = path.Base(name)
+	}
+	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("clone: destination %s exists and is not empty", opts.Dir)
+	}
+	_, statErr := os.Stat(opts.Dir)
+	made := errors.Is(statErr, fs.ErrNotExist)
+	r, err := Init(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if made {
+				os.RemoveAll(r.Root)
+			} else {
+				os.RemoveAll(r.Dir)
+			}
+		}
+	}()
+	r.Key = opts.Key
+	if opts.Progress != nil {
+		r.Progress = opts.Progress
+	}
+	if err := r.RemoteAdd(DefaultRemote, opts.URL); err != nil {
+		return nil, err
+	}
+	fr, err := r.Fetch(ctx, FetchOptions{Remote: DefaultRemote, Depth: opts.Depth, Client: opts.Client})
+	if err != nil {
+		return nil, err
+	}
+	branch := opts.Branch
+	if branch == "" {
+		branch = fr.Head
+	}
+	tip, err := r.Refs.Read(refs.Remote(DefaultRemote, branch))
+	if errors.Is(err, refs.ErrNotFound) && opts.Branch == "" {
+		// The remote's HEAD branch is unborn: take its first branch, if any.
+		all, lerr := r.Refs.List(refs.RemotesPrefix + DefaultRemote + "/")
+		if lerr != nil || len(all) == 0 {
+			return r, nil // an empty repository
+		}
+		branch = strings.TrimPrefix(string(all[0].Name), refs.RemotesPrefix+DefaultRemote+"/")
+		tip, err = all[0].ID, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clone: remote branch %s: %w", branch, err)
+	}
+	unlock, err := r.Lock(lockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Check out while HEAD is still unborn, then point the branch at tip.
+	if err := r.moveHeadFiles(ctx, "clone", objects.ZeroID, tip, false); err != nil {
+		return nil, err
+	}
+	if err := r.Refs.Update(refs.Branch(branch), objects.ZeroID, tip, r.entry("clone: from "+opts.URL)); err != nil {
+		return nil, err
+	}
+	if err := r.Refs.SetHead(refs.Head{Symbolic: refs.Branch(branch), ID: tip}, r.entry("clone: checkout "+branch)); err != nil {
+		return nil, err
+	}
+	r.Config.Set("branch."+branch+".remote", DefaultRemote)
+	r.Config.Set("branch."+branch+".merge", refs.HeadsPrefix+branch)
+	if err := r.Config.Save(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

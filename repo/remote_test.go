@@ -1,0 +1,304 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/remote/server"
+)
+
+// startServer runs a fed server on loopback for the test.
+func startServer(t *testing.T) (url string, root string) {
+	t.Helper()
+	root = t.TempDir()
+	s, err := server.New(server.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL, root
+}
+
+func commitModel(t *testing.T, r *Repo, seed uint64, sizes map[string]int, msg string) objects.ID {
+	t.Helper()
+	ctx := context.Background()
+	writeModel(t, filepath.Join(r.Root, "model.safetensors"), seed, sizes)
+	if err := r.Add(ctx, []string{r.Root}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.Commit(ctx, CommitOptions{Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func keyN(n byte) *objects.Keypair { return objects.KeypairFromSeed(bytes.Repeat([]byte{n}, 32)) }
+
+func TestPushCloneFetchPull(t *testing.T) {
+	ctx := context.Background()
+	url, _ := startServer(t)
+	url += "/alice/model"
+	a := newTestRepo(t)
+	c1 := commitSeeded(t, a, map[string][2]int{"w1": {300_000, 1}, "w2": {2_000_000, 2}, "b": {17, 3}}, "v1")
+	if err := a.RemoteAdd("origin", url); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Push(ctx, PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.New != c1 || !res.Old.IsZero() || res.Stats.Missing == 0 {
+		t.Fatalf("first push: %+v", res)
+	}
+	if got, _ := a.Refs.Read(refs.Remote("origin", "main")); got != c1 {
+		t.Fatalf("tracking ref after push = %s, want %s", got.Short(), c1.Short())
+	}
+	// A second push has nothing to do.
+	if res, err := a.Push(ctx, PushOptions{}); err != nil || !res.UpToDate {
+		t.Fatalf("repeated push: %+v, %v", res, err)
+	}
+
+	// Clone: byte-identical file, same history.
+	dir := filepath.Join(t.TempDir(), "b")
+	b, err := Clone(ctx, CloneOptions{URL: url, Dir: dir, Key: keyN(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(a.Root, "model.safetensors"))
+	got, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("cloned file differs (%v)", err)
+	}
+	if h, cur, _ := b.Head(); h != c1 || cur != refs.Branch("main") {
+		t.Fatalf("clone HEAD = %s on %s", h.Short(), cur)
+	}
+	if rep, err := b.Fsck(ctx); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("fsck of clone: %v %v", err, rep)
+	}
+
+	// A second version: the push sends only the changed tensor.
+	c2 := commitSeeded(t, a, map[string][2]int{"w1": {300_000, 4}, "w2": {2_000_000, 2}, "b": {17, 3}}, "v2")
+	res2, err := a.Push(ctx, PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Stats.Bytes >= res.Stats.Bytes/2 {
+		t.Errorf("second push sent %d bytes, first %d: want only the changed tensor", res2.Stats.Bytes, res.Stats.Bytes)
+	}
+
+	// Pull into the clone fast-forwards.
+	pr, err := b.Pull(ctx, PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pr.FastForward || pr.New != c2 {
+		t.Fatalf("pull: %+v", pr)
+	}
+	want, _ = os.ReadFile(filepath.Join(a.Root, "model.safetensors"))
+	got, _ = os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if !bytes.Equal(got, want) {
+		t.Fatal("pulled file differs")
+	}
+	if pr.Fetch.Stats.Objects == 0 || pr.Fetch.Stats.Objects >= pr.Fetch.Stats.Planned+1 && pr.Fetch.Stats.Planned > 20 {
+		t.Errorf("pull fetch stats %+v", pr.Fetch.Stats)
+	}
+	if pr, err := b.Pull(ctx, PullOptions{}); err != nil || !pr.UpToDate {
+		t.Fatalf("second pull: %+v %v", pr, err)
+	}
+	if rep, err := b.Fsck(ctx); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("fsck after pull: %v %v", err, rep)
+	}
+}
+
+// writeSeeded writes a safetensors file of F32 tensors, each drawn from
+// its own seed, in name order: changing one seed changes one tensor.
+func writeSeeded(t testing.TB, path string, tensors map[string][2]int) {
+	t.Helper()
+	names := make([]string, 0, len(tensors))
+	for n := range tensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var ts []safetensors.WriteTensor
+	for _, name := range names {
+		n, seed := tensors[name][0], tensors[name][1]
+		rng := rand.New(rand.NewPCG(uint64(seed), 11))
+		b := make([]byte, 4*n)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(rng.NormFloat64())))
+		}
+		ts = append(ts, safetensors.WriteTensor{Info: codec.TensorInfo{Name: name, DType: objects.F32, Shape: []uint64{uint64(n)}}, Data: bytes.NewReader(b), Len: int64(len(b))})
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, map[string]string{"format": "pt"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func commitSeeded(t *testing.T, r *Repo, tensors map[string][2]int, msg string) objects.ID {
+	t.Helper()
+	ctx := context.Background()
+	writeSeeded(t, filepath.Join(r.Root, "model.safetensors"), tensors)
+	if err := r.Add(ctx, []string{r.Root}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.Commit(ctx, CommitOptions{Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestPushRejectsNonFastForwardAndPullDiverged(t *testing.T) {
+	ctx := context.Background()
+	url, _ := startServer(t)
+	url += "/team/m"
+	a := newTestRepo(t)
+	commitModel(t, a, 1, map[string]int{"w": 1000}, "base")
+	a.RemoteAdd("origin", url)
+	if _, err := a.Push(ctx, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Clone(ctx, CloneOptions{URL: url, Dir: filepath.Join(t.TempDir(), "b"), Key: a.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Now = a.Now
+	commitModel(t, a, 2, map[string]int{"w": 1000}, "from a")
+	commitModel(t, b, 3, map[string]int{"w": 1000}, "from b")
+	if _, err := a.Push(ctx, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Push(ctx, PushOptions{})
+	if !errors.Is(err, ErrRejected) {
+		t.Fatalf("push of a diverged branch: %v, want ErrRejected", err)
+	}
+	if _, err := b.Pull(ctx, PullOptions{}); !errors.Is(err, ErrDiverged) {
+		t.Fatalf("pull of diverged branches: %v, want ErrDiverged", err)
+	}
+	// The owner may force (with the lease of the value it fetched).
+	res, err := b.Push(ctx, PushOptions{Force: true})
+	if err != nil {
+		t.Fatalf("forced push: %v", err)
+	}
+	bh, _, _ := b.Head()
+	if res.New != bh {
+		t.Fatalf("forced push moved to %s", res.New.Short())
+	}
+}
+
+func TestShallowClone(t *testing.T) {
+	ctx := context.Background()
+	url, _ := startServer(t)
+	url += "/alice/deep"
+	a := newTestRepo(t)
+	a.RemoteAdd("origin", url)
+	var last objects.ID
+	for i := uint64(1); i <= 3; i++ {
+		last = commitModel(t, a, i, map[string]int{"w": 200_000}, "v")
+	}
+	if _, err := a.Push(ctx, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "light")
+	b, err := Clone(ctx, CloneOptions{URL: url, Dir: dir, Depth: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := b.Shallow()
+	if err != nil || len(sh) != 1 || !sh[last] {
+		t.Fatalf("shallow list %v, %v; want just %s", sh, err, last.Short())
+	}
+	c, _ := objects.ReadCommit(ctx, b.Objects, last)
+	if ok, _ := b.Objects.Has(ctx, c.Parents[0]); ok {
+		t.Fatal("depth-1 clone holds the parent commit")
+	}
+	// Only the latest model: the store holds one version of the tensor.
+	n := 0
+	b.Objects.List(ctx, func(objects.ID) error { n++; return nil })
+	full := 0
+	a.Objects.List(ctx, func(objects.ID) error { full++; return nil })
+	if n*2 > full {
+		t.Errorf("shallow clone holds %d objects, full repository %d", n, full)
+	}
+	want, _ := os.ReadFile(filepath.Join(a.Root, "model.safetensors"))
+	got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if !bytes.Equal(got, want) {
+		t.Fatal("shallow clone checked out other bytes")
+	}
+	// Pushing on top of a shallow clone works.
+	b.Key = a.Key
+	b.Now = a.Now
+	next := commitModel(t, b, 9, map[string]int{"w": 200_000}, "on shallow")
+	if _, err := b.Push(ctx, PushOptions{}); err != nil {
+		t.Fatalf("push from shallow clone: %v", err)
+	}
+	if _, err := a.Pull(ctx, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := a.Head(); h != next {
+		t.Fatalf("full repository at %s after pull, want %s", h.Short(), next.Short())
+	}
+}
+
+func TestRemoteConfig(t *testing.T) {
+	r := newTestRepo(t)
+	if err := r.RemoteAdd("origin", "http://127.0.0.1:1/a/b"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, url string }{
+		{"origin", "http://127.0.0.1:1/a/c"}, // exists
+		{"bad/name", "http://127.0.0.1:1/a/c"},
+		{"x", "ftp://host/a"},
+		{"y", "http://host/../etc"},
+		{"z", "http://host/.hidden"},
+	} {
+		if err := r.RemoteAdd(tc.name, tc.url); err == nil {
+			t.Errorf("RemoteAdd(%q, %q) succeeded", tc.name, tc.url)
+		}
+	}
+	r2, err := Open(r.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := r2.Remotes()
+	if len(rs) != 1 || rs[0] != (Remote{"origin", "http://127.0.0.1:1/a/b"}) {
+		t.Fatalf("remotes after reopen: %v", rs)
+	}
+	r2.Refs.Update(refs.Remote("origin", "main"), objects.ZeroID, objects.Sum([]byte("x")), refs.Entry{})
+	if err := r2.RemoteRemove("origin"); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := r2.Remotes(); len(rs) != 0 {
+		t.Fatalf("remotes after remove: %v", rs)
+	}
+	if l, _ := r2.Refs.List(refs.RemotesPrefix); len(l) != 0 {
+		t.Fatalf("tracking refs left: %v", l)
+	}
+	if err := r2.RemoteRemove("origin"); !errors.Is(err, ErrNoRemote) {
+		t.Fatalf("removing twice: %v", err)
+	}
+	if _, err := r2.Push(context.Background(), PushOptions{}); err == nil {
+		t.Fatal("push without remote succeeded")
+	}
+	_ = remote.Version
+}

@@ -1,0 +1,115 @@
+package zk
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+// Production-size benchmarks (make bench): one chunk of DefaultChunk values
+// per iteration. Keys are set up once, outside the timer, in $FED_ZK_CACHE
+// (or a temporary directory). Reported: constraints/param, params/s
+// proven, proof bytes, verify ms/chunk, peak RSS MB of the process.
+func benchCache(b *testing.B) *Cache {
+	dir := os.Getenv("FED_ZK_CACHE")
+	if dir == "" {
+		dir = filepath.Join(b.TempDir(), "keys")
+	}
+	return NewCache(dir)
+}
+
+func benchStatement(kind Kind, parents int) *Statement {
+	rng := rand.New(rand.NewPCG(1, uint64(parents)))
+	n := DefaultChunk
+	mk := func() *Values {
+		v := &Values{Q: make([]int32, n)}
+		for i := range v.Q {
+			v.Q[i] = rng.Int32N(1<<20) - 1<<19
+		}
+		return v
+	}
+	st := &Statement{Commit: objects.Sum([]byte("bench")), ChunkSize: n, Self: mk()}
+	switch kind {
+	case KindUpdate:
+		p := mk()
+		for i := range st.Self.Q {
+			st.Self.Q[i] = p.Q[i] + rng.Int32N(2001) - 1000
+		}
+		st.Parents, st.ParentIDs, st.Linf = []*Values{p}, []objects.ID{{1}}, 1000
+	case KindMerge:
+		for j := 0; j < parents; j++ {
+			st.Parents = append(st.Parents, mk())
+			st.ParentIDs = append(st.ParentIDs, objects.ID{byte(j)})
+			st.Weights = append(st.Weights, uint64(100+j))
+		}
+		var w uint64
+		for _, x := range st.Weights {
+			w += x
+		}
+		for i := range st.Self.Q {
+			var s int64
+			for j, p := range st.Parents {
+				s += int64(st.Weights[j]) * int64(p.Q[i])
+			}
+			q := s / int64(w)
+			if s%int64(w) != 0 && s < 0 {
+				q--
+			}
+			st.Self.Q[i] = int32(q)
+		}
+	}
+	return st
+}
+
+func benchProve(b *testing.B, st *Statement) {
+	ctx := context.Background()
+	c := benchCache(b)
+	shape := st.ShapeOf()
+	t0 := time.Now()
+	if _, err := c.Setup(ctx, shape); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s: setup (or cache load) %v", shape, time.Since(t0))
+	nc, err := c.Constraints(shape)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := c.provingKey(shape); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var body *Body
+	for i := 0; i < b.N; i++ {
+		body, err = c.Prove(ctx, st, ProveOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	perProof := b.Elapsed() / time.Duration(b.N)
+	vk, _ := c.VerifyingKey(shape)
+	t1 := time.Now()
+	const reps = 20
+	for i := 0; i < reps; i++ {
+		if err := Verify(ctx, st.Commit, body, vk, VerifyOptions{Workers: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	b.ReportMetric(float64(nc)/float64(st.ChunkSize), "constraints/param")
+	b.ReportMetric(float64(st.ChunkSize)/perProof.Seconds(), "params/s")
+	b.ReportMetric(float64(len(body.Proofs[0])), "proof-bytes")
+	b.ReportMetric(float64(time.Since(t1).Microseconds())/1000/reps, "verify-ms/chunk")
+	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+}
+
+func BenchmarkProveCommit(b *testing.B) { benchProve(b, benchStatement(KindCommit, 0)) }
+func BenchmarkProveUpdate(b *testing.B) { benchProve(b, benchStatement(KindUpdate, 1)) }
+func BenchmarkProveMerge4(b *testing.B) { benchProve(b, benchStatement(KindMerge, 4)) }

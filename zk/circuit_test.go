@@ -1,0 +1,151 @@
+package zk
+
+import (
+	"math/big"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/test"
+)
+
+func randQ(rng *rand.Rand, n int, spread int32) []int32 {
+	q := make([]int32, n)
+	for i := range q {
+		q[i] = rng.Int32N(2*spread+1) - spread
+	}
+	return q
+}
+
+func field() *big.Int { return ecc.BN254.ScalarField() }
+
+func TestCommitCircuit(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 40
+	q := randQ(rng, n-3, 1<<ValueBits-1) // shorter than n: zero padding
+	c := HashChunk(q, n)
+	good := commitAssignment(q, n, c)
+	if err := test.IsSolved(&commitCircuit{D: make([]frontend.Variable, n)}, good, field()); err != nil {
+		t.Fatalf("honest commitment rejected: %v", err)
+	}
+	cases := map[string]func(a *commitCircuit){
+		"wrong commitment": func(a *commitCircuit) { a.Commit = new(big.Int).Add(fe(c), big.NewInt(1)) },
+		"value changed":    func(a *commitCircuit) { a.D[3] = digit(q[3] + 1) },
+		"digit too large":  func(a *commitCircuit) { a.D[0] = uint64(digitOffset + 1<<ValueBits) },
+	}
+	for name, mod := range cases {
+		a := commitAssignment(q, n, c)
+		mod(a)
+		if err := test.IsSolved(&commitCircuit{D: make([]frontend.Variable, n)}, a, field()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestUpdateCircuit(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, linf = 24, 100
+	lbits := linfBits(linf)
+	parent := randQ(rng, n, 1<<20)
+	child := make([]int32, n)
+	var sum int64
+	for i := range child {
+		d := rng.Int32N(2*linf+1) - linf
+		child[i] = parent[i] + d
+		sum += int64(d) * int64(d)
+	}
+	child[5] = parent[5] + linf // on the bound is allowed
+	child[6] = parent[6] - linf
+	sum = 0
+	for i := range child {
+		d := int64(child[i] - parent[i])
+		sum += d * d
+	}
+	pc, cc := HashChunk(parent, n), HashChunk(child, n)
+	shape := Shape{Kind: KindUpdate, N: n, LBits: lbits}
+	solve := func(a *updateCircuit) error { return test.IsSolved(shape.placeholder(), a, field()) }
+	if err := solve(updateAssignment(parent, child, n, lbits, pc, cc, linf, big.NewInt(sum))); err != nil {
+		t.Fatalf("honest update rejected: %v", err)
+	}
+	over := append([]int32(nil), child...)
+	over[2] = parent[2] + linf + 1
+	oc := HashChunk(over, n)
+	tests := map[string]*updateCircuit{
+		"over linf":        updateAssignment(parent, over, n, lbits, pc, oc, linf, big.NewInt(1<<60)),
+		"under -linf":      updateAssignment(parent, over, n, lbits, pc, oc, linf, big.NewInt(1<<60)),
+		"over l2":          updateAssignment(parent, child, n, lbits, pc, cc, linf, big.NewInt(sum-1)),
+		"wrong child":      updateAssignment(parent, child, n, lbits, pc, oc, linf, big.NewInt(sum)),
+		"wrong parent":     updateAssignment(parent, child, n, lbits, cc, cc, linf, big.NewInt(sum)),
+		"linf beyond bits": updateAssignment(parent, child, n, lbits, pc, cc, 1<<lbits, big.NewInt(sum)),
+	}
+	under := append([]int32(nil), child...)
+	under[2] = parent[2] - linf - 1
+	tests["under -linf"] = updateAssignment(parent, under, n, lbits, pc, HashChunk(under, n), linf, big.NewInt(1<<60))
+	for name, a := range tests {
+		if err := solve(a); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestMergeCircuit(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n, k = 16, 3
+	w := []uint64{3, 1, 7}
+	parents := make([][]int32, k)
+	pcs := make([]Digest, k)
+	for j := range parents {
+		parents[j] = randQ(rng, n, 1<<ValueBits-1)
+		pcs[j] = HashChunk(parents[j], n)
+	}
+	merged := fixedMean(t, parents, w)
+	mc := HashChunk(merged, n)
+	wbits := weightBits(11)
+	shape := Shape{Kind: KindMerge, N: n, K: k, WBits: wbits}
+	a, _, err := mergeAssignment(parents, merged, n, wbits, pcs, mc, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := test.IsSolved(shape.placeholder(), a, field()); err != nil {
+		t.Fatalf("honest merge rejected: %v", err)
+	}
+	// Wrong public weight: the witness stays, the statement changes.
+	a.Weights[1] = uint64(2)
+	if err := test.IsSolved(shape.placeholder(), a, field()); err == nil {
+		t.Error("wrong weight accepted")
+	}
+	// Off by one in the merged value: the remainder leaves [0, W).
+	bad := append([]int32(nil), merged...)
+	bad[4]++
+	if _, i, err := mergeAssignment(parents, bad, n, wbits, pcs, HashChunk(bad, n), w); err == nil || i != 4 {
+		t.Errorf("off-by-one merge: element %d, %v", i, err)
+	}
+	// A prover that forces the remainder anyway fails the circuit.
+	a2, _, _ := mergeAssignment(parents, merged, n, wbits, pcs, HashChunk(bad, n), w)
+	a2.M[4] = digit(bad[4])
+	a2.R[4] = new(big.Int).Sub(a2.R[4].(*big.Int), big.NewInt(11))
+	if err := test.IsSolved(shape.placeholder(), a2, field()); err == nil {
+		t.Error("negative remainder accepted")
+	}
+}
+
+func fixedMean(t *testing.T, parents [][]int32, w []uint64) []int32 {
+	t.Helper()
+	out := make([]int32, len(parents[0]))
+	q := make([]int32, len(parents))
+	for i := range out {
+		for j := range parents {
+			q[j] = parents[j][i]
+		}
+		m, err := mergeFixedMean(q, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = m
+	}
+	return out
+}

@@ -1,0 +1,5 @@
+package zk
+
+import "github.com/fed-vcs/fed/merge"
+
+var mergeFixedMean = merge.FixedMean
