@@ -157,6 +157,10 @@ func Fsck(ctx context.Context, s Store, roots []ID, opts FsckOptions) (*FsckRepo
 
 // GCOptions tune GC.
 type GCOptions struct {
+	// Absent lists ids known to be missing on purpose (the parents of a
+	// shallow clone's oldest commits); references to them are not errors.
+	Absent map[ID]bool
+
 	// Grace spares unreachable objects written or reused more recently than
 	// this: a concurrent writer stores objects before the ref that makes
 	// them reachable. Default one hour.
@@ -189,6 +193,9 @@ func GC(ctx context.Context, s Store, roots []ID, opts GCOptions) (*GCReport, er
 		keep[id] = true
 		return nil
 	}, func(id, from ID, err error) error {
+		if opts.Absent[id] && errors.Is(err, ErrNotFound) {
+			return nil
+		}
 		return fmt.Errorf("gc: reachable object %s (from %s) unreadable, run fsck: %w", id.Short(), from.Short(), err)
 	})
 	if err != nil {

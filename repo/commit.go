@@ -1,9 +1,9 @@
 package repo
 
 import (
-	"os"
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,6 +148,15 @@ func (r *Repo) writeCommit(ctx context.Context, files map[string]TreeFile, paren
 		kvs = append(kvs, objects.KV{Key: "samples", Value: strconv.FormatInt(opts.Samples, 10)})
 	}
 	c.Meta = objects.SortKV(kvs)
+	if r.BeforeSign != nil {
+		if err := w.Flush(); err != nil { // the hook may read the tree
+			return objects.ZeroID, err
+		}
+		if err := r.BeforeSign(ctx, c); err != nil {
+			return objects.ZeroID, err
+		}
+		c.Meta = objects.SortKV(c.Meta)
+	}
 	if err := objects.SignCommit(c, r.Key); err != nil {
 		return objects.ZeroID, err
 	}

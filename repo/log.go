@@ -34,6 +34,10 @@ func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 		}
 		excluded = ex
 	}
+	shallow, err := r.Shallow()
+	if err != nil {
+		return nil, err
+	}
 	set := map[objects.ID]*objects.Commit{}
 	order := []objects.ID{}
 	stack := append([]objects.ID(nil), opts.Start...)
@@ -46,6 +50,12 @@ func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 		c, err := objects.ReadCommit(ctx, r.Objects, id)
 		if err != nil {
 			return nil, err
+		}
+		if shallow[id] {
+			// a shallow clone's oldest commit: its parents are not here
+			cc := *c
+			cc.Parents = nil
+			c = &cc
 		}
 		set[id] = c
 		order = append(order, id)
@@ -114,6 +124,10 @@ func (h *commitHeap) Pop() any {
 
 // reachable returns the commits reachable from starts, stopping at stop.
 func (r *Repo) reachable(ctx context.Context, starts []objects.ID, stop map[objects.ID]bool, firstParent bool) (map[objects.ID]bool, error) {
+	shallow, err := r.Shallow()
+	if err != nil {
+		return nil, err
+	}
 	seen := map[objects.ID]bool{}
 	stack := append([]objects.ID(nil), starts...)
 	for len(stack) > 0 {
@@ -123,6 +137,9 @@ func (r *Repo) reachable(ctx context.Context, starts []objects.ID, stop map[obje
 			continue
 		}
 		seen[id] = true
+		if shallow[id] {
+			continue
+		}
 		c, err := objects.ReadCommit(ctx, r.Objects, id)
 		if err != nil {
 			return nil, err

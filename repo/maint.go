@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,7 +55,11 @@ func (r *Repo) Fsck(ctx context.Context) (*objects.FsckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return objects.Fsck(ctx, r.Objects, roots, objects.FsckOptions{
+	absent, err := r.shallowBoundary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := objects.Fsck(ctx, r.Objects, roots, objects.FsckOptions{
 		CheckCommit: func(id objects.ID, c *objects.Commit) error {
 			if err := objects.VerifyCommit(c); err != nil {
 				return fmt.Errorf("commit signature: %w", err)
@@ -62,6 +67,40 @@ func (r *Repo) Fsck(ctx context.Context) (*objects.FsckReport, error) {
 			return nil
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	// a shallow clone lacks the parents of its oldest commits on purpose
+	kept := rep.Problems[:0]
+	for _, p := range rep.Problems {
+		if !(absent[p.ID] && errors.Is(p.Err, objects.ErrNotFound)) {
+			kept = append(kept, p)
+		}
+	}
+	rep.Problems = kept
+	return rep, nil
+}
+
+// shallowBoundary lists the parents of a shallow clone's oldest commits:
+// objects absent on purpose.
+func (r *Repo) shallowBoundary(ctx context.Context) (map[objects.ID]bool, error) {
+	shallow, err := r.Shallow()
+	if err != nil {
+		return nil, err
+	}
+	out := map[objects.ID]bool{}
+	for id := range shallow {
+		c, err := objects.ReadCommit(ctx, r.Objects, id)
+		if err != nil {
+			continue // reported by fsck itself
+		}
+		for _, p := range c.Parents {
+			if ok, _ := r.Objects.Has(ctx, p); !ok {
+				out[p] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 // GC removes unreachable objects older than grace (0: one hour). It holds
@@ -77,5 +116,9 @@ func (r *Repo) GC(ctx context.Context, grace time.Duration, dryRun bool) (*objec
 	if err != nil {
 		return nil, err
 	}
-	return objects.GC(ctx, r.Objects, roots, objects.GCOptions{Grace: grace, DryRun: dryRun})
+	absent, err := r.shallowBoundary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return objects.GC(ctx, r.Objects, roots, objects.GCOptions{Grace: grace, DryRun: dryRun, Absent: absent})
 }

@@ -635,6 +635,9 @@ type PullOptions struct {
 	Remote string // default: branch.<current>.remote, else DefaultRemote
 	Branch string // remote branch (default: branch.<current>.merge, else the current branch's name)
 	Client remote.Options
+	// Merge, when set, merges diverged branches with these options;
+	// otherwise they give ErrDiverged.
+	Merge *MergeOptions
 }
 
 // PullResult reports a pull.
@@ -643,15 +646,13 @@ type PullResult struct {
 	Old, New    objects.ID
 	UpToDate    bool
 	FastForward bool
+	Merged      *MergeResult // when the branches had diverged and were merged
 }
 
 // Pull fetches and then brings the current branch up to the remote one:
 // a fast-forward (checking out the new files, refusing to overwrite local
 // changes) when the local branch has nothing the remote lacks.
-// Diverged branches give ErrDiverged.
-//
-// TODO(merge): merge diverged branches through repo.Merge once the merge
-// porcelain exists; until then the user merges refs/remotes/<r>/<b>.
+// Diverged branches are merged with opts.Merge, or give ErrDiverged.
 func (r *Repo) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
 	head, cur, err := r.Head()
 	if err != nil {
@@ -689,7 +690,7 @@ func (r *Repo) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() { unlock() }()
 	shallow, err := r.Shallow()
 	if err != nil {
 		return nil, err
@@ -704,6 +705,20 @@ func (r *Repo) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) 
 		ok, err := r.isAncestorShallow(ctx, head, upstream, shallow)
 		if err != nil {
 			return nil, err
+		}
+		if !ok && opts.Merge != nil {
+			unlock()
+			unlock = func() error { return nil }
+			mo := *opts.Merge
+			if mo.Message == "" {
+				mo.Message = fmt.Sprintf("Merge %s/%s into %s", opts.Remote, opts.Branch, cur.Short())
+			}
+			mr, err := r.Merge(ctx, []string{upstream.String()}, mo)
+			res.Merged = mr
+			if mr != nil {
+				res.New = mr.Commit
+			}
+			return res, err
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w: %s and %s/%s each have commits the other lacks; merge %s/%s", ErrDiverged, cur.Short(), opts.Remote, opts.Branch, opts.Remote, opts.Branch)

@@ -51,6 +51,10 @@ type Repo struct {
 	Progress Progress
 	// Now returns the time recorded in new commits (tests fix it).
 	Now func() time.Time
+	// BeforeSign, when set, may add metadata to every new commit just
+	// before it is signed (the zk layer records the commitment root of
+	// c.Tree). Objects c refers to are already stored.
+	BeforeSign func(ctx context.Context, c *objects.Commit) error
 
 	locked bool // this Repo holds the repository lock
 }
@@ -185,8 +189,6 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
-
-var _ = context.Background
 
 // lockWait is how long a command waits for another fed process holding
 // the repository lock before it gives up.

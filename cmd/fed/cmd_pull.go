@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -10,6 +11,9 @@ import (
 
 type pullOptions struct {
 	remote, branch string
+	ffOnly         bool
+	strategy       string
+	params         []string
 }
 
 func newPullCommand(e *env) *cli.Command {
@@ -19,13 +23,19 @@ func newPullCommand(e *env) *cli.Command {
 		ArgsUsage: "[REMOTE [BRANCH]]",
 		Description: "Fetches, then fast-forwards the current branch to REMOTE/BRANCH (default: the\n" +
 			"branch it was cloned from, else origin and the same name), checking out the new files.\n" +
-			"Branches that have diverged must be merged.",
+			"Branches that have diverged are merged (fedavg by default; --strategy, --param),\n" +
+			"or refused with --ff-only.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "ff-only", Usage: "refuse to merge diverged branches"},
+			&cli.StringFlag{Name: "strategy", Aliases: []string{"s"}, Usage: "merge strategy `S` for diverged branches"},
+			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "merge parameter `KEY=VALUE`"},
+		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
 			if len(args) > 2 {
 				return usageErrorf("pull takes [REMOTE [BRANCH]], got %d arguments", len(args))
 			}
-			var opts pullOptions
+			opts := pullOptions{ffOnly: c.Bool("ff-only"), strategy: c.String("strategy"), params: c.StringSlice("param")}
 			if len(args) > 0 {
 				opts.remote = args[0]
 			}
@@ -45,11 +55,35 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	res, err := r.Pull(ctx, repo.PullOptions{Remote: opts.remote, Branch: opts.branch})
+	po := repo.PullOptions{Remote: opts.remote, Branch: opts.branch}
+	if !opts.ffOnly {
+		mo := &repo.MergeOptions{Strategy: opts.strategy, Params: map[string]string{}}
+		for _, p := range opts.params {
+			k, v, ok := strings.Cut(p, "=")
+			if !ok || k == "" {
+				return usageErrorf("--param %q: want KEY=VALUE", p)
+			}
+			mo.Params[k] = v
+		}
+		if err := mo.Validate(); err != nil {
+			return usageErrorf("%v", err)
+		}
+		po.Merge = mo
+	}
+	res, err := r.Pull(ctx, po)
 	if err != nil {
+		if res != nil && res.Merged != nil {
+			for _, c := range res.Merged.Conflicts {
+				e.printf("CONFLICT %s\n", c)
+			}
+			return mergeHint(err)
+		}
 		return remoteError(err)
 	}
 	switch {
+	case res.Merged != nil:
+		printMergeReport(e, r, res.Merged)
+		e.printCommitLine(r, res.New, false, commitSubject(ctx, r, res.New))
 	case res.UpToDate:
 		e.note("Already up to date.\n")
 	case res.Old.IsZero():
