@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,6 +22,44 @@ import (
 // directory fsynced; a reader never sees a partial object.
 type DiskStore struct {
 	dir string
+
+	// bases caches the canonical bytes of recently read delta bases: the
+	// sides of a merge are deltas against the same parent pieces, and a
+	// read of each would otherwise decode and verify the base again.
+	// Entries are read-only.
+	basesMu sync.Mutex
+	bases   []cachedBase
+}
+
+type cachedBase struct {
+	id  ID
+	obj []byte
+}
+
+const baseCacheEntries = 8
+
+func (s *DiskStore) cachedBase(id ID) []byte {
+	s.basesMu.Lock()
+	defer s.basesMu.Unlock()
+	for i, c := range s.bases {
+		if c.id == id {
+			// move to the front
+			copy(s.bases[1:i+1], s.bases[:i])
+			s.bases[0] = c
+			return c.obj
+		}
+	}
+	return nil
+}
+
+func (s *DiskStore) cacheBase(id ID, obj []byte) {
+	s.basesMu.Lock()
+	defer s.basesMu.Unlock()
+	if len(s.bases) < baseCacheEntries {
+		s.bases = append(s.bases, cachedBase{})
+	}
+	copy(s.bases[1:], s.bases[:len(s.bases)-1])
+	s.bases[0] = cachedBase{id, obj}
 }
 
 var _ Store = (*DiskStore)(nil)
@@ -77,7 +116,14 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int) ([]byte, error) {
 		if depth >= MaxDeltaDepth {
 			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
 		}
-		return s.get(ctx, base, depth+1)
+		if b := s.cachedBase(base); b != nil {
+			return b, nil
+		}
+		b, err := s.get(ctx, base, depth+1)
+		if err == nil {
+			s.cacheBase(base, b)
+		}
+		return b, err
 	})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"encoding/binary"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -77,9 +78,9 @@ func Group(dst, data []byte, s int) {
 	case 4:
 		p0, p1, p2, p3 := dst[:n], dst[n:2*n], dst[2*n:3*n], dst[3*n:4*n]
 		d := data[:4*n]
-		for i := 0; i < n; i++ {
-			e := d[4*i : 4*i+4 : 4*i+4]
-			p0[i], p1[i], p2[i], p3[i] = e[0], e[1], e[2], e[3]
+		for i := range p0 {
+			v := binary.LittleEndian.Uint32(d[4*i:])
+			p0[i], p1[i], p2[i], p3[i] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 		}
 	default:
 		for j := 0; j < s; j++ {
@@ -105,9 +106,8 @@ func Ungroup(dst, grouped []byte, s int) {
 	case 4:
 		p0, p1, p2, p3 := grouped[:n], grouped[n:2*n], grouped[2*n:3*n], grouped[3*n:4*n]
 		d := dst[:4*n]
-		for i := 0; i < n; i++ {
-			e := d[4*i : 4*i+4 : 4*i+4]
-			e[0], e[1], e[2], e[3] = p0[i], p1[i], p2[i], p3[i]
+		for i := range p0 {
+			binary.LittleEndian.PutUint32(d[4*i:], uint32(p0[i])|uint32(p1[i])<<8|uint32(p2[i])<<16|uint32(p3[i])<<24)
 		}
 	default:
 		for j := 0; j < s; j++ {

@@ -533,7 +533,7 @@ func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[s
 			conflict(path)
 			continue
 		}
-		items, err := r.planModel(ctx, p, path, b, inB, vals)
+		items, err := r.planModel(ctx, p, path, b, inB && merge.NeedsBase(strategy), vals)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -12,7 +13,17 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// FED_CPUPROFILE=FILE writes a CPU profile of the command (for
+	// developers measuring fed; see `make bench`).
+	if p := os.Getenv("FED_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer f.Close()
+			}
+		}
+	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	pprof.StopCPUProfile()
 	stop()
 	os.Exit(code)
 }
@@ -80,6 +91,8 @@ func newApp(e *env) *cli.App {
 			newGCCommand(e),
 			newConfigCommand(e),
 			newKeygenCommand(e),
+			newNFTCommand(e),
+			newAnchorCommand(e),
 			newVersionCommand(e),
 			newRemoteCommand(e),
 			newPushCommand(e),
@@ -88,6 +101,9 @@ func newApp(e *env) *cli.App {
 			newCloneCommand(e),
 			newServeCommand(e),
 			newCollabCommand(e),
+			newProveCommand(e),
+			newVerifyCommand(e),
+			newZKCommand(e),
 		},
 	}
 	for _, c := range app.Commands {
