@@ -79,10 +79,10 @@ func ParseMemo(s string) (AnchorRecord, error) {
 // Anchor is an anchor found on chain.
 type Anchor struct {
 	AnchorRecord
-	Signature string            `json:"signature"`
-	Signer    objects.PublicKey `json:"signer"`
-	Slot      uint64            `json:"slot"`
-	Time      time.Time         `json:"time"` // the block time; zero when the node does not know it
+	Signature string
+	Signer    objects.PublicKey
+	Slot      uint64
+	Time      time.Time // the block time; zero when the node does not know it
 }
 
 // Anchor writes rec to the chain with the Memo program, signed and paid

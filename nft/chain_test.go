@@ -221,13 +221,19 @@ func TestHolderCache(t *testing.T) {
 	c := testClient(t)
 	alice, bob := key(7), key(8)
 	funded(t, c, alice)
-	res, err := c.Mint(ctx, alice, MintOptions{Name: "x"})
+	res, err := c.Mint(ctx, alice, MintOptions{Name: "x", Fields: []Field{{FieldRepo, hexID(5).String()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hc := NewHolderCache(c.URL(), time.Minute)
 	now := time.Unix(1000, 0)
 	hc.now = func() time.Time { return now }
+	if h, err := hc.RepoHolder(ctx, res.Mint, hexID(5)); err != nil || h != alice.Public() {
+		t.Fatalf("RepoHolder = %s, %v; want %s", h, err, alice.Public())
+	}
+	if _, err := hc.RepoHolder(ctx, res.Mint, hexID(6)); !errors.Is(err, ErrWrongRepo) {
+		t.Fatalf("RepoHolder of another repository: %v, want ErrWrongRepo", err)
+	}
 	if h, err := hc.Holder(ctx, res.Mint); err != nil || h != alice.Public() {
 		t.Fatalf("holder = %s, %v", h, err)
 	}

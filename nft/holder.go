@@ -2,6 +2,8 @@ package nft
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -30,8 +32,12 @@ type HolderCache struct {
 
 type holderEntry struct {
 	holder  objects.PublicKey
+	repo    string // the fed.repo field
 	expires time.Time
 }
+
+// ErrWrongRepo reports an NFT whose fed.repo names another repository.
+var ErrWrongRepo = errors.New("nft: the NFT belongs to another repository")
 
 // DefaultHolderTTL is how long HolderCache trusts an answer: after a
 // transfer, the old holder keeps the owner's rights for at most this long.
@@ -48,17 +54,42 @@ func NewHolderCache(rpcURL string, ttl time.Duration) *HolderCache {
 
 // Holder returns the holder of mint, from the cache when fresh.
 func (h *HolderCache) Holder(ctx context.Context, mint objects.PublicKey) (objects.PublicKey, error) {
+	e, err := h.entry(ctx, mint)
+	return e.holder, err
+}
+
+// RepoHolder returns the holder of mint after checking that the NFT's
+// fed.repo is repoID (ErrWrongRepo otherwise): what a server asks before
+// giving the holder a repository owner's rights.
+func (h *HolderCache) RepoHolder(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error) {
+	e, err := h.entry(ctx, mint)
+	if err != nil {
+		return objects.PublicKey{}, err
+	}
+	if e.repo != repoID.String() {
+		return objects.PublicKey{}, fmt.Errorf("NFT %s: %w: its %s is %q, not %s", mint, ErrWrongRepo, FieldRepo, e.repo, repoID)
+	}
+	return e.holder, nil
+}
+
+func (h *HolderCache) entry(ctx context.Context, mint objects.PublicKey) (holderEntry, error) {
 	now := h.now()
 	h.mu.Lock()
 	e, ok := h.entries[mint]
 	h.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		return e.holder, nil
+		return e, nil
 	}
-	holder, err := h.client.Holder(ctx, mint)
+	m, err := h.client.mint(ctx, mint)
 	if err != nil {
-		return objects.PublicKey{}, err
+		return holderEntry{}, err
 	}
+	_, ta, err := h.client.holding(ctx, mint)
+	if err != nil {
+		return holderEntry{}, err
+	}
+	repo, _ := m.Metadata.Get(FieldRepo)
+	e = holderEntry{holder: ta.Owner, repo: repo, expires: now.Add(h.ttl)}
 	h.mu.Lock()
 	if len(h.entries) > 10000 {
 		for k, v := range h.entries {
@@ -67,9 +98,9 @@ func (h *HolderCache) Holder(ctx context.Context, mint objects.PublicKey) (objec
 			}
 		}
 	}
-	h.entries[mint] = holderEntry{holder: holder, expires: now.Add(h.ttl)}
+	h.entries[mint] = e
 	h.mu.Unlock()
-	return holder, nil
+	return e, nil
 }
 
 // Forget drops mint from the cache (after a transfer this server saw).

@@ -31,9 +31,9 @@ const (
 // Token metadata interface discriminators: the first 8 bytes of
 // sha256("spl_token_metadata_interface:<name>").
 var (
-	discInitialize      = [8]byte{210, 225, 30, 162, 88, 184, 77, 141}   // initialize_account
-	discUpdateField     = [8]byte{221, 233, 49, 45, 181, 202, 220, 200}  // updating_field
-	discUpdateAuthority = [8]byte{215, 228, 166, 228, 84, 100, 86, 123}  // update_the_authority
+	discInitialize      = [8]byte{210, 225, 30, 162, 88, 184, 77, 141}  // initialize_account
+	discUpdateField     = [8]byte{221, 233, 49, 45, 181, 202, 220, 200} // updating_field
+	discUpdateAuthority = [8]byte{215, 228, 166, 228, 84, 100, 86, 123} // update_the_authority
 )
 
 // fieldKey is the Field::Key variant of the metadata interface's Field

@@ -168,18 +168,18 @@ func (c *Client) Mint(ctx context.Context, payer *objects.Keypair, opts MintOpti
 
 // Info is what the chain says about an NFT.
 type Info struct {
-	Mint            objects.PublicKey  `json:"mint"`
-	Supply          uint64             `json:"supply"`
-	Decimals        uint8              `json:"decimals"`
-	MintAuthority   *objects.PublicKey `json:"mint_authority"`
-	FreezeAuthority *objects.PublicKey `json:"freeze_authority"`
-	Metadata        *Metadata          `json:"metadata"`
+	Mint            objects.PublicKey
+	Supply          uint64
+	Decimals        uint8
+	MintAuthority   *objects.PublicKey
+	FreezeAuthority *objects.PublicKey
+	Metadata        *Metadata
 	// Holder owns the token account holding the token; zero when none.
-	Holder       objects.PublicKey `json:"holder"`
-	TokenAccount objects.PublicKey `json:"token_account"`
+	Holder       objects.PublicKey
+	TokenAccount objects.PublicKey
 	// Problems lists how the mint departs from a fed NFT (supply not 1,
 	// a mint authority left, the update authority not with the holder).
-	Problems []string `json:"problems,omitempty"`
+	Problems []string
 }
 
 // Show reads an NFT's mint, metadata and holder.

@@ -49,13 +49,13 @@ type Field struct {
 // Metadata is the TokenMetadata extension of a mint.
 type Metadata struct {
 	// UpdateAuthority may rewrite the metadata; zero when nobody may.
-	UpdateAuthority objects.PublicKey `json:"update_authority"`
-	Mint            objects.PublicKey `json:"mint"`
-	Name            string            `json:"name"`
-	Symbol          string            `json:"symbol"`
-	URI             string            `json:"uri"`
+	UpdateAuthority objects.PublicKey
+	Mint            objects.PublicKey
+	Name            string
+	Symbol          string
+	URI             string
 	// Fields are the additional key/value pairs, in their on-chain order.
-	Fields []Field `json:"fields"`
+	Fields []Field
 }
 
 // Get returns the value of key among m's fields.

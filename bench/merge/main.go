@@ -52,6 +52,9 @@ func sh(dir string, env []string, name string, args ...string) (proc, error) {
 		return p, fmt.Errorf("%s %v: %v\n%s", name, args, err, out.String())
 	}
 	p.rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		os.Stderr.Write(out.Bytes())
+	}
 	return p, nil
 }
 

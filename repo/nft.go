@@ -1,0 +1,442 @@
+package repo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fed-vcs/fed/nft"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+)
+
+// NFTs and anchors: the glue between a repository and nft.
+//
+// The repository NFT's mint is the config key nft.mint; a release NFT's
+// is release.<tag>.nft. Anchors this repository wrote are listed in
+// .fed/anchors, one "<commit hex> <signature base58>" line each, so they
+// can be checked without searching the chain.
+
+// Config keys of the Solana integration.
+const (
+	ConfigSolanaRPC = "solana.rpc"
+	ConfigNFTMint   = "nft.mint"
+)
+
+// ErrNoRPC reports that no Solana RPC node is configured anywhere.
+var ErrNoRPC = errors.New("repo: no Solana RPC node configured")
+
+// ReleaseNFTKey is the config key holding the mint of tag's release NFT.
+func ReleaseNFTKey(tag string) string { return "release." + tag + ".nft" }
+
+// SolanaCLIConfigPath is the Solana CLI's config file
+// (~/.config/solana/cli/config.yml).
+func SolanaCLIConfigPath() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".config", "solana", "cli", "config.yml")
+}
+
+// ResolveSolanaRPC picks the RPC node: flag when set, else config
+// solana.rpc (cfg may be nil), else json_rpc_url of the Solana CLI's
+// config file. source says which one it was.
+func ResolveSolanaRPC(flag string, cfg *Config) (url, source string, err error) {
+	if flag != "" {
+		return flag, "--rpc", nil
+	}
+	if cfg != nil {
+		if v, ok := cfg.Get(ConfigSolanaRPC); ok && v != "" {
+			return v, "config " + ConfigSolanaRPC, nil
+		}
+	}
+	p := SolanaCLIConfigPath()
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) || p == "" {
+		return "", "", ErrNoRPC
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("read Solana CLI config: %w", err)
+	}
+	if u := yamlValue(b, "json_rpc_url"); u != "" {
+		return u, p, nil
+	}
+	return "", "", fmt.Errorf("%w (%s has no json_rpc_url)", ErrNoRPC, p)
+}
+
+// yamlValue finds a top-level "key: value" line of a simple YAML file
+// (the Solana CLI writes flat keys), unquoting the value.
+func yamlValue(b []byte, key string) string {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || k != key {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		return v
+	}
+	return ""
+}
+
+// RepoID is the repository's id: the root commit reached from HEAD by
+// first parents. It is what the NFT's fed.repo field and anchors name.
+func (r *Repo) RepoID(ctx context.Context) (objects.ID, error) {
+	head, _, err := r.Head()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if head.IsZero() {
+		return objects.ZeroID, fmt.Errorf("%w: HEAD has no commits yet; commit before minting or anchoring", ErrUnknownRev)
+	}
+	id := head
+	for {
+		c, err := objects.ReadCommit(ctx, r.Objects, id)
+		if err != nil {
+			return objects.ZeroID, fmt.Errorf("find the root commit: %w", err)
+		}
+		if len(c.Parents) == 0 {
+			return id, nil
+		}
+		id = c.Parents[0]
+	}
+}
+
+// NFTMintOptions builds the metadata of the repository NFT (release "")
+// or of the release NFT of tag release: name "fed: <dir>[ <tag>]",
+// symbol FED, uri the origin remote's URL (or the first remote's), fields
+// fed.repo and, for a release, fed.tag, fed.commit and fed.tree.
+func (r *Repo) NFTMintOptions(ctx context.Context, release string) (nft.MintOptions, error) {
+	id, err := r.RepoID(ctx)
+	if err != nil {
+		return nft.MintOptions{}, err
+	}
+	name := "fed: " + filepath.Base(r.Root)
+	opts := nft.MintOptions{Symbol: "FED", Fields: []nft.Field{{Key: nft.FieldRepo, Value: id.String()}}}
+	if rs, err := r.Remotes(); err == nil && len(rs) > 0 {
+		opts.URI = rs[0].URL
+		for _, rm := range rs {
+			if rm.Name == DefaultRemote {
+				opts.URI = rm.URL
+			}
+		}
+	}
+	if release != "" {
+		tagID, err := r.Refs.Read(refs.Tag(release))
+		if errors.Is(err, refs.ErrNotFound) {
+			return nft.MintOptions{}, fmt.Errorf("%w: no tag %s", ErrUnknownRev, release)
+		}
+		if err != nil {
+			return nft.MintOptions{}, err
+		}
+		commit, err := r.peel(ctx, tagID, release)
+		if err != nil {
+			return nft.MintOptions{}, err
+		}
+		c, err := objects.ReadCommit(ctx, r.Objects, commit)
+		if err != nil {
+			return nft.MintOptions{}, fmt.Errorf("release %s: %w", release, err)
+		}
+		name += " " + release
+		opts.Fields = append(opts.Fields,
+			nft.Field{Key: nft.FieldTag, Value: release},
+			nft.Field{Key: nft.FieldCommit, Value: commit.String()},
+			nft.Field{Key: nft.FieldTree, Value: c.Tree.String()})
+	}
+	if len(name) > nft.MaxName {
+		name = name[:nft.MaxName]
+	}
+	opts.Name = strings.ToValidUTF8(name, "")
+	return opts, nil
+}
+
+// MintNFT mints the repository NFT (release "") or tag release's NFT to
+// r.Key and records its mint in the config. It refuses with
+// nft.ErrAlreadyMinted when the config names a mint that exists on the
+// node; replaced is the recorded mint that does not exist there (another
+// network), if any.
+func (r *Repo) MintNFT(ctx context.Context, c *nft.Client, release string) (res *nft.MintResult, replaced string, err error) {
+	if r.Key == nil {
+		return nil, "", ErrNoKey
+	}
+	key := ConfigNFTMint
+	if release != "" {
+		key = ReleaseNFTKey(release)
+	}
+	if old, ok := r.Config.Get(key); ok && old != "" {
+		mint, err := objects.ParsePublicKey(old)
+		if err != nil {
+			return nil, "", fmt.Errorf("config %s: %w", key, err)
+		}
+		_, err = c.Show(ctx, mint)
+		switch {
+		case err == nil:
+			return nil, "", fmt.Errorf("%w: %s is NFT %s (config %s)", nft.ErrAlreadyMinted, nftWhat(release), old, key)
+		case errors.Is(err, nft.ErrNotFound):
+			replaced = old
+		default:
+			return nil, "", err
+		}
+	}
+	opts, err := r.NFTMintOptions(ctx, release)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err = c.Mint(ctx, r.Key, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := r.Config.Set(key, res.Mint.String()); err != nil {
+		return res, replaced, err
+	}
+	if err := r.Config.Save(); err != nil {
+		return res, replaced, fmt.Errorf("record mint %s in config: %w", res.Mint, err)
+	}
+	return res, replaced, nil
+}
+
+func nftWhat(release string) string {
+	if release == "" {
+		return "the repository"
+	}
+	return "release " + release
+}
+
+// NFTMint returns the mint recorded for the repository (release "") or a
+// release.
+func (r *Repo) NFTMint(release string) (objects.PublicKey, error) {
+	key := ConfigNFTMint
+	if release != "" {
+		key = ReleaseNFTKey(release)
+	}
+	v, ok := r.Config.Get(key)
+	if !ok || v == "" {
+		return objects.PublicKey{}, fmt.Errorf("%s has no NFT (config %s is not set): %w", nftWhat(release), key, ErrNoNFT)
+	}
+	k, err := objects.ParsePublicKey(v)
+	if err != nil {
+		return k, fmt.Errorf("config %s: %w", key, err)
+	}
+	return k, nil
+}
+
+// ErrNoNFT reports a repository without a recorded NFT.
+var ErrNoNFT = errors.New("repo: no NFT minted")
+
+// NFTShow is an NFT as seen from this repository.
+type NFTShow struct {
+	NFT *nft.Info `json:"nft"`
+	// RepoMatch tells whether the NFT's fed.repo is this repository's id.
+	RepoMatch bool       `json:"repo_match"`
+	RepoID    objects.ID `json:"repo_id"`
+}
+
+// ShowNFT reads NFT mint and checks its fed.repo against this
+// repository.
+func (r *Repo) ShowNFT(ctx context.Context, c *nft.Client, mint objects.PublicKey) (*NFTShow, error) {
+	info, err := c.Show(ctx, mint)
+	if err != nil {
+		return nil, err
+	}
+	s := &NFTShow{NFT: info}
+	if id, err := r.RepoID(ctx); err == nil {
+		s.RepoID = id
+		v, _ := info.Metadata.Get(nft.FieldRepo)
+		s.RepoMatch = v == id.String()
+	}
+	return s, nil
+}
+
+// TransferNFT gives the repository NFT to the wallet to.
+func (r *Repo) TransferNFT(ctx context.Context, c *nft.Client, to objects.PublicKey) (string, error) {
+	if r.Key == nil {
+		return "", ErrNoKey
+	}
+	mint, err := r.NFTMint("")
+	if err != nil {
+		return "", err
+	}
+	return c.Transfer(ctx, r.Key, mint, to)
+}
+
+// anchorsFile lists the anchors written from this repository.
+const anchorsFile = "anchors"
+
+// AnchorEntry is one line of .fed/anchors.
+type AnchorEntry struct {
+	Commit    objects.ID
+	Signature string
+}
+
+// Anchors reads .fed/anchors.
+func (r *Repo) Anchors() ([]AnchorEntry, error) {
+	b, err := os.ReadFile(filepath.Join(r.Dir, anchorsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []AnchorEntry
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		c, s, ok := strings.Cut(line, " ")
+		id, err := objects.ParseID(c)
+		if !ok || err != nil || s == "" {
+			return nil, fmt.Errorf("%s line %d: want \"<commit> <signature>\"", filepath.Join(r.Dir, anchorsFile), i+1)
+		}
+		out = append(out, AnchorEntry{Commit: id, Signature: s})
+	}
+	return out, nil
+}
+
+// Anchor writes commit rev's id (and its zk.root, when the commit
+// records one) to the chain with the Memo program, signed by r.Key, and
+// records the transaction in .fed/anchors.
+func (r *Repo) Anchor(ctx context.Context, c *nft.Client, rev string) (*nft.Anchor, error) {
+	if r.Key == nil {
+		return nil, ErrNoKey
+	}
+	if rev == "" {
+		rev = "HEAD"
+	}
+	id, err := r.Resolve(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := objects.ReadCommit(ctx, r.Objects, id)
+	if err != nil {
+		return nil, fmt.Errorf("anchor %s: %w", rev, err)
+	}
+	repoID, err := r.RepoID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec := nft.AnchorRecord{Repo: repoID, Commit: id}
+	if v, ok := commit.Value(MetaZKRoot); ok {
+		rec.ZKRoot = v
+	}
+	a, err := c.Anchor(ctx, r.Key, rec)
+	if err != nil {
+		return nil, err
+	}
+	list, err := r.Anchors()
+	if err != nil {
+		return a, err
+	}
+	list = append(list, AnchorEntry{Commit: id, Signature: a.Signature})
+	var buf bytes.Buffer
+	for _, e := range list {
+		fmt.Fprintf(&buf, "%s %s\n", e.Commit, e.Signature)
+	}
+	if err := writeFileAtomic(filepath.Join(r.Dir, anchorsFile), buf.Bytes(), 0o644); err != nil {
+		return a, fmt.Errorf("record anchor %s: %w", a.Signature, err)
+	}
+	return a, nil
+}
+
+// AnchorCheck is the verification of one anchor.
+type AnchorCheck struct {
+	Anchor   nft.Anchor `json:"anchor"`
+	OK       bool       `json:"ok"`
+	Problem  string     `json:"problem,omitempty"`
+	Recorded bool       `json:"recorded"` // listed in .fed/anchors (else found on chain)
+}
+
+// VerifyAnchors reads every anchor recorded in .fed/anchors, and those
+// signed by signers (when given) found on chain, and checks that each
+// names this repository, that its commit is in the history (reachable
+// from a branch or tag) and that its zk root is the commit's zk.root.
+func (r *Repo) VerifyAnchors(ctx context.Context, c *nft.Client, signers ...objects.PublicKey) ([]AnchorCheck, error) {
+	repoID, err := r.RepoID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var starts []objects.ID
+	all, err := r.Refs.List("")
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range all {
+		if strings.HasPrefix(string(ref.Name), refs.HeadsPrefix) || strings.HasPrefix(string(ref.Name), refs.TagsPrefix) {
+			id, err := r.peel(ctx, ref.ID, string(ref.Name))
+			if err == nil {
+				starts = append(starts, id)
+			}
+		}
+	}
+	history, err := r.reachable(ctx, starts, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	recorded, err := r.Anchors()
+	if err != nil {
+		return nil, err
+	}
+	var out []AnchorCheck
+	seen := map[string]bool{}
+	check := func(a nft.Anchor, want objects.ID, isRecorded bool) {
+		ch := AnchorCheck{Anchor: a, Recorded: isRecorded}
+		switch {
+		case a.Repo != repoID:
+			ch.Problem = fmt.Sprintf("names repository %s, not this one (%s)", a.Repo.Short(), repoID.Short())
+		case !want.IsZero() && a.Commit != want:
+			ch.Problem = fmt.Sprintf("anchors commit %s, but .fed/anchors says %s", a.Commit.Short(), want.Short())
+		case !history[a.Commit]:
+			ch.Problem = fmt.Sprintf("commit %s is not in the history", a.Commit.Short())
+		default:
+			cm, err := objects.ReadCommit(ctx, r.Objects, a.Commit)
+			if err != nil {
+				ch.Problem = err.Error()
+				break
+			}
+			v, has := cm.Value(MetaZKRoot)
+			if a.ZKRoot != "" && (!has || v != a.ZKRoot) {
+				ch.Problem = fmt.Sprintf("anchored zk root %.12s… differs from the commit's %s %q", a.ZKRoot, MetaZKRoot, v)
+				break
+			}
+			ch.OK = true
+		}
+		out = append(out, ch)
+	}
+	for _, e := range recorded {
+		seen[e.Signature] = true
+		a, err := c.ReadAnchor(ctx, e.Signature)
+		if err != nil {
+			if errors.Is(err, nft.ErrUnreachable) || errors.Is(err, context.Canceled) {
+				return out, err
+			}
+			out = append(out, AnchorCheck{Anchor: nft.Anchor{AnchorRecord: nft.AnchorRecord{Commit: e.Commit}, Signature: e.Signature}, Recorded: true, Problem: err.Error()})
+			continue
+		}
+		check(*a, e.Commit, true)
+	}
+	for _, s := range signers {
+		found, err := c.Anchors(ctx, s, repoID, 0)
+		if err != nil {
+			return out, err
+		}
+		for _, a := range found {
+			if !seen[a.Signature] {
+				seen[a.Signature] = true
+				check(a, objects.ZeroID, false)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Anchor.Slot < out[j].Anchor.Slot })
+	return out, nil
+}
