@@ -101,9 +101,6 @@ func newApp(e *env) *cli.App {
 			newCloneCommand(e),
 			newServeCommand(e),
 			newCollabCommand(e),
-			newProveCommand(e),
-			newVerifyCommand(e),
-			newZKCommand(e),
 		},
 	}
 	for _, c := range app.Commands {
