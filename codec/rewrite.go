@@ -55,19 +55,9 @@ func Rewrite(w io.Writer, l *Layout, segs []io.ReaderAt) error {
 	if len(segs) != len(l.Segments) {
 		return fmt.Errorf("codec: rewrite %s file: %d segment readers for %d segments", l.Format, len(segs), len(l.Segments))
 	}
-	file := &concatReaderAt{l: l, segs: segs}
-	registryMu.RLock()
-	fix := fixers[l.Format]
-	registryMu.RUnlock()
-	var fixups []Fixup
-	if fix != nil {
-		var err error
-		if fixups, err = fix(file, l); err != nil {
-			return fmt.Errorf("codec: rewrite %s file: %w", l.Format, err)
-		}
-		if err := checkFixups(l, fixups); err != nil {
-			return fmt.Errorf("codec: rewrite %s file: %w", l.Format, err)
-		}
+	fixups, err := Fixups(l, segs)
+	if err != nil {
+		return err
 	}
 	pw := &patchWriter{w: w, fixups: fixups}
 	for i, s := range l.Segments {
@@ -80,6 +70,32 @@ func Rewrite(w io.Writer, l *Layout, segs []io.ReaderAt) error {
 		}
 	}
 	return nil
+}
+
+// Fixups returns the fixups the format of l needs for the file whose
+// segment i is segs[i] (see Rewrite), sorted by offset; nil when the
+// format registered no Fixer. A caller that stores segments as objects
+// (a merge writing a model object without writing the file) applies them
+// to the raw segments they fall in, each of which lies inside one raw
+// segment.
+func Fixups(l *Layout, segs []io.ReaderAt) ([]Fixup, error) {
+	if len(segs) != len(l.Segments) {
+		return nil, fmt.Errorf("codec: fix up %s file: %d segment readers for %d segments", l.Format, len(segs), len(l.Segments))
+	}
+	registryMu.RLock()
+	fix := fixers[l.Format]
+	registryMu.RUnlock()
+	if fix == nil {
+		return nil, nil
+	}
+	fixups, err := fix(&concatReaderAt{l: l, segs: segs}, l)
+	if err != nil {
+		return nil, fmt.Errorf("codec: fix up %s file: %w", l.Format, err)
+	}
+	if err := checkFixups(l, fixups); err != nil {
+		return nil, fmt.Errorf("codec: fix up %s file: %w", l.Format, err)
+	}
+	return fixups, nil
 }
 
 // Patch writes to w the file orig of layout l with the data of the tensors
@@ -229,4 +245,12 @@ func (pw *patchWriter) Write(p []byte) (int, error) {
 	n, err := pw.w.Write(out)
 	pw.pos += int64(n)
 	return n, err
+}
+
+// HasFixer reports whether format's raw bytes depend on tensor data (a
+// Fixer is registered for it).
+func HasFixer(format string) bool {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	return fixers[format] != nil
 }

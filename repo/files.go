@@ -8,7 +8,10 @@ import (
 	"os"
 
 	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/npy"         // registers the npy and npz parsers
+	"github.com/fed-vcs/fed/codec/onnx"        // registers the onnx parser
 	"github.com/fed-vcs/fed/codec/safetensors" // registers the safetensors parser
+	"github.com/fed-vcs/fed/codec/torch"       // registers the torch checkpoint parser
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -50,6 +53,10 @@ func (r *Repo) importFileModel(ctx context.Context, w *objects.Writer, path, nam
 	}
 	layout, err := codec.Parse(f, fi.Size(), name)
 	if errors.Is(err, codec.ErrNotModel) {
+		var oe *codec.OpaqueError
+		if errors.As(err, &oe) && r.Warn != nil && r.warnOpaque {
+			r.Warn(fmt.Sprintf("%s: %s file stored as opaque bytes, without tensor-level diff or merge: %s", name, oe.Format, oe.Reason))
+		}
 		id, _, err := w.Blob(bufReader(f))
 		if err != nil {
 			return 0, objects.ZeroID, nil, fmt.Errorf("%s: %w", name, err)
@@ -221,5 +228,6 @@ func (r *Repo) mkdirs(rel string) error {
 // isFormatError reports an error about a model file's content (as
 // opposed to an I/O error): such a file is "modified", not unreadable.
 func isFormatError(err error) bool {
-	return errors.Is(err, safetensors.ErrInvalid) || errors.Is(err, codec.ErrInvalidLayout)
+	return errors.Is(err, safetensors.ErrInvalid) || errors.Is(err, codec.ErrInvalidLayout) ||
+		errors.Is(err, torch.ErrInvalid) || errors.Is(err, npy.ErrInvalid) || errors.Is(err, onnx.ErrInvalid)
 }

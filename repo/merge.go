@@ -459,12 +459,21 @@ type mergePlan struct {
 	jobs          []*mergeJob
 	models        map[string]*objects.Model // path → model with tensor results to fill
 	modes         map[string]uint32
+	clashes       map[string][]rawClash // raw segments that differ only where fixups go
+}
+
+// rawClash is a raw segment of a merged model that differs between sides;
+// it is accepted when every side's version equals the fixed-up result
+// once the same fixups are applied to it.
+type rawClash struct {
+	seg int
+	ids []objects.ID
 }
 
 // planMerge applies the file-level and structure rules and lists the
 // tensors the strategy must merge.
 func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[string]TreeFile, strategy string) (*mergePlan, error) {
-	p := &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{}}
+	p := &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{}, clashes: map[string][]rawClash{}}
 	paths := map[string]bool{}
 	for k := range bf {
 		paths[k] = true
@@ -533,7 +542,7 @@ func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[s
 			conflict(path)
 			continue
 		}
-		items, err := r.planModel(ctx, p, path, b, inB && merge.NeedsBase(strategy), vals)
+		items, err := r.planModel(ctx, p, path, b, inB, merge.NeedsBase(strategy), vals)
 		if err != nil {
 			return nil, err
 		}
@@ -557,7 +566,7 @@ func sameChange(changed []int, vals []TreeFile, present []bool) bool {
 
 // planModel plans the merge of one model file changed on several sides.
 // It returns conflict items, or queues jobs and a result model.
-func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile) ([]string, error) {
+func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeFile, inB, needBase bool, vals []TreeFile) ([]string, error) {
 	ms := make([]*objects.Model, len(vals))
 	for i, v := range vals {
 		m, err := objects.ReadModel(ctx, r.Objects, v.ID)
@@ -622,6 +631,17 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 				}
 				changedID = &id
 			}
+			if (clash || changedID == nil) && codec.HasFixer(ref.Format) {
+				// container bytes that depend on tensor data (zip CRCs):
+				// take the first side's and let the fixups decide
+				var ids []objects.ID
+				for _, m := range ms {
+					ids = append(ids, m.Segments[j].ID)
+				}
+				p.clashes[path] = append(p.clashes[path], rawClash{seg: len(out.Segments), ids: ids})
+				out.Segments = append(out.Segments, seg)
+				continue
+			}
 			if clash || changedID == nil {
 				items = append(items, "(file header changed on several sides)")
 				continue
@@ -648,7 +668,7 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 		if job == nil {
 			continue
 		}
-		if bs, ok := baseSeg[s.Name]; ok {
+		if bs, ok := baseSeg[s.Name]; ok && needBase {
 			if t, err := objects.ReadTensor(ctx, r.Objects, bs.ID); err == nil && t.DType == job.dtype && slices.Equal(t.Shape, job.shape) {
 				job.base = t
 			}
@@ -882,7 +902,14 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			newStateIDs[j.path] = append(newStateIDs[j.path], ids[1+s])
 		}
 	}
+	if err := w.Flush(); err != nil { // the merged tensors, for the fixups to read
+		return nil, err
+	}
 	for path, m := range p.models {
+		m, err := r.fixupModel(ctx, w, m, p.clashes[path])
+		if err != nil {
+			return nil, fmt.Errorf("merge %s: %w", path, err)
+		}
 		id, err := w.Object(m)
 		if err != nil {
 			return nil, fmt.Errorf("merge %s: %w", path, err)

@@ -49,6 +49,9 @@ type Repo struct {
 	Key *objects.Keypair
 	// Progress receives progress of long operations; never nil.
 	Progress Progress
+	// Warn, when set, receives warnings the user should see (e.g. a model
+	// file fed keeps opaque, and why).
+	Warn func(msg string)
 	// Now returns the time recorded in new commits (tests fix it).
 	Now func() time.Time
 	// BeforeSign, when set, may add metadata to every new commit just
@@ -56,7 +59,8 @@ type Repo struct {
 	// c.Tree). Objects c refers to are already stored.
 	BeforeSign func(ctx context.Context, c *objects.Commit) error
 
-	locked bool // this Repo holds the repository lock
+	locked     bool // this Repo holds the repository lock
+	warnOpaque bool // importing for real (add), not only hashing
 }
 
 // Init creates a repository in dir (created if missing).

@@ -214,7 +214,9 @@ func (r *Repo) stage(ctx context.Context, idx *Index, files map[string]fs.FileIn
 		if err != nil {
 			return err
 		}
+		r.warnOpaque = true
 		kind, id, err := r.importFile(ctx, w, r.abs(rel), rel, parent)
+		r.warnOpaque = false
 		if err != nil {
 			return err
 		}

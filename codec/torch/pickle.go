@@ -44,10 +44,13 @@ type (
 	}
 )
 
-func (d *pyDict) set(k, v any) error {
+func (d *pyDict) set(k, v any, work *int) error {
 	ks, ok := keyString(k, 0)
 	if !ok {
 		return fmt.Errorf("unhashable dict key %T", k)
+	}
+	if *work += len(ks); *work > maxKeyWork {
+		return fmt.Errorf("dict keys of more than %d bytes in all", maxKeyWork)
 	}
 	if i, ok := d.index[ks]; ok {
 		d.vals[i] = v
@@ -97,6 +100,9 @@ func keyString(k any, depth int) (string, bool) {
 			}
 			b.WriteString(xs)
 			b.WriteByte(',')
+			if b.Len() > maxKey {
+				return "", false // shared sub-tuples can make keys exponentially long
+			}
 		}
 		b.WriteByte(')')
 		return b.String(), true
@@ -137,6 +143,16 @@ var whitelist = map[string]bool{
 // tree; torch state dicts nest a few levels.
 const maxDepth = 100
 
+// maxKey bounds the encoding of a dict key (tuples may nest and share).
+const maxKey = 64 << 10
+
+// maxKeyWork bounds the bytes of all key encodings of one pickle.
+const maxKeyWork = 1 << 28
+
+// maxVisits bounds the values collect visits: tuples that share
+// sub-tuples make a tree exponentially larger than the pickle.
+const maxVisits = 1 << 20
+
 // maxMemo bounds the memo table so that hostile BINPUT indices cannot
 // blow up memory (entries are kept in a map; this caps its size).
 const maxMemo = 1 << 24
@@ -151,6 +167,7 @@ type unpickler struct {
 	marks   []int
 	memo    map[uint32]any
 	storage map[string]*storage
+	keyWork int // bytes of dict key encodings so far
 }
 
 func unpickle(data []byte) (any, map[string]*storage, error) {
@@ -402,7 +419,7 @@ func (u *unpickler) step(op byte) error {
 			return err
 		}
 		d := &pyDict{}
-		if err := setItems(d, items); err != nil {
+		if err := u.setItems(d, items); err != nil {
 			return err
 		}
 		u.push(d)
@@ -455,7 +472,7 @@ func (u *unpickler) step(op byte) error {
 		if !ok {
 			return fmt.Errorf("%w: set item of %T", errUnsupported, t)
 		}
-		return setItems(d, items)
+		return u.setItems(d, items)
 	case 'q', 'r': // BINPUT, LONG_BINPUT
 		w := 1
 		if op == 'r' {
@@ -559,12 +576,12 @@ func (u *unpickler) step(op byte) error {
 	return nil
 }
 
-func setItems(d *pyDict, items []any) error {
+func (u *unpickler) setItems(d *pyDict, items []any) error {
 	if len(items)%2 != 0 {
 		return fmt.Errorf("odd number of dict items")
 	}
 	for i := 0; i < len(items); i += 2 {
-		if err := d.set(items[i], items[i+1]); err != nil {
+		if err := d.set(items[i], items[i+1], &u.keyWork); err != nil {
 			return fmt.Errorf("%w: %w", errUnsupported, err)
 		}
 	}

@@ -214,10 +214,14 @@ type namedRef struct {
 func collect(root any) ([]namedRef, error) {
 	var refs []namedRef
 	seen := map[any]bool{}
+	visits := 0
 	var walk func(v any, path string, depth int) error
 	walk = func(v any, path string, depth int) error {
 		if depth > maxDepth {
 			return fmt.Errorf("%w: objects nested deeper than %d", errUnsupported, maxDepth)
+		}
+		if visits++; visits > maxVisits {
+			return fmt.Errorf("%w: object graph of more than %d values", errUnsupported, maxVisits)
 		}
 		join := func(k string) string {
 			if path == "" {
@@ -253,6 +257,10 @@ func collect(root any) ([]namedRef, error) {
 				}
 			}
 		case pyTuple:
+			if len(v) == 0 || seen[&v[0]] {
+				return nil
+			}
+			seen[&v[0]] = true // tuples are shared by reference, like lists
 			for i, x := range v {
 				if err := walk(x, join(strconv.Itoa(i)), depth+1); err != nil {
 					return err

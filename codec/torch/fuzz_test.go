@@ -1,0 +1,109 @@
+package torch
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fed-vcs/fed/codec"
+)
+
+func FuzzParse(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.p*"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds in testdata: %v", err)
+	}
+	for _, name := range files {
+		if filepath.Ext(name) == ".json" {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	// A small hand-made checkpoint mutates faster than torch's files.
+	var small bytes.Buffer
+	zw := zip.NewWriter(&small)
+	for _, e := range []struct{ name, data string }{{"a/data.pkl", stateDict}, {"a/data/0", "\x00\x00\x80?\x00\x00\x00@"}} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: zip.Store})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, err := io.WriteString(w, e.data); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, _, err := Parse(bytes.NewReader(b), int64(len(b)), "fuzz.pt")
+		if err != nil {
+			var oe *codec.OpaqueError
+			if !errors.Is(err, ErrInvalid) && !errors.As(err, &oe) {
+				t.Fatalf("error %v is neither a FormatError nor opaque", err)
+			}
+			return
+		}
+		if err := l.Validate(); err != nil {
+			t.Fatalf("accepted layout is invalid: %v", err)
+		}
+		var same bytes.Buffer
+		if err := codec.Patch(&same, bytes.NewReader(b), l, nil); err != nil || !bytes.Equal(same.Bytes(), b) {
+			t.Fatalf("Patch without changes did not reproduce the file: %v", err)
+		}
+		// Zero every tensor: the result parses to the same layout.
+		repl := map[string]io.ReaderAt{}
+		for _, s := range l.Segments {
+			if s.Tensor != nil {
+				repl[s.Tensor.Name] = bytes.NewReader(make([]byte, s.Length))
+			}
+		}
+		var out bytes.Buffer
+		if err := codec.Patch(&out, bytes.NewReader(b), l, repl); err != nil {
+			return // e.g. a stored entry whose data is shared with a deflated one
+		}
+		l2, _, err := Parse(bytes.NewReader(out.Bytes()), int64(out.Len()), "fuzz.pt")
+		if err != nil {
+			t.Fatalf("patched file does not parse: %v", err)
+		}
+		if diff := cmp.Diff(l, l2); diff != "" {
+			t.Fatalf("layout changed by patching:\n%s", diff)
+		}
+	})
+}
+
+func FuzzUnpickle(f *testing.F) {
+	f.Add([]byte(stateDict))
+	f.Add([]byte(proto + "}q\x00" + str("a") + "]q\x01h\x01as" + str("b") + "h\x01s."))
+	f.Add([]byte(proto + "cos\nsystem\n" + str("x") + "\x85R."))
+	f.Add([]byte(proto + "\x8f(K\x01K\x02\x90\x91(t\x95\x00\x00\x00\x00\x00\x00\x00\x00." + "\x8a\x02\xff\x7f"))
+	f.Add([]byte(proto + "c_codecs\nencode\n" + str("\u00ff") + str("latin1") + "\x86R."))
+	if b, err := os.ReadFile(filepath.Join("testdata", "checkpoint.pth")); err == nil {
+		if zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b))); err == nil {
+			for _, zf := range zr.File {
+				if filepath.Base(zf.Name) == "data.pkl" {
+					rc, _ := zf.Open()
+					p, _ := io.ReadAll(rc)
+					f.Add(p)
+				}
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		root, _, err := unpickle(b)
+		if err != nil {
+			return
+		}
+		_, _ = collect(root)
+	})
+}

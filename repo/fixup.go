@@ -1,0 +1,130 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/objects"
+)
+
+// tensorReaderAt reads a stored tensor's bytes at any offset, a piece at
+// a time (the last piece read is kept).
+type tensorReaderAt struct {
+	ctx   context.Context
+	s     objects.Store
+	t     *objects.Tensor
+	piece int
+	data  []byte
+}
+
+func (r *tensorReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		pos := uint64(off) + uint64(n)
+		if pos >= r.t.Size {
+			return n, io.EOF
+		}
+		i := int(pos / r.t.PieceSize)
+		if r.data == nil || r.piece != i {
+			b, err := r.s.Get(r.ctx, r.t.Pieces[i])
+			if err != nil {
+				return n, err
+			}
+			if uint64(len(b)-objects.HeaderSize) != r.t.PieceLen(i) {
+				return n, &objects.CorruptError{ID: r.t.Pieces[i], Err: fmt.Errorf("piece has %d bytes, want %d", len(b)-objects.HeaderSize, r.t.PieceLen(i))}
+			}
+			r.piece, r.data = i, b[objects.HeaderSize:]
+		}
+		n += copy(p[n:], r.data[pos-uint64(i)*r.t.PieceSize:])
+	}
+	return n, nil
+}
+
+// fixupModel makes a model object whose tensor segments were replaced (a
+// merge) consistent again: formats whose raw bytes depend on tensor data
+// (zip containers carry CRC-32s: PyTorch checkpoints, .npz) get their raw
+// segments patched, through w. Other formats are returned as they are.
+func (r *Repo) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Model, clashes []rawClash) (*objects.Model, error) {
+	if !codec.HasFixer(m.Format) {
+		return m, nil // nothing in its raw bytes depends on tensor bytes
+	}
+	l := &codec.Layout{Format: m.Format, Size: int64(m.Size)}
+	segs := make([]io.ReaderAt, len(m.Segments))
+	raw := make([][]byte, len(m.Segments))
+	var off int64
+	for i, s := range m.Segments {
+		seg := codec.Segment{Offset: off, Length: int64(s.Size)}
+		if s.IsTensor() {
+			t, err := objects.ReadTensor(ctx, r.Objects, s.ID)
+			if err != nil {
+				return nil, err
+			}
+			seg.Tensor = &codec.TensorInfo{Name: s.Name, DType: t.DType, Shape: t.Shape}
+			segs[i] = &tensorReaderAt{ctx: ctx, s: r.Objects, t: t, piece: -1}
+		} else {
+			var buf bytes.Buffer
+			if err := objects.WriteFileTo(ctx, r.Objects, s.ID, &buf); err != nil {
+				return nil, err
+			}
+			raw[i] = buf.Bytes()
+			segs[i] = bytes.NewReader(raw[i])
+		}
+		l.Segments = append(l.Segments, seg)
+		off += int64(s.Size)
+	}
+	fixups, err := codec.Fixups(l, segs)
+	if err != nil {
+		return nil, err
+	}
+	// apply the fixups to a raw segment's bytes
+	patch := func(i int, b []byte) []byte {
+		b = append([]byte(nil), b...)
+		for _, f := range fixups {
+			if f.Offset >= l.Segments[i].Offset && f.Offset < l.Segments[i].Offset+l.Segments[i].Length {
+				copy(b[f.Offset-l.Segments[i].Offset:], f.Data)
+			}
+		}
+		return b
+	}
+	for _, c := range clashes {
+		want := patch(c.seg, raw[c.seg])
+		for _, id := range c.ids {
+			var buf bytes.Buffer
+			if err := objects.WriteFileTo(ctx, r.Objects, id, &buf); err != nil {
+				return nil, err
+			}
+			if !bytes.Equal(patch(c.seg, buf.Bytes()), want) {
+				return nil, &ConflictError{Op: "merge", Items: []string{fmt.Sprintf("(%s container bytes changed on several sides, beyond checksums)", m.Format)}}
+			}
+		}
+	}
+	if len(fixups) == 0 {
+		return m, nil
+	}
+	out := *m
+	out.Segments = append([]objects.Segment(nil), m.Segments...)
+	changed := map[int]bool{}
+	for _, f := range fixups {
+		i := sort.Search(len(l.Segments), func(i int) bool { return l.Segments[i].Offset+l.Segments[i].Length > f.Offset })
+		if i == len(l.Segments) || raw[i] == nil {
+			return nil, fmt.Errorf("%w: fixup at %d outside the raw segments", codec.ErrFixup, f.Offset)
+		}
+		if !changed[i] {
+			raw[i] = append([]byte(nil), raw[i]...)
+			changed[i] = true
+		}
+		copy(raw[i][f.Offset-l.Segments[i].Offset:], f.Data)
+	}
+	for i := range changed {
+		id, _, err := w.Blob(bytes.NewReader(raw[i]))
+		if err != nil {
+			return nil, err
+		}
+		out.Segments[i].ID = id
+	}
+	return &out, nil
+}
