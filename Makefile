@@ -7,7 +7,7 @@ GENMODEL := $(BIN)/genmodel
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short vet fmt-check lint fuzz bench bench-storage demo clean
+.PHONY: all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -43,17 +43,29 @@ fuzz:
 	done
 
 ## bench: every benchmark, fed side by side with its peer
-bench: bench-storage
+bench: bench-storage bench-zk
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/
+
+## bench-zk: proving at the production chunk size (keys kept in $$FED_ZK_CACHE when set)
+bench-zk:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./zk/
 
 ## bench-storage: fed vs git-lfs, add+commit of a 512 MiB model and two follow-ups
 bench-storage: build
 	@command -v git-lfs >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs)
 	$(GO) run ./bench/storage -fed $(FED) -genmodel $(GENMODEL) -size 512MiB
 
-## demo: a repository with a generated model, branches, commits and history
+## demo: a repository with a generated model, branches, commits and history (and, when node
+## is installed, the repository's NFT minted and a commit anchored on the local chain)
 demo: build
 	./examples/demo.sh
+
+## chain: the local Solana chain of the tests and demo (litesvm behind a JSON-RPC front on
+## 127.0.0.1, testdata/chain; needs node >= 20, runs `npm ci` there first when needed). Prints
+## its URL as the first line of stdout and serves until interrupted, until process $$PARENT
+## is gone, or after $$IDLE seconds (600) without a request. CHAIN_PORT=8899 pins the port.
+chain:
+	@./testdata/chain/start.sh $(if $(CHAIN_PORT),--port $(CHAIN_PORT))
 
 clean:
 	rm -rf $(BIN)

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # fed's demo: an owner and two contributors train one model together
 # without pooling data. Everything runs locally: a `fed serve` on
-# 127.0.0.1, generated safetensors models, keys made on the spot.
-# KEEP=1 keeps the work directory.
+# 127.0.0.1, generated safetensors models, keys made on the spot, and,
+# when node is installed, a local Solana chain (make chain) for the
+# repository's NFT. KEEP=1 keeps the work directory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 FED="$here/bin/fed"
 GEN="$here/bin/genmodel"
 work=$(mktemp -d "${TMPDIR:-/tmp}/fed-demo-XXXXXX")
 server_pid=""
+chain_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  # The chain runs in its own process group (make, sh, node): stop it all.
+  if [ -n "$chain_pid" ]; then kill -TERM -- "-$chain_pid" 2>/dev/null || kill "$chain_pid" 2>/dev/null || true; fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
 }
 trap cleanup EXIT
@@ -98,5 +102,42 @@ fed switch main
 step "integrity: every object hashed, every signature checked"
 fed fsck
 fed log -n 1 --show-signature
+
+step "ownership on Solana: the repository's NFT and an anchored commit, on a local chain"
+if ! command -v node >/dev/null 2>&1; then
+  echo "note: node is not installed, so the local Solana chain cannot run; skipping this step"
+  echo "      (install Node.js >= 20 and run 'make demo' again, or use devnet: fed config solana.rpc https://api.devnet.solana.com)"
+elif ! command -v curl >/dev/null 2>&1; then
+  echo "note: curl is not installed (it funds the wallet on the local chain); skipping this step"
+else
+  # make chain prints the chain's URL first; PARENT stops it if this script dies.
+  set -m
+  PARENT=$$ IDLE=300 make -s --no-print-directory -C "$here" chain >"$work/chain.url" 2>"$work/chain.log" &
+  chain_pid=$!
+  set +m
+  for _ in $(seq 1200); do
+    [ -s "$work/chain.url" ] && break
+    kill -0 "$chain_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rpc=$(head -n 1 "$work/chain.url" 2>/dev/null || true)
+  case "$rpc" in
+  http://*)
+    echo "local chain at $rpc (litesvm running the real Token-2022, Associated Token Account and Memo programs)"
+    echo "funding the owner's wallet: requestAirdrop of 2 SOL"
+    curl -sS -X POST -H 'Content-Type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"requestAirdrop","params":["'"$owner_pub"'",2000000000]}' "$rpc" >/dev/null
+    fed config solana.rpc "$rpc"
+    fed nft mint
+    fed nft show
+    fed anchor
+    echo "whoever holds this NFT owns the repository on servers run with 'fed serve --solana-rpc URL' (after 'fed nft link')"
+    ;;
+  *)
+    echo "note: the local chain did not start; skipping this step. Its log:"
+    sed 's/^/  /' "$work/chain.log" || true
+    ;;
+  esac
+fi
 echo
 echo "demo done: owner, alice and bob collaborated through $url"

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -23,43 +24,70 @@ import (
 type DiskStore struct {
 	dir string
 
-	// bases caches the canonical bytes of recently read delta bases: the
-	// sides of a merge are deltas against the same parent pieces, and a
-	// read of each would otherwise decode and verify the base again.
-	// Entries are read-only.
-	basesMu sync.Mutex
-	bases   []cachedBase
+	// cache keeps the canonical bytes of recently decoded chunks: the
+	// sides of a merge are deltas against the same parent pieces, a merged
+	// piece is stored as a delta against a side's piece, and both would
+	// otherwise be decoded and verified again. Entries are read-only;
+	// Get returns copies. Concurrent reads of one object decode it once.
+	cacheMu sync.Mutex
+	cache   []*cachedChunk
 }
 
-type cachedBase struct {
-	id  ID
-	obj []byte
+type cachedChunk struct {
+	id    ID
+	stamp fileStamp // the file the bytes were decoded from
+	obj   []byte
+	err   error
+	ready chan struct{}
 }
 
-const baseCacheEntries = 8
+const chunkCacheEntries = 16
 
-func (s *DiskStore) cachedBase(id ID) []byte {
-	s.basesMu.Lock()
-	defer s.basesMu.Unlock()
-	for i, c := range s.bases {
+// cached returns the cached decoded chunk id, waiting for a decode in
+// progress; nil when absent. When absent and claim is set, it registers
+// an entry the caller must fill with fill.
+func (s *DiskStore) cached(id ID, claim bool) (c *cachedChunk, owner bool) {
+	s.cacheMu.Lock()
+	for i, c := range s.cache {
 		if c.id == id {
-			// move to the front
-			copy(s.bases[1:i+1], s.bases[:i])
-			s.bases[0] = c
-			return c.obj
+			copy(s.cache[1:i+1], s.cache[:i])
+			s.cache[0] = c
+			s.cacheMu.Unlock()
+			<-c.ready
+			if c.err != nil {
+				return nil, false
+			}
+			return c, false
 		}
 	}
-	return nil
+	if !claim {
+		s.cacheMu.Unlock()
+		return nil, false
+	}
+	c = &cachedChunk{id: id, ready: make(chan struct{})}
+	if len(s.cache) < chunkCacheEntries {
+		s.cache = append(s.cache, nil)
+	}
+	copy(s.cache[1:], s.cache[:len(s.cache)-1])
+	s.cache[0] = c
+	s.cacheMu.Unlock()
+	return c, true
 }
 
-func (s *DiskStore) cacheBase(id ID, obj []byte) {
-	s.basesMu.Lock()
-	defer s.basesMu.Unlock()
-	if len(s.bases) < baseCacheEntries {
-		s.bases = append(s.bases, cachedBase{})
+// fill completes a claimed entry; failed decodes are dropped.
+func (s *DiskStore) fill(c *cachedChunk, obj []byte, err error) {
+	c.obj, c.err = obj, err
+	close(c.ready)
+	if err != nil {
+		s.cacheMu.Lock()
+		for i, e := range s.cache {
+			if e == c {
+				s.cache = append(s.cache[:i], s.cache[i+1:]...)
+				break
+			}
+		}
+		s.cacheMu.Unlock()
 	}
-	copy(s.bases[1:], s.bases[:len(s.bases)-1])
-	s.bases[0] = cachedBase{id, obj}
 }
 
 var _ Store = (*DiskStore)(nil)
@@ -98,7 +126,51 @@ func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
 
 // Get reads, decodes and verifies an object.
 func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
-	return s.get(ctx, id, 0)
+	b, err := s.getShared(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// getShared is get through the chunk cache; the result must not be
+// modified.
+func (s *DiskStore) getShared(ctx context.Context, id ID, depth int) ([]byte, error) {
+	st, statErr := s.stamp(id)
+	if statErr != nil {
+		return s.get(ctx, id, depth)
+	}
+	c, owner := s.cached(id, true)
+	if !owner {
+		if c != nil && c.stamp == st {
+			return c.obj, nil
+		}
+		return s.get(ctx, id, depth) // a stale entry, or a failed decode
+	}
+	// this goroutine decodes; concurrent readers of id wait for it
+	b, err := s.get(ctx, id, depth)
+	c.stamp = st
+	s.fill(c, b, err)
+	return b, err
+}
+
+// fileStamp identifies one version of an object's file: a cached decode
+// is used only while the file is the one it was decoded from.
+type fileStamp struct {
+	ino, size uint64
+	mtime     int64
+}
+
+func (s *DiskStore) stamp(id ID) (fileStamp, error) {
+	fi, err := os.Stat(s.path(id))
+	if err != nil {
+		return fileStamp{}, err
+	}
+	st := fileStamp{size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st, nil
 }
 
 func (s *DiskStore) get(ctx context.Context, id ID, depth int) ([]byte, error) {
@@ -116,14 +188,7 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int) ([]byte, error) {
 		if depth >= MaxDeltaDepth {
 			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
 		}
-		if b := s.cachedBase(base); b != nil {
-			return b, nil
-		}
-		b, err := s.get(ctx, base, depth+1)
-		if err == nil {
-			s.cacheBase(base, b)
-		}
-		return b, err
+		return s.getShared(ctx, base, depth+1)
 	})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,8 +1,8 @@
 package objects
 
 import (
-	"encoding/binary"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"

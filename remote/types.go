@@ -140,16 +140,25 @@ type UploadResponse struct {
 
 // Settings are a repository's access settings.
 type Settings struct {
-	Owner         string   `json:"owner"`
+	// Owner is the owner's key now: with NFT set, whoever holds the NFT
+	// at the time of the request. Empty (absent) when nobody owns the
+	// repository now: the NFT cannot be resolved (doc/protocol.md §6.8).
+	Owner         string   `json:"owner,omitempty"`
 	Public        bool     `json:"public"`
 	Protected     []string `json:"protected"`
 	Collaborators []string `json:"collaborators"`
+	// NFT is the base58 mint of the repository NFT whose holder owns the
+	// repository, or empty.
+	NFT string `json:"nft,omitempty"`
 }
 
 // SettingsUpdate changes settings (owner only); nil fields stay.
 type SettingsUpdate struct {
 	Public    *bool     `json:"public,omitempty"`
 	Protected *[]string `json:"protected,omitempty"`
+	// NFT links the repository to a repository NFT (base58 mint), whose
+	// holder is then the owner; "" unlinks it.
+	NFT *string `json:"nft,omitempty"`
 }
 
 // PushLogEntry is one signed push kept by the server.
@@ -367,6 +376,14 @@ func (r *UpdateRequest) check() error {
 }
 
 func (r *SettingsUpdate) check() error {
+	if r.NFT != nil && *r.NFT != "" {
+		if len(*r.NFT) > 44 {
+			return fmt.Errorf("nft: %d characters, not a base58 address", len(*r.NFT))
+		}
+		if _, err := objects.ParsePublicKey(*r.NFT); err != nil {
+			return fmt.Errorf("nft: %w", err)
+		}
+	}
 	if r.Protected != nil {
 		if len(*r.Protected) > MaxUpdates {
 			return fmt.Errorf("%d protected refs (at most %d)", len(*r.Protected), MaxUpdates)

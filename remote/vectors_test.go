@@ -233,6 +233,7 @@ func examples() map[string]any {
 	base := vecID("base")
 	cur := vecID("c3")
 	pub, prot := true, []string{"refs/heads/main"}
+	mint := objects.KeypairFromSeed(bytes.Repeat([]byte{9}, 32)).Public().String()
 	stale := remote.NewProblem(409, remote.CodeStale, "refs/heads/main is now %s", cur)
 	stale.Ref, stale.Current = "refs/heads/main", &cur
 	inc := remote.NewProblem(422, remote.CodeIncomplete, "1 or more objects reachable from the new ids are missing; upload them first")
@@ -251,8 +252,8 @@ func examples() map[string]any {
 		"plan":               remote.Plan{Objects: []remote.PlannedObject{{ID: vecID("c2"), Size: 180}, {ID: vecID("piece"), Size: 412, Base: &base}}, Shallow: []objects.ID{vecID("c2")}},
 		"download-request":   remote.DownloadRequest{IDs: []objects.ID{vecID("piece")}, HaveBases: []objects.ID{base}},
 		"upload-response":    remote.UploadResponse{Received: 12, Added: 10, Bytes: 4 << 20},
-		"settings":           remote.Settings{Owner: k, Public: true, Protected: prot, Collaborators: []string{objects.KeypairFromSeed(bytes.Repeat([]byte{8}, 32)).Public().String()}},
-		"settings-update":    remote.SettingsUpdate{Public: &pub, Protected: &prot},
+		"settings":           remote.Settings{Owner: k, Public: true, Protected: prot, Collaborators: []string{objects.KeypairFromSeed(bytes.Repeat([]byte{8}, 32)).Public().String()}, NFT: mint},
+		"settings-update":    remote.SettingsUpdate{Public: &pub, Protected: &prot, NFT: &mint},
 		"push-log":           remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Signature: sig}}},
 		"problem":            stale,
 		"problem-incomplete": inc,

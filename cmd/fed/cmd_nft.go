@@ -10,6 +10,7 @@ import (
 
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -24,8 +25,8 @@ type nftOptions struct {
 func newNFTCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "nft",
-		Usage:     "mint, show or transfer the repository's NFT on Solana",
-		ArgsUsage: "mint [--release TAG] | show [MINT] | transfer NEW_OWNER",
+		Usage:     "mint, show, transfer or link the repository's NFT on Solana",
+		ArgsUsage: "mint [--release TAG] | show [MINT] | transfer NEW_OWNER | link [REMOTE] | unlink [REMOTE]",
 		Description: "A repository's ownership (and, on request, a release) is a Solana Token-2022 NFT\n" +
 			"with its metadata in the mint: name, symbol FED, uri (the origin remote's URL)\n" +
 			"and fields fed.repo (the root commit id), and for a release fed.tag, fed.commit\n" +
@@ -37,7 +38,17 @@ func newNFTCommand(e *env) *cli.Command {
 			"                          repository's, or the release's with --release); checks\n" +
 			"                          that fed.repo is this repository\n" +
 			"   transfer NEW_OWNER     give the repository NFT, with the right to rewrite its\n" +
-			"                          metadata, to the wallet NEW_OWNER (base58)\n\n" +
+			"                          metadata, to the wallet NEW_OWNER (base58)\n" +
+			"   link [REMOTE]          tell the server of REMOTE (default origin) that the\n" +
+			"                          repository NFT recorded by mint (nft.mint) owns the\n" +
+			"                          repository there: from then on its owner is whoever\n" +
+			"                          holds the NFT. Run it once, after 'fed push' and 'fed\n" +
+			"                          nft mint', as the repository's owner holding the NFT;\n" +
+			"                          the server must run with --solana-rpc on the same chain.\n" +
+			"                          mint never links by itself: the server's copy may not\n" +
+			"                          exist yet, and linking hands ownership to the chain.\n" +
+			"   unlink [REMOTE]        undo link (the NFT's holder only): you become the\n" +
+			"                          server's owner of record\n\n" +
 			"The RPC node is --rpc, else config solana.rpc, else json_rpc_url in the Solana\n" +
 			"CLI's ~/.config/solana/cli/config.yml. Your key (--keypair) pays the fees.",
 		Flags: []cli.Flag{
@@ -50,7 +61,11 @@ func newNFTCommand(e *env) *cli.Command {
 			if len(args) == 0 {
 				return usageErrorf("nft needs a verb: mint, show or transfer")
 			}
-			return runNFT(c.Context, nftOptions{verb: args[0], args: args[1:], release: c.String("release"), rpc: c.String("rpc"), json: c.Bool("json")}, e)
+			opts := nftOptions{verb: args[0], args: args[1:], release: c.String("release"), rpc: c.String("rpc"), json: c.Bool("json")}
+			if opts.verb == "link" || opts.verb == "unlink" {
+				return runNFTLink(c.Context, opts, e)
+			}
+			return runNFT(c.Context, opts, e)
 		},
 	}
 }
@@ -73,7 +88,7 @@ func runNFT(ctx context.Context, opts nftOptions, e *env) error {
 			return usageErrorf("nft transfer takes one NEW_OWNER (a base58 wallet address)")
 		}
 	default:
-		return usageErrorf("unknown nft verb %q: want mint, show or transfer", opts.verb)
+		return usageErrorf("unknown nft verb %q: want mint, show, transfer, link or unlink", opts.verb)
 	}
 	r, err := e.openRepo(true)
 	if err != nil {
@@ -263,4 +278,69 @@ func parseWallet(s string) (objects.PublicKey, error) {
 		return k, usageErrorf("%q is not a Solana address (base58, 32 bytes): %v", s, err)
 	}
 	return k, nil
+}
+
+// runNFTLink links the repository on a server to its repository NFT
+// (settings "nft"), or unlinks it.
+func runNFTLink(ctx context.Context, opts nftOptions, e *env) error {
+	if len(opts.args) > 1 || opts.release != "" || opts.rpc != "" {
+		return usageErrorf("nft %s takes at most one REMOTE, and no --release or --rpc (the server asks its own node)", opts.verb)
+	}
+	name := repo.DefaultRemote
+	if len(opts.args) == 1 {
+		name = opts.args[0]
+	}
+	r, err := e.openRepo(true)
+	if err != nil {
+		return err
+	}
+	value := ""
+	if opts.verb == "link" {
+		mint, err := r.NFTMint("")
+		if err != nil {
+			return e.solanaError(err, r)
+		}
+		value = mint.String()
+	}
+	if err := e.loadKey(r); err != nil {
+		return err
+	}
+	url, ok := r.Config.Get("remote." + name + ".url")
+	if !ok {
+		return usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", name, name)
+	}
+	c, err := remote.New(url, remote.Options{Key: r.Key})
+	if err != nil {
+		return err
+	}
+	s, err := c.UpdateSettings(ctx, remote.SettingsUpdate{NFT: &value})
+	if err != nil {
+		var p *remote.Problem
+		switch {
+		case errors.As(err, &p) && p.Code == remote.CodeNotFound:
+			return withHint(remoteError(err), "push the repository first: 'fed push "+name+"'")
+		case errors.As(err, &p) && p.Code == remote.CodeBadRequest:
+			return withHint(err, "push a commit to the default branch first, and run the server with 'fed serve --solana-rpc URL'")
+		case errors.As(err, &p) && p.Code == remote.CodeForbidden:
+			return withHint(err, "only the repository's owner on the server, holding the NFT ('fed nft show'), may link or unlink it")
+		}
+		return remoteError(err)
+	}
+	if opts.json {
+		return e.printJSON(s)
+	}
+	if opts.verb == "link" {
+		e.note("Linked %s to NFT %s: its holder owns the repository there\n", url, s.NFT)
+	} else {
+		e.note("Unlinked %s from its NFT\n", url)
+	}
+	owner := s.Owner
+	if owner == "" {
+		owner = "(nobody)"
+	}
+	e.printf("owner: %s\n", owner)
+	if s.NFT != "" {
+		e.printf("nft:   %s\n", s.NFT)
+	}
+	return nil
 }

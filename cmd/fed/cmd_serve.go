@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/nft"
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote/server"
 )
 
@@ -16,6 +19,8 @@ type serveOptions struct {
 	root, addr, domain, addrFile string
 	noCreate, private            bool
 	gcGrace                      time.Duration
+	solanaRPC                    string
+	nftCacheTTL                  time.Duration
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -24,7 +29,11 @@ func newServeCommand(e *env) *cli.Command {
 		Usage: "host repositories for push, fetch and clone",
 		Description: "Serves every repository under --root over HTTP until interrupted. Users push with\n" +
 			"their Solana keys; the first push to a new repository name creates it, owned by the\n" +
-			"pusher. Put a TLS reverse proxy in front to serve beyond localhost.",
+			"pusher. Put a TLS reverse proxy in front to serve beyond localhost.\n\n" +
+			"With --solana-rpc, a repository's owner may link it to its repository NFT ('fed nft\n" +
+			"link'); from then on its owner is whoever holds that NFT now, as the node at URL\n" +
+			"says (answers are cached for --nft-cache-ttl). When the node cannot be asked, owner\n" +
+			"checks fail closed (503, clients retry). Use a node you trust.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
@@ -33,6 +42,8 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-create", Usage: "do not create repositories on a first push"},
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
 			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than this (default 24h)"},
+			&cli.StringFlag{Name: "solana-rpc", Usage: "Solana JSON-RPC node `URL` that says who holds repository NFTs (off when empty)"},
+			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -41,26 +52,54 @@ func newServeCommand(e *env) *cli.Command {
 			if c.String("root") == "" {
 				return usageErrorf("serve needs --root DIR")
 			}
+			if c.Duration("nft-cache-ttl") <= 0 {
+				return usageErrorf("--nft-cache-ttl must be positive")
+			}
+			if c.IsSet("nft-cache-ttl") && c.String("solana-rpc") == "" {
+				return usageErrorf("--nft-cache-ttl needs --solana-rpc URL")
+			}
 			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"),
-				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace")}, e)
+				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
+				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl")}, e)
 		},
 	}
 }
 
 func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	var ferr error
-	err := server.Serve(ctx, server.Options{
+	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace,
 		ErrorLog: func(format string, args ...any) { fmt.Fprintf(e.stderr, "fed: serve: "+format+"\n", args...) },
-	}, func(a net.Addr) {
+	}
+	if opts.solanaRPC != "" {
+		sopts.NFTHolder = nftHolder(nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL))
+	}
+	err := server.Serve(ctx, sopts, func(a net.Addr) {
 		if opts.addrFile != "" {
 			ferr = os.WriteFile(opts.addrFile, []byte(a.String()+"\n"), 0o644)
 		}
 		e.note("Serving %s on http://%s\n", opts.root, a)
+		if opts.solanaRPC != "" {
+			e.note("Repository NFTs: holders per %s, trusted for %s\n", opts.solanaRPC, opts.nftCacheTTL)
+		}
 	})
 	if err != nil {
 		return err
 	}
 	return ferr
+}
+
+// nftHolder is the server's NFT lookup: cache.RepoHolder, with a node
+// that cannot be asked (or answers nonsense) marked
+// server.ErrChainUnavailable, so that the server answers 503 rather than
+// 403.
+func nftHolder(cache *nft.HolderCache) func(context.Context, objects.PublicKey, objects.ID) (objects.PublicKey, error) {
+	return func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error) {
+		k, err := cache.RepoHolder(ctx, mint, repoID)
+		if errors.Is(err, nft.ErrUnreachable) || errors.Is(err, nft.ErrRPC) || errors.Is(err, context.DeadlineExceeded) {
+			return k, fmt.Errorf("%w: %w", server.ErrChainUnavailable, err)
+		}
+		return k, err
+	}
 }

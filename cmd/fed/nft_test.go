@@ -3,17 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fed-vcs/fed/internal/testchain"
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/remote/server"
 )
 
 // TestNFTScripts runs testdata/nft/*.txtar against one local Solana chain
@@ -53,6 +58,9 @@ func TestNFTScripts(t *testing.T) {
 			"jsonfield": cmdJSONField,
 			"envfile":   cmdEnvFile,
 			"jsonenv":   cmdJSONEnv,
+			"waitfile":  cmdWaitFile,
+			"protect":   cmdProtect,
+			"sleep":     cmdSleep,
 		},
 	})
 }
@@ -110,4 +118,67 @@ func cmdJSONEnv(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("jsonenv: %v is not a string", v)
 	}
 	ts.Setenv(args[0], s)
+}
+
+// waitfile FILE waits up to 30s for FILE to exist and be non-empty (the
+// --addr-file of a fed serve started in the background).
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := os.Stat(ts.MkAbs(args[0])); err == nil && st.Size() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfile: %s did not appear within 30s", args[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// protect URL KEYFILE REF... makes REFs the protected refs of the
+// repository at URL, as the owner whose key is in KEYFILE (fed has no
+// command for it yet).
+func cmdProtect(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: protect URL KEYFILE REF...")
+	}
+	k, err := objects.LoadKeypair(ts.MkAbs(args[1]))
+	ts.Check(err)
+	c, err := remote.New(args[0], remote.Options{Key: k, MaxRetries: -1})
+	ts.Check(err)
+	refs := args[2:]
+	s, err := c.UpdateSettings(context.Background(), remote.SettingsUpdate{Protected: &refs})
+	ts.Check(err)
+	ts.Logf("protected: %v", s.Protected)
+}
+
+// sleep DURATION pauses the script (to let a server's cache expire).
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// TestNFTHolderUnreachable checks that fed serve's NFT lookup marks an
+// unreachable node as server.ErrChainUnavailable (503, retried), so the
+// server fails closed without telling a holder "forbidden".
+func TestNFTHolderUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	holder := nftHolder(nft.NewHolderCache("http://"+addr, time.Second))
+	mint := objects.KeypairFromSeed(make([]byte, 32)).Public()
+	_, err = holder(context.Background(), mint, objects.Sum([]byte("root")))
+	if !errors.Is(err, server.ErrChainUnavailable) || !errors.Is(err, nft.ErrUnreachable) {
+		t.Fatalf("lookup on a dead node: %v, want server.ErrChainUnavailable and nft.ErrUnreachable", err)
+	}
 }

@@ -17,6 +17,15 @@
 // anyone, private ones only by the owner and collaborators (others get
 // 404).
 //
+// Ownership by NFT: with Options.NFTHolder set, the owner may link the
+// repository to its Solana repository NFT (settings "nft"); from then on
+// the owner is whoever holds the NFT now, for every owner check, as long
+// as the NFT names the repository's id (the first-parent root commit of
+// the default branch). The server does not import the Solana code: fed
+// serve injects the lookup (nft.HolderCache). It fails closed: when the
+// holder cannot be resolved nobody is the owner, and an owner check
+// answers 503 when the chain was unreachable (owner.go).
+//
 // Invariants: every stored object was re-hashed on upload; a ref moves
 // (all of a request's refs or none, by refs.Transaction with each
 // update's old value) only when every object reachable from its new value

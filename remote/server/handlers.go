@@ -25,6 +25,7 @@ type call struct {
 	r    *http.Request
 	name string
 	key  *objects.PublicKey // nil: anonymous
+	own  *ownership         // who owns the repository, once asked
 }
 
 func (c *call) fail(p *remote.Problem) { writeProblem(c.w, p) }
@@ -50,7 +51,9 @@ func (c *call) readable() (*repository, bool) {
 		return nil, false
 	}
 	m := rp.snapshotMeta()
-	if !m.canRead(c.key) {
+	// A private repository stays indistinguishable from an absent one,
+	// even when the chain cannot say whether the caller owns it.
+	if !c.canRead(rp, &m) {
 		if c.key == nil {
 			c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "repository %s needs a login (or does not exist)", c.name))
 		} else {
@@ -82,9 +85,9 @@ func (c *call) writable() (*repository, bool) {
 		return nil, false
 	}
 	m := rp.snapshotMeta()
-	if !m.canWrite(c.key) {
-		if m.canRead(c.key) {
-			c.fail(remote.NewProblem(403, remote.CodeForbidden, "%s may not push to %s (ask the owner %s: fed collab add)", c.key, c.name, m.Owner))
+	if !c.canWrite(rp, &m) {
+		if c.canRead(rp, &m) {
+			c.deny(remote.NewProblem(403, remote.CodeForbidden, "%s may not push to %s (ask the owner %s: fed collab add)", c.key, c.name, c.ownership(rp, &m)))
 		} else {
 			c.fail(remote.NewProblem(404, remote.CodeNotFound, "no repository %s", c.name))
 		}
@@ -301,18 +304,19 @@ func (c *call) updateRefs() {
 		return
 	}
 	m := rp.snapshotMeta()
-	owner := m.isOwner(c.key)
+	// The owner is asked for only when an update needs the owner's rights.
+	owner := func() bool { return c.isOwner(rp, &m) }
 	for _, u := range req.Updates {
-		if m.protected(u.Name) && !owner {
-			p := remote.NewProblem(403, remote.CodeProtected, "%s is protected: only the owner %s may push to it", u.Name, m.Owner)
+		if m.protected(u.Name) && !owner() {
+			p := remote.NewProblem(403, remote.CodeProtected, "%s is protected: only the owner %s may push to it", u.Name, c.ownership(rp, &m))
 			p.Ref = u.Name
-			c.fail(p)
+			c.deny(p)
 			return
 		}
-		if (u.Force || u.New.IsZero()) && !owner {
-			p := remote.NewProblem(403, remote.CodeForceDenied, "only the owner may force-push or delete %s", u.Name)
+		if (u.Force || u.New.IsZero()) && !owner() {
+			p := remote.NewProblem(403, remote.CodeForceDenied, "only the owner %s may force-push or delete %s", c.ownership(rp, &m), u.Name)
 			p.Ref = u.Name
-			c.fail(p)
+			c.deny(p)
 			return
 		}
 		if u.New.IsZero() && !u.Force {
@@ -605,11 +609,21 @@ func (c *call) getSettings() {
 	if !ok {
 		return
 	}
-	writeJSON(c.w, 200, settingsOf(rp.snapshotMeta()))
+	m := rp.snapshotMeta()
+	if o := c.ownership(rp, &m); o.unavailable {
+		c.failChainDown()
+		return
+	}
+	writeJSON(c.w, 200, c.settingsOf(rp, m))
 }
 
-func settingsOf(m meta) remote.Settings {
-	s := remote.Settings{Owner: m.Owner, Public: m.Public, Protected: m.Protected, Collaborators: m.Collaborators}
+// settingsOf is the settings answer: the owner is the one this call
+// resolved (absent when nobody owns the repository now).
+func (c *call) settingsOf(rp *repository, m meta) remote.Settings {
+	s := remote.Settings{Public: m.Public, Protected: m.Protected, Collaborators: m.Collaborators, NFT: m.NFT}
+	if o := c.ownership(rp, &m); o.known {
+		s.Owner = o.owner.String()
+	}
 	if s.Protected == nil {
 		s.Protected = []string{}
 	}
@@ -626,11 +640,11 @@ func (c *call) owned() (*repository, bool) {
 		return nil, false
 	}
 	m := rp.snapshotMeta()
-	if !m.isOwner(c.key) {
+	if !c.isOwner(rp, &m) {
 		if c.key == nil {
 			c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "changing settings needs a login"))
 		} else {
-			c.fail(remote.NewProblem(403, remote.CodeForbidden, "only the owner %s may change the settings of %s", m.Owner, c.name))
+			c.deny(remote.NewProblem(403, remote.CodeForbidden, "only the owner %s may change the settings of %s", c.ownership(rp, &m), c.name))
 		}
 		return nil, false
 	}
@@ -647,6 +661,12 @@ func (c *call) putSettings() {
 	if !ok {
 		return
 	}
+	if req.NFT != nil && *req.NFT != "" {
+		mint, _ := objects.ParsePublicKey(*req.NFT) // checked by the decoder
+		if !c.linkNFT(rp, mint) {
+			return
+		}
+	}
 	m, err := rp.setMeta(func(m *meta) {
 		if req.Public != nil {
 			m.Public = *req.Public
@@ -654,12 +674,18 @@ func (c *call) putSettings() {
 		if req.Protected != nil {
 			m.Protected = append([]string{}, (*req.Protected)...)
 		}
+		if req.NFT != nil {
+			// The caller owns the repository now (and holds the NFT when
+			// linking): after an unlink, the owner is who unlinked.
+			m.NFT = *req.NFT
+			m.Owner = c.key.String()
+		}
 	})
 	if err != nil {
 		c.internal(err)
 		return
 	}
-	writeJSON(c.w, 200, settingsOf(m))
+	writeJSON(c.w, 200, c.settingsOf(rp, m))
 }
 
 func (c *call) collaborator(keyText string) {
@@ -681,7 +707,7 @@ func (c *call) collaborator(keyText string) {
 			}
 		}
 		m.Collaborators = out
-		if c.r.Method == http.MethodPut && k != m.Owner {
+		if c.r.Method == http.MethodPut && (k != m.Owner || m.NFT != "") {
 			m.Collaborators = append(m.Collaborators, k)
 		}
 	})
@@ -689,7 +715,7 @@ func (c *call) collaborator(keyText string) {
 		c.internal(err)
 		return
 	}
-	writeJSON(c.w, 200, settingsOf(m))
+	writeJSON(c.w, 200, c.settingsOf(rp, m))
 }
 
 func (c *call) pushLog() {

@@ -22,7 +22,7 @@ import (
 //
 //	HEAD, refs/, logs/   package refs (HEAD names refs/heads/main)
 //	objects/             package objects (DiskStore)
-//	fed-repo.json        owner and access settings (meta)
+//	fed-repo.json        owner, NFT and access settings (meta)
 //	push.log             one JSON PushLogEntry per line, appended and
 //	                     fsynced after each accepted push
 //
@@ -47,6 +47,9 @@ type meta struct {
 	Protected     []string  `json:"protected"`
 	Collaborators []string  `json:"collaborators"`
 	Created       time.Time `json:"created"`
+	// NFT is the base58 mint of the repository NFT: when set, its holder
+	// is the owner and Owner has no rights of its own (owner.go).
+	NFT string `json:"nft,omitempty"`
 }
 
 // repository is one open repository.
@@ -62,7 +65,8 @@ type repository struct {
 	// (refs' file locks cover other processes).
 	mu       sync.Mutex
 	meta     meta
-	complete map[objects.ID]bool // objects whose whole closure is present
+	complete map[objects.ID]bool       // objects whose whole closure is present
+	roots    map[objects.ID]objects.ID // first-parent root commit by tip (repoID)
 }
 
 func (s *Server) repoDir(name string) string {
@@ -213,15 +217,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Access rules.
-
-func (m *meta) isOwner(k *objects.PublicKey) bool { return k != nil && k.String() == m.Owner }
-
-func (m *meta) canWrite(k *objects.PublicKey) bool {
-	return k != nil && (m.isOwner(k) || slices.Contains(m.Collaborators, k.String()))
-}
-
-func (m *meta) canRead(k *objects.PublicKey) bool { return m.Public || m.canWrite(k) }
+// Access rules: who owns a repository is in owner.go.
 
 func (m *meta) protected(ref string) bool { return slices.Contains(m.Protected, ref) }
 

@@ -61,6 +61,17 @@ type Options struct {
 	// protected branch; an error refuses the push (proof-required). The
 	// zk layer plugs its verification in here.
 	RequireProofs func(ctx context.Context, repo string, commit objects.ID) error
+	// NFTHolder, when set, lets a repository's settings name a repository
+	// NFT (PUT settings "nft"): its owner is then whoever holds the NFT
+	// now. The server calls it with the NFT's mint and the repository's
+	// id (the root commit reached by first parents from the default
+	// branch); it returns the holder, or an error when the NFT is not that
+	// repository's or cannot be read. Errors fail closed (nobody is the
+	// owner): one wrapping ErrChainUnavailable answers 503 unavailable,
+	// any other the refusal the request would get from a non-owner. It
+	// should cache answers briefly (fed serve: nft.HolderCache). Nil: NFT
+	// ownership is off, and a repository that names an NFT has no owner.
+	NFTHolder func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error)
 	// Now returns the current time (tests).
 	Now func() time.Time
 	// ErrorLog receives internal errors (default: discarded).
