@@ -390,7 +390,14 @@ func (t *Tensor) mergeFixed(sides [][]byte, out []byte) error {
 			if err != nil {
 				return err
 			}
-			encodeFloat(t.dt, Dequantize(r), out[(s+i)*t.sz:])
+			// A proof compares the stored result, quantised again, with r:
+			// the result must be exact in the output dtype (always for F64
+			// and for F32 below 256 in magnitude, rarely for F16 and BF16).
+			x := Dequantize(r)
+			if roundTrip(t.dt, x) != x {
+				return fmt.Errorf("merge: tensor %s element %d: exact mean %v is not representable in %s: %w", t.name, t.pos+uint64(s+i), x, t.dt, ErrRange)
+			}
+			encodeFloat(t.dt, x, out[(s+i)*t.sz:])
 		}
 	}
 	return nil

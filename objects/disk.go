@@ -126,7 +126,7 @@ func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
 
 // Get reads, decodes and verifies an object.
 func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
-	b, err := s.getShared(ctx, id, 0)
+	b, err := s.getShared(ctx, id, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -134,18 +134,19 @@ func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
 }
 
 // getShared is get through the chunk cache; the result must not be
-// modified.
-func (s *DiskStore) getShared(ctx context.Context, id ID, depth int) ([]byte, error) {
+// modified. Only objects read as delta bases (insert) enter the cache:
+// they are the ones many reads share.
+func (s *DiskStore) getShared(ctx context.Context, id ID, depth int, insert bool) ([]byte, error) {
 	st, statErr := s.stamp(id)
 	if statErr != nil {
 		return s.get(ctx, id, depth)
 	}
-	c, owner := s.cached(id, true)
+	c, owner := s.cached(id, insert)
 	if !owner {
 		if c != nil && c.stamp == st {
 			return c.obj, nil
 		}
-		return s.get(ctx, id, depth) // a stale entry, or a failed decode
+		return s.get(ctx, id, depth) // absent, stale, or a failed decode
 	}
 	// this goroutine decodes; concurrent readers of id wait for it
 	b, err := s.get(ctx, id, depth)
@@ -188,7 +189,7 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int) ([]byte, error) {
 		if depth >= MaxDeltaDepth {
 			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
 		}
-		return s.getShared(ctx, base, depth+1)
+		return s.getShared(ctx, base, depth+1, true)
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -272,7 +273,7 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 	depth := 0
 	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 && s.touch(ctx, opts.DeltaBase, now) {
 		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
-			if b, err := s.Get(ctx, opts.DeltaBase); err == nil {
+			if b, err := s.getShared(ctx, opts.DeltaBase, 0, true); err == nil {
 				base, depth = b, d
 			}
 		}

@@ -400,11 +400,21 @@ func (r *SettingsUpdate) check() error {
 // ValidateRefName checks a ref name a client may push: a valid ref name
 // under refs/heads/ or refs/tags/.
 func ValidateRefName(name string) error {
+	if strings.HasPrefix(name, ProofsPrefix) {
+		if _, err := objects.ParseID(strings.TrimPrefix(name, ProofsPrefix)); err != nil {
+			return fmt.Errorf("ref %q: a proof ref is refs/proofs/<commit id>", name)
+		}
+		return nil
+	}
 	if !strings.HasPrefix(name, refs.HeadsPrefix) && !strings.HasPrefix(name, refs.TagsPrefix) {
-		return fmt.Errorf("ref %q: only refs/heads/ and refs/tags/ may be pushed", name)
+		return fmt.Errorf("ref %q: only refs/heads/, refs/tags/ and refs/proofs/ may be pushed", name)
 	}
 	return refs.ValidateName(name)
 }
+
+// ProofsPrefix names proof refs: refs/proofs/<commit id> holds the id of
+// the proof object attached to that commit (doc/design.md, "Proofs").
+const ProofsPrefix = "refs/proofs/"
 
 // DecodeSignature parses a base58 ed25519 signature.
 func DecodeSignature(s string) ([]byte, error) {

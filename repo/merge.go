@@ -416,7 +416,7 @@ func (r *Repo) mergeMeta(res *MergeResult, mopts merge.Options, rep *merge.Repor
 				w = res.Weights[i]
 			}
 		}
-		pw = append(pw, strconv.FormatFloat(w, 'g', -1, 64))
+		pw = append(pw, strconv.FormatFloat(w, 'f', -1, 64))
 	}
 	meta := map[string]string{
 		MetaMergeStrategy: mopts.Strategy,

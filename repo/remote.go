@@ -403,6 +403,9 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	}
 	if res.Old == local {
 		res.UpToDate = true
+		if err := r.pushProofs(ctx, c, local, list); err != nil {
+			return nil, err
+		}
 		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
 	}
 	shallow, err := r.Shallow()
@@ -424,6 +427,9 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	}
 	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
+	}
+	if err := r.pushProofs(ctx, c, local, list); err != nil {
+		return nil, err
 	}
 	_, err = c.UpdateRefs(ctx, []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: local, Force: opts.Force}})
 	if errors.Is(err, remote.ErrNonFastForward) {
@@ -528,6 +534,9 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 	var want []objects.ID
 	wanted := map[objects.ID]bool{}
 	for _, ref := range list.Refs {
+		if strings.HasPrefix(ref.Name, ProofsPrefix) {
+			continue // fetchProofs, for the commits fetched
+		}
 		if !complete[ref.ID] && !wanted[ref.ID] {
 			wanted[ref.ID] = true
 			want = append(want, ref.ID)
@@ -584,7 +593,10 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 			res.Changes = append(res.Changes, RefChange{Name: l.Name, Old: l.ID})
 		}
 	}
-	return r.Refs.Transaction(ups, r.entry("fetch "+opts.Remote))
+	if err := r.Refs.Transaction(ups, r.entry("fetch "+opts.Remote)); err != nil {
+		return err
+	}
+	return r.fetchProofs(ctx, c, list)
 }
 
 // checkClosure verifies that everything reachable from roots is present,

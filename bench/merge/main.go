@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 )
@@ -105,7 +104,18 @@ func run(fedBin, gen, size string, k int, python string) error {
 	if _, err := sh(repoDir, env, fedBin, "switch", "-q", "main"); err != nil {
 		return err
 	}
-	// plain copy of the same input bytes in memory
+	fedP, err := sh(repoDir, env, fedBin, append([]string{"merge", "--strategy", "fedavg", "-m", "round"}, branches...)...)
+	if err != nil {
+		return err
+	}
+	script, _ := filepath.Abs("bench/merge/numpy_fedavg.py")
+	args := append([]string{script, filepath.Join(work, "numpy.safetensors")}, inputs...)
+	npP, err := sh(work, nil, python, args...)
+	if err != nil {
+		return fmt.Errorf("NumPy peer (apt-get install python3-numpy): %w", err)
+	}
+	// plain copy of the same input bytes in memory, measured last: a
+	// child forked while this process holds them would report their RSS
 	var bufs [][]byte
 	var total int64
 	for _, in := range inputs {
@@ -123,18 +133,7 @@ func run(fedBin, gen, size string, k int, python string) error {
 	}
 	copyTime := time.Since(start)
 	bufs, dst = nil, nil
-	runtime.GC()
 
-	fedP, err := sh(repoDir, env, fedBin, append([]string{"merge", "--strategy", "fedavg", "-m", "round"}, branches...)...)
-	if err != nil {
-		return err
-	}
-	script, _ := filepath.Abs("bench/merge/numpy_fedavg.py")
-	args := append([]string{script, filepath.Join(work, "numpy.safetensors")}, inputs...)
-	npP, err := sh(work, nil, python, args...)
-	if err != nil {
-		return fmt.Errorf("NumPy peer (apt-get install python3-numpy): %w", err)
-	}
 	gb := float64(total) / 1e9
 	fmt.Printf("merge benchmark: fedavg of %d × %s FP32 safetensors (40 tensors each), one run\n\n", k, size)
 	fmt.Printf("%-26s %8s %10s %10s\n", "", "seconds", "GB/s in", "peak RSS")

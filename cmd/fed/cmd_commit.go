@@ -16,6 +16,7 @@ type commitOptions struct {
 	all        bool
 	samples    int64
 	meta       []string
+	prove      bool
 }
 
 func newCommitCommand(e *env) *cli.Command {
@@ -31,6 +32,7 @@ func newCommitCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "stage every modified or deleted tracked file first"},
 			&cli.Int64Flag{Name: "samples", Usage: "number of training examples `N` behind this update"},
 			&cli.StringSliceFlag{Name: "meta", Usage: "extra metadata `KEY=VALUE` (repeatable)"},
+			&cli.BoolFlag{Name: "prove", Usage: "attach a zero-knowledge proof (see 'fed prove'); default: config zk.prove"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -38,7 +40,7 @@ func newCommitCommand(e *env) *cli.Command {
 			}
 			return runCommit(c.Context, commitOptions{
 				message: c.String("message"), hasMessage: c.IsSet("message"),
-				all: c.Bool("all"), samples: c.Int64("samples"), meta: c.StringSlice("meta"),
+				all: c.Bool("all"), samples: c.Int64("samples"), meta: c.StringSlice("meta"), prove: c.Bool("prove"),
 			}, e)
 		},
 	}
@@ -90,7 +92,10 @@ func runCommit(ctx context.Context, opts commitOptions, e *env) error {
 		return err
 	}
 	e.printCommitLine(r, id, before.IsZero(), opts.message)
-	return nil
+	if prove, err := wantProof(r, opts.prove); err != nil || !prove {
+		return err
+	}
+	return proveAfterCommit(ctx, e, r, id, true)
 }
 
 // printCommitLine prints git's "[main (root-commit) 1a2b3c4d5e6f] subject".

@@ -24,6 +24,7 @@ type mergeOptions struct {
 	abort      bool
 	cont       bool
 	json       bool
+	prove      bool
 	args       []string
 }
 
@@ -49,6 +50,7 @@ func newMergeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "abort", Usage: "give up a merge in progress and restore HEAD's files"},
 			&cli.BoolFlag{Name: "continue", Usage: "commit a merge whose conflicts are resolved"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+			&cli.BoolFlag{Name: "prove", Usage: "attach a zero-knowledge proof (implies fedavg with exact=true); default: config zk.prove"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
@@ -56,7 +58,7 @@ func newMergeCommand(e *env) *cli.Command {
 				strategy: c.String("strategy"), weights: c.String("weights"), params: c.StringSlice("param"),
 				noCommit: c.Bool("no-commit"), noFF: c.Bool("no-ff"), message: c.String("message"),
 				onConflict: c.String("on-conflict"), abort: c.Bool("abort"), cont: c.Bool("continue"),
-				json: c.Bool("json"), args: args,
+				json: c.Bool("json"), prove: c.Bool("prove"), args: args,
 			}, e)
 		},
 	}
@@ -92,7 +94,10 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 			return mergeHint(err)
 		}
 		e.printCommitLine(r, id, false, commitSubject(ctx, r, id))
-		return nil
+		if prove, err := wantProof(r, opts.prove); err != nil || !prove {
+			return err
+		}
+		return proveAfterCommit(ctx, e, r, id, true)
 	}
 	if len(opts.args) == 0 {
 		return usageErrorf("merge needs at least one revision")
@@ -115,6 +120,15 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 		}
 		mo.Params[k] = v
 	}
+	prove, err := wantProof(r, opts.prove)
+	if err != nil {
+		return err
+	}
+	if prove { // also with --no-commit: --continue proves the result
+		if err := exactForProof(&mo); err != nil {
+			return err
+		}
+	}
 	if err := mo.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -136,6 +150,11 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 		return mergeHint(err)
 	}
 	if opts.json {
+		if prove && !res.UpToDate && !res.FastForward && !opts.noCommit {
+			if err := proveAfterCommit(ctx, e, r, res.Commit, false); err != nil {
+				return err
+			}
+		}
 		return e.printJSON(res)
 	}
 	switch {
@@ -152,6 +171,9 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 		return nil
 	}
 	e.printCommitLine(r, res.Commit, false, commitSubject(ctx, r, res.Commit))
+	if prove {
+		return proveAfterCommit(ctx, e, r, res.Commit, true)
+	}
 	return nil
 }
 
@@ -198,4 +220,3 @@ func mergeHint(err error) error {
 	}
 	return err
 }
-

@@ -13,6 +13,7 @@ import (
 	"github.com/fed-vcs/fed/internal/ui"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/zk"
 )
 
 // env is what every command gets: the global flags and the streams.
@@ -51,7 +52,21 @@ func (e *env) openRepo(jsonOut bool) (*repo.Repo, error) {
 		return nil, err
 	}
 	r.Progress = e.progress(jsonOut)
+	r.EnableZK() // commits of a repository with zk settings record zk.root
 	return r, nil
+}
+
+// zkCache is the proving and verifying key cache: $FED_ZK_CACHE, else
+// <user cache dir>/fed/zk.
+func (e *env) zkCache() (*zk.Cache, error) {
+	if d := e.getenv("FED_ZK_CACHE"); d != "" {
+		return zk.NewCache(expandHome(d)), nil
+	}
+	d, err := zk.DefaultCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return zk.NewCache(d), nil
 }
 
 func (e *env) progress(jsonOut bool) *ui.Progress {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/zk"
 )
 
 // Exit codes.
@@ -113,6 +115,14 @@ func classify(ctx context.Context, err error) (int, []string) {
 		return exitFailure, append(hints, "another fed command is running in this repository; wait for it to finish")
 	case errors.Is(err, objects.ErrBadSignature):
 		return exitFailure, hints
+	case errors.Is(err, zk.ErrNoKeys):
+		return exitFailure, append(hints, "make development keys with 'fed zk setup' or 'fed prove --setup', or import ceremony keys with 'fed zk import'")
+	case errors.Is(err, zk.ErrBound):
+		return exitFailure, append(hints, "an update beyond zk.linf (largest change of one weight) or zk.l2 (squared L2 norm) cannot be proven; see 'fed diff --stat HEAD~1 HEAD'")
+	case errors.Is(err, zk.ErrRange):
+		return exitFailure, append(hints, "proofs cover finite weights with |x| < 8192; models beyond that cannot be committed to while zk.* settings are on")
+	case errors.Is(err, merge.ErrRange):
+		return exitFailure, append(hints, "an exact (provable) merge stores the fixed-point mean bit for bit: F32 values must stay below 256 in magnitude, F16/BF16 rarely fit; merge without --prove")
 	}
 	return exitFailure, hints
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
@@ -21,6 +22,12 @@ func main() {
 				defer f.Close()
 			}
 		}
+	}
+	// fed streams models piece by piece; a soft memory limit keeps the
+	// garbage of decoded pieces from inflating the process (GOMEMLIMIT
+	// overrides it).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(384 << 20)
 	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
@@ -101,6 +108,9 @@ func newApp(e *env) *cli.App {
 			newCloneCommand(e),
 			newServeCommand(e),
 			newCollabCommand(e),
+			newProveCommand(e),
+			newVerifyCommand(e),
+			newZKCommand(e),
 		},
 	}
 	for _, c := range app.Commands {

@@ -27,6 +27,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/zk"
 )
 
 func TestMain(m *testing.M) {
@@ -44,6 +45,12 @@ func TestMain(m *testing.M) {
 var testSeed = bytes.Repeat([]byte{7}, 32)
 
 func TestScripts(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fed-zk-keys-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	zkScriptCache = zk.NewCache(dir)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: false,
@@ -61,16 +68,20 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PUBKEY", k.Public().String())
+			env.Setenv("FED_ZK_CACHE", zkScriptCache.Dir)
 			return setupRemote(env)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":  cmdExitcode,
-			"genmodel":  cmdGenmodel,
-			"nudge":     cmdNudge,
-			"mkkey":     cmdMkkey,
-			"badsig":    cmdBadsig,
-			"corrupt":   cmdCorrupt,
-			"jsonfield": cmdJSONField,
+			"exitcode":    cmdExitcode,
+			"genmodel":    cmdGenmodel,
+			"nudge":       cmdNudge,
+			"mkkey":       cmdMkkey,
+			"badsig":      cmdBadsig,
+			"corrupt":     cmdCorrupt,
+			"jsonfield":   cmdJSONField,
+			"zkkeys":      cmdZKKeys,
+			"tamperproof": cmdTamperProof,
+			"withhold":    cmdWithhold,
 		},
 	})
 }
@@ -281,5 +292,117 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if re.MatchString(got) == neg {
 		ts.Fatalf("jsonfield %s = %q, want %s%q", args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	}
+}
+
+// zkScriptCache is the key cache every script shares ($FED_ZK_CACHE):
+// zkkeys makes keys in this process, once per shape, so that scripts
+// running in parallel never set up the same shape at once.
+var zkScriptCache *zk.Cache
+
+// zkkeys CHUNK SHAPE... makes development keys in the shared cache unless
+// it has them. SHAPE is commit, update:LINF or mergeK:TOTALWEIGHT.
+func cmdZKKeys(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: zkkeys CHUNK commit|update:LINF|mergeK:W...")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	for _, a := range args[1:] {
+		kind, param, _ := strings.Cut(a, ":")
+		st := zk.Statement{ChunkSize: n}
+		switch {
+		case kind == "commit":
+		case kind == "update":
+			linf, err := strconv.ParseFloat(param, 64)
+			ts.Check(err)
+			st.Parents = make([]*zk.Values, 1)
+			st.Linf, err = zk.QuantBound(linf)
+			ts.Check(err)
+		case strings.HasPrefix(kind, "merge"):
+			k, err := strconv.Atoi(strings.TrimPrefix(kind, "merge"))
+			ts.Check(err)
+			w, err := strconv.ParseUint(param, 10, 64)
+			ts.Check(err)
+			st.Parents, st.Weights = make([]*zk.Values, k), []uint64{w}
+		default:
+			ts.Fatalf("zkkeys: unknown shape %q", a)
+		}
+		_, err := zkScriptCache.Setup(context.Background(), st.ShapeOf())
+		ts.Check(err)
+	}
+}
+
+// tamperproof REV CHUNK flips a bit of the Groth16 proof of chunk CHUNK in
+// the proof attached to REV, stores the altered proof object (a valid
+// object with a wrong proof) and points the proof ref at it.
+func cmdTamperProof(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tamperproof REV CHUNK")
+	}
+	ctx := context.Background()
+	r, err := repo.Open(ts.MkAbs("."))
+	ts.Check(err)
+	id, err := r.Resolve(ctx, args[0])
+	ts.Check(err)
+	chunk, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	pid, err := r.Refs.Read(repo.ProofRef(id))
+	ts.Check(err)
+	o, err := objects.Read(ctx, r.Objects, pid, objects.KindProof)
+	ts.Check(err)
+	p := *o.(*objects.Proof)
+	body, err := zk.DecodeBody(p.Body)
+	ts.Check(err)
+	if chunk < 0 || chunk >= len(body.Proofs) {
+		ts.Fatalf("tamperproof: chunk %d of %d", chunk, len(body.Proofs))
+	}
+	body.Proofs[chunk] = append([]byte(nil), body.Proofs[chunk]...)
+	body.Proofs[chunk][40] ^= 0x10
+	p.Body = body.Encode()
+	bad, err := objects.Write(ctx, r.Objects, &p)
+	ts.Check(err)
+	ts.Check(r.Refs.Update(repo.ProofRef(id), pid, bad, refs.Entry{Message: "tamper"}))
+}
+
+// withhold REV deletes the tensor objects of REV's models that HEAD's
+// models do not share, as if the contributor had kept its weights private.
+func cmdWithhold(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: withhold REV")
+	}
+	ctx := context.Background()
+	r, err := repo.Open(ts.MkAbs("."))
+	ts.Check(err)
+	tensors := func(rev string) map[objects.ID]bool {
+		id, err := r.Resolve(ctx, rev)
+		ts.Check(err)
+		files, err := r.CommitFiles(ctx, id)
+		ts.Check(err)
+		out := map[objects.ID]bool{}
+		for _, f := range files {
+			if f.Kind != objects.KindModel {
+				continue
+			}
+			m, err := objects.ReadModel(ctx, r.Objects, f.ID)
+			ts.Check(err)
+			for _, s := range m.Segments {
+				if s.IsTensor() {
+					out[s.ID] = true
+				}
+			}
+		}
+		return out
+	}
+	keep := tensors("HEAD")
+	n := 0
+	for id := range tensors(args[0]) {
+		if !keep[id] {
+			ts.Check(r.Objects.Delete(ctx, id))
+			n++
+		}
+	}
+	if n == 0 {
+		ts.Fatalf("withhold: %s has no tensors that HEAD lacks", args[0])
 	}
 }

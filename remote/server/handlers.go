@@ -381,6 +381,15 @@ func (c *call) updateRefs() {
 			c.internal(err)
 			return
 		}
+		if strings.HasPrefix(u.Name, remote.ProofsPrefix) {
+			// a proof ref names the proof of the commit in its name
+			o, err := objects.Read(ctx, rp.store, u.New, objects.KindProof)
+			if err != nil || o.(*objects.Proof).Commit.String() != strings.TrimPrefix(u.Name, remote.ProofsPrefix) {
+				c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s must point to a proof of that commit", u.Name))
+				return
+			}
+			continue
+		}
 		if k != objects.KindCommit && !(k == objects.KindTag && strings.HasPrefix(u.Name, refs.TagsPrefix)) {
 			c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s would point to a %s", u.Name, k))
 			return

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/repo"
+)
+
+type verifyOptions struct {
+	revs    string
+	workers int
+	json    bool
+}
+
+func newVerifyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check signatures and zero-knowledge proofs of commits (a CI step)",
+		ArgsUsage: "[REV | A..B]",
+		Description: "Checks each commit (default HEAD; A..B: the commits reachable from B but not\n" +
+			"from A): its signature, its attached proof against its verifying key (only keys\n" +
+			"pinned in zk.vk when that is set), its commitment against its weights when they\n" +
+			"are here (else against its signed zk.root), its parents' commitments, the update\n" +
+			"bound against zk.linf and zk.l2 and a merge's weights against merge.weights.\n" +
+			"Works without weights (a --depth 1 clone, withheld contributions): then only\n" +
+			"commitments and proofs are checked. Exits 0 only when every commit verifies;\n" +
+			"the last line is a summary. Development keys are named in every report.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "workers", Usage: "verify `N` chunks at once (default: all cores)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			args, _, _ := splitDashDash(c.Args().Slice())
+			if len(args) > 1 {
+				return usageErrorf("verify takes at most one revision or range")
+			}
+			opts := verifyOptions{revs: "HEAD", workers: c.Int("workers"), json: c.Bool("json")}
+			if len(args) == 1 {
+				opts.revs = args[0]
+			}
+			if opts.workers < 0 {
+				return usageErrorf("--workers must not be negative")
+			}
+			return runVerify(c.Context, opts, e)
+		},
+	}
+}
+
+func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
+	r, err := e.openRepo(opts.json)
+	if err != nil {
+		return err
+	}
+	cache, err := e.zkCache()
+	if err != nil {
+		return err
+	}
+	rep, err := r.Verify(ctx, opts.revs, repo.VerifyOptions{Cache: cache, Workers: opts.workers})
+	if err != nil && !errors.Is(err, repo.ErrVerify) {
+		return err
+	}
+	failed, dev := 0, false
+	for _, c := range rep.Commits {
+		if !c.OK {
+			failed++
+		}
+		dev = dev || c.Keys == "development"
+	}
+	if opts.json {
+		if rep.Commits == nil {
+			rep.Commits = []*repo.CommitReport{}
+		}
+		if err := e.printJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range rep.Commits {
+			printCommitReport(e, c)
+		}
+		keys := ""
+		if dev {
+			keys = " (development keys: not sound against whoever made them)"
+		}
+		status := "OK"
+		if failed > 0 {
+			status = "FAILED"
+		}
+		e.printf("verify: %s: %d of %d commit(s) verified%s\n", status, len(rep.Commits)-failed, len(rep.Commits), keys)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("verification failed: %d of %d commit(s)", failed, len(rep.Commits))}
+	}
+	return nil
+}
+
+func printCommitReport(e *env, c *repo.CommitReport) {
+	status := "ok"
+	if !c.OK {
+		status = "FAILED"
+	}
+	e.printf("commit %s: %s\n", c.Commit.Short(), status)
+	field := func(name, value string) {
+		if value != "" {
+			e.printf("  %-11s %s\n", name+":", value)
+		}
+	}
+	field("signature", c.Signature)
+	proof := c.Proof
+	if c.Kind != "" && c.Proof == "ok" {
+		var more []string
+		more = append(more, c.Kind, fmt.Sprintf("%d chunk(s)", c.Chunks))
+		if c.Kind == "update" {
+			more = append(more, "linf "+strconv.FormatFloat(c.Linf, 'g', 6, 64))
+		}
+		if len(c.Weights) > 0 {
+			var ws []string
+			for _, w := range c.Weights {
+				ws = append(ws, strconv.FormatUint(w, 10))
+			}
+			more = append(more, "weights "+strings.Join(ws, ","))
+		}
+		proof += " (" + strings.Join(more, ", ") + ")"
+	}
+	field("proof", proof)
+	keys := c.Keys
+	if keys == "development" {
+		keys += " (single-party setup: its maker can forge proofs)"
+	}
+	field("keys", keys)
+	field("commitment", c.Commitment)
+	field("parents", strings.Join(c.Parents, ", "))
+	for _, err := range c.Errors {
+		field("error", err)
+	}
+}
