@@ -103,7 +103,34 @@ step "integrity: every object hashed, every signature checked"
 fed fsck
 fed log -n 1 --show-signature
 
+step "proofs: every update stays within bounds, the merge is the honest FedAvg (gnark, Groth16)"
+# A small model and small proof chunks keep this step to seconds; the
+# production chunk size is 8192 parameters (see make bench-zk).
+mkdir -p "$work/zk" && cd "$work/zk"
+export FED_KEYPAIR="$work/owner.json"
+fed init -q
+fed config zk.chunk 64
+fed config zk.linf 0.05
+"$GEN" -o model.safetensors -size 2KiB -tensors 2 -seed 1
+cp model.safetensors "$work/zk-base.safetensors"
+fed add model.safetensors
+fed commit -q -m "global model"
+fed prove --setup
+for u in alice bob; do
+  fed switch -q -c "$u" main
+  "$GEN" -o model.safetensors -from "$work/zk-base.safetensors" -nudge 0.01 -seed "$([ $u = alice ] && echo 5 || echo 6)"
+  fed --keypair "$work/$u.json" commit -q -a -m "$u trains" --samples "$([ $u = alice ] && echo 300 || echo 100)"
+  fed prove --setup
+done
+fed switch -q main
+fed merge --param exact=true -m "round 1, provable" alice bob
+fed prove --setup
+fed verify
+echo "a CI step runs 'fed verify A..B' and fails on any commit that does not verify (doc/ci.md)"
+
 step "ownership on Solana: the repository's NFT and an anchored commit, on a local chain"
+cd "$work/owner"
+export FED_KEYPAIR="$work/owner.json"
 if ! command -v node >/dev/null 2>&1; then
   echo "note: node is not installed, so the local Solana chain cannot run; skipping this step"
   echo "      (install Node.js >= 20 and run 'make demo' again, or use devnet: fed config solana.rpc https://api.devnet.solana.com)"
