@@ -7,7 +7,7 @@ GENMODEL := $(BIN)/genmodel
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -43,7 +43,7 @@ fuzz:
 	done
 
 ## bench: every benchmark, fed side by side with its peer
-bench: bench-storage bench-zk
+bench: bench-storage bench-merge bench-remote bench-zk
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/
 
 ## bench-zk: proving at the production chunk size (keys kept in $$FED_ZK_CACHE when set)
@@ -54,6 +54,15 @@ bench-zk:
 bench-storage: build
 	@command -v git-lfs >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs)
 	$(GO) run ./bench/storage -fed $(FED) -genmodel $(GENMODEL) -size 512MiB
+
+## bench-merge: fed merge (fedavg) vs a NumPy FedAvg of 4 × 256 MiB models
+bench-merge: build
+	@/usr/bin/python3 -c 'import numpy' 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy)
+	$(GO) run ./bench/merge -fed $(FED) -genmodel $(GENMODEL) -size 256MiB
+
+## bench-remote: push and clone of a 512 MiB model over loopback vs plain HTTP
+bench-remote:
+	$(GO) test -run '^$$' -bench PushClone -benchtime 1x ./remote/
 
 ## demo: a repository with a generated model, branches, commits and history (and, when node
 ## is installed, the repository's NFT minted and a commit anchored on the local chain)
