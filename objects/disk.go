@@ -41,7 +41,7 @@ type cachedChunk struct {
 	ready chan struct{}
 }
 
-const chunkCacheEntries = 16
+const chunkCacheEntries = 8
 
 // cached returns the cached decoded chunk id, waiting for a decode in
 // progress; nil when absent. When absent and claim is set, it registers

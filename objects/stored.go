@@ -182,7 +182,9 @@ func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byt
 	isChunk := Kind(obj[4]) == KindChunk
 	s := opts.ElemSize
 	if !isChunk || s < 1 || s > 8 || (len(obj)-HeaderSize)%s != 0 {
-		out := enc.EncodeAll(obj, []byte{storedMagic0, storedMagic1, encZstd})
+		hdr := make([]byte, 3, 3+len(obj)+len(obj)/64+64)
+		hdr[0], hdr[1], hdr[2] = storedMagic0, storedMagic1, encZstd
+		out := enc.EncodeAll(obj, hdr)
 		if len(out) >= len(obj)+3 {
 			return raw()
 		}
@@ -198,13 +200,15 @@ func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byt
 		subtle.XORBytes(x, data, bd)
 		Group(scratch, x, s)
 		putBuf(x)
-		hdr := make([]byte, deltaHeader, deltaHeader+len(data)/2)
+		hdr := make([]byte, deltaHeader, deltaHeader+len(data)+len(data)/64+64)
 		hdr[0], hdr[1], hdr[2], hdr[3], hdr[4] = storedMagic0, storedMagic1, encDelta, byte(s), byte(baseDepth+1)
 		copy(hdr[5:], opts.DeltaBase[:])
-		out = enc.EncodeAll(scratch, hdr)
+		out = encodePlanes(hdr, scratch, s)
 	} else {
 		Group(scratch, data, s)
-		out = enc.EncodeAll(scratch, []byte{storedMagic0, storedMagic1, encGrouped, byte(s)})
+		hdr := make([]byte, 4, 4+len(data)+len(data)/64+64)
+		hdr[0], hdr[1], hdr[2], hdr[3] = storedMagic0, storedMagic1, encGrouped, byte(s)
+		out = encodePlanes(hdr, scratch, s)
 	}
 	if len(out) >= len(obj)+3 {
 		return raw()
@@ -238,7 +242,7 @@ func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
 	}
 	grouped := getBuf(0)
 	defer func() { putBuf(grouped) }()
-	grouped, err = dec.DecodeAll(si.payload, grouped[:0])
+	grouped, err = decodePlanes(si.payload, si.elemSize, grouped[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errStored, err)
 	}
@@ -278,4 +282,96 @@ func putBuf(b []byte) {
 	if cap(b) > 0 && cap(b) <= 8<<20 {
 		bufPool.Put(&b)
 	}
+}
+
+// Plane modes of the grouped and delta stored forms.
+const (
+	planeRaw  = 0
+	planeZstd = 1
+	// planeSample is how many bytes of a plane are compressed first to
+	// decide whether compressing the rest is worth it.
+	planeSample = 16 << 10
+)
+
+// encodePlanes appends to dst the s planes of grouped (Group's output),
+// each as: byte mode (planeRaw or planeZstd), uvarint length, bytes.
+// A plane whose sample does not shrink by 3% (the low mantissa bytes of
+// trained weights) is stored raw without compressing all of it.
+func encodePlanes(dst, grouped []byte, s int) []byte {
+	enc, _ := codecs()
+	n := len(grouped) / s
+	var sample []byte
+	for j := 0; j < s; j++ {
+		p := grouped[j*n : (j+1)*n]
+		mode := byte(planeZstd)
+		if len(p) >= 4*planeSample {
+			sample = enc.EncodeAll(p[:planeSample], sample[:0])
+			if len(sample)*100 > planeSample*97 {
+				mode = planeRaw
+			}
+		}
+		start := len(dst)
+		if mode == planeZstd {
+			// mode, a length placeholder of 5 bytes, then the frame
+			dst = append(dst, planeZstd, 0x80, 0x80, 0x80, 0x80, 0x00)
+			dst = enc.EncodeAll(p, dst)
+			m := len(dst) - start - 6
+			if m < len(p) {
+				var l [binary.MaxVarintLen64]byte
+				k := binary.PutUvarint(l[:], uint64(m))
+				copy(dst[start+1:], l[:k])
+				copy(dst[start+1+k:], dst[start+6:])
+				dst = dst[:len(dst)-(5-k)]
+				continue
+			}
+			dst = dst[:start] // no gain: store raw
+		}
+		dst = append(dst, planeRaw)
+		dst = binary.AppendUvarint(dst, uint64(len(p)))
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+// decodePlanes is the inverse of encodePlanes: it appends the grouped
+// bytes to dst. Every plane must have the same length.
+func decodePlanes(payload []byte, s int, dst []byte) ([]byte, error) {
+	_, dec := codecs()
+	plane := -1
+	for j := 0; j < s; j++ {
+		if len(payload) < 1 {
+			return nil, fmt.Errorf("plane %d: truncated", j)
+		}
+		mode := payload[0]
+		m, k := binary.Uvarint(payload[1:])
+		if k <= 0 || m > uint64(len(payload)-1-k) {
+			return nil, fmt.Errorf("plane %d: bad length", j)
+		}
+		body := payload[1+k : 1+k+int(m)]
+		payload = payload[1+k+int(m):]
+		before := len(dst)
+		switch mode {
+		case planeRaw:
+			dst = append(dst, body...)
+		case planeZstd:
+			var err error
+			if dst, err = dec.DecodeAll(body, dst); err != nil {
+				return nil, fmt.Errorf("plane %d: %v", j, err)
+			}
+		default:
+			return nil, fmt.Errorf("plane %d: unknown mode %d", j, mode)
+		}
+		got := len(dst) - before
+		if plane >= 0 && got != plane {
+			return nil, fmt.Errorf("plane %d has %d bytes, plane 0 %d", j, got, plane)
+		}
+		plane = got
+		if len(dst) > MaxObjectSize {
+			return nil, fmt.Errorf("more than %d bytes", MaxObjectSize)
+		}
+	}
+	if len(payload) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes after the planes", len(payload))
+	}
+	return dst, nil
 }

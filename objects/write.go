@@ -111,8 +111,16 @@ func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tens
 	}
 	useParent := parent != nil && info.DType.IsFloat() && parent.DType == info.DType &&
 		parent.Size == info.Size && parent.PieceSize == w.PieceSize
+	if w.PieceSize == 0 {
+		return ZeroID, nil, fmt.Errorf("objects: writer piece size 0")
+	}
+	pieces := make([]ID, (info.Size+w.PieceSize-1)/w.PieceSize)
+	// Pieces are hashed by the workers, in parallel; this goroutine only
+	// reads. hashed counts the pieces of this tensor still being hashed.
+	var hashed sync.WaitGroup
 	for off := uint64(0); off < info.Size; off += w.PieceSize {
 		if err := w.firstErr(); err != nil {
+			hashed.Wait()
 			return ZeroID, nil, err
 		}
 		n := min(w.PieceSize, info.Size-off)
@@ -120,31 +128,41 @@ func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tens
 		PutChunkHeader(buf)
 		if _, err := io.ReadFull(r, buf[HeaderSize:]); err != nil {
 			putChunkBuf(buf)
+			hashed.Wait()
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return ZeroID, nil, fmt.Errorf("read tensor data: %w", err)
 		}
-		id := Sum(buf)
-		i := len(t.Pieces)
-		t.Pieces = append(t.Pieces, id)
-		opts := PutOptions{ElemSize: elem}
-		if useParent {
-			if parent.Pieces[i] == id {
-				// Unchanged piece: already stored, but put it again so that
-				// the store refreshes it (a concurrent gc spares recently
-				// written or reused objects, and the parent may be
-				// unreachable).
-				w.put(id, buf, PutOptions{}, func() { putChunkBuf(buf) })
-				continue
+		i := int(off / w.PieceSize)
+		hashed.Add(1)
+		w.putHashing(buf, func(id ID) PutOptions {
+			pieces[i] = id
+			hashed.Done()
+			opts := PutOptions{ElemSize: elem}
+			if useParent {
+				if parent.Pieces[i] == id {
+					// Unchanged piece: already stored, but put it again so
+					// that the store refreshes it (a concurrent gc spares
+					// recently written or reused objects, and the parent
+					// may be unreachable).
+					return PutOptions{}
+				}
+				opts.DeltaBase = parent.Pieces[i]
 			}
-			opts.DeltaBase = parent.Pieces[i]
-		}
-		w.mu.Lock()
-		w.NewBytes += int64(n)
-		w.PieceCount++
-		w.mu.Unlock()
-		w.put(id, buf, opts, func() { putChunkBuf(buf) })
+			w.mu.Lock()
+			w.NewBytes += int64(n)
+			w.PieceCount++
+			w.mu.Unlock()
+			return opts
+		}, func() { putChunkBuf(buf) })
+	}
+	hashed.Wait()
+	if err := w.firstErr(); err != nil {
+		return ZeroID, nil, err
+	}
+	if len(pieces) > 0 {
+		t.Pieces = pieces
 	}
 	b, err := Encode(t)
 	if err != nil {
@@ -152,6 +170,35 @@ func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tens
 	}
 	w.addPending(b)
 	return Sum(b), t, nil
+}
+
+// putHashing is put for a chunk whose id a worker computes: hashed gets
+// the id (always, also when the write is skipped after an error) and
+// returns the put options.
+func (w *Writer) putHashing(obj []byte, hashed func(ID) PutOptions, release func()) {
+	w.sem <- struct{}{}
+	w.wg.Add(1)
+	go func() {
+		defer func() {
+			release()
+			<-w.sem
+			w.wg.Done()
+		}()
+		id := Sum(obj)
+		opts := hashed(id)
+		if w.firstErr() != nil {
+			return
+		}
+		var err error
+		if ds, ok := w.store.(*DiskStore); ok {
+			_, err = ds.putKnown(w.ctx, id, obj, opts)
+		} else {
+			_, err = w.store.Put(w.ctx, obj, opts)
+		}
+		if err != nil {
+			w.setErr(err)
+		}
+	}()
 }
 
 // Blob reads r to its end and stores it as a blob cut by content-defined

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -72,6 +73,9 @@ func run(fedBin, gen, size string, keep bool) error {
 		defer os.RemoveAll(work)
 	}
 	fedBin, _ = filepath.Abs(fedBin)
+	if strings.Contains(gen, "/") {
+		gen, _ = filepath.Abs(gen)
+	}
 	models := filepath.Join(work, "models")
 	os.MkdirAll(models, 0o755)
 	v := func(i int) string { return filepath.Join(models, fmt.Sprintf("v%d.safetensors", i)) }
