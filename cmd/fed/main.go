@@ -27,7 +27,7 @@ func main() {
 	// garbage of decoded pieces from inflating the process (GOMEMLIMIT
 	// overrides it).
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
+		debug.SetMemoryLimit(256 << 20)
 	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
