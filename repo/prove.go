@@ -534,6 +534,11 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 	body, vk, err := r.loadProof(ctx, id, opts)
 	if err != nil {
 		if errors.Is(err, refs.ErrNotFound) {
+			if on, _, zerr := r.ZKEnabled(); zerr == nil && !on {
+				// a repository without zk settings asks for signatures only
+				cr.Proof = "none (zk not configured)"
+				return cr
+			}
 			cr.Proof = "missing"
 			cr.fail(check(-1, "proof", fmt.Errorf("no proof attached (run 'fed prove %s')", id.Short())))
 		} else {

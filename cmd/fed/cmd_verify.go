@@ -16,6 +16,8 @@ type verifyOptions struct {
 	revs    string
 	workers int
 	json    bool
+	anchors bool
+	rpc     string
 }
 
 func newVerifyCommand(e *env) *cli.Command {
@@ -34,13 +36,19 @@ func newVerifyCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "verify `N` chunks at once (default: all cores)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+			&cli.BoolFlag{Name: "anchors", Usage: "also check that every commit anchored on Solana (fed anchor) is in this history"},
+			&cli.StringFlag{Name: "rpc", Usage: "Solana JSON-RPC `URL` for --anchors (default: config solana.rpc, then the Solana CLI's)"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
 			if len(args) > 1 {
 				return usageErrorf("verify takes at most one revision or range")
 			}
-			opts := verifyOptions{revs: "HEAD", workers: c.Int("workers"), json: c.Bool("json")}
+			opts := verifyOptions{revs: "HEAD", workers: c.Int("workers"), json: c.Bool("json"),
+				anchors: c.Bool("anchors"), rpc: c.String("rpc")}
+			if opts.anchors && opts.json {
+				return usageErrorf("--anchors prints text; use 'fed anchor --verify --json' for JSON")
+			}
 			if len(args) == 1 {
 				opts.revs = args[0]
 			}
@@ -93,10 +101,20 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 		}
 		e.printf("verify: %s: %d of %d commit(s) verified%s\n", status, len(rep.Commits)-failed, len(rep.Commits), keys)
 	}
+	var anchorErr error
+	if opts.anchors {
+		_ = e.loadKey(r) // anchors signed by this key are found on chain too
+		c, err := e.solanaClient(opts.rpc, r.Config)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		anchorErr = e.solanaError(verifyAnchors(ctx, r, c, anchorOptions{}, e), r)
+	}
 	if failed > 0 {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("verification failed: %d of %d commit(s)", failed, len(rep.Commits))}
 	}
-	return nil
+	return anchorErr
 }
 
 func printCommitReport(e *env, c *repo.CommitReport) {
