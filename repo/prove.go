@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,44 +102,7 @@ func (r *Repo) ZKValues(ctx context.Context, id objects.ID) (*zk.Values, error) 
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	m := &zk.Model{}
-	for _, p := range paths {
-		f := files[p]
-		if f.Kind != objects.KindModel {
-			m.Extras = append(m.Extras, zk.Extra{Path: p, ID: f.ID})
-			continue
-		}
-		mo, err := objects.ReadModel(ctx, r.Objects, f.ID)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		for i, seg := range mo.Segments {
-			if !seg.IsTensor() {
-				m.Extras = append(m.Extras, zk.Extra{Path: p, Name: "#" + strconv.Itoa(i), ID: seg.ID})
-				continue
-			}
-			t, err := objects.ReadTensor(ctx, r.Objects, seg.ID)
-			if err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: %w", p, seg.Name, err)
-			}
-			if !t.DType.IsFloat() {
-				m.Extras = append(m.Extras, zk.Extra{Path: p, Name: seg.Name, ID: seg.ID})
-				continue
-			}
-			var buf bytes.Buffer
-			buf.Grow(int(t.Size))
-			if err := objects.WriteTensorTo(ctx, r.Objects, t, &buf); err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: %w", p, seg.Name, err)
-			}
-			m.Tensors = append(m.Tensors, zk.Tensor{Path: p, Name: seg.Name, DType: t.DType, Shape: t.Shape, Data: buf.Bytes()})
-		}
-	}
-	v, err := zk.Quantize(m)
+	v, err := r.zkFilesValues(ctx, files)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", id.Short(), err)
 	}

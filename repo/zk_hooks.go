@@ -76,8 +76,8 @@ func (r *Repo) zkTreeRoot(ctx context.Context, tree objects.ID, chunk int) (stri
 	return fmt.Sprintf("%x", c.Root), nil
 }
 
-// zkFilesValues quantises the float tensors of files exactly as ZKValues
-// does for a commit's files (TestZKRootRecorded checks that they agree).
+// zkFilesValues quantises the float tensors of files (sorted by path,
+// then in file order): the values ZKValues commits to.
 func (r *Repo) zkFilesValues(ctx context.Context, files map[string]TreeFile) (*zk.Values, error) {
 	paths := make([]string, 0, len(files))
 	for p := range files {
