@@ -49,14 +49,29 @@ func scaleF32(t *testing.T, src, dst string, f float32) {
 	}
 }
 
-// TestMergeTorchCheckpoint merges two fine-tunes of a real torch.save
-// state dict: the result is a valid zip (CRC-32s recomputed) whose
-// float tensors are the average, and torch loads it when it is installed.
-func TestMergeTorchCheckpoint(t *testing.T) {
+// TestMergeRealFormats merges two fine-tunes of files written by the real
+// tools (torch.save, np.save/np.savez, onnx): each result equals the base
+// with every F32 tensor scaled by 3 (the mean of 2× and 4×), byte for
+// byte, zip containers included (CRC-32s recomputed); torch loads the
+// merged checkpoint when it is installed. fed diff sees the tensors.
+func TestMergeRealFormats(t *testing.T) {
+	for _, fx := range []string{
+		"../codec/torch/testdata/state_dict.pt",
+		"../codec/torch/testdata/checkpoint.pth",
+		"../codec/npy/testdata/arrays.npz",
+		"../codec/npy/testdata/f32.npy",
+		"../codec/onnx/testdata/model.onnx",
+	} {
+		t.Run(filepath.Base(fx), func(t *testing.T) { mergeRealFormat(t, fx) })
+	}
+}
+
+func mergeRealFormat(t *testing.T, fixture string) {
 	ctx := context.Background()
-	src, _ := filepath.Abs("../codec/torch/testdata/state_dict.pt")
+	src, _ := filepath.Abs(fixture)
+	name := filepath.Base(src)
 	r := newTestRepo(t)
-	model := filepath.Join(r.Root, "model.pt")
+	model := filepath.Join(r.Root, name)
 	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -69,44 +84,57 @@ func TestMergeTorchCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := r.CommitFiles(ctx, base); f["model.pt"].Kind != 4 {
-		t.Fatalf("model.pt stored as kind %d, not a model", f["model.pt"].Kind)
+	if f, _ := r.CommitFiles(ctx, base); f[name].Kind != 4 {
+		t.Fatalf("%s stored as kind %d, not a model", name, f[name].Kind)
 	}
 	for i, f := range []float32{2, 4} {
-		name := []string{"a", "b"}[i]
-		if err := r.Switch(ctx, name, SwitchOptions{Create: true, Start: base.String()}); err != nil {
+		br := []string{"a", "b"}[i]
+		if err := r.Switch(ctx, br, SwitchOptions{Create: true, Start: base.String()}); err != nil {
 			t.Fatal(err)
 		}
 		scaleF32(t, src, model, f)
-		if _, err := r.Commit(ctx, CommitOptions{Message: name, All: true}); err != nil {
+		if _, err := r.Commit(ctx, CommitOptions{Message: br, All: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r.Switch(ctx, "main", SwitchOptions{})
+	d, err := r.Diff(ctx, DiffSide{Commit: base}, DiffSide{Commit: mustResolve(t, r, "a")}, DiffOptions{Stats: true})
+	if err != nil || len(d) != 1 || len(d[0].Tensors) == 0 || d[0].Opaque {
+		t.Fatalf("tensor-level diff of %s: %+v %v", name, d, err)
+	}
+	for _, td := range d[0].Tensors {
+		if td.Status != 'M' || (td.HasStats && !(td.RelChange > 0.99 && td.RelChange < 1.01)) {
+			t.Errorf("diff of tensor %s: %+v (want modified, relative change 1)", td.Name, td)
+		}
+	}
 	if _, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(model)
-	zr, err := zip.NewReader(bytes.NewReader(got), int64(len(got)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range zr.File {
-		rc, err := f.Open()
+	if strings.HasSuffix(name, ".pt") || strings.HasSuffix(name, ".pth") || strings.HasSuffix(name, ".npz") {
+		zr, err := zip.NewReader(bytes.NewReader(got), int64(len(got)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := io.Copy(io.Discard, rc); err != nil {
-			t.Fatalf("zip entry %s: %v (CRC not recomputed?)", f.Name, err)
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				t.Fatalf("zip entry %s: %v (CRC not recomputed?)", f.Name, err)
+			}
+			rc.Close()
 		}
-		rc.Close()
 	}
-	// the merged file equals the base scaled by 3 (the mean of 2 and 4)
-	want := filepath.Join(t.TempDir(), "want.pt")
+	want := filepath.Join(t.TempDir(), name)
 	scaleF32(t, src, want, 3)
 	wb, _ := os.ReadFile(want)
 	if !bytes.Equal(got, wb) {
-		t.Error("merged checkpoint differs from the base scaled by 3")
+		t.Fatalf("merged %s differs from the base scaled by 3", name)
+	}
+	if name != "state_dict.pt" {
+		return
 	}
 	py := "/usr/bin/python3"
 	if exec.Command(py, "-c", "import torch").Run() != nil {
