@@ -392,6 +392,9 @@ func (r *Repo) walk(ctx context.Context, start objects.ID, fn func(objects.ID, *
 type VerifyOptions struct {
 	Cache   *zk.Cache // verifying keys missing from the repository; nil: default
 	Workers int
+	// RequireProof fails a commit without a proof even in a repository
+	// without zk settings (a hosting server's protected branches).
+	RequireProof bool
 }
 
 // CommitReport is the verification of one commit.
@@ -496,7 +499,7 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 	body, vk, err := r.loadProof(ctx, id, opts)
 	if err != nil {
 		if errors.Is(err, refs.ErrNotFound) {
-			if on, _, zerr := r.ZKEnabled(); zerr == nil && !on {
+			if on, _, zerr := r.ZKEnabled(); zerr == nil && !on && !opts.RequireProof {
 				// a repository without zk settings asks for signatures only
 				cr.Proof = "none (zk not configured)"
 				return cr

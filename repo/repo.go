@@ -128,6 +128,28 @@ func open(root string) (*Repo, error) {
 	return &Repo{Root: root, Dir: fd, Objects: st, Refs: rs, Config: cfg, Progress: NoProgress{}, Now: time.Now}, nil
 }
 
+// OpenBare opens a repository directory without a working tree (the
+// layout of a .fed directory, as a hosting server keeps repositories):
+// enough to read objects, refs and history and to verify proofs.
+func OpenBare(dir string) (*Repo, error) {
+	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s has no objects directory", ErrNotRepo, dir)
+	}
+	st, err := objects.OpenDisk(filepath.Join(dir, "objects"))
+	if err != nil {
+		return nil, err
+	}
+	rs, err := refs.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(filepath.Join(dir, "config"))
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{Dir: dir, Objects: st, Refs: rs, Config: cfg, Progress: NoProgress{}, Now: time.Now}, nil
+}
+
 // Lock takes the repository lock that serialises commands which change
 // the index, the working tree or HEAD. It waits up to timeout for another
 // fed process; a lock left by a killed process is broken.

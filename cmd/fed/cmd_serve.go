@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fed-vcs/fed/repo"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -21,6 +23,7 @@ type serveOptions struct {
 	gcGrace                      time.Duration
 	solanaRPC                    string
 	nftCacheTTL                  time.Duration
+	requireProofs                bool
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -43,6 +46,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
 			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than this (default 24h)"},
 			&cli.StringFlag{Name: "solana-rpc", Usage: "Solana JSON-RPC node `URL` that says who holds repository NFTs (off when empty)"},
+			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof"},
 			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
 		},
 		Action: func(c *cli.Context) error {
@@ -60,7 +64,7 @@ func newServeCommand(e *env) *cli.Command {
 			}
 			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"),
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
-				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl")}, e)
+				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs")}, e)
 		},
 	}
 }
@@ -71,6 +75,21 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace,
 		ErrorLog: func(format string, args ...any) { fmt.Fprintf(e.stderr, "fed: serve: "+format+"\n", args...) },
+	}
+	if opts.requireProofs {
+		cache, err := e.zkCache()
+		if err != nil {
+			return err
+		}
+		root := opts.root
+		sopts.RequireProofs = func(ctx context.Context, name string, commit objects.ID) error {
+			r, err := repo.OpenBare(filepath.Join(root, filepath.FromSlash(name)+".fed"))
+			if err != nil {
+				return err
+			}
+			_, err = r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: cache, RequireProof: true})
+			return err
+		}
 	}
 	if opts.solanaRPC != "" {
 		sopts.NFTHolder = nftHolder(nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL))

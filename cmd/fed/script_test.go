@@ -82,6 +82,9 @@ func TestScripts(t *testing.T) {
 			"zkkeys":      cmdZKKeys,
 			"tamperproof": cmdTamperProof,
 			"withhold":    cmdWithhold,
+			"envfile":     cmdEnvFile,
+			"waitfile":    cmdWaitFile,
+			"protect":     cmdProtect,
 		},
 	})
 }
