@@ -1,0 +1,69 @@
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/fed-vcs/fed/"
+
+// allowed lists, per package, the prefixes of non-standard imports it
+// may use (besides itself). Packages not listed may import anything of
+// fed's but none of the libraries owned by others below.
+var allowed = map[string][]string{
+	"objects":           {"github.com/klauspost/compress/"},
+	"refs":              {mod + "objects"},
+	"merge":             {mod + "objects"},
+	"codec":             {mod + "objects"},
+	"codec/safetensors": {mod + "codec", mod + "objects"},
+	"codec/torch":       {mod + "codec", mod + "objects"},
+	"codec/npy":         {mod + "codec", mod + "objects"},
+	"codec/onnx":        {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
+	"zk":                {mod + "objects", mod + "merge", "github.com/consensys/"},
+	"remote":            {mod + "objects", mod + "refs"},
+	"remote/server":     {mod + "objects", mod + "refs", mod + "remote"},
+	"nft":               {mod + "objects", "github.com/gagliardetto/"},
+}
+
+// owned libraries may be imported by one package only.
+var owned = map[string]string{
+	"github.com/consensys/":     "zk",
+	"github.com/gagliardetto/":  "nft",
+	"github.com/urfave/cli/":    "cmd/fed",
+	"github.com/go-git/go-git/": "repo",
+}
+
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, mod+"...").Output()
+	if err != nil {
+		t.Skipf("go list is not available here: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, imports, _ := strings.Cut(line, ":")
+		pkg := strings.TrimPrefix(path, mod)
+		for _, imp := range strings.Fields(imports) {
+			if !strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				continue // standard library
+			}
+			for lib, owner := range owned {
+				if strings.HasPrefix(imp, lib) && pkg != owner && !strings.HasPrefix(pkg, "internal/") && !strings.HasPrefix(pkg, "bench/") {
+					t.Errorf("%s imports %s: only %s may", pkg, imp, owner)
+				}
+			}
+			allow, ok := allowed[pkg]
+			if !ok || strings.HasPrefix(imp, mod+pkg+"/internal/") {
+				continue
+			}
+			okImp := false
+			for _, a := range allow {
+				if imp == a || strings.HasPrefix(imp, a) && (strings.HasSuffix(a, "/") || strings.HasPrefix(imp, a+"/")) {
+					okImp = true
+				}
+			}
+			if !okImp {
+				t.Errorf("%s imports %s, against the layering of STYLE.md", pkg, imp)
+			}
+		}
+	}
+}
