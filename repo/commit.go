@@ -53,6 +53,13 @@ func (r *Repo) Commit(ctx context.Context, opts CommitOptions) (objects.ID, erro
 		return objects.ZeroID, err
 	}
 	defer unlock()
+	return r.commitLocked(ctx, opts)
+}
+
+// commitLocked is Commit for a caller that holds the repository lock (a
+// merge or revert that must commit what it staged, with no other command
+// in between).
+func (r *Repo) commitLocked(ctx context.Context, opts CommitOptions) (objects.ID, error) {
 	idx, err := r.ReadIndex()
 	if err != nil {
 		return objects.ZeroID, err

@@ -377,9 +377,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 		}
 		return res, nil
 	}
-	unlock()
-	unlock = nil
-	id, err := r.Commit(ctx, CommitOptions{Message: msg, Parents: res.Parents[1:], Meta: meta, AllowEmpty: true})
+	id, err := r.commitLocked(ctx, CommitOptions{Message: msg, Parents: res.Parents[1:], Meta: meta, AllowEmpty: true})
 	if err != nil {
 		return nil, err
 	}

@@ -89,11 +89,11 @@ func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (obje
 		unlock()
 		return objects.ZeroID, err
 	}
+	defer unlock()
 	result, err := r.revertFiles(ctx, hf, cf, pf)
 	if err == nil {
 		err = r.moveTo(ctx, "revert", hf, result, false)
 	}
-	unlock()
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -108,7 +108,11 @@ func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (obje
 			msg = fmt.Sprintf("Revert %q\n\nThis reverts commit %s, reversing changes made to %s.\n", subject, target, parent)
 		}
 	}
-	return r.Commit(ctx, CommitOptions{Message: msg, Meta: map[string]string{"revert": target.String()}})
+	co := CommitOptions{Message: msg, Meta: map[string]string{"revert": target.String()}}
+	if err := co.Validate(); err != nil {
+		return objects.ZeroID, err
+	}
+	return r.commitLocked(ctx, co)
 }
 
 // revertFiles computes the file list after reverting c (from p) on h.
