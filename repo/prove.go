@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
@@ -274,7 +275,10 @@ func (r *Repo) proveOne(ctx context.Context, id objects.ID, s ZKSettings, cache 
 		}
 	}
 	var total int64
+	var progressMu sync.Mutex // chunks report from several goroutines
 	po := zk.ProveOptions{Workers: opts.Workers, Progress: func(done, n int) {
+		progressMu.Lock()
+		defer progressMu.Unlock()
 		if total == 0 {
 			total = int64(n)
 			r.Progress.Start("proving "+id.Short(), total, "chunks")

@@ -84,7 +84,11 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 		if opts.json {
 			return e.printJSON(s)
 		}
-		e.printf("%s owner\n", s.Owner)
+		if s.Owner != "" {
+			e.printf("%s owner\n", s.Owner)
+		} else {
+			e.note("no owner now: the repository's NFT (%s) has no holder the server can confirm\n", s.NFT)
+		}
 		for _, k := range s.Collaborators {
 			e.printf("%s\n", k)
 		}
