@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -206,5 +205,3 @@ func Samples(c *objects.Commit) int64 {
 
 // Branches lists branch names and ids.
 func (r *Repo) Branches() ([]refs.Ref, error) { return r.Refs.List(refs.HeadsPrefix) }
-
-var _ = sort.Strings

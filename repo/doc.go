@@ -12,6 +12,9 @@
 //	<root>/.fed/objects/    see package objects (DiskStore)
 //	<root>/.fed/index       staging area with a stat cache (doc/design.md)
 //	<root>/.fed/lock        held by every command that changes the repository
+//	<root>/.fed/MERGE_STATE a merge waiting for --continue (doc/design.md §14)
+//	<root>/.fed/shallow     the oldest commits of a --depth clone
+//	<root>/.fed/anchors     commits this repository anchored on Solana
 //
 // Invariants: an object is stored only after every object it refers to;
 // a ref moves only after the objects it points to are stored; the index and

@@ -682,7 +682,7 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 	return nil, nil
 }
 
-// streams opens the base (nil when absent) and side streams of a job.
+// jobStreams opens the base (nil when absent) and side streams of a job.
 func (r *Repo) jobStreams(ctx context.Context, j *mergeJob) (base io.ReadCloser, sides []io.ReadCloser) {
 	if j.base != nil {
 		base = tensorStream(ctx, r.Objects, j.base)
@@ -781,6 +781,13 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 	state := map[string]map[string]*objects.Tensor{} // path → state tensor name → tensor
 	newState := map[string][]safetensors.WriteTensor{}
 	newStateIDs := map[string][]objects.ID{}
+	// output buffers, reused by every tensor: a pipe write returns only
+	// once the writer has copied the bytes
+	out := make([]byte, objects.DefaultPieceSize)
+	ns := make([][]byte, len(stateNames))
+	for s := range ns {
+		ns[s] = make([]byte, objects.DefaultPieceSize)
+	}
 	for _, j := range p.jobs {
 		elems := uint64(0)
 		if sz, ok := j.dtype.Size(); ok {
@@ -839,11 +846,6 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 				pr.CloseWithError(err)
 				results[o] <- outRes{id, err}
 			}(o)
-		}
-		out := make([]byte, objects.DefaultPieceSize)
-		ns := make([][]byte, len(stateNames))
-		for s := range ns {
-			ns[s] = make([]byte, objects.DefaultPieceSize)
 		}
 		err = r.eachPiece(ctx, j, extra, func(i int, base []byte, sides [][]byte, st [][]byte) error {
 			n := len(sides[0])

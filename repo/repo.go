@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -208,12 +207,6 @@ func (r *Repo) rel(p string) (string, error) {
 // abs returns the filesystem path of a repository-relative path.
 func (r *Repo) abs(rel string) string {
 	return filepath.Join(r.Root, filepath.FromSlash(rel))
-}
-
-// Context-free helper for the common "exists" check.
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
 // lockWait is how long a command waits for another fed process holding

@@ -329,7 +329,8 @@ func (r *Repo) Status(ctx context.Context) ([]FileState, error) {
 		states[p] = s
 		return s
 	}
-	for _, p := range idx.Conflicted() {
+	conflicted := idx.Conflicted()
+	for _, p := range conflicted {
 		get(p).Staged = 'U'
 	}
 	refreshed := false
@@ -367,7 +368,7 @@ func (r *Repo) Status(ctx context.Context) ([]FileState, error) {
 		refreshed = true
 	}
 	for p := range head {
-		if _, ok := idx.Find(p); !ok && len(idx.Conflicted()) == 0 {
+		if _, ok := idx.Find(p); !ok && len(conflicted) == 0 {
 			get(p).Staged = 'D'
 		}
 	}
