@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,21 +25,29 @@ import (
 type DiskStore struct {
 	dir string
 
-	// cache keeps the canonical bytes of recently decoded chunks: the
-	// sides of a merge are deltas against the same parent pieces, a merged
-	// piece is stored as a delta against a side's piece, and both would
-	// otherwise be decoded and verified again. Entries are read-only;
-	// Get returns copies. Concurrent reads of one object decode it once.
+	// cache keeps the canonical bytes of recently decoded delta bases:
+	// the sides of a merge are deltas against the same parent pieces, a
+	// merged piece is stored as a delta against one of them, and both
+	// would otherwise be decoded again. Entries are read-only; Get returns
+	// copies. Concurrent reads of one object decode it once.
+	//
+	// A base decoded only to decode a delta is not hashed: the delta's
+	// own verification covers the bytes it used (its content is the XOR of
+	// the base's bytes and the delta, and must hash to its id). An entry
+	// becomes verified when an object decoded from it verifies, or when
+	// hashed on demand; Get and delta encoding use verified bytes only.
 	cacheMu sync.Mutex
 	cache   []*cachedChunk
 }
 
 type cachedChunk struct {
-	id    ID
-	stamp fileStamp // the file the bytes were decoded from
-	obj   []byte
-	err   error
-	ready chan struct{}
+	id       ID
+	stamp    fileStamp // the file the bytes were decoded from
+	base     ID        // delta base the bytes were decoded with, or zero
+	verified atomic.Bool
+	obj      []byte
+	err      error
+	ready    chan struct{}
 }
 
 const chunkCacheEntries = 8
@@ -126,33 +135,101 @@ func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
 
 // Get reads, decodes and verifies an object.
 func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
-	b, err := s.getShared(ctx, id, 0, false)
+	return s.GetInto(ctx, id, nil)
+}
+
+// GetInto is Get decoding into buf's backing array when it is large
+// enough: the result may alias buf, never anything else.
+func (s *DiskStore) GetInto(ctx context.Context, id ID, buf []byte) ([]byte, error) {
+	b, shared, err := s.getSharedInto(ctx, id, 0, false, true, buf)
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte(nil), b...), nil
+	if !shared {
+		return b, nil // decoded for this call alone
+	}
+	return append(buf[:0], b...), nil
 }
 
-// getShared is get through the chunk cache; the result must not be
-// modified. Only objects read as delta bases (insert) enter the cache:
-// they are the ones many reads share.
-func (s *DiskStore) getShared(ctx context.Context, id ID, depth int, insert bool) ([]byte, error) {
+// getShared is get through the chunk cache; when shared is true the
+// result belongs to the cache and must not be modified. Only objects read
+// as delta bases (insert) enter the cache: they are the ones many reads
+// share. Unless verify is set, the bytes may be unverified (see cache).
+func (s *DiskStore) getShared(ctx context.Context, id ID, depth int, insert, verify bool) (b []byte, shared bool, err error) {
+	return s.getSharedInto(ctx, id, depth, insert, verify, nil)
+}
+
+// getSharedInto is getShared decoding into buf when the result is not the
+// cache's.
+func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert, verify bool, buf []byte) (b []byte, shared bool, err error) {
 	st, statErr := s.stamp(id)
 	if statErr != nil {
-		return s.get(ctx, id, depth)
+		b, _, err = s.get(ctx, id, depth, true, buf)
+		return b, false, err
 	}
 	c, owner := s.cached(id, insert)
 	if !owner {
 		if c != nil && c.stamp == st {
-			return c.obj, nil
+			if verify && !c.verified.Load() {
+				if got := Sum(c.obj); got != id {
+					s.drop(c)
+					return nil, false, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
+				}
+				s.markVerified(c)
+			}
+			return c.obj, true, nil
 		}
-		return s.get(ctx, id, depth) // absent, stale, or a failed decode
+		b, _, err = s.get(ctx, id, depth, true, buf) // absent, stale, or a failed decode
+		return b, false, err
 	}
 	// this goroutine decodes; concurrent readers of id wait for it
-	b, err := s.get(ctx, id, depth)
-	c.stamp = st
+	b, base, err := s.get(ctx, id, depth, verify, nil)
+	c.stamp, c.base = st, base
+	c.verified.Store(verify)
 	s.fill(c, b, err)
-	return b, err
+	return b, err == nil, err
+}
+
+// markVerified records that c's bytes are right, and so are those of the
+// cached bases they were decoded from.
+func (s *DiskStore) markVerified(c *cachedChunk) {
+	for i := 0; c != nil && i <= MaxDeltaDepth; i++ {
+		if c.verified.Swap(true) || c.base.IsZero() {
+			return
+		}
+		c = s.lookup(c.base)
+	}
+}
+
+// lookup returns the complete, successful cache entry for id, or nil.
+func (s *DiskStore) lookup(id ID) *cachedChunk {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for _, c := range s.cache {
+		if c.id == id {
+			select {
+			case <-c.ready:
+				if c.err == nil {
+					return c
+				}
+			default:
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// drop removes c from the cache.
+func (s *DiskStore) drop(c *cachedChunk) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for i, e := range s.cache {
+		if e == c {
+			s.cache = append(s.cache[:i], s.cache[i+1:]...)
+			return
+		}
+	}
 }
 
 // fileStamp identifies one version of an object's file: a cached decode
@@ -174,34 +251,84 @@ func (s *DiskStore) stamp(id ID) (fileStamp, error) {
 	return st, nil
 }
 
-func (s *DiskStore) get(ctx context.Context, id ID, depth int) ([]byte, error) {
+// get reads and decodes id, verifying it against its id when verify is
+// set, and returns the delta base it was decoded with (zero if none).
+func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into []byte) ([]byte, ID, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, ZeroID, err
 	}
-	b, err := os.ReadFile(s.path(id))
+	b, err := readPooled(s.path(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &NotFoundError{ID: id}
+			return nil, ZeroID, &NotFoundError{ID: id}
 		}
-		return nil, fmt.Errorf("read object %s: %w", id, err)
+		return nil, ZeroID, fmt.Errorf("read object %s: %w", id, err)
 	}
-	obj, err := decodeStored(b, func(base ID) ([]byte, error) {
+	defer putBuf(b)
+	var baseID ID
+	obj, err := decodeStoredInto(b, func(base ID) ([]byte, error) {
 		if depth >= MaxDeltaDepth {
 			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
 		}
-		return s.getShared(ctx, base, depth+1, true)
-	})
+		baseID = base
+		b, _, err := s.getShared(ctx, base, depth+1, true, false)
+		return b, err
+	}, into)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, ZeroID, ctx.Err()
 		}
 		// A broken or missing delta base makes this object unreadable too.
-		return nil, &CorruptError{ID: id, Err: err}
+		return nil, ZeroID, &CorruptError{ID: id, Err: err}
+	}
+	if !verify {
+		return obj, baseID, nil
 	}
 	if got := Sum(obj); got != id {
-		return nil, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
+		if !baseID.IsZero() {
+			if c := s.lookup(baseID); c != nil && !c.verified.Load() {
+				// the base may be the broken one: say so, and decode
+				// it afresh next time
+				s.drop(c)
+				if bsum := Sum(c.obj); bsum != baseID {
+					return nil, ZeroID, &CorruptError{ID: id, Err: fmt.Errorf("delta base %s: %w", baseID.Short(), &CorruptError{ID: baseID, Err: fmt.Errorf("content hashes to %s", bsum)})}
+				}
+			}
+		}
+		return nil, ZeroID, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
 	}
-	return obj, nil
+	if !baseID.IsZero() {
+		if c := s.lookup(baseID); c != nil {
+			s.markVerified(c)
+		}
+	}
+	return obj, baseID, nil
+}
+
+// readPooled reads a whole file into a buffer from the pool (see putBuf).
+func readPooled(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > MaxObjectSize+1<<20 {
+		return nil, fmt.Errorf("file of %d bytes is larger than any object", fi.Size())
+	}
+	b := getBuf(int(fi.Size()))
+	n, err := io.ReadFull(f, b)
+	if err != nil {
+		putBuf(b)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("file shrank to %d bytes while read", n)
+		}
+		return nil, err
+	}
+	return b, nil
 }
 
 // DeltaBase returns the base of a delta-encoded object, or ZeroID.
@@ -273,7 +400,7 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 	depth := 0
 	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 && s.touch(ctx, opts.DeltaBase, now) {
 		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
-			if b, err := s.getShared(ctx, opts.DeltaBase, 0, true); err == nil {
+			if b, _, err := s.getShared(ctx, opts.DeltaBase, 0, true, true); err == nil {
 				base, depth = b, d
 			}
 		}
@@ -289,18 +416,63 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 // its stored form depends on, so that gc's grace period covers all of
 // them. It reports whether id exists.
 func (s *DiskStore) touch(ctx context.Context, id ID, now time.Time) bool {
-	if os.Chtimes(s.path(id), now, now) != nil {
+	if s.chtimes(id, now) != nil {
 		return false
 	}
 	for i := 0; i < MaxDeltaDepth; i++ {
 		base, err := s.DeltaBase(ctx, id)
-		if err != nil || base.IsZero() || os.Chtimes(s.path(base), now, now) != nil {
+		if err != nil || base.IsZero() || s.chtimes(base, now) != nil {
 			break
 		}
 		id = base
 	}
 	return true
 }
+
+// chtimes sets the modification time of id's file, keeping a cached
+// decode of that file valid: only the time changed, not the file.
+func (s *DiskStore) chtimes(id ID, now time.Time) error {
+	old, err := s.stamp(id)
+	if err := os.Chtimes(s.path(id), now, now); err != nil {
+		return err
+	}
+	if err == nil {
+		s.restamp(id, old)
+	}
+	return nil
+}
+
+// restamp moves id's cache entry decoded from the file version old to the
+// file's current version.
+func (s *DiskStore) restamp(id ID, old fileStamp) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for i, c := range s.cache {
+		if c.id != id {
+			continue
+		}
+		select {
+		case <-c.ready:
+		default:
+			return // still decoding; its stamp predates the touch
+		}
+		if c.err == nil && c.stamp == old {
+			if st, err := s.stamp(id); err == nil && st.ino == old.ino && st.size == old.size {
+				nc := &cachedChunk{id: id, stamp: st, base: c.base, obj: c.obj, ready: closedReady}
+				nc.verified.Store(c.verified.Load())
+				s.cache[i] = nc
+			}
+		}
+		return
+	}
+}
+
+// closedReady marks cache entries made complete.
+var closedReady = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // writeFile atomically creates p holding data.
 func (s *DiskStore) writeFile(p string, data []byte) error {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +135,49 @@ func TestGroupUngroup(t *testing.T) {
 		if !bytes.Equal(back, data) {
 			t.Errorf("s=%d: round trip differs", s)
 		}
+	}
+}
+
+// TestUngroupXor checks the vectorised interleaving (whole 16-element
+// blocks) and its scalar tail against the definition, with and without a
+// delta base, for every length around the block size.
+func TestUngroupXor(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, s := range []int{1, 2, 3, 4, 8} {
+		for n := 0; n <= 70; n++ {
+			g := make([]byte, n*s)
+			base := make([]byte, n*s)
+			for i := range g {
+				g[i], base[i] = byte(r.Uint32()), byte(r.Uint32())
+			}
+			want := make([]byte, n*s)
+			for j := 0; j < s; j++ {
+				for i := 0; i < n; i++ {
+					want[i*s+j] = g[j*n+i]
+				}
+			}
+			got := make([]byte, n*s)
+			ungroupXor(got, g, nil, s)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("s=%d n=%d: ungroup differs", s, n)
+			}
+			for i := range want {
+				want[i] ^= base[i]
+			}
+			ungroupXor(got, g, base, s)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("s=%d n=%d: ungroup with XOR differs", s, n)
+			}
+		}
+	}
+}
+
+func BenchmarkUngroup(b *testing.B) {
+	g := floats(1<<20, 1)
+	dst := make([]byte, len(g))
+	b.SetBytes(int64(len(g)))
+	for b.Loop() {
+		Ungroup(dst, g, 4)
 	}
 }
 
@@ -411,5 +455,67 @@ func TestKeypairAndSignature(t *testing.T) {
 	data[len(data)-2] ^= 1
 	if _, err := ParseKeypair("mismatch", data); err == nil {
 		t.Error("mismatched public key accepted")
+	}
+}
+
+// TestDeltaBaseVerifiedOnDemand checks the cache's verification states: a
+// base decoded only for a delta is trusted through the delta's own check,
+// a wrong base makes the delta's read fail naming the base, and Get of
+// the base hashes it rather than return unverified bytes.
+func TestDeltaBaseVerifiedOnDemand(t *testing.T) {
+	ctx := context.Background()
+	s, _ := OpenDisk(t.TempDir())
+	base := append(make([]byte, HeaderSize), floats(4096, 7)...)
+	PutChunkHeader(base)
+	next := append(make([]byte, HeaderSize), nudge(base[HeaderSize:], 0.01, 3)...)
+	PutChunkHeader(next)
+	bid, err := s.Put(ctx, base, PutOptions{ElemSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nid, err := s.Put(ctx, next, PutOptions{ElemSize: 4, DeltaBase: bid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.deltaDepth(nid); d != 1 {
+		t.Fatalf("delta depth %d, want 1", d)
+	}
+	// a good read leaves the base cached and verified through the delta
+	if got, err := s.Get(ctx, nid); err != nil || !bytes.Equal(got, next) {
+		t.Fatalf("Get delta: %v", err)
+	}
+	c := s.lookup(bid)
+	if c == nil || !c.verified.Load() {
+		t.Fatalf("base not cached as verified after a good delta read: %+v", c)
+	}
+	// simulate a wrong decode of the base, kept unverified
+	s.drop(c)
+	if _, _, err := s.getShared(ctx, bid, 1, true, false); err != nil {
+		t.Fatal(err)
+	}
+	c = s.lookup(bid)
+	if c == nil || c.verified.Load() {
+		t.Fatal("a base read for a delta should be cached unverified")
+	}
+	c.obj[HeaderSize+5] ^= 1
+	var ce *CorruptError
+	_, err = s.Get(ctx, nid)
+	if !errors.As(err, &ce) || ce.ID != nid || !strings.Contains(err.Error(), bid.Short()) {
+		t.Fatalf("delta over a wrong base: %v, want CorruptError naming %s and its base %s", err, nid.Short(), bid.Short())
+	}
+	if s.lookup(bid) != nil {
+		t.Error("the wrong base stayed cached")
+	}
+	// Get of an unverified cached base hashes it
+	if _, _, err := s.getShared(ctx, bid, 1, true, false); err != nil {
+		t.Fatal(err)
+	}
+	c = s.lookup(bid)
+	c.obj[HeaderSize+9] ^= 1
+	if _, err := s.Get(ctx, bid); !errors.As(err, &ce) || ce.ID != bid {
+		t.Fatalf("Get of a wrong unverified cached base: %v, want CorruptError naming it", err)
+	}
+	if got, err := s.Get(ctx, bid); err != nil || !bytes.Equal(got, base) {
+		t.Fatalf("Get after the wrong entry was dropped: %v", err)
 	}
 }

@@ -94,20 +94,25 @@ func Group(dst, data []byte, s int) {
 }
 
 // Ungroup is the inverse of Group.
-func Ungroup(dst, grouped []byte, s int) {
+func Ungroup(dst, grouped []byte, s int) { ungroupXor(dst, grouped, nil, s) }
+
+// ungroupXor is Ungroup followed by dst ^= base when base is not nil
+// (one pass over memory for a delta).
+func ungroupXor(dst, grouped, base []byte, s int) {
 	n := len(grouped) / s
+	done := ungroupFast(dst, grouped, base, s, n)
 	switch s {
 	case 1:
 		copy(dst, grouped)
 	case 2:
 		p0, p1 := grouped[:n], grouped[n:2*n]
-		for i := 0; i < n; i++ {
+		for i := done; i < n; i++ {
 			dst[2*i], dst[2*i+1] = p0[i], p1[i]
 		}
 	case 4:
 		p0, p1, p2, p3 := grouped[:n], grouped[n:2*n], grouped[2*n:3*n], grouped[3*n:4*n]
 		d := dst[:4*n]
-		for i := range p0 {
+		for i := done; i < n; i++ {
 			binary.LittleEndian.PutUint32(d[4*i:], uint32(p0[i])|uint32(p1[i])<<8|uint32(p2[i])<<16|uint32(p3[i])<<24)
 		}
 	default:
@@ -117,6 +122,12 @@ func Ungroup(dst, grouped []byte, s int) {
 				dst[i*s+j] = p[i]
 			}
 		}
+	}
+	if base != nil {
+		if s != 2 && s != 4 {
+			done = 0
+		}
+		subtle.XORBytes(dst[done*s:n*s], dst[done*s:n*s], base[done*s:n*s])
 	}
 }
 
@@ -220,6 +231,13 @@ func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byt
 // decodeStored returns the canonical bytes of a stored form. getBase
 // returns the canonical bytes of a delta base.
 func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
+	return decodeStoredInto(b, getBase, nil)
+}
+
+// decodeStoredInto is decodeStored writing the object into dst's backing
+// array when it is large enough (else into a new one); the result never
+// aliases b.
+func decodeStoredInto(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([]byte, error) {
 	si, err := parseStored(b)
 	if err != nil {
 		return nil, err
@@ -230,9 +248,9 @@ func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
 		if len(si.payload) > MaxObjectSize {
 			return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(si.payload))
 		}
-		return si.payload, nil
+		return append(dst[:0], si.payload...), nil
 	case encZstd:
-		out, err := dec.DecodeAll(si.payload, nil)
+		out, err := dec.DecodeAll(si.payload, dst[:0])
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errStored, err)
 		}
@@ -253,20 +271,25 @@ func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
 	if len(grouped)%si.elemSize != 0 {
 		return nil, fmt.Errorf("%w: %d bytes are not elements of %d", errStored, len(grouped), si.elemSize)
 	}
-	out := make([]byte, HeaderSize+len(grouped))
+	var out []byte
+	if n := HeaderSize + len(grouped); cap(dst) >= n {
+		out = dst[:n]
+	} else {
+		out = make([]byte, n)
+	}
 	PutChunkHeader(out)
-	Ungroup(out[HeaderSize:], grouped, si.elemSize)
+	var base []byte
 	if si.enc == encDelta {
-		base, err := getBase(si.base)
+		b, err := getBase(si.base)
 		if err != nil {
 			return nil, fmt.Errorf("delta base %s: %w", si.base.Short(), err)
 		}
-		if len(base) != len(out) {
-			return nil, fmt.Errorf("%w: delta of %d bytes against base of %d", errStored, len(out), len(base))
+		if len(b) != len(out) {
+			return nil, fmt.Errorf("%w: delta of %d bytes against base of %d", errStored, len(out), len(b))
 		}
-		d := out[HeaderSize:]
-		subtle.XORBytes(d, d, base[HeaderSize:])
+		base = b[HeaderSize:]
 	}
+	ungroupXor(out[HeaderSize:], grouped, base, si.elemSize)
 	return out, nil
 }
 

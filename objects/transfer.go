@@ -112,7 +112,10 @@ func (s *DiskStore) PutStored(ctx context.Context, id ID, stored []byte) (added 
 		}
 		depth = d + 1
 	}
-	obj, err := decodeStored(stored, func(base ID) ([]byte, error) { return s.get(ctx, base, 0) })
+	obj, err := decodeStored(stored, func(base ID) ([]byte, error) {
+		b, _, err := s.get(ctx, base, 0, true, nil)
+		return b, err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

@@ -104,72 +104,143 @@ type TensorInfo struct {
 // the parent's pieces where that is smaller. The tensor object itself is
 // stored by Flush.
 func (w *Writer) Tensor(r io.Reader, info TensorInfo, parent *Tensor) (ID, *Tensor, error) {
+	tw, err := w.StartTensor(info, parent)
+	if err != nil {
+		return ZeroID, nil, err
+	}
+	for {
+		p := tw.Piece()
+		if p == nil {
+			break
+		}
+		if _, err := io.ReadFull(r, p); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			tw.Abort()
+			return ZeroID, nil, fmt.Errorf("read tensor data: %w", err)
+		}
+		if err := tw.Put(); err != nil {
+			return ZeroID, nil, err
+		}
+	}
+	return tw.Finish()
+}
+
+// TensorWriter stores one tensor piece by piece without copying: the
+// caller fills the buffer Piece returns and hands it over with Put.
+type TensorWriter struct {
+	w         *Writer
+	t         *Tensor
+	parent    *Tensor
+	useParent bool
+	elem      int
+	off       uint64
+	buf       []byte // the piece being filled, header included
+	// hashed counts the pieces still being hashed by workers
+	hashed sync.WaitGroup
+}
+
+// StartTensor begins storing a tensor (see Tensor for parent).
+func (w *Writer) StartTensor(info TensorInfo, parent *Tensor) (*TensorWriter, error) {
+	if w.PieceSize == 0 {
+		return nil, fmt.Errorf("objects: writer piece size 0")
+	}
 	t := &Tensor{DType: info.DType, Shape: info.Shape, Size: info.Size, PieceSize: w.PieceSize}
 	elem, ok := info.DType.Size()
 	if !ok {
 		elem = 0
 	}
-	useParent := parent != nil && info.DType.IsFloat() && parent.DType == info.DType &&
-		parent.Size == info.Size && parent.PieceSize == w.PieceSize
-	if w.PieceSize == 0 {
-		return ZeroID, nil, fmt.Errorf("objects: writer piece size 0")
+	if n := (info.Size + w.PieceSize - 1) / w.PieceSize; n > 0 {
+		t.Pieces = make([]ID, n)
 	}
-	pieces := make([]ID, (info.Size+w.PieceSize-1)/w.PieceSize)
-	// Pieces are hashed by the workers, in parallel; this goroutine only
-	// reads. hashed counts the pieces of this tensor still being hashed.
-	var hashed sync.WaitGroup
-	for off := uint64(0); off < info.Size; off += w.PieceSize {
-		if err := w.firstErr(); err != nil {
-			hashed.Wait()
-			return ZeroID, nil, err
-		}
-		n := min(w.PieceSize, info.Size-off)
-		buf := getChunkBuf(HeaderSize + int(n))
-		PutChunkHeader(buf)
-		if _, err := io.ReadFull(r, buf[HeaderSize:]); err != nil {
-			putChunkBuf(buf)
-			hashed.Wait()
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return ZeroID, nil, fmt.Errorf("read tensor data: %w", err)
-		}
-		i := int(off / w.PieceSize)
-		hashed.Add(1)
-		w.putHashing(buf, func(id ID) PutOptions {
-			pieces[i] = id
-			hashed.Done()
-			opts := PutOptions{ElemSize: elem}
-			if useParent {
-				if parent.Pieces[i] == id {
-					// Unchanged piece: already stored, but put it again so
-					// that the store refreshes it (a concurrent gc spares
-					// recently written or reused objects, and the parent
-					// may be unreachable).
-					return PutOptions{}
-				}
-				opts.DeltaBase = parent.Pieces[i]
-			}
-			w.mu.Lock()
-			w.NewBytes += int64(n)
-			w.PieceCount++
-			w.mu.Unlock()
-			return opts
-		}, func() { putChunkBuf(buf) })
+	return &TensorWriter{w: w, t: t, parent: parent, elem: elem,
+		useParent: parent != nil && info.DType.IsFloat() && parent.DType == info.DType &&
+			parent.Size == info.Size && parent.PieceSize == w.PieceSize}, nil
+}
+
+// Piece returns the buffer of the next piece, exactly as long as that
+// piece, or nil when every piece has been put. It stays the caller's
+// until Put.
+func (tw *TensorWriter) Piece() []byte {
+	if tw.off >= tw.t.Size {
+		return nil
 	}
-	hashed.Wait()
+	if tw.buf == nil {
+		n := min(tw.w.PieceSize, tw.t.Size-tw.off)
+		tw.buf = getChunkBuf(HeaderSize + int(n))
+		PutChunkHeader(tw.buf)
+	}
+	return tw.buf[HeaderSize:]
+}
+
+// Put hands the filled piece to the writer's workers; it fails with the
+// writer's first error, after which the tensor must be abandoned.
+func (tw *TensorWriter) Put() error {
+	w := tw.w
+	buf := tw.buf
+	if buf == nil {
+		return fmt.Errorf("objects: tensor piece put without Piece")
+	}
+	tw.buf = nil
 	if err := w.firstErr(); err != nil {
+		putChunkBuf(buf)
+		tw.hashed.Wait()
+		return err
+	}
+	n := uint64(len(buf) - HeaderSize)
+	i := int(tw.off / w.PieceSize)
+	tw.off += n
+	tw.hashed.Add(1)
+	pieces, parent, useParent, elem := tw.t.Pieces, tw.parent, tw.useParent, tw.elem
+	w.putHashing(buf, func(id ID) PutOptions {
+		pieces[i] = id
+		tw.hashed.Done()
+		opts := PutOptions{ElemSize: elem}
+		if useParent {
+			if parent.Pieces[i] == id {
+				// Unchanged piece: already stored, but put it again so
+				// that the store refreshes it (a concurrent gc spares
+				// recently written or reused objects, and the parent
+				// may be unreachable).
+				return PutOptions{}
+			}
+			opts.DeltaBase = parent.Pieces[i]
+		}
+		w.mu.Lock()
+		w.NewBytes += int64(n)
+		w.PieceCount++
+		w.mu.Unlock()
+		return opts
+	}, func() { putChunkBuf(buf) })
+	return nil
+}
+
+// Abort waits for the pieces already put and abandons the tensor.
+func (tw *TensorWriter) Abort() {
+	if tw.buf != nil {
+		putChunkBuf(tw.buf)
+		tw.buf = nil
+	}
+	tw.hashed.Wait()
+}
+
+// Finish waits until every piece is hashed and queues the tensor object,
+// stored by Flush; it returns the tensor's id.
+func (tw *TensorWriter) Finish() (ID, *Tensor, error) {
+	tw.hashed.Wait()
+	if err := tw.w.firstErr(); err != nil {
 		return ZeroID, nil, err
 	}
-	if len(pieces) > 0 {
-		t.Pieces = pieces
+	if tw.off != tw.t.Size {
+		return ZeroID, nil, fmt.Errorf("objects: tensor finished after %d of %d bytes", tw.off, tw.t.Size)
 	}
-	b, err := Encode(t)
+	b, err := Encode(tw.t)
 	if err != nil {
 		return ZeroID, nil, err
 	}
-	w.addPending(b)
-	return Sum(b), t, nil
+	tw.w.addPending(b)
+	return Sum(b), tw.t, nil
 }
 
 // putHashing is put for a chunk whose id a worker computes: hashed gets

@@ -162,6 +162,22 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 	if mode == objects.ModeExec {
 		perm = 0o755
 	}
+	if name, ok := r.takePrebuilt(id); ok {
+		if err := os.Chmod(name, perm); err == nil {
+			if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
+				if err := os.RemoveAll(dst); err != nil {
+					os.Remove(name)
+					return nil, err
+				}
+			}
+			if err := os.Rename(name, dst); err != nil {
+				os.Remove(name)
+				return nil, fmt.Errorf("checkout %s: %w", rel, err)
+			}
+			return os.Lstat(dst)
+		}
+		os.Remove(name)
+	}
 	tmp, err := os.CreateTemp(dirOf(dst), ".fed-tmp-*")
 	if err != nil {
 		return nil, err

@@ -315,13 +315,22 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if err != nil {
 		return nil, err
 	}
+	plan.headIsBase = head == base
+	plan.finals = map[string]*objects.Model{}
 	w := objects.NewWriter(ctx, r.Objects)
-	report, err := r.runMerge(ctx, w, plan, mopts, len(res.Sides), hf)
+	pre := newPrebuild(r)
+	defer pre.cleanup()
+	report, err := r.runMerge(ctx, w, plan, mopts, len(res.Sides), hf, pre)
 	if err != nil {
 		return nil, err
 	}
 	if err := w.Flush(); err != nil {
 		return nil, err
+	}
+	for path, m := range plan.finals {
+		if err := pre.finish(ctx, path, m, plan.result[path].ID); err != nil {
+			return nil, fmt.Errorf("merge %s: %w", path, err)
+		}
 	}
 	res.Report = report
 	result := plan.result
@@ -445,6 +454,9 @@ type mergeJob struct {
 	size  uint64
 	base  *objects.Tensor // nil when the base lacks it
 	sides []*objects.Tensor
+	// readBase: the strategy reads the base's bytes (else they are not
+	// streamed at all)
+	readBase bool
 	// where the result goes
 	model  *objects.Model
 	segIdx int
@@ -456,6 +468,8 @@ type mergePlan struct {
 	conflictPaths []string
 	jobs          []*mergeJob
 	models        map[string]*objects.Model // path → model with tensor results to fill
+	headIsBase    bool                      // HEAD is the merge base, not a side
+	finals        map[string]*objects.Model // path → stored result model
 	modes         map[string]uint32
 	clashes       map[string][]rawClash // raw segments that differ only where fixups go
 }
@@ -684,7 +698,7 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 
 // jobStreams opens the base (nil when absent) and side streams of a job.
 func (r *Repo) jobStreams(ctx context.Context, j *mergeJob) (base io.ReadCloser, sides []io.ReadCloser) {
-	if j.base != nil {
+	if j.base != nil && j.readBase {
 		base = tensorStream(ctx, r.Objects, j.base)
 	}
 	for _, t := range j.sides {
@@ -738,11 +752,12 @@ func (r *Repo) eachPiece(ctx context.Context, j *mergeJob, extra []io.Reader, fn
 
 // runMerge runs the strategy over the planned jobs, stores the merged
 // tensors (and optimiser state) and fills the result models.
-func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mopts merge.Options, k int, hf map[string]TreeFile) (*merge.Report, error) {
+func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mopts merge.Options, k int, hf map[string]TreeFile, pre *prebuild) (*merge.Report, error) {
 	for _, j := range p.jobs {
 		if j.base == nil {
 			mopts.HasBase = false
 		}
+		j.readBase = merge.NeedsBase(mopts.Strategy)
 	}
 	if merge.NeedsBase(mopts.Strategy) && !mopts.HasBase {
 		for _, j := range p.jobs {
@@ -788,6 +803,20 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 	for s := range ns {
 		ns[s] = make([]byte, objects.DefaultPieceSize)
 	}
+	// stateless strategies read the last pass's pieces straight from the
+	// store, ahead across tensors (see mergefeed.go)
+	var direct []*mergeJob
+	isDirect := map[*mergeJob]bool{}
+	if len(stateNames) == 0 {
+		for _, j := range p.jobs {
+			if j.size > 0 && j.aligned() {
+				direct = append(direct, j)
+				isDirect[j] = true
+			}
+		}
+	}
+	feed := r.startFeed(ctx, direct, 2)
+	defer feed.stop()
 	for _, j := range p.jobs {
 		elems := uint64(0)
 		if sz, ok := j.dtype.Size(); ok {
@@ -804,6 +833,20 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			if err != nil {
 				return nil, fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
 			}
+		}
+		// pieces are stored as deltas against the first parent's: HEAD's
+		// tensor, which is the base when HEAD is not a side
+		parent := j.sides[0]
+		if p.headIsBase && j.base != nil {
+			parent = j.base
+		}
+		if isDirect[j] && !t.HasState() {
+			id, err := r.mergeDirect(ctx, w, feed, j, t, parent, pre)
+			if err != nil {
+				return nil, mergeError(j, err)
+			}
+			j.model.Segments[j.segIdx].ID = id
+			continue
 		}
 		// state inputs from HEAD's state file
 		var extra []io.Reader
@@ -840,13 +883,13 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			pr, pw := io.Pipe()
 			pws[o] = pw
 			results[o] = make(chan outRes, 1)
-			parent := j.sides[0]
 			go func(o int) {
 				id, _, err := w.Tensor(pr, objects.TensorInfo{DType: j.dtype, Shape: j.shape, Size: j.size}, parent)
 				pr.CloseWithError(err)
 				results[o] <- outRes{id, err}
 			}(o)
 		}
+		pf, off := pre.segment(j.path, j.model, j.segIdx)
 		err = r.eachPiece(ctx, j, extra, func(i int, base []byte, sides [][]byte, st [][]byte) error {
 			n := len(sides[0])
 			var stIn, stOut [][]byte
@@ -861,6 +904,8 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 				return err
 			}
 			r.Progress.Add(int64(n))
+			pf.writeAt(out[:n], off)
+			off += int64(n)
 			if _, err := pws[0].Write(out[:n]); err != nil {
 				return err
 			}
@@ -886,13 +931,12 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			ids = append(ids, res.id)
 		}
 		if err != nil {
-			var ce *merge.ConflictError
-			if errors.As(err, &ce) {
-				return nil, &ConflictError{Op: "merge", Items: []string{fmt.Sprintf("%s: %s (%s values differ and cannot be averaged)", j.path, j.name, j.dtype)}}
-			}
-			return nil, fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
+			return nil, mergeError(j, err)
 		}
 		j.model.Segments[j.segIdx].ID = ids[0]
+		if pf != nil {
+			pf.written[j.segIdx] = true
+		}
 		for s, sn := range stateNames {
 			if !useState {
 				break
@@ -914,6 +958,7 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 		if err != nil {
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}
+		p.finals[path] = m
 		p.result[path] = TreeFile{Mode: p.modes[path], Kind: objects.KindModel, ID: id}
 	}
 	for path, ts := range newState {
@@ -932,6 +977,62 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 		}
 	}
 	return m.Report(), nil
+}
+
+// mergeError describes a failure to merge job j's tensor.
+func mergeError(j *mergeJob, err error) error {
+	var ce *merge.ConflictError
+	if errors.As(err, &ce) {
+		return &ConflictError{Op: "merge", Items: []string{fmt.Sprintf("%s: %s (%s values differ and cannot be averaged)", j.path, j.name, j.dtype)}}
+	}
+	return fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
+}
+
+// mergeDirect runs the last pass of a stateless strategy over job j with
+// pieces from feed, merging each straight into the buffer the writer
+// stores (and into the prebuilt working-tree file), and returns the
+// merged tensor's id.
+func (r *Repo) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFeed, j *mergeJob, t *merge.Tensor, parent *objects.Tensor, pre *prebuild) (objects.ID, error) {
+	tw, err := w.StartTensor(objects.TensorInfo{DType: j.dtype, Shape: j.shape, Size: j.size}, parent)
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	pf, off := pre.segment(j.path, j.model, j.segIdx)
+	for i := range j.sides[0].Pieces {
+		ps, err := feed.next(ctx)
+		if err == nil && ps == nil {
+			err = fmt.Errorf("piece %d: merge inputs ended early", i)
+		}
+		if err != nil {
+			tw.Abort()
+			return objects.ZeroID, err
+		}
+		out := tw.Piece()
+		if out == nil || len(out) != len(ps.sides[0]) {
+			tw.Abort()
+			return objects.ZeroID, fmt.Errorf("piece %d: %d input bytes for an output piece of %d", i, len(ps.sides[0]), len(out))
+		}
+		err = t.MergePiece(i, ps.base, ps.sides, nil, out, nil)
+		feed.release(ps)
+		if err != nil {
+			tw.Abort()
+			return objects.ZeroID, err
+		}
+		r.Progress.Add(int64(len(out)))
+		pf.writeAt(out, off)
+		off += int64(len(out))
+		if err := tw.Put(); err != nil {
+			return objects.ZeroID, err
+		}
+	}
+	id, _, err := tw.Finish()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if pf != nil {
+		pf.written[j.segIdx] = true
+	}
+	return id, nil
 }
 
 // readState maps the tensors of HEAD's state file for a model path.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fed-vcs/fed/objects"
@@ -83,10 +84,23 @@ func TestMergeFedAvgRound(t *testing.T) {
 	if string(got) != string(want) {
 		t.Error("working tree differs from the merge commit")
 	}
+	noTempFiles(t, r)
 	rep, err := r.Fsck(ctx)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("fsck: %v %v", rep, err)
 	}
+}
+
+// noTempFiles fails when a temporary file of fed is left in the working
+// tree (a merge writes its models next to their destination first).
+func noTempFiles(t *testing.T, r *Repo) {
+	t.Helper()
+	filepath.WalkDir(r.Root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".fed-tmp-") {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+		return nil
+	})
 }
 
 type bytesBuffer struct{ b []byte }
@@ -172,6 +186,7 @@ func TestMergeConflictAbortContinue(t *testing.T) {
 	if !r.MergeInProgress() {
 		t.Fatal("no merge in progress after a conflict")
 	}
+	noTempFiles(t, r)
 	if _, err := r.MergeContinue(ctx, ""); !errors.Is(err, ErrConflict) {
 		t.Fatalf("continue with conflicts: %v", err)
 	}

@@ -58,7 +58,10 @@ type Repo struct {
 	// c.Tree). Objects c refers to are already stored.
 	BeforeSign func(ctx context.Context, c *objects.Commit) error
 
-	locked     bool // this Repo holds the repository lock
+	locked bool // this Repo holds the repository lock
+	// prebuilt maps object ids to temporary working-tree files already
+	// holding their content (see prebuild).
+	prebuilt   map[objects.ID]string
 	warnOpaque bool // importing for real (add), not only hashing
 }
 

@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package objects
+
+func ungroupFast(dst, grouped, base []byte, s, n int) int { return 0 }
