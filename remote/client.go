@@ -253,6 +253,7 @@ func (c *Client) once(ctx context.Context, r request, attempt int) (*http.Respon
 		return nil, fmt.Errorf("remote: %s %s: %w", r.method, r.path, err)
 	}
 	req.Header.Set(VersionHeader, strconv.Itoa(Version))
+	req.Header.Set(FeaturesHeader, ClientFeatures)
 	req.Header.Set("User-Agent", "fed/"+strconv.Itoa(Version))
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
@@ -422,16 +423,29 @@ func (c *Client) Missing(ctx context.Context, ids []objects.ID) ([]objects.ID, e
 	return missing, nil
 }
 
+// ClientFeatures is the Fed-Features header this client sends: the
+// optional features it understands.
+const ClientFeatures = FeatureWithheld
+
 // UpdateRefs applies updates all or nothing, signing the push statement
 // with the client's key. A lost race gives a *Problem with code stale-ref
 // (errors.Is ErrStale) whose Current is the ref's value now.
 func (c *Client) UpdateRefs(ctx context.Context, updates []RefUpdate) (*UpdateResponse, error) {
+	return c.UpdateRefsWithheld(ctx, updates, nil)
+}
+
+// UpdateRefsWithheld is UpdateRefs for a push that keeps the weight
+// objects withheld off the server (FeatureWithheld, which the caller
+// checks with Info first): the server accepts their absence under the
+// models of commits that record their zk root and have a proof, and
+// remembers them as withheld.
+func (c *Client) UpdateRefsWithheld(ctx context.Context, updates []RefUpdate, withheld []objects.ID) (*UpdateResponse, error) {
 	if c.opts.Key == nil {
 		return nil, fmt.Errorf("remote: update refs: %w: no key to sign the push", ErrUnauthorized)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	text := Statement(c.repo, c.base.Host, c.opts.Key.Public(), now, updates)
-	req := UpdateRequest{Updates: updates, Time: now, Signature: objects.Base58(c.opts.Key.Sign([]byte(text)))}
+	text := StatementWithheld(c.repo, c.base.Host, c.opts.Key.Public(), now, updates, withheld)
+	req := UpdateRequest{Updates: updates, Withheld: withheld, Time: now, Signature: objects.Base58(c.opts.Key.Sign([]byte(text)))}
 	var out UpdateResponse
 	err := c.call(ctx, http.MethodPost, c.repoPath("refs"), req, &out, true)
 	var p *Problem
@@ -523,3 +537,16 @@ func (c *countingReadCloser) Read(p []byte) (int, error) {
 }
 
 func (c *countingReadCloser) Close() error { return c.rc.Close() }
+
+// RequireFeature fails with an error matching ErrNoFeature unless the
+// server announces the optional feature f in its info.
+func (c *Client) RequireFeature(ctx context.Context, f string) error {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if !info.HasFeature(f) {
+		return fmt.Errorf("%w: the server at %s does not speak %q (it runs an older fed serve)", ErrNoFeature, c.base, f)
+	}
+	return nil
+}

@@ -18,7 +18,32 @@ const (
 	// RepoSeparator ends the repository name in a path:
 	// /fed/v1/repos/<name>/-/<endpoint>.
 	RepoSeparator = "/-/"
+	// FeaturesHeader lists, on a request, the optional protocol features
+	// the client understands (comma-separated names; doc/protocol.md,
+	// "Features"). A server announces its own in Info.Features.
+	FeaturesHeader = "Fed-Features"
 )
+
+// Optional features of protocol 1. A peer uses a feature only when the
+// other side announced it: a client checks Info.Features before relying on
+// a server's, and a server answers a client that did not list a feature it
+// would need with a problem naming it, never with a body the client would
+// misread.
+const (
+	// FeatureWithheld: ref updates may name withheld weight objects
+	// (UpdateRequest.Withheld) and fetch plans list the withheld objects
+	// they leave out (Plan.Withheld).
+	FeatureWithheld = "withheld-weights"
+	// FeatureProve: the server proves commits pushed without proofs in the
+	// background (fed serve --prove); the proofs appear under
+	// refs/proofs/<commit> when done.
+	FeatureProve = "prove"
+)
+
+// MetaZKRoot is the commit metadata key holding the hex zk commitment root
+// of the commit's weights (repo.MetaZKRoot): a commit whose weights are
+// withheld must carry it.
+const MetaZKRoot = "zk.root"
 
 // Media types.
 const (
@@ -64,7 +89,8 @@ const (
 	CodeHashMismatch    = "hash-mismatch"       // 422: uploaded bytes do not match id
 	CodeBadObject       = "bad-object"          // 422: uploaded bytes are not an object
 	CodeMissingBase     = "missing-base"        // 422: delta against an absent base
-	CodeProofRequired   = "proof-required"      // 422: protected branch needs proofs
+	CodeProofRequired   = "proof-required"      // 422: protected branch or withheld weights need proofs
+	CodeWithheld        = "weights-withheld"    // 422: a plan needs withheld-weights, which the client did not announce
 	CodeTooLarge        = "too-large"           // 413: object, request or batch too big
 	CodeRateLimited     = "rate-limited"        // 429
 	CodeInternal        = "internal"            // 500
@@ -87,6 +113,12 @@ var (
 	ErrVersion        = errors.New("remote: protocol version mismatch")
 	ErrTooLarge       = errors.New("remote: too large")
 	ErrBadRequest     = errors.New("remote: bad request")
+	// ErrProofRequired reports a push refused for want of a (valid) proof:
+	// on a protected branch, or for a commit whose weights are withheld.
+	ErrProofRequired = errors.New("remote: proof required")
+	// ErrNoFeature reports a server that lacks an optional feature the
+	// operation needs, or a client too old for one the server needs.
+	ErrNoFeature = errors.New("remote: protocol feature not supported")
 )
 
 // ValidateRepoName checks a repository name: 1 to 8 components separated

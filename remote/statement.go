@@ -102,6 +102,16 @@ func ParseSignInMessage(s string) (SignInMessage, error) {
 // one "update" line per update in request order, every line ending in
 // "\n". Zero ids are written as 64 zeros.
 func Statement(repo, host string, pusher objects.PublicKey, at time.Time, updates []RefUpdate) string {
+	return StatementWithheld(repo, host, pusher, at, updates, nil)
+}
+
+// StatementWithheld is Statement for a request that also names withheld
+// objects (UpdateRequest.Withheld): after the update lines, one line
+//
+//	withhold {id hex}
+//
+// per withheld id in request order. Without withheld ids it is Statement.
+func StatementWithheld(repo, host string, pusher objects.PublicKey, at time.Time, updates []RefUpdate, withheld []objects.ID) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fed push v1\nrepository: %s\nserver: %s\npusher: %s\ntime: %s\n", repo, host, pusher, at.UTC().Format(TimeFormat))
 	for _, u := range updates {
@@ -110,6 +120,9 @@ func Statement(repo, host string, pusher objects.PublicKey, at time.Time, update
 			b.WriteString(" force")
 		}
 		b.WriteByte('\n')
+	}
+	for _, id := range withheld {
+		fmt.Fprintf(&b, "withhold %s\n", id)
 	}
 	return b.String()
 }

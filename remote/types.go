@@ -22,6 +22,19 @@ type Info struct {
 	Protocol int    `json:"protocol"`
 	Server   string `json:"server"`
 	Limits   Limits `json:"limits"`
+	// Features lists the optional features the server speaks
+	// (FeatureWithheld, FeatureProve); absent on servers older than them.
+	Features []string `json:"features,omitempty"`
+}
+
+// HasFeature reports whether the server announced feature f.
+func (i *Info) HasFeature(f string) bool {
+	for _, x := range i.Features {
+		if x == f {
+			return true
+		}
+	}
+	return false
 }
 
 // Limits are a server's limits.
@@ -89,9 +102,15 @@ type RefUpdate struct {
 // UpdateRequest is the body of POST refs: the updates, applied all or
 // nothing, and the pusher's signature of their statement (Statement).
 type UpdateRequest struct {
-	Updates   []RefUpdate `json:"updates"`
-	Time      time.Time   `json:"time"`
-	Signature string      `json:"signature"`
+	Updates []RefUpdate `json:"updates"`
+	// Withheld names weight objects the pusher keeps off this server
+	// (FeatureWithheld): tensor segments of the models of the pushed
+	// commits. The server accepts their absence only under a model of a
+	// commit that records MetaZKRoot and has a proof (doc/protocol.md
+	// §6.5). They are part of the signed statement.
+	Withheld  []objects.ID `json:"withheld,omitempty"`
+	Time      time.Time    `json:"time"`
+	Signature string       `json:"signature"`
 }
 
 // UpdateResponse lists the refs after a successful update.
@@ -121,6 +140,10 @@ type PlannedObject struct {
 type Plan struct {
 	Objects []PlannedObject `json:"objects"`
 	Shallow []objects.ID    `json:"shallow,omitempty"`
+	// Withheld lists objects reachable from the wants that the server does
+	// not hold because their pushers withheld them (FeatureWithheld); the
+	// client records them as absent on purpose.
+	Withheld []objects.ID `json:"withheld,omitempty"`
 }
 
 // DownloadRequest asks for objects as a framed stream. A delta may be
@@ -163,10 +186,12 @@ type SettingsUpdate struct {
 
 // PushLogEntry is one signed push kept by the server.
 type PushLogEntry struct {
-	Time      time.Time   `json:"time"`
-	Pusher    string      `json:"pusher"`
-	Updates   []RefUpdate `json:"updates"`
-	Signature string      `json:"signature"`
+	Time     time.Time    `json:"time"`
+	Pusher   string       `json:"pusher"`
+	Updates  []RefUpdate  `json:"updates"`
+	Withheld []objects.ID `json:"withheld,omitempty"`
+	// Signature signs StatementWithheld of the fields above.
+	Signature string `json:"signature"`
 }
 
 // PushLog is the body of GET pushlog.
@@ -218,6 +243,7 @@ var titles = map[string]string{
 	CodeBadObject:       "Bad object",
 	CodeMissingBase:     "Delta base missing",
 	CodeProofRequired:   "Proof required",
+	CodeWithheld:        "Weights withheld",
 	CodeTooLarge:        "Too large",
 	CodeRateLimited:     "Too many requests",
 	CodeInternal:        "Internal server error",
@@ -256,6 +282,10 @@ func (p *Problem) Unwrap() error {
 		return ErrTooLarge
 	case CodeBadRequest, CodeBadRepoName, CodeBadRefName, CodeHashMismatch, CodeBadObject, CodeMissingBase, CodeNotTip:
 		return ErrBadRequest
+	case CodeProofRequired:
+		return ErrProofRequired
+	case CodeWithheld:
+		return ErrNoFeature
 	}
 	return nil
 }
@@ -366,6 +396,14 @@ func (r *UpdateRequest) check() error {
 		seen[u.Name] = true
 		if u.Old == u.New {
 			return fmt.Errorf("ref %s: old equals new", u.Name)
+		}
+	}
+	if err := checkBatch("withheld", len(r.Withheld)); err != nil {
+		return err
+	}
+	for _, id := range r.Withheld {
+		if id.IsZero() {
+			return fmt.Errorf("withheld: zero id")
 		}
 	}
 	if r.Time.IsZero() {

@@ -45,6 +45,7 @@ type pushVector struct {
 	Pusher     string             `json:"pusher"`
 	Time       time.Time          `json:"time"`
 	Updates    []remote.RefUpdate `json:"updates"`
+	Withheld   []objects.ID       `json:"withheld,omitempty"`
 	Statement  string             `json:"statement"`
 	Signature  string             `json:"signature"`
 }
@@ -165,6 +166,59 @@ func TestVectorsPushStatement(t *testing.T) {
 	}
 }
 
+// TestVectorsPushWithheld checks the statement of a push that withholds
+// weights (feature withheld-weights): the withheld ids are signed, one
+// "withhold" line each after the updates.
+func TestVectorsPushWithheld(t *testing.T) {
+	k := vecKey()
+	ups := []remote.RefUpdate{
+		{Name: "refs/proofs/" + vecID("c2").String(), New: vecID("p2")},
+		{Name: "refs/heads/alice", Old: vecID("c1"), New: vecID("c2")},
+	}
+	withheld := []objects.ID{vecID("tensor w"), vecID("tensor b")}
+	at := time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC)
+	if *update {
+		text := remote.StatementWithheld("lab/mnist", "fed.example.org:8417", k.Public(), at, ups, withheld)
+		writeVector(t, "push-withheld-statement.txt", text)
+		writeVector(t, "push-withheld.json", pushVector{SeedHex: hex.EncodeToString(bytes.Repeat([]byte{7}, 32)), Repository: "lab/mnist", Server: "fed.example.org:8417",
+			Pusher: k.Public().String(), Time: at, Updates: ups, Withheld: withheld, Statement: text, Signature: objects.Base58(k.Sign([]byte(text)))})
+	}
+	var v pushVector
+	readVector(t, "push-withheld.json", &v)
+	text := string(readVector(t, "push-withheld-statement.txt", nil))
+	pub, err := objects.ParsePublicKey(v.Pusher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := remote.StatementWithheld(v.Repository, v.Server, pub, v.Time, v.Updates, v.Withheld)
+	if got != text || got != v.Statement {
+		t.Fatalf("statement:\n%s\nvector:\n%s", got, text)
+	}
+	if want := remote.Statement(v.Repository, v.Server, pub, v.Time, v.Updates); !strings.HasPrefix(text, want) || strings.Count(text[len(want):], "withhold ") != len(v.Withheld) {
+		t.Fatalf("statement is not the plain statement followed by one withhold line per id:\n%s", text)
+	}
+	sig, err := remote.DecodeSignature(v.Signature)
+	if err != nil || !objects.Verify(pub, []byte(text), sig) {
+		t.Fatalf("vector push signature does not verify: %v", err)
+	}
+	if objects.Verify(pub, []byte(remote.StatementWithheld(v.Repository, v.Server, pub, v.Time, v.Updates, v.Withheld[:1])), sig) {
+		t.Fatal("signature verifies with a withheld id left out")
+	}
+	req := remote.UpdateRequest{Updates: v.Updates, Withheld: v.Withheld, Time: v.Time, Signature: v.Signature}
+	b, _ := json.Marshal(req)
+	if _, err := remote.UnmarshalJSON[remote.UpdateRequest](b); err != nil {
+		t.Fatal(err)
+	}
+	// zero ids and oversized lists are refused by the decoder
+	for _, bad := range [][]objects.ID{{objects.ZeroID}, make([]objects.ID, remote.MaxBatch+1)} {
+		req.Withheld = bad
+		b, _ := json.Marshal(req)
+		if _, err := remote.UnmarshalJSON[remote.UpdateRequest](b); err == nil {
+			t.Errorf("decoder accepts withheld list of %d ids", len(bad))
+		}
+	}
+}
+
 func TestVectorsObjectStream(t *testing.T) {
 	tree, _ := objects.Encode(&objects.Tree{})
 	chunk := objects.EncodeChunk([]byte("hello, fed"))
@@ -239,22 +293,22 @@ func examples() map[string]any {
 	inc := remote.NewProblem(422, remote.CodeIncomplete, "1 or more objects reachable from the new ids are missing; upload them first")
 	inc.Missing = []objects.ID{vecID("piece")}
 	return map[string]any{
-		"info":               remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}},
+		"info":               remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}, Features: []string{remote.FeatureWithheld, remote.FeatureProve}},
 		"challenge-request":  remote.ChallengeRequest{Address: k},
 		"challenge":          remote.Challenge{Nonce: "0123456789abcdef0123456789abcdef", Message: "(see login-message.txt)", ExpiresAt: at.Add(5 * time.Minute)},
 		"login-request":      remote.LoginRequest{Address: k, Nonce: "0123456789abcdef0123456789abcdef", Signature: sig},
 		"login-response":     remote.LoginResponse{Token: "9f2c", Address: k, ExpiresAt: at.Add(time.Hour)},
 		"ref-list":           remote.RefList{Head: "refs/heads/main", Refs: []remote.Ref{{Name: "refs/heads/main", ID: vecID("c2")}, {Name: "refs/tags/v1", ID: vecID("c1")}}},
 		"id-list":            remote.IDList{IDs: []objects.ID{vecID("a"), vecID("b")}},
-		"update-request":     remote.UpdateRequest{Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Time: at, Signature: sig},
+		"update-request":     remote.UpdateRequest{Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}, {Name: "refs/proofs/" + vecID("c2").String(), New: vecID("p2")}}, Withheld: []objects.ID{vecID("tensor w")}, Time: at, Signature: sig},
 		"update-response":    remote.UpdateResponse{Refs: []remote.Ref{{Name: "refs/heads/main", ID: vecID("c2")}}},
 		"plan-request":       remote.PlanRequest{Want: []objects.ID{vecID("c2")}, Have: []objects.ID{vecID("c1")}, Depth: 1},
-		"plan":               remote.Plan{Objects: []remote.PlannedObject{{ID: vecID("c2"), Size: 180}, {ID: vecID("piece"), Size: 412, Base: &base}}, Shallow: []objects.ID{vecID("c2")}},
+		"plan":               remote.Plan{Objects: []remote.PlannedObject{{ID: vecID("c2"), Size: 180}, {ID: vecID("piece"), Size: 412, Base: &base}}, Shallow: []objects.ID{vecID("c2")}, Withheld: []objects.ID{vecID("tensor w")}},
 		"download-request":   remote.DownloadRequest{IDs: []objects.ID{vecID("piece")}, HaveBases: []objects.ID{base}},
 		"upload-response":    remote.UploadResponse{Received: 12, Added: 10, Bytes: 4 << 20},
 		"settings":           remote.Settings{Owner: k, Public: true, Protected: prot, Collaborators: []string{objects.KeypairFromSeed(bytes.Repeat([]byte{8}, 32)).Public().String()}, NFT: mint},
 		"settings-update":    remote.SettingsUpdate{Public: &pub, Protected: &prot, NFT: &mint},
-		"push-log":           remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Signature: sig}}},
+		"push-log":           remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Withheld: []objects.ID{vecID("tensor w")}, Signature: sig}}},
 		"problem":            stale,
 		"problem-incomplete": inc,
 	}

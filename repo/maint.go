@@ -55,7 +55,7 @@ func (r *Repo) Fsck(ctx context.Context) (*objects.FsckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	absent, err := r.shallowBoundary(ctx)
+	absent, err := r.absentOnPurpose(ctx) // shallow boundary, withheld weights (private.go)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,8 @@ func (r *Repo) Fsck(ctx context.Context) (*objects.FsckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	// a shallow clone lacks the parents of its oldest commits on purpose
+	// a shallow clone lacks the parents of its oldest commits on purpose,
+	// a repository with private contributions their weights
 	kept := rep.Problems[:0]
 	for _, p := range rep.Problems {
 		if !(absent[p.ID] && errors.Is(p.Err, objects.ErrNotFound)) {
@@ -116,7 +117,7 @@ func (r *Repo) GC(ctx context.Context, grace time.Duration, dryRun bool) (*objec
 	if err != nil {
 		return nil, err
 	}
-	absent, err := r.shallowBoundary(ctx)
+	absent, err := r.absentOnPurpose(ctx) // shallow boundary, withheld weights (private.go)
 	if err != nil {
 		return nil, err
 	}

@@ -399,6 +399,10 @@ type VerifyOptions struct {
 	// RequireProof fails a commit without a proof even in a repository
 	// without zk settings (a hosting server's protected branches).
 	RequireProof bool
+	// Proofs names, by commit, proof objects to verify instead of the
+	// commits' refs/proofs/<commit> (a server checking a push that sets
+	// those refs in the same request).
+	Proofs map[objects.ID]objects.ID
 }
 
 // CommitReport is the verification of one commit.
@@ -583,9 +587,12 @@ func slicesEqual(a, b []uint64) bool {
 
 // loadProof reads commit id's proof object, its body and verifying key.
 func (r *Repo) loadProof(ctx context.Context, id objects.ID, opts VerifyOptions) (*zk.Body, *zk.VerifyingKey, error) {
-	pid, err := r.Refs.Read(ProofRef(id))
-	if err != nil {
-		return nil, nil, err
+	pid, ok := opts.Proofs[id]
+	if !ok {
+		var err error
+		if pid, err = r.Refs.Read(ProofRef(id)); err != nil {
+			return nil, nil, err
+		}
 	}
 	fail := func(err error) error { return &zk.CheckError{Commit: id.String(), Chunk: -1, Check: "proof", Err: err} }
 	o, err := objects.Read(ctx, r.Objects, pid, objects.KindProof)

@@ -253,8 +253,10 @@ func (r *Repo) treeClosure(ctx context.Context, tree objects.ID, set map[objects
 // pushSet lists the objects reachable from tip that the server may lack:
 // commits down to those in known (which the server holds with their
 // closures) or the shallow boundary, and the objects of their trees that
-// the trees of the known commits do not hold.
-func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID]bool, shallow map[objects.ID]bool) ([]objects.ID, error) {
+// the trees of the known commits do not hold. Tensor segments of models
+// for which withhold (when not nil) reports true are listed in withheld
+// instead, and not walked. commits lists the commits of ids.
+func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID]bool, shallow map[objects.ID]bool, withhold func(objects.ID) bool) (ids, withheld, commits []objects.ID, err error) {
 	excluded := map[objects.ID]bool{}
 	for id := range known {
 		if c, err := objects.ReadCommit(ctx, r.Objects, id); err == nil {
@@ -290,34 +292,46 @@ func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID
 				stack = append(stack, o.Refs()...)
 			case *objects.Commit:
 				stack = append(stack, o.Tree)
+			case *objects.Model:
+				for _, s := range o.Segments {
+					if s.IsTensor() && withhold != nil && withhold(s.ID) {
+						if !seen[s.ID] && !excluded[s.ID] {
+							seen[s.ID] = true
+							withheld = append(withheld, s.ID)
+						}
+						continue
+					}
+					stack = append(stack, s.ID)
+				}
 			default:
 				stack = append(stack, o.Refs()...)
 			}
 		}
 		return nil
 	}
-	commits := []objects.ID{tip}
-	for len(commits) > 0 {
-		id := commits[len(commits)-1]
-		commits = commits[:len(commits)-1]
+	next := []objects.ID{tip}
+	for len(next) > 0 {
+		id := next[len(next)-1]
+		next = next[:len(next)-1]
 		if seen[id] || known[id] || id.IsZero() {
 			continue
 		}
 		o, err := objects.Read(ctx, r.Objects, id, 0)
 		if err != nil {
-			return nil, fmt.Errorf("push: %w", err)
+			return nil, nil, nil, fmt.Errorf("push: %w", err)
 		}
 		if err := walk(id); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		switch o := o.(type) {
 		case *objects.Commit:
-			commits = append(commits, parentsOf(id, o, shallow)...)
+			commits = append(commits, id)
+			next = append(next, parentsOf(id, o, shallow)...)
 		case *objects.Tag:
-			commits = append(commits, o.Target)
+			next = append(next, o.Target)
 		}
 	}
-	return out, nil
+	return out, withheld, commits, nil
 }
 
 // PushOptions tune Push.
@@ -329,6 +343,14 @@ type PushOptions struct {
 	// to the owner only). The server still checks that the branch has the
 	// value this repository last saw, so nothing pushed meanwhile is lost.
 	Force bool
+	// PrivateWeights withholds the weights: the tensor objects of the
+	// pushed commits' models stay off the server, which gets commits,
+	// trees, models, proofs and other files (private.go). Every commit
+	// concerned must record its zk root and have a proof. The config key
+	// remote.<name>.private-weights true makes it the default for a
+	// remote. Tensors this repository lacks because they were withheld
+	// from it are withheld in any case.
+	PrivateWeights bool
 	// Client tunes the protocol client (Key and Progress default to the
 	// repository's).
 	Client remote.Options
@@ -341,6 +363,11 @@ type PushResult struct {
 	Old, New objects.ID
 	UpToDate bool
 	Stats    remote.SendStats
+	// Withheld counts the tensor objects the push kept off the server
+	// (that the server did not already hold).
+	Withheld int
+	// Private reports a push that withheld weights.
+	Private bool
 	// BytesSent counts every request byte (objects and control).
 	BytesSent int64
 }
@@ -421,9 +448,24 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 			return nil, fmt.Errorf("%w: %s on %s has commits this repository lacks (fetch and merge first, or force)", ErrRejected, res.Ref, opts.Remote)
 		}
 	}
-	ids, err := r.pushSet(ctx, local, known, shallow)
+	private, err := r.privatePush(opts.Remote, opts.PrivateWeights)
 	if err != nil {
 		return nil, err
+	}
+	withhold, err := r.withholdFunc(ctx, private)
+	if err != nil {
+		return nil, err
+	}
+	ids, withheld, commits, err := r.pushSet(ctx, local, known, shallow, withhold)
+	if err != nil {
+		return nil, err
+	}
+	if len(withheld) > 0 {
+		res.Private = true
+		if err := r.pushWithheld(ctx, c, res, opts, ids, withheld, commits, list); err != nil {
+			return nil, err
+		}
+		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
 	}
 	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -553,7 +595,15 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		for _, id := range plan.Shallow {
 			shallow[id] = true
 		}
-		if err := r.checkClosure(ctx, want, complete, shallow); err != nil {
+		// Listed before the refs that reach them, like the shallow list.
+		if err := r.addWithheld(plan.Withheld); err != nil {
+			return err
+		}
+		withheld, err := r.Withheld()
+		if err != nil {
+			return err
+		}
+		if err := r.checkClosure(ctx, want, complete, shallow, withheld); err != nil {
 			return err
 		}
 		if err := r.addShallow(plan.Shallow); err != nil {
@@ -600,8 +650,9 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 }
 
 // checkClosure verifies that everything reachable from roots is present,
-// stopping at complete commits and at the shallow boundary.
-func (r *Repo) checkClosure(ctx context.Context, roots []objects.ID, complete, shallow map[objects.ID]bool) error {
+// stopping at complete commits and at the shallow boundary, and passing
+// over absent objects listed in withheld.
+func (r *Repo) checkClosure(ctx context.Context, roots []objects.ID, complete, shallow, withheld map[objects.ID]bool) error {
 	seen := map[objects.ID]bool{}
 	chunk := map[objects.ID]bool{}
 	stack := append([]objects.ID(nil), roots...)
@@ -612,6 +663,11 @@ func (r *Repo) checkClosure(ctx context.Context, roots []objects.ID, complete, s
 			continue
 		}
 		seen[id] = true
+		if withheld[id] {
+			if ok, err := r.Objects.Has(ctx, id); err == nil && !ok {
+				continue
+			}
+		}
 		if chunk[id] {
 			ok, err := r.Objects.Has(ctx, id)
 			if err != nil {
@@ -825,8 +881,17 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 	}
 	defer unlock()
 	// Check out while HEAD is still unborn, then point the branch at tip.
-	if err := r.moveHeadFiles(ctx, "clone", objects.ZeroID, tip, false); err != nil {
+	// A tip whose weights were withheld (private contributions) cannot be
+	// checked out: the branch and HEAD are set, the working tree and the
+	// index stay empty (WeightsWithheld tells the caller).
+	withheld, err := r.WeightsWithheld(ctx, tip)
+	if err != nil {
 		return nil, err
+	}
+	if !withheld {
+		if err := r.moveHeadFiles(ctx, "clone", objects.ZeroID, tip, false); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.Refs.Update(refs.Branch(branch), objects.ZeroID, tip, r.entry("clone: from "+opts.URL)); err != nil {
 		return nil, err

@@ -70,6 +70,11 @@ func runClone(ctx context.Context, opts cloneOptions, e *env) error {
 		return nil
 	}
 	e.note("Cloned %s into %s\n", opts.url, r.Root)
+	if private, err := r.WeightsWithheld(ctx, h); err != nil {
+		return err
+	} else if private {
+		e.note("The weights of %s were withheld by its contributor: nothing checked out ('fed verify' checks its commitments and proofs)\n", h.Short())
+	}
 	e.printf("%s\n", h.Short())
 	return nil
 }

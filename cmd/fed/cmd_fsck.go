@@ -39,6 +39,9 @@ type fsckJSON struct {
 	Reachable int           `json:"reachable"`
 	Problems  []problemJSON `json:"problems"`
 	Dangling  []objects.ID  `json:"dangling"`
+	// Withheld lists weight objects absent on purpose: their contributors
+	// withheld them (fed push --private-weights). Not problems.
+	Withheld []objects.ID `json:"withheld,omitempty"`
 }
 
 type problemJSON struct {
@@ -56,8 +59,12 @@ func runFsck(ctx context.Context, opts fsckOptions, e *env) error {
 	if err != nil {
 		return err
 	}
+	withheld, err := r.WithheldAbsent(ctx)
+	if err != nil {
+		return err
+	}
 	if opts.json {
-		out := fsckJSON{Objects: rep.Objects, Reachable: rep.Reachable, Problems: []problemJSON{}, Dangling: rep.Dangling}
+		out := fsckJSON{Objects: rep.Objects, Reachable: rep.Reachable, Problems: []problemJSON{}, Dangling: rep.Dangling, Withheld: withheld}
 		if out.Dangling == nil {
 			out.Dangling = []objects.ID{}
 		}
@@ -82,6 +89,9 @@ func runFsck(ctx context.Context, opts fsckOptions, e *env) error {
 			}
 		}
 		e.note("checked %d objects, %d reachable, %d dangling\n", rep.Objects, rep.Reachable, len(rep.Dangling))
+		if len(withheld) > 0 {
+			e.note("withheld: %d weight object(s) their contributors keep private (not errors)\n", len(withheld))
+		}
 	}
 	if n := len(rep.Problems); n > 0 {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("fsck found %d problem(s)", n)}

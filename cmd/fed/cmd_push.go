@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,6 +15,8 @@ import (
 type pushOptions struct {
 	remote, branch string
 	force, json    bool
+	private        bool
+	aggregator     string
 }
 
 func newPushCommand(e *env) *cli.Command {
@@ -24,9 +27,22 @@ func newPushCommand(e *env) *cli.Command {
 		Description: "Sends only the objects the server lacks, then moves the branch on the server\n" +
 			"from the value this repository last saw to the local one (compare-and-swap).\n" +
 			"REMOTE defaults to origin, BRANCH to the current branch. Pushes are signed with\n" +
-			"your key; the first push to a repository that does not exist creates it, owned by you.",
+			"your key; the first push to a repository that does not exist creates it, owned by you.\n\n" +
+			"Private contributions: --private-weights sends the branch's commits, trees, models\n" +
+			"and proofs to REMOTE, but not the weights (the tensors of its model files): anyone\n" +
+			"can verify the commits' proofs there, nobody can read the weights. Every commit\n" +
+			"whose weights are withheld must be proven first (fed commit --prove, or fed prove)\n" +
+			"in a repository with zk settings. --aggregator AGGREGATOR first pushes the branch\n" +
+			"in full, weights included, to the remote AGGREGATOR (whoever merges the\n" +
+			"contributions with 'fed merge --prove'), then the withheld form to REMOTE:\n\n" +
+			"  fed push --private-weights --aggregator lab origin alice\n\n" +
+			"is 'fed push lab alice' followed by 'fed push --private-weights origin alice'.\n" +
+			"'fed config remote.origin.private-weights true' makes every push to origin private.\n" +
+			"Only tensors of model files fed understands are withheld; other files are pushed as is.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "allow a push that is not a fast-forward (owner only)"},
+			&cli.BoolFlag{Name: "private-weights", Usage: "push commitments and proofs but not the weights (each commit needs a proof)"},
+			&cli.StringFlag{Name: "aggregator", Usage: "first push in full, weights included, to the remote `AGGREGATOR` (needs --private-weights)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -34,12 +50,21 @@ func newPushCommand(e *env) *cli.Command {
 			if len(args) > 2 {
 				return usageErrorf("push takes [REMOTE [BRANCH]], got %d arguments", len(args))
 			}
-			opts := pushOptions{force: c.Bool("force"), json: c.Bool("json")}
+			opts := pushOptions{force: c.Bool("force"), json: c.Bool("json"), private: c.Bool("private-weights"), aggregator: c.String("aggregator")}
 			if len(args) > 0 {
 				opts.remote = args[0]
 			}
 			if len(args) > 1 {
 				opts.branch = args[1]
+			}
+			if c.IsSet("aggregator") && !opts.private {
+				return usageErrorf("--aggregator needs --private-weights (a plain push to it is 'fed push %s')", opts.aggregator)
+			}
+			if c.IsSet("aggregator") && opts.aggregator == "" {
+				return usageErrorf("--aggregator needs a remote name")
+			}
+			if opts.aggregator != "" && opts.aggregator == pushRemoteName(opts.remote) {
+				return usageErrorf("the aggregator %s is also the remote the weights are withheld from", opts.aggregator)
 			}
 			return runPush(c.Context, opts, e)
 		},
@@ -54,6 +79,19 @@ type pushJSON struct {
 	UpToDate bool       `json:"up_to_date"`
 	Objects  int        `json:"objects"`
 	Bytes    int64      `json:"bytes"`
+	// Private: the push withheld weights; Withheld counts the tensor
+	// objects it kept off the server.
+	Private  bool `json:"private,omitempty"`
+	Withheld int  `json:"withheld,omitempty"`
+	// Aggregator is the full push to --aggregator that came first.
+	Aggregator *pushJSON `json:"aggregator,omitempty"`
+}
+
+func pushRemoteName(name string) string {
+	if name == "" {
+		return repo.DefaultRemote
+	}
+	return name
 }
 
 func runPush(ctx context.Context, opts pushOptions, e *env) error {
@@ -64,23 +102,53 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, Force: opts.force})
+	var agg *repo.PushResult
+	if opts.aggregator != "" {
+		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, Force: opts.force}); err != nil {
+			return remoteError(fmt.Errorf("push to the aggregator %s: %w", opts.aggregator, err))
+		}
+		if agg.Private {
+			return fmt.Errorf("push to the aggregator %s withheld weights (this repository lacks them, or remote.%s.private-weights is set)", opts.aggregator, opts.aggregator)
+		}
+		if !opts.json {
+			printPush(e, agg)
+		}
+	}
+	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, Force: opts.force, PrivateWeights: opts.private})
 	if err != nil {
 		return remoteError(err)
 	}
 	if opts.json {
-		return e.printJSON(pushJSON{res.Remote, res.Ref, res.Old, res.New, res.UpToDate, res.Stats.Objects, res.Stats.Bytes})
+		out := toPushJSON(res)
+		if agg != nil {
+			a := toPushJSON(agg)
+			out.Aggregator = &a
+		}
+		return e.printJSON(out)
 	}
+	printPush(e, res)
+	return nil
+}
+
+func toPushJSON(res *repo.PushResult) pushJSON {
+	return pushJSON{Remote: res.Remote, Ref: res.Ref, Old: res.Old, New: res.New, UpToDate: res.UpToDate, Objects: res.Stats.Objects, Bytes: res.Stats.Bytes,
+		Private: res.Private, Withheld: res.Withheld}
+}
+
+func printPush(e *env, res *repo.PushResult) {
 	if res.UpToDate {
 		e.note("Everything up-to-date\n")
-		return nil
+		return
 	}
 	from := "(new)"
 	if !res.Old.IsZero() {
 		from = res.Old.Short()
 	}
-	e.printf("%s..%s  %s -> %s/%s\n", from, res.New.Short(), res.Ref, res.Remote, res.Ref[len("refs/heads/"):])
-	return nil
+	suffix := ""
+	if res.Private {
+		suffix = fmt.Sprintf("  (weights withheld: %d tensor object(s) kept off %s)", res.Withheld, res.Remote)
+	}
+	e.printf("%s..%s  %s -> %s/%s%s\n", from, res.New.Short(), res.Ref, res.Remote, res.Ref[len("refs/heads/"):], suffix)
 }
 
 // remoteError gives remote failures their exit codes and hints.
@@ -96,8 +164,10 @@ func remoteError(err error) error {
 		return withHint(err, "check your key (--keypair); a login signs a challenge from the server")
 	case errors.Is(err, remote.ErrForbidden):
 		return withHint(err, "ask the repository's owner to run 'fed collab add YOURKEY'")
-	case errors.Is(err, remote.ErrVersion):
+	case errors.Is(err, remote.ErrVersion), errors.Is(err, remote.ErrNoFeature):
 		return withHint(err, "upgrade the older of this fed and the server")
+	case errors.Is(err, repo.ErrProofNeeded), errors.Is(err, remote.ErrProofRequired):
+		return withHint(err, "prove the commits first ('fed prove ..BRANCH' in a repository with zk settings), then push again")
 	}
 	return err
 }

@@ -24,6 +24,7 @@ type serveOptions struct {
 	solanaRPC                    string
 	nftCacheTTL                  time.Duration
 	requireProofs                bool
+	prove, proveSetup            bool
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -36,7 +37,16 @@ func newServeCommand(e *env) *cli.Command {
 			"With --solana-rpc, a repository's owner may link it to its repository NFT ('fed nft\n" +
 			"link'); from then on its owner is whoever holds that NFT now, as the node at URL\n" +
 			"says (answers are cached for --nft-cache-ttl). When the node cannot be asked, owner\n" +
-			"checks fail closed (503, clients retry). Use a node you trust.",
+			"checks fail closed (503, clients retry). Use a node you trust.\n\n" +
+			"With --prove, the server proves in the background, one commit at a time, the commits\n" +
+			"pushed to branches and tags without a proof, and attaches each proof under\n" +
+			"refs/proofs/<commit> of that repository, where the next fetch finds it. It proves a\n" +
+			"repository only when it knows its zk settings: zk.chunk, zk.linf, zk.l2 in\n" +
+			"<root>/<repository>.fed/config (the format of .fed/config, written by the server's\n" +
+			"administrator), else in the serving user's fed config (fed config --global). Keys\n" +
+			"come from the key cache ($FED_ZK_CACHE); --prove-setup makes development keys for\n" +
+			"shapes it lacks. Commits whose weights were withheld (push --private-weights) are\n" +
+			"never proven here; their pushers proved them.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
@@ -46,7 +56,9 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
 			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than this (default 24h)"},
 			&cli.StringFlag{Name: "solana-rpc", Usage: "Solana JSON-RPC node `URL` that says who holds repository NFTs (off when empty)"},
-			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof"},
+			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof, and withheld weights whose proof does not verify"},
+			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},
+			&cli.BoolFlag{Name: "prove-setup", Usage: "with --prove, make development keys for circuit shapes the key cache lacks"},
 			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
 		},
 		Action: func(c *cli.Context) error {
@@ -62,9 +74,13 @@ func newServeCommand(e *env) *cli.Command {
 			if c.IsSet("nft-cache-ttl") && c.String("solana-rpc") == "" {
 				return usageErrorf("--nft-cache-ttl needs --solana-rpc URL")
 			}
+			if c.Bool("prove-setup") && !c.Bool("prove") {
+				return usageErrorf("--prove-setup needs --prove")
+			}
 			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"),
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
-				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs")}, e)
+				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
+				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup")}, e)
 		},
 	}
 }
@@ -76,19 +92,54 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace,
 		ErrorLog: func(format string, args ...any) { fmt.Fprintf(e.stderr, "fed: serve: "+format+"\n", args...) },
 	}
+	hosted := func(name string) (*repo.Repo, error) {
+		return repo.OpenBare(filepath.Join(opts.root, filepath.FromSlash(name)+".fed"))
+	}
 	if opts.requireProofs {
 		cache, err := e.zkCache()
 		if err != nil {
 			return err
 		}
-		root := opts.root
 		sopts.RequireProofs = func(ctx context.Context, name string, commit objects.ID) error {
-			r, err := repo.OpenBare(filepath.Join(root, filepath.FromSlash(name)+".fed"))
+			r, err := hosted(name)
 			if err != nil {
 				return err
 			}
 			_, err = r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: cache, RequireProof: true})
 			return err
+		}
+		sopts.CheckProof = func(ctx context.Context, name string, commit, proof objects.ID) error {
+			r, err := hosted(name)
+			if err != nil {
+				return err
+			}
+			_, err = r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: cache, RequireProof: true, Proofs: map[objects.ID]objects.ID{commit: proof}})
+			return err
+		}
+	}
+	if opts.prove {
+		cache, err := e.zkCache()
+		if err != nil {
+			return err
+		}
+		sopts.Prove = func(ctx context.Context, name string, commit objects.ID) error {
+			r, err := hosted(name)
+			if err != nil {
+				return err
+			}
+			if on, _, err := r.ZKEnabled(); err != nil || !on {
+				return err // no zk settings: nothing to prove with
+			}
+			res, err := r.Prove(ctx, commit.String(), repo.ProveOptions{Cache: cache, Setup: opts.proveSetup})
+			if err != nil {
+				return err
+			}
+			for _, p := range res {
+				if !p.Skipped {
+					fmt.Fprintf(e.stderr, "fed: serve: proved %s of %s: %s, %d chunk(s), %s keys\n", p.Commit.Short(), name, p.Kind, p.Chunks, p.Keys)
+				}
+			}
+			return nil
 		}
 	}
 	if opts.solanaRPC != "" {
@@ -101,6 +152,9 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		e.note("Serving %s on http://%s\n", opts.root, a)
 		if opts.solanaRPC != "" {
 			e.note("Repository NFTs: holders per %s, trusted for %s\n", opts.solanaRPC, opts.nftCacheTTL)
+		}
+		if opts.prove {
+			e.note("Proving pushed commits without proofs in the background\n")
 		}
 	})
 	if err != nil {

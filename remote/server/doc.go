@@ -26,13 +26,27 @@
 // holder cannot be resolved nobody is the owner, and an owner check
 // answers 503 when the chain was unreachable (owner.go).
 //
+// Withheld weights (withheld.go, doc/protocol.md §6.5.1): a push may keep
+// the tensor objects of its commits' models off the server; it is
+// accepted only when each such commit records its zk root and has a proof
+// (CheckProof verifies it when set). The server lists the withheld ids in
+// <name>.fed/withheld, leaves them out of fetch plans (naming them apart,
+// for clients that announce the withheld-weights feature), and its gc and
+// Fsck treat them as absent on purpose.
+//
+// Background proving (prover.go): with Options.Prove, accepted pushes
+// queue their new commits that lack proofs (bounded queue), and RunProver
+// (started by Serve) proves them one at a time until the server stops.
+//
 // Invariants: every stored object was re-hashed on upload; a ref moves
 // (all of a request's refs or none, by refs.Transaction with each
 // update's old value) only when every object reachable from its new value
-// is present, so no client ever sees a ref whose objects are incomplete;
+// is present or withheld under the rules above, so no client ever sees a
+// ref whose objects are incomplete;
 // objects that no ref reaches are collected only after GCGrace; memory
 // held by object bodies is bounded by MaxInflightBytes.
 //
-// Left to others: TLS (put a reverse proxy in front), verifying proofs
-// (RequireProofs), anything on the client side (package remote, repo).
+// Left to others: TLS (put a reverse proxy in front), verifying and
+// making proofs (RequireProofs, CheckProof, Prove: fed serve plugs package
+// repo in), anything on the client side (package remote, repo).
 package server

@@ -58,7 +58,8 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 	for _, r := range all {
 		roots = append(roots, r.ID)
 	}
-	return objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace})
+	// withheld weights are absent on purpose, not a reason to stop
+	return objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace, Absent: rp.withheldSnapshot()})
 }
 
 // repoNames lists the repositories under the root.

@@ -293,7 +293,7 @@ func (c *call) updateRefs() {
 		c.fail(remote.NewProblem(401, remote.CodeBadSignature, "push statement time %s is %v away from the server's clock", req.Time.UTC().Format(remote.TimeFormat), d.Round(time.Second)))
 		return
 	}
-	text := remote.Statement(c.name, c.s.domain(c.r), *c.key, req.Time, req.Updates)
+	text := remote.StatementWithheld(c.name, c.s.domain(c.r), *c.key, req.Time, req.Updates, req.Withheld)
 	sig, _ := remote.DecodeSignature(req.Signature)
 	if !objects.Verify(*c.key, []byte(text), sig) {
 		c.fail(remote.NewProblem(401, remote.CodeBadSignature, "push statement signature does not verify for %s", c.key))
@@ -356,7 +356,11 @@ func (c *call) updateRefs() {
 			news = append(news, u.New)
 		}
 	}
-	missing, visited, err := rp.checkComplete(ctx, news, 100)
+	declared := make(map[objects.ID]bool, len(req.Withheld))
+	for _, id := range req.Withheld {
+		declared[id] = true
+	}
+	cl, err := rp.checkComplete(ctx, news, 100, declared)
 	if err != nil {
 		var ce *objects.CorruptError
 		if errors.As(err, &ce) || errors.Is(err, objects.ErrMalformed) {
@@ -366,12 +370,14 @@ func (c *call) updateRefs() {
 		c.internal(err)
 		return
 	}
-	if len(missing) > 0 {
-		p := remote.NewProblem(422, remote.CodeIncomplete, "%d or more objects reachable from the new ids are missing; upload them first", len(missing))
-		p.Missing = missing
+	if len(cl.missing) > 0 {
+		p := remote.NewProblem(422, remote.CodeIncomplete, "%d or more objects reachable from the new ids are missing; upload them first", len(cl.missing))
+		p.Missing = cl.missing
 		c.fail(p)
 		return
 	}
+	proofs := map[objects.ID]objects.ID{} // commit -> proof this request sets
+	var toProve []objects.ID              // new commits of branches and tags, oldest first
 	for _, u := range req.Updates {
 		if u.New.IsZero() {
 			continue
@@ -388,6 +394,7 @@ func (c *call) updateRefs() {
 				c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s must point to a proof of that commit", u.Name))
 				return
 			}
+			proofs[o.(*objects.Proof).Commit] = u.New
 			continue
 		}
 		if k != objects.KindCommit && !(k == objects.KindTag && strings.HasPrefix(u.Name, refs.TagsPrefix)) {
@@ -414,6 +421,19 @@ func (c *call) updateRefs() {
 		} else {
 			newCommits = []objects.ID{u.New}
 		}
+		if c.s.opts.Prove != nil {
+			history := newCommits
+			if u.Old.IsZero() {
+				// a new branch or tag: its whole history may lack proofs
+				if _, history, err = rp.isAncestor(ctx, objects.ZeroID, u.New, 1000); err != nil {
+					c.internal(err)
+					return
+				}
+			}
+			for i := len(history) - 1; i >= 0; i-- {
+				toProve = append(toProve, history[i])
+			}
+		}
 		if m.protected(u.Name) && c.s.opts.RequireProofs != nil {
 			for _, id := range newCommits {
 				if err := c.s.opts.RequireProofs(ctx, c.name, id); err != nil {
@@ -425,8 +445,29 @@ func (c *call) updateRefs() {
 			}
 		}
 	}
+	// Commits whose weights are withheld must bind them: a signed zk root
+	// and a proof (set by this request or already on the server).
+	private, err := rp.weightsAbsent(ctx, cl.commits, declared)
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	for _, id := range private {
+		if p := c.checkPrivate(rp, id, proofs); p != nil {
+			c.fail(p)
+			return
+		}
+	}
 	rp.mu.Lock()
 	locked = true
+	// Listed before the refs that make them reachable: a crash between
+	// the two leaves ids that are only "may be absent".
+	if len(cl.absent) > 0 {
+		if err := rp.recordWithheld(cl.absent); err != nil {
+			c.internal(err)
+			return
+		}
+	}
 	ups := make([]refs.Update, len(req.Updates))
 	for i, u := range req.Updates {
 		ups[i] = refs.Update{Name: refs.Name(u.Name), Old: u.Old, New: u.New}
@@ -441,16 +482,57 @@ func (c *call) updateRefs() {
 		c.internal(err)
 		return
 	}
-	if err := rp.appendPushLog(remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Signature: req.Signature}); err != nil {
+	if err := rp.appendPushLog(remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Withheld: req.Withheld, Signature: req.Signature}); err != nil {
 		c.s.opts.ErrorLog("push log of %s: %v", c.name, err)
 	}
 	unlock()
-	rp.markComplete(append(visited, news...))
+	rp.markComplete(append(cl.visited, news...))
+	c.s.enqueueProofs(c.name, toProve, private)
 	out := remote.UpdateResponse{}
 	for _, u := range req.Updates {
 		out.Refs = append(out.Refs, remote.Ref{Name: u.Name, ID: u.New})
 	}
 	writeJSON(c.w, 200, out)
+}
+
+// checkPrivate checks a commit whose weights are withheld: it must record
+// its zk root (signed with it, so the weights the proof commits to are
+// the commit's) and have a proof, which CheckProof verifies when set.
+func (c *call) checkPrivate(rp *repository, id objects.ID, proofs map[objects.ID]objects.ID) *remote.Problem {
+	ctx := c.r.Context()
+	cm, err := objects.ReadCommit(ctx, rp.store, id)
+	if err != nil {
+		return remote.NewProblem(422, remote.CodeBadObject, "commit %s: %v", id.Short(), err)
+	}
+	if _, ok := cm.Value(remote.MetaZKRoot); !ok {
+		return remote.NewProblem(422, remote.CodeProofRequired, "commit %s: its weights are withheld, but it records no %s to bind them (commit it in a repository with zk settings)", id.Short(), remote.MetaZKRoot)
+	}
+	proof, ok := proofs[id]
+	if !ok {
+		cur, err := rp.refs.Read(refs.Name(remote.ProofsPrefix + id.String()))
+		if err != nil {
+			return remote.NewProblem(422, remote.CodeProofRequired, "commit %s: its weights are withheld, and it has no proof here (run 'fed prove %s' and push with --private-weights, or push the weights)", id.Short(), id.Short())
+		}
+		proof = cur
+	}
+	if c.s.opts.CheckProof != nil {
+		if err := c.s.opts.CheckProof(ctx, c.name, id, proof); err != nil {
+			return remote.NewProblem(422, remote.CodeProofRequired, "commit %s: its weights are withheld and its proof does not verify: %v", id.Short(), err)
+		}
+	}
+	return nil
+}
+
+// clientHas reports whether the request's Fed-Features header lists f.
+func clientHas(r *http.Request, f string) bool {
+	for _, h := range r.Header.Values(remote.FeaturesHeader) {
+		for _, x := range strings.Split(h, ",") {
+			if strings.TrimSpace(x) == f {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func staleProblem(name string, cur objects.ID) *remote.Problem {
@@ -502,9 +584,14 @@ func (c *call) plan() {
 			return
 		}
 	}
-	plan, err := makePlan(c.r.Context(), rp.store, req)
+	ctx := c.r.Context()
+	plan, err := makePlan(ctx, rp.store, req, func(id objects.ID) bool { return rp.absentOnPurpose(ctx, id) })
 	if err != nil {
 		c.internal(err)
+		return
+	}
+	if len(plan.Withheld) > 0 && !clientHas(c.r, remote.FeatureWithheld) {
+		c.fail(remote.NewProblem(422, remote.CodeWithheld, "%d object(s) of what you asked for are weights their contributors withheld (only commitments and proofs are here); this fed is too old to fetch such commits: upgrade it", len(plan.Withheld)))
 		return
 	}
 	writeJSON(c.w, 200, plan)

@@ -13,24 +13,34 @@ import (
 // behind its own shallow boundary) lacks: commits up to a have or the
 // depth limit, and of their trees every object not also reachable from
 // the trees of the haves. Only metadata objects are read; chunks are
-// listed from their tensors and blobs.
-func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanRequest) (*remote.Plan, error) {
+// listed from their tensors and blobs. Objects for which absent reports
+// true (withheld by their pushers, not stored) are listed in
+// plan.Withheld instead, and not walked.
+func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanRequest, absent func(objects.ID) bool) (*remote.Plan, error) {
 	have := make(map[objects.ID]bool, len(req.Have))
 	for _, id := range req.Have {
 		have[id] = true
 	}
 	// Everything in the trees of the haves the client already holds.
 	excluded := map[objects.ID]bool{}
+	w := &treeWalker{st: st, absent: absent}
 	for _, id := range req.Have {
 		c, err := objects.ReadCommit(ctx, st, id)
 		if err != nil {
 			continue // not a commit we know: it only stops the walk
 		}
-		if err := walkTree(ctx, st, c.Tree, excluded, nil); err != nil {
+		if err := w.walk(ctx, c.Tree, excluded, nil); err != nil {
 			return nil, err
 		}
 	}
 	plan := &remote.Plan{Objects: []remote.PlannedObject{}}
+	withheld := map[objects.ID]bool{}
+	w.withheld = func(id objects.ID) {
+		if !withheld[id] && !excluded[id] {
+			withheld[id] = true
+			plan.Withheld = append(plan.Withheld, id)
+		}
+	}
 	listed := map[objects.ID]bool{}
 	add := func(id objects.ID) error {
 		if listed[id] || excluded[id] {
@@ -79,7 +89,7 @@ func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanReques
 		case *objects.Tag:
 			queue = append(queue, item{o.Target, it.depth})
 		case *objects.Commit:
-			if err := walkTree(ctx, st, o.Tree, excluded, add); err != nil {
+			if err := w.walk(ctx, o.Tree, excluded, add); err != nil {
 				return nil, err
 			}
 			if req.Depth > 0 && it.depth >= req.Depth {
@@ -92,7 +102,7 @@ func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanReques
 				queue = append(queue, item{p, it.depth + 1})
 			}
 		default:
-			if err := walkTree(ctx, st, it.id, excluded, add); err != nil {
+			if err := w.walk(ctx, it.id, excluded, add); err != nil {
 				return nil, err
 			}
 		}
@@ -100,10 +110,20 @@ func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanReques
 	return plan, nil
 }
 
-// walkTree visits the objects reachable from a tree (or any non-commit
+// treeWalker walks trees for a plan.
+type treeWalker struct {
+	st *objects.DiskStore
+	// absent reports objects withheld and not stored (nil: none); the
+	// walk gives them to withheld (when set) and does not read them.
+	absent   func(objects.ID) bool
+	withheld func(objects.ID)
+}
+
+// walk visits the objects reachable from a tree (or any non-commit
 // object), skipping those in skip; with add nil it adds them to skip
 // instead of calling add.
-func walkTree(ctx context.Context, st *objects.DiskStore, root objects.ID, skip map[objects.ID]bool, add func(objects.ID) error) error {
+func (w *treeWalker) walk(ctx context.Context, root objects.ID, skip map[objects.ID]bool, add func(objects.ID) error) error {
+	st := w.st
 	chunk := map[objects.ID]bool{}
 	seen := map[objects.ID]bool{}
 	stack := []objects.ID{root}
@@ -114,6 +134,14 @@ func walkTree(ctx context.Context, st *objects.DiskStore, root objects.ID, skip 
 			continue
 		}
 		seen[id] = true
+		if w.absent != nil && w.absent(id) {
+			if add == nil {
+				skip[id] = true
+			} else if w.withheld != nil {
+				w.withheld(id)
+			}
+			continue
+		}
 		if add == nil {
 			skip[id] = true
 		} else if err := add(id); err != nil {

@@ -25,6 +25,11 @@ import (
 //	fed-repo.json        owner, NFT and access settings (meta)
 //	push.log             one JSON PushLogEntry per line, appended and
 //	                     fsynced after each accepted push
+//	withheld             ids of weight objects withheld by private
+//	                     pushes, one hex id per line (withheld.go)
+//	config               the repository's zk settings for fed serve's
+//	                     hooks (zk.chunk, zk.linf, zk.l2, zk.vk; read by
+//	                     package repo, written by the administrator)
 //
 // Repository names never end a component in ".fed" (ValidateRepoName), so
 // no repository directory lies inside another.
@@ -65,7 +70,8 @@ type repository struct {
 	// (refs' file locks cover other processes).
 	mu       sync.Mutex
 	meta     meta
-	complete map[objects.ID]bool       // objects whose whole closure is present
+	complete map[objects.ID]bool       // objects whose whole closure is present (withheld objects aside)
+	withheld map[objects.ID]bool       // objects pushers withheld (withheld.go)
 	roots    map[objects.ID]objects.ID // first-parent root commit by tip (repoID)
 }
 
@@ -153,7 +159,11 @@ func loadRepository(name, dir string) (*repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	rp := &repository{name: name, dir: dir, store: st, refs: rs, meta: m, complete: map[objects.ID]bool{}}
+	withheld, err := loadWithheld(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", name, err)
+	}
+	rp := &repository{name: name, dir: dir, store: st, refs: rs, meta: m, complete: map[objects.ID]bool{}, withheld: withheld}
 	if err := rp.resetComplete(); err != nil {
 		return nil, err
 	}
@@ -292,16 +302,30 @@ func (rp *repository) readPushLog() ([]remote.PushLogEntry, error) {
 	return out, nil
 }
 
+// closure is the outcome of checkComplete.
+type closure struct {
+	missing []objects.ID // up to the limit
+	visited []objects.ID // objects read (known complete once the update applies)
+	commits []objects.ID // the commits among visited
+	// absent lists tensors that are not stored but withheld: named by a
+	// model, and declared by the request or listed in the withheld file.
+	absent []objects.ID
+}
+
 // checkComplete walks from roots and returns up to limit ids that are
 // missing, stopping at objects known complete. Chunks are only checked
-// for presence. A corrupt or malformed object is an error.
-func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int) (missing, visited []objects.ID, err error) {
+// for presence. A tensor segment of a model that is absent but withheld
+// (declared, or listed in the withheld file) is not missing. A corrupt or
+// malformed object is an error.
+func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int, declared map[objects.ID]bool) (*closure, error) {
+	res := &closure{}
 	seen := map[objects.ID]bool{}
 	chunk := map[objects.ID]bool{}
+	tensor := map[objects.ID]bool{} // tensor segments of models
 	stack := append([]objects.ID(nil), roots...)
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -318,35 +342,47 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 		if chunk[id] {
 			ok, err := rp.store.Has(ctx, id)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			if !ok {
-				if missing = append(missing, id); len(missing) >= limit {
-					return missing, nil, nil
+				if res.missing = append(res.missing, id); len(res.missing) >= limit {
+					return res, nil
 				}
 			}
 			continue
 		}
 		o, err := objects.Read(ctx, rp.store, id, 0)
 		if errors.Is(err, objects.ErrNotFound) {
-			if missing = append(missing, id); len(missing) >= limit {
-				return missing, nil, nil
+			if tensor[id] && (declared[id] || rp.isWithheld(id)) {
+				res.absent = append(res.absent, id)
+				continue
+			}
+			if res.missing = append(res.missing, id); len(res.missing) >= limit {
+				return res, nil
 			}
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		visited = append(visited, id)
-		switch o.(type) {
+		res.visited = append(res.visited, id)
+		switch o := o.(type) {
 		case *objects.Tensor, *objects.Blob:
 			for _, r := range o.Refs() {
 				chunk[r] = true
 			}
+		case *objects.Model:
+			for _, s := range o.Segments {
+				if s.IsTensor() {
+					tensor[s.ID] = true
+				}
+			}
+		case *objects.Commit:
+			res.commits = append(res.commits, id)
 		}
 		stack = append(stack, o.Refs()...)
 	}
-	return missing, visited, nil
+	return res, nil
 }
 
 // markComplete adds ids to the complete set.

@@ -61,6 +61,23 @@ type Options struct {
 	// protected branch; an error refuses the push (proof-required). The
 	// zk layer plugs its verification in here.
 	RequireProofs func(ctx context.Context, repo string, commit objects.ID) error
+	// CheckProof, when set, verifies proof (a proof object id) of commit,
+	// a commit whose weights a push withholds; an error refuses the push
+	// (proof-required). Without it the server only checks that the proof
+	// exists. The proof may be one the same request sets.
+	CheckProof func(ctx context.Context, repo string, commit, proof objects.ID) error
+	// Prove, when set, proves commit of repository repo in the background
+	// and attaches the proof under refs/proofs/<commit> of that
+	// repository (fed serve --prove: package repo's Prove on the hosted
+	// repository). The server calls it, one job at a time, for every
+	// commit a push adds to a branch or tag that has no proof and whose
+	// weights are on the server; it returns nil when it has nothing to do
+	// (e.g. the repository has no zk settings). Jobs run while Serve (or
+	// RunProver) runs; jobs still queued when it stops are dropped.
+	Prove func(ctx context.Context, repo string, commit objects.ID) error
+	// ProveQueue bounds the proving jobs waiting (default 256); commits
+	// pushed while it is full are not proven (logged).
+	ProveQueue int
 	// NFTHolder, when set, lets a repository's settings name a repository
 	// NFT (PUT settings "nft"): its owner is then whoever holds the NFT
 	// now. The server calls it with the NFT's mint and the repository's
@@ -128,6 +145,9 @@ func (o *Options) Validate() error {
 	if o.GCInterval == 0 {
 		o.GCInterval = time.Hour
 	}
+	if o.ProveQueue <= 0 {
+		o.ProveQueue = 256
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -150,6 +170,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	repos map[string]*repository
+
+	prover prover
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -169,6 +191,7 @@ func New(opts Options) (*Server, error) {
 		limiter:  newLimiter(opts.Rate, opts.Burst, opts.Now),
 		inflight: newWeighted(opts.MaxInflightBytes),
 		repos:    map[string]*repository{},
+		prover:   prover{wake: make(chan struct{}, 1), queued: map[proveJob]bool{}},
 	}, nil
 }
 
@@ -189,6 +212,12 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if s.opts.Prove != nil {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { s.RunProver(pctx); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	if ready != nil {
@@ -318,10 +347,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	features := []string{remote.FeatureWithheld}
+	if s.opts.Prove != nil {
+		features = append(features, remote.FeatureProve)
+	}
 	writeJSON(w, 200, remote.Info{Protocol: remote.Version, Server: "fed-serve", Limits: remote.Limits{
 		MaxObjectSize: s.opts.MaxObjectSize, MaxRequestBytes: s.opts.MaxRequestBytes,
 		MaxJSONBytes: s.opts.MaxJSONBytes, MaxBatch: remote.MaxBatch,
-	}})
+	}, Features: features})
 }
 
 // domain is the host named in signed texts.

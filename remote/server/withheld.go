@@ -1,0 +1,223 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+// Withheld weights (doc/protocol.md §6.5, "Withheld weights"): a push may
+// keep the tensor objects of its commits' models off the server. The
+// server accepts their absence only under a model of a commit that
+// records its zk root and has a proof, and lists every such id in
+// <repo>.fed/withheld, one lowercase hex id per line, appended and fsynced
+// before the ref update that makes them reachable. An id in the file only
+// says "may be absent on purpose": when its object is uploaded later, the
+// object is served like any other.
+
+// withheldFile lists the withheld ids of a repository.
+const withheldFile = "withheld"
+
+// loadWithheld reads a repository's withheld list; a line cut by a crash
+// is ignored (its push was not applied).
+func loadWithheld(dir string) (map[objects.ID]bool, error) {
+	f, err := os.Open(filepath.Join(dir, withheldFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[objects.ID]bool{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read withheld list: %w", err)
+	}
+	defer f.Close()
+	out := map[objects.ID]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if id, err := objects.ParseID(strings.TrimSpace(sc.Text())); err == nil {
+			out[id] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read withheld list: %w", err)
+	}
+	return out, nil
+}
+
+// isWithheld reports whether id was withheld by a push.
+func (rp *repository) isWithheld(id objects.ID) bool {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.withheld[id]
+}
+
+// absentOnPurpose reports whether id was withheld and is not stored.
+func (rp *repository) absentOnPurpose(ctx context.Context, id objects.ID) bool {
+	if !rp.isWithheld(id) {
+		return false
+	}
+	ok, err := rp.store.Has(ctx, id)
+	return err == nil && !ok
+}
+
+// withheldSnapshot copies the withheld set.
+func (rp *repository) withheldSnapshot() map[objects.ID]bool {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	out := make(map[objects.ID]bool, len(rp.withheld))
+	for id := range rp.withheld {
+		out[id] = true
+	}
+	return out
+}
+
+// recordWithheld appends the ids not yet listed to the withheld file and
+// set. The caller holds rp.mu.
+func (rp *repository) recordWithheld(ids []objects.ID) error {
+	var b strings.Builder
+	var added []objects.ID
+	for _, id := range ids {
+		if !rp.withheld[id] {
+			b.WriteString(id.String())
+			b.WriteByte('\n')
+			added = append(added, id)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(rp.dir, withheldFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, id := range added {
+		rp.withheld[id] = true
+	}
+	return nil
+}
+
+// weightsAbsent returns the commits among commits whose trees reach a
+// tensor that is withheld (listed, or in declared) and not stored.
+func (rp *repository) weightsAbsent(ctx context.Context, commits []objects.ID, declared map[objects.ID]bool) ([]objects.ID, error) {
+	withheld := rp.withheldSnapshot()
+	if len(withheld) == 0 && len(declared) == 0 {
+		return nil, nil
+	}
+	memo := map[objects.ID]bool{}
+	var has func(id objects.ID) (bool, error)
+	has = func(id objects.ID) (bool, error) {
+		if v, ok := memo[id]; ok {
+			return v, nil
+		}
+		o, err := objects.Read(ctx, rp.store, id, 0)
+		if err != nil {
+			return false, err
+		}
+		res := false
+		switch o := o.(type) {
+		case *objects.Tree:
+			for _, e := range o.Entries {
+				if e.Kind != objects.KindTree && e.Kind != objects.KindModel {
+					continue
+				}
+				v, err := has(e.ID)
+				if err != nil {
+					return false, err
+				}
+				if v {
+					res = true
+					break
+				}
+			}
+		case *objects.Model:
+			for _, s := range o.Segments {
+				if !s.IsTensor() || !(withheld[s.ID] || declared[s.ID]) {
+					continue
+				}
+				ok, err := rp.store.Has(ctx, s.ID)
+				if err != nil {
+					return false, err
+				}
+				if !ok {
+					res = true
+					break
+				}
+			}
+		}
+		memo[id] = res
+		return res, nil
+	}
+	var out []objects.ID
+	for _, id := range commits {
+		c, err := objects.ReadCommit(ctx, rp.store, id)
+		if err != nil {
+			return nil, err
+		}
+		v, err := has(c.Tree)
+		if err != nil {
+			return nil, err
+		}
+		if v {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// FsckResult is the outcome of checking one hosted repository.
+type FsckResult struct {
+	Report *objects.FsckReport
+	// Withheld lists reachable objects absent because their pushers
+	// withheld them: not problems.
+	Withheld []objects.ID
+}
+
+// Fsck checks every object of repository name and that everything its
+// refs reach is present, except objects withheld by private pushes, which
+// it lists apart.
+func (s *Server) Fsck(ctx context.Context, name string) (*FsckResult, error) {
+	rp, err := s.open(name, nil)
+	if err != nil {
+		return nil, err
+	}
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		return nil, err
+	}
+	roots := make([]objects.ID, 0, len(all))
+	for _, r := range all {
+		roots = append(roots, r.ID)
+	}
+	rep, err := objects.Fsck(ctx, rp.store, roots, objects.FsckOptions{})
+	if err != nil {
+		return nil, err
+	}
+	withheld := rp.withheldSnapshot()
+	res := &FsckResult{Report: rep}
+	kept := rep.Problems[:0]
+	for _, p := range rep.Problems {
+		if withheld[p.ID] && errors.Is(p.Err, objects.ErrNotFound) {
+			res.Withheld = append(res.Withheld, p.ID)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	rep.Problems = kept
+	return res, nil
+}
