@@ -406,7 +406,9 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 		}
 	}
 	stored := encodeStored(obj, opts, base, depth)
-	if err := s.writeFile(p, stored); err != nil {
+	err := s.writeFile(p, stored)
+	putBuf(stored)
+	if err != nil {
 		return ZeroID, fmt.Errorf("write object %s: %w", id, err)
 	}
 	return id, nil

@@ -172,6 +172,51 @@ func TestUngroupXor(t *testing.T) {
 	}
 }
 
+// TestGroupXor checks the vectorised grouping and its scalar tail
+// against the definition, with and without XOR against a base.
+func TestGroupXor(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []int{1, 2, 3, 4, 8} {
+		for n := 0; n <= 70; n++ {
+			data := make([]byte, n*s)
+			base := make([]byte, n*s)
+			for i := range data {
+				data[i], base[i] = byte(r.Uint32()), byte(r.Uint32())
+			}
+			for _, withBase := range []bool{false, true} {
+				src := append([]byte(nil), data...)
+				var b []byte
+				if withBase {
+					b = base
+					for i := range src {
+						src[i] ^= base[i]
+					}
+				}
+				want := make([]byte, n*s)
+				for j := 0; j < s; j++ {
+					for i := 0; i < n; i++ {
+						want[j*n+i] = src[i*s+j]
+					}
+				}
+				got := make([]byte, n*s)
+				groupXor(got, data, b, s)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("s=%d n=%d base=%v: group differs", s, n, withBase)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkGroup(b *testing.B) {
+	d := floats(1<<20, 1)
+	dst := make([]byte, len(d))
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		Group(dst, d, 4)
+	}
+}
+
 func BenchmarkUngroup(b *testing.B) {
 	g := floats(1<<20, 1)
 	dst := make([]byte, len(g))

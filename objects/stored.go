@@ -66,20 +66,31 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 // element of size s into dst: all bytes at position 0 of every element,
 // then all bytes at position 1, and so on. len(data) must be a multiple
 // of s. It is the inverse of Ungroup.
-func Group(dst, data []byte, s int) {
+func Group(dst, data []byte, s int) { groupXor(dst, data, nil, s) }
+
+// groupXor is Group of data XOR base (base nil: of data), in one pass.
+func groupXor(dst, data, base []byte, s int) {
 	n := len(data) / s
+	done := groupFast(dst, data, base, s, n)
+	if base != nil && done < n {
+		// the scalar rest works on the XOR, made here
+		x := getBuf(n * s)
+		defer putBuf(x)
+		subtle.XORBytes(x[done*s:], data[done*s:n*s], base[done*s:n*s])
+		data = x
+	}
 	switch s {
 	case 1:
-		copy(dst, data)
+		copy(dst, data[:n])
 	case 2:
 		p0, p1 := dst[:n], dst[n:2*n]
-		for i := 0; i < n; i++ {
+		for i := done; i < n; i++ {
 			p0[i], p1[i] = data[2*i], data[2*i+1]
 		}
 	case 4:
 		p0, p1, p2, p3 := dst[:n], dst[n:2*n], dst[2*n:3*n], dst[3*n:4*n]
 		d := data[:4*n]
-		for i := range p0 {
+		for i := done; i < n; i++ {
 			v := binary.LittleEndian.Uint32(d[4*i:])
 			p0[i], p1[i], p2[i], p3[i] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 		}
@@ -208,17 +219,14 @@ func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byt
 	var out []byte
 	if base != nil && len(base) == len(obj) && baseDepth < MaxDeltaDepth {
 		bd := base[HeaderSize:]
-		x := getBuf(len(data))
-		subtle.XORBytes(x, data, bd)
-		Group(scratch, x, s)
-		putBuf(x)
-		hdr := make([]byte, deltaHeader, deltaHeader+len(data)+len(data)/64+64)
+		groupXor(scratch, data, bd, s)
+		hdr := getBuf(deltaHeader + len(data) + len(data)/64 + 64)[:deltaHeader]
 		hdr[0], hdr[1], hdr[2], hdr[3], hdr[4] = storedMagic0, storedMagic1, encDelta, byte(s), byte(baseDepth+1)
 		copy(hdr[5:], opts.DeltaBase[:])
 		out = encodePlanes(hdr, scratch, s)
 	} else {
 		Group(scratch, data, s)
-		hdr := make([]byte, 4, 4+len(data)+len(data)/64+64)
+		hdr := getBuf(4 + len(data) + len(data)/64 + 64)[:4]
 		hdr[0], hdr[1], hdr[2], hdr[3] = storedMagic0, storedMagic1, encGrouped, byte(s)
 		out = encodePlanes(hdr, scratch, s)
 	}

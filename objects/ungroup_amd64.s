@@ -153,3 +153,147 @@ loop2x:
 	JMP loop2x
 done2x:
 	RET
+
+// Byte-plane grouping for Group with SSE2: n blocks of 16 elements from
+// src (XORed with base first unless base is nil) into planes stride bytes
+// apart at dst.
+
+// func group4Xor(dst, src, base *byte, n, stride int)
+TEXT ·group4Xor(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ base+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ stride+32(FP), DX
+
+	PCMPEQL X15, X15
+	PSRLL $24, X15
+	LEAQ (DI)(DX*1), R8
+	LEAQ (R8)(DX*1), R9
+	LEAQ (R9)(DX*1), R10
+loopg4:
+	TESTQ CX, CX
+	JZ doneg4
+	MOVOU 0(SI), X0
+	MOVOU 16(SI), X1
+	MOVOU 32(SI), X2
+	MOVOU 48(SI), X3
+	TESTQ BX, BX
+	JZ g4noxor
+	MOVOU 0(BX), X8
+	MOVOU 16(BX), X9
+	MOVOU 32(BX), X10
+	MOVOU 48(BX), X11
+	PXOR X8, X0
+	PXOR X9, X1
+	PXOR X10, X2
+	PXOR X11, X3
+	ADDQ $64, BX
+g4noxor:
+	// plane 0
+	MOVO X0, X4
+	MOVO X1, X5
+	MOVO X2, X6
+	MOVO X3, X7
+	PAND X15, X4
+	PAND X15, X5
+	PAND X15, X6
+	PAND X15, X7
+	PACKSSLW X5, X4
+	PACKSSLW X7, X6
+	PACKUSWB X6, X4
+	MOVOU X4, (DI)
+	// plane 1
+	MOVO X0, X4
+	MOVO X1, X5
+	MOVO X2, X6
+	MOVO X3, X7
+	PSRLL $8, X4
+	PSRLL $8, X5
+	PSRLL $8, X6
+	PSRLL $8, X7
+	PAND X15, X4
+	PAND X15, X5
+	PAND X15, X6
+	PAND X15, X7
+	PACKSSLW X5, X4
+	PACKSSLW X7, X6
+	PACKUSWB X6, X4
+	MOVOU X4, (R8)
+	// plane 2
+	MOVO X0, X4
+	MOVO X1, X5
+	MOVO X2, X6
+	MOVO X3, X7
+	PSRLL $16, X4
+	PSRLL $16, X5
+	PSRLL $16, X6
+	PSRLL $16, X7
+	PAND X15, X4
+	PAND X15, X5
+	PAND X15, X6
+	PAND X15, X7
+	PACKSSLW X5, X4
+	PACKSSLW X7, X6
+	PACKUSWB X6, X4
+	MOVOU X4, (R9)
+	// plane 3
+	PSRLL $24, X0
+	PSRLL $24, X1
+	PSRLL $24, X2
+	PSRLL $24, X3
+	PACKSSLW X1, X0
+	PACKSSLW X3, X2
+	PACKUSWB X2, X0
+	MOVOU X0, (R10)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	ADDQ $16, R8
+	ADDQ $16, R9
+	ADDQ $16, R10
+	DECQ CX
+	JMP loopg4
+doneg4:
+	RET
+
+// func group2Xor(dst, src, base *byte, n, stride int)
+TEXT ·group2Xor(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ base+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ stride+32(FP), DX
+
+	PCMPEQW X15, X15
+	PSRLW $8, X15
+	LEAQ (DI)(DX*1), R8
+loopg2:
+	TESTQ CX, CX
+	JZ doneg2
+	MOVOU 0(SI), X0
+	MOVOU 16(SI), X1
+	TESTQ BX, BX
+	JZ g2noxor
+	MOVOU 0(BX), X8
+	MOVOU 16(BX), X9
+	PXOR X8, X0
+	PXOR X9, X1
+	ADDQ $32, BX
+g2noxor:
+	MOVO X0, X4
+	MOVO X1, X5
+	PAND X15, X4
+	PAND X15, X5
+	PACKUSWB X5, X4
+	MOVOU X4, (DI)
+	PSRLW $8, X0
+	PSRLW $8, X1
+	PACKUSWB X1, X0
+	MOVOU X0, (R8)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	ADDQ $16, R8
+	DECQ CX
+	JMP loopg2
+doneg2:
+	RET

@@ -3,3 +3,5 @@
 package objects
 
 func ungroupFast(dst, grouped, base []byte, s, n int) int { return 0 }
+
+func groupFast(dst, data, base []byte, s, n int) int { return 0 }
