@@ -10,6 +10,7 @@ import (
 // product rounded, one rounding to float32, identical sides copied), without
 // the float64 tile.
 func meanF32(act []int, q []float64, sides [][]byte, out []byte, lo, hi int) {
+	lo += meanF32Fast(act, q, sides, out, lo, hi)
 	o := out[4*lo : 4*hi]
 	s0 := sides[act[0]][4*lo : 4*hi]
 	q0 := q[0]
