@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -111,24 +112,39 @@ func Ungroup(dst, grouped []byte, s int) { ungroupXor(dst, grouped, nil, s) }
 // (one pass over memory for a delta).
 func ungroupXor(dst, grouped, base []byte, s int) {
 	n := len(grouped) / s
-	done := ungroupFast(dst, grouped, base, s, n)
+	var buf [8][]byte
+	planes := buf[:0]
+	if s > len(buf) {
+		planes = make([][]byte, 0, s)
+	}
+	for j := 0; j < s; j++ {
+		planes = append(planes, grouped[j*n:(j+1)*n])
+	}
+	ungroupPlanes(dst, planes, base, n)
+}
+
+// ungroupPlanes interleaves planes (one per byte of the element, each n
+// bytes) into dst, XORed with base when base is not nil.
+func ungroupPlanes(dst []byte, planes [][]byte, base []byte, n int) {
+	s := len(planes)
+	done := ungroupFast(dst, planes, base, n)
 	switch s {
 	case 1:
-		copy(dst, grouped)
+		copy(dst, planes[0][:n])
 	case 2:
-		p0, p1 := grouped[:n], grouped[n:2*n]
+		p0, p1 := planes[0][:n], planes[1][:n]
 		for i := done; i < n; i++ {
 			dst[2*i], dst[2*i+1] = p0[i], p1[i]
 		}
 	case 4:
-		p0, p1, p2, p3 := grouped[:n], grouped[n:2*n], grouped[2*n:3*n], grouped[3*n:4*n]
+		p0, p1, p2, p3 := planes[0][:n], planes[1][:n], planes[2][:n], planes[3][:n]
 		d := dst[:4*n]
 		for i := done; i < n; i++ {
 			binary.LittleEndian.PutUint32(d[4*i:], uint32(p0[i])|uint32(p1[i])<<8|uint32(p2[i])<<16|uint32(p3[i])<<24)
 		}
 	default:
-		for j := 0; j < s; j++ {
-			p := grouped[j*n : (j+1)*n]
+		for j, p := range planes {
+			p = p[:n]
 			for i := 0; i < n; i++ {
 				dst[i*s+j] = p[i]
 			}
@@ -202,7 +218,11 @@ func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byt
 	if len(obj) < 64 {
 		return raw()
 	}
-	isChunk := Kind(obj[4]) == KindChunk
+	// the grouped forms rebuild the canonical chunk header: only an
+	// object that has exactly that header may use them
+	var hdr [HeaderSize]byte
+	PutChunkHeader(hdr[:])
+	isChunk := bytes.Equal(obj[:HeaderSize], hdr[:])
 	s := opts.ElemSize
 	if !isChunk || s < 1 || s > 8 || (len(obj)-HeaderSize)%s != 0 {
 		hdr := make([]byte, 3, 3+len(obj)+len(obj)/64+64)
@@ -267,20 +287,19 @@ func decodeStoredInto(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([
 		}
 		return out, nil
 	}
-	grouped := getBuf(0)
-	defer func() { putBuf(grouped) }()
-	grouped, err = decodePlanes(si.payload, si.elemSize, grouped[:0])
+	scratch := getBuf(0)
+	defer func() { putBuf(scratch) }()
+	var planes [][]byte
+	planes, scratch, err = planeList(si.payload, si.elemSize, scratch[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errStored, err)
 	}
-	if HeaderSize+len(grouped) > MaxObjectSize {
-		return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, HeaderSize+len(grouped))
-	}
-	if len(grouped)%si.elemSize != 0 {
-		return nil, fmt.Errorf("%w: %d bytes are not elements of %d", errStored, len(grouped), si.elemSize)
+	plane := len(planes[0])
+	if HeaderSize+plane*si.elemSize > MaxObjectSize {
+		return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, HeaderSize+plane*si.elemSize)
 	}
 	var out []byte
-	if n := HeaderSize + len(grouped); cap(dst) >= n {
+	if n := HeaderSize + plane*si.elemSize; cap(dst) >= n {
 		out = dst[:n]
 	} else {
 		out = make([]byte, n)
@@ -297,7 +316,7 @@ func decodeStoredInto(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([
 		}
 		base = b[HeaderSize:]
 	}
-	ungroupXor(out[HeaderSize:], grouped, base, si.elemSize)
+	ungroupPlanes(out[HeaderSize:], planes, base, plane)
 	return out, nil
 }
 
@@ -472,46 +491,78 @@ func decodeHuff(dst, b []byte) ([]byte, error) {
 // decodePlanes is the inverse of encodePlanes: it appends the grouped
 // bytes to dst. Every plane must have the same length.
 func decodePlanes(payload []byte, s int, dst []byte) ([]byte, error) {
+	planes, scratch, err := planeList(payload, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer putBuf(scratch)
+	for _, p := range planes {
+		dst = append(dst, p...)
+	}
+	return dst, nil
+}
+
+// planeList parses the s planes of a stored form's payload: raw planes are
+// returned as slices of payload, coded ones decoded into scratch (returned,
+// possibly grown). Every plane must have the same length.
+func planeList(payload []byte, s int, scratch []byte) ([][]byte, []byte, error) {
 	_, dec := codecs()
+	type span struct {
+		raw    []byte // a raw plane, or nil
+		lo, hi int    // a decoded plane in scratch
+	}
+	spans := make([]span, s)
 	plane := -1
 	for j := 0; j < s; j++ {
 		if len(payload) < 1 {
-			return nil, fmt.Errorf("plane %d: truncated", j)
+			return nil, scratch, fmt.Errorf("plane %d: truncated", j)
 		}
 		mode := payload[0]
 		m, k := binary.Uvarint(payload[1:])
 		if k <= 0 || m > uint64(len(payload)-1-k) {
-			return nil, fmt.Errorf("plane %d: bad length", j)
+			return nil, scratch, fmt.Errorf("plane %d: bad length", j)
 		}
 		body := payload[1+k : 1+k+int(m)]
 		payload = payload[1+k+int(m):]
-		before := len(dst)
+		before := len(scratch)
 		var err error
+		got := 0
 		switch mode {
 		case planeRaw:
-			dst = append(dst, body...)
+			spans[j].raw = body
+			got = len(body)
 		case planeZstd:
-			if dst, err = dec.DecodeAll(body, dst); err != nil {
-				return nil, fmt.Errorf("plane %d: %v", j, err)
+			if scratch, err = dec.DecodeAll(body, scratch); err != nil {
+				return nil, scratch, fmt.Errorf("plane %d: %v", j, err)
 			}
+			got = len(scratch) - before
 		case planeHuff:
-			if dst, err = decodeHuff(dst, body); err != nil {
-				return nil, fmt.Errorf("plane %d: %v", j, err)
+			if scratch, err = decodeHuff(scratch, body); err != nil {
+				return nil, scratch, fmt.Errorf("plane %d: %v", j, err)
 			}
+			got = len(scratch) - before
 		default:
-			return nil, fmt.Errorf("plane %d: unknown mode %d", j, mode)
+			return nil, scratch, fmt.Errorf("plane %d: unknown mode %d", j, mode)
 		}
-		got := len(dst) - before
+		spans[j].lo, spans[j].hi = before, len(scratch)
 		if plane >= 0 && got != plane {
-			return nil, fmt.Errorf("plane %d has %d bytes, plane 0 %d", j, got, plane)
+			return nil, scratch, fmt.Errorf("plane %d has %d bytes, plane 0 %d", j, got, plane)
 		}
 		plane = got
-		if len(dst) > MaxObjectSize {
-			return nil, fmt.Errorf("more than %d bytes", MaxObjectSize)
+		if plane*s > MaxObjectSize {
+			return nil, scratch, fmt.Errorf("more than %d bytes", MaxObjectSize)
 		}
 	}
 	if len(payload) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes after the planes", len(payload))
+		return nil, scratch, fmt.Errorf("%d trailing bytes after the planes", len(payload))
 	}
-	return dst, nil
+	planes := make([][]byte, s)
+	for j, sp := range spans {
+		if sp.raw != nil || sp.lo == sp.hi && plane == 0 {
+			planes[j] = sp.raw
+		} else {
+			planes[j] = scratch[sp.lo:sp.hi]
+		}
+	}
+	return planes, scratch, nil
 }

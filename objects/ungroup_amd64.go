@@ -1,44 +1,40 @@
 package objects
 
-// Implemented in ungroup_amd64.s: n blocks of 16 elements, planes stride
-// bytes apart.
+// Implemented in ungroup_amd64.s: n blocks of 16 elements; base nil
+// means no XOR.
 //
 //go:noescape
-func ungroup4(dst, src *byte, n, stride int)
+func ungroup4(dst, p0, p1, p2, p3, base *byte, n int)
 
 //go:noescape
-func ungroup4Xor(dst, src, base *byte, n, stride int)
+func ungroup2(dst, p0, p1, base *byte, n int)
 
-//go:noescape
-func ungroup2(dst, src *byte, n, stride int)
-
-//go:noescape
-func ungroup2Xor(dst, src, base *byte, n, stride int)
-
-// ungroupFast interleaves the first n-n%16 elements of grouped (element
-// size s, planes n bytes long) into dst, XORed with base when base is not
-// nil, and returns how many elements it did (0 when s has no fast path).
-func ungroupFast(dst, grouped, base []byte, s, n int) int {
+// ungroupFast interleaves the first n-n%16 elements of the planes (element
+// size s = len(planes), each at least n bytes) into dst, XORed with base
+// when base is not nil, and returns how many elements it did (0 when s has
+// no fast path).
+func ungroupFast(dst []byte, planes [][]byte, base []byte, n int) int {
+	s := len(planes)
 	blocks := n / 16
 	if blocks == 0 || (s != 2 && s != 4) {
 		return 0
 	}
-	_ = dst[n*s-1]
-	_ = grouped[n*s-1]
+	m := blocks * 16
+	_ = dst[m*s-1]
+	for _, p := range planes {
+		_ = p[m-1]
+	}
+	var b *byte
 	if base != nil {
-		_ = base[n*s-1]
+		_ = base[m*s-1]
+		b = &base[0]
 	}
-	switch {
-	case s == 4 && base == nil:
-		ungroup4(&dst[0], &grouped[0], blocks, n)
-	case s == 4:
-		ungroup4Xor(&dst[0], &grouped[0], &base[0], blocks, n)
-	case base == nil:
-		ungroup2(&dst[0], &grouped[0], blocks, n)
-	default:
-		ungroup2Xor(&dst[0], &grouped[0], &base[0], blocks, n)
+	if s == 4 {
+		ungroup4(&dst[0], &planes[0][0], &planes[1][0], &planes[2][0], &planes[3][0], b, blocks)
+	} else {
+		ungroup2(&dst[0], &planes[0][0], &planes[1][0], b, blocks)
 	}
-	return blocks * 16
+	return m
 }
 
 //go:noescape

@@ -1,18 +1,18 @@
 #include "textflag.h"
 
-// Byte-plane interleaving for Ungroup with SSE2 (baseline on amd64).
-// Each routine handles n blocks of 16 elements; planes are stride bytes
-// apart in src. The Xor forms XOR the result with base before storing.
+// Byte-plane interleaving for Ungroup with SSE2 (baseline on amd64): n
+// blocks of 16 elements from the planes p0.. into dst, XORed with base
+// unless base is nil.
 
-// func ungroup4(dst, src *byte, n, stride int)
-TEXT ·ungroup4(SB), NOSPLIT, $0-32
+// func ungroup4(dst, p0, p1, p2, p3, base *byte, n int)
+TEXT ·ungroup4(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), DX
-	LEAQ (SI)(DX*1), R8
-	LEAQ (R8)(DX*1), R9
-	LEAQ (R9)(DX*1), R10
+	MOVQ p0+8(FP), SI
+	MOVQ p1+16(FP), R8
+	MOVQ p2+24(FP), R9
+	MOVQ p3+32(FP), R10
+	MOVQ base+40(FP), BX
+	MOVQ n+48(FP), CX
 loop4:
 	TESTQ CX, CX
 	JZ done4
@@ -32,6 +32,18 @@ loop4:
 	MOVO X4, X7
 	PUNPCKLWL X5, X4
 	PUNPCKHWL X5, X7
+	TESTQ BX, BX
+	JZ store4
+	MOVOU 0(BX), X8
+	MOVOU 16(BX), X9
+	MOVOU 32(BX), X10
+	MOVOU 48(BX), X11
+	PXOR X8, X0
+	PXOR X9, X6
+	PXOR X10, X4
+	PXOR X11, X7
+	ADDQ $64, BX
+store4:
 	MOVOU X0, 0(DI)
 	MOVOU X6, 16(DI)
 	MOVOU X4, 32(DI)
@@ -46,65 +58,13 @@ loop4:
 done4:
 	RET
 
-// func ungroup4Xor(dst, src, base *byte, n, stride int)
-TEXT ·ungroup4Xor(SB), NOSPLIT, $0-40
+// func ungroup2(dst, p0, p1, base *byte, n int)
+TEXT ·ungroup2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ base+16(FP), BX
-	MOVQ n+24(FP), CX
-	MOVQ stride+32(FP), DX
-	LEAQ (SI)(DX*1), R8
-	LEAQ (R8)(DX*1), R9
-	LEAQ (R9)(DX*1), R10
-loop4x:
-	TESTQ CX, CX
-	JZ done4x
-	MOVOU (SI), X0
-	MOVOU (R8), X1
-	MOVOU (R9), X2
-	MOVOU (R10), X3
-	MOVO X0, X4
-	PUNPCKLBW X1, X0
-	PUNPCKHBW X1, X4
-	MOVO X2, X5
-	PUNPCKLBW X3, X2
-	PUNPCKHBW X3, X5
-	MOVO X0, X6
-	PUNPCKLWL X2, X0
-	PUNPCKHWL X2, X6
-	MOVO X4, X7
-	PUNPCKLWL X5, X4
-	PUNPCKHWL X5, X7
-	MOVOU 0(BX), X8
-	MOVOU 16(BX), X9
-	MOVOU 32(BX), X10
-	MOVOU 48(BX), X11
-	PXOR X8, X0
-	PXOR X9, X6
-	PXOR X10, X4
-	PXOR X11, X7
-	MOVOU X0, 0(DI)
-	MOVOU X6, 16(DI)
-	MOVOU X4, 32(DI)
-	MOVOU X7, 48(DI)
-	ADDQ $16, SI
-	ADDQ $16, R8
-	ADDQ $16, R9
-	ADDQ $16, R10
-	ADDQ $64, BX
-	ADDQ $64, DI
-	DECQ CX
-	JMP loop4x
-done4x:
-	RET
-
-// func ungroup2(dst, src *byte, n, stride int)
-TEXT ·ungroup2(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), DX
-	LEAQ (SI)(DX*1), R8
+	MOVQ p0+8(FP), SI
+	MOVQ p1+16(FP), R8
+	MOVQ base+24(FP), BX
+	MOVQ n+32(FP), CX
 loop2:
 	TESTQ CX, CX
 	JZ done2
@@ -113,6 +73,14 @@ loop2:
 	MOVO X0, X2
 	PUNPCKLBW X1, X0
 	PUNPCKHBW X1, X2
+	TESTQ BX, BX
+	JZ store2
+	MOVOU 0(BX), X8
+	MOVOU 16(BX), X9
+	PXOR X8, X0
+	PXOR X9, X2
+	ADDQ $32, BX
+store2:
 	MOVOU X0, 0(DI)
 	MOVOU X2, 16(DI)
 	ADDQ $16, SI
@@ -121,37 +89,6 @@ loop2:
 	DECQ CX
 	JMP loop2
 done2:
-	RET
-
-// func ungroup2Xor(dst, src, base *byte, n, stride int)
-TEXT ·ungroup2Xor(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ base+16(FP), BX
-	MOVQ n+24(FP), CX
-	MOVQ stride+32(FP), DX
-	LEAQ (SI)(DX*1), R8
-loop2x:
-	TESTQ CX, CX
-	JZ done2x
-	MOVOU (SI), X0
-	MOVOU (R8), X1
-	MOVO X0, X2
-	PUNPCKLBW X1, X0
-	PUNPCKHBW X1, X2
-	MOVOU 0(BX), X8
-	MOVOU 16(BX), X9
-	PXOR X8, X0
-	PXOR X9, X2
-	MOVOU X0, 0(DI)
-	MOVOU X2, 16(DI)
-	ADDQ $16, SI
-	ADDQ $16, R8
-	ADDQ $32, BX
-	ADDQ $32, DI
-	DECQ CX
-	JMP loop2x
-done2x:
 	RET
 
 // Byte-plane grouping for Group with SSE2: n blocks of 16 elements from

@@ -2,6 +2,6 @@
 
 package objects
 
-func ungroupFast(dst, grouped, base []byte, s, n int) int { return 0 }
+func ungroupFast(dst []byte, planes [][]byte, base []byte, n int) int { return 0 }
 
 func groupFast(dst, data, base []byte, s, n int) int { return 0 }
