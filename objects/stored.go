@@ -320,18 +320,28 @@ func decodeStoredInto(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([
 	return out, nil
 }
 
-var bufPool sync.Pool
+// bufFree keeps a few piece-sized buffers for reuse: decoding and
+// encoding a 4 MiB piece needs several, and a sync.Pool would lose them at
+// every collection (frequent under fed's soft memory limit).
+var bufFree = make(chan []byte, 16)
 
 func getBuf(n int) []byte {
-	if p, ok := bufPool.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:n]
+	select {
+	case b := <-bufFree:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
 	}
 	return make([]byte, n, max(n, 4<<20))
 }
 
 func putBuf(b []byte) {
-	if cap(b) > 0 && cap(b) <= 8<<20 {
-		bufPool.Put(&b)
+	if cap(b) >= 1<<20 && cap(b) <= 8<<20 {
+		select {
+		case bufFree <- b[:0]:
+		default:
+		}
 	}
 }
 

@@ -80,16 +80,9 @@ func (w *Writer) put(id ID, obj []byte, opts PutOptions, release func()) {
 	}()
 }
 
-var chunkBufs = sync.Pool{}
+func getChunkBuf(n int) []byte { return getBuf(n) }
 
-func getChunkBuf(n int) []byte {
-	if p, ok := chunkBufs.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putChunkBuf(b []byte) { chunkBufs.Put(&b) }
+func putChunkBuf(b []byte) { putBuf(b) }
 
 // TensorInfo describes a tensor to store.
 type TensorInfo struct {
