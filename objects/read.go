@@ -4,25 +4,50 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 )
 
 // chunkSource yields the ids and lengths of a sequence of chunk objects.
 type chunkSource struct {
 	ids   []ID
 	sizes func(i int) uint64
+	// wrap, when set, adds context (which tensor) to an error at index i
+	wrap func(i int, err error) error
 }
 
 // prefetch reads chunk objects in order with up to ahead of them decoding
-// in parallel, and passes each one's data to fn.
-func prefetch(ctx context.Context, s Store, src chunkSource, ahead int, fn func(i int, data []byte) error) error {
+// in parallel, and passes each one's data to fn, which must not keep it:
+// the buffers are decoded into again.
+func prefetch(ctx context.Context, s Store, src chunkSource, ahead int, fn func(i int, data []byte) error) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	failed := -1
+	if src.wrap != nil {
+		defer func() {
+			if err != nil && failed >= 0 {
+				err = src.wrap(failed, err)
+			}
+		}()
+	}
 	chans := make([]chan result, len(src.ids))
+	ds, _ := s.(*DiskStore)
+	free := make(chan []byte, ahead+1)
 	start := func(i int) {
 		c := make(chan result, 1)
 		chans[i] = c
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
 		go func() {
-			b, err := s.Get(ctx, src.ids[i])
+			var b []byte
+			var err error
+			if ds != nil {
+				b, err = ds.GetInto(ctx, src.ids[i], buf)
+			} else {
+				b, err = s.Get(ctx, src.ids[i])
+			}
 			c <- result{b, err}
 		}()
 	}
@@ -32,9 +57,7 @@ func prefetch(ctx context.Context, s Store, src chunkSource, ahead int, fn func(
 	for i := range src.ids {
 		r := <-chans[i]
 		chans[i] = nil
-		if i+ahead < len(src.ids) {
-			start(i + ahead)
-		}
+		failed = i
 		if r.err != nil {
 			cancel()
 			drain(chans)
@@ -52,9 +75,17 @@ func prefetch(ctx context.Context, s Store, src chunkSource, ahead int, fn func(
 			return &CorruptError{ID: src.ids[i], Err: fmt.Errorf("chunk has %d bytes, its parent says %d", len(data), want)}
 		}
 		if err := fn(i, data); err != nil {
+			failed = -1 // the writer's error, not the object's
 			cancel()
 			drain(chans)
 			return err
+		}
+		select {
+		case free <- r.b:
+		default:
+		}
+		if i+ahead < len(src.ids) {
+			start(i + ahead)
 		}
 	}
 	return nil
@@ -93,9 +124,13 @@ func WriteBlobTo(ctx context.Context, s Store, b *Blob, w io.Writer) error {
 		})
 }
 
-// WriteModelTo rebuilds the file of model m into w.
+// WriteModelTo rebuilds the file of model m into w, reading the pieces of
+// all its segments a few ahead (in parallel) across segment boundaries.
 func WriteModelTo(ctx context.Context, s Store, m *Model, w io.Writer) error {
-	for _, seg := range m.Segments {
+	var ids []ID
+	var sizes []uint64
+	var segOf []int // index into m.Segments of each chunk
+	for k, seg := range m.Segments {
 		if seg.IsTensor() {
 			t, err := ReadTensor(ctx, s, seg.ID)
 			if err != nil {
@@ -104,8 +139,8 @@ func WriteModelTo(ctx context.Context, s Store, m *Model, w io.Writer) error {
 			if t.Size != seg.Size {
 				return &CorruptError{ID: seg.ID, Err: fmt.Errorf("tensor %q has %d bytes, model says %d", seg.Name, t.Size, seg.Size)}
 			}
-			if err := WriteTensorTo(ctx, s, t, w); err != nil {
-				return fmt.Errorf("tensor %q: %w", seg.Name, err)
+			for i, id := range t.Pieces {
+				ids, sizes, segOf = append(ids, id), append(sizes, t.PieceLen(i)), append(segOf, k)
 			}
 			continue
 		}
@@ -116,12 +151,25 @@ func WriteModelTo(ctx context.Context, s Store, m *Model, w io.Writer) error {
 		if b.Size != seg.Size {
 			return &CorruptError{ID: seg.ID, Err: fmt.Errorf("blob has %d bytes, model says %d", b.Size, seg.Size)}
 		}
-		if err := WriteBlobTo(ctx, s, b, w); err != nil {
-			return err
+		for i, id := range b.Refs() {
+			ids, sizes, segOf = append(ids, id), append(sizes, b.Chunks[i].Size), append(segOf, k)
 		}
 	}
-	return nil
+	src := chunkSource{ids: ids, sizes: func(i int) uint64 { return sizes[i] },
+		wrap: func(i int, err error) error {
+			if seg := m.Segments[segOf[i]]; seg.IsTensor() {
+				return fmt.Errorf("tensor %q: %w", seg.Name, err)
+			}
+			return err
+		}}
+	return prefetch(ctx, s, src, readAhead(), func(_ int, data []byte) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
+
+// readAhead is how many pieces a sequential read decodes in parallel.
+func readAhead() int { return 2*runtime.GOMAXPROCS(0) + 1 }
 
 // WriteFileTo writes the file content of a tree entry's object (a blob or
 // a model) to w.
