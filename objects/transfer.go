@@ -112,10 +112,17 @@ func (s *DiskStore) PutStored(ctx context.Context, id ID, stored []byte) (added 
 		}
 		depth = d + 1
 	}
-	obj, err := decodeStored(stored, func(base ID) ([]byte, error) {
+	// the canonical bytes are needed only to check the id: decode them
+	// into a reused buffer
+	buf := getBuf(0)
+	obj, err := decodeStoredInto(stored, func(base ID) ([]byte, error) {
 		b, _, err := s.get(ctx, base, 0, true, nil)
 		return b, err
-	})
+	}, buf)
+	if cap(obj) > 0 && cap(buf) > 0 && &obj[:1][0] != &buf[:1][0] {
+		putBuf(buf) // decoded elsewhere (too large for buf)
+	}
+	defer putBuf(obj)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

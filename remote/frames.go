@@ -183,3 +183,31 @@ func (fr *FrameReader) cut(err error) error {
 	}
 	return err
 }
+
+// payloadFree keeps a few frame payload buffers (objects are pieces of a
+// few MiB) for reuse across frames.
+var payloadFree = make(chan []byte, 16)
+
+// PayloadBuffer returns a buffer of n bytes for a frame payload, reused
+// when one is free; ReleasePayload hands it back once the frame is stored.
+func PayloadBuffer(n int) []byte {
+	select {
+	case b := <-payloadFree:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n, max(n, 1<<20))
+}
+
+// ReleasePayload returns a payload buffer for reuse; nothing may use it
+// afterwards.
+func ReleasePayload(b []byte) {
+	if cap(b) >= 1<<20 && cap(b) <= 16<<20 {
+		select {
+		case payloadFree <- b[:0]:
+		default:
+		}
+	}
+}

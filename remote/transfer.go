@@ -325,7 +325,7 @@ func (c *Client) downloadBatch(ctx context.Context, dst *objects.DiskStore, ids 
 		truncated := false
 		fr := NewFrameReader(resp.Body, objects.MaxObjectSize+1<<20)
 		for {
-			f, err := fr.Next(nil)
+			f, err := fr.Next(func(n int) ([]byte, error) { return PayloadBuffer(n), nil })
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -345,7 +345,7 @@ func (c *Client) downloadBatch(ctx context.Context, dst *objects.DiskStore, ids 
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
+				defer func() { ReleasePayload(f.Payload); <-sem; wg.Done() }()
 				if err := storeFrame(ctx, dst, f); err != nil {
 					fail(fmt.Errorf("download: %w", err))
 					return

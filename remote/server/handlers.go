@@ -181,7 +181,7 @@ func (c *call) upload() {
 		if err := c.s.inflight.acquire(ctx, int64(n)); err != nil {
 			return nil, err
 		}
-		return make([]byte, n), nil
+		return remote.PayloadBuffer(n), nil
 	}
 	for !failed() {
 		f, err := fr.Next(alloc)
@@ -202,6 +202,7 @@ func (c *call) upload() {
 		go func() {
 			defer func() {
 				c.s.inflight.release(int64(len(f.Payload)))
+				remote.ReleasePayload(f.Payload)
 				<-sem
 				wg.Done()
 			}()
