@@ -91,6 +91,13 @@ func (s *DiskStore) GetStored(ctx context.Context, id ID, baseOK func(ID) bool) 
 // modify stored. It reports whether the object was new; an object already
 // present only has its modification time refreshed, like Put.
 func (s *DiskStore) PutStored(ctx context.Context, id ID, stored []byte) (added bool, err error) {
+	return s.PutStoredFunc(ctx, id, stored, nil)
+}
+
+// PutStoredFunc is PutStored calling fn, when not nil, with the object's
+// canonical bytes once they are verified (not for an object already
+// present); fn must not keep them.
+func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn func(obj []byte)) (added bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -134,6 +141,9 @@ func (s *DiskStore) PutStored(ctx context.Context, id ID, stored []byte) (added 
 	}
 	if got := Sum(obj); got != id {
 		return false, fmt.Errorf("%w: sent as %s, hashes to %s", ErrMismatch, id, got)
+	}
+	if fn != nil {
+		fn(obj)
 	}
 	switch {
 	case si.enc == encDelta && depth > MaxDeltaDepth:

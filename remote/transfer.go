@@ -213,6 +213,14 @@ type FetchStats struct {
 // transfer stopped. A delta comes as a delta when dst already holds its
 // base.
 func (c *Client) FetchObjects(ctx context.Context, dst *objects.DiskStore, plan *Plan) (FetchStats, error) {
+	return c.FetchObjectsFunc(ctx, dst, plan, nil)
+}
+
+// FetchObjectsFunc is FetchObjects calling fn, when not nil, with the id
+// and verified canonical bytes of every object it stores (concurrently,
+// from several goroutines; fn must not keep the bytes). A checkout uses
+// it to write files while they arrive.
+func (c *Client) FetchObjectsFunc(ctx context.Context, dst *objects.DiskStore, plan *Plan, fn func(id objects.ID, obj []byte)) (FetchStats, error) {
 	st := FetchStats{Planned: len(plan.Objects)}
 	sizes := make(map[objects.ID]int64, len(plan.Objects))
 	var todo []objects.ID
@@ -267,13 +275,13 @@ func (c *Client) FetchObjects(ctx context.Context, dst *objects.DiskStore, plan 
 	}
 	err := c.parallel(ctx, len(batches)+len(large), func(ctx context.Context, i int) error {
 		if i < len(large) {
-			b, err := c.fetchLarge(ctx, dst, large[i])
+			b, err := c.fetchLarge(ctx, dst, large[i], fn)
 			if err == nil {
 				add(1, b)
 			}
 			return err
 		}
-		n, b, err := c.downloadBatch(ctx, dst, batches[i-len(large)], haveBases)
+		n, b, err := c.downloadBatch(ctx, dst, batches[i-len(large)], haveBases, fn)
 		add(n, b)
 		return err
 	})
@@ -282,7 +290,7 @@ func (c *Client) FetchObjects(ctx context.Context, dst *objects.DiskStore, plan 
 
 // downloadBatch downloads ids, storing each frame as it arrives; after a
 // broken stream it asks again for the ids not yet stored.
-func (c *Client) downloadBatch(ctx context.Context, dst *objects.DiskStore, ids []objects.ID, haveBases []objects.ID) (int, int64, error) {
+func (c *Client) downloadBatch(ctx context.Context, dst *objects.DiskStore, ids []objects.ID, haveBases []objects.ID, fn func(objects.ID, []byte)) (int, int64, error) {
 	want := make(map[objects.ID]bool, len(ids)) // true: not yet stored
 	for _, id := range ids {
 		want[id] = true
@@ -346,7 +354,7 @@ func (c *Client) downloadBatch(ctx context.Context, dst *objects.DiskStore, ids 
 			wg.Add(1)
 			go func() {
 				defer func() { ReleasePayload(f.Payload); <-sem; wg.Done() }()
-				if err := storeFrame(ctx, dst, f); err != nil {
+				if err := storeFrame(ctx, dst, f, fn); err != nil {
 					fail(fmt.Errorf("download: %w", err))
 					return
 				}
@@ -376,23 +384,32 @@ func (c *Client) downloadBatch(ctx context.Context, dst *objects.DiskStore, ids 
 }
 
 // storeFrame verifies and stores one received frame.
-func storeFrame(ctx context.Context, dst *objects.DiskStore, f Frame) error {
+func storeFrame(ctx context.Context, dst *objects.DiskStore, f Frame, fn func(objects.ID, []byte)) error {
 	switch f.Form {
 	case FormStored:
-		_, err := dst.PutStored(ctx, f.ID, f.Payload)
+		var cb func([]byte)
+		if fn != nil {
+			cb = func(obj []byte) { fn(f.ID, obj) }
+		}
+		_, err := dst.PutStoredFunc(ctx, f.ID, f.Payload, cb)
 		return err
 	default:
 		if got := objects.Sum(f.Payload); got != f.ID {
 			return fmt.Errorf("%w: sent as %s, hashes to %s", objects.ErrMismatch, f.ID, got)
 		}
-		_, err := dst.Put(ctx, f.Payload, objects.PutOptions{})
-		return err
+		if _, err := dst.Put(ctx, f.Payload, objects.PutOptions{}); err != nil {
+			return err
+		}
+		if fn != nil {
+			fn(f.ID, f.Payload)
+		}
+		return nil
 	}
 }
 
 // fetchLarge downloads one object by ranged GETs, resuming after a broken
 // connection at the byte where it stopped.
-func (c *Client) fetchLarge(ctx context.Context, dst *objects.DiskStore, id objects.ID) (int64, error) {
+func (c *Client) fetchLarge(ctx context.Context, dst *objects.DiskStore, id objects.ID, fn func(objects.ID, []byte)) (int64, error) {
 	var buf []byte
 	for attempt := 0; ; attempt++ {
 		n, err := c.GetObject(ctx, id, int64(len(buf)), writerFunc(func(p []byte) (int, error) {
@@ -408,7 +425,11 @@ func (c *Client) fetchLarge(ctx context.Context, dst *objects.DiskStore, id obje
 			return 0, err
 		}
 	}
-	if _, err := dst.PutStored(ctx, id, buf); err != nil {
+	var cb func([]byte)
+	if fn != nil {
+		cb = func(obj []byte) { fn(id, obj) }
+	}
+	if _, err := dst.PutStoredFunc(ctx, id, buf, cb); err != nil {
 		return 0, fmt.Errorf("download: %w", err)
 	}
 	return int64(len(buf)), nil

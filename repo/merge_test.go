@@ -84,6 +84,9 @@ func TestMergeFedAvgRound(t *testing.T) {
 	if string(got) != string(want) {
 		t.Error("working tree differs from the merge commit")
 	}
+	if r.prebuiltUsed != 1 {
+		t.Errorf("the merged model was checked out from %d prebuilt files, want 1 (written while merging)", r.prebuiltUsed)
+	}
 	noTempFiles(t, r)
 	rep, err := r.Fsck(ctx)
 	if err != nil || len(rep.Problems) != 0 {

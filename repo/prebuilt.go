@@ -152,6 +152,7 @@ func (r *Repo) takePrebuilt(id objects.ID) (string, bool) {
 	name, ok := r.prebuilt[id]
 	if ok {
 		delete(r.prebuilt, id)
+		r.prebuiltUsed++
 	}
 	return name, ok
 }

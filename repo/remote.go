@@ -494,6 +494,12 @@ type FetchOptions struct {
 	// trees) and records the boundary in .fed/shallow.
 	Depth  int
 	Client remote.Options
+	// Prepare names the remote branch ("" for the remote's HEAD branch)
+	// whose files the caller checks out right after (a clone): with
+	// Prepared set, they are written next to their destinations while
+	// the objects arrive, and the checkout renames them into place.
+	Prepare  string
+	Prepared bool
 }
 
 // RefChange is one ref a fetch moved.
@@ -589,7 +595,7 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		if err != nil {
 			return err
 		}
-		if res.Stats, err = c.FetchObjects(ctx, r.Objects, plan); err != nil {
+		if res.Stats, err = r.fetchPlan(ctx, c, plan, r.prepareTip(list, opts)); err != nil {
 			return err
 		}
 		for _, id := range plan.Shallow {
@@ -854,7 +860,8 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 	if err := r.RemoteAdd(DefaultRemote, opts.URL); err != nil {
 		return nil, err
 	}
-	fr, err := r.Fetch(ctx, FetchOptions{Remote: DefaultRemote, Depth: opts.Depth, Client: opts.Client})
+	defer r.dropPrebuilt()
+	fr, err := r.Fetch(ctx, FetchOptions{Remote: DefaultRemote, Depth: opts.Depth, Client: opts.Client, Prepare: opts.Branch, Prepared: true})
 	if err != nil {
 		return nil, err
 	}

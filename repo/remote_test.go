@@ -302,3 +302,57 @@ func TestRemoteConfig(t *testing.T) {
 	}
 	_ = remote.Version
 }
+
+// TestClonePreparesFiles checks the files a clone writes while its
+// objects arrive: models and plain files in subdirectories, the same
+// content at two paths, a large blob; every file byte-identical, the
+// working tree clean, no temporary file left.
+func TestClonePreparesFiles(t *testing.T) {
+	ctx := context.Background()
+	url, _ := startServer(t)
+	url += "/team/prepared"
+	a := newTestRepo(t)
+	writeSeeded(t, filepath.Join(a.Root, "model.safetensors"), map[string][2]int{"w1": {1_500_000, 1}, "w2": {20_000, 2}})
+	os.MkdirAll(filepath.Join(a.Root, "sub", "dir"), 0o755)
+	m, _ := os.ReadFile(filepath.Join(a.Root, "model.safetensors"))
+	os.WriteFile(filepath.Join(a.Root, "sub", "dir", "copy.safetensors"), m, 0o644)
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i*7 + i>>9)
+	}
+	os.WriteFile(filepath.Join(a.Root, "sub", "data.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(a.Root, "notes.txt"), []byte("hello\n"), 0o644)
+	if err := a.Add(ctx, []string{a.Root}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Commit(ctx, CommitOptions{Message: "files"}); err != nil {
+		t.Fatal(err)
+	}
+	a.RemoteAdd("origin", url)
+	if _, err := a.Push(ctx, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	b, err := Clone(ctx, CloneOptions{URL: url, Dir: dir, Key: keyN(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"model.safetensors", "sub/dir/copy.safetensors", "sub/data.bin", "notes.txt"} {
+		want, _ := os.ReadFile(filepath.Join(a.Root, p))
+		got, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: cloned file differs (%v)", p, err)
+		}
+	}
+	if st, err := b.Status(ctx); err != nil || len(st) != 0 {
+		t.Errorf("status of the clone: %+v %v", st, err)
+	}
+	noTempFiles(t, b)
+	if len(b.prebuilt) != 0 {
+		t.Errorf("%d prebuilt files left registered", len(b.prebuilt))
+	}
+	// one file per distinct content: the model (twice), data.bin, notes.txt
+	if b.prebuiltUsed != 3 {
+		t.Errorf("%d files came from prepared ones, want 3", b.prebuiltUsed)
+	}
+}

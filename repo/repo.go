@@ -61,8 +61,9 @@ type Repo struct {
 	locked bool // this Repo holds the repository lock
 	// prebuilt maps object ids to temporary working-tree files already
 	// holding their content (see prebuild).
-	prebuilt   map[objects.ID]string
-	warnOpaque bool // importing for real (add), not only hashing
+	prebuilt     map[objects.ID]string
+	prebuiltUsed int  // files checked out from prebuilt ones (tests)
+	warnOpaque   bool // importing for real (add), not only hashing
 }
 
 // Init creates a repository in dir (created if missing).
