@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -25,14 +26,37 @@ func main() {
 	}
 	// fed streams models piece by piece; a soft memory limit keeps the
 	// garbage of decoded pieces from inflating the process (GOMEMLIMIT
-	// overrides it).
-	if os.Getenv("GOMEMLIMIT") == "" {
+	// overrides it). Proving holds circuits and keys of hundreds of MB
+	// live: under that limit the collector would run without pause, so
+	// commands that may prove keep Go's default.
+	if os.Getenv("GOMEMLIMIT") == "" && !mayProve(os.Args[1:]) {
 		debug.SetMemoryLimit(256 << 20)
 	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
 	stop()
 	os.Exit(code)
+}
+
+// mayProve reports whether a command line may build zero-knowledge
+// proofs (or set up their keys): prove, zk, verify, serve (--prove), or
+// any command given --prove.
+func mayProve(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "prove", "zk", "verify", "serve", "--prove":
+			return true
+		}
+	}
+	return false
+}
+
+// liftMemoryLimit removes the soft memory limit before proving (see main),
+// unless the user set GOMEMLIMIT.
+func liftMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
 }
 
 // run runs fed with args (without the program name) and returns the exit
