@@ -149,11 +149,40 @@ func encodeIndex(idx *Index) []byte {
 // WriteIndex replaces the index atomically.
 func (r *Repo) WriteIndex(idx *Index) error {
 	sort.Slice(idx.Entries, func(i, j int) bool { return entryLess(idx.Entries[i], idx.Entries[j]) })
+	r.waitFileClock(idx)
 	if err := writeFileAtomic(r.indexPath(), encodeIndex(idx), 0o644); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
 	idx.written = time.Now()
 	return nil
+}
+
+// waitFileClock waits (at most 50 ms) until the file system's clock, which
+// stamps files with a coarse tick, has moved past the newest entry's
+// mtime, so that the index written next is newer than every file it
+// records: files just checked out or hashed are then clean for the next
+// command instead of "racily clean" and read again whole.
+func (r *Repo) waitFileClock(idx *Index) {
+	var newest int64
+	for _, e := range idx.Entries {
+		newest = max(newest, e.MTime)
+	}
+	now := time.Now()
+	if newest == 0 || newest > now.Add(time.Second).UnixNano() || newest < now.Add(-time.Second).UnixNano() {
+		return // nothing recent (or a clock far off): nothing to wait for
+	}
+	for deadline := now.Add(50 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		f, err := os.CreateTemp(r.Dir, ".clock-*")
+		if err != nil {
+			return
+		}
+		fi, err := f.Stat()
+		f.Close()
+		os.Remove(f.Name())
+		if err != nil || fi.ModTime().UnixNano() > newest {
+			return
+		}
+	}
 }
 
 // Find returns the stage-0 entry for path.

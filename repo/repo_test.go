@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -256,5 +257,31 @@ func TestDiffAndRevert(t *testing.T) {
 	objects.WriteFileTo(ctx, r.Objects, f5["m.safetensors"].ID, &buf)
 	if !bytes.Equal(got, buf.Bytes()) {
 		t.Error("working tree does not hold the revert result")
+	}
+}
+
+// TestIndexNewerThanItsFiles checks that a file added right before the
+// index is written is clean for the next reader of the index (not
+// "racily clean", which would make the next command read it whole).
+func TestIndexNewerThanItsFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	for i := 0; i < 5; i++ {
+		p := filepath.Join(r.Root, fmt.Sprintf("f%d.txt", i))
+		if err := os.WriteFile(p, []byte(fmt.Sprint("content ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Add(ctx, []string{p}, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := r.ReadIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, ok := idx.Find(fmt.Sprintf("f%d.txt", i))
+		fi, _ := os.Lstat(p)
+		if !ok || !idx.clean(e, fi) {
+			t.Fatalf("round %d: a file added just before the index was written is not clean for the next reader", i)
+		}
 	}
 }
