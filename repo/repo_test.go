@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -260,28 +259,38 @@ func TestDiffAndRevert(t *testing.T) {
 	}
 }
 
-// TestIndexNewerThanItsFiles checks that a file added right before the
-// index is written is clean for the next reader of the index (not
-// "racily clean", which would make the next command read it whole).
+// TestIndexNewerThanItsFiles checks that files a checkout writes right
+// before it writes the index are clean for the next reader of the index
+// (not "racily clean", which would make the next command read them whole).
 func TestIndexNewerThanItsFiles(t *testing.T) {
 	ctx := context.Background()
 	r := newTestRepo(t)
-	for i := 0; i < 5; i++ {
-		p := filepath.Join(r.Root, fmt.Sprintf("f%d.txt", i))
-		if err := os.WriteFile(p, []byte(fmt.Sprint("content ", i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Add(ctx, []string{p}, AddOptions{}); err != nil {
+	p := filepath.Join(r.Root, "f.txt")
+	os.WriteFile(p, []byte("one"), 0o644)
+	r.Add(ctx, []string{p}, AddOptions{})
+	c1, err := r.Commit(ctx, CommitOptions{Message: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, []byte("two"), 0o644)
+	r.Add(ctx, []string{p}, AddOptions{})
+	c2, err := r.Commit(ctx, CommitOptions{Message: "two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		target := []objects.ID{c1, c2}[i%2]
+		if _, err := r.Checkout(ctx, target.String(), false); err != nil {
 			t.Fatal(err)
 		}
 		idx, err := r.ReadIndex()
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, ok := idx.Find(fmt.Sprintf("f%d.txt", i))
+		e, ok := idx.Find("f.txt")
 		fi, _ := os.Lstat(p)
 		if !ok || !idx.clean(e, fi) {
-			t.Fatalf("round %d: a file added just before the index was written is not clean for the next reader", i)
+			t.Fatalf("checkout %d: the file it wrote is not clean for the next reader of the index", i)
 		}
 	}
 }
