@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -48,25 +45,7 @@ func PrivateWeightsKey(remoteName string) string {
 // Withheld returns the objects listed in .fed/withheld: withheld by their
 // pushers on the remote they were fetched from.
 func (r *Repo) Withheld() (map[objects.ID]bool, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, withheldFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[objects.ID]bool{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read withheld list: %w", err)
-	}
-	out := map[objects.ID]bool{}
-	for i, line := range strings.Split(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		id, err := objects.ParseID(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", withheldFile, i+1, err)
-		}
-		out[id] = true
-	}
-	return out, nil
+	return r.readIDSet(withheldFile, "withheld list")
 }
 
 // WithheldAbsent lists the withheld objects this repository does not
@@ -87,26 +66,7 @@ func (r *Repo) WithheldAbsent(ctx context.Context) ([]objects.ID, error) {
 }
 
 func (r *Repo) addWithheld(ids []objects.ID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	cur, err := r.Withheld()
-	if err != nil {
-		return err
-	}
-	n := len(cur)
-	for _, id := range ids {
-		cur[id] = true
-	}
-	if len(cur) == n {
-		return nil
-	}
-	lines := make([]string, 0, len(cur))
-	for id := range cur {
-		lines = append(lines, id.String())
-	}
-	slices.Sort(lines)
-	return writeFileAtomic(filepath.Join(r.Dir, withheldFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return r.addIDs(withheldFile, ids)
 }
 
 // absentOnPurpose lists the objects a repository lacks on purpose: the
@@ -169,52 +129,9 @@ func (r *Repo) withholdFunc(ctx context.Context, private bool) (func(objects.ID)
 // privateCommits returns the commits among commits whose trees reach a
 // tensor in withheld. It reads trees and models only.
 func (r *Repo) privateCommits(ctx context.Context, commits []objects.ID, withheld map[objects.ID]bool) ([]objects.ID, error) {
-	memo := map[objects.ID]bool{}
-	var has func(id objects.ID) (bool, error)
-	has = func(id objects.ID) (bool, error) {
-		if v, ok := memo[id]; ok {
-			return v, nil
-		}
-		o, err := objects.Read(ctx, r.Objects, id, 0)
-		if err != nil {
-			return false, err
-		}
-		res := false
-		switch o := o.(type) {
-		case *objects.Tree:
-			for _, e := range o.Entries {
-				if e.Kind != objects.KindTree && e.Kind != objects.KindModel {
-					continue
-				}
-				v, err := has(e.ID)
-				if err != nil {
-					return false, err
-				}
-				res = res || v
-			}
-		case *objects.Model:
-			for _, s := range o.Segments {
-				res = res || s.IsTensor() && withheld[s.ID]
-			}
-		}
-		memo[id] = res
-		return res, nil
-	}
-	var out []objects.ID
-	for _, id := range commits {
-		c, err := objects.ReadCommit(ctx, r.Objects, id)
-		if err != nil {
-			return nil, err
-		}
-		v, err := has(c.Tree)
-		if err != nil {
-			return nil, err
-		}
-		if v {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	return objects.CommitsReachingTensor(ctx, r.Objects, commits, func(t objects.ID) (bool, error) {
+		return withheld[t], nil
+	})
 }
 
 // pushWithheld finishes a push whose set withholds tensors: it checks

@@ -142,12 +142,18 @@ func (r *Repo) client(name string, opts remote.Options) (*remote.Client, error) 
 // Shallow returns the commits listed in .fed/shallow: present, with
 // their trees, but without their parents.
 func (r *Repo) Shallow() (map[objects.ID]bool, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, shallowFile))
+	return r.readIDSet(shallowFile, "shallow list")
+}
+
+// readIDSet reads a file of .fed holding one hex id per line (absent:
+// empty).
+func (r *Repo) readIDSet(name, what string) (map[objects.ID]bool, error) {
+	b, err := os.ReadFile(filepath.Join(r.Dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[objects.ID]bool{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read shallow list: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	out := map[objects.ID]bool{}
 	for i, line := range strings.Split(string(b), "\n") {
@@ -156,30 +162,39 @@ func (r *Repo) Shallow() (map[objects.ID]bool, error) {
 		}
 		id, err := objects.ParseID(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", shallowFile, i+1, err)
+			return nil, fmt.Errorf("%s line %d: %w", name, i+1, err)
 		}
 		out[id] = true
 	}
 	return out, nil
 }
 
-func (r *Repo) addShallow(ids []objects.ID) error {
+// addIDs adds ids to such a file (sorted, replaced atomically).
+func (r *Repo) addIDs(name string, ids []objects.ID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	cur, err := r.Shallow()
+	cur, err := r.readIDSet(name, name)
 	if err != nil {
 		return err
 	}
+	n := len(cur)
 	for _, id := range ids {
 		cur[id] = true
+	}
+	if len(cur) == n {
+		return nil
 	}
 	lines := make([]string, 0, len(cur))
 	for id := range cur {
 		lines = append(lines, id.String())
 	}
 	slices.Sort(lines)
-	return writeFileAtomic(filepath.Join(r.Dir, shallowFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return writeFileAtomic(filepath.Join(r.Dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+func (r *Repo) addShallow(ids []objects.ID) error {
+	return r.addIDs(shallowFile, ids)
 }
 
 // parentsOf returns c's parents, none for a shallow commit.

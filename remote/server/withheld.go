@@ -119,65 +119,13 @@ func (rp *repository) weightsAbsent(ctx context.Context, commits []objects.ID, d
 	if len(withheld) == 0 && len(declared) == 0 {
 		return nil, nil
 	}
-	memo := map[objects.ID]bool{}
-	var has func(id objects.ID) (bool, error)
-	has = func(id objects.ID) (bool, error) {
-		if v, ok := memo[id]; ok {
-			return v, nil
+	return objects.CommitsReachingTensor(ctx, rp.store, commits, func(t objects.ID) (bool, error) {
+		if !withheld[t] && !declared[t] {
+			return false, nil
 		}
-		o, err := objects.Read(ctx, rp.store, id, 0)
-		if err != nil {
-			return false, err
-		}
-		res := false
-		switch o := o.(type) {
-		case *objects.Tree:
-			for _, e := range o.Entries {
-				if e.Kind != objects.KindTree && e.Kind != objects.KindModel {
-					continue
-				}
-				v, err := has(e.ID)
-				if err != nil {
-					return false, err
-				}
-				if v {
-					res = true
-					break
-				}
-			}
-		case *objects.Model:
-			for _, s := range o.Segments {
-				if !s.IsTensor() || !(withheld[s.ID] || declared[s.ID]) {
-					continue
-				}
-				ok, err := rp.store.Has(ctx, s.ID)
-				if err != nil {
-					return false, err
-				}
-				if !ok {
-					res = true
-					break
-				}
-			}
-		}
-		memo[id] = res
-		return res, nil
-	}
-	var out []objects.ID
-	for _, id := range commits {
-		c, err := objects.ReadCommit(ctx, rp.store, id)
-		if err != nil {
-			return nil, err
-		}
-		v, err := has(c.Tree)
-		if err != nil {
-			return nil, err
-		}
-		if v {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+		ok, err := rp.store.Has(ctx, t)
+		return !ok, err
+	})
 }
 
 // FsckResult is the outcome of checking one hosted repository.
