@@ -138,43 +138,9 @@ func proofCommit(name string) (objects.ID, bool) {
 // moves (so that a server requiring proofs finds them). The server must
 // hold the commits already.
 func (r *Repo) pushProofs(ctx context.Context, c *remote.Client, tip objects.ID, onServer *remote.RefList) error {
-	local, err := r.Refs.List(ProofsPrefix)
-	if err != nil || len(local) == 0 {
-		return err
-	}
-	proofOf := map[objects.ID]objects.ID{}
-	for _, ref := range local {
-		if id, ok := proofCommit(string(ref.Name)); ok {
-			proofOf[id] = ref.ID
-		}
-	}
-	server := map[string]objects.ID{}
-	if onServer != nil {
-		for _, ref := range onServer.Refs {
-			server[ref.Name] = ref.ID
-		}
-	}
-	var ups []remote.RefUpdate
-	var ids []objects.ID
-	err = r.walk(ctx, tip, func(id objects.ID, _ *objects.Commit) bool {
-		if p, ok := proofOf[id]; ok {
-			name := string(ProofRef(id))
-			if server[name] != p {
-				ups = append(ups, remote.RefUpdate{Name: name, Old: server[name], New: p, Force: true})
-				ids = append(ids, p)
-			}
-		}
-		return true
-	})
+	ups, ids, err := r.proofUpdates(ctx, tip, onServer)
 	if err != nil || len(ups) == 0 {
 		return err
-	}
-	for _, p := range ids[:len(ids):len(ids)] {
-		o, err := objects.Read(ctx, r.Objects, p, objects.KindProof)
-		if err != nil {
-			return fmt.Errorf("push proofs: %w", err)
-		}
-		ids = append(ids, o.(*objects.Proof).Needs...)
 	}
 	if _, err := c.SendMissing(ctx, r.Objects, ids); err != nil {
 		return fmt.Errorf("push proofs: %w", err)
