@@ -42,28 +42,39 @@ type DiskStore struct {
 
 type cachedChunk struct {
 	id       ID
-	stamp    fileStamp // the file the bytes were decoded from
-	base     ID        // delta base the bytes were decoded with, or zero
+	base     ID // delta base the bytes were decoded with, or zero
 	verified atomic.Bool
 	obj      []byte
 	err      error
 	ready    chan struct{}
+	// guarded by cacheMu: the file the bytes were decoded from, how many
+	// callers use obj, and whether the entry left the cache (its buffer
+	// is reused once the last user is done)
+	stamp fileStamp
+	refs  int
+	gone  bool
 }
 
 const chunkCacheEntries = 8
 
-// cached returns the cached decoded chunk id, waiting for a decode in
-// progress; nil when absent. When absent and claim is set, it registers
-// an entry the caller must fill with fill.
-func (s *DiskStore) cached(id ID, claim bool) (c *cachedChunk, owner bool) {
+// cached returns the cached decoded chunk id decoded from the file
+// version st, waiting for a decode in progress, and holds it for the
+// caller (release it); nil when absent or stale. When absent and claim is
+// set, it registers an entry the caller must fill with fill.
+func (s *DiskStore) cached(id ID, st fileStamp, claim bool) (c *cachedChunk, owner bool) {
 	s.cacheMu.Lock()
 	for i, c := range s.cache {
 		if c.id == id {
 			copy(s.cache[1:i+1], s.cache[:i])
 			s.cache[0] = c
+			c.refs++
 			s.cacheMu.Unlock()
 			<-c.ready
-			if c.err != nil {
+			s.cacheMu.Lock()
+			ok := c.err == nil && c.stamp == st
+			s.cacheMu.Unlock()
+			if !ok {
+				s.release(c)
 				return nil, false
 			}
 			return c, false
@@ -73,14 +84,36 @@ func (s *DiskStore) cached(id ID, claim bool) (c *cachedChunk, owner bool) {
 		s.cacheMu.Unlock()
 		return nil, false
 	}
-	c = &cachedChunk{id: id, ready: make(chan struct{})}
-	if len(s.cache) < chunkCacheEntries {
-		s.cache = append(s.cache, nil)
+	c = &cachedChunk{id: id, ready: make(chan struct{}), stamp: st, refs: 1}
+	if len(s.cache) == chunkCacheEntries {
+		s.leave(s.cache[len(s.cache)-1])
+		s.cache = s.cache[:len(s.cache)-1]
 	}
+	s.cache = append(s.cache, nil)
 	copy(s.cache[1:], s.cache[:len(s.cache)-1])
 	s.cache[0] = c
 	s.cacheMu.Unlock()
 	return c, true
+}
+
+// leave marks c as out of the cache, reusing its buffer when nobody holds
+// it. cacheMu must be held.
+func (s *DiskStore) leave(c *cachedChunk) {
+	c.gone = true
+	if c.refs == 0 && c.obj != nil {
+		putBuf(c.obj)
+		c.obj = nil
+	}
+}
+
+// release ends a use of c's bytes.
+func (s *DiskStore) release(c *cachedChunk) {
+	s.cacheMu.Lock()
+	c.refs--
+	if c.gone {
+		s.leave(c)
+	}
+	s.cacheMu.Unlock()
 }
 
 // fill completes a claimed entry; failed decodes are dropped.
@@ -88,14 +121,7 @@ func (s *DiskStore) fill(c *cachedChunk, obj []byte, err error) {
 	c.obj, c.err = obj, err
 	close(c.ready)
 	if err != nil {
-		s.cacheMu.Lock()
-		for i, e := range s.cache {
-			if e == c {
-				s.cache = append(s.cache[:i], s.cache[i+1:]...)
-				break
-			}
-		}
-		s.cacheMu.Unlock()
+		s.drop(c)
 	}
 }
 
@@ -141,53 +167,62 @@ func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
 // GetInto is Get decoding into buf's backing array when it is large
 // enough: the result may alias buf, never anything else.
 func (s *DiskStore) GetInto(ctx context.Context, id ID, buf []byte) ([]byte, error) {
-	b, shared, err := s.getSharedInto(ctx, id, 0, false, true, buf)
+	b, rel, err := s.getSharedInto(ctx, id, 0, false, true, buf)
 	if err != nil {
 		return nil, err
 	}
-	if !shared {
+	if rel == nil {
 		return b, nil // decoded for this call alone
 	}
-	return append(buf[:0], b...), nil
+	out := append(buf[:0], b...)
+	rel()
+	return out, nil
 }
 
-// getShared is get through the chunk cache; when shared is true the
-// result belongs to the cache and must not be modified. Only objects read
-// as delta bases (insert) enter the cache: they are the ones many reads
-// share. Unless verify is set, the bytes may be unverified (see cache).
-func (s *DiskStore) getShared(ctx context.Context, id ID, depth int, insert, verify bool) (b []byte, shared bool, err error) {
+// getShared is get through the chunk cache. When rel is not nil the
+// result belongs to the cache: it must not be modified, and rel must be
+// called once the caller is done with it. Only objects read as delta
+// bases (insert) enter the cache: they are the ones many reads share.
+// Unless verify is set, the bytes may be unverified (see cache).
+func (s *DiskStore) getShared(ctx context.Context, id ID, depth int, insert, verify bool) (b []byte, rel func(), err error) {
 	return s.getSharedInto(ctx, id, depth, insert, verify, nil)
 }
 
 // getSharedInto is getShared decoding into buf when the result is not the
 // cache's.
-func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert, verify bool, buf []byte) (b []byte, shared bool, err error) {
+func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert, verify bool, buf []byte) (b []byte, rel func(), err error) {
 	st, statErr := s.stamp(id)
 	if statErr != nil {
 		b, _, err = s.get(ctx, id, depth, true, buf)
-		return b, false, err
+		return b, nil, err
 	}
-	c, owner := s.cached(id, insert)
+	c, owner := s.cached(id, st, insert)
 	if !owner {
-		if c != nil && c.stamp == st {
+		if c != nil {
 			if verify && !c.verified.Load() {
 				if got := Sum(c.obj); got != id {
 					s.drop(c)
-					return nil, false, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
+					s.release(c)
+					return nil, nil, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
 				}
 				s.markVerified(c)
 			}
-			return c.obj, true, nil
+			return c.obj, func() { s.release(c) }, nil
 		}
 		b, _, err = s.get(ctx, id, depth, true, buf) // absent, stale, or a failed decode
-		return b, false, err
+		return b, nil, err
 	}
-	// this goroutine decodes; concurrent readers of id wait for it
-	b, base, err := s.get(ctx, id, depth, verify, nil)
-	c.stamp, c.base = st, base
+	// this goroutine decodes, into a reused buffer; concurrent readers of
+	// id wait for it
+	b, base, err := s.get(ctx, id, depth, verify, getBuf(0))
+	c.base = base
 	c.verified.Store(verify)
 	s.fill(c, b, err)
-	return b, err == nil, err
+	if err != nil {
+		s.release(c)
+		return nil, nil, err
+	}
+	return b, func() { s.release(c) }, nil
 }
 
 // markVerified records that c's bytes are right, and so are those of the
@@ -227,9 +262,31 @@ func (s *DiskStore) drop(c *cachedChunk) {
 	for i, e := range s.cache {
 		if e == c {
 			s.cache = append(s.cache[:i], s.cache[i+1:]...)
+			s.leave(c)
 			return
 		}
 	}
+}
+
+// hold returns the complete, successful cache entry for id held for the
+// caller (release it), or nil.
+func (s *DiskStore) hold(id ID) *cachedChunk {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for _, c := range s.cache {
+		if c.id == id {
+			select {
+			case <-c.ready:
+				if c.err == nil {
+					c.refs++
+					return c
+				}
+			default:
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // fileStamp identifies one version of an object's file: a cached decode
@@ -266,14 +323,19 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into
 	}
 	defer putBuf(b)
 	var baseID ID
+	var baseRel func()
 	obj, err := decodeStoredInto(b, func(base ID) ([]byte, error) {
 		if depth >= MaxDeltaDepth {
 			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
 		}
 		baseID = base
-		b, _, err := s.getShared(ctx, base, depth+1, true, false)
+		b, rel, err := s.getShared(ctx, base, depth+1, true, false)
+		baseRel = rel
 		return b, err
 	}, into)
+	if baseRel != nil {
+		baseRel()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ZeroID, ctx.Err()
@@ -286,11 +348,16 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into
 	}
 	if got := Sum(obj); got != id {
 		if !baseID.IsZero() {
-			if c := s.lookup(baseID); c != nil && !c.verified.Load() {
+			if c := s.hold(baseID); c != nil {
 				// the base may be the broken one: say so, and decode
 				// it afresh next time
-				s.drop(c)
-				if bsum := Sum(c.obj); bsum != baseID {
+				var bsum ID
+				if !c.verified.Load() {
+					s.drop(c)
+					bsum = Sum(c.obj)
+				}
+				s.release(c)
+				if !bsum.IsZero() && bsum != baseID {
 					return nil, ZeroID, &CorruptError{ID: id, Err: fmt.Errorf("delta base %s: %w", baseID.Short(), &CorruptError{ID: baseID, Err: fmt.Errorf("content hashes to %s", bsum)})}
 				}
 			}
@@ -400,8 +467,11 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 	depth := 0
 	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 && s.touch(ctx, opts.DeltaBase, now) {
 		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
-			if b, _, err := s.getShared(ctx, opts.DeltaBase, 0, true, true); err == nil {
+			if b, rel, err := s.getShared(ctx, opts.DeltaBase, 0, true, true); err == nil {
 				base, depth = b, d
+				if rel != nil {
+					defer rel()
+				}
 			}
 		}
 	}
@@ -447,34 +517,22 @@ func (s *DiskStore) chtimes(id ID, now time.Time) error {
 // restamp moves id's cache entry decoded from the file version old to the
 // file's current version.
 func (s *DiskStore) restamp(id ID, old fileStamp) {
+	st, err := s.stamp(id)
+	if err != nil || st.ino != old.ino || st.size != old.size {
+		return
+	}
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	for i, c := range s.cache {
-		if c.id != id {
-			continue
-		}
-		select {
-		case <-c.ready:
-		default:
-			return // still decoding; its stamp predates the touch
-		}
-		if c.err == nil && c.stamp == old {
-			if st, err := s.stamp(id); err == nil && st.ino == old.ino && st.size == old.size {
-				nc := &cachedChunk{id: id, stamp: st, base: c.base, obj: c.obj, ready: closedReady}
-				nc.verified.Store(c.verified.Load())
-				s.cache[i] = nc
+	for _, c := range s.cache {
+		if c.id == id {
+			if c.stamp == old {
+				c.stamp = st
 			}
+			return
 		}
-		return
 	}
 }
 
-// closedReady marks cache entries made complete.
-var closedReady = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
 
 // writeFile atomically creates p holding data.
 func (s *DiskStore) writeFile(p string, data []byte) error {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -562,5 +564,78 @@ func TestDeltaBaseVerifiedOnDemand(t *testing.T) {
 	}
 	if got, err := s.Get(ctx, bid); err != nil || !bytes.Equal(got, base) {
 		t.Fatalf("Get after the wrong entry was dropped: %v", err)
+	}
+}
+
+// TestCacheReuseUnderLoad reads and writes deltas over more bases than the
+// decoded-base cache holds, from several goroutines at once: entries
+// leave the cache and their buffers are reused while other readers may
+// still hold them, so any use after reuse shows up as wrong bytes (or a
+// hash error, or a race under -race).
+func TestCacheReuseUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	s, _ := OpenDisk(t.TempDir())
+	chunk := func(data []byte) []byte {
+		b := append(make([]byte, HeaderSize), data...)
+		PutChunkHeader(b)
+		return b
+	}
+	const bases = 3 * chunkCacheEntries
+	var baseIDs []ID
+	var deltas [][]byte
+	var deltaIDs []ID
+	for i := 0; i < bases; i++ {
+		base := chunk(floats(8192, uint64(100+i)))
+		bid, err := s.Put(ctx, base, PutOptions{ElemSize: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		baseIDs = append(baseIDs, bid)
+		for j := 0; j < 3; j++ {
+			d := chunk(nudge(base[HeaderSize:], 0.01, uint64(i*10+j)))
+			id, err := s.Put(ctx, d, PutOptions{ElemSize: 4, DeltaBase: bid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deltas, deltaIDs = append(deltas, d), append(deltaIDs, id)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			for n := 0; n < 150; n++ {
+				k := r.IntN(len(deltaIDs))
+				if g%2 == 0 && n%5 == 0 {
+					// a new delta against a cached base (putKnown's path)
+					base := baseIDs[k/3]
+					d := chunk(nudge(deltas[k][HeaderSize:], 0.02, uint64(g*1000+n)))
+					id, err := s.Put(ctx, d, PutOptions{ElemSize: 4, DeltaBase: base})
+					if err != nil {
+						errs <- err
+						return
+					}
+					got, err := s.Get(ctx, id)
+					if err != nil || !bytes.Equal(got, d) {
+						errs <- fmt.Errorf("new delta %s read back wrong: %v", id.Short(), err)
+						return
+					}
+					continue
+				}
+				got, err := s.Get(ctx, deltaIDs[k])
+				if err != nil || !bytes.Equal(got, deltas[k]) {
+					errs <- fmt.Errorf("delta %d read back wrong: %v", k, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
