@@ -554,7 +554,7 @@ func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[s
 			conflict(path)
 			continue
 		}
-		items, err := r.planModel(ctx, p, path, b, inB, merge.NeedsBase(strategy), vals)
+		items, err := r.planModel(ctx, p, path, b, inB, vals)
 		if err != nil {
 			return nil, err
 		}
@@ -578,7 +578,7 @@ func sameChange(changed []int, vals []TreeFile, present []bool) bool {
 
 // planModel plans the merge of one model file changed on several sides.
 // It returns conflict items, or queues jobs and a result model.
-func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeFile, inB, needBase bool, vals []TreeFile) ([]string, error) {
+func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile) ([]string, error) {
 	ms := make([]*objects.Model, len(vals))
 	for i, v := range vals {
 		m, err := objects.ReadModel(ctx, r.Objects, v.ID)
@@ -680,7 +680,9 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 		if job == nil {
 			continue
 		}
-		if bs, ok := baseSeg[s.Name]; ok && needBase {
+		// the base's tensor: read by strategies that need it, and the
+		// delta parent of the result when HEAD is the base
+		if bs, ok := baseSeg[s.Name]; ok {
 			if t, err := objects.ReadTensor(ctx, r.Objects, bs.ID); err == nil && t.DType == job.dtype && slices.Equal(t.Shape, job.shape) {
 				job.base = t
 			}
