@@ -311,7 +311,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if err != nil {
 		return nil, err
 	}
-	plan, err := r.planMerge(ctx, bf, sf, opts.Strategy)
+	plan, err := r.planMerge(ctx, bf, sf)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +484,7 @@ type rawClash struct {
 
 // planMerge applies the file-level and structure rules and lists the
 // tensors the strategy must merge.
-func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[string]TreeFile, strategy string) (*mergePlan, error) {
+func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[string]TreeFile) (*mergePlan, error) {
 	p := &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{}, clashes: map[string][]rawClash{}}
 	paths := map[string]bool{}
 	for k := range bf {
