@@ -55,7 +55,7 @@ type cachedChunk struct {
 	gone  bool
 }
 
-const chunkCacheEntries = 8
+const chunkCacheEntries = 12
 
 // cached returns the cached decoded chunk id decoded from the file
 // version st, waiting for a decode in progress, and holds it for the

@@ -189,13 +189,14 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := newBufWriter(tmp)
+	bw := newBufWriter(&flushingWriter{f: tmp})
 	if err := objects.WriteFileTo(ctx, r.Objects, id, bw); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", rel, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", rel, err)
 	}
+	startWriteback(tmp)
 	if err := tmp.Chmod(perm); err != nil {
 		return nil, err
 	}

@@ -819,6 +819,12 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 	}
 	feed := r.startFeed(ctx, direct, 2)
 	defer feed.stop()
+	var pending []pendingTensor
+	defer func() {
+		for _, pt := range pending {
+			pt.tw.Abort()
+		}
+	}()
 	for _, j := range p.jobs {
 		elems := uint64(0)
 		if sz, ok := j.dtype.Size(); ok {
@@ -843,11 +849,13 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			parent = j.base
 		}
 		if isDirect[j] && !t.HasState() {
-			id, err := r.mergeDirect(ctx, w, feed, j, t, parent, pre)
+			tw, err := r.mergeDirect(ctx, w, feed, j, t, parent, pre)
 			if err != nil {
 				return nil, mergeError(j, err)
 			}
-			j.model.Segments[j.segIdx].ID = id
+			// its last pieces are still being hashed: finish it later,
+			// without holding up the next tensor
+			pending = append(pending, pendingTensor{j, tw})
 			continue
 		}
 		// state inputs from HEAD's state file
@@ -948,6 +956,14 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			newStateIDs[j.path] = append(newStateIDs[j.path], ids[1+s])
 		}
 	}
+	for _, pt := range pending {
+		id, _, err := pt.tw.Finish()
+		if err != nil {
+			return nil, mergeError(pt.j, err)
+		}
+		pt.j.model.Segments[pt.j.segIdx].ID = id
+	}
+	pending = nil
 	if err := w.Flush(); err != nil { // the merged tensors, for the fixups to read
 		return nil, err
 	}
@@ -990,14 +1006,21 @@ func mergeError(j *mergeJob, err error) error {
 	return fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
 }
 
+// pendingTensor is a merged tensor whose pieces are all handed to the
+// writer, finished once the last tensor is.
+type pendingTensor struct {
+	j  *mergeJob
+	tw *objects.TensorWriter
+}
+
 // mergeDirect runs the last pass of a stateless strategy over job j with
 // pieces from feed, merging each straight into the buffer the writer
 // stores (and into the prebuilt working-tree file), and returns the
-// merged tensor's id.
-func (r *Repo) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFeed, j *mergeJob, t *merge.Tensor, parent *objects.Tensor, pre *prebuild) (objects.ID, error) {
+// tensor's writer, every piece put (Finish gives its id).
+func (r *Repo) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFeed, j *mergeJob, t *merge.Tensor, parent *objects.Tensor, pre *prebuild) (*objects.TensorWriter, error) {
 	tw, err := w.StartTensor(objects.TensorInfo{DType: j.dtype, Shape: j.shape, Size: j.size}, parent)
 	if err != nil {
-		return objects.ZeroID, err
+		return nil, err
 	}
 	pf, off := pre.segment(j.path, j.model, j.segIdx)
 	for i := range j.sides[0].Pieces {
@@ -1007,34 +1030,30 @@ func (r *Repo) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFe
 		}
 		if err != nil {
 			tw.Abort()
-			return objects.ZeroID, err
+			return nil, err
 		}
 		out := tw.Piece()
 		if out == nil || len(out) != len(ps.sides[0]) {
 			tw.Abort()
-			return objects.ZeroID, fmt.Errorf("piece %d: %d input bytes for an output piece of %d", i, len(ps.sides[0]), len(out))
+			return nil, fmt.Errorf("piece %d: %d input bytes for an output piece of %d", i, len(ps.sides[0]), len(out))
 		}
 		err = t.MergePiece(i, ps.base, ps.sides, nil, out, nil)
 		feed.release(ps)
 		if err != nil {
 			tw.Abort()
-			return objects.ZeroID, err
+			return nil, err
 		}
 		r.Progress.Add(int64(len(out)))
 		pf.writeAt(out, off)
 		off += int64(len(out))
 		if err := tw.Put(); err != nil {
-			return objects.ZeroID, err
+			return nil, err
 		}
-	}
-	id, _, err := tw.Finish()
-	if err != nil {
-		return objects.ZeroID, err
 	}
 	if pf != nil {
 		pf.written[j.segIdx] = true
 	}
-	return id, nil
+	return tw, nil
 }
 
 // readState maps the tensors of HEAD's state file for a model path.

@@ -29,6 +29,7 @@ type prebuiltFile struct {
 	offsets []int64 // segment i starts at offsets[i]
 	written []bool  // segment i holds its final bytes
 	broken  bool    // a write failed: fall back to a normal checkout
+	pending int64   // bytes written since the last startWriteback
 }
 
 func newPrebuild(r *Repo) *prebuild {
@@ -75,6 +76,11 @@ func (pf *prebuiltFile) writeAt(p []byte, off int64) {
 	}
 	if _, err := pf.f.WriteAt(p, off); err != nil {
 		pf.broken = true
+		return
+	}
+	if pf.pending += int64(len(p)); pf.pending >= writebackEvery {
+		startWriteback(pf.f)
+		pf.pending = 0
 	}
 }
 
@@ -114,6 +120,7 @@ func (b *prebuild) finish(ctx context.Context, path string, m *objects.Model, id
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
+	startWriteback(pf.f)
 	if err := pf.f.Close(); err != nil {
 		pf.broken = true
 		return nil

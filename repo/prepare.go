@@ -77,13 +77,14 @@ type prepared struct {
 }
 
 type preparedFile struct {
-	path   string
-	id     objects.ID // the file's object (blob or model)
-	f      *os.File
-	chunks []objects.ID
-	offs   []int64
-	done   []bool
-	broken bool
+	path    string
+	id      objects.ID // the file's object (blob or model)
+	f       *os.File
+	chunks  []objects.ID
+	offs    []int64
+	done    []bool
+	broken  bool
+	pending int64 // bytes written since the last startWriteback
 }
 
 type chunkAt struct {
@@ -189,12 +190,19 @@ func (p *prepared) arrived(id objects.ID, obj []byte) {
 		pf := l.file
 		_, err := pf.f.WriteAt(data, pf.offs[l.idx])
 		p.mu.Lock()
+		flush := false
 		if err != nil {
 			pf.broken = true
 		} else {
 			pf.done[l.idx] = true
+			if pf.pending += int64(len(data)); pf.pending >= writebackEvery {
+				pf.pending, flush = 0, true
+			}
 		}
 		p.mu.Unlock()
+		if flush {
+			startWriteback(pf.f)
+		}
 	}
 }
 
@@ -219,6 +227,7 @@ func (p *prepared) finish(ctx context.Context) {
 				ok = false
 			}
 		}
+		startWriteback(pf.f)
 		if err := pf.f.Close(); err != nil {
 			ok = false
 		}

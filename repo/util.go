@@ -25,3 +25,24 @@ func lstat(p string) (fs.FileInfo, error) {
 	}
 	return fi, err
 }
+
+// writebackEvery is how many bytes a working-tree file is written between
+// two startWriteback calls.
+const writebackEvery = 32 << 20
+
+// flushingWriter passes writes to f and starts their writeback every
+// writebackEvery bytes (see startWriteback).
+type flushingWriter struct {
+	f       *os.File
+	pending int64
+}
+
+func (w *flushingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.pending += int64(n)
+	if w.pending >= writebackEvery {
+		startWriteback(w.f)
+		w.pending = 0
+	}
+	return n, err
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package repo
+
+import "os"
+
+// startWriteback is a no-op where sync_file_range does not exist.
+func startWriteback(f *os.File) {}
