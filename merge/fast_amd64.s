@@ -78,3 +78,76 @@ innerdone:
 	JMP loop
 done:
 	RET
+
+// func meanF32x8(out *byte, sides **byte, q *float64, k, n int)
+//
+// meanF32x4's arithmetic with AVX2 on n blocks of 8 elements: the same
+// operations in the same order per element (separate multiply and add,
+// never fused), so the results are bit-identical.
+TEXT ·meanF32x8(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ sides+8(FP), SI
+	MOVQ q+16(FP), R11
+	MOVQ k+24(FP), R12
+	MOVQ n+32(FP), CX
+	MOVL $0x7fffffff, AX
+	MOVQ AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x7f800000, AX
+	MOVQ AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x7fc00000, AX
+	MOVQ AX, X15
+	VPBROADCASTD X15, Y15
+	XORQ R9, R9
+loop8:
+	TESTQ CX, CX
+	JZ done8
+	MOVQ 0(SI), R8
+	VMOVDQU (R8)(R9*1), Y0
+	VBROADCASTSD 0(R11), Y8
+	VCVTPS2PD X0, Y2
+	VEXTRACTF128 $1, Y0, X3
+	VCVTPS2PD X3, Y3
+	VMULPD Y8, Y2, Y2
+	VMULPD Y8, Y3, Y3
+	VPCMPEQD Y4, Y4, Y4
+	MOVQ $1, R10
+inner8:
+	CMPQ R10, R12
+	JGE innerdone8
+	MOVQ (SI)(R10*8), R8
+	VMOVDQU (R8)(R9*1), Y5
+	VPCMPEQD Y0, Y5, Y6
+	VPAND Y6, Y4, Y4
+	VBROADCASTSD (R11)(R10*8), Y8
+	VCVTPS2PD X5, Y6
+	VMULPD Y8, Y6, Y6
+	VADDPD Y6, Y2, Y2
+	VEXTRACTF128 $1, Y5, X7
+	VCVTPS2PD X7, Y7
+	VMULPD Y8, Y7, Y7
+	VADDPD Y7, Y3, Y3
+	INCQ R10
+	JMP inner8
+innerdone8:
+	VCVTPD2PSY Y2, X2
+	VCVTPD2PSY Y3, X3
+	VINSERTF128 $1, X3, Y2, Y2
+	// NaN lanes: (bits & 0x7fffffff) > 0x7f800000
+	VPAND Y13, Y2, Y6
+	VPCMPGTD Y14, Y6, Y6
+	VPANDN Y2, Y6, Y7
+	VPAND Y15, Y6, Y6
+	VPOR Y6, Y7, Y7
+	// lanes where every side agrees keep side 0's bits
+	VPAND Y4, Y0, Y0
+	VPANDN Y7, Y4, Y4
+	VPOR Y4, Y0, Y0
+	VMOVDQU Y0, (DI)(R9*1)
+	ADDQ $32, R9
+	DECQ CX
+	JMP loop8
+done8:
+	VZEROUPPER
+	RET

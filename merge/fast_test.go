@@ -24,6 +24,19 @@ func refMeanF32(act []int, q []float64, sides [][]byte, i int) uint32 {
 // the scalar definition: NaN payloads, infinities, signed zeros,
 // subnormals, identical sides, every side count and ragged lengths.
 func TestMeanF32Vector(t *testing.T) {
+	avx2 := useAVX2
+	defer func() { useAVX2 = avx2 }()
+	for _, wide := range []bool{false, true} {
+		if wide && !avx2 {
+			t.Log("no AVX2 here: only the SSE2 loop is checked")
+			continue
+		}
+		useAVX2 = wide
+		checkMeanF32(t)
+	}
+}
+
+func checkMeanF32(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	specials := []uint32{0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00001, 0xffc12345, 0x00000001, 0x807fffff, 0x7f7fffff}
 	word := func() uint32 {
@@ -69,7 +82,7 @@ func TestMeanF32Vector(t *testing.T) {
 			for i := lo; i < n; i++ {
 				want := refMeanF32(act, q, sides, i)
 				if got := binary.LittleEndian.Uint32(out[4*i:]); got != want {
-					t.Fatalf("k=%d n=%d element %d: got %#08x, want %#08x", k, n, i, got, want)
+					t.Fatalf("AVX2 %v k=%d n=%d element %d: got %#08x, want %#08x", useAVX2, k, n, i, got, want)
 				}
 			}
 		}
