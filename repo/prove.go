@@ -467,8 +467,9 @@ func (r *Repo) Verify(ctx context.Context, revs string, opts VerifyOptions) (*Ve
 		return nil, err
 	}
 	rep := &VerifyReport{OK: true}
+	drift := map[objects.ID]uint64{}
 	for _, id := range ids {
-		cr := r.verifyOne(ctx, id, s, opts)
+		cr := r.verifyOne(ctx, id, s, opts, drift)
 		cr.OK = len(cr.errs) == 0
 		rep.OK = rep.OK && cr.OK
 		rep.Commits = append(rep.Commits, cr)
@@ -483,7 +484,7 @@ func (r *Repo) Verify(ctx context.Context, revs string, opts VerifyOptions) (*Ve
 	return rep, nil
 }
 
-func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts VerifyOptions) *CommitReport {
+func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts VerifyOptions, drift map[objects.ID]uint64) *CommitReport {
 	cr := &CommitReport{Commit: id}
 	hexID := id.String()
 	check := func(chunk int, what string, err error) error {
@@ -548,6 +549,16 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 	}
 	switch body.Kind {
 	case zk.KindUpdate:
+		// The update circuit does not range-check values: its statement
+		// holds value by value when the child's weights are here, or the
+		// parent's commitment is known to lie near the range (design
+		// §15.4).
+		if cr.Commitment != "recomputed" && len(body.Parents) == 1 {
+			pd := r.commitmentDrift(ctx, body.Parents[0], body.ChunkSize, body.Self.Layout, opts, drift)
+			if _, err := body.Drift(pd); err != nil {
+				cr.fail(check(-1, "update", fmt.Errorf("parent %s: %w", body.Parents[0].Commit.Short(), err)))
+			}
+		}
 		cr.Linf = float64(body.Linf) / (1 << zk.ScaleShift)
 		if s.HasLinf {
 			if want, err := zk.QuantBound(s.Linf); err == nil && body.Linf > want {
@@ -631,6 +642,42 @@ func (r *Repo) loadProof(ctx context.Context, id objects.ID, opts VerifyOptions)
 		return nil, nil, fail(err)
 	}
 	return body, vk, nil
+}
+
+// driftUnknown is a drift no statement tolerates.
+const driftUnknown = zk.MaxDrift + 1
+
+// commitmentDrift bounds how far the values of parent commitment p (as a
+// proof with chunk size chunk and layout used it) may lie outside the
+// committed range: 0 when its weights are here and match, or its own
+// valid proof is a commitment or merge proof (both range-check their
+// values); its own parent's drift plus its bound when its proof is an
+// update; driftUnknown otherwise. Results are kept in memo by commit.
+func (r *Repo) commitmentDrift(ctx context.Context, p zk.ParentCommitment, chunk int, layout [32]byte, opts VerifyOptions, memo map[objects.ID]uint64) uint64 {
+	if d, ok := memo[p.Commit]; ok {
+		return d
+	}
+	memo[p.Commit] = driftUnknown // while this one is worked out
+	d := uint64(driftUnknown)
+	root := p.Root(chunk, layout)
+	if how, err := r.recompute(ctx, p.Commit, chunk, p.Chunks, root); err == nil && how == "recomputed" {
+		d = 0
+	} else if pb, vk, err := r.loadProof(ctx, p.Commit, opts); err == nil && pb.Self.Root == root &&
+		zk.Verify(ctx, p.Commit, pb, vk, zk.VerifyOptions{Workers: opts.Workers}) == nil {
+		switch pb.Kind {
+		case zk.KindUpdate:
+			if len(pb.Parents) == 1 {
+				gd := r.commitmentDrift(ctx, pb.Parents[0], pb.ChunkSize, pb.Self.Layout, opts, memo)
+				if nd, err := pb.Drift(gd); err == nil {
+					d = nd
+				}
+			}
+		default:
+			d = 0
+		}
+	}
+	memo[p.Commit] = d
+	return d
 }
 
 // bindCommitment checks a commit's own commitment against its weights, or

@@ -237,3 +237,48 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 	rep, err = r.Verify(ctx, bad.String(), VerifyOptions{Cache: cache})
 	wantVerifyErr(t, rep, err, "the commit says [1 2]")
 }
+
+// TestVerifyUpdateDrift checks the range argument for update proofs (the
+// update circuit does not range-check values): an update whose own
+// weights are absent verifies only when its parent's commitment is known
+// to lie near the range, through the parent's weights or a chain of
+// proofs down to a commitment or merge proof.
+func TestVerifyUpdateDrift(t *testing.T) {
+	ctx := context.Background()
+	r, cache := zkRepo(t)
+	a := func(d float32) []float32 { return zkSeq(30, func(i int) float32 { return float32(i)/7 + d }) }
+	zkCommitModel(t, r, "base", map[string][]float32{"a": a(0)}, CommitOptions{})
+	c2 := zkCommitModel(t, r, "step 1", map[string][]float32{"a": a(0.01)}, CommitOptions{})
+	c3 := zkCommitModel(t, r, "step 2", map[string][]float32{"a": a(0.02)}, CommitOptions{})
+	if _, err := r.Prove(ctx, "..HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
+		t.Fatal(err)
+	}
+	// withhold the weights of the two updates: drop their tensor pieces
+	for _, c := range []objects.ID{c2, c3} {
+		files, _ := r.CommitFiles(ctx, c)
+		m, err := objects.ReadModel(ctx, r.Objects, files["m.safetensors"].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, seg := range m.Segments {
+			if seg.IsTensor() {
+				tt, _ := objects.ReadTensor(ctx, r.Objects, seg.ID)
+				for _, piece := range tt.Pieces {
+					r.Objects.Delete(ctx, piece)
+				}
+			}
+		}
+	}
+	rep, err := r.Verify(ctx, c3.String(), VerifyOptions{Cache: cache})
+	if err != nil || rep.Commits[0].Commitment == "recomputed" {
+		t.Fatalf("verify with the chain of proofs: %v %+v", err, rep)
+	}
+	// without c2's proof nothing bounds c2's values: c3's statement is
+	// not established
+	p2, _ := r.Refs.Read(ProofRef(c2))
+	if err := r.Refs.Update(ProofRef(c2), p2, objects.ZeroID, r.entry("test")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = r.Verify(ctx, c3.String(), VerifyOptions{Cache: cache})
+	wantVerifyErr(t, rep, err, "parent range not established")
+}

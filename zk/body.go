@@ -3,6 +3,7 @@ package zk
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/fed-vcs/fed/objects"
@@ -64,6 +65,37 @@ func (b *Body) Shape() Shape {
 		s.K, s.WBits = len(b.Parents), b.WBits
 	}
 	return s
+}
+
+// MaxDrift bounds, in quantised units, how far a commitment's values may
+// lie outside the committed range |q| < 2^29 for the statements built on
+// it to stay exact (design §15.4): 2^29, so that every digit stays in
+// [0, 2^31), where packing is injective.
+const MaxDrift = 1 << 29
+
+// ErrDrift: an update proof's statement is not known to be exact because
+// its parent's commitment is not known to lie (nearly) in range.
+var ErrDrift = errors.New("zk: parent range not established")
+
+// Drift returns the drift of the commitment b proves, given the drift of
+// its parent's commitment (ignored unless b is an update proof). The drift
+// of a commitment is 0 when a verifier recomputed it from the model's
+// weights (Quantize bounds |q| < 2^29) or when the commitment's own proof
+// is a commitment or merge proof (both range-check their own values); an
+// update proof does not range-check values, so its child's drift is its
+// parent's plus the L∞ bound. A verifier that cannot bound a parent's
+// drift (the parent's weights and proof are absent) passes
+// parentDrift ≥ MaxDrift. It fails (ErrDrift) when the result exceeds
+// MaxDrift: the update statement then binds packed field elements only,
+// not values digit by digit.
+func (b *Body) Drift(parentDrift uint64) (uint64, error) {
+	if b.Kind != KindUpdate {
+		return 0, nil
+	}
+	if parentDrift > MaxDrift || b.Linf > MaxDrift-parentDrift {
+		return 0, fmt.Errorf("%w: drift %d + bound %d exceeds 2^29 (the parent's weights or a commitment or merge proof on the way are needed)", ErrDrift, parentDrift, b.Linf)
+	}
+	return parentDrift + b.Linf, nil
 }
 
 // Encode returns the canonical bytes of b (layout in design-zk.md).

@@ -4,17 +4,13 @@ import (
 	"fmt"
 
 	"github.com/consensys/gnark/frontend"
-	"github.com/consensys/gnark/std/permutation/poseidon2"
-	"github.com/consensys/gnark/std/rangecheck"
 )
 
-// hashDigits is HashChunk in-circuit: d holds the n packed digits (already
-// offset), which the caller has range-checked.
+// hashDigits is HashChunk in-circuit: d holds the n digits (already
+// offset). It binds only their packing: the caller range-checks digits
+// where the decomposition matters.
 func hashDigits(api frontend.API, d []frontend.Variable) (frontend.Variable, error) {
-	p, err := poseidon2.NewPoseidon2FromParameters(api, spongeWidth, fullRounds, partialRounds)
-	if err != nil {
-		return nil, err
-	}
+	p := newCircuitPerm(api)
 	n := len(d)
 	state := make([]frontend.Variable, spongeWidth)
 	state[0] = spongeTag(n)
@@ -31,23 +27,19 @@ func hashDigits(api frontend.API, d []frontend.Variable) (frontend.Variable, err
 		state[1+lane] = api.Add(state[1+lane], acc)
 		lane++
 		if lane == spongeRate {
-			if err := p.Permutation(state); err != nil {
-				return nil, err
-			}
+			p.permute(state)
 			lane = 0
 		}
 	}
 	if lane != 0 {
-		if err := p.Permutation(state); err != nil {
-			return nil, err
-		}
+		p.permute(state)
 	}
 	return state[1], nil
 }
 
 // checkDigit asserts 2^29 ≤ d < 3·2^29, i.e. |q| < 2^29.
-func checkDigit(api frontend.API, rc frontend.Rangechecker, d frontend.Variable) {
-	rc.Check(api.Sub(d, digitOffset-(1<<ValueBits)), ValueBits+1)
+func checkDigit(rc *ranger, d frontend.Variable) {
+	rc.check(rc.api.Sub(d, digitOffset-(1<<ValueBits)), ValueBits+1)
 }
 
 // commitCircuit proves that the public Commit is the chunk commitment of
@@ -58,21 +50,27 @@ type commitCircuit struct {
 }
 
 func (c *commitCircuit) Define(api frontend.API) error {
-	rc := rangecheck.New(api)
+	rc := newRanger(api)
+	rc.bind(c.D...)
 	for _, d := range c.D {
-		checkDigit(api, rc, d)
+		checkDigit(rc, d)
 	}
 	h, err := hashDigits(api, c.D)
 	if err != nil {
 		return err
 	}
 	api.AssertIsEqual(h, c.Commit)
-	return nil
+	return rc.finish()
 }
 
 // updateCircuit proves, for one chunk, that Parent and Child commit to
-// digits p and p+δ with p in range, |δ| ≤ Linf element-wise and Σδ² ≤
-// Budget. lbits fixes the circuit shape: Linf < 2^lbits.
+// packed elements e_p and e_p + pack(δ) with |δ_j| ≤ Linf element-wise and
+// Σδ² ≤ Budget. lbits fixes the circuit shape: Linf < 2^lbits. The parent
+// digits P are not range-checked (circuit version 2): only their packing
+// e_p enters the statement, and the parent's range is the verifier's to
+// establish (its weights, or its own proof; see design §15.4). The witness
+// holds Delta[j] = δ_j + 2^lbits, a small non-negative integer (cheaper for
+// the prover than a negative δ, which is a full-size field element).
 type updateCircuit struct {
 	Parent frontend.Variable `gnark:",public"`
 	Child  frontend.Variable `gnark:",public"`
@@ -91,20 +89,22 @@ func (c *updateCircuit) Define(api frontend.API) error {
 	if c.lbits < 1 || c.lbits > maxLinfBits || len(c.P) != len(c.Delta) {
 		return fmt.Errorf("zk: update circuit: bad shape")
 	}
-	rc := rangecheck.New(api)
-	rc.Check(c.Linf, c.lbits)
-	rc.Check(c.Budget, budgetBits)
+	rc := newRanger(api)
+	rc.bind(c.Linf, c.Budget)
+	rc.bind(c.Delta...)
+	rc.check(c.Linf, c.lbits)
+	rc.check(c.Budget, budgetBits)
+	off := 1 << c.lbits
 	child := make([]frontend.Variable, len(c.P))
-	var sum frontend.Variable = 0
+	sq := make([]frontend.Variable, len(c.P))
 	for i, p := range c.P {
-		checkDigit(api, rc, p)
-		d := c.Delta[i]
-		rc.Check(api.Add(d, c.Linf), c.lbits+1) // δ ≥ −Linf
-		rc.Check(api.Sub(c.Linf, d), c.lbits+1) // δ ≤ Linf
-		sum = api.Add(sum, api.Mul(d, d))
+		d := api.Sub(c.Delta[i], off)
+		rc.checkLoose(api.Add(d, c.Linf), c.lbits+1) // δ ≥ −Linf
+		rc.checkLoose(api.Sub(c.Linf, d), c.lbits+1) // δ ≤ Linf
+		sq[i] = api.Mul(d, d)
 		child[i] = api.Add(p, d)
 	}
-	rc.Check(api.Sub(c.Budget, sum), budgetBits) // Σδ² ≤ Budget
+	rc.check(api.Sub(c.Budget, sum(api, sq)), budgetBits) // Σδ² ≤ Budget
 	hp, err := hashDigits(api, c.P)
 	if err != nil {
 		return err
@@ -115,22 +115,24 @@ func (c *updateCircuit) Define(api frontend.API) error {
 		return err
 	}
 	api.AssertIsEqual(hc, c.Child)
-	return nil
+	return rc.finish()
 }
 
-// maxLinfBits keeps |δ| < 2^28 so that child digits stay in [0, 2^31).
+// maxLinfBits keeps |δ| < 2^28: a child of a parent in the committed range
+// has digits in [2^29 − 2^28, 3·2^29 + 2^28) ⊂ [0, 2^31).
 const maxLinfBits = 28
 
 // mergeCircuit proves, for one chunk, that Merged commits to digits m with
 // m·W + r = Σ w_k·x_k and 0 ≤ r < W for every element, W = Σ w_k, where
 // Parents[k] commits to the digits x_k. wbits fixes the shape: W ≤ 2^wbits.
+// The remainder is not a witness: r = Σ_k w_k·(x_k − m + 2^31) − 2^31·W,
+// K products per element (each a small non-negative integer).
 type mergeCircuit struct {
 	Parents []frontend.Variable `gnark:",public"`
 	Merged  frontend.Variable   `gnark:",public"`
 	Weights []frontend.Variable `gnark:",public"`
 	X       [][]frontend.Variable
 	M       []frontend.Variable
-	R       []frontend.Variable
 	wbits   int
 }
 
@@ -139,31 +141,33 @@ func (c *mergeCircuit) Define(api frontend.API) error {
 	if k < 2 || len(c.Weights) != k || len(c.X) != k || c.wbits < 1 || c.wbits > maxWeightBits {
 		return fmt.Errorf("zk: merge circuit: bad shape")
 	}
-	rc := rangecheck.New(api)
-	var total frontend.Variable = 0
+	rc := newRanger(api)
+	rc.bind(c.Weights...)
+	rc.bind(c.M...)
 	for _, w := range c.Weights {
-		rc.Check(w, c.wbits)
-		total = api.Add(total, w)
+		rc.check(w, c.wbits)
 	}
-	rc.Check(api.Sub(total, 1), c.wbits) // 1 ≤ W ≤ 2^wbits
+	total := sum(api, c.Weights)
+	rc.check(api.Sub(total, 1), c.wbits) // 1 ≤ W ≤ 2^wbits
 	for _, x := range c.X {
 		if len(x) != len(c.M) {
 			return fmt.Errorf("zk: merge circuit: bad shape")
 		}
+		rc.bind(x...)
 		for _, d := range x {
-			checkDigit(api, rc, d)
+			checkDigit(rc, d)
 		}
 	}
+	const lift = 1 << digitBits
+	prods := make([]frontend.Variable, k)
 	for i, m := range c.M {
-		checkDigit(api, rc, m)
-		r := c.R[i]
-		rc.Check(r, c.wbits)                             // r ≥ 0 (and small)
-		rc.Check(api.Sub(api.Sub(total, 1), r), c.wbits) // r ≤ W − 1
-		var s frontend.Variable = 0
+		checkDigit(rc, m)
 		for j := range c.X {
-			s = api.Add(s, api.Mul(c.Weights[j], c.X[j][i]))
+			prods[j] = api.Mul(c.Weights[j], api.Add(api.Sub(c.X[j][i], m), lift))
 		}
-		api.AssertIsEqual(api.Add(api.Mul(m, total), r), s)
+		r := api.Sub(sum(api, prods), api.Mul(total, lift))
+		rc.checkLoose(r, c.wbits)                             // r ≥ 0 (and small)
+		rc.checkLoose(api.Sub(api.Sub(total, 1), r), c.wbits) // r ≤ W − 1
 	}
 	for j, x := range c.X {
 		h, err := hashDigits(api, x)
@@ -177,7 +181,7 @@ func (c *mergeCircuit) Define(api frontend.API) error {
 		return err
 	}
 	api.AssertIsEqual(h, c.Merged)
-	return nil
+	return rc.finish()
 }
 
 // maxWeightBits bounds W = Σ w_k ≤ 2^40: Σ w·x < 2^72, far below the field.

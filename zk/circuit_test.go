@@ -1,12 +1,15 @@
 package zk
 
 import (
+	"errors"
 	"math/big"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/constraint/solver"
 	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/consensys/gnark/test"
 )
 
@@ -124,10 +127,10 @@ func TestMergeCircuit(t *testing.T) {
 	if _, i, err := mergeAssignment(parents, bad, n, wbits, pcs, HashChunk(bad, n), w); err == nil || i != 4 {
 		t.Errorf("off-by-one merge: element %d, %v", i, err)
 	}
-	// A prover that forces the remainder anyway fails the circuit.
+	// A prover that commits to it anyway fails the circuit: the remainder
+	// (derived in-circuit) is negative.
 	a2, _, _ := mergeAssignment(parents, merged, n, wbits, pcs, HashChunk(bad, n), w)
 	a2.M[4] = digit(bad[4])
-	a2.R[4] = new(big.Int).Sub(a2.R[4].(*big.Int), big.NewInt(11))
 	if err := test.IsSolved(shape.placeholder(), a2, field()); err == nil {
 		t.Error("negative remainder accepted")
 	}
@@ -148,4 +151,66 @@ func fixedMean(t *testing.T, parents [][]int32, w []uint64) []int32 {
 		out[i] = m
 	}
 	return out
+}
+
+func TestDrift(t *testing.T) {
+	t.Parallel()
+	up := &Body{Kind: KindUpdate, Linf: 1000}
+	for _, c := range []struct {
+		b      *Body
+		parent uint64
+		want   uint64
+		fails  bool
+	}{
+		{up, 0, 1000, false},
+		{up, MaxDrift - 1000, MaxDrift, false},
+		{up, MaxDrift - 999, 0, true},
+		{up, MaxDrift + 1, 0, true},
+		{&Body{Kind: KindMerge}, MaxDrift + 1, 0, false}, // merges check their own range
+		{&Body{Kind: KindCommit}, MaxDrift + 1, 0, false},
+	} {
+		got, err := c.b.Drift(c.parent)
+		if c.fails != (err != nil) || got != c.want || (err != nil && !errors.Is(err, ErrDrift)) {
+			t.Errorf("%v Drift(%d) = %d, %v; want %d, fails %v", c.b.Kind, c.parent, got, err, c.want, c.fails)
+		}
+	}
+}
+
+// TestRangeLookup checks the lookup argument itself, past its hints: a
+// prover whose multiplicity hint ignores an out-of-range value (instead of
+// failing, as countHint does) must still fail the R1CS.
+func TestRangeLookup(t *testing.T) {
+	t.Parallel()
+	const n = 16
+	cs, err := frontend.Compile(field(), r1cs.NewBuilder, &commitCircuit{D: make([]frontend.Variable, n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lenient := func(_ *big.Int, inputs, outputs []*big.Int) error {
+		for _, o := range outputs {
+			o.SetUint64(0)
+		}
+		for _, q := range inputs[1:] {
+			if q.IsUint64() && q.Uint64() < uint64(len(outputs)) {
+				outputs[q.Uint64()].Add(outputs[q.Uint64()], big.NewInt(1))
+			}
+		}
+		return nil
+	}
+	opt := solver.OverrideHint(solver.GetHintID(countHint), lenient)
+	for _, c := range []struct {
+		name string
+		q0   int32
+		ok   bool
+	}{{"in range", 1<<ValueBits - 1, true}, {"out of range", 1 << ValueBits, false}} {
+		q := make([]int32, n)
+		q[0] = c.q0
+		w, err := frontend.NewWitness(commitAssignment(q, n, HashChunk(q, n)), field())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.Solve(w, opt); (err == nil) != c.ok {
+			t.Errorf("%s: solve error %v", c.name, err)
+		}
+	}
 }

@@ -42,6 +42,11 @@
 // SHA-256 of its key file, which is what repositories pin. No function
 // panics on malformed proofs or keys.
 //
-// See /work/notes/design-zk.md for the exact statements, public inputs,
+// Commitment and merge proofs prove their own values in the committed
+// range; update proofs (circuit version 2) bound only the change, so a
+// verifier establishes an update's range through Body.Drift (recomputed
+// weights, or a commitment or merge proof within MaxDrift of it).
+//
+// See doc/design.md §15 for the exact statements, public inputs,
 // soundness argument and byte layouts.
 package zk

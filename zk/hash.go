@@ -35,9 +35,9 @@ func permutation() *poseidon2.Permutation {
 	return perm
 }
 
-// spongeTag is the capacity element's initial value: the circuit version
-// and the number of values hashed.
-func spongeTag(n int) uint64 { return uint64(CircuitVersion)<<32 | uint64(n) }
+// spongeTag is the capacity element's initial value: the commitment
+// format version and the number of values hashed.
+func spongeTag(n int) uint64 { return uint64(commitVersion)<<32 | uint64(n) }
 
 // digit is the packed form of q.
 func digit(q int32) uint64 { return uint64(int64(q) + digitOffset) }

@@ -56,22 +56,27 @@ func QuantBudget(l2 float64) (uint64, error) {
 
 // ProveOptions tune Prove.
 type ProveOptions struct {
-	// Workers proves this many chunks at once; 0: one chunk at a time for
-	// chunks of 4096 values or more (gnark already uses every core and a
-	// production chunk needs ~1 GB), else GOMAXPROCS.
+	// Workers proves this many chunks at once; 0: for chunks of 4096
+	// values or more, two for commitment and update proofs (gnark's prover
+	// leaves a core idle in its serial phases; a production update chunk
+	// needs ~0.3–0.4 GB) and one for merges (~0.9–1.4 GB per merge-of-4
+	// chunk); for smaller chunks GOMAXPROCS.
 	Workers int
 	// Progress, when set, is called after each chunk with the number done.
 	Progress func(done, total int)
 }
 
-func (o *ProveOptions) workers(chunk int) int {
+func (o *ProveOptions) workers(chunk int, kind Kind) int {
 	if o.Workers > 0 {
 		return o.Workers
 	}
-	if chunk >= 4096 {
+	if chunk < 4096 {
+		return runtime.GOMAXPROCS(0)
+	}
+	if kind == KindMerge {
 		return 1
 	}
-	return runtime.GOMAXPROCS(0)
+	return min(2, runtime.GOMAXPROCS(0))
 }
 
 // Check verifies the statement natively (no proof): the layouts agree, an
@@ -241,7 +246,7 @@ func (c *Cache) Prove(ctx context.Context, st *Statement, opts ProveOptions) (*B
 	n := len(self.Chunks)
 	b.Proofs = make([][]byte, n)
 	var done atomic.Int64
-	err = parallel(ctx, n, opts.workers(st.ChunkSize), func(i int) error {
+	err = parallel(ctx, n, opts.workers(st.ChunkSize, shape.Kind), func(i int) error {
 		full, err := b.assignment(st, i)
 		if err != nil {
 			return &CheckError{Commit: st.Commit.String(), Chunk: i, Check: shape.Kind.String(), Err: err}

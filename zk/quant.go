@@ -11,11 +11,16 @@ import (
 	"github.com/fed-vcs/fed/objects"
 )
 
-// Fixed-point and packing parameters of circuit version 1.
+// Fixed-point and packing parameters of circuit version 2 (commitment
+// format 1).
 const (
 	// CircuitVersion is recorded in every proof and key; verifiers refuse
-	// other versions.
-	CircuitVersion = 1
+	// other versions. Version 2 (same commitment as version 1, cheaper
+	// circuits) replaced version 1.
+	CircuitVersion = 2
+	// commitVersion is the commitment format (sponge tag, packing); it
+	// changes only when chunk commitments change.
+	commitVersion = 1
 	// ScaleShift is the binary point: q = round-half-even(x·2^16), the
 	// definition of merge.Quantize.
 	ScaleShift = merge.FixedShift

@@ -138,7 +138,7 @@ func (s Shape) placeholder() frontend.Circuit {
 		return &updateCircuit{P: make([]frontend.Variable, s.N), Delta: make([]frontend.Variable, s.N), lbits: s.LBits}
 	default:
 		c := &mergeCircuit{Parents: make([]frontend.Variable, s.K), Weights: make([]frontend.Variable, s.K),
-			X: make([][]frontend.Variable, s.K), M: make([]frontend.Variable, s.N), R: make([]frontend.Variable, s.N), wbits: s.WBits}
+			X: make([][]frontend.Variable, s.K), M: make([]frontend.Variable, s.N), wbits: s.WBits}
 		for i := range c.X {
 			c.X[i] = make([]frontend.Variable, s.N)
 		}
@@ -176,7 +176,7 @@ func updateAssignment(parent, child []int32, n, lbits int, pc, cc Digest, linf u
 		if i < len(child) {
 			c = int64(child[i])
 		}
-		a.Delta[i] = c - p
+		a.Delta[i] = c - p + 1<<lbits
 	}
 	return a
 }
@@ -186,7 +186,7 @@ func updateAssignment(parent, child []int32, n, lbits int, pc, cc Digest, linf u
 func mergeAssignment(parents [][]int32, merged []int32, n, wbits int, pcs []Digest, mc Digest, w []uint64) (*mergeCircuit, int, error) {
 	k := len(parents)
 	a := &mergeCircuit{Parents: make([]frontend.Variable, k), Weights: make([]frontend.Variable, k), X: make([][]frontend.Variable, k),
-		Merged: fe(mc), M: digitsOf(merged, n), R: make([]frontend.Variable, n), wbits: wbits}
+		Merged: fe(mc), M: digitsOf(merged, n), wbits: wbits}
 	var total uint64
 	for j := range parents {
 		a.Parents[j] = fe(pcs[j])
@@ -210,7 +210,6 @@ func mergeAssignment(parents [][]int32, merged []int32, n, wbits int, pcs []Dige
 		if r.Sign() < 0 || r.Cmp(bt) >= 0 {
 			return nil, i, ErrMismatch
 		}
-		a.R[i] = r
 	}
 	return a, -1, nil
 }

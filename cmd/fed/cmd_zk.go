@@ -42,7 +42,7 @@ func newZKCommand(e *env) *cli.Command {
 			"          integer weights, default 256). 'fed prove --setup' makes exactly the keys\n" +
 			"          each commit needs.\n" +
 			"  import  stores ceremony keys from gnark's mpcsetup (phase 2 output, WriteTo) for SHAPE\n" +
-			"          (as 'fed zk list' names shapes, e.g. v1-update-n8192-l12).\n" +
+			"          (as 'fed zk list' names shapes, e.g. v2-update-n8192-l12).\n" +
 			"  pin     adds verifying keys (ids, or shapes in the cache) to the repository's zk.vk:\n" +
 			"          verify then accepts proofs made with pinned keys only. No KEY: list pins.\n" +
 			"  unpin   removes keys from zk.vk.\n" +
