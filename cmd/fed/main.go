@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -26,10 +25,10 @@ func main() {
 	}
 	// fed streams models piece by piece; a soft memory limit keeps the
 	// garbage of decoded pieces from inflating the process (GOMEMLIMIT
-	// overrides it). Proving holds circuits and keys of hundreds of MB
-	// live: under that limit the collector would run without pause, so
-	// commands that may prove keep Go's default.
-	if os.Getenv("GOMEMLIMIT") == "" && !mayProve(os.Args[1:]) {
+	// overrides it). Proving holds circuits and keys of up to ~1.4 GB
+	// live: commands that may prove get a limit above that, which still
+	// keeps a multi-chunk merge proof under 2 GB.
+	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit(os.Args[1:]))
 	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -43,6 +42,9 @@ func main() {
 // (under a tighter limit the runtime keeps returning memory to the system
 // and faulting it back in: about a sixth of a 4-way merge's time).
 func memoryLimit(args []string) int64 {
+	if mayProve(args) {
+		return proveMemoryLimit
+	}
 	for _, a := range args {
 		if a == "merge" || a == "pull" {
 			return 384 << 20
@@ -64,11 +66,14 @@ func mayProve(args []string) bool {
 	return false
 }
 
-// liftMemoryLimit removes the soft memory limit before proving (see main),
-// unless the user set GOMEMLIMIT.
+// proveMemoryLimit is the soft memory limit while proving.
+const proveMemoryLimit = 1792 << 20
+
+// liftMemoryLimit raises the soft memory limit to proving's before a
+// command proves (see main), unless the user set GOMEMLIMIT.
 func liftMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(math.MaxInt64)
+		debug.SetMemoryLimit(proveMemoryLimit)
 	}
 }
 
