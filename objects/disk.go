@@ -533,7 +533,6 @@ func (s *DiskStore) restamp(id ID, old fileStamp) {
 	}
 }
 
-
 // writeFile atomically creates p holding data.
 func (s *DiskStore) writeFile(p string, data []byte) error {
 	dir := filepath.Dir(p)
