@@ -23,6 +23,14 @@ import (
 // smallObject bounds the objects fetched first: metadata, not pieces.
 const smallObject = 64 << 10
 
+// Only files of at least minPrepared bytes are prepared, at most
+// maxPrepared of them (each holds a file open during the fetch); smaller
+// ones are checked out as usual, which costs little.
+const (
+	minPrepared = 1 << 20
+	maxPrepared = 64
+)
+
 // prepareTip returns the commit whose files a fetch prepares, or zero.
 func (r *Repo) prepareTip(list *remote.RefList, opts FetchOptions) objects.ID {
 	if !opts.Prepared {
@@ -102,8 +110,15 @@ func (r *Repo) newPrepared(ctx context.Context, tip objects.ID) *prepared {
 		return p
 	}
 	for path, tf := range files {
+		if len(p.files) == maxPrepared {
+			break
+		}
 		chunks, sizes, err := r.fileChunks(ctx, tf)
-		if err != nil || validPath(path) != nil || r.mkdirs(path) != nil {
+		var total uint64
+		for _, n := range sizes {
+			total += n
+		}
+		if err != nil || total < minPrepared || validPath(path) != nil || r.mkdirs(path) != nil {
 			continue
 		}
 		f, err := os.CreateTemp(dirOf(r.abs(path)), ".fed-tmp-*")
