@@ -52,6 +52,9 @@ func (b *prebuild) segment(path string, m *objects.Model, seg int) (*prebuiltFil
 			pf.broken = true
 			return nil, 0
 		}
+		// the file this one replaces: release its cached pages now, while
+		// the merge computes, rather than in the rename at the end
+		go dropCache(b.r.abs(path))
 		pf.f, pf.name = f, f.Name()
 		var off int64
 		for _, s := range m.Segments {

@@ -15,3 +15,21 @@ func startWriteback(f *os.File) {
 	const syncFileRangeWrite = 2
 	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), 0, 0, syncFileRangeWrite, 0, 0)
 }
+
+// dropCache asks the kernel to drop the cached pages of the file at path
+// (posix_fadvise DONTNEED) without touching the file. A checkout that is
+// about to replace a large file calls it early, in the background:
+// releasing a 256 MiB file's pages otherwise takes ~0.1 s inside the
+// rename that replaces it.
+func dropCache(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	const fadvDontNeed = 4
+	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0)
+}
