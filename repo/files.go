@@ -191,7 +191,7 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 	}()
 	bw := newBufWriter(&flushingWriter{f: tmp})
 	if err := objects.WriteFileTo(ctx, r.Objects, id, bw); err != nil {
-		return nil, fmt.Errorf("checkout %s: %w", rel, err)
+		return nil, r.checkoutError(rel, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", rel, err)
@@ -213,6 +213,18 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 	}
 	ok = true
 	return os.Lstat(dst)
+}
+
+// checkoutError describes a failure to rebuild rel; absent weights that
+// their contributor withheld on purpose are named as such.
+func (r *Repo) checkoutError(rel string, err error) error {
+	var nf *objects.NotFoundError
+	if errors.As(err, &nf) {
+		if w, werr := r.Withheld(); werr == nil && w[nf.ID] {
+			return fmt.Errorf("checkout %s: its weights (tensor object %s) were withheld by their contributor (a private push): the commit can be verified but not checked out: %w", rel, nf.ID.Short(), err)
+		}
+	}
+	return fmt.Errorf("checkout %s: %w", rel, err)
 }
 
 // mkdirs creates the parent directories of rel, refusing symlinks and
