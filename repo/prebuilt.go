@@ -129,13 +129,7 @@ func (b *prebuild) finish(ctx context.Context, path string, m *objects.Model, id
 		return nil
 	}
 	pf.f = nil
-	if b.r.prebuilt == nil {
-		b.r.prebuilt = map[objects.ID]string{}
-	}
-	if old, ok := b.r.prebuilt[id]; ok {
-		os.Remove(old)
-	}
-	b.r.prebuilt[id] = pf.name
+	b.r.addPrebuilt(id, pf.name)
 	delete(b.files, path)
 	return nil
 }
@@ -150,9 +144,26 @@ func (b *prebuild) cleanup() {
 		}
 	}
 	b.files = nil
-	for id, name := range b.r.prebuilt {
+	b.r.dropPrebuilt()
+}
+
+// addPrebuilt registers the finished temporary file name as holding the
+// content of object id (replacing, and removing, an earlier one).
+func (r *Repo) addPrebuilt(id objects.ID, name string) {
+	if r.prebuilt == nil {
+		r.prebuilt = map[objects.ID]string{}
+	}
+	if old, ok := r.prebuilt[id]; ok {
+		os.Remove(old)
+	}
+	r.prebuilt[id] = name
+}
+
+// dropPrebuilt removes prebuilt files no checkout used.
+func (r *Repo) dropPrebuilt() {
+	for id, name := range r.prebuilt {
 		os.Remove(name)
-		delete(b.r.prebuilt, id)
+		delete(r.prebuilt, id)
 	}
 }
 

@@ -250,13 +250,7 @@ func (p *prepared) finish(ctx context.Context) {
 			os.Remove(pf.f.Name())
 			continue
 		}
-		if p.r.prebuilt == nil {
-			p.r.prebuilt = map[objects.ID]string{}
-		}
-		if old, dup := p.r.prebuilt[pf.id]; dup {
-			os.Remove(old)
-		}
-		p.r.prebuilt[pf.id] = pf.f.Name()
+		p.r.addPrebuilt(pf.id, pf.f.Name())
 	}
 	p.files = nil
 }
@@ -268,12 +262,4 @@ func (p *prepared) abandon() {
 		os.Remove(pf.f.Name())
 	}
 	p.files = nil
-}
-
-// dropPrebuilt removes prebuilt files no checkout used.
-func (r *Repo) dropPrebuilt() {
-	for id, name := range r.prebuilt {
-		os.Remove(name)
-		delete(r.prebuilt, id)
-	}
 }

@@ -123,7 +123,7 @@ func (e *env) devKeysNote(res []repo.ProveResult) {
 // or zk.prove always) and, when print is set, prints the result. The
 // commit stays when proving fails; the error says how to prove it later.
 func proveAfterCommit(ctx context.Context, e *env, r *repo.Repo, id objects.ID, print bool) error {
-	liftMemoryLimit() // zk.prove always: the command line did not say --prove
+	useProveMemoryLimit() // zk.prove always: the command line did not say --prove
 	cache, err := e.zkCache()
 	if err != nil {
 		return err

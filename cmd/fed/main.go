@@ -69,9 +69,9 @@ func mayProve(args []string) bool {
 // proveMemoryLimit is the soft memory limit while proving.
 const proveMemoryLimit = 1792 << 20
 
-// liftMemoryLimit raises the soft memory limit to proving's before a
-// command proves (see main), unless the user set GOMEMLIMIT.
-func liftMemoryLimit() {
+// useProveMemoryLimit sets proving's soft memory limit before a command
+// proves (see main), unless the user set GOMEMLIMIT.
+func useProveMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(proveMemoryLimit)
 	}
