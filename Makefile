@@ -48,7 +48,7 @@ bench: bench-storage bench-merge bench-remote bench-zk
 
 ## bench-zk: proving at the production chunk size (keys kept in $$FED_ZK_CACHE when set)
 bench-zk:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./zk/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./zk/
 
 ## bench-storage: fed vs git-lfs, add+commit of a 512 MiB model and two follow-ups
 bench-storage: build
