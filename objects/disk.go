@@ -38,6 +38,15 @@ type DiskStore struct {
 	// hashed on demand; Get and delta encoding use verified bytes only.
 	cacheMu sync.Mutex
 	cache   []*cachedChunk
+
+	// Deferred durability (BeginBatch/EndBatch): while a batch is open, a
+	// new object is written to a temporary file without fsync and stays
+	// there, readable through path, until EndBatch makes the data durable
+	// and renames it into place. pending maps such objects to their file.
+	batchMu  sync.Mutex
+	batches  int
+	pending  map[ID]string
+	npending atomic.Int32
 }
 
 type cachedChunk struct {
@@ -142,14 +151,41 @@ func OpenDisk(dir string) (*DiskStore, error) {
 // Dir returns the store's directory.
 func (s *DiskStore) Dir() string { return s.dir }
 
-func (s *DiskStore) path(id ID) string {
+// final is the file of id once published.
+func (s *DiskStore) final(id ID) string {
 	h := id.String()
 	return filepath.Join(s.dir, h[:2], h[2:])
 }
 
+// path is the file of id: its temporary file while the object is pending
+// in a batch, else its final name. A caller that finds no file at a
+// temporary path asks again (moved): the batch may have published it.
+func (s *DiskStore) path(id ID) string {
+	if s.npending.Load() > 0 {
+		s.batchMu.Lock()
+		tmp, ok := s.pending[id]
+		s.batchMu.Unlock()
+		if ok {
+			return tmp
+		}
+	}
+	return s.final(id)
+}
+
+// moved reports whether err says that p, a path returned by path(id), no
+// longer exists because the object was published meanwhile: the caller
+// retries at final(id).
+func (s *DiskStore) moved(id ID, p string, err error) bool {
+	return err != nil && errors.Is(err, fs.ErrNotExist) && p != s.final(id)
+}
+
 // Has reports whether the object's file exists.
 func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
-	_, err := os.Lstat(s.path(id))
+	p := s.path(id)
+	_, err := os.Lstat(p)
+	if s.moved(id, p, err) {
+		_, err = os.Lstat(s.final(id))
+	}
 	if err == nil {
 		return true, nil
 	}
@@ -297,7 +333,11 @@ type fileStamp struct {
 }
 
 func (s *DiskStore) stamp(id ID) (fileStamp, error) {
-	fi, err := os.Stat(s.path(id))
+	p := s.path(id)
+	fi, err := os.Stat(p)
+	if s.moved(id, p, err) {
+		fi, err = os.Stat(s.final(id))
+	}
 	if err != nil {
 		return fileStamp{}, err
 	}
@@ -314,7 +354,11 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into
 	if err := ctx.Err(); err != nil {
 		return nil, ZeroID, err
 	}
-	b, err := readPooled(s.path(id))
+	p := s.path(id)
+	b, err := readPooled(p)
+	if s.moved(id, p, err) {
+		b, err = readPooled(s.final(id))
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ZeroID, &NotFoundError{ID: id}
@@ -400,7 +444,7 @@ func readPooled(path string) ([]byte, error) {
 
 // DeltaBase returns the base of a delta-encoded object, or ZeroID.
 func (s *DiskStore) DeltaBase(ctx context.Context, id ID) (ID, error) {
-	f, err := os.Open(s.path(id))
+	f, err := s.open(id)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return ZeroID, &NotFoundError{ID: id}
@@ -423,9 +467,19 @@ func (s *DiskStore) DeltaBase(ctx context.Context, id ID) (ID, error) {
 	return ZeroID, nil
 }
 
+// open opens id's file for reading.
+func (s *DiskStore) open(id ID) (*os.File, error) {
+	p := s.path(id)
+	f, err := os.Open(p)
+	if s.moved(id, p, err) {
+		f, err = os.Open(s.final(id))
+	}
+	return f, err
+}
+
 // deltaDepth returns the depth of id's stored form: 0 unless a delta.
 func (s *DiskStore) deltaDepth(id ID) (int, error) {
-	f, err := os.Open(s.path(id))
+	f, err := s.open(id)
 	if err != nil {
 		return 0, err
 	}
@@ -458,7 +512,6 @@ func (s *DiskStore) Put(ctx context.Context, obj []byte, opts PutOptions) (ID, e
 // putKnown is Put for a caller that has just computed id = Sum(obj) (the
 // Writer hashes every piece once, in its reading goroutine).
 func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOptions) (ID, error) {
-	p := s.path(id)
 	now := time.Now()
 	if s.touch(ctx, id, now) {
 		return id, nil
@@ -476,7 +529,7 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 		}
 	}
 	stored := encodeStored(obj, opts, base, depth)
-	err := s.writeFile(p, stored)
+	err := s.writeObject(id, stored)
 	putBuf(stored)
 	if err != nil {
 		return ZeroID, fmt.Errorf("write object %s: %w", id, err)
@@ -505,7 +558,12 @@ func (s *DiskStore) touch(ctx context.Context, id ID, now time.Time) bool {
 // decode of that file valid: only the time changed, not the file.
 func (s *DiskStore) chtimes(id ID, now time.Time) error {
 	old, err := s.stamp(id)
-	if err := os.Chtimes(s.path(id), now, now); err != nil {
+	p := s.path(id)
+	err = os.Chtimes(p, now, now)
+	if s.moved(id, p, err) {
+		err = os.Chtimes(s.final(id), now, now)
+	}
+	if err != nil {
 		return err
 	}
 	if err == nil {
@@ -589,7 +647,14 @@ func syncDir(dir string) error {
 
 // Delete removes an object's file.
 func (s *DiskStore) Delete(ctx context.Context, id ID) error {
-	err := os.Remove(s.path(id))
+	s.batchMu.Lock()
+	if tmp, ok := s.pending[id]; ok {
+		os.Remove(tmp)
+		delete(s.pending, id)
+		s.npending.Add(-1)
+	}
+	s.batchMu.Unlock()
+	err := os.Remove(s.final(id))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete object %s: %w", id, err)
 	}
@@ -631,7 +696,11 @@ func (s *DiskStore) List(ctx context.Context, fn func(ID) error) error {
 
 // ModTime returns when the object's file was last written or reused.
 func (s *DiskStore) ModTime(id ID) (time.Time, error) {
-	fi, err := os.Stat(s.path(id))
+	p := s.path(id)
+	fi, err := os.Stat(p)
+	if s.moved(id, p, err) {
+		fi, err = os.Stat(s.final(id))
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return time.Time{}, &NotFoundError{ID: id}
@@ -660,7 +729,7 @@ func (s *DiskStore) RemoveStaleTemp(age time.Duration) (int, error) {
 			return n, err
 		}
 		for _, e := range names {
-			if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			if !strings.HasPrefix(e.Name(), tmpPrefix) || s.isPending(filepath.Join(d, e.Name())) {
 				continue
 			}
 			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {

@@ -31,7 +31,11 @@ type StoredInfo struct {
 
 // StoredInfo returns the size and delta base of id's stored form.
 func (s *DiskStore) StoredInfo(ctx context.Context, id ID) (StoredInfo, error) {
-	fi, err := os.Stat(s.path(id))
+	p := s.path(id)
+	fi, err := os.Stat(p)
+	if s.moved(id, p, err) {
+		fi, err = os.Stat(s.final(id))
+	}
 	if err != nil {
 		if os.IsNotExist(err) {
 			return StoredInfo{}, &NotFoundError{ID: id}
@@ -60,7 +64,11 @@ func (s *DiskStore) GetStored(ctx context.Context, id ID, baseOK func(ID) bool) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(s.path(id))
+	p := s.path(id)
+	b, err := os.ReadFile(p)
+	if s.moved(id, p, err) {
+		b, err = os.ReadFile(s.final(id))
+	}
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, &NotFoundError{ID: id}
@@ -151,7 +159,7 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 	case si.enc == encDelta:
 		stored[4] = byte(depth)
 	}
-	if err := s.writeFile(s.path(id), stored); err != nil {
+	if err := s.writeObject(id, stored); err != nil {
 		return false, fmt.Errorf("write object %s: %w", id, err)
 	}
 	return true, nil

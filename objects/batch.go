@@ -1,0 +1,219 @@
+package objects
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// BeginBatch defers the durability of the objects written from now on
+// until the matching EndBatch. A fetch writes hundreds of objects; with a
+// batch it pays for one flush of their data instead of an fsync of every
+// file and of its directory (design §13, batches). Until EndBatch, such an object
+// lives in a temporary file of its shard directory: this process reads it
+// as usual (Get, Has, ...), List does not show it, and after a crash it
+// is an unnamed temporary file that gc removes, never an object file with
+// missing data. Callers must call EndBatch before they write a ref that
+// reaches the batch's objects. Batches may overlap; objects written while
+// any is open are deferred.
+func (s *DiskStore) BeginBatch() {
+	s.batchMu.Lock()
+	s.batches++
+	s.batchMu.Unlock()
+}
+
+// EndBatch ends a batch begun by BeginBatch and publishes every deferred
+// object: it fsyncs their temporary files, renames them into place and
+// fsyncs the directories that received them. On error, the objects not
+// published stay readable by this process and are retried by the next
+// EndBatch.
+func (s *DiskStore) EndBatch() error {
+	s.batchMu.Lock()
+	if s.batches > 0 {
+		s.batches--
+	}
+	s.batchMu.Unlock()
+	return s.Flush()
+}
+
+// Flush publishes every deferred object written so far (see EndBatch)
+// without ending a batch. A server calls it before it lets a ref refer to
+// objects that another request's batch may still hold.
+func (s *DiskStore) Flush() error {
+	s.batchMu.Lock()
+	todo := make(map[ID]string, len(s.pending))
+	for id, tmp := range s.pending {
+		todo[id] = tmp
+	}
+	s.batchMu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	// The data first, in parallel: most of it is on its way already
+	// (writeObject started the writeback), and one flush covers many files.
+	tmps := make([]string, 0, len(todo))
+	for _, tmp := range todo {
+		tmps = append(tmps, tmp)
+	}
+	if err := forEach(tmps, 4, func(tmp string) error {
+		f, err := os.Open(tmp)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	}); err != nil {
+		return fmt.Errorf("publish objects: %w", err)
+	}
+	dirs := map[string]bool{}
+	var errs []error
+	for id, tmp := range todo {
+		s.batchMu.Lock()
+		cur, ok := s.pending[id]
+		if ok && cur == tmp {
+			if err := os.Rename(tmp, s.final(id)); err != nil {
+				errs = append(errs, fmt.Errorf("publish object %s: %w", id, err))
+			} else {
+				delete(s.pending, id)
+				s.npending.Add(-1)
+				dirs[filepath.Dir(tmp)] = true
+			}
+		}
+		s.batchMu.Unlock()
+	}
+	ds := make([]string, 0, len(dirs))
+	for d := range dirs {
+		ds = append(ds, d)
+	}
+	if err := forEach(ds, 4, syncDir); err != nil {
+		errs = append(errs, fmt.Errorf("publish objects: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// writeObject stores the stored form of id: durably at once, or deferred
+// when a batch is open.
+func (s *DiskStore) writeObject(id ID, stored []byte) error {
+	p := s.final(id)
+	s.batchMu.Lock()
+	deferred := s.batches > 0
+	s.batchMu.Unlock()
+	if !deferred {
+		return s.writeFile(p, stored)
+	}
+	tmp, err := writeTemp(filepath.Dir(p), stored)
+	if err != nil {
+		return err
+	}
+	s.batchMu.Lock()
+	if s.batches == 0 {
+		// the batch ended while this file was written: publish it now
+		s.batchMu.Unlock()
+		return publishNow(tmp, p)
+	}
+	if s.pending == nil {
+		s.pending = map[ID]string{}
+	}
+	if _, dup := s.pending[id]; dup {
+		os.Remove(tmp) // a concurrent writer of the same object was first
+	} else {
+		s.pending[id] = tmp
+		s.npending.Add(1)
+	}
+	s.batchMu.Unlock()
+	return nil
+}
+
+// writeTemp writes data to a new temporary file in dir, starts its
+// writeback and returns its path; the file is not fsynced.
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := createTemp(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = createTemp(dir)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return "", err
+	}
+	startWriteback(f)
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// publishNow makes tmp durable and renames it to p.
+func publishNow(tmp, p string) error {
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// isPending reports whether tmp is the temporary file of a deferred object.
+func (s *DiskStore) isPending(tmp string) bool {
+	if s.npending.Load() == 0 {
+		return false
+	}
+	s.batchMu.Lock()
+	defer s.batchMu.Unlock()
+	for _, t := range s.pending {
+		if t == tmp {
+			return true
+		}
+	}
+	return false
+}
+
+// forEach calls fn for every item on up to workers goroutines and returns
+// the first error.
+func forEach(items []string, workers int, fn func(string) error) error {
+	var (
+		mu    sync.Mutex
+		next  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < min(workers, len(items)); w++ {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if first != nil || next >= len(items) {
+					mu.Unlock()
+					return
+				}
+				it := items[next]
+				next++
+				mu.Unlock()
+				if err := fn(it); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
