@@ -43,6 +43,10 @@ type DiskStore struct {
 	// new object is written to a temporary file without fsync and stays
 	// there, readable through path, until EndBatch makes the data durable
 	// and renames it into place. pending maps such objects to their file.
+	// strict makes reads hash every object even when its stored form
+	// carries a checksum (fsck; SetStrict).
+	strict atomic.Bool
+
 	batchMu  sync.Mutex
 	batches  int
 	pending  map[ID]string
@@ -235,7 +239,7 @@ func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert,
 	c, owner := s.cached(id, st, insert)
 	if !owner {
 		if c != nil {
-			if verify && !c.verified.Load() {
+			if verify && (!c.verified.Load() || s.strict.Load()) {
 				if got := Sum(c.obj); got != id {
 					s.drop(c)
 					s.release(c)
@@ -250,9 +254,9 @@ func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert,
 	}
 	// this goroutine decodes, into a reused buffer; concurrent readers of
 	// id wait for it
-	b, base, err := s.get(ctx, id, depth, verify, getBuf(0))
+	b, base, verified, err := s.getSum(ctx, id, depth, verify, getBuf(0))
 	c.base = base
-	c.verified.Store(verify)
+	c.verified.Store(verified)
 	s.fill(c, b, err)
 	if err != nil {
 		s.release(c)
@@ -260,6 +264,11 @@ func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert,
 	}
 	return b, func() { s.release(c) }, nil
 }
+
+// SetStrict makes every read hash the object it returns, as if no stored
+// form carried a checksum (fsck: a checksum catches a damaged disk, not a
+// deliberately altered file). It returns the previous setting.
+func (s *DiskStore) SetStrict(on bool) bool { return s.strict.Swap(on) }
 
 // markVerified records that c's bytes are right, and so are those of the
 // cached bases they were decoded from.
@@ -348,11 +357,20 @@ func (s *DiskStore) stamp(id ID) (fileStamp, error) {
 	return st, nil
 }
 
-// get reads and decodes id, verifying it against its id when verify is
-// set, and returns the delta base it was decoded with (zero if none).
+// get reads and decodes id, verifying it when verify is set, and returns
+// the delta base it was decoded with (zero if none). A form that carries
+// a checksum is always checked against it, and that check is the
+// verification (design §6): the id was computed from, or checked against,
+// the same bytes when the object was written. Other forms are hashed.
 func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into []byte) ([]byte, ID, error) {
+	obj, base, _, err := s.getSum(ctx, id, depth, verify, into)
+	return obj, base, err
+}
+
+// getSum is get that also reports whether the result is verified.
+func (s *DiskStore) getSum(ctx context.Context, id ID, depth int, verify bool, into []byte) ([]byte, ID, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, ZeroID, err
+		return nil, ZeroID, false, err
 	}
 	p := s.path(id)
 	b, err := readPooled(p)
@@ -361,14 +379,14 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ZeroID, &NotFoundError{ID: id}
+			return nil, ZeroID, false, &NotFoundError{ID: id}
 		}
-		return nil, ZeroID, fmt.Errorf("read object %s: %w", id, err)
+		return nil, ZeroID, false, fmt.Errorf("read object %s: %w", id, err)
 	}
 	defer putBuf(b)
 	var baseID ID
 	var baseRel func()
-	obj, err := decodeStoredInto(b, func(base ID) ([]byte, error) {
+	obj, summed, err := decodeStoredSum(b, func(base ID) ([]byte, error) {
 		if depth >= MaxDeltaDepth {
 			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
 		}
@@ -380,40 +398,59 @@ func (s *DiskStore) get(ctx context.Context, id ID, depth int, verify bool, into
 	if baseRel != nil {
 		baseRel()
 	}
+	var bad *sumError
+	if errors.As(err, &bad) {
+		// like a wrong hash below: the base may be the broken one
+		return nil, ZeroID, false, s.badContent(id, baseID, err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ZeroID, ctx.Err()
+			return nil, ZeroID, false, ctx.Err()
 		}
 		// A broken or missing delta base makes this object unreadable too.
-		return nil, ZeroID, &CorruptError{ID: id, Err: err}
+		return nil, ZeroID, false, &CorruptError{ID: id, Err: err}
 	}
-	if !verify {
-		return obj, baseID, nil
-	}
-	if got := Sum(obj); got != id {
+	if summed && !s.strict.Load() {
+		// the checksum held: so did the base's bytes it was decoded with
 		if !baseID.IsZero() {
-			if c := s.hold(baseID); c != nil {
-				// the base may be the broken one: say so, and decode
-				// it afresh next time
-				var bsum ID
-				if !c.verified.Load() {
-					s.drop(c)
-					bsum = Sum(c.obj)
-				}
-				s.release(c)
-				if !bsum.IsZero() && bsum != baseID {
-					return nil, ZeroID, &CorruptError{ID: id, Err: fmt.Errorf("delta base %s: %w", baseID.Short(), &CorruptError{ID: baseID, Err: fmt.Errorf("content hashes to %s", bsum)})}
-				}
+			if c := s.lookup(baseID); c != nil {
+				s.markVerified(c)
 			}
 		}
-		return nil, ZeroID, &CorruptError{ID: id, Err: fmt.Errorf("content hashes to %s", got)}
+		return obj, baseID, true, nil
+	}
+	if !verify {
+		return obj, baseID, false, nil
+	}
+	if got := Sum(obj); got != id {
+		return nil, ZeroID, false, s.badContent(id, baseID, fmt.Errorf("content hashes to %s", got))
 	}
 	if !baseID.IsZero() {
 		if c := s.lookup(baseID); c != nil {
 			s.markVerified(c)
 		}
 	}
-	return obj, baseID, nil
+	return obj, baseID, true, nil
+}
+
+// badContent is the error for id decoded (against baseID, when not zero)
+// to wrong content: it names the base when the base is the broken one,
+// which leaves the cache to be decoded afresh next time.
+func (s *DiskStore) badContent(id, baseID ID, err error) error {
+	if !baseID.IsZero() {
+		if c := s.hold(baseID); c != nil {
+			var bsum ID
+			if !c.verified.Load() {
+				s.drop(c)
+				bsum = Sum(c.obj)
+			}
+			s.release(c)
+			if !bsum.IsZero() && bsum != baseID {
+				return &CorruptError{ID: id, Err: fmt.Errorf("delta base %s: %w", baseID.Short(), &CorruptError{ID: baseID, Err: fmt.Errorf("content hashes to %s", bsum)})}
+			}
+		}
+	}
+	return &CorruptError{ID: id, Err: err}
 }
 
 // readPooled reads a whole file into a buffer from the pool (see putBuf).
@@ -457,6 +494,9 @@ func (s *DiskStore) DeltaBase(ctx context.Context, id ID) (ID, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return ZeroID, &CorruptError{ID: id, Err: err}
 	}
+	if n >= 3 {
+		hdr[2] &^= flagSum // a header, not the whole form: no checksum to strip
+	}
 	si, err := parseStored(hdr[:n])
 	if err != nil {
 		return ZeroID, &CorruptError{ID: id, Err: err}
@@ -488,7 +528,7 @@ func (s *DiskStore) deltaDepth(id ID) (int, error) {
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
 		return 0, err
 	}
-	if hdr[0] == storedMagic0 && hdr[1] == storedMagic1 && hdr[2] == encDelta {
+	if hdr[0] == storedMagic0 && hdr[1] == storedMagic1 && hdr[2]&^flagSum == encDelta {
 		return int(hdr[4]), nil
 	}
 	return 0, nil

@@ -107,6 +107,10 @@ type FsckOptions struct {
 // Fsck reads every object in s and checks that it matches its id, and
 // that every object reachable from roots is present and well-formed.
 func Fsck(ctx context.Context, s Store, roots []ID, opts FsckOptions) (*FsckReport, error) {
+	// every object is hashed, not only checked against its checksum
+	if st, ok := s.(interface{ SetStrict(bool) bool }); ok {
+		defer st.SetStrict(st.SetStrict(true))
+	}
 	rep := &FsckReport{}
 	reach := make(map[ID]bool)
 	err := Walk(ctx, s, roots, true, func(id ID, o Object) error {

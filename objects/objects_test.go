@@ -512,6 +512,7 @@ func TestKeypairAndSignature(t *testing.T) {
 func TestDeltaBaseVerifiedOnDemand(t *testing.T) {
 	ctx := context.Background()
 	s, _ := OpenDisk(t.TempDir())
+	s.SetStrict(true) // hash, as for forms without a checksum
 	base := append(make([]byte, HeaderSize), floats(4096, 7)...)
 	PutChunkHeader(base)
 	next := append(make([]byte, HeaderSize), nudge(base[HeaderSize:], 0.01, 3)...)
@@ -637,5 +638,90 @@ func TestCacheReuseUnderLoad(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// Stored forms a DiskStore writes carry a checksum of the canonical bytes
+// that every read checks; wire forms do not; forms without one (written by
+// earlier releases) are hashed; fsck hashes everything.
+func TestStoredChecksum(t *testing.T) {
+	ctx := context.Background()
+	s, _ := OpenDisk(t.TempDir())
+	obj := append(make([]byte, HeaderSize), floats(4096, 5)...)
+	PutChunkHeader(obj)
+	id, err := s.Put(ctx, obj, PutOptions{ElemSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := s.final(id)
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if good[2]&flagSum == 0 {
+		t.Fatalf("stored form written without a checksum (encoding byte %#x)", good[2])
+	}
+	rewrite := func(b []byte) {
+		t.Helper()
+		os.Chmod(file, 0o644)
+		if err := os.WriteFile(file, b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ce *CorruptError
+	// damage anywhere after the header: the read fails, naming the object
+	for _, at := range []int{len(good) / 3, len(good) / 2, len(good) - 6, len(good) - 1} {
+		bad := bytes.Clone(good)
+		bad[at] ^= 0x10
+		rewrite(bad)
+		fresh, _ := OpenDisk(s.Dir())
+		if got, err := fresh.Get(ctx, id); !errors.As(err, &ce) || ce.ID != id {
+			t.Fatalf("byte %d of %d flipped: Get = %d bytes, %v; want CorruptError for %s", at, len(good), len(got), err, id.Short())
+		}
+	}
+	// the wire form has no checksum; a receiver stores it with one
+	rewrite(good)
+	wire, err := s.GetStored(ctx, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wire[2]&flagSum != 0 || len(wire) != len(good)-sumSize {
+		t.Fatalf("GetStored returned a form with the local checksum")
+	}
+	dst, _ := OpenDisk(t.TempDir())
+	if _, err := dst.PutStored(ctx, id, bytes.Clone(wire)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst.final(id)); !bytes.Equal(got, good) {
+		t.Fatalf("received object stored differently from the sender's (checksum added: %v)", got[2]&flagSum != 0)
+	}
+	// a form without a checksum is hashed
+	legacy := stripSum(bytes.Clone(good))
+	wrong := append(make([]byte, HeaderSize), floats(4096, 6)...)
+	PutChunkHeader(wrong)
+	rewrite(stripSum(encodeStored(wrong, PutOptions{ElemSize: 4}, nil, 0)))
+	fresh, _ := OpenDisk(s.Dir())
+	if _, err := fresh.Get(ctx, id); !errors.As(err, &ce) || !strings.Contains(err.Error(), "hashes to") {
+		t.Fatalf("wrong content in a form without checksum: %v, want a hash mismatch", err)
+	}
+	rewrite(legacy)
+	if got, err := fresh.Get(ctx, id); err != nil || !bytes.Equal(got, obj) {
+		t.Fatalf("form without checksum: %v", err)
+	}
+	// other content with a matching checksum passes a read, not fsck
+	rewrite(encodeStored(wrong, PutOptions{ElemSize: 4}, nil, 0))
+	fresh, _ = OpenDisk(s.Dir())
+	if _, err := fresh.Get(ctx, id); err != nil {
+		t.Fatalf("a consistent form is read without hashing, got %v", err)
+	}
+	rep, err := Fsck(ctx, fresh, nil, FsckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].ID != id {
+		t.Fatalf("fsck problems %v, want the replaced object %s", rep.Problems, id.Short())
+	}
+	if fresh.SetStrict(false) {
+		t.Error("fsck left the store strict")
 	}
 }

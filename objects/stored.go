@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"runtime"
 	"sync"
 
@@ -26,6 +27,11 @@ import (
 //	                       in the element (Group)
 //	encoding 3 (delta):    1 byte s; 1 byte depth; 32 bytes base id; one
 //	                       zstd frame of Group(data XOR base data)
+//
+// An encoding byte with bit 7 (flagSum) set marks a form that ends with 4
+// more bytes: the CRC-32C of the canonical bytes, little-endian. Forms a
+// DiskStore writes carry it, so that a local read checks a checksum instead
+// of hashing the object again (design §6); forms on the wire do not.
 const (
 	encRaw     = 0
 	encZstd    = 1
@@ -39,7 +45,32 @@ const (
 
 	storedMagic0, storedMagic1 = 'F', 'Z'
 	deltaHeader                = 3 + 2 + IDSize
+
+	flagSum = 0x80
+	sumSize = 4
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// objSum is the checksum a stored form carries: CRC-32C of the canonical
+// bytes.
+func objSum(obj []byte) uint32 { return crc32.Checksum(obj, castagnoli) }
+
+// withSum appends obj's checksum to a stored form without one.
+func withSum(stored, obj []byte) []byte {
+	stored[2] |= flagSum
+	return binary.LittleEndian.AppendUint32(stored, objSum(obj))
+}
+
+// stripSum returns a stored form without its checksum (the wire form),
+// modifying b's encoding byte in place.
+func stripSum(b []byte) []byte {
+	if len(b) >= 3+sumSize && b[2]&flagSum != 0 {
+		b[2] &^= flagSum
+		return b[:len(b)-sumSize]
+	}
+	return b
+}
 
 var (
 	zenc     *zstd.Encoder
@@ -164,6 +195,8 @@ var errStored = errors.New("bad stored form")
 // storedInfo is the parsed header of a stored form.
 type storedInfo struct {
 	enc      byte
+	hasSum   bool // the form carries sum, the canonical bytes' checksum
+	sum      uint32
 	elemSize int
 	depth    int
 	base     ID
@@ -176,6 +209,15 @@ func parseStored(b []byte) (storedInfo, error) {
 		return si, fmt.Errorf("%w: bad magic", errStored)
 	}
 	si.enc = b[2]
+	if si.enc&flagSum != 0 {
+		if len(b) < 3+sumSize {
+			return si, fmt.Errorf("%w: truncated checksum", errStored)
+		}
+		si.enc &^= flagSum
+		si.hasSum = true
+		si.sum = binary.LittleEndian.Uint32(b[len(b)-sumSize:])
+		b = b[:len(b)-sumSize]
+	}
 	switch si.enc {
 	case encRaw, encZstd:
 		si.payload = b[3:]
@@ -209,6 +251,11 @@ func parseStored(b []byte) (storedInfo, error) {
 // base, when not nil, is the canonical bytes of the delta base (a chunk of
 // the same length) at depth baseDepth.
 func encodeStored(obj []byte, opts PutOptions, base []byte, baseDepth int) []byte {
+	return withSum(encodeStoredForm(obj, opts, base, baseDepth), obj)
+}
+
+// encodeStoredForm is encodeStored without the checksum.
+func encodeStoredForm(obj []byte, opts PutOptions, base []byte, baseDepth int) []byte {
 	enc, _ := codecs()
 	raw := func() []byte {
 		out := make([]byte, 3+len(obj))
@@ -267,10 +314,42 @@ func decodeStored(b []byte, getBase func(ID) ([]byte, error)) ([]byte, error) {
 // array when it is large enough (else into a new one); the result never
 // aliases b.
 func decodeStoredInto(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([]byte, error) {
-	si, err := parseStored(b)
+	obj, _, err := decodeStoredSum(b, getBase, dst)
 	if err != nil {
 		return nil, err
 	}
+	return obj, nil
+}
+
+// decodeStoredSum is decodeStoredInto that also reports whether the form
+// carried a checksum (which the result then matches).
+func decodeStoredSum(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([]byte, bool, error) {
+	si, err := parseStored(b)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := decodeParsed(si, getBase, dst)
+	if err != nil || !si.hasSum {
+		return out, false, err
+	}
+	if got := objSum(out); got != si.sum {
+		return out, false, &sumError{got: got, want: si.sum}
+	}
+	return out, true, nil
+}
+
+// sumError is a decoded object that does not match its form's checksum;
+// decodeStoredSum returns the object with it.
+type sumError struct{ got, want uint32 }
+
+func (e *sumError) Error() string {
+	return fmt.Sprintf("%v: checksum %08x, stored %08x", errStored, e.got, e.want)
+}
+
+func (e *sumError) Unwrap() error { return errStored }
+
+// decodeParsed decodes a parsed stored form.
+func decodeParsed(si storedInfo, getBase func(ID) ([]byte, error), dst []byte) ([]byte, error) {
 	_, dec := codecs()
 	switch si.enc {
 	case encRaw:
@@ -291,6 +370,7 @@ func decodeStoredInto(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([
 	scratch := getBuf(0)
 	defer func() { putBuf(scratch) }()
 	var planes [][]byte
+	var err error
 	planes, scratch, err = planeList(si.payload, si.elemSize, scratch[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errStored, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -24,7 +25,7 @@ var (
 
 // StoredInfo describes the stored form of an object.
 type StoredInfo struct {
-	Size  int64 // bytes of the stored form
+	Size  int64 // bytes of the stored form as GetStored sends it (no checksum)
 	Base  ID    // delta base, or ZeroID when self-contained
 	Depth int   // delta chain depth (0: self-contained)
 }
@@ -47,6 +48,13 @@ func (s *DiskStore) StoredInfo(ctx context.Context, id ID) (StoredInfo, error) {
 		return StoredInfo{}, err
 	}
 	info := StoredInfo{Size: fi.Size(), Base: base}
+	if f, err := s.open(id); err == nil {
+		var hdr [3]byte
+		if _, err := io.ReadFull(f, hdr[:]); err == nil && hdr[2]&flagSum != 0 {
+			info.Size -= sumSize // the size on the wire (GetStored)
+		}
+		f.Close()
+	}
 	if !base.IsZero() {
 		if info.Depth, err = s.deltaDepth(id); err != nil {
 			return StoredInfo{}, &CorruptError{ID: id, Err: err}
@@ -59,7 +67,8 @@ func (s *DiskStore) StoredInfo(ctx context.Context, id ID) (StoredInfo, error) {
 // only when baseOK reports that the receiver holds its base (baseOK nil:
 // never); otherwise the object is re-encoded self-contained (read,
 // verified and compressed again). Self-contained forms are returned as
-// read from disk, unverified: the receiver verifies (PutStored).
+// read from disk, unverified: the receiver verifies (PutStored). Returned
+// forms never carry the local checksum (wire forms do not).
 func (s *DiskStore) GetStored(ctx context.Context, id ID, baseOK func(ID) bool) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -80,13 +89,13 @@ func (s *DiskStore) GetStored(ctx context.Context, id ID, baseOK func(ID) bool) 
 		return nil, &CorruptError{ID: id, Err: err}
 	}
 	if si.enc != encDelta || (baseOK != nil && baseOK(si.base)) {
-		return b, nil
+		return stripSum(b), nil
 	}
 	obj, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return encodeStored(obj, PutOptions{ElemSize: si.elemSize}, nil, 0), nil
+	return encodeStoredForm(obj, PutOptions{ElemSize: si.elemSize}, nil, 0), nil
 }
 
 // PutStored stores an object received in stored form under id, after
@@ -130,7 +139,7 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 	// the canonical bytes are needed only to check the id: decode them
 	// into a reused buffer
 	buf := getBuf(0)
-	obj, err := decodeStoredInto(stored, func(base ID) ([]byte, error) {
+	obj, summed, err := decodeStoredSum(stored, func(base ID) ([]byte, error) {
 		b, _, err := s.get(ctx, base, 0, true, nil)
 		return b, err
 	}, buf)
@@ -158,6 +167,11 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 		stored = encodeStored(obj, PutOptions{ElemSize: si.elemSize}, nil, 0)
 	case si.enc == encDelta:
 		stored[4] = byte(depth)
+		fallthrough
+	default:
+		if !summed {
+			stored = withSum(stored, obj) // verified above: the id covers it
+		}
 	}
 	if err := s.writeObject(id, stored); err != nil {
 		return false, fmt.Errorf("write object %s: %w", id, err)
@@ -176,7 +190,7 @@ func (s *DiskStore) Touch(ctx context.Context, id ID) bool {
 // bytes (compressed when that helps; elemSize as in PutOptions). It is
 // what GetStored sends for objects kept in other stores.
 func EncodeStored(obj []byte, elemSize int) []byte {
-	return encodeStored(obj, PutOptions{ElemSize: elemSize}, nil, 0)
+	return encodeStoredForm(obj, PutOptions{ElemSize: elemSize}, nil, 0)
 }
 
 // DecodeStored returns the canonical bytes of a self-contained stored
