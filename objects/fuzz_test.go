@@ -39,9 +39,13 @@ func seedFiles(t testing.TB) (canonical map[string][]byte, stored map[string][]b
 		count[o.Kind()]++
 		canonical[fmt.Sprintf("objects/%s-%d.fed", o.Kind(), count[o.Kind()])] = b
 	}
+	// each form twice: as the wire has it (and releases before the
+	// checksum wrote it), and with the checksum a DiskStore adds
 	addStored := func(name string, obj []byte, opts PutOptions, base []byte) {
-		s := encodeStored(obj, opts, base, 0)
+		s := encodeStoredForm(obj, opts, base, 0)
 		stored["stored/"+name+".fz"], storedWant["stored/"+name+".fz"] = s, obj
+		s = encodeStored(obj, opts, base, 0)
+		stored["stored/sum-"+name+".fz"], storedWant["stored/sum-"+name+".fz"] = s, obj
 	}
 	next := EncodeChunk(nudge(fuzzBase[HeaderSize:], 0.001, 1))
 	tree, _ := Encode(sampleObjects()[11])
