@@ -40,6 +40,9 @@ func (r *Repo) dirtyPaths(ctx context.Context) (map[string]byte, error) {
 	}
 	out := map[string]byte{}
 	for _, s := range st {
+		if s.Worktree == 'W' && s.Staged == 0 {
+			continue // withheld weights: nothing local to lose
+		}
 		if s.Worktree == '?' {
 			out[s.Path] = '?'
 		} else {
@@ -108,14 +111,22 @@ func (r *Repo) moveTo(ctx context.Context, op string, from, target map[string]Tr
 	}
 	r.Progress.Start("checking out", total, "B")
 	defer r.Progress.Done()
+	wf, err := r.withheldFiles()
+	if err != nil {
+		return err
+	}
 	for _, p := range changed {
 		t, ok := target[p]
-		if !ok {
+		if !ok || wf.file(ctx, t.Kind, t.ID) {
 			idx.Remove(p)
 			if err := os.Remove(r.abs(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			r.pruneEmptyDirs(p)
+			if ok {
+				// weights withheld: tracked, not in the working tree
+				idx.Set(IndexEntry{Path: p, Kind: t.Kind, ID: t.ID, Mode: t.Mode})
+			}
 			continue
 		}
 		fi, err := r.checkoutFile(ctx, p, t.ID, t.Mode)
@@ -140,6 +151,13 @@ func (r *Repo) moveTo(ctx context.Context, op string, from, target map[string]Tr
 				if _, id, err := r.fileID(ctx, r.abs(p), p); err == nil && id == t.ID {
 					continue
 				}
+			}
+			if wf.file(ctx, t.Kind, t.ID) {
+				if err := os.Remove(r.abs(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				idx.Set(IndexEntry{Path: p, Kind: t.Kind, ID: t.ID, Mode: t.Mode})
+				continue
 			}
 			fi, err := r.checkoutFile(ctx, p, t.ID, t.Mode)
 			if err != nil {

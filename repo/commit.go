@@ -2,7 +2,9 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -178,11 +180,18 @@ func (r *Repo) writeCommit(ctx context.Context, files map[string]TreeFile, paren
 
 // stageTracked re-stages every tracked file that changed or vanished.
 func (r *Repo) stageTracked(ctx context.Context, idx *Index) error {
+	wf, err := r.withheldFiles()
+	if err != nil {
+		return err
+	}
 	todo := map[string]fsInfo{}
 	for _, e := range append([]IndexEntry(nil), idx.Entries...) {
 		fi, err := lstat(r.abs(e.Path))
 		if err != nil {
-			idx.Remove(e.Path)
+			// a file whose weights were withheld stays as it is
+			if !errors.Is(err, fs.ErrNotExist) || !wf.file(ctx, e.Kind, e.ID) {
+				idx.Remove(e.Path)
+			}
 			continue
 		}
 		todo[e.Path] = fi

@@ -116,6 +116,17 @@ func (r *Repo) sideFiles(ctx context.Context, s DiffSide, paths []string) (map[s
 			}
 			out[p] = sf
 		}
+		// a file whose weights were withheld is missing on purpose: it
+		// stands as the index has it, not as a deletion
+		wf, err := r.withheldFiles()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range idx.Entries {
+			if _, ok := files[e.Path]; !ok && e.Stage == 0 && keep(e.Path) && wf.file(ctx, e.Kind, e.ID) {
+				out[e.Path] = &sideFile{TreeFile: TreeFile{Mode: e.Mode, Kind: e.Kind, ID: e.ID}}
+			}
+		}
 		return out, nil
 	case s.Index:
 		idx, err := r.ReadIndex()

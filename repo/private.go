@@ -262,3 +262,50 @@ func (r *Repo) WeightsWithheld(ctx context.Context, id objects.ID) (bool, error)
 	got, err := r.privateCommits(ctx, []objects.ID{id}, set)
 	return len(got) > 0, err
 }
+
+// withheldFiles answers, for model files, whether their weights were
+// withheld: a tensor object they need is listed as withheld and absent.
+// Such a file cannot be checked out; checkouts leave it out of the working
+// tree and keep it in the index (status 'W'), so that a commit keeps it
+// unchanged rather than deleting it.
+type withheldFiles struct {
+	r    *Repo
+	set  map[objects.ID]bool // nil: nothing withheld
+	seen map[objects.ID]bool
+}
+
+func (r *Repo) withheldFiles() (*withheldFiles, error) {
+	w, err := r.Withheld()
+	if err != nil {
+		return nil, err
+	}
+	if len(w) == 0 {
+		w = nil
+	}
+	return &withheldFiles{r: r, set: w, seen: map[objects.ID]bool{}}, nil
+}
+
+// file reports whether the file with object id (of kind) lacks withheld
+// weights. A model object that is missing or unreadable is not withheld:
+// the caller meets the real error where it reads it.
+func (w *withheldFiles) file(ctx context.Context, kind objects.Kind, id objects.ID) bool {
+	if w.set == nil || kind != objects.KindModel {
+		return false
+	}
+	if v, ok := w.seen[id]; ok {
+		return v
+	}
+	out := false
+	if o, err := objects.Read(ctx, w.r.Objects, id, objects.KindModel); err == nil {
+		for _, s := range o.(*objects.Model).Segments {
+			if s.IsTensor() && w.set[s.ID] {
+				if ok, err := w.r.Objects.Has(ctx, s.ID); err == nil && !ok {
+					out = true
+					break
+				}
+			}
+		}
+	}
+	w.seen[id] = out
+	return out
+}

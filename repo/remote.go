@@ -910,17 +910,11 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 	}
 	defer unlock()
 	// Check out while HEAD is still unborn, then point the branch at tip.
-	// A tip whose weights were withheld (private contributions) cannot be
-	// checked out: the branch and HEAD are set, the working tree and the
-	// index stay empty (WeightsWithheld tells the caller).
-	withheld, err := r.WeightsWithheld(ctx, tip)
-	if err != nil {
+	// Model files whose weights were withheld (private contributions) are
+	// tracked but left out of the working tree (WeightsWithheld tells the
+	// caller; status shows them as 'W').
+	if err := r.moveHeadFiles(ctx, "clone", objects.ZeroID, tip, false); err != nil {
 		return nil, err
-	}
-	if !withheld {
-		if err := r.moveHeadFiles(ctx, "clone", objects.ZeroID, tip, false); err != nil {
-			return nil, err
-		}
 	}
 	if err := r.Refs.Update(refs.Branch(branch), objects.ZeroID, tip, r.entry("clone: from "+opts.URL)); err != nil {
 		return nil, err

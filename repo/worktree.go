@@ -297,7 +297,8 @@ type FileState struct {
 	// 'M' modified, 'D' deleted, 'U' conflicted, 0 none.
 	Staged byte
 	// Worktree is the change between the index and the working tree:
-	// 'M', 'D', '?' untracked, 0 none.
+	// 'M', 'D', '?' untracked, 'W' not checked out because its weights
+	// were withheld by their contributor (not a change), 0 none.
 	Worktree byte
 }
 
@@ -334,6 +335,10 @@ func (r *Repo) Status(ctx context.Context) ([]FileState, error) {
 		get(p).Staged = 'U'
 	}
 	refreshed := false
+	wf, err := r.withheldFiles()
+	if err != nil {
+		return nil, err
+	}
 	for i := range idx.Entries {
 		e := &idx.Entries[i]
 		if e.Stage != 0 {
@@ -347,7 +352,11 @@ func (r *Repo) Status(ctx context.Context) ([]FileState, error) {
 		fi, ok := files[e.Path]
 		if !ok {
 			if _, err := os.Lstat(r.abs(e.Path)); errors.Is(err, fs.ErrNotExist) {
-				get(e.Path).Worktree = 'D'
+				if wf.file(ctx, e.Kind, e.ID) {
+					get(e.Path).Worktree = 'W'
+				} else {
+					get(e.Path).Worktree = 'D'
+				}
 			}
 			continue
 		}

@@ -73,7 +73,7 @@ func runClone(ctx context.Context, opts cloneOptions, e *env) error {
 	if private, err := r.WeightsWithheld(ctx, h); err != nil {
 		return err
 	} else if private {
-		e.note("The weights of %s were withheld by its contributor: nothing checked out ('fed verify' checks its commitments and proofs)\n", h.Short())
+		e.note("The weights of %s were withheld by its contributor: its model files are tracked but not checked out ('fed status' lists them; 'fed verify' checks their commitments and proofs)\n", h.Short())
 	}
 	e.printf("%s\n", h.Short())
 	return nil

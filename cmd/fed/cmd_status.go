@@ -19,7 +19,8 @@ func newStatusCommand(e *env) *cli.Command {
 		Usage: "show the working tree status",
 		Description: "Lists changes staged for the next commit, changes not staged, and untracked files.\n" +
 			"--short prints two status letters per path, staged then unstaged, like git:\n" +
-			"A added, M modified, D deleted, U unmerged, ?? untracked.",
+			"A added, M modified, D deleted, U unmerged, ?? untracked, W not checked out because\n" +
+			"its weights were withheld by their contributor (a private push; not a change).",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "short", Aliases: []string{"s"}, Usage: "one line per path"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
@@ -110,13 +111,15 @@ func runStatus(ctx context.Context, opts statusOptions, e *env) error {
 	if head.IsZero() {
 		e.printf("\nNo commits yet\n")
 	}
-	var staged, unmerged, changed, untracked []repo.FileState
+	var staged, unmerged, changed, untracked, withheld []repo.FileState
 	for _, s := range st {
 		switch {
 		case s.Staged == 'U':
 			unmerged = append(unmerged, s)
 		case s.Worktree == '?':
 			untracked = append(untracked, s)
+		case s.Worktree == 'W':
+			withheld = append(withheld, s)
 		}
 		if s.Staged != 0 && s.Staged != 'U' {
 			staged = append(staged, s)
@@ -159,11 +162,25 @@ func runStatus(ctx context.Context, opts statusOptions, e *env) error {
 			e.printf("\t%s\n", s.Path)
 		}
 	}
+	if len(withheld) > 0 {
+		e.printf("\nNot checked out (weights withheld by their contributor):\n")
+		e.hint(`  ("fed verify" checks their commitments and proofs; commits keep them unchanged)` + "\n")
+		for _, s := range withheld {
+			e.printf("\t%s\n", s.Path)
+		}
+	}
 	e.printf("\n")
+	clean := len(st) == 0
+	if !clean && len(st) == len(withheld) {
+		clean = true
+		for _, s := range withheld {
+			clean = clean && s.Staged == 0
+		}
+	}
 	switch {
-	case len(st) == 0 && head.IsZero():
+	case clean && head.IsZero():
 		e.printf("nothing to commit (create/copy files and use \"fed add\" to track)\n")
-	case len(st) == 0:
+	case clean:
 		e.printf("nothing to commit, working tree clean\n")
 	case len(staged) == 0 && len(changed) > 0:
 		e.printf("no changes added to commit (use \"fed add\" and/or \"fed commit -a\")\n")
