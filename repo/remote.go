@@ -383,6 +383,12 @@ type PushResult struct {
 	Withheld int
 	// Private reports a push that withheld weights.
 	Private bool
+	// PrivateDefault reports that this push, asked to withhold weights
+	// (PushOptions.PrivateWeights) by a repository that had no
+	// remote.<name>.private-weights setting, set it to true: later pushes
+	// to the remote withhold weights too unless the setting is changed, so
+	// a contributor who forgets the flag does not publish them.
+	PrivateDefault bool
 	// BytesSent counts every request byte (objects and control).
 	BytesSent int64
 }
@@ -479,6 +485,16 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 		res.Private = true
 		if err := r.pushWithheld(ctx, c, res, opts, ids, withheld, commits, list); err != nil {
 			return nil, err
+		}
+		if opts.PrivateWeights {
+			key := PrivateWeightsKey(opts.Remote)
+			if _, set := r.Config.Get(key); !set {
+				r.Config.Set(key, "true")
+				if err := r.Config.Save(); err != nil {
+					return nil, err
+				}
+				res.PrivateDefault = true
+			}
 		}
 		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
 	}

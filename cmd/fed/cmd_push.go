@@ -37,7 +37,9 @@ func newPushCommand(e *env) *cli.Command {
 			"contributions with 'fed merge --prove'), then the withheld form to REMOTE:\n\n" +
 			"  fed push --private-weights --aggregator lab origin alice\n\n" +
 			"is 'fed push lab alice' followed by 'fed push --private-weights origin alice'.\n" +
-			"'fed config remote.origin.private-weights true' makes every push to origin private.\n" +
+			"'fed config remote.origin.private-weights true' makes every push to origin private;\n" +
+			"the first --private-weights push to a remote sets it, so that a later push without\n" +
+			"the flag does not publish weights (set it to false to publish them there).\n" +
 			"Only tensors of model files fed understands are withheld; other files are pushed as is.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "allow a push that is not a fast-forward (owner only)"},
@@ -81,8 +83,10 @@ type pushJSON struct {
 	Bytes    int64      `json:"bytes"`
 	// Private: the push withheld weights; Withheld counts the tensor
 	// objects it kept off the server.
-	Private  bool `json:"private,omitempty"`
-	Withheld int  `json:"withheld,omitempty"`
+	Private bool `json:"private,omitempty"`
+	// PrivateDefault: this push set remote.<name>.private-weights true.
+	PrivateDefault bool `json:"private_default_set,omitempty"`
+	Withheld       int  `json:"withheld,omitempty"`
 	// Aggregator is the full push to --aggregator that came first.
 	Aggregator *pushJSON `json:"aggregator,omitempty"`
 }
@@ -132,7 +136,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 
 func toPushJSON(res *repo.PushResult) pushJSON {
 	return pushJSON{Remote: res.Remote, Ref: res.Ref, Old: res.Old, New: res.New, UpToDate: res.UpToDate, Objects: res.Stats.Objects, Bytes: res.Stats.Bytes,
-		Private: res.Private, Withheld: res.Withheld}
+		Private: res.Private, Withheld: res.Withheld, PrivateDefault: res.PrivateDefault}
 }
 
 func printPush(e *env, res *repo.PushResult) {
@@ -149,6 +153,9 @@ func printPush(e *env, res *repo.PushResult) {
 		suffix = fmt.Sprintf("  (weights withheld: %d tensor object(s) kept off %s)", res.Withheld, res.Remote)
 	}
 	e.printf("%s..%s  %s -> %s/%s%s\n", from, res.New.Short(), res.Ref, res.Remote, res.Ref[len("refs/heads/"):], suffix)
+	if res.PrivateDefault {
+		e.note("Later pushes to %s withhold weights too: remote.%s.private-weights is now true (set it to false to publish weights there)\n", res.Remote, res.Remote)
+	}
 }
 
 // remoteError gives remote failures their exit codes and hints.
