@@ -1,7 +1,15 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/fed-vcs/fed/objects"
@@ -11,9 +19,9 @@ import (
 
 // Background proving (Options.Prove, fed serve --prove): accepted pushes
 // queue their new commits; one goroutine (RunProver) proves them one at a
-// time, oldest first within a push. The queue is bounded and lives in
-// memory: commits queued when the server stops are not proven (a later
-// `fed prove` by anyone holding the weights covers them).
+// time, oldest first within a push. The queue is bounded and kept in
+// <root>/prove-queue (every change rewrites it atomically): jobs queued or
+// running when the server stops are proven after it restarts.
 
 // proveJob is one commit to prove.
 type proveJob struct {
@@ -23,10 +31,65 @@ type proveJob struct {
 
 // prover is the queue of proving jobs.
 type prover struct {
-	mu     sync.Mutex
-	queue  []proveJob
-	queued map[proveJob]bool // in queue or running
-	wake   chan struct{}     // signalled when a job is queued
+	mu      sync.Mutex
+	queue   []proveJob
+	running *proveJob
+	queued  map[proveJob]bool // in queue or running
+	wake    chan struct{}     // signalled when a job is queued
+}
+
+// proveQueueFile holds the jobs of a server root, one per line:
+// "<commit id, 64 hex digits> <repository name>\n", the running job first.
+const proveQueueFile = "prove-queue"
+
+// saveQueueLocked rewrites the queue file (temporary file, fsync,
+// rename); p.mu is held. Errors go to ErrorLog: the queue in memory stays
+// right, only a restart would lose jobs.
+func (s *Server) saveQueueLocked() {
+	p := &s.prover
+	var b bytes.Buffer
+	jobs := p.queue
+	if p.running != nil {
+		jobs = append([]proveJob{*p.running}, jobs...)
+	}
+	for _, j := range jobs {
+		fmt.Fprintf(&b, "%s %s\n", j.commit, j.repo)
+	}
+	path := filepath.Join(s.opts.Root, proveQueueFile)
+	if err := writeFileAtomic(path, b.Bytes()); err != nil {
+		s.opts.ErrorLog("prove: save queue: %v", err)
+	}
+}
+
+// loadQueue queues the jobs a previous run left in the queue file.
+func (s *Server) loadQueue() error {
+	path := filepath.Join(s.opts.Root, proveQueueFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("server: prove queue: %w", err)
+	}
+	byRepo := map[string][]objects.ID{}
+	var order []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		id, name, ok := strings.Cut(sc.Text(), " ")
+		cid, err := objects.ParseID(id)
+		if !ok || err != nil || remote.ValidateRepoName(name) != nil {
+			s.opts.ErrorLog("prove: %s line %d: not \"<commit> <repository>\": skipped", path, n)
+			continue
+		}
+		if _, seen := byRepo[name]; !seen {
+			order = append(order, name)
+		}
+		byRepo[name] = append(byRepo[name], cid)
+	}
+	for _, name := range order {
+		s.enqueueProofs(name, byRepo[name], nil)
+	}
+	return nil
 }
 
 // enqueueProofs queues the commits of a push for proving, skipping those
@@ -54,6 +117,7 @@ func (s *Server) enqueueProofs(repo string, commits, withheld []objects.ID) {
 		p.queue = append(p.queue, j)
 		p.queued[j] = true
 	}
+	s.saveQueueLocked()
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -83,6 +147,7 @@ func (s *Server) RunProver(ctx context.Context) {
 		if ok {
 			j = p.queue[0]
 			p.queue = p.queue[1:]
+			p.running = &j
 		}
 		p.mu.Unlock()
 		if !ok {
@@ -94,12 +159,14 @@ func (s *Server) RunProver(ctx context.Context) {
 			}
 		}
 		s.proveJob(ctx, j)
+		if ctx.Err() != nil {
+			return // the job stays in the queue file for the next run
+		}
 		p.mu.Lock()
 		delete(p.queued, j)
+		p.running = nil
+		s.saveQueueLocked()
 		p.mu.Unlock()
-		if ctx.Err() != nil {
-			return
-		}
 	}
 }
 

@@ -73,7 +73,8 @@ type Options struct {
 	// commit a push adds to a branch or tag that has no proof and whose
 	// weights are on the server; it returns nil when it has nothing to do
 	// (e.g. the repository has no zk settings). Jobs run while Serve (or
-	// RunProver) runs; jobs still queued when it stops are dropped.
+	// RunProver) runs; jobs still queued or running when it stops are kept
+	// in <root>/prove-queue and proven after a restart.
 	Prove func(ctx context.Context, repo string, commit objects.ID) error
 	// ProveQueue bounds the proving jobs waiting (default 256); commits
 	// pushed while it is full are not proven (logged).
@@ -185,14 +186,20 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		auth:     newAuthState(opts.Now),
 		limiter:  newLimiter(opts.Rate, opts.Burst, opts.Now),
 		inflight: newWeighted(opts.MaxInflightBytes),
 		repos:    map[string]*repository{},
 		prover:   prover{wake: make(chan struct{}, 1), queued: map[proveJob]bool{}},
-	}, nil
+	}
+	if opts.Prove != nil {
+		if err := s.loadQueue(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Root returns the directory holding the repositories.

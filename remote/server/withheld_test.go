@@ -3,6 +3,9 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -343,5 +346,93 @@ func TestProver(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("RunProver did not stop with its context")
+	}
+}
+
+// Jobs queued or running when the prover stops are proven after a restart
+// of the server on the same root; a damaged queue line is skipped.
+func TestProverQueueSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	started := make(chan objects.ID, 10)
+	ts := newServer(t, server.Options{Root: root, Prove: func(ctx context.Context, repo string, commit objects.ID) error {
+		started <- commit
+		<-ctx.Done() // never finishes: the server stops first
+		return ctx.Err()
+	}})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { ts.srv.RunProver(runCtx); close(done) }()
+	owner := keyN(1)
+	h := newHistory(t, owner)
+	co := newClient(t, ts.URL+"/lab/q", owner, remote.Options{})
+	c1, _, ids1 := h.commit(objects.ZeroID, 1, 1024, 1, nil)
+	c2, _, ids2 := h.commit(c1, 1, 1024, 2, nil)
+	if err := push(ctx, co, h.store, append(ids1, ids2...), "refs/heads/main", objects.ZeroID, c2, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-started:
+		if id != c1 {
+			t.Fatalf("first job %s, want c1 %s", id.Short(), c1.Short())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the prover did not start")
+	}
+	stop()
+	<-done
+	ts.Close()
+	f, err := os.OpenFile(filepath.Join(root, "prove-queue"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("no queue file after a stop with jobs left: %v", err)
+	}
+	f.WriteString("not-a-commit lab/q\n")
+	f.Close()
+
+	var logged []string
+	var mu sync.Mutex
+	proved := make(chan objects.ID, 10)
+	ts2 := newServer(t, server.Options{Root: root,
+		ErrorLog: func(format string, args ...any) {
+			mu.Lock()
+			logged = append(logged, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		},
+		Prove: func(ctx context.Context, repo string, commit objects.ID) error {
+			if repo != "lab/q" {
+				t.Errorf("Prove of repository %q", repo)
+			}
+			proved <- commit
+			return nil
+		}})
+	if n := ts2.srv.ProveQueueLen(); n != 2 {
+		t.Fatalf("restarted server queues %d jobs, want 2 (c1 interrupted, c2)", n)
+	}
+	runCtx2, stop2 := context.WithCancel(ctx)
+	defer stop2()
+	go ts2.srv.RunProver(runCtx2)
+	var got []objects.ID
+	for len(got) < 2 {
+		select {
+		case id := <-proved:
+			got = append(got, id)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("proved %v after the restart, want c1 and c2", got)
+		}
+	}
+	if diff := cmp.Diff([]objects.ID{c1, c2}, got); diff != "" {
+		t.Fatalf("proved after restart (-want +got):\n%s", diff)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ts2.srv.ProveQueueLen() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "prove-queue")); len(b) != 0 {
+		t.Fatalf("queue file after every job ran: %q", b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], "line 3") {
+		t.Fatalf("logged %q, want the damaged line 3 named", logged)
 	}
 }
