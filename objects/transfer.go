@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -200,3 +201,55 @@ func DecodeStored(stored []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", ErrMissingBase, base)
 	})
 }
+
+// OpenStored opens the stored form of id as GetStored returns it for a
+// receiver without bases (no local checksum), for serving with byte
+// ranges. A delta form is returned as stored: callers serve those only to
+// receivers that hold the base, or use GetStored.
+func (s *DiskStore) OpenStored(id ID) (io.ReadSeekCloser, error) {
+	f, err := s.open(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &NotFoundError{ID: id}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", id, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read object %s: %w", id, err)
+	}
+	var hdr [3]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil || hdr[0] != storedMagic0 || hdr[1] != storedMagic1 {
+		f.Close()
+		return nil, &CorruptError{ID: id, Err: errStored}
+	}
+	size := fi.Size()
+	if hdr[2]&flagSum != 0 {
+		size -= sumSize
+	}
+	return &wireForm{f: f, r: io.NewSectionReader(f, 0, size), enc: hdr[2] &^ flagSum}, nil
+}
+
+// wireForm reads a stored file without its checksum: the section before
+// it, with the encoding byte's checksum bit cleared.
+type wireForm struct {
+	f   *os.File
+	r   *io.SectionReader
+	enc byte
+}
+
+func (w *wireForm) Read(p []byte) (int, error) {
+	off, _ := w.r.Seek(0, io.SeekCurrent)
+	n, err := w.r.Read(p)
+	if off <= 2 && 2 < off+int64(n) {
+		p[2-off] = w.enc
+	}
+	return n, err
+}
+
+func (w *wireForm) Seek(offset int64, whence int) (int64, error) {
+	return w.r.Seek(offset, whence)
+}
+
+func (w *wireForm) Close() error { return w.f.Close() }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -695,9 +694,9 @@ func (c *call) getObject(hexID string) {
 	}
 	c.w.Header().Set("Content-Type", remote.MediaStored)
 	if info.Base.IsZero() {
-		// Self-contained on disk: serve the file (ranges, sendfile).
-		h := id.String()
-		f, err := os.Open(filepath.Join(rp.store.Dir(), h[:2], h[2:]))
+		// Self-contained on disk: serve the file (ranges), without the
+		// checksum only this server's copy carries.
+		f, err := rp.store.OpenStored(id)
 		if err != nil {
 			c.internal(err)
 			return

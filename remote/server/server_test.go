@@ -118,6 +118,21 @@ func TestPushFetchRoundTrip(t *testing.T) {
 	if !bytes.Equal(whole.Bytes()[1000:], tail.Bytes()) {
 		t.Fatal("ranged GET returned other bytes")
 	}
+	// The object travels in its wire form: no checksum (the server's copy
+	// has one), also for a range that starts before the encoding byte.
+	if w := whole.Bytes(); len(w) < 3 || w[2]&0x80 != 0 {
+		t.Fatalf("GET object sent the local checksum form (encoding byte %#x)", w[2])
+	}
+	if got, err := objects.DecodeStored(whole.Bytes()); err != nil || objects.Sum(got) != t1.Pieces[0] {
+		t.Fatalf("GET object: %v", err)
+	}
+	var from1 bytes.Buffer
+	if _, err := anon.GetObject(ctx, t1.Pieces[0], 1, &from1); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(whole.Bytes()[1:], from1.Bytes()) {
+		t.Fatal("ranged GET from byte 1 returned other bytes")
+	}
 	// The push log holds both pushes with verifiable signatures.
 	pl, err := c.PushLog(ctx)
 	if err != nil {
