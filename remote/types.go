@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,7 +174,17 @@ type Settings struct {
 	// NFT is the base58 mint of the repository NFT whose holder owns the
 	// repository, or empty.
 	NFT string `json:"nft,omitempty"`
+	// ZK holds the hosted repository's zk settings (keys of ZKSettingKeys)
+	// that are set: the bounds and chunk size the server proves with
+	// (fed serve --prove) and checks proofs against (--require-proofs).
+	// Absent when none are set or the server keeps none.
+	ZK map[string]string `json:"zk,omitempty"`
 }
+
+// ZKSettingKeys are the repository settings an owner can set on a
+// server (SettingsUpdate.ZK): the ones that define what a proof of the
+// repository states. zk.prove (when a client proves) stays local.
+var ZKSettingKeys = []string{"zk.chunk", "zk.linf", "zk.l2", "zk.vk"}
 
 // SettingsUpdate changes settings (owner only); nil fields stay.
 type SettingsUpdate struct {
@@ -182,6 +193,9 @@ type SettingsUpdate struct {
 	// NFT links the repository to a repository NFT (base58 mint), whose
 	// holder is then the owner; "" unlinks it.
 	NFT *string `json:"nft,omitempty"`
+	// ZK sets zk settings (keys of ZKSettingKeys); a key whose value is ""
+	// is removed. The server validates the values as `fed config` does.
+	ZK map[string]string `json:"zk,omitempty"`
 }
 
 // PushLogEntry is one signed push kept by the server.
@@ -414,6 +428,14 @@ func (r *UpdateRequest) check() error {
 }
 
 func (r *SettingsUpdate) check() error {
+	for k, v := range r.ZK {
+		if !slices.Contains(ZKSettingKeys, k) {
+			return fmt.Errorf("zk: %q is not a setting a server keeps (want one of %s)", k, strings.Join(ZKSettingKeys, ", "))
+		}
+		if len(v) > 1024 {
+			return fmt.Errorf("zk: %s: value of %d bytes", k, len(v))
+		}
+	}
 	if r.NFT != nil && *r.NFT != "" {
 		if len(*r.NFT) > 44 {
 			return fmt.Errorf("nft: %d characters, not a base58 address", len(*r.NFT))

@@ -398,7 +398,8 @@ func TestVectorsExamples(t *testing.T) {
 }
 
 // validate checks doc against the subset of JSON Schema our schemas use:
-// type, const, enum, properties, required, items, pattern, minItems,
+// type, const, enum, properties, additionalProperties, propertyNames,
+// required, items, pattern, minItems,
 // maxItems, minLength, maxLength, minimum, maximum and local $refs.
 func validate(root, s map[string]any, doc any, at string) []string {
 	if ref, ok := s["$ref"].(string); ok {
@@ -436,6 +437,18 @@ func validate(root, s map[string]any, doc any, at string) []string {
 		for k, v := range d {
 			if ps, ok := props[k].(map[string]any); ok {
 				errs = append(errs, validate(root, ps, v, at+"."+k)...)
+				continue
+			}
+			switch ap := s["additionalProperties"].(type) {
+			case bool:
+				if !ap {
+					bad("member %q not allowed", k)
+				}
+			case map[string]any:
+				errs = append(errs, validate(root, ap, v, at+"."+k)...)
+			}
+			if pn, ok := s["propertyNames"].(map[string]any); ok {
+				errs = append(errs, validate(root, pn, k, at+" name "+k)...)
 			}
 		}
 	case []any:

@@ -70,6 +70,9 @@ func (r *Repo) ZKSettings() (ZKSettings, error) {
 		if s.ChunkSize, err = strconv.Atoi(v); err != nil {
 			return s, fmt.Errorf("config zk.chunk %q: want an integer", v)
 		}
+		if err := zk.CheckChunkSize(s.ChunkSize); err != nil {
+			return s, fmt.Errorf("config zk.chunk: %w", err)
+		}
 	}
 	if v, ok := get("zk.prove"); ok {
 		switch v {

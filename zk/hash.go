@@ -135,6 +135,10 @@ func RootOf(chunkSize int, layout, extras [32]byte, chunks []Digest) [32]byte {
 	return r
 }
 
+// CheckChunkSize checks a chunk size (zk.chunk): a multiple of
+// PerElement in [MinChunk, MaxChunk].
+func CheckChunkSize(n int) error { return checkChunkSize(n) }
+
 func checkChunkSize(n int) error {
 	if n < MinChunk || n > MaxChunk || n%PerElement != 0 {
 		return fmt.Errorf("zk: chunk size %d: must be a multiple of %d in [%d, %d]", n, PerElement, MinChunk, MaxChunk)

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
 )
 
 type configOptions struct {
+	remote string
 	global bool
 	list   bool
 	unset  bool
@@ -25,15 +29,20 @@ func newConfigCommand(e *env) *cli.Command {
 		Description: "Reads KEY (section.key or section.subsection.key) from the repository's\n" +
 			".fed/config, else the user's file (~/.config/fed/config, or $FED_CONFIG); with\n" +
 			"VALUE sets it in the repository file, or the user's with --global.\n" +
-			"Keys: user.keypair (signing key file).",
+			"Keys: user.keypair (signing key file).\n\n" +
+			"--remote REMOTE reads and sets the zk settings of the repository REMOTE hosts\n" +
+			"(zk.chunk, zk.linf, zk.l2, zk.vk): the bounds and chunk size that server proves\n" +
+			"with (fed serve --prove) and checks proofs against (--require-proofs). Setting\n" +
+			"them needs the repository's owner; the server refuses values fed would refuse.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "global", Usage: "use the user's file instead of the repository's"},
+			&cli.StringFlag{Name: "remote", Usage: "the zk settings of the repository on `REMOTE` instead"},
 			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list every KEY=VALUE"},
 			&cli.BoolFlag{Name: "unset", Usage: "remove KEY"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
-			return runConfig(c.Context, configOptions{global: c.Bool("global"), list: c.Bool("list"), unset: c.Bool("unset"), args: args}, e)
+			return runConfig(c.Context, configOptions{remote: c.String("remote"), global: c.Bool("global"), list: c.Bool("list"), unset: c.Bool("unset"), args: args}, e)
 		},
 	}
 }
@@ -48,6 +57,12 @@ func runConfig(ctx context.Context, opts configOptions, e *env) error {
 		return usageErrorf("config takes KEY [VALUE]")
 	}
 	writing := opts.unset || len(opts.args) == 2
+	if opts.remote != "" {
+		if opts.global {
+			return usageErrorf("--remote and --global cannot be used together")
+		}
+		return runRemoteConfig(ctx, opts, e)
+	}
 	var cfg *repo.Config
 	if opts.global {
 		c, err := repo.LoadUserConfig()
@@ -94,5 +109,58 @@ func runConfig(ctx context.Context, opts configOptions, e *env) error {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("config key %s is not set", opts.args[0])}
 	}
 	e.printf("%s\n", v)
+	return nil
+}
+
+// runRemoteConfig reads or changes the zk settings of the repository on
+// opts.remote (GET/PUT settings).
+func runRemoteConfig(ctx context.Context, opts configOptions, e *env) error {
+	if len(opts.args) > 0 && !slices.Contains(remote.ZKSettingKeys, opts.args[0]) {
+		return usageErrorf("a server keeps only %s, not %s", strings.Join(remote.ZKSettingKeys, ", "), opts.args[0])
+	}
+	r, err := e.openRepo(false)
+	if err != nil {
+		return err
+	}
+	if err := e.loadKey(r); err != nil {
+		return err
+	}
+	url, ok := r.Config.Get("remote." + opts.remote + ".url")
+	if !ok {
+		return usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", opts.remote, opts.remote)
+	}
+	c, err := remote.New(url, remote.Options{Key: r.Key})
+	if err != nil {
+		return err
+	}
+	var st *remote.Settings
+	switch {
+	case opts.unset:
+		st, err = c.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{opts.args[0]: ""}})
+	case len(opts.args) == 2:
+		if opts.args[1] == "" {
+			return usageErrorf("an empty value: use --unset to remove %s", opts.args[0])
+		}
+		st, err = c.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{opts.args[0]: opts.args[1]}})
+	default:
+		st, err = c.Settings(ctx)
+	}
+	if err != nil {
+		return remoteError(err)
+	}
+	switch {
+	case opts.list:
+		for _, k := range remote.ZKSettingKeys {
+			if v, ok := st.ZK[k]; ok {
+				e.printf("%s=%s\n", k, v)
+			}
+		}
+	case !opts.unset && len(opts.args) == 1:
+		v, ok := st.ZK[opts.args[0]]
+		if !ok {
+			return &exitError{code: exitFailure, msg: fmt.Sprintf("config key %s is not set on %s", opts.args[0], opts.remote)}
+		}
+		e.printf("%s\n", v)
+	}
 	return nil
 }

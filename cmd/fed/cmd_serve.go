@@ -14,6 +14,7 @@ import (
 
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 )
 
@@ -94,6 +95,38 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	}
 	hosted := func(name string) (*repo.Repo, error) {
 		return repo.OpenBare(filepath.Join(opts.root, filepath.FromSlash(name)+".fed"))
+	}
+	// The owner's zk settings live in the hosted repository's config.
+	sopts.ZKSettings = func(name string, set map[string]string) (map[string]string, error) {
+		r, err := hosted(name)
+		if err != nil {
+			return nil, err
+		}
+		if set != nil {
+			for k, v := range set {
+				if v == "" {
+					err = r.Config.Unset(k)
+				} else {
+					err = r.Config.Set(k, v)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			if _, err := r.ZKSettings(); err != nil {
+				return nil, err // nothing saved
+			}
+			if err := r.Config.Save(); err != nil {
+				return nil, err
+			}
+		}
+		out := map[string]string{}
+		for _, k := range remote.ZKSettingKeys {
+			if v, ok := r.Config.Get(k); ok && v != "" {
+				out[k] = v
+			}
+		}
+		return out, nil
 	}
 	if opts.requireProofs {
 		cache, err := e.zkCache()

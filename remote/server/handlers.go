@@ -723,7 +723,28 @@ func (c *call) getSettings() {
 		c.failChainDown()
 		return
 	}
-	writeJSON(c.w, 200, c.settingsOf(rp, m))
+	s := c.settingsOf(rp, m)
+	if c.s.opts.ZKSettings != nil {
+		zk, err := c.zkSettings(nil)
+		if err != nil {
+			c.internal(err)
+			return
+		}
+		s.ZK = zk
+	}
+	writeJSON(c.w, 200, s)
+}
+
+// zkSettings reads or changes the repository's zk settings (Options.ZKSettings),
+// one change at a time per server.
+func (c *call) zkSettings(set map[string]string) (map[string]string, error) {
+	c.s.zkMu.Lock()
+	defer c.s.zkMu.Unlock()
+	zk, err := c.s.opts.ZKSettings(c.name, set)
+	if len(zk) == 0 {
+		zk = nil
+	}
+	return zk, err
 }
 
 // settingsOf is the settings answer: the owner is the one this call
@@ -770,9 +791,26 @@ func (c *call) putSettings() {
 	if !ok {
 		return
 	}
+	if req.ZK != nil && c.s.opts.ZKSettings == nil {
+		c.fail(remote.NewProblem(400, remote.CodeBadRequest, "this server keeps no zk settings for its repositories"))
+		return
+	}
 	if req.NFT != nil && *req.NFT != "" {
 		mint, _ := objects.ParsePublicKey(*req.NFT) // checked by the decoder
 		if !c.linkNFT(rp, mint) {
+			return
+		}
+	}
+	var zk map[string]string
+	if c.s.opts.ZKSettings != nil {
+		// after every other check: a value the server refuses, or a
+		// refused link, changes nothing
+		if zk, err = c.zkSettings(req.ZK); err != nil {
+			if req.ZK != nil {
+				c.fail(remote.NewProblem(400, remote.CodeBadRequest, "zk settings of %s: %v", c.name, err))
+			} else {
+				c.internal(err)
+			}
 			return
 		}
 	}
@@ -794,7 +832,9 @@ func (c *call) putSettings() {
 		c.internal(err)
 		return
 	}
-	writeJSON(c.w, 200, c.settingsOf(rp, m))
+	s := c.settingsOf(rp, m)
+	s.ZK = zk
+	writeJSON(c.w, 200, s)
 }
 
 func (c *call) collaborator(keyText string) {

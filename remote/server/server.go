@@ -92,6 +92,12 @@ type Options struct {
 	NFTHolder func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error)
 	// Now returns the current time (tests).
 	Now func() time.Time
+	// ZKSettings reads (set nil) or changes (set not nil: a key with value
+	// "" is removed) the zk settings of hosted repository name and returns
+	// those set afterwards; it rejects values `fed config` would reject.
+	// fed serve keeps them in the repository's config file. Nil: settings
+	// answers carry no zk member and a change of them is refused (501).
+	ZKSettings func(name string, set map[string]string) (map[string]string, error)
 	// ErrorLog receives internal errors (default: discarded).
 	ErrorLog func(format string, args ...any)
 }
@@ -173,6 +179,7 @@ type Server struct {
 	repos map[string]*repository
 
 	prover prover
+	zkMu   sync.Mutex // one zk settings change at a time
 }
 
 var _ http.Handler = (*Server)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -434,5 +435,76 @@ func TestProverQueueSurvivesRestart(t *testing.T) {
 	defer mu.Unlock()
 	if len(logged) != 1 || !strings.Contains(logged[0], "line 3") {
 		t.Fatalf("logged %q, want the damaged line 3 named", logged)
+	}
+}
+
+// The owner's zk settings go through Options.ZKSettings: read by anyone who
+// may read, changed by the owner only, refused when the hook refuses (and
+// then unchanged), and refused outright by a server without the hook.
+func TestZKSettings(t *testing.T) {
+	ctx := context.Background()
+	kept := map[string]string{}
+	var mu sync.Mutex
+	ts := newServer(t, server.Options{ZKSettings: func(name string, set map[string]string) (map[string]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if name != "lab/z" {
+			t.Errorf("ZKSettings of %q", name)
+		}
+		if set["zk.chunk"] == "7" {
+			return nil, errors.New("zk: chunk size 7: bad")
+		}
+		for k, v := range set {
+			if v == "" {
+				delete(kept, k)
+			} else {
+				kept[k] = v
+			}
+		}
+		return maps.Clone(kept), nil
+	}})
+	owner, other := keyN(1), keyN(2)
+	h := newHistory(t, owner)
+	co := newClient(t, ts.URL+"/lab/z", owner, remote.Options{})
+	c1, _, ids := h.commit(objects.ZeroID, 1, 256, 1, nil)
+	if err := push(ctx, co, h.store, ids, "refs/heads/main", objects.ZeroID, c1, false); err != nil {
+		t.Fatal(err)
+	}
+	st, err := co.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{"zk.linf": "0.05", "zk.chunk": "16"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"zk.linf": "0.05", "zk.chunk": "16"}
+	if diff := cmp.Diff(want, st.ZK); diff != "" {
+		t.Fatalf("settings after the change (-want +got):\n%s", diff)
+	}
+	if _, err := co.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{"zk.chunk": "7"}}); problemCode(err) != remote.CodeBadRequest || !strings.Contains(err.Error(), "chunk size 7") {
+		t.Fatalf("a refused value: %v", err)
+	}
+	if _, err := co.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{"zk.prove": "always"}}); problemCode(err) != remote.CodeBadRequest {
+		t.Fatalf("a key servers do not keep: %v", err)
+	}
+	cOther := newClient(t, ts.URL+"/lab/z", other, remote.Options{})
+	if _, err := cOther.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{"zk.linf": "9"}}); problemCode(err) != remote.CodeForbidden {
+		t.Fatalf("a change by someone else: %v", err)
+	}
+	got, err := cOther.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got.ZK); diff != "" {
+		t.Fatalf("settings after refused changes (-want +got):\n%s", diff)
+	}
+
+	plain := newServer(t, server.Options{})
+	cp := newClient(t, plain.URL+"/lab/z", owner, remote.Options{})
+	if err := push(ctx, cp, h.store, ids, "refs/heads/main", objects.ZeroID, c1, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.UpdateSettings(ctx, remote.SettingsUpdate{ZK: map[string]string{"zk.linf": "0.05"}}); problemCode(err) != remote.CodeBadRequest {
+		t.Fatalf("zk settings on a server without them: %v", err)
+	}
+	if s, err := cp.Settings(ctx); err != nil || s.ZK != nil {
+		t.Fatalf("settings of a server without zk settings: %+v %v", s, err)
 	}
 }
