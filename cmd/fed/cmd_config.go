@@ -148,6 +148,11 @@ func runRemoteConfig(ctx context.Context, opts configOptions, e *env) error {
 	if err != nil {
 		return remoteError(err)
 	}
+	// a server of an earlier release ignores the zk member: say so
+	// rather than report a change that did not happen
+	if len(opts.args) == 2 && st.ZK[opts.args[0]] != opts.args[1] || opts.unset && st.ZK[opts.args[0]] != "" {
+		return fmt.Errorf("%s did not keep %s (a server of an earlier fed release keeps no zk settings)", opts.remote, opts.args[0])
+	}
 	switch {
 	case opts.list:
 		for _, k := range remote.ZKSettingKeys {
