@@ -285,6 +285,11 @@ func (s *DiskStore) markVerified(c *cachedChunk) {
 func (s *DiskStore) lookup(id ID) *cachedChunk {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
+	return s.readyLocked(id)
+}
+
+// readyLocked is lookup with cacheMu held.
+func (s *DiskStore) readyLocked(id ID) *cachedChunk {
 	for _, c := range s.cache {
 		if c.id == id {
 			select {
@@ -318,20 +323,11 @@ func (s *DiskStore) drop(c *cachedChunk) {
 func (s *DiskStore) hold(id ID) *cachedChunk {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	for _, c := range s.cache {
-		if c.id == id {
-			select {
-			case <-c.ready:
-				if c.err == nil {
-					c.refs++
-					return c
-				}
-			default:
-			}
-			return nil
-		}
+	c := s.readyLocked(id)
+	if c != nil {
+		c.refs++
 	}
-	return nil
+	return c
 }
 
 // fileStamp identifies one version of an object's file: a cached decode

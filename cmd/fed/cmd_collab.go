@@ -8,6 +8,7 @@ import (
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repo"
 )
 
 type collabOptions struct {
@@ -42,14 +43,7 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := e.loadKey(r); err != nil {
-		return err
-	}
-	url, ok := r.Config.Get("remote." + opts.remote + ".url")
-	if !ok {
-		return usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", opts.remote, opts.remote)
-	}
-	c, err := remote.New(url, remote.Options{Key: r.Key})
+	c, err := e.signedClient(r, opts.remote)
 	if err != nil {
 		return err
 	}
@@ -98,4 +92,17 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 		return nil
 	}
 	return usageErrorf("unknown collab command %q (want add, rm or list)", opts.action)
+}
+
+// signedClient loads the signing key into r and returns a client for the
+// repository r's remote name points at.
+func (e *env) signedClient(r *repo.Repo, name string) (*remote.Client, error) {
+	if err := e.loadKey(r); err != nil {
+		return nil, err
+	}
+	url, ok := r.Config.Get("remote." + name + ".url")
+	if !ok {
+		return nil, usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", name, name)
+	}
+	return remote.New(url, remote.Options{Key: r.Key})
 }

@@ -122,14 +122,7 @@ func runRemoteConfig(ctx context.Context, opts configOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := e.loadKey(r); err != nil {
-		return err
-	}
-	url, ok := r.Config.Get("remote." + opts.remote + ".url")
-	if !ok {
-		return usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", opts.remote, opts.remote)
-	}
-	c, err := remote.New(url, remote.Options{Key: r.Key})
+	c, err := e.signedClient(r, opts.remote)
 	if err != nil {
 		return err
 	}

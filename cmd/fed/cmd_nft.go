@@ -302,17 +302,11 @@ func runNFTLink(ctx context.Context, opts nftOptions, e *env) error {
 		}
 		value = mint.String()
 	}
-	if err := e.loadKey(r); err != nil {
-		return err
-	}
-	url, ok := r.Config.Get("remote." + name + ".url")
-	if !ok {
-		return usageErrorf("no remote named %s (add it with 'fed remote add %s URL')", name, name)
-	}
-	c, err := remote.New(url, remote.Options{Key: r.Key})
+	c, err := e.signedClient(r, name)
 	if err != nil {
 		return err
 	}
+	url, _ := r.Config.Get("remote." + name + ".url")
 	s, err := c.UpdateSettings(ctx, remote.SettingsUpdate{NFT: &value})
 	if err != nil {
 		var p *remote.Problem
