@@ -39,14 +39,14 @@ type DiskStore struct {
 	cacheMu sync.Mutex
 	cache   []*cachedChunk
 
-	// Deferred durability (BeginBatch/EndBatch): while a batch is open, a
-	// new object is written to a temporary file without fsync and stays
-	// there, readable through path, until EndBatch makes the data durable
-	// and renames it into place. pending maps such objects to their file.
 	// strict makes reads hash every object even when its stored form
 	// carries a checksum (fsck; SetStrict).
 	strict atomic.Bool
 
+	// Deferred durability (BeginBatch/EndBatch): while a batch is open, a
+	// new object is written to a temporary file without fsync and stays
+	// there, readable through path, until EndBatch makes the data durable
+	// and renames it into place. pending maps such objects to their file.
 	batchMu  sync.Mutex
 	batches  int
 	pending  map[ID]string
@@ -477,30 +477,46 @@ func readPooled(path string) ([]byte, error) {
 
 // DeltaBase returns the base of a delta-encoded object, or ZeroID.
 func (s *DiskStore) DeltaBase(ctx context.Context, id ID) (ID, error) {
-	f, err := s.open(id)
+	si, _, err := s.header(id)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return ZeroID, &NotFoundError{ID: id}
-		}
-		return ZeroID, fmt.Errorf("read object %s: %w", id, err)
-	}
-	defer f.Close()
-	var hdr [deltaHeader]byte
-	n, err := io.ReadFull(f, hdr[:])
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return ZeroID, &CorruptError{ID: id, Err: err}
-	}
-	if n >= 3 {
-		hdr[2] &^= flagSum // a header, not the whole form: no checksum to strip
-	}
-	si, err := parseStored(hdr[:n])
-	if err != nil {
-		return ZeroID, &CorruptError{ID: id, Err: err}
+		return ZeroID, err
 	}
 	if si.enc == encDelta {
 		return si.base, nil
 	}
 	return ZeroID, nil
+}
+
+// header reads the start of id's stored form: its parsed header (not the
+// payload) and the size of its wire form (without the local checksum).
+func (s *DiskStore) header(id ID) (storedInfo, int64, error) {
+	f, err := s.open(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return storedInfo{}, 0, &NotFoundError{ID: id}
+	}
+	if err != nil {
+		return storedInfo{}, 0, fmt.Errorf("read object %s: %w", id, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return storedInfo{}, 0, fmt.Errorf("read object %s: %w", id, err)
+	}
+	var hdr [deltaHeader]byte
+	n, err := io.ReadFull(f, hdr[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return storedInfo{}, 0, &CorruptError{ID: id, Err: err}
+	}
+	size := fi.Size()
+	if n >= 3 && hdr[2]&flagSum != 0 {
+		hdr[2] &^= flagSum // a header, not the whole form: no checksum to strip
+		size -= sumSize
+	}
+	si, err := parseStored(hdr[:n])
+	if err != nil {
+		return storedInfo{}, 0, &CorruptError{ID: id, Err: err}
+	}
+	return si, size, nil
 }
 
 // open opens id's file for reading.

@@ -33,33 +33,13 @@ type StoredInfo struct {
 
 // StoredInfo returns the size and delta base of id's stored form.
 func (s *DiskStore) StoredInfo(ctx context.Context, id ID) (StoredInfo, error) {
-	p := s.path(id)
-	fi, err := os.Stat(p)
-	if s.moved(id, p, err) {
-		fi, err = os.Stat(s.final(id))
-	}
-	if err != nil {
-		if os.IsNotExist(err) {
-			return StoredInfo{}, &NotFoundError{ID: id}
-		}
-		return StoredInfo{}, fmt.Errorf("stat object %s: %w", id, err)
-	}
-	base, err := s.DeltaBase(ctx, id)
+	si, size, err := s.header(id)
 	if err != nil {
 		return StoredInfo{}, err
 	}
-	info := StoredInfo{Size: fi.Size(), Base: base}
-	if f, err := s.open(id); err == nil {
-		var hdr [3]byte
-		if _, err := io.ReadFull(f, hdr[:]); err == nil && hdr[2]&flagSum != 0 {
-			info.Size -= sumSize // the size on the wire (GetStored)
-		}
-		f.Close()
-	}
-	if !base.IsZero() {
-		if info.Depth, err = s.deltaDepth(id); err != nil {
-			return StoredInfo{}, &CorruptError{ID: id, Err: err}
-		}
+	info := StoredInfo{Size: size}
+	if si.enc == encDelta {
+		info.Base, info.Depth = si.base, si.depth
 	}
 	return info, nil
 }
