@@ -16,9 +16,12 @@ build:
 	$(GO) build -o $(FED) ./cmd/fed
 	$(GO) build -o $(GENMODEL) ./examples/genmodel
 
-## test: formatting, vet and every test (the command CI runs)
+## test: formatting, vet and every test, then the concurrent core (object store, remote and
+## server) again under the race detector (the command CI runs)
+RACE_PKGS := ./objects/... ./remote/...
 test: fmt-check vet
 	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -race $(RACE_PKGS)
 
 ## test-race: the tests under the race detector (slower)
 test-race:
