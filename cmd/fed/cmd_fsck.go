@@ -7,11 +7,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
 )
 
 type fsckOptions struct {
 	json     bool
 	dangling bool
+	repair   string // remote to fetch fresh copies of broken objects from
 }
 
 func newFsckCommand(e *env) *cli.Command {
@@ -20,16 +22,20 @@ func newFsckCommand(e *env) *cli.Command {
 		Usage: "verify every object, reference and commit signature",
 		Description: "Reads every stored object and checks it against its id, checks that\n" +
 			"everything reachable from refs, reflogs and the index is present, and verifies\n" +
-			"commit signatures. Exits 1 when it finds a problem.",
+			"commit signatures. Exits 1 when it finds a problem.\n\n" +
+			"--repair REMOTE fetches a fresh copy of every corrupt or missing object from\n" +
+			"REMOTE, checks it against its id, replaces the local one, and checks again\n" +
+			"(a fetch would not: it skips what commits already here reach).",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "dangling", Usage: "list unreachable objects"},
+			&cli.StringFlag{Name: "repair", Usage: "replace corrupt or missing objects with copies from `REMOTE`"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("fsck takes no arguments")
 			}
-			return runFsck(c.Context, fsckOptions{json: c.Bool("json"), dangling: c.Bool("dangling")}, e)
+			return runFsck(c.Context, fsckOptions{json: c.Bool("json"), dangling: c.Bool("dangling"), repair: c.String("repair")}, e)
 		},
 	}
 }
@@ -55,8 +61,23 @@ func runFsck(ctx context.Context, opts fsckOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.Fsck(ctx)
-	if err != nil {
+	var rep *objects.FsckReport
+	if opts.repair != "" {
+		if err := e.loadKey(r); err != nil {
+			return err
+		}
+		res, err := r.Repair(ctx, opts.repair, remote.Options{})
+		if err != nil {
+			return remoteError(err)
+		}
+		for _, id := range res.Replaced {
+			e.note("repaired %s from %s\n", id, opts.repair)
+		}
+		for _, f := range res.Failed {
+			e.note("could not repair %s from %s: %v\n", f.ID, opts.repair, f.Err)
+		}
+		rep = res.Report
+	} else if rep, err = r.Fsck(ctx); err != nil {
 		return err
 	}
 	withheld, err := r.WithheldAbsent(ctx)
