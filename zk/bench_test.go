@@ -2,12 +2,19 @@ package zk
 
 import (
 	"context"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend/groth16"
+	groth16bn "github.com/consensys/gnark/backend/groth16/bn254"
 
 	"github.com/fed-vcs/fed/objects"
 )
@@ -82,7 +89,8 @@ func benchProve(b *testing.B, st *Statement) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := c.provingKey(shape); err != nil {
+	pk, _, err := c.provingKey(shape)
+	if err != nil {
 		b.Fatal(err)
 	}
 	// One proof outside the timer: `fed prove` proves a model's chunks one
@@ -109,13 +117,45 @@ func benchProve(b *testing.B, st *Statement) {
 			b.Fatal(err)
 		}
 	}
+	verifyTime := time.Since(t1)
+	ref := referenceMSM(b, pk)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	b.ReportMetric(float64(nc)/float64(st.ChunkSize), "constraints/param")
 	b.ReportMetric(float64(len(st.Self.Q))/perProof.Seconds(), "params/s")
 	b.ReportMetric(float64(len(body.Proofs[0])), "proof-bytes")
-	b.ReportMetric(float64(time.Since(t1).Microseconds())/1000/reps/float64(len(body.Proofs)), "verify-ms/chunk")
+	b.ReportMetric(float64(verifyTime.Microseconds())/1000/reps/float64(len(body.Proofs)), "verify-ms/chunk")
 	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+	b.ReportMetric(ref, "ref-msm-ms")
+}
+
+// referenceMSM times one multi-exponentiation of 2^16 G1 points of the
+// proving key with full-size scalars, the core of the prover's work: this
+// machine's speed drifts by up to ~40% within an hour, and params/s
+// divided by this speed compares runs made at different times.
+func referenceMSM(b *testing.B, pk groth16.ProvingKey) float64 {
+	p, ok := pk.(*groth16bn.ProvingKey)
+	if !ok || len(p.G1.A) < 1<<16 {
+		return 0
+	}
+	points := p.G1.A[:1<<16]
+	scalars := make([]fr.Element, len(points))
+	for i := range scalars {
+		scalars[i].SetUint64(uint64(i) + 1)
+		scalars[i].Exp(scalars[i], big.NewInt(65537)) // full-size, deterministic
+	}
+	var out bn254.G1Jac
+	best := time.Duration(0)
+	for range 3 {
+		t0 := time.Now()
+		if _, err := out.MultiExp(points, scalars, ecc.MultiExpConfig{}); err != nil {
+			b.Fatal(err)
+		}
+		if d := time.Since(t0); best == 0 || d < best {
+			best = d
+		}
+	}
+	return float64(best.Microseconds()) / 1000
 }
 
 // The models have four chunks for commitment and update proofs (`fed
