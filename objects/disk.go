@@ -490,21 +490,36 @@ func (s *DiskStore) DeltaBase(ctx context.Context, id ID) (ID, error) {
 // header reads the start of id's stored form: its parsed header (not the
 // payload) and the size of its wire form (without the local checksum).
 func (s *DiskStore) header(id ID) (storedInfo, int64, error) {
-	f, err := s.open(id)
-	if errors.Is(err, fs.ErrNotExist) {
-		return storedInfo{}, 0, &NotFoundError{ID: id}
-	}
+	f, err := s.openObject(id)
 	if err != nil {
-		return storedInfo{}, 0, fmt.Errorf("read object %s: %w", id, err)
+		return storedInfo{}, 0, err
 	}
 	defer f.Close()
+	return readHeader(f, id)
+}
+
+// openObject is open with the store's errors: *NotFoundError when id is
+// absent.
+func (s *DiskStore) openObject(id ID) (*os.File, error) {
+	f, err := s.open(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &NotFoundError{ID: id}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// readHeader is header for the open file f of id.
+func readHeader(f *os.File, id ID) (storedInfo, int64, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return storedInfo{}, 0, fmt.Errorf("read object %s: %w", id, err)
 	}
 	var hdr [deltaHeader]byte
-	n, err := io.ReadFull(f, hdr[:])
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	n, err := f.ReadAt(hdr[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return storedInfo{}, 0, &CorruptError{ID: id, Err: err}
 	}
 	size := fi.Size()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"time"
 )
@@ -187,28 +186,16 @@ func DecodeStored(stored []byte) ([]byte, error) {
 // ranges. A delta form is returned as stored: callers serve those only to
 // receivers that hold the base, or use GetStored.
 func (s *DiskStore) OpenStored(id ID) (io.ReadSeekCloser, error) {
-	f, err := s.open(id)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &NotFoundError{ID: id}
-	}
+	f, err := s.openObject(id)
 	if err != nil {
-		return nil, fmt.Errorf("read object %s: %w", id, err)
+		return nil, err
 	}
-	fi, err := f.Stat()
+	si, size, err := readHeader(f, id)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("read object %s: %w", id, err)
+		return nil, err
 	}
-	var hdr [3]byte
-	if _, err := f.ReadAt(hdr[:], 0); err != nil || hdr[0] != storedMagic0 || hdr[1] != storedMagic1 {
-		f.Close()
-		return nil, &CorruptError{ID: id, Err: errStored}
-	}
-	size := fi.Size()
-	if hdr[2]&flagSum != 0 {
-		size -= sumSize
-	}
-	return &wireForm{f: f, r: io.NewSectionReader(f, 0, size), enc: hdr[2] &^ flagSum}, nil
+	return &wireForm{f: f, r: io.NewSectionReader(f, 0, size), enc: si.enc}, nil
 }
 
 // wireForm reads a stored file without its checksum: the section before

@@ -105,6 +105,7 @@ func (s *Server) enqueueProofs(repo string, commits, withheld []objects.ID) {
 	p := &s.prover
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	added := false
 	for _, id := range commits {
 		j := proveJob{repo, id}
 		if skip[id] || p.queued[j] {
@@ -116,6 +117,10 @@ func (s *Server) enqueueProofs(repo string, commits, withheld []objects.ID) {
 		}
 		p.queue = append(p.queue, j)
 		p.queued[j] = true
+		added = true
+	}
+	if !added {
+		return
 	}
 	s.saveQueueLocked()
 	select {
