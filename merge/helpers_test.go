@@ -40,14 +40,6 @@ func asF32(b []byte) []float32 {
 	return out
 }
 
-func asF64(b []byte) []float64 {
-	out := make([]float64, len(b)/8)
-	for i := range out {
-		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	return out
-}
-
 // rng is a test-only deterministic generator (SplitMix64), so golden
 // hashes do not depend on math/rand's algorithms.
 type rng struct{ s uint64 }

@@ -624,16 +624,16 @@ func (s *DiskStore) touch(ctx context.Context, id ID, now time.Time) bool {
 // chtimes sets the modification time of id's file, keeping a cached
 // decode of that file valid: only the time changed, not the file.
 func (s *DiskStore) chtimes(id ID, now time.Time) error {
-	old, err := s.stamp(id)
+	old, stampErr := s.stamp(id)
 	p := s.path(id)
-	err = os.Chtimes(p, now, now)
+	err := os.Chtimes(p, now, now)
 	if s.moved(id, p, err) {
 		err = os.Chtimes(s.final(id), now, now)
 	}
 	if err != nil {
 		return err
 	}
-	if err == nil {
+	if stampErr == nil {
 		s.restamp(id, old)
 	}
 	return nil

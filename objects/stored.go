@@ -560,12 +560,12 @@ func decodeHuff(dst, b []byte) ([]byte, error) {
 			hs.MaxDecodedSize = size
 			s2, rest, err := huff0.ReadTable(src, &hs)
 			if err != nil {
-				return nil, fmt.Errorf("Huffman table: %v", err)
+				return nil, fmt.Errorf("bad Huffman table: %v", err)
 			}
 			out := make([]byte, 0, size)
 			out, err = s2.Decoder().Decompress4X(out, rest)
 			if err != nil || len(out) != size {
-				return nil, fmt.Errorf("Huffman block: %v (%d bytes, want %d)", err, len(out), size)
+				return nil, fmt.Errorf("bad Huffman block: %v (%d bytes, want %d)", err, len(out), size)
 			}
 			dst = append(dst, out...)
 		default:
@@ -575,20 +575,6 @@ func decodeHuff(dst, b []byte) ([]byte, error) {
 	}
 	if len(b) != 0 {
 		return nil, fmt.Errorf("%d trailing bytes in a Huffman plane", len(b))
-	}
-	return dst, nil
-}
-
-// decodePlanes is the inverse of encodePlanes: it appends the grouped
-// bytes to dst. Every plane must have the same length.
-func decodePlanes(payload []byte, s int, dst []byte) ([]byte, error) {
-	planes, scratch, err := planeList(payload, s, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer putBuf(scratch)
-	for _, p := range planes {
-		dst = append(dst, p...)
 	}
 	return dst, nil
 }

@@ -95,10 +95,6 @@ func (r *Repo) ZKSettings() (ZKSettings, error) {
 	return s, nil
 }
 
-// errWeightsAbsent reports a commit whose weight objects this repository
-// does not hold (a shallow clone, withheld private weights).
-var errWeightsAbsent = errors.New("repo: weights absent")
-
 // ZKValues quantises the float tensors of commit id (zk.Quantize). It
 // fails with an error matching objects.ErrNotFound when weights are absent.
 func (r *Repo) ZKValues(ctx context.Context, id objects.ID) (*zk.Values, error) {

@@ -281,8 +281,7 @@ func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID
 	var out []objects.ID
 	seen := map[objects.ID]bool{}
 	chunk := map[objects.ID]bool{}
-	var walk func(id objects.ID) error
-	walk = func(root objects.ID) error {
+	walk := func(root objects.ID) error {
 		stack := []objects.ID{root}
 		for len(stack) > 0 {
 			id := stack[len(stack)-1]

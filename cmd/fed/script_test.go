@@ -31,13 +31,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"fed": func() int {
+	testscript.Main(m, map[string]func(){
+		"fed": func() {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
 		},
-	}))
+	})
 }
 
 // testSeed makes the default key of every script, so scripts know its

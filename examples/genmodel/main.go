@@ -53,9 +53,8 @@ func parseSize(s string) (int64, error) {
 
 // gen streams n float32 values drawn from r.
 type gen struct {
-	r   *rand.Rand
-	n   int64
-	buf []byte
+	r *rand.Rand
+	n int64
 }
 
 func (g *gen) Read(p []byte) (int, error) {
