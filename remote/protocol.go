@@ -82,6 +82,7 @@ const (
 	CodeForceDenied     = "force-denied"        // 403: no right to force
 	CodeNonFastForward  = "non-fast-forward"    // 409: needs force
 	CodeStale           = "stale-ref"           // 409: lost compare-and-swap
+	CodeRepoIDChange    = "repo-id-change"      // 409: would change the id a linked NFT names
 	CodeNotFound        = "not-found"           // 404: repository or object
 	CodeNoCreate        = "creation-disabled"   // 403: server does not create repositories
 	CodeIncomplete      = "incomplete"          // 422: objects of the new ids missing

@@ -249,6 +249,7 @@ var titles = map[string]string{
 	CodeForceDenied:     "Force not allowed",
 	CodeNonFastForward:  "Not a fast-forward",
 	CodeStale:           "Ref changed",
+	CodeRepoIDChange:    "Repository id would change",
 	CodeNotFound:        "Not found",
 	CodeNoCreate:        "Repository creation disabled",
 	CodeIncomplete:      "Objects missing",

@@ -458,6 +458,9 @@ func (c *call) updateRefs() {
 			}
 		}
 	}
+	if !c.keepsRepoID(ctx, rp, &m, req.Updates) {
+		return
+	}
 	// Commits whose weights are withheld must bind them: a signed zk root
 	// and a proof (set by this request or already on the server).
 	private, err := rp.weightsAbsent(ctx, cl.commits, declared)

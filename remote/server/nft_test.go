@@ -211,11 +211,32 @@ func TestNFTOwnership(t *testing.T) {
 		t.Fatalf("linking on a server without a chain: %v", err)
 	}
 
-	// The holder unlinks: the owner is then the key that unlinked.
+	// While linked, the default branch keeps its root: not even the
+	// holder may move it to another history or delete it (the NFT would
+	// name nothing and nobody would own the repository).
+	other, _, otherIDs := h.commit(objects.ZeroID, 1, 4096, 9, nil)
+	if err := push(ctx, cb, h.store, otherIDs, "refs/heads/main", c3, other, true); problemCode(err) != remote.CodeRepoIDChange {
+		t.Fatalf("the holder force-pushes main to another root: %v", err)
+	}
+	if _, err := cb.UpdateRefs(ctx, []remote.RefUpdate{{Name: "refs/heads/main", Old: c3, New: objects.ZeroID, Force: true}}); problemCode(err) != remote.CodeRepoIDChange {
+		t.Fatalf("the holder deletes main: %v", err)
+	}
+	if err := push(ctx, cb, h.store, otherIDs, "refs/heads/other", objects.ZeroID, other, false); err != nil {
+		t.Fatalf("another root on another branch: %v", err)
+	}
+	if s, err := cc.Settings(ctx); err != nil || s.Owner != bob.Public().String() {
+		t.Fatalf("settings after the refused rewrites: %+v %v", s, err)
+	}
+
+	// The holder unlinks: the owner is then the key that unlinked, who
+	// may then rewrite main.
 	empty := ""
 	s, err = cb.UpdateSettings(ctx, remote.SettingsUpdate{NFT: &empty})
 	if err != nil || s.NFT != "" || s.Owner != bob.Public().String() {
 		t.Fatalf("unlink: %+v %v", s, err)
+	}
+	if err := push(ctx, cb, h.store, otherIDs, "refs/heads/main", c3, other, true); err != nil {
+		t.Fatalf("force-pushing main to another root after unlinking: %v", err)
 	}
 	ch.set(mint, owner.Public(), c1)
 	if _, err := co.UpdateSettings(ctx, remote.SettingsUpdate{Protected: &[]string{}}); problemCode(err) != remote.CodeForbidden {

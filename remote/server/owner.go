@@ -160,7 +160,12 @@ func (rp *repository) repoID(ctx context.Context) (objects.ID, error) {
 	if h.ID.IsZero() {
 		return objects.ZeroID, errNoRepoID
 	}
-	tip := h.ID
+	return rp.rootOf(ctx, h.ID, string(h.Symbolic))
+}
+
+// rootOf is the root commit reached from tip by first parents; branch
+// names tip in errors.
+func (rp *repository) rootOf(ctx context.Context, tip objects.ID, branch string) (objects.ID, error) {
 	id := tip
 	for {
 		rp.mu.Lock()
@@ -175,7 +180,7 @@ func (rp *repository) repoID(ctx context.Context) (objects.ID, error) {
 		}
 		c, err := objects.ReadCommit(ctx, rp.store, id)
 		if err != nil {
-			return objects.ZeroID, fmt.Errorf("find the root commit of %s: %w", h.Symbolic, err)
+			return objects.ZeroID, fmt.Errorf("find the root commit of %s: %w", branch, err)
 		}
 		if len(c.Parents) == 0 {
 			break
@@ -189,6 +194,53 @@ func (rp *repository) repoID(ctx context.Context) (objects.ID, error) {
 	rp.roots[tip] = id
 	rp.mu.Unlock()
 	return id, nil
+}
+
+// keepsRepoID checks, for a repository linked to an NFT, that no update
+// changes the repository's id, which the NFT names: the default branch
+// may not be deleted nor moved to a commit of another first-parent root
+// (the holder would lock everyone out, itself included). It answers the
+// problem and returns false otherwise.
+func (c *call) keepsRepoID(ctx context.Context, rp *repository, m *meta, updates []remote.RefUpdate) bool {
+	if m.NFT == "" {
+		return true
+	}
+	h, err := rp.refs.Head()
+	if err != nil {
+		return true // no default branch: no id to keep
+	}
+	for _, u := range updates {
+		if u.Name != string(h.Symbolic) {
+			continue
+		}
+		cur, err := rp.repoID(ctx)
+		if errors.Is(err, errNoRepoID) {
+			return true
+		}
+		if err != nil {
+			c.internal(err)
+			return false
+		}
+		hint := "unlink the NFT first (fed nft unlink), then mint and link one that names the new id"
+		if u.New.IsZero() {
+			p := remote.NewProblem(409, remote.CodeRepoIDChange, "deleting %s, the default branch, would leave the repository without the id %s that its NFT %s names; %s", u.Name, cur.Short(), m.NFT, hint)
+			p.Ref = u.Name
+			c.fail(p)
+			return false
+		}
+		root, err := rp.rootOf(ctx, u.New, u.Name)
+		if err != nil {
+			c.internal(err)
+			return false
+		}
+		if root != cur {
+			p := remote.NewProblem(409, remote.CodeRepoIDChange, "%s, the default branch, would start from root commit %s instead of %s, changing the repository id that its NFT %s names; %s", u.Name, root.Short(), cur.Short(), m.NFT, hint)
+			p.Ref = u.Name
+			c.fail(p)
+			return false
+		}
+	}
+	return true
 }
 
 // linkNFT checks that the caller may link rp to NFT mint: the server asks
