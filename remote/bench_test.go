@@ -195,7 +195,6 @@ func BenchmarkPushClone(b *testing.B) {
 		if !bytes.Equal(got, want) {
 			b.Fatal("clone differs")
 		}
-		got, want = nil, nil
 		// v3: 2 of 40 tensors changed since v1.
 		benchModel(b, model, mib, 3, map[int]bool{7: true, 31: true})
 		if err := r.Add(ctx, []string{model}, repo.AddOptions{}); err != nil {

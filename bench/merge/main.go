@@ -132,7 +132,6 @@ func run(fedBin, gen, size string, k int, python string) error {
 		copy(dst, b)
 	}
 	copyTime := time.Since(start)
-	bufs, dst = nil, nil
 
 	gb := float64(total) / 1e9
 	fmt.Printf("merge benchmark: fedavg of %d × %s FP32 safetensors (40 tensors each), one run\n\n", k, size)
