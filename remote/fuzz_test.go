@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,7 +75,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		if v, err := remote.UnmarshalJSON[remote.PlanRequest](data); err == nil {
 			b, _ := json.Marshal(v)
 			w, err := remote.UnmarshalJSON[remote.PlanRequest](b)
-			if err != nil || !reflect.DeepEqual(v, w) {
+			// an empty "have" list and an absent one mean the same
+			if err != nil || !slices.Equal(v.Want, w.Want) || !slices.Equal(v.Have, w.Have) || v.Depth != w.Depth {
 				t.Fatalf("plan request round trip: %v", err)
 			}
 		}
