@@ -36,7 +36,7 @@ func newProveCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "setup", Usage: "make development keys for circuit shapes the cache lacks"},
 			&cli.BoolFlag{Name: "force", Usage: "prove again commits that already have a proof"},
-			&cli.IntFlag{Name: "workers", Usage: "prove `N` chunks at once (default: by chunk size)"},
+			&cli.IntFlag{Name: "workers", Usage: "prove `N` chunks at once", DefaultText: "2 for commitments and updates, 1 for merges; all cores below 4096 values"},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
 		},
 		Action: func(c *cli.Context) error {

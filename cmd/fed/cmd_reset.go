@@ -25,7 +25,7 @@ func newResetCommand(e *env) *cli.Command {
 			"changes to tracked files unless --force is given.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "soft", Usage: "move the branch only"},
-			&cli.BoolFlag{Name: "mixed", Usage: "move the branch and reset the index (default)"},
+			&cli.BoolFlag{Name: "mixed", Usage: "move the branch and reset the index", DefaultText: "when neither --soft nor --hard"},
 			&cli.BoolFlag{Name: "hard", Usage: "move the branch, reset the index and the working tree"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "with --hard: discard uncommitted changes"},
 		},

@@ -55,7 +55,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "addr-file", Usage: "write the address listened on to `FILE`"},
 			&cli.BoolFlag{Name: "no-create", Usage: "do not create repositories on a first push"},
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
-			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than this (default 24h)"},
+			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than `DURATION`", DefaultText: "24h"},
 			&cli.StringFlag{Name: "solana-rpc", Usage: "Solana JSON-RPC node `URL` that says who holds repository NFTs (off when empty)"},
 			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof, and withheld weights whose proof does not verify"},
 			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},

@@ -34,7 +34,7 @@ func newVerifyCommand(e *env) *cli.Command {
 			"commitments and proofs are checked. Exits 0 only when every commit verifies;\n" +
 			"the last line is a summary. Development keys are named in every report.",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "workers", Usage: "verify `N` chunks at once (default: all cores)"},
+			&cli.IntFlag{Name: "workers", Usage: "verify `N` chunks at once", DefaultText: "all cores"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.BoolFlag{Name: "anchors", Usage: "also check that every commit anchored on Solana (fed anchor) is in this history"},
 			&cli.StringFlag{Name: "rpc", Usage: "Solana JSON-RPC `URL` for --anchors (default: config solana.rpc, then the Solana CLI's)"},
