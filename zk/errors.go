@@ -57,3 +57,15 @@ func (e *CheckError) Error() string {
 }
 
 func (e *CheckError) Unwrap() error { return e.Err }
+
+// KeyFileError reports a key file of the cache that cannot be used: it
+// does not decode, fails its checksum, or holds keys of another shape or
+// origin. Path names the file.
+type KeyFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyFileError) Error() string { return fmt.Sprintf("zk: key file %s: %v", e.Path, e.Err) }
+
+func (e *KeyFileError) Unwrap() error { return e.Err }

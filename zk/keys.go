@@ -381,10 +381,10 @@ func (c *Cache) VerifyingKey(shape Shape) (*VerifyingKey, error) {
 	}
 	k, err = DecodeVerifyingKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("zk: key cache %s: %w", c.path(shape, ".vk"), err)
+		return nil, &KeyFileError{c.path(shape, ".vk"), err}
 	}
 	if k.Shape != shape {
-		return nil, fmt.Errorf("zk: key cache %s: %w: holds keys of %s", c.path(shape, ".vk"), ErrMalformed, k.Shape)
+		return nil, &KeyFileError{c.path(shape, ".vk"), fmt.Errorf("%w: holds keys of %s", ErrMalformed, k.Shape)}
 	}
 	c.mu.Lock()
 	c.vks[shape.String()] = k
@@ -406,25 +406,26 @@ func (c *Cache) provingKey(shape Shape) (groth16.ProvingKey, Origin, error) {
 	}
 	b, err := os.ReadFile(c.path(shape, ".pk"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("%w %s: verifying key only (run 'fed zk setup')", ErrNoKeys, shape)
+		return nil, 0, fmt.Errorf("%w %s: the cache holds its verifying key only; proving needs the proving key made with it (copy %s from where the keys were made, or delete %s and run 'fed zk setup' for new development keys)",
+			ErrNoKeys, shape, c.path(shape, ".pk"), c.path(shape, ".vk"))
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("zk: read proving key %s: %w", shape, err)
 	}
 	sh, origin, rest, err := decodeKeyHeader(b, 'P')
 	if err != nil || sh != shape || len(rest) < 32 {
-		return nil, 0, fmt.Errorf("zk: key cache %s: %w: bad header", c.path(shape, ".pk"), ErrMalformed)
+		return nil, 0, &KeyFileError{c.path(shape, ".pk"), fmt.Errorf("%w: bad header", ErrMalformed)}
 	}
 	payload := rest[32:]
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], rest[:32]) {
-		return nil, 0, fmt.Errorf("zk: key cache %s: %w: checksum mismatch", c.path(shape, ".pk"), ErrMalformed)
+		return nil, 0, &KeyFileError{c.path(shape, ".pk"), fmt.Errorf("%w: checksum mismatch", ErrMalformed)}
 	}
 	if origin != vk.Origin {
-		return nil, 0, fmt.Errorf("zk: key cache %s: proving key is %s, verifying key %s", c.path(shape, ".pk"), origin, vk.Origin)
+		return nil, 0, &KeyFileError{c.path(shape, ".pk"), fmt.Errorf("%w: proving key is %s, verifying key %s", ErrMalformed, origin, vk.Origin)}
 	}
 	pk = groth16.NewProvingKey(ecc.BN254)
 	if err := safeRead(func() error { _, err := pk.UnsafeReadFrom(bytes.NewReader(payload)); return err }); err != nil {
-		return nil, 0, fmt.Errorf("zk: key cache %s: %w", c.path(shape, ".pk"), err)
+		return nil, 0, &KeyFileError{c.path(shape, ".pk"), err}
 	}
 	c.mu.Lock()
 	c.pks[shape.String()] = pk

@@ -259,6 +259,17 @@ func (c *Cache) Prove(ctx context.Context, st *Statement, opts ProveOptions) (*B
 		if err != nil {
 			return &CheckError{Commit: st.Commit.String(), Chunk: i, Check: shape.Kind.String(), Err: fmt.Errorf("prove: %w", err)}
 		}
+		// Every proof is checked before it is kept (~1 ms against seconds of
+		// proving): a verifying key that does not pair with the proving key
+		// (a damaged file decodes to other valid points more often than
+		// not) would otherwise yield proofs that nobody can verify.
+		pub, err := w.Public()
+		if err == nil {
+			err = groth16.Verify(proof, vk.vk, pub)
+		}
+		if err != nil {
+			return &KeyFileError{Path: c.path(shape, ".vk"), Err: fmt.Errorf("%w: the proof of chunk %d just made does not verify with it (the proving and verifying keys do not pair, or one is damaged): %v", ErrMalformed, i, err)}
+		}
 		var buf bytes.Buffer
 		if _, err := proof.WriteTo(&buf); err != nil {
 			return fmt.Errorf("zk: chunk %d: encode proof: %w", i, err)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -285,4 +286,67 @@ func TestQuantizeRange(t *testing.T) {
 	if diff := cmp.Diff([]int32{536870272, -98304, 1}, v.Q); diff != "" {
 		t.Errorf("quantised (-want +got):\n%s", diff)
 	}
+}
+
+// TestDamagedKeyFiles checks that a damaged or half-present key pair
+// fails proving with an error that names the file, and that nothing is
+// proven with it.
+func TestDamagedKeyFiles(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	st := &Statement{Commit: id("damaged"), ChunkSize: testChunk, Self: values(t, randFloats(rng, testChunk))}
+	shape := st.ShapeOf()
+	if _, err := testCache.Setup(ctx, shape); err != nil {
+		t.Fatal(err)
+	}
+	copyCache := func(t *testing.T) *Cache {
+		c := NewCache(t.TempDir())
+		for _, ext := range []string{".pk", ".vk"} {
+			b, err := os.ReadFile(testCache.path(shape, ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(c.path(shape, ext), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	flip := func(t *testing.T, path string, at int) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[at%len(b)] ^= 0x40
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, ext string
+		at        int
+	}{
+		{"proving key payload", ".pk", 5000},
+		{"proving key header", ".pk", 6},
+		{"verifying key payload", ".vk", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := copyCache(t)
+			path := c.path(shape, tc.ext)
+			flip(t, path, tc.at)
+			body, err := c.Prove(ctx, st, ProveOptions{})
+			var kf *KeyFileError
+			if !errors.As(err, &kf) || kf.Path != path || body != nil {
+				t.Fatalf("prove with a damaged %s: body %v, error %v (want a *KeyFileError naming %s)", tc.ext, body != nil, err, path)
+			}
+		})
+	}
+	t.Run("verifying key only", func(t *testing.T) {
+		c := copyCache(t)
+		os.Remove(c.path(shape, ".pk"))
+		_, err := c.Prove(ctx, st, ProveOptions{})
+		if !errors.Is(err, ErrNoKeys) || !strings.Contains(err.Error(), c.path(shape, ".pk")) {
+			t.Fatalf("prove with the verifying key only: %v", err)
+		}
+	})
 }

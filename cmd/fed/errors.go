@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
@@ -82,6 +83,7 @@ func classify(ctx context.Context, err error) (int, []string) {
 	}
 	var ue *usageError
 	var ee *exitError
+	var keyFile *zk.KeyFileError
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return exitInterrupted, hints
@@ -115,6 +117,9 @@ func classify(ctx context.Context, err error) (int, []string) {
 		return exitFailure, append(hints, "another fed command is running in this repository; wait for it to finish")
 	case errors.Is(err, objects.ErrBadSignature):
 		return exitFailure, hints
+	case errors.As(err, &keyFile):
+		stem := strings.TrimSuffix(strings.TrimSuffix(keyFile.Path, ".pk"), ".vk")
+		return exitFailure, append(hints, fmt.Sprintf("delete the pair %s.pk and %s.vk and make the keys again ('fed zk setup', or 'fed zk import' for ceremony keys); proofs already attached keep verifying with their own verifying key", stem, stem))
 	case errors.Is(err, zk.ErrNoKeys):
 		return exitFailure, append(hints, "make development keys with 'fed zk setup' or 'fed prove --setup', or import ceremony keys with 'fed zk import'")
 	case errors.Is(err, zk.ErrBound):
