@@ -68,7 +68,14 @@ func report(ctx context.Context, stderr io.Writer, err error) int {
 		return exitOK
 	}
 	code, hints := classify(ctx, err)
-	fmt.Fprintf(stderr, "fed: error: %v\n", err)
+	switch {
+	case code == exitInterrupted && err.Error() == context.Canceled.Error():
+		fmt.Fprintln(stderr, "fed: interrupted")
+	case code == exitInterrupted:
+		fmt.Fprintf(stderr, "fed: interrupted: %v\n", err)
+	default:
+		fmt.Fprintf(stderr, "fed: error: %v\n", err)
+	}
 	for _, h := range hints {
 		fmt.Fprintf(stderr, "fed: hint: %s\n", h)
 	}

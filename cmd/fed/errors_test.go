@@ -51,8 +51,12 @@ func TestReportExitCodes(t *testing.T) {
 				}
 				return
 			}
-			if !strings.HasPrefix(out, "fed: error: "+tt.err.Error()+"\n") {
-				t.Errorf("stderr %q does not start with the error line", out)
+			line := "fed: error: " + tt.err.Error() + "\n"
+			if tt.want == 130 {
+				line = "fed: interrupted: " + tt.err.Error() + "\n"
+			}
+			if !strings.HasPrefix(out, line) {
+				t.Errorf("stderr %q does not start with %q", out, line)
 			}
 			if tt.wantHint != "" && !strings.Contains(out, "fed: hint: ") {
 				t.Errorf("stderr %q has no hint line", out)
@@ -83,6 +87,9 @@ func TestRunInterrupted(t *testing.T) {
 	cancel()
 	if code := run(ctx, []string{"-C", dir, "add", "m.safetensors"}, nil, &out, &errb); code != 130 {
 		t.Fatalf("add with a cancelled context: exit %d, want 130; stderr %q", code, errb.String())
+	}
+	if got := errb.String(); !strings.HasPrefix(got, "fed: interrupted") || strings.Contains(got, "fed: error:") {
+		t.Errorf("stderr after an interrupt: %q, want it to say fed was interrupted", got)
 	}
 }
 
