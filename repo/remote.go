@@ -148,7 +148,8 @@ func (r *Repo) Shallow() (map[objects.ID]bool, error) {
 // readIDSet reads a file of .fed holding one hex id per line (absent:
 // empty).
 func (r *Repo) readIDSet(name, what string) (map[objects.ID]bool, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, name))
+	path := filepath.Join(r.Dir, name)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[objects.ID]bool{}, nil
 	}
@@ -162,7 +163,7 @@ func (r *Repo) readIDSet(name, what string) (map[objects.ID]bool, error) {
 		}
 		id, err := objects.ParseID(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", name, i+1, err)
+			return nil, fmt.Errorf("%s %s line %d: %w (one hex object id per line)", what, path, i+1, err)
 		}
 		out[id] = true
 	}
@@ -174,7 +175,7 @@ func (r *Repo) addIDs(name string, ids []objects.ID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	cur, err := r.readIDSet(name, name)
+	cur, err := r.readIDSet(name, "list")
 	if err != nil {
 		return err
 	}
