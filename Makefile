@@ -7,7 +7,7 @@ GENMODEL := $(BIN)/genmodel
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -75,6 +75,11 @@ bench-remote:
 ## is installed, the repository's NFT minted and a commit anchored on the local chain)
 demo: build
 	./examples/demo.sh
+
+## example-torch: federated training of a real PyTorch model by three clinics, proven and
+## verified (examples/torch; needs /usr/bin/python3 with torch: apt-get install python3-torch)
+example-torch: build
+	./examples/torch/federated.sh
 
 ## chain: the local Solana chain of the tests and demo (litesvm behind a JSON-RPC front on
 ## 127.0.0.1, testdata/chain; needs node >= 20, runs `npm ci` there first when needed). Prints

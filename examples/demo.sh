@@ -30,7 +30,7 @@ bob_pub=$("$FED" keygen "$work/bob.json")
 echo "owner $owner_pub"; echo "alice $alice_pub"; echo "bob   $bob_pub"
 
 step "a hosting server on 127.0.0.1"
-"$FED" serve --root "$work/server" --addr 127.0.0.1:0 --addr-file "$work/addr" 2>"$work/serve.log" &
+"$FED" serve --root "$work/server" --addr 127.0.0.1:0 --addr-file "$work/addr" --parent $$ 2>"$work/serve.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 url="http://$(cat "$work/addr")"

@@ -173,7 +173,7 @@ func (r *Repo) pushWithheld(ctx context.Context, c *remote.Client, res *PushResu
 		return fmt.Errorf("push: %w", err)
 	}
 	res.Withheld = len(declared)
-	ups, needs, err := r.proofUpdates(ctx, res.New, list)
+	ups, needs, err := r.proofUpdates(ctx, res.New, list, opts.Force)
 	if err != nil {
 		return err
 	}
@@ -203,9 +203,12 @@ func (r *Repo) pushWithheld(ctx context.Context, c *remote.Client, res *PushResu
 }
 
 // proofUpdates lists the proof refs of the commits reachable from tip
-// that the server lacks or holds with another value, and the objects they
-// need (proof objects and their verifying keys).
-func (r *Repo) proofUpdates(ctx context.Context, tip objects.ID, onServer *remote.RefList) ([]remote.RefUpdate, []objects.ID, error) {
+// that the server lacks, and with force those it holds with another
+// value, and the objects they need (proof objects and their verifying
+// keys). A new proof ref needs no force, so collaborators push proofs of
+// their commits; replacing the server's proof of a commit is a forced
+// update, which servers allow the owner only (like moving a tag).
+func (r *Repo) proofUpdates(ctx context.Context, tip objects.ID, onServer *remote.RefList, force bool) ([]remote.RefUpdate, []objects.ID, error) {
 	local, err := r.Refs.List(ProofsPrefix)
 	if err != nil || len(local) == 0 {
 		return nil, nil, err
@@ -227,8 +230,9 @@ func (r *Repo) proofUpdates(ctx context.Context, tip objects.ID, onServer *remot
 	err = r.walk(ctx, tip, func(id objects.ID, _ *objects.Commit) bool {
 		if p, ok := proofOf[id]; ok {
 			name := string(ProofRef(id))
-			if server[name] != p {
-				ups = append(ups, remote.RefUpdate{Name: name, Old: server[name], New: p, Force: true})
+			cur := server[name]
+			if cur != p && (cur.IsZero() || force) {
+				ups = append(ups, remote.RefUpdate{Name: name, Old: cur, New: p, Force: !cur.IsZero()})
 				ids = append(ids, p)
 			}
 		}

@@ -451,7 +451,7 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	}
 	if res.Old == local {
 		res.UpToDate = true
-		if err := r.pushProofs(ctx, c, local, list); err != nil {
+		if err := r.pushProofs(ctx, c, local, list, opts.Force); err != nil {
 			return nil, err
 		}
 		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
@@ -501,7 +501,7 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	if err := r.pushProofs(ctx, c, local, list); err != nil {
+	if err := r.pushProofs(ctx, c, local, list, opts.Force); err != nil {
 		return nil, err
 	}
 	_, err = c.UpdateRefs(ctx, []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: local, Force: opts.Force}})

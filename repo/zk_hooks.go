@@ -136,9 +136,10 @@ func proofCommit(name string) (objects.ID, bool) {
 // pushProofs uploads the proofs of the commits reachable from tip that
 // the server lacks and moves refs/proofs/<commit> on it, before the branch
 // moves (so that a server requiring proofs finds them). The server must
-// hold the commits already.
-func (r *Repo) pushProofs(ctx context.Context, c *remote.Client, tip objects.ID, onServer *remote.RefList) error {
-	ups, ids, err := r.proofUpdates(ctx, tip, onServer)
+// hold the commits already. A proof the server holds with another value
+// is replaced only with force (see proofUpdates).
+func (r *Repo) pushProofs(ctx context.Context, c *remote.Client, tip objects.ID, onServer *remote.RefList, force bool) error {
+	ups, ids, err := r.proofUpdates(ctx, tip, onServer, force)
 	if err != nil || len(ups) == 0 {
 		return err
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/fed-vcs/fed/repo"
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -16,6 +16,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/repo"
 )
 
 type serveOptions struct {
@@ -26,6 +27,7 @@ type serveOptions struct {
 	nftCacheTTL                  time.Duration
 	requireProofs                bool
 	prove, proveSetup            bool
+	parent                       int
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -61,6 +63,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},
 			&cli.BoolFlag{Name: "prove-setup", Usage: "with --prove, make development keys for circuit shapes the key cache lacks"},
 			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
+			&cli.IntFlag{Name: "parent", Usage: "stop when process `PID` has exited (scripts and tests start fed serve with --parent $$, so it never outlives them)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -78,15 +81,56 @@ func newServeCommand(e *env) *cli.Command {
 			if c.Bool("prove-setup") && !c.Bool("prove") {
 				return usageErrorf("--prove-setup needs --prove")
 			}
+			if c.IsSet("parent") && (c.Int("parent") <= 0 || !processAlive(c.Int("parent"))) {
+				return usageErrorf("--parent %d: no such process", c.Int("parent"))
+			}
 			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"),
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
 				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
-				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup")}, e)
+				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent")}, e)
 		},
 	}
 }
 
+// processAlive reports whether process pid exists (signal 0: nothing is
+// sent; EPERM means it exists but belongs to someone else).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// stopWithParent cancels the returned context once process pid has
+// exited, checking twice a second. When pid is this process's parent,
+// being adopted by another process counts too (a dead parent that is not
+// yet reaped still answers signal 0).
+func stopWithParent(ctx context.Context, pid int, e *env) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	isParent := os.Getppid() == pid
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !processAlive(pid) || isParent && os.Getppid() != pid {
+					e.note("fed serve: parent process %d has exited: stopping\n", pid)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, cancel
+}
+
 func runServe(ctx context.Context, opts serveOptions, e *env) error {
+	if opts.parent > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = stopWithParent(ctx, opts.parent, e)
+		defer cancel()
+	}
 	var ferr error
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,

@@ -69,6 +69,9 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PUBKEY", k.Public().String())
+			// Background servers run with --parent $TESTPID: they stop with
+			// the test binary even when it dies without killing them.
+			env.Setenv("TESTPID", strconv.Itoa(os.Getpid()))
 			env.Setenv("FED_ZK_CACHE", zkScriptCache.Dir)
 			return setupRemote(env)
 		},

@@ -407,6 +407,13 @@ func (c *call) updateRefs() {
 				c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s must point to a proof of that commit", u.Name))
 				return
 			}
+			if !u.Old.IsZero() && !u.Force {
+				// replacing the proof of a commit is a rewrite, like moving a tag
+				p := remote.NewProblem(409, remote.CodeNonFastForward, "%s holds a proof of that commit already; replacing it needs force", u.Name)
+				p.Ref = u.Name
+				c.fail(p)
+				return
+			}
 			proofs[o.(*objects.Proof).Commit] = u.New
 			continue
 		}

@@ -173,6 +173,21 @@ func TestWithheldWeights(t *testing.T) {
 	if diff := cmp.Diff([]objects.ID{t2}, last.Withheld); diff != "" {
 		t.Fatalf("push log withheld (-want +got):\n%s", diff)
 	}
+	// Replacing the proof of a commit is a rewrite: it needs force, which
+	// only the owner has.
+	other := h.proof(c2, "good, again")
+	if _, err := co.SendMissing(ctx, h.store, []objects.ID{other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.UpdateRefs(ctx, []remote.RefUpdate{{Name: proofRef, Old: good, New: other}}); !errors.Is(err, remote.ErrNonFastForward) {
+		t.Fatalf("replacing a proof without force: %v", err)
+	}
+	if _, err := co.UpdateRefs(ctx, []remote.RefUpdate{{Name: proofRef, Old: good, New: other, Force: true}}); err != nil {
+		t.Fatalf("the owner replaces a proof with force: %v", err)
+	}
+	if _, err := co.UpdateRefs(ctx, []remote.RefUpdate{{Name: proofRef, Old: other, New: good, Force: true}}); err != nil {
+		t.Fatalf("the owner puts the first proof back: %v", err)
+	}
 	host := strings.TrimPrefix(ts.URL, "http://")
 	sig, _ := remote.DecodeSignature(last.Signature)
 	if !objects.Verify(owner.Public(), []byte(remote.StatementWithheld("lab/m", host, owner.Public(), last.Time, last.Updates, last.Withheld)), sig) {
