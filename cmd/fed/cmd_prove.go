@@ -24,9 +24,9 @@ func newProveCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "prove",
 		Usage:     "attach zero-knowledge proofs to commits",
-		ArgsUsage: "[REV | A..B]",
+		ArgsUsage: "[REV | A..B | ..B]",
 		Description: "Proves each commit (default HEAD; A..B: the commits reachable from B but not\n" +
-			"from A, oldest first) with Groth16 and attaches the proof under\n" +
+			"from A; ..B: the whole history of B; oldest first) with Groth16 and attaches the proof under\n" +
 			"refs/proofs/<commit>: a root commit gets a commitment proof, an ordinary commit a\n" +
 			"bounded-update proof (|change| <= zk.linf per weight, squared L2 norm <= zk.l2),\n" +
 			"a merge a proof that it is the exact integer-weighted FedAvg of its parents.\n" +

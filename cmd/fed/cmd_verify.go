@@ -24,12 +24,13 @@ func newVerifyCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
 		Usage:     "check signatures and zero-knowledge proofs of commits (a CI step)",
-		ArgsUsage: "[REV | A..B]",
+		ArgsUsage: "[REV | A..B | ..B]",
 		Description: "Checks each commit (default HEAD; A..B: the commits reachable from B but not\n" +
-			"from A): its signature, its attached proof against its verifying key (only keys\n" +
-			"pinned in zk.vk when that is set), its commitment against its weights when they\n" +
-			"are here (else against its signed zk.root), its parents' commitments, the update\n" +
-			"bound against zk.linf and zk.l2 and a merge's weights against merge.weights.\n" +
+			"from A; ..B: the whole history of B): its signature, its attached proof against\n" +
+			"its verifying key (only keys pinned in zk.vk when that is set), its commitment\n" +
+			"against its weights when they are here (else against its signed zk.root), its\n" +
+			"parents' commitments, the update bound against zk.linf and zk.l2 and a merge's\n" +
+			"weights against merge.weights.\n" +
 			"Works without weights (a --depth 1 clone, withheld contributions): then only\n" +
 			"commitments and proofs are checked. Exits 0 only when every commit verifies;\n" +
 			"the last line is a summary. Development keys are named in every report.",

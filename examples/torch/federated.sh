@@ -119,9 +119,7 @@ step "anyone verifies the history from a fresh clone: signatures, update bounds,
 export FED_KEYPAIR="$work/owner.json"
 fed clone -q "$url" "$work/auditor"
 cd "$work/auditor"
-root=$("$FED" log --oneline | tail -n 1 | cut -d' ' -f1)
-fed verify "$root"
-fed verify "$root..HEAD"
+fed verify ..HEAD
 "$PY" -c "import torch; sd = torch.load('model.pt'); print('torch.load of the published model:', {k: tuple(v.shape) for k, v in sd.items()})"
 echo
 echo "done: ${#clinics[@]} clinics, $ROUNDS rounds, accuracy $acc0 -> $acc"
