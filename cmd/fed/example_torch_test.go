@@ -12,8 +12,9 @@ import (
 
 // TestExampleTorch runs examples/torch/federated.sh with a fed built from
 // this tree: real PyTorch training and checkpoints, a fed serve on
-// loopback, collaborators pushing proven updates, a proven FedAvg merge
-// that must beat every clinic alone, and a fresh clone verifying it all.
+// loopback, collaborators pushing proven updates, proven FedAvg merges
+// that must beat every clinic alone, and a fresh clone verifying all 9
+// commits (the root, 3 updates and a merge per round).
 // It skips when /usr/bin/python3 cannot import torch (CI installs it).
 func TestExampleTorch(t *testing.T) {
 	if testing.Short() {
@@ -37,7 +38,7 @@ func TestExampleTorch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/torch/federated.sh: %v\n%s", err, out)
 	}
-	for _, want := range []string{"verify: OK: 8 of 8 commit(s) verified", "torch.load of the published model", "together (FedAvg, 2 rounds)"} {
+	for _, want := range []string{"verify: OK: 9 of 9 commit(s) verified", "torch.load of the published model", "together (FedAvg, 2 rounds)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
