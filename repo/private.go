@@ -213,6 +213,9 @@ func (r *Repo) proofUpdates(ctx context.Context, tip objects.ID, onServer *remot
 	if err != nil || len(local) == 0 {
 		return nil, nil, err
 	}
+	if tip, err = r.peel(ctx, tip, tip.Short()); err != nil { // a pushed tag
+		return nil, nil, fmt.Errorf("push proofs: %w", err)
+	}
 	proofOf := map[objects.ID]objects.ID{}
 	for _, ref := range local {
 		if id, ok := proofCommit(string(ref.Name)); ok {

@@ -354,6 +354,10 @@ type PushOptions struct {
 	Remote       string // default DefaultRemote
 	Branch       string // local branch (default: the current one)
 	RemoteBranch string // branch on the server (default: Branch)
+	// Tag pushes refs/tags/Tag instead of a branch (with Branch and
+	// RemoteBranch empty). A tag the server holds with another value is
+	// replaced only with Force.
+	Tag string
 	// Force allows a push that is not a fast-forward (the server grants it
 	// to the owner only). The server still checks that the branch has the
 	// value this repository last saw, so nothing pushed meanwhile is lost.
@@ -404,28 +408,46 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	if r.Key == nil && opts.Client.Key == nil {
 		return nil, fmt.Errorf("push: %w (pushes are signed)", ErrNoKey)
 	}
-	if opts.Branch == "" {
-		_, cur, err := r.Head()
-		if err != nil {
-			return nil, err
+	var localRef refs.Name
+	var remoteRef string
+	if opts.Tag != "" {
+		if opts.Branch != "" || opts.RemoteBranch != "" {
+			return nil, fmt.Errorf("push: a tag or a branch, not both")
 		}
-		if cur == "" {
-			return nil, fmt.Errorf("push: HEAD is detached; name the branch to push")
+		localRef, remoteRef = refs.Tag(opts.Tag), refs.TagsPrefix+opts.Tag
+	} else {
+		if opts.Branch == "" {
+			_, cur, err := r.Head()
+			if err != nil {
+				return nil, err
+			}
+			if cur == "" {
+				return nil, fmt.Errorf("push: HEAD is detached; name the branch to push")
+			}
+			opts.Branch = cur.Short()
 		}
-		opts.Branch = cur.Short()
+		if opts.RemoteBranch == "" {
+			opts.RemoteBranch = opts.Branch
+		}
+		localRef, remoteRef = refs.Branch(opts.Branch), refs.HeadsPrefix+opts.RemoteBranch
 	}
-	if opts.RemoteBranch == "" {
-		opts.RemoteBranch = opts.Branch
-	}
-	local, err := r.Refs.Read(refs.Branch(opts.Branch))
+	local, err := r.Refs.Read(localRef)
 	if err != nil {
-		return nil, fmt.Errorf("push: branch %s: %w", opts.Branch, err)
+		return nil, fmt.Errorf("push: %s: %w", localRef, err)
+	}
+	// setTracking records a pushed branch's remote-tracking ref; tags
+	// have none (fetch writes them under refs/tags/ directly).
+	setTracking := func() error {
+		if opts.Tag != "" {
+			return nil
+		}
+		return r.setTracking(opts.Remote, opts.RemoteBranch, local)
 	}
 	c, err := r.client(opts.Remote, opts.Client)
 	if err != nil {
 		return nil, err
 	}
-	res := &PushResult{Remote: opts.Remote, Ref: refs.HeadsPrefix + opts.RemoteBranch, New: local}
+	res := &PushResult{Remote: opts.Remote, Ref: remoteRef, New: local}
 	defer func() { res.BytesSent = c.BytesSent() }()
 	list, err := c.Refs(ctx)
 	if err != nil && !errors.Is(err, remote.ErrNotFound) {
@@ -454,11 +476,14 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 		if err := r.pushProofs(ctx, c, local, list, opts.Force); err != nil {
 			return nil, err
 		}
-		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
+		return res, setTracking()
 	}
 	shallow, err := r.Shallow()
 	if err != nil {
 		return nil, err
+	}
+	if opts.Tag != "" && !res.Old.IsZero() && !opts.Force {
+		return nil, fmt.Errorf("%w: tag %s on %s names %s, not %s; replacing a tag needs --force (the owner's right)", ErrRejected, opts.Tag, opts.Remote, res.Old.Short(), local.Short())
 	}
 	if !res.Old.IsZero() && !opts.Force {
 		ok, err := r.isAncestorShallow(ctx, res.Old, local, shallow)
@@ -496,7 +521,7 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 				res.PrivateDefault = true
 			}
 		}
-		return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
+		return res, setTracking()
 	}
 	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -511,7 +536,7 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	return res, r.setTracking(opts.Remote, opts.RemoteBranch, local)
+	return res, setTracking()
 }
 
 func (r *Repo) setTracking(remoteName, branch string, id objects.ID) error {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -17,17 +19,21 @@ type pushOptions struct {
 	force, json    bool
 	private        bool
 	aggregator     string
+	tags           bool
 }
 
 func newPushCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "push",
-		Usage:     "upload a branch to a remote and move it there",
-		ArgsUsage: "[REMOTE [BRANCH]]",
+		Usage:     "upload a branch or tags to a remote and move them there",
+		ArgsUsage: "[REMOTE [BRANCH | TAG]]",
 		Description: "Sends only the objects the server lacks, then moves the branch on the server\n" +
 			"from the value this repository last saw to the local one (compare-and-swap).\n" +
 			"REMOTE defaults to origin, BRANCH to the current branch. Pushes are signed with\n" +
-			"your key; the first push to a repository that does not exist creates it, owned by you.\n\n" +
+			"your key; the first push to a repository that does not exist creates it, owned by you.\n" +
+			"A name that is not a local branch but a tag pushes that tag; --tags pushes every\n" +
+			"tag the server lacks. A tag the server holds with another value is replaced only\n" +
+			"with --force (the owner's right).\n\n" +
 			"Private contributions: --private-weights sends the branch's commits, trees, models\n" +
 			"and proofs to REMOTE, but not the weights (the tensors of its model files): anyone\n" +
 			"can verify the commits' proofs there, nobody can read the weights. Every commit\n" +
@@ -45,14 +51,21 @@ func newPushCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "allow a push that is not a fast-forward (owner only)"},
 			&cli.BoolFlag{Name: "private-weights", Usage: "push commitments and proofs but not the weights (each commit needs a proof)"},
 			&cli.StringFlag{Name: "aggregator", Usage: "first push in full, weights included, to the remote `AGGREGATOR` (needs --private-weights)"},
+			&cli.BoolFlag{Name: "tags", Usage: "push every local tag (instead of a branch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
 			if len(args) > 2 {
-				return usageErrorf("push takes [REMOTE [BRANCH]], got %d arguments", len(args))
+				return usageErrorf("push takes [REMOTE [BRANCH | TAG]], got %d arguments", len(args))
 			}
-			opts := pushOptions{force: c.Bool("force"), json: c.Bool("json"), private: c.Bool("private-weights"), aggregator: c.String("aggregator")}
+			opts := pushOptions{force: c.Bool("force"), json: c.Bool("json"), private: c.Bool("private-weights"), aggregator: c.String("aggregator"), tags: c.Bool("tags")}
+			if opts.tags && len(args) > 1 {
+				return usageErrorf("--tags pushes every tag: name only the REMOTE")
+			}
+			if opts.tags && (opts.private || c.IsSet("aggregator")) {
+				return usageErrorf("--tags does not go with --private-weights or --aggregator")
+			}
 			if len(args) > 0 {
 				opts.remote = args[0]
 			}
@@ -106,9 +119,20 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
+	if opts.tags {
+		return runPushTags(ctx, r, opts, e)
+	}
+	var tag string
+	exists := func(n refs.Name) bool { _, err := r.Refs.Read(n); return err == nil }
+	if opts.branch != "" && !exists(refs.Branch(opts.branch)) {
+		if !exists(refs.Tag(opts.branch)) {
+			return withHint(fmt.Errorf("push: no local branch or tag named %s", opts.branch), "list them with 'fed branch' and 'fed tag'")
+		}
+		tag, opts.branch = opts.branch, ""
+	}
 	var agg *repo.PushResult
 	if opts.aggregator != "" {
-		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, Force: opts.force}); err != nil {
+		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, Tag: tag, Force: opts.force}); err != nil {
 			return remoteError(fmt.Errorf("push to the aggregator %s: %w", opts.aggregator, err))
 		}
 		if agg.Private {
@@ -118,7 +142,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 			printPush(e, agg)
 		}
 	}
-	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, Force: opts.force, PrivateWeights: opts.private})
+	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, Tag: tag, Force: opts.force, PrivateWeights: opts.private})
 	if err != nil {
 		return remoteError(err)
 	}
@@ -131,6 +155,40 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 		return e.printJSON(out)
 	}
 	printPush(e, res)
+	return nil
+}
+
+// runPushTags pushes every local tag; tags already on the server with
+// the same value are up to date.
+func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) error {
+	tags, err := r.Refs.List(refs.TagsPrefix)
+	if err != nil {
+		return err
+	}
+	var out []pushJSON
+	pushed := 0
+	for _, t := range tags {
+		res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Tag: strings.TrimPrefix(string(t.Name), refs.TagsPrefix), Force: opts.force})
+		if err != nil {
+			return remoteError(err)
+		}
+		out = append(out, toPushJSON(res))
+		if !res.UpToDate {
+			pushed++
+			if !opts.json {
+				printPush(e, res)
+			}
+		}
+	}
+	if opts.json {
+		if out == nil {
+			out = []pushJSON{}
+		}
+		return e.printJSON(out)
+	}
+	if pushed == 0 {
+		e.note("Everything up-to-date\n")
+	}
 	return nil
 }
 
@@ -152,7 +210,11 @@ func printPush(e *env, res *repo.PushResult) {
 	if res.Private {
 		suffix = fmt.Sprintf("  (weights withheld: %d tensor object(s) kept off %s)", res.Withheld, res.Remote)
 	}
-	e.printf("%s..%s  %s -> %s/%s%s\n", from, res.New.Short(), res.Ref, res.Remote, res.Ref[len("refs/heads/"):], suffix)
+	if strings.HasPrefix(res.Ref, refs.TagsPrefix) {
+		e.printf("%s..%s  %s -> %s%s\n", from, res.New.Short(), res.Ref, res.Remote, suffix)
+	} else {
+		e.printf("%s..%s  %s -> %s/%s%s\n", from, res.New.Short(), res.Ref, res.Remote, strings.TrimPrefix(res.Ref, refs.HeadsPrefix), suffix)
+	}
 	if res.PrivateDefault {
 		e.note("Later pushes to %s withhold weights too: remote.%s.private-weights is now true (set it to false to publish weights there)\n", res.Remote, res.Remote)
 	}
@@ -164,13 +226,15 @@ func remoteError(err error) error {
 	case errors.Is(err, repo.ErrRejected):
 		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "run 'fed pull' to bring in the remote commits, then push again")
 	case errors.Is(err, repo.ErrDiverged):
-		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "merge the remote branch (fed merge is coming), or push --force if you own the repository")
+		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "merge the remote branch ('fed pull' without --ff-only does), or push --force if you own the repository")
 	case errors.Is(err, remote.ErrStale):
 		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "someone pushed meanwhile: run 'fed pull', then push again")
 	case errors.Is(err, remote.ErrUnauthorized):
 		return withHint(err, "check your key (--keypair); a login signs a challenge from the server")
-	case errors.Is(err, remote.ErrForbidden):
+	case errors.Is(err, remote.ErrForbidden) && strings.Contains(err.Error(), "may not push"):
 		return withHint(err, "ask the repository's owner to run 'fed collab add YOURKEY'")
+	case errors.Is(err, remote.ErrForbidden):
+		return withHint(err, "only the repository's owner may do this: run it with the owner's key (--keypair FILE), or ask the owner")
 	case errors.Is(err, remote.ErrVersion), errors.Is(err, remote.ErrNoFeature):
 		return withHint(err, "upgrade the older of this fed and the server")
 	case errors.Is(err, repo.ErrProofNeeded), errors.Is(err, remote.ErrProofRequired):
