@@ -152,7 +152,7 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (objects.ID, error) {
 		for k := 0; k < steps; k++ {
 			c, err := objects.ReadCommit(ctx, r.Objects, id)
 			if err != nil {
-				return objects.ZeroID, err
+				return objects.ZeroID, r.absentCommit(ctx, rev, id, err)
 			}
 			if parent > len(c.Parents) {
 				return objects.ZeroID, fmt.Errorf("%w: %s: commit %s has %d parent(s)", ErrUnknownRev, rev, id.Short(), len(c.Parents))
@@ -160,7 +160,22 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (objects.ID, error) {
 			id = c.Parents[parent-1]
 		}
 	}
+	if ok, err := r.Objects.Has(ctx, id); err == nil && !ok {
+		return objects.ZeroID, r.absentCommit(ctx, rev, id, objects.ErrNotFound)
+	}
 	return id, nil
+}
+
+// absentCommit explains a commit that rev reaches but this repository
+// does not hold: in a shallow clone, one beyond its depth.
+func (r *Repo) absentCommit(ctx context.Context, rev string, id objects.ID, err error) error {
+	if !errors.Is(err, objects.ErrNotFound) {
+		return err
+	}
+	if shallow, serr := r.Shallow(); serr == nil && len(shallow) > 0 {
+		return fmt.Errorf("%w: %s: commit %s is beyond the history this shallow clone holds (it was cloned or fetched with --depth)", ErrUnknownRev, rev, id.Short())
+	}
+	return fmt.Errorf("%w: %s: commit %s is not in this repository: %w", ErrUnknownRev, rev, id.Short(), err)
 }
 
 // peel follows tags to the commit they name.
