@@ -159,16 +159,26 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 }
 
 // runPushTags pushes every local tag; tags already on the server with
-// the same value are up to date.
+// the same value are up to date. A tag the server refuses (one it holds
+// with another value) does not stop the others; the first refusal is the
+// command's error.
 func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) error {
 	tags, err := r.Refs.List(refs.TagsPrefix)
 	if err != nil {
 		return err
 	}
 	var out []pushJSON
+	var first error
 	pushed := 0
 	for _, t := range tags {
 		res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Tag: strings.TrimPrefix(string(t.Name), refs.TagsPrefix), Force: opts.force})
+		if errors.Is(err, repo.ErrRejected) {
+			e.note("rejected: %v\n", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
 		if err != nil {
 			return remoteError(err)
 		}
@@ -184,10 +194,14 @@ func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) er
 		if out == nil {
 			out = []pushJSON{}
 		}
-		return e.printJSON(out)
-	}
-	if pushed == 0 {
+		if err := e.printJSON(out); err != nil {
+			return err
+		}
+	} else if pushed == 0 && first == nil {
 		e.note("Everything up-to-date\n")
+	}
+	if first != nil {
+		return remoteError(first)
 	}
 	return nil
 }
