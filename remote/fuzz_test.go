@@ -76,7 +76,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			b, _ := json.Marshal(v)
 			w, err := remote.UnmarshalJSON[remote.PlanRequest](b)
 			// an empty "have" list and an absent one mean the same
-			if err != nil || !slices.Equal(v.Want, w.Want) || !slices.Equal(v.Have, w.Have) || v.Depth != w.Depth {
+			if err != nil || !slices.Equal(v.Want, w.Want) || !slices.Equal(v.Have, w.Have) || !slices.Equal(v.Shallow, w.Shallow) || v.Depth != w.Depth {
 				t.Fatalf("plan request round trip: %v", err)
 			}
 		}

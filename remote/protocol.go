@@ -38,6 +38,10 @@ const (
 	// background (fed serve --prove); the proofs appear under
 	// refs/proofs/<commit> when done.
 	FeatureProve = "prove"
+	// FeatureDeepen: fetch plans honour PlanRequest.Shallow, so the plan
+	// of a shallow clone fetching the history beyond its depth leaves out
+	// what it holds (a server without it lists those objects too).
+	FeatureDeepen = "deepen"
 )
 
 // MetaZKRoot is the commit metadata key holding the hex zk commitment root

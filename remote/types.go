@@ -123,9 +123,13 @@ type UpdateResponse struct {
 // Want except what is reachable from Have (commits the client holds
 // complete). Depth > 0 follows at most Depth commits from each want.
 type PlanRequest struct {
-	Want  []objects.ID `json:"want"`
-	Have  []objects.ID `json:"have,omitempty"`
-	Depth int          `json:"depth,omitempty"`
+	Want []objects.ID `json:"want"`
+	Have []objects.ID `json:"have,omitempty"`
+	// Shallow lists commits the client holds with their trees but
+	// perhaps not their ancestry (feature deepen): the plan leaves them and
+	// their trees out but walks on through their parents.
+	Shallow []objects.ID `json:"shallow,omitempty"`
+	Depth   int          `json:"depth,omitempty"`
 }
 
 // PlannedObject is one object of a plan: its stored size and, when the
@@ -384,6 +388,9 @@ func (r *PlanRequest) check() error {
 		return fmt.Errorf("negative depth %d", r.Depth)
 	}
 	if err := checkBatch("want", len(r.Want)); err != nil {
+		return err
+	}
+	if err := checkBatch("shallow", len(r.Shallow)); err != nil {
 		return err
 	}
 	return checkBatch("have", len(r.Have))

@@ -198,6 +198,58 @@ func (r *Repo) addShallow(ids []objects.ID) error {
 	return r.addIDs(shallowFile, ids)
 }
 
+// setShallow replaces the shallow list with ids; none removes it (the
+// repository then holds its whole history).
+func (r *Repo) setShallow(ids []objects.ID) error {
+	path := filepath.Join(r.Dir, shallowFile)
+	if len(ids) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	lines := make([]string, 0, len(ids))
+	for _, id := range ids {
+		lines = append(lines, id.String())
+	}
+	slices.Sort(lines)
+	lines = slices.Compact(lines)
+	return writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// heldCommits lists the commits this repository holds that its branches,
+// remote-tracking branches and tags reach (tags peeled), as far as it
+// holds them.
+func (r *Repo) heldCommits(ctx context.Context, local []refs.Ref) ([]objects.ID, error) {
+	var out []objects.ID
+	seen := map[objects.ID]bool{}
+	for _, l := range local {
+		name := string(l.Name)
+		if !strings.HasPrefix(name, refs.HeadsPrefix) && !strings.HasPrefix(name, refs.RemotesPrefix) && !strings.HasPrefix(name, refs.TagsPrefix) {
+			continue
+		}
+		tip, err := r.peel(ctx, l.ID, name)
+		if errors.Is(err, objects.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = r.walk(ctx, tip, func(id objects.ID, _ *objects.Commit) bool {
+			if seen[id] {
+				return false
+			}
+			seen[id] = true
+			out = append(out, id)
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // parentsOf returns c's parents, none for a shallow commit.
 func parentsOf(id objects.ID, c *objects.Commit, shallow map[objects.ID]bool) []objects.ID {
 	if shallow[id] {
@@ -556,7 +608,18 @@ type FetchOptions struct {
 	// the objects arrive, and the checkout renames them into place.
 	Prepare  string
 	Prepared bool
+	// Deepen fetches, into a shallow repository, the history beyond its
+	// boundary: to Depth commits from the remote's tips, or all of it
+	// when Depth is 0; .fed/shallow then lists the new boundary (and goes
+	// when there is none). A server that does not speak
+	// remote.FeatureDeepen lists the held objects in its plan again; they
+	// are not downloaded (the client fetches only what it lacks).
+	Deepen bool
 }
+
+// ErrNotShallow reports a deepening fetch into a repository that holds
+// its whole history already.
+var ErrNotShallow = errors.New("repo: not a shallow repository")
 
 // RefChange is one ref a fetch moved.
 type RefChange struct {
@@ -619,17 +682,33 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		return err
 	}
 	complete := map[objects.ID]bool{}
-	var have []objects.ID
-	for _, l := range local {
-		if !complete[l.ID] {
-			complete[l.ID] = true
-			have = append(have, l.ID)
+	var have, held []objects.ID
+	if opts.Deepen {
+		// Nothing here has its whole history: no haves; the commits held
+		// go as shallow, so that the server leaves them and their trees
+		// out but walks on to their parents.
+		if len(shallow) == 0 {
+			return fmt.Errorf("%w: it holds its whole history already", ErrNotShallow)
 		}
-	}
-	for id := range shallow {
-		if !complete[id] {
-			complete[id] = true
-			have = append(have, id)
+		if held, err = r.heldCommits(ctx, local); err != nil {
+			return err
+		}
+		if len(held) > remote.MaxBatch {
+			held = held[:remote.MaxBatch]
+		}
+		shallow = map[objects.ID]bool{}
+	} else {
+		for _, l := range local {
+			if !complete[l.ID] {
+				complete[l.ID] = true
+				have = append(have, l.ID)
+			}
+		}
+		for id := range shallow {
+			if !complete[id] {
+				complete[id] = true
+				have = append(have, id)
+			}
 		}
 	}
 	if len(have) > remote.MaxBatch {
@@ -647,7 +726,7 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		}
 	}
 	if len(want) > 0 {
-		plan, err := c.Plan(ctx, remote.PlanRequest{Want: want, Have: have, Depth: opts.Depth})
+		plan, err := c.Plan(ctx, remote.PlanRequest{Want: want, Have: have, Shallow: held, Depth: opts.Depth})
 		if err != nil {
 			return err
 		}
@@ -675,7 +754,12 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		if err := r.checkClosure(ctx, want, complete, shallow, withheld); err != nil {
 			return err
 		}
-		if err := r.addShallow(plan.Shallow); err != nil {
+		if opts.Deepen {
+			err = r.setShallow(plan.Shallow)
+		} else {
+			err = r.addShallow(plan.Shallow)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -245,7 +245,25 @@ func TestShallowClone(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("shallow clone checked out other bytes")
 	}
-	// Pushing on top of a shallow clone works.
+	// Deepening brings exactly the objects the clone lacks: afterwards it
+	// holds what the full repository holds, and nothing came twice.
+	before := n
+	res, err := b.Fetch(ctx, FetchOptions{Deepen: true})
+	if err != nil {
+		t.Fatalf("fetch --unshallow: %v", err)
+	}
+	after := 0
+	b.Objects.List(ctx, func(objects.ID) error { after++; return nil })
+	if after != full || res.Stats.Objects != full-before {
+		t.Fatalf("after deepening: %d objects (full %d), %d received (want %d)", after, full, res.Stats.Objects, full-before)
+	}
+	if sh, err := b.Shallow(); err != nil || len(sh) != 0 {
+		t.Fatalf("shallow list after unshallowing: %v %v", sh, err)
+	}
+	if _, err := b.Fetch(ctx, FetchOptions{Deepen: true}); !errors.Is(err, ErrNotShallow) {
+		t.Fatalf("deepening a complete repository: %v", err)
+	}
+	// Pushing on top of a (formerly) shallow clone works.
 	b.Key = a.Key
 	b.Now = a.Now
 	next := commitModel(t, b, 9, map[string]int{"w": 200_000}, "on shallow")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/urfave/cli/v2"
 
@@ -10,8 +11,10 @@ import (
 )
 
 type fetchOptions struct {
-	remote string
-	json   bool
+	remote    string
+	json      bool
+	unshallow bool
+	depth     int
 }
 
 func newFetchCommand(e *env) *cli.Command {
@@ -20,14 +23,27 @@ func newFetchCommand(e *env) *cli.Command {
 		Usage:     "download a remote's branches and tags",
 		ArgsUsage: "[REMOTE]",
 		Description: "Downloads what this repository lacks of the remote's branches and tags and moves\n" +
-			"refs/remotes/REMOTE/* to them (tags absent locally are created). REMOTE defaults to origin.",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the moved refs as JSON"}},
+			"refs/remotes/REMOTE/* to them (tags absent locally are created). REMOTE defaults to origin.\n\n" +
+			"In a shallow clone (clone --depth), --unshallow fetches the rest of the history and\n" +
+			"--depth N the history up to N commits from the remote's tips; neither sends again\n" +
+			"what the clone holds.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "unshallow", Usage: "in a shallow clone, fetch the whole history"},
+			&cli.IntFlag{Name: "depth", Usage: "in a shallow clone, fetch the history up to `N` commits from the remote's tips"},
+			&cli.BoolFlag{Name: "json", Usage: "print the moved refs as JSON"},
+		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
 			if len(args) > 1 {
 				return usageErrorf("fetch takes [REMOTE], got %d arguments", len(args))
 			}
-			opts := fetchOptions{json: c.Bool("json")}
+			opts := fetchOptions{json: c.Bool("json"), unshallow: c.Bool("unshallow"), depth: c.Int("depth")}
+			if c.IsSet("depth") && opts.depth < 1 {
+				return usageErrorf("--depth needs a positive number of commits")
+			}
+			if opts.unshallow && c.IsSet("depth") {
+				return usageErrorf("--unshallow fetches the whole history: leave out --depth")
+			}
 			if len(args) == 1 {
 				opts.remote = args[0]
 			}
@@ -50,7 +66,14 @@ func runFetch(ctx context.Context, opts fetchOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	res, err := r.Fetch(ctx, repo.FetchOptions{Remote: opts.remote})
+	fo := repo.FetchOptions{Remote: opts.remote}
+	if opts.unshallow || opts.depth > 0 {
+		fo.Deepen, fo.Depth = true, opts.depth
+	}
+	res, err := r.Fetch(ctx, fo)
+	if errors.Is(err, repo.ErrNotShallow) {
+		return withHint(err, "--unshallow and --depth deepen a clone made with 'fed clone --depth N'")
+	}
 	if err != nil {
 		return remoteError(err)
 	}

@@ -33,6 +33,18 @@ func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanReques
 			return nil, err
 		}
 	}
+	// Commits the client holds without (all of) their ancestry: left out
+	// with their trees, but the walk goes on through their parents.
+	for _, id := range req.Shallow {
+		c, err := objects.ReadCommit(ctx, st, id)
+		if err != nil {
+			continue
+		}
+		excluded[id] = true
+		if err := w.walk(ctx, c.Tree, excluded, nil); err != nil {
+			return nil, err
+		}
+	}
 	plan := &remote.Plan{Objects: []remote.PlannedObject{}}
 	withheld := map[objects.ID]bool{}
 	w.withheld = func(id objects.ID) {

@@ -361,7 +361,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
-	features := []string{remote.FeatureWithheld}
+	features := []string{remote.FeatureWithheld, remote.FeatureDeepen}
 	if s.opts.Prove != nil {
 		features = append(features, remote.FeatureProve)
 	}

@@ -107,6 +107,34 @@ func TestPushFetchRoundTrip(t *testing.T) {
 			t.Fatal("depth-1 plan includes the parent commit")
 		}
 	}
+	// Deepening: c2 held without its ancestry (shallow) plans exactly the
+	// objects of c1 that c2's tree does not share, c1 included, and not c2.
+	p4, err := anon.Plan(ctx, remote.PlanRequest{Want: []objects.ID{c2}, Shallow: []objects.ID{c2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inC2 := map[objects.ID]bool{}
+	for _, o := range p3.Objects {
+		inC2[o.ID] = true
+	}
+	wantDeepen := map[objects.ID]bool{}
+	for _, o := range plan.Objects {
+		if !inC2[o.ID] {
+			wantDeepen[o.ID] = true
+		}
+	}
+	got := map[objects.ID]bool{}
+	for _, o := range p4.Objects {
+		got[o.ID] = true
+	}
+	if len(got) != len(wantDeepen) || !got[c1] || got[c2] {
+		t.Fatalf("deepening plan lists %d objects (c1 %v, c2 %v), want the %d of c1 beyond c2's", len(got), got[c1], got[c2], len(wantDeepen))
+	}
+	for id := range wantDeepen {
+		if !got[id] {
+			t.Fatalf("deepening plan lacks %s", id.Short())
+		}
+	}
 	// Ranged GET resumes in the middle of an object.
 	var whole, tail bytes.Buffer
 	if _, err := anon.GetObject(ctx, t1.Pieces[0], 0, &whole); err != nil {
