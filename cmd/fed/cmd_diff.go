@@ -278,9 +278,13 @@ func printDiffStat(e *env, diffs []repo.FileDiff) {
 					mod++
 				}
 			}
-			what = fmt.Sprintf("%d tensors changed, %d added, %d removed", mod, add, del)
+			noun := "tensors"
+			if mod == 1 {
+				noun = "tensor"
+			}
+			what = fmt.Sprintf("%d %s changed, %d added, %d removed", mod, noun, add, del)
 		}
-		e.printf(" %-*s | %s %s\n", width, d.Path, statusWord(d.Status), what)
+		e.printf(" %-*s | %s: %s\n", width, d.Path, statusWord(d.Status), what)
 	}
 	s := "s"
 	if len(diffs) == 1 {
