@@ -217,6 +217,20 @@ func (r *Repo) setShallow(ids []objects.ID) error {
 	return writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
+// parentsPresent reports whether every parent of commit id is here.
+func (r *Repo) parentsPresent(ctx context.Context, id objects.ID) bool {
+	c, err := objects.ReadCommit(ctx, r.Objects, id)
+	if err != nil {
+		return false
+	}
+	for _, p := range c.Parents {
+		if ok, err := r.Objects.Has(ctx, p); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // heldCommits lists the commits this repository holds that its branches,
 // remote-tracking branches and tags reach (tags peeled), as far as it
 // holds them.
@@ -682,7 +696,7 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		return err
 	}
 	complete := map[objects.ID]bool{}
-	var have, held []objects.ID
+	var have, held, oldShallow []objects.ID
 	if opts.Deepen {
 		// Nothing here has its whole history: no haves; the commits held
 		// go as shallow, so that the server leaves them and their trees
@@ -695,6 +709,9 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		}
 		if len(held) > remote.MaxBatch {
 			held = held[:remote.MaxBatch]
+		}
+		for id := range shallow {
+			oldShallow = append(oldShallow, id)
 		}
 		shallow = map[objects.ID]bool{}
 	} else {
@@ -755,7 +772,16 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 			return err
 		}
 		if opts.Deepen {
-			err = r.setShallow(plan.Shallow)
+			// The boundary is now what lacks parents among the old and the
+			// plan's boundary commits (a depth below the clone's keeps the
+			// old one; a deeper one moves it).
+			var boundary []objects.ID
+			for _, id := range append(oldShallow, plan.Shallow...) {
+				if !r.parentsPresent(ctx, id) {
+					boundary = append(boundary, id)
+				}
+			}
+			err = r.setShallow(boundary)
 		} else {
 			err = r.addShallow(plan.Shallow)
 		}
