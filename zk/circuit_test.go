@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -23,6 +24,17 @@ func randQ(rng *rand.Rand, n int, spread int32) []int32 {
 
 func field() *big.Int { return ecc.BN254.ScalarField() }
 
+// isSolvedMu serialises gnark's test engine: test.IsSolved resets package
+// counters that a concurrent run increments (a data race in gnark
+// v0.16.1's test package, seen under -race with parallel tests).
+var isSolvedMu sync.Mutex
+
+func isSolved(circuit, witness frontend.Circuit, f *big.Int) error {
+	isSolvedMu.Lock()
+	defer isSolvedMu.Unlock()
+	return test.IsSolved(circuit, witness, f)
+}
+
 func TestCommitCircuit(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -30,7 +42,7 @@ func TestCommitCircuit(t *testing.T) {
 	q := randQ(rng, n-3, 1<<ValueBits-1) // shorter than n: zero padding
 	c := HashChunk(q, n)
 	good := commitAssignment(q, n, c)
-	if err := test.IsSolved(&commitCircuit{D: make([]frontend.Variable, n)}, good, field()); err != nil {
+	if err := isSolved(&commitCircuit{D: make([]frontend.Variable, n)}, good, field()); err != nil {
 		t.Fatalf("honest commitment rejected: %v", err)
 	}
 	cases := map[string]func(a *commitCircuit){
@@ -41,7 +53,7 @@ func TestCommitCircuit(t *testing.T) {
 	for name, mod := range cases {
 		a := commitAssignment(q, n, c)
 		mod(a)
-		if err := test.IsSolved(&commitCircuit{D: make([]frontend.Variable, n)}, a, field()); err == nil {
+		if err := isSolved(&commitCircuit{D: make([]frontend.Variable, n)}, a, field()); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -69,7 +81,7 @@ func TestUpdateCircuit(t *testing.T) {
 	}
 	pc, cc := HashChunk(parent, n), HashChunk(child, n)
 	shape := Shape{Kind: KindUpdate, N: n, LBits: lbits}
-	solve := func(a *updateCircuit) error { return test.IsSolved(shape.placeholder(), a, field()) }
+	solve := func(a *updateCircuit) error { return isSolved(shape.placeholder(), a, field()) }
 	if err := solve(updateAssignment(parent, child, n, lbits, pc, cc, linf, big.NewInt(sum))); err != nil {
 		t.Fatalf("honest update rejected: %v", err)
 	}
@@ -113,12 +125,12 @@ func TestMergeCircuit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := test.IsSolved(shape.placeholder(), a, field()); err != nil {
+	if err := isSolved(shape.placeholder(), a, field()); err != nil {
 		t.Fatalf("honest merge rejected: %v", err)
 	}
 	// Wrong public weight: the witness stays, the statement changes.
 	a.Weights[1] = uint64(2)
-	if err := test.IsSolved(shape.placeholder(), a, field()); err == nil {
+	if err := isSolved(shape.placeholder(), a, field()); err == nil {
 		t.Error("wrong weight accepted")
 	}
 	// Off by one in the merged value: the remainder leaves [0, W).
@@ -131,7 +143,7 @@ func TestMergeCircuit(t *testing.T) {
 	// (derived in-circuit) is negative.
 	a2, _, _ := mergeAssignment(parents, merged, n, wbits, pcs, HashChunk(bad, n), w)
 	a2.M[4] = digit(bad[4])
-	if err := test.IsSolved(shape.placeholder(), a2, field()); err == nil {
+	if err := isSolved(shape.placeholder(), a2, field()); err == nil {
 		t.Error("negative remainder accepted")
 	}
 }
