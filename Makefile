@@ -23,9 +23,9 @@ test: fmt-check vet
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
-## test-race: the tests under the race detector (slower)
+## test-race: every test under the race detector (cmd/fed alone takes over 10 minutes so)
 test-race:
-	$(GO) test -count=1 -race $(PKGS)
+	$(GO) test -count=1 -race -timeout 60m $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
