@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -186,22 +187,13 @@ func (r *Repo) addIDs(name string, ids []objects.ID) error {
 	if len(cur) == n {
 		return nil
 	}
-	lines := make([]string, 0, len(cur))
-	for id := range cur {
-		lines = append(lines, id.String())
-	}
-	slices.Sort(lines)
-	return writeFileAtomic(filepath.Join(r.Dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return r.writeIDs(name, slices.Collect(maps.Keys(cur)))
 }
 
-func (r *Repo) addShallow(ids []objects.ID) error {
-	return r.addIDs(shallowFile, ids)
-}
-
-// setShallow replaces the shallow list with ids; none removes it (the
-// repository then holds its whole history).
-func (r *Repo) setShallow(ids []objects.ID) error {
-	path := filepath.Join(r.Dir, shallowFile)
+// writeIDs replaces such a file with ids (sorted, without repeats,
+// atomically); none removes it.
+func (r *Repo) writeIDs(name string, ids []objects.ID) error {
+	path := filepath.Join(r.Dir, name)
 	if len(ids) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -216,6 +208,14 @@ func (r *Repo) setShallow(ids []objects.ID) error {
 	lines = slices.Compact(lines)
 	return writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
+
+func (r *Repo) addShallow(ids []objects.ID) error {
+	return r.addIDs(shallowFile, ids)
+}
+
+// setShallow replaces the shallow list with ids; none removes it (the
+// repository then holds its whole history).
+func (r *Repo) setShallow(ids []objects.ID) error { return r.writeIDs(shallowFile, ids) }
 
 // parentsPresent reports whether every parent of commit id is here.
 func (r *Repo) parentsPresent(ctx context.Context, id objects.ID) bool {
