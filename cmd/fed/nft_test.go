@@ -48,6 +48,7 @@ func TestNFTScripts(t *testing.T) {
 			}
 			env.Setenv("PUBKEY", k.Public().String())
 			env.Setenv("SOLANA_RPC", rpcURL)
+			env.Setenv("TESTPID", strconv.Itoa(os.Getpid()))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
