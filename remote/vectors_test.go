@@ -293,7 +293,7 @@ func examples() map[string]any {
 	inc := remote.NewProblem(422, remote.CodeIncomplete, "1 or more objects reachable from the new ids are missing; upload them first")
 	inc.Missing = []objects.ID{vecID("piece")}
 	return map[string]any{
-		"info":               remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}, Features: []string{remote.FeatureWithheld, remote.FeatureProve}},
+		"info":               remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}, Features: []string{remote.FeatureWithheld, remote.FeatureDeepen, remote.FeatureProve}},
 		"challenge-request":  remote.ChallengeRequest{Address: k},
 		"challenge":          remote.Challenge{Nonce: "0123456789abcdef0123456789abcdef", Message: "(see login-message.txt)", ExpiresAt: at.Add(5 * time.Minute)},
 		"login-request":      remote.LoginRequest{Address: k, Nonce: "0123456789abcdef0123456789abcdef", Signature: sig},
