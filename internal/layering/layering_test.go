@@ -62,7 +62,7 @@ func TestLayering(t *testing.T) {
 				}
 			}
 			if !okImp {
-				t.Errorf("%s imports %s, against the layering of STYLE.md", pkg, imp)
+				t.Errorf("%s imports %s, against the layering of doc/architecture.md", pkg, imp)
 			}
 		}
 	}
