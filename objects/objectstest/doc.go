@@ -1,6 +1,6 @@
 // Package objectstest holds test helpers for objects.Store
 // implementations: Run, one conformance suite that every store (disk,
-// memory, remote-backed, S3-backed) must pass, and Faulty, a Store
+// memory, and every backend added later) must pass, and Faulty, a Store
 // wrapper that injects failures so that callers (objects.Writer, Fsck,
 // GC, the remote layer) can be shown to handle them.
 //
