@@ -7,13 +7,20 @@ GENMODEL := $(BIN)/genmodel
 PKGS     := ./...
 FUZZTIME ?= 10s
 
+# VERSION and COMMIT are stamped into fed (fed --version): the nearest tag
+# ("v1.2.0-3-gabc1234" past it, "-dirty" with local changes) and the full
+# commit id. Override them to build a release: make build VERSION=v1.2.0.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 .PHONY: example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(FED) ./cmd/fed
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(FED) ./cmd/fed
 	$(GO) build -o $(GENMODEL) ./examples/genmodel
 
 ## test: formatting, vet and every test, then the concurrent core (object store, remote and

@@ -105,6 +105,7 @@ func newApp(e *env) *cli.App {
 			&cli.StringFlag{Name: "keypair", Usage: "signing key: a solana-keygen JSON `FILE` (default: $FED_KEYPAIR, config user.keypair, ~/.config/solana/id.json)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print results only: no progress, advice or notes"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "do not draw progress bars"},
+			&cli.BoolFlag{Name: "version", Usage: "print fed's version (as 'fed version')"},
 		},
 		Before: func(c *cli.Context) error {
 			e.dir = c.String("C")
@@ -114,6 +115,9 @@ func newApp(e *env) *cli.App {
 			return nil
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return runVersion(c.Context, e)
+			}
 			if c.Args().Present() {
 				return usageErrorf("unknown command %q", c.Args().First())
 			}
