@@ -3,6 +3,7 @@ package objects
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -42,6 +43,13 @@ func (s *DiskStore) EndBatch() error {
 // without ending a batch. A server calls it before it lets a ref refer to
 // objects that another request's batch may still hold.
 func (s *DiskStore) Flush() error {
+	// One flush at a time: a flush that ran beside another would find
+	// temporary files the other has already renamed, and could return
+	// before the other made their directories durable. The flush that
+	// waits publishes what is still pending when its turn comes, so a
+	// burst of flushes is done by one or two of them.
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.batchMu.Lock()
 	todo := make(map[ID]string, len(s.pending))
 	for id, tmp := range s.pending {
@@ -53,12 +61,16 @@ func (s *DiskStore) Flush() error {
 	}
 	// The data first, in parallel: most of it is on its way already
 	// (writeObject started the writeback), and one flush covers many files.
-	tmps := make([]string, 0, len(todo))
-	for _, tmp := range todo {
-		tmps = append(tmps, tmp)
+	ids := make([]ID, 0, len(todo))
+	for id := range todo {
+		ids = append(ids, id)
 	}
-	if err := forEach(tmps, 4, func(tmp string) error {
+	if err := forEach(ids, 4, func(id ID) error {
+		tmp := todo[id]
 		f, err := os.Open(tmp)
+		if errors.Is(err, fs.ErrNotExist) && !s.stillPending(id, tmp) {
+			return nil // deleted meanwhile (Delete)
+		}
 		if err != nil {
 			return err
 		}
@@ -169,6 +181,13 @@ func publishNow(tmp, p string) error {
 	return syncDir(filepath.Dir(p))
 }
 
+// stillPending reports whether id is still deferred in the file tmp.
+func (s *DiskStore) stillPending(id ID, tmp string) bool {
+	s.batchMu.Lock()
+	defer s.batchMu.Unlock()
+	return s.pending[id] == tmp
+}
+
 // isPending reports whether tmp is the temporary file of a deferred object.
 func (s *DiskStore) isPending(tmp string) bool {
 	if s.npending.Load() == 0 {
@@ -186,7 +205,7 @@ func (s *DiskStore) isPending(tmp string) bool {
 
 // forEach calls fn for every item on up to workers goroutines and returns
 // the first error.
-func forEach(items []string, workers int, fn func(string) error) error {
+func forEach[T any](items []T, workers int, fn func(T) error) error {
 	var (
 		mu    sync.Mutex
 		next  int

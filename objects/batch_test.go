@@ -209,3 +209,47 @@ func TestBatchDeletePending(t *testing.T) {
 		t.Fatal("deleted pending object published by EndBatch")
 	}
 }
+
+// Concurrent flushes (a server flushes before every ref update, and many
+// requests update refs at once) each publish every object pending when
+// they began, and none fails on a file another one has already moved.
+func TestBatchConcurrentFlushes(t *testing.T) {
+	ctx := context.Background()
+	s := openDisk(t)
+	for round := range 20 {
+		s.BeginBatch()
+		var ids []objects.ID
+		for i := range 32 {
+			id, err := s.Put(ctx, floatChunk(uint64(1000*round+i), 2048), objects.PutOptions{ElemSize: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				if err := s.Flush(); err != nil {
+					errs <- err
+					return
+				}
+				// what was pending when this flush began is in place now
+				for _, id := range ids {
+					if _, err := os.Stat(objectFile(s, id)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: concurrent flush: %v", round, err)
+		}
+		if err := s.EndBatch(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

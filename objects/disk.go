@@ -48,6 +48,7 @@ type DiskStore struct {
 	// there, readable through path, until EndBatch makes the data durable
 	// and renames it into place. pending maps such objects to their file.
 	batchMu  sync.Mutex
+	flushMu  sync.Mutex // held by Flush for its whole run
 	batches  int
 	pending  map[ID]string
 	npending atomic.Int32
