@@ -100,6 +100,8 @@ const (
 	CodeRateLimited     = "rate-limited"        // 429
 	CodeInternal        = "internal"            // 500
 	CodeUnavailable     = "unavailable"         // 503: shutting down or overloaded
+	// Rules between parties who do not trust each other (doc/security.md).
+	CodeTagExists = "tag-exists" // 409: moving or replacing a tag needs force (the owner's)
 )
 
 // ProblemTypePrefix starts the "type" URI of every problem; the code

@@ -267,6 +267,7 @@ var titles = map[string]string{
 	CodeRateLimited:     "Too many requests",
 	CodeInternal:        "Internal server error",
 	CodeUnavailable:     "Service unavailable",
+	CodeTagExists:       "Tag exists",
 }
 
 func (p *Problem) Error() string {
@@ -285,7 +286,7 @@ func (p *Problem) Unwrap() error {
 	switch p.Code {
 	case CodeStale:
 		return ErrStale
-	case CodeNonFastForward:
+	case CodeNonFastForward, CodeTagExists:
 		return ErrNonFastForward
 	case CodeUnauthenticated, CodeTokenExpired, CodeBadSignature, CodeBadNonce:
 		return ErrUnauthorized

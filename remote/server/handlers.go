@@ -421,6 +421,14 @@ func (c *call) updateRefs() {
 			c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s would point to a %s", u.Name, k))
 			return
 		}
+		if strings.HasPrefix(u.Name, refs.TagsPrefix) && !u.Old.IsZero() && !u.Force {
+			// A tag names one value for good: moving it, even forward, or
+			// replacing it by a tag object is a rewrite (force: the owner's).
+			p := remote.NewProblem(409, remote.CodeTagExists, "%s exists (it names %s); moving or replacing a tag needs force, which only the owner has", u.Name, u.Old.Short())
+			p.Ref = u.Name
+			c.fail(p)
+			return
+		}
 		if k != objects.KindCommit {
 			continue
 		}
