@@ -59,7 +59,18 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 		roots = append(roots, r.ID)
 	}
 	// withheld weights are absent on purpose, not a reason to stop
-	return objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace, Absent: rp.withheldSnapshot()})
+	rep, err := objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace, Absent: rp.withheldSnapshot()})
+	// The complete set may name objects that no ref reaches any more
+	// (a deleted branch, a forced one): once collected, a push building on
+	// them must be refused as incomplete, so the set restarts from the
+	// refs, also after a collection that failed half-way.
+	rp.mu.Lock()
+	rerr := rp.resetComplete()
+	rp.mu.Unlock()
+	if err == nil {
+		err = rerr
+	}
+	return rep, err
 }
 
 // repoNames lists the repositories under the root.

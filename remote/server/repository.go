@@ -171,7 +171,8 @@ func loadRepository(name, dir string) (*repository, error) {
 }
 
 // resetComplete restarts the complete set from the ref tips: a ref only
-// ever names an id whose closure was checked (updateRefs).
+// ever names an id whose closure was checked (updateRefs). The caller
+// holds rp.mu, or has rp to itself.
 func (rp *repository) resetComplete() error {
 	all, err := rp.refs.List("refs/")
 	if err != nil {

@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
@@ -165,5 +168,60 @@ func TestTagsNeedForce(t *testing.T) {
 	// the owner forces
 	if code := tr.owner.update(t, st, nil, remote.RefUpdate{Name: "refs/tags/v0", Old: tr.root, New: c2, Force: true}); code != "" {
 		t.Fatalf("owner forcing v0: %s", code)
+	}
+}
+
+// TestPushOnCollectedParent: after the owner deletes a branch or forces
+// one back and the server's gc removes the commits no ref reaches any
+// more, a push building on one of them is refused as incomplete (it was
+// accepted, leaving a ref whose history had holes: fsck failed, fetch
+// plans answered 500).
+func TestPushOnCollectedParent(t *testing.T) {
+	ctx := context.Background()
+	tr := newTrustRepo(t, server.Options{GCGrace: time.Nanosecond})
+	st := tr.store
+	gone, _, goneIDs := tr.owner.h.commit(tr.root, 1, 1024, 2, nil)
+	if code := tr.owner.update(t, st, goneIDs, remote.RefUpdate{Name: "refs/heads/old", New: gone}); code != "" {
+		t.Fatal(code)
+	}
+	if code := tr.owner.update(t, st, nil, remote.RefUpdate{Name: "refs/heads/old", Old: gone, Force: true}); code != "" {
+		t.Fatal(code)
+	}
+	rewound, _, rewoundIDs := tr.owner.h.commit(tr.root, 1, 1024, 3, nil)
+	if code := tr.owner.update(t, st, rewoundIDs, remote.RefUpdate{Name: "refs/heads/main", Old: tr.root, New: rewound}); code != "" {
+		t.Fatal(code)
+	}
+	if code := tr.owner.update(t, st, nil, remote.RefUpdate{Name: "refs/heads/main", Old: rewound, New: tr.root, Force: true}); code != "" {
+		t.Fatal(code)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := tr.ts.srv.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, parent := range []objects.ID{gone, rewound} {
+		c, _, ids := tr.collab.h.commit(parent, 1, 1024, uint64(10+i), nil)
+		if _, err := tr.collab.c.SendMissing(ctx, st, ids); err != nil {
+			t.Fatal(err)
+		}
+		_, err := tr.collab.c.UpdateRefs(ctx, []remote.RefUpdate{{Name: fmt.Sprintf("refs/heads/on-collected-%d", i), New: c}})
+		var p *remote.Problem
+		if !errors.As(err, &p) || p.Code != remote.CodeIncomplete || !slices.Contains(p.Missing, parent) {
+			t.Fatalf("push on collected parent %s: %v, want incomplete naming it", parent.Short(), err)
+		}
+	}
+	res, err := tr.ts.srv.Fsck(ctx, "lab/m")
+	if err != nil || len(res.Report.Problems) != 0 {
+		t.Fatalf("fsck after the refused pushes: %+v %v", res, err)
+	}
+	refs, err := tr.outsider.c.Refs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []objects.ID
+	for _, r := range refs.Refs {
+		want = append(want, r.ID)
+	}
+	if _, err := tr.outsider.c.Plan(ctx, remote.PlanRequest{Want: want}); err != nil {
+		t.Fatalf("plan of every ref: %v", err)
 	}
 }
