@@ -87,6 +87,9 @@ func (r *Repo) moveTo(ctx context.Context, op string, from, target map[string]Tr
 						continue
 					}
 				}
+				if r.deletedOnly(p, idx, from, target) {
+					continue
+				}
 				bad = append(bad, p)
 			}
 		}
@@ -175,6 +178,23 @@ func (r *Repo) moveTo(ctx context.Context, op string, from, target map[string]Tr
 		}
 	}
 	return r.WriteIndex(idx)
+}
+
+// deletedOnly reports whether the only local change to p is its deletion,
+// which moving to target loses nothing of (git's rule): p is gone from the
+// working tree, and its index entry is the one from has (an unstaged
+// deletion) or, when target has no p either, absent (a staged one).
+func (r *Repo) deletedOnly(p string, idx *Index, from, target map[string]TreeFile) bool {
+	if _, err := os.Lstat(r.abs(p)); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	f, inFrom := from[p]
+	e, inIndex := idx.Find(p)
+	if !inIndex {
+		_, inTarget := target[p]
+		return !inTarget
+	}
+	return inFrom && e.Stage == 0 && e.ID == f.ID && e.Mode == f.Mode
 }
 
 // fileSize is the byte size of a blob or model object (0 when unreadable).
@@ -353,8 +373,10 @@ const (
 	ResetHard                   // move the branch, the index and the working tree
 )
 
-// Reset moves the current branch (or detached HEAD) to rev.
-func (r *Repo) Reset(ctx context.Context, rev string, mode ResetMode, force bool) (objects.ID, error) {
+// Reset moves the current branch (or detached HEAD) to rev. ResetHard
+// discards uncommitted changes to tracked files, as git's --hard does;
+// untracked files stay unless the target has a file at their path.
+func (r *Repo) Reset(ctx context.Context, rev string, mode ResetMode) (objects.ID, error) {
 	unlock, err := r.Lock(lockWait)
 	if err != nil {
 		return objects.ZeroID, err
@@ -370,13 +392,6 @@ func (r *Repo) Reset(ctx context.Context, rev string, mode ResetMode, force bool
 	}
 	switch mode {
 	case ResetHard:
-		if !force {
-			if dirty, err := r.dirtyPaths(ctx); err != nil {
-				return objects.ZeroID, err
-			} else if d := trackedDirty(dirty); len(d) > 0 {
-				return objects.ZeroID, &DirtyError{Op: "reset --hard", Paths: d}
-			}
-		}
 		if err := r.moveHeadFiles(ctx, "reset --hard", head, target, true); err != nil {
 			return objects.ZeroID, err
 		}
@@ -408,18 +423,6 @@ func (r *Repo) Reset(ctx context.Context, rev string, mode ResetMode, force bool
 		}
 	}
 	return target, r.Refs.UpdateHead(head, target, r.entry("reset: moving to "+rev))
-}
-
-// trackedDirty lists the modified (not untracked) paths.
-func trackedDirty(d map[string]byte) []string {
-	var out []string
-	for p, c := range d {
-		if c != '?' {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // CreateBranch creates a branch at rev (default HEAD).

@@ -198,7 +198,7 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 		m[i] = float32(merge.Dequantize(q))
 	}
 	// HEAD is cb; merge base (first parent) and cb (second).
-	if _, err := r.Reset(ctx, base.String(), ResetHard, true); err != nil {
+	if _, err := r.Reset(ctx, base.String(), ResetHard); err != nil {
 		t.Fatal(err)
 	}
 	mid := zkCommitModel(t, r, "merge", map[string][]float32{"w": m}, CommitOptions{Parents: []objects.ID{cb}, Meta: map[string]string{MetaMergeWeights: "1,3"}})

@@ -21,13 +21,14 @@ func newResetCommand(e *env) *cli.Command {
 		ArgsUsage: "[--soft | --mixed | --hard] [REV]",
 		Description: "Moves the current branch (or detached HEAD) to REV (default HEAD).\n" +
 			"--soft moves only the branch; --mixed (the default) also resets the index;\n" +
-			"--hard also resets the working tree, and refuses to discard uncommitted\n" +
-			"changes to tracked files unless --force is given.",
+			"--hard also resets the working tree, discarding uncommitted changes to tracked\n" +
+			"files (untracked files stay).",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "soft", Usage: "move the branch only"},
 			&cli.BoolFlag{Name: "mixed", Usage: "move the branch and reset the index", DefaultText: "when neither --soft nor --hard"},
 			&cli.BoolFlag{Name: "hard", Usage: "move the branch, reset the index and the working tree"},
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "with --hard: discard uncommitted changes"},
+			// --force is what --hard always does; older scripts pass it
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Hidden: true},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
@@ -69,7 +70,7 @@ func runReset(ctx context.Context, opts resetOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	id, err := r.Reset(ctx, rev, mode, opts.force)
+	id, err := r.Reset(ctx, rev, mode)
 	if err != nil {
 		return err
 	}
