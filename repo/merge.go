@@ -70,7 +70,7 @@ func (o *MergeOptions) Validate() error {
 		o.Strategy = merge.DefaultMethod
 	}
 	if !slices.Contains(merge.Strategies(), o.Strategy) {
-		return fmt.Errorf("%w: unknown strategy %q (one of %s)", merge.ErrUnknownStrategy, o.Strategy, strings.Join(merge.Strategies(), ", "))
+		return fmt.Errorf("%w %q (one of %s)", merge.ErrUnknownStrategy, o.Strategy, strings.Join(merge.Strategies(), ", "))
 	}
 	return nil
 }

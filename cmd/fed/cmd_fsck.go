@@ -90,7 +90,7 @@ func runFsck(ctx context.Context, opts fsckOptions, e *env) error {
 			out.Dangling = []objects.ID{}
 		}
 		for _, p := range rep.Problems {
-			pj := problemJSON{ID: p.ID, Error: p.Err.Error()}
+			pj := problemJSON{ID: p.ID, Error: message(p.Err)}
 			if !p.From.IsZero() {
 				from := p.From
 				pj.From = &from
@@ -102,7 +102,7 @@ func runFsck(ctx context.Context, opts fsckOptions, e *env) error {
 		}
 	} else {
 		for _, p := range rep.Problems {
-			e.printf("error: %s\n", p)
+			e.printf("error: %s\n", messageText(p.String()))
 		}
 		if opts.dangling {
 			for _, id := range rep.Dangling {

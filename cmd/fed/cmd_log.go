@@ -226,7 +226,7 @@ func signatureLine(c *objects.Commit) string {
 	case errors.Is(err, objects.ErrUnsigned):
 		return "No signature"
 	default:
-		return "BAD signature from " + c.Author.String() + ": " + err.Error()
+		return "BAD signature from " + c.Author.String() + ": " + message(err)
 	}
 }
 

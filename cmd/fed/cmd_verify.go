@@ -155,6 +155,6 @@ func printCommitReport(e *env, c *repo.CommitReport) {
 	field("commitment", c.Commitment)
 	field("parents", strings.Join(c.Parents, ", "))
 	for _, err := range c.Errors {
-		field("error", err)
+		field("error", messageText(err))
 	}
 }

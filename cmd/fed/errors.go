@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/fed-vcs/fed/merge"
@@ -72,14 +73,50 @@ func report(ctx context.Context, stderr io.Writer, err error) int {
 	case code == exitInterrupted && err.Error() == context.Canceled.Error():
 		fmt.Fprintln(stderr, "fed: interrupted")
 	case code == exitInterrupted:
-		fmt.Fprintf(stderr, "fed: interrupted: %v\n", err)
+		fmt.Fprintf(stderr, "fed: interrupted: %s\n", message(err))
 	default:
-		fmt.Fprintf(stderr, "fed: error: %v\n", err)
+		fmt.Fprintf(stderr, "fed: error: %s\n", message(err))
 	}
 	for _, h := range hints {
 		fmt.Fprintf(stderr, "fed: hint: %s\n", h)
 	}
 	return code
+}
+
+// packagePrefix matches the package prefixes of the libraries' sentinel
+// errors ("repo: unknown revision"): they name the code, not what the user
+// did, so messages drop them. Format packages (safetensors, onnx, …) and
+// remote, whose messages concern the server, keep theirs.
+var packagePrefix = regexp.MustCompile(`(^|: )(?:repo|merge|refs|objects|codec|zk|nft): `)
+
+// message is err's text as fed prints it: without package prefixes, and
+// without a part that the next part repeats ("unknown strategy: unknown
+// strategy \"x\"" reads "unknown strategy \"x\"").
+func message(err error) string { return messageText(err.Error()) }
+
+// messageText is message for an error's text.
+func messageText(s string) string {
+	s = packagePrefix.ReplaceAllString(s, "$1")
+	s = packagePrefix.ReplaceAllString(s, "$1") // "repo: merge: …"
+	parts := strings.Split(s, ": ")
+	out := parts[:0]
+	for i, p := range parts {
+		if i+1 < len(parts) && p != "" && strings.HasPrefix(parts[i+1], p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ": ")
+}
+
+// goFlagName matches a flag as Go's flag package names it in its errors,
+// with one dash ("flag provided but not defined: -all").
+var goFlagName = regexp.MustCompile(`(defined: |argument: |for flag |for )-([A-Za-z0-9][A-Za-z0-9-]+)\b`)
+
+// flagMessage rewrites Go's flag errors to name long flags as users type
+// them: --all, not -all.
+func flagMessage(s string) string {
+	return goFlagName.ReplaceAllString(s, "$1--$2")
 }
 
 func classify(ctx context.Context, err error) (int, []string) {

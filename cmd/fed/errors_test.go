@@ -51,9 +51,9 @@ func TestReportExitCodes(t *testing.T) {
 				}
 				return
 			}
-			line := "fed: error: " + tt.err.Error() + "\n"
+			line := "fed: error: " + message(tt.err) + "\n"
 			if tt.want == 130 {
-				line = "fed: interrupted: " + tt.err.Error() + "\n"
+				line = "fed: interrupted: " + message(tt.err) + "\n"
 			}
 			if !strings.HasPrefix(out, line) {
 				t.Errorf("stderr %q does not start with %q", out, line)
@@ -69,6 +69,40 @@ func TestReportExitCodes(t *testing.T) {
 }
 
 // TestRunInterrupted: a command whose context is cancelled exits 130.
+func TestMessage(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"sentinel", "repo: unknown revision: nope", "unknown revision: nope"},
+		{"wrapped", "read ref main: refs: not found", "read ref main: not found"},
+		{"nested", "commit abc chunk 0 update check: zk: update over the bound", "commit abc chunk 0 update check: update over the bound"},
+		{"repeated part", `merge: unknown strategy: unknown strategy "x"`, `unknown strategy "x"`},
+		{"format prefix kept", "model.safetensors: safetensors: header too large", "model.safetensors: safetensors: header too large"},
+		{"remote kept", "remote: GET /x: connection refused", "remote: GET /x: connection refused"},
+		{"word in a sentence", "the repo: files", "the repo: files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := message(errors.New(tt.in)); got != tt.want {
+				t.Errorf("message(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagMessage(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"flag provided but not defined: -all", "flag provided but not defined: --all"},
+		{"flag provided but not defined: -x", "flag provided but not defined: -x"},
+		{"flag needs an argument: -message", "flag needs an argument: --message"},
+		{`invalid value "x" for flag -max-count: parse error`, `invalid value "x" for flag --max-count: parse error`},
+		{`invalid boolean value "x" for -oneline: parse error`, `invalid boolean value "x" for --oneline: parse error`},
+	}
+	for _, tt := range tests {
+		if got := flagMessage(tt.in); got != tt.want {
+			t.Errorf("flagMessage(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestRunInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("FED_CONFIG", dir+"/config")

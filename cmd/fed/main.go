@@ -167,5 +167,5 @@ func newApp(e *env) *cli.App {
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	return &usageError{msg: err.Error()}
+	return &usageError{msg: flagMessage(err.Error())}
 }
