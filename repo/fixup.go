@@ -48,7 +48,7 @@ func (r *tensorReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // merge) consistent again: formats whose raw bytes depend on tensor data
 // (zip containers carry CRC-32s: PyTorch checkpoints, .npz) get their raw
 // segments patched, through w. Other formats are returned as they are.
-func (r *Repo) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Model, clashes []rawClash) (*objects.Model, error) {
+func (r *Repo) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Model) (*objects.Model, error) {
 	if !codec.HasFixer(m.Format) {
 		return m, nil // nothing in its raw bytes depends on tensor bytes
 	}
@@ -79,28 +79,6 @@ func (r *Repo) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Mod
 	fixups, err := codec.Fixups(l, segs)
 	if err != nil {
 		return nil, err
-	}
-	// apply the fixups to a raw segment's bytes
-	patch := func(i int, b []byte) []byte {
-		b = append([]byte(nil), b...)
-		for _, f := range fixups {
-			if f.Offset >= l.Segments[i].Offset && f.Offset < l.Segments[i].Offset+l.Segments[i].Length {
-				copy(b[f.Offset-l.Segments[i].Offset:], f.Data)
-			}
-		}
-		return b
-	}
-	for _, c := range clashes {
-		want := patch(c.seg, raw[c.seg])
-		for _, id := range c.ids {
-			var buf bytes.Buffer
-			if err := objects.WriteFileTo(ctx, r.Objects, id, &buf); err != nil {
-				return nil, err
-			}
-			if !bytes.Equal(patch(c.seg, buf.Bytes()), want) {
-				return nil, &ConflictError{Op: "merge", Items: []string{fmt.Sprintf("(%s container bytes changed on several sides, beyond checksums)", m.Format)}}
-			}
-		}
 	}
 	if len(fixups) == 0 {
 		return m, nil

@@ -43,6 +43,10 @@ const (
 	MetaMergeBase     = "merge.base"
 	MetaMergeSides    = "merge.sides" // comma-separated commit ids in side order
 	MetaMergeReport   = "merge.report"
+	// MetaMergeMetadata lists the metadata keys of model files that
+	// several sides changed differently: a JSON array of MetaConflict,
+	// sorted by path and key; absent when there is none.
+	MetaMergeMetadata = "merge.metadata"
 )
 
 // MergeOptions tune Merge.
@@ -57,6 +61,10 @@ type MergeOptions struct {
 	// (HEAD), "theirs" (the first named revision) or "base". Empty: stop
 	// and record the conflicts in the index.
 	OnConflict string
+	// Metadata settles metadata keys of a model file changed differently
+	// on several sides: MetaOurs (default), MetaBase, MetaUnion or
+	// MetaFail (a conflict).
+	Metadata string
 }
 
 // Validate checks the options.
@@ -65,6 +73,13 @@ func (o *MergeOptions) Validate() error {
 	case "", "ours", "theirs", "base":
 	default:
 		return fmt.Errorf("--on-conflict %q: want ours, theirs or base", o.OnConflict)
+	}
+	switch o.Metadata {
+	case "":
+		o.Metadata = MetaOurs
+	case MetaOurs, MetaBase, MetaUnion, MetaFail:
+	default:
+		return fmt.Errorf("--metadata %q: want ours, base, union or fail", o.Metadata)
 	}
 	if o.Strategy == "" {
 		o.Strategy = merge.DefaultMethod
@@ -86,6 +101,9 @@ type MergeResult struct {
 	Weights     []float64    // raw weights, one per side
 	Conflicts   []string     // "path" or "path: tensor"
 	Report      *merge.Report
+	// Metadata lists the metadata keys several sides changed differently
+	// and what was kept.
+	Metadata []MetaConflict
 }
 
 // mergeState is kept in .fed/MERGE_STATE while a merge waits for its
@@ -311,13 +329,11 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if err != nil {
 		return nil, err
 	}
-	plan, err := r.planMerge(ctx, bf, sf)
-	if err != nil {
+	w := objects.NewWriter(ctx, r.Objects)
+	plan := newMergePlan(w, head == base, opts.Metadata)
+	if err := r.planMerge(ctx, plan, bf, sf); err != nil {
 		return nil, err
 	}
-	plan.headIsBase = head == base
-	plan.finals = map[string]*objects.Model{}
-	w := objects.NewWriter(ctx, r.Objects)
 	pre := newPrebuild(r)
 	defer pre.cleanup()
 	report, err := r.runMerge(ctx, w, plan, mopts, len(res.Sides), hf, pre)
@@ -356,6 +372,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 		plan.conflicts, plan.conflictPaths = nil, nil
 	}
 	res.Conflicts = plan.conflicts
+	res.Metadata = plan.metaConflicts
 	meta := r.mergeMeta(res, mopts, report)
 	msg := opts.Message
 	if msg == "" {
@@ -441,6 +458,10 @@ func (r *Repo) mergeMeta(res *MergeResult, mopts merge.Options, rep *merge.Repor
 		b, _ := json.Marshal(summary)
 		meta[MetaMergeReport] = string(b)
 	}
+	if len(res.Metadata) > 0 {
+		b, _ := json.Marshal(res.Metadata)
+		meta[MetaMergeMetadata] = string(b)
+	}
 	return meta
 }
 
@@ -471,21 +492,19 @@ type mergePlan struct {
 	headIsBase    bool                      // HEAD is the merge base, not a side
 	finals        map[string]*objects.Model // path → stored result model
 	modes         map[string]uint32
-	clashes       map[string][]rawClash // raw segments that differ only where fixups go
+	w             *objects.Writer // stores the raw segments planned
+	metaPolicy    string          // MergeOptions.Metadata
+	metaConflicts []MetaConflict  // sorted by path, then key
 }
 
-// rawClash is a raw segment of a merged model that differs between sides;
-// it is accepted when every side's version equals the fixed-up result
-// once the same fixups are applied to it.
-type rawClash struct {
-	seg int
-	ids []objects.ID
+func newMergePlan(w *objects.Writer, headIsBase bool, metaPolicy string) *mergePlan {
+	return &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{},
+		finals: map[string]*objects.Model{}, w: w, headIsBase: headIsBase, metaPolicy: metaPolicy}
 }
 
 // planMerge applies the file-level and structure rules and lists the
 // tensors the strategy must merge.
-func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[string]TreeFile) (*mergePlan, error) {
-	p := &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{}, clashes: map[string][]rawClash{}}
+func (r *Repo) planMerge(ctx context.Context, p *mergePlan, bf map[string]TreeFile, sf []map[string]TreeFile) error {
 	paths := map[string]bool{}
 	for k := range bf {
 		paths[k] = true
@@ -556,14 +575,14 @@ func (r *Repo) planMerge(ctx context.Context, bf map[string]TreeFile, sf []map[s
 		}
 		items, err := r.planModel(ctx, p, path, b, inB, vals)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(items) > 0 {
 			conflict(path, items...)
 		}
 	}
 	sort.Slice(p.jobs, func(i, j int) bool { return p.jobs[i].key < p.jobs[j].key })
-	return p, nil
+	return nil
 }
 
 // sameChange reports whether every changed side made the same change.
@@ -595,13 +614,8 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 	}
 	ref := ms[0]
 	for _, m := range ms[1:] {
-		if m.Format != ref.Format || len(m.Segments) != len(ref.Segments) {
-			return []string{"(the tensor layout differs between sides)"}, nil
-		}
-		for j := range m.Segments {
-			if m.Segments[j].Name != ref.Segments[j].Name || m.Segments[j].Size != ref.Segments[j].Size {
-				return []string{fmt.Sprintf("(the tensor layout differs between sides at %q)", ref.Segments[j].Name)}, nil
-			}
+		if m.Format != ref.Format {
+			return []string{fmt.Sprintf("(a %s file on one side, a %s file on another)", ref.Format, m.Format)}, nil
 		}
 	}
 	baseSeg := map[string]objects.Segment{}
@@ -613,6 +627,11 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 			}
 			baseSeg[key] = s
 		}
+	}
+	if !sameSegments(ms) || rawClash(ms, baseSeg) {
+		// the same model in containers that differ (names, order, zip
+		// details, metadata), or models that differ
+		return r.planContainer(ctx, p, path, bm, ms, vals[0].Mode)
 	}
 	out := &objects.Model{Format: ref.Format, Size: ref.Size, Meta: ref.Meta}
 	var items []string
@@ -629,36 +648,8 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 			continue
 		}
 		if !s.IsTensor() {
-			// raw bytes (a header): three-way against the base's segment
-			bs, ok := baseSeg[fmt.Sprintf("\x00raw%d", j)]
-			var changedID *objects.ID
-			clash := false
-			for _, m := range ms {
-				id := m.Segments[j].ID
-				if ok && id == bs.ID {
-					continue
-				}
-				if changedID != nil && *changedID != id {
-					clash = true
-				}
-				changedID = &id
-			}
-			if (clash || changedID == nil) && codec.HasFixer(ref.Format) {
-				// container bytes that depend on tensor data (zip CRCs):
-				// take the first side's and let the fixups decide
-				var ids []objects.ID
-				for _, m := range ms {
-					ids = append(ids, m.Segments[j].ID)
-				}
-				p.clashes[path] = append(p.clashes[path], rawClash{seg: len(out.Segments), ids: ids})
-				out.Segments = append(out.Segments, seg)
-				continue
-			}
-			if clash || changedID == nil {
-				items = append(items, "(file header changed on several sides)")
-				continue
-			}
-			seg.ID = *changedID
+			// raw bytes (a header) changed on one side only (rawClash)
+			seg.ID = rawChange(ms, j, baseSeg)
 			out.Segments = append(out.Segments, seg)
 			continue
 		}
@@ -696,6 +687,59 @@ func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeF
 	p.models[path] = out
 	p.modes[path] = vals[0].Mode
 	return nil, nil
+}
+
+// sameSegments reports whether the models have the same segments (names
+// and sizes) in the same order.
+func sameSegments(ms []*objects.Model) bool {
+	ref := ms[0]
+	for _, m := range ms[1:] {
+		if len(m.Segments) != len(ref.Segments) {
+			return false
+		}
+		for j := range m.Segments {
+			if m.Segments[j].Name != ref.Segments[j].Name || m.Segments[j].Size != ref.Segments[j].Size {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// rawChange returns the id of raw segment j after the three-way rule: the
+// base's when no side changed it, else the one change.
+func rawChange(ms []*objects.Model, j int, baseSeg map[string]objects.Segment) objects.ID {
+	bs, ok := baseSeg[fmt.Sprintf("\x00raw%d", j)]
+	for _, m := range ms {
+		if id := m.Segments[j].ID; !ok || id != bs.ID {
+			return id
+		}
+	}
+	return bs.ID
+}
+
+// rawClash reports whether several sides changed one raw segment of
+// models with the same segments differently (or, where the base lacks
+// it, hold different bytes).
+func rawClash(ms []*objects.Model, baseSeg map[string]objects.Segment) bool {
+	for j, s := range ms[0].Segments {
+		if s.IsTensor() {
+			continue
+		}
+		bs, ok := baseSeg[fmt.Sprintf("\x00raw%d", j)]
+		var changed *objects.ID
+		for _, m := range ms {
+			id := m.Segments[j].ID
+			if ok && id == bs.ID {
+				continue
+			}
+			if changed != nil && *changed != id {
+				return true
+			}
+			changed = &id
+		}
+	}
+	return false
 }
 
 // jobStreams opens the base (nil when absent) and side streams of a job.
@@ -968,7 +1012,7 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 		return nil, err
 	}
 	for path, m := range p.models {
-		m, err := r.fixupModel(ctx, w, m, p.clashes[path])
+		m, err := r.fixupModel(ctx, w, m)
 		if err != nil {
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}

@@ -21,6 +21,7 @@ type mergeOptions struct {
 	noFF       bool
 	message    string
 	onConflict string
+	metadata   string
 	abort      bool
 	cont       bool
 	json       bool
@@ -38,7 +39,12 @@ func newMergeCommand(e *env) *cli.Command {
 			"from HEAD), HEAD is not a side and the result is the merge of the named\n" +
 			"revisions alone. Weights default to each side's samples metadata, else equal.\n" +
 			"Strategies: " + strings.Join(merge.Strategies(), ", ") + ".\n" +
-			"The merge commit records strategy, parameters, weights, base and sides.",
+			"The merge commit records strategy, parameters, weights, base and sides.\n" +
+			"Model files that differ only in container details (archive names, record\n" +
+			"order) merge into the base's container; their metadata (safetensors\n" +
+			"__metadata__, ONNX producer and metadata_props) merges key by key, and a key\n" +
+			"changed differently on several sides keeps HEAD's value (see --metadata),\n" +
+			"listed in the output and in the commit's merge.metadata.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "strategy", Aliases: []string{"s"}, Value: merge.DefaultMethod, Usage: "merge strategy `S`"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "comma-separated weights `W1,W2,...`, one per side"},
@@ -47,6 +53,7 @@ func newMergeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-ff", Usage: "make a merge commit even when a fast-forward would do"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message `MSG`"},
 			&cli.StringFlag{Name: "on-conflict", Usage: "settle conflicts with the file of `SIDE`: ours, theirs (the first REV) or base"},
+			&cli.StringFlag{Name: "metadata", Value: repo.MetaOurs, Usage: "metadata keys changed differently on several sides: `POLICY` ours (HEAD's value), base, union (a JSON array of the values) or fail (a conflict)"},
 			&cli.BoolFlag{Name: "abort", Usage: "give up a merge in progress and restore HEAD's files"},
 			&cli.BoolFlag{Name: "continue", Usage: "commit a merge whose conflicts are resolved"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
@@ -57,7 +64,7 @@ func newMergeCommand(e *env) *cli.Command {
 			return runMerge(c.Context, mergeOptions{
 				strategy: c.String("strategy"), weights: c.String("weights"), params: c.StringSlice("param"),
 				noCommit: c.Bool("no-commit"), noFF: c.Bool("no-ff"), message: c.String("message"),
-				onConflict: c.String("on-conflict"), abort: c.Bool("abort"), cont: c.Bool("continue"),
+				onConflict: c.String("on-conflict"), metadata: c.String("metadata"), abort: c.Bool("abort"), cont: c.Bool("continue"),
 				json: c.Bool("json"), prove: c.Bool("prove"), args: args,
 			}, e)
 		},
@@ -103,7 +110,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 		return usageErrorf("merge needs at least one revision")
 	}
 	mo := repo.MergeOptions{Strategy: opts.strategy, NoCommit: opts.noCommit, NoFF: opts.noFF,
-		Message: opts.message, OnConflict: opts.onConflict, Params: map[string]string{}}
+		Message: opts.message, OnConflict: opts.onConflict, Metadata: opts.metadata, Params: map[string]string{}}
 	if opts.weights != "" {
 		for _, s := range strings.Split(opts.weights, ",") {
 			w, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -209,6 +216,22 @@ func printMergeReport(e *env, r *repo.Repo, res *repo.MergeResult) {
 		}
 		e.printf("%s\n", line)
 	}
+	for _, m := range res.Metadata {
+		var vals []string
+		for _, v := range m.Sides {
+			vals = append(vals, metaValue(v))
+		}
+		e.printf("Metadata %s: %s changed differently on several sides (base %s; sides %s); kept %s\n",
+			m.Path, strconv.Quote(m.Key), metaValue(m.Base), strings.Join(vals, ", "), metaValue(m.Kept))
+	}
+}
+
+// metaValue shows a metadata value, quoted, or "absent".
+func metaValue(v *string) string {
+	if v == nil {
+		return "absent"
+	}
+	return strconv.Quote(*v)
 }
 
 func mergeHint(err error) error {

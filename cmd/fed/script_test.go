@@ -79,6 +79,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":    cmdExitcode,
 			"genmodel":    cmdGenmodel,
 			"nudge":       cmdNudge,
+			"setmeta":     cmdSetmeta,
 			"mkkey":       cmdMkkey,
 			"badsig":      cmdBadsig,
 			"corrupt":     cmdCorrupt,
@@ -175,6 +176,47 @@ func writeModel(w *bytes.Buffer, seed uint64, tensors []modelTensor) error {
 			Data: bytes.NewReader(b), Len: int64(len(b))})
 	}
 	return safetensors.Write(w, map[string]string{"format": "pt"}, ws)
+}
+
+// setmeta FILE [KEY=VALUE...] replaces the metadata of a model file
+// (safetensors __metadata__) with the pairs given, in place.
+func cmdSetmeta(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: setmeta FILE [KEY=VALUE...]")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	meta := map[string]string{}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("setmeta: %q: want KEY=VALUE", kv)
+		}
+		meta[k] = v
+	}
+	l, err := codec.Parse(bytes.NewReader(b), int64(len(b)), path)
+	ts.Check(err)
+	edits, err := codec.SetMeta(bytes.NewReader(b), l, meta)
+	ts.Check(err)
+	raw := make([][]byte, len(l.Segments))
+	for i, s := range l.Segments {
+		if s.Tensor == nil {
+			raw[i] = b[s.Offset : s.Offset+s.Length]
+		}
+	}
+	pieces, err := codec.ApplyEdits(l, raw, edits)
+	ts.Check(err)
+	var out []byte
+	for _, p := range pieces {
+		if p.Tensor < 0 {
+			out = append(out, p.Raw...)
+		} else {
+			s := l.Segments[p.Tensor]
+			out = append(out, b[s.Offset:s.Offset+s.Length]...)
+		}
+	}
+	ts.Check(os.WriteFile(path, out, 0o644))
 }
 
 // nudge FILE TENSOR INDEX DELTA adds DELTA to element INDEX of an F32

@@ -19,6 +19,7 @@ func init() {
 	codec.Register(codec.FormatNPZ, NPZParser{})
 	codec.RegisterDetector(codec.FormatNPZ, codec.Detector{Content: isNPZHead, Suffixes: []string{".npz"}})
 	codec.RegisterFixer(codec.FormatNPZ, zipfmt.Fixer)
+	codec.RegisterDescriber(codec.FormatNPZ, zipfmt.Describer{})
 }
 
 // isNPZHead reports a zip whose first entry is an .npy member.

@@ -142,22 +142,7 @@ func plan(metadata map[string]string, tensors []WriteTensor) ([]byte, []int, err
 	buf = append(buf, '{')
 	first := true
 	if metadata != nil {
-		buf = appendString(buf, metadataKey)
-		buf = append(buf, ":{"...)
-		keys := make([]string, 0, len(metadata))
-		for k := range metadata {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, k)
-			buf = append(buf, ':')
-			buf = appendString(buf, metadata[k])
-		}
-		buf = append(buf, '}')
+		buf = appendMetadata(buf, metadata)
 		first = false
 	}
 	var off uint64
@@ -167,33 +152,69 @@ func plan(metadata map[string]string, tensors []WriteTensor) ([]byte, []int, err
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = appendString(buf, t.Info.Name)
-		buf = append(buf, `:{"dtype":`...)
-		buf = appendString(buf, string(t.Info.DType))
-		buf = append(buf, `,"shape":[`...)
-		for j, d := range t.Info.Shape {
-			if j > 0 {
-				buf = append(buf, ',')
-			}
-			buf = strconv.AppendUint(buf, d, 10)
-		}
-		buf = append(buf, `],"data_offsets":[`...)
-		buf = strconv.AppendUint(buf, off, 10)
-		buf = append(buf, ',')
+		buf = appendEntry(buf, t.Info, off, off+uint64(t.Len))
 		off += uint64(t.Len)
-		buf = strconv.AppendUint(buf, off, 10)
-		buf = append(buf, "]}"...)
 	}
+	buf, err := finishHeader(buf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf, order, nil
+}
+
+// appendMetadata appends the "__metadata__" member, keys sorted.
+func appendMetadata(buf []byte, metadata map[string]string) []byte {
+	buf = appendString(buf, metadataKey)
+	buf = append(buf, ":{"...)
+	keys := make([]string, 0, len(metadata))
+	for k := range metadata {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, k)
+		buf = append(buf, ':')
+		buf = appendString(buf, metadata[k])
+	}
+	return append(buf, '}')
+}
+
+// appendEntry appends the header member of one tensor.
+func appendEntry(buf []byte, t codec.TensorInfo, begin, end uint64) []byte {
+	buf = appendString(buf, t.Name)
+	buf = append(buf, `:{"dtype":`...)
+	buf = appendString(buf, string(t.DType))
+	buf = append(buf, `,"shape":[`...)
+	for j, d := range t.Shape {
+		if j > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendUint(buf, d, 10)
+	}
+	buf = append(buf, `],"data_offsets":[`...)
+	buf = strconv.AppendUint(buf, begin, 10)
+	buf = append(buf, ',')
+	buf = strconv.AppendUint(buf, end, 10)
+	return append(buf, "]}"...)
+}
+
+// finishHeader closes the JSON object that buf holds after 8 bytes left
+// for its length, pads it with spaces to a multiple of 8 and writes the
+// length.
+func finishHeader(buf []byte) ([]byte, error) {
 	buf = append(buf, '}')
 	for (len(buf)-8)%8 != 0 {
 		buf = append(buf, ' ')
 	}
 	n := len(buf) - 8
 	if n > MaxHeaderLen {
-		return nil, nil, fmt.Errorf("safetensors: header of %d bytes exceeds the limit of %d", n, MaxHeaderLen)
+		return nil, fmt.Errorf("safetensors: header of %d bytes exceeds the limit of %d", n, MaxHeaderLen)
 	}
 	binary.LittleEndian.PutUint64(buf[:8], uint64(n))
-	return buf, order, nil
+	return buf, nil
 }
 
 // appendString appends s as a JSON string the way serde_json writes it:

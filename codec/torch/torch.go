@@ -92,6 +92,10 @@ func init() {
 	codec.Register(codec.FormatTorch, Parser{})
 	codec.RegisterDetector(codec.FormatTorch, codec.Detector{Content: isTorchHead, Suffixes: []string{".pt", ".pth"}})
 	codec.RegisterFixer(codec.FormatTorch, zipfmt.Fixer)
+	// the archive root is named after the saved file; a serialization id
+	// (torch >= 2.1) is drawn at random by every save
+	codec.RegisterDescriber(codec.FormatTorch, zipfmt.Describer{StripPrefix: true,
+		Skip: func(name string) bool { return name == ".data/serialization_id" }})
 }
 
 // Parse implements codec.Parser.

@@ -448,3 +448,76 @@ func Fixer(file io.ReaderAt, l *codec.Layout) ([]codec.Fixup, error) {
 	}
 	return fixups, nil
 }
+
+// Describer is a codec.Describer for layouts built on zip archives. Its
+// Content lists the entries sorted by name, each as its name, a NUL, the
+// u64 little-endian count of the entry's data bytes outside tensor
+// segments and those bytes: the archive's order, offsets, extra fields,
+// CRC-32s and timestamps are left out, and so is tensor data. With
+// StripPrefix, names lose their first path component (torch.save's
+// archive root, named after the saved file). Entries for which Skip
+// returns true (given the name after stripping) are left out. Zip files
+// carry no metadata fed merges.
+type Describer struct {
+	StripPrefix bool
+	Skip        func(name string) bool
+}
+
+var _ codec.Describer = Describer{}
+
+// Describe implements codec.Describer.
+func (d Describer) Describe(r io.ReaderAt, l *codec.Layout) (*codec.Details, error) {
+	a, err := Read(r, l.Size)
+	if err != nil {
+		return nil, err
+	}
+	type ent struct {
+		name string
+		e    *Entry
+	}
+	var ents []ent
+	for i := range a.Entries {
+		name := a.Entries[i].Name
+		if d.StripPrefix {
+			if _, rest, ok := strings.Cut(name, "/"); ok {
+				name = rest
+			}
+		}
+		if d.Skip != nil && d.Skip(name) {
+			continue
+		}
+		ents = append(ents, ent{name, &a.Entries[i]})
+	}
+	slices.SortFunc(ents, func(x, y ent) int { return cmp.Compare(x.name, y.name) })
+	var out []byte
+	for _, x := range ents {
+		out = append(out, x.name...)
+		out = append(out, 0)
+		n := len(out)
+		out = binary.LittleEndian.AppendUint64(out, 0)
+		var count int64
+		lo, hi := x.e.DataOffset, x.e.DataEnd()
+		for _, s := range l.Segments {
+			a, b := max(lo, s.Offset), min(hi, s.Offset+s.Length)
+			if s.Tensor != nil || a >= b {
+				continue
+			}
+			start := len(out)
+			out = append(out, make([]byte, b-a)...)
+			if err := readAt(r, out[start:], a); err != nil {
+				return nil, fmt.Errorf("read entry %q: %w", x.e.Name, err)
+			}
+			count += b - a
+		}
+		binary.LittleEndian.PutUint64(out[n:], uint64(count))
+	}
+	return &codec.Details{Content: out}, nil
+}
+
+// SetMeta implements codec.Describer: zip model files have no metadata.
+func (Describer) SetMeta(_ io.ReaderAt, _ *codec.Layout, meta map[string]string) ([]codec.Edit, error) {
+	if len(meta) > 0 {
+		return nil, errors.New("zip model files carry no metadata")
+	}
+	return nil, nil
+}

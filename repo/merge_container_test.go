@@ -1,0 +1,234 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"maps"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/objects"
+)
+
+// writeSafetensors writes F32 tensors (name → values) with metadata.
+func writeSafetensors(t *testing.T, path string, meta map[string]string, tensors map[string][]float32) {
+	t.Helper()
+	var ts []safetensors.WriteTensor
+	for name, v := range tensors {
+		b := make([]byte, 4*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		ts = append(ts, safetensors.WriteTensor{Info: codec.TensorInfo{Name: name, DType: objects.F32, Shape: []uint64{uint64(len(v))}}, Data: bytes.NewReader(b), Len: int64(len(b))})
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, meta, ts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// round commits base as the first commit, then one branch per side file
+// (each started from base) and switches back to main.
+func round(t *testing.T, r *Repo, name string, base func(path string), sides ...func(path string)) {
+	t.Helper()
+	ctx := context.Background()
+	p := filepath.Join(r.Root, name)
+	base(p)
+	if err := r.Add(ctx, []string{p}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Commit(ctx, CommitOptions{Message: "base"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, side := range sides {
+		br := string(rune('a' + i))
+		if err := r.Switch(ctx, br, SwitchOptions{Create: true, Start: b.String()}); err != nil {
+			t.Fatal(err)
+		}
+		side(p)
+		if _, err := r.Commit(ctx, CommitOptions{Message: br, All: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Switch(ctx, "main", SwitchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func metaOf(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, h, err := safetensors.Parse(bytes.NewReader(b), int64(len(b)), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Metadata
+}
+
+// TestMergeSafetensorsMetadata: contributors who write their own
+// __metadata__ (client id, sample count, round) merge: metadata merges key
+// by key against the base, keys changed differently on several sides keep
+// the base's value (or follow --metadata) and are recorded in the commit.
+func TestMergeSafetensorsMetadata(t *testing.T) {
+	ctx := context.Background()
+	baseMeta := map[string]string{"format": "pt", "round": "1", "dataset": "digits"}
+	w := map[string][]float32{"fc.weight": {1, 2, 3, 4}, "fc.bias": {0.5, -1}}
+	scaled := func(f float32) map[string][]float32 {
+		out := map[string][]float32{}
+		for k, v := range w {
+			for _, x := range v {
+				out[k] = append(out[k], x*f)
+			}
+		}
+		return out
+	}
+	sides := []func(string){
+		func(p string) {
+			writeSafetensors(t, p, map[string]string{"format": "pt", "round": "2", "dataset": "digits", "client": "a", "num_examples": "278"}, scaled(2))
+		},
+		func(p string) {
+			writeSafetensors(t, p, map[string]string{"format": "pt", "round": "2", "client": "b", "num_examples": "301", "epoch": "3"}, scaled(4))
+		},
+	}
+	for _, tc := range []struct {
+		policy string
+		want   map[string]string
+	}{
+		{"", map[string]string{"format": "pt", "round": "2", "epoch": "3"}},
+		{MetaBase, map[string]string{"format": "pt", "round": "2", "epoch": "3"}},
+		{MetaUnion, map[string]string{"format": "pt", "round": "2", "epoch": "3", "client": `["a","b"]`, "num_examples": `["278","301"]`}},
+	} {
+		t.Run("policy="+tc.policy, func(t *testing.T) {
+			r := newTestRepo(t)
+			round(t, r, "model.safetensors", func(p string) { writeSafetensors(t, p, baseMeta, w) }, sides...)
+			res, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{Metadata: tc.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(r.Root, "model.safetensors")
+			// dataset: deleted by b only; round: the same change on both
+			if got := metaOf(t, p); !maps.Equal(got, tc.want) {
+				t.Errorf("merged metadata %v, want %v", got, tc.want)
+			}
+			if got := readTensorF32(t, r, res.Commit, "model.safetensors", "fc.weight"); got[3] != 12 {
+				t.Errorf("fc.weight %v, want the mean of 2× and 4×", got)
+			}
+			if len(res.Metadata) != 2 || res.Metadata[0].Key != "client" || res.Metadata[1].Key != "num_examples" ||
+				res.Metadata[0].Base != nil || *res.Metadata[0].Sides[0] != "a" || *res.Metadata[0].Sides[1] != "b" {
+				t.Fatalf("metadata conflicts %+v", res.Metadata)
+			}
+			c, _ := objects.ReadCommit(ctx, r.Objects, res.Commit)
+			rec, _ := c.Value(MetaMergeMetadata)
+			var got []MetaConflict
+			if err := json.Unmarshal([]byte(rec), &got); err != nil || len(got) != 2 || got[1].Path != "model.safetensors" {
+				t.Fatalf("commit records %s: %v", rec, err)
+			}
+			if st, err := r.Status(ctx); err != nil || len(st) != 0 {
+				t.Fatalf("working tree after the merge: %+v %v", st, err)
+			}
+		})
+	}
+	t.Run("policy=fail", func(t *testing.T) {
+		r := newTestRepo(t)
+		round(t, r, "model.safetensors", func(p string) { writeSafetensors(t, p, baseMeta, w) }, sides...)
+		_, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{Metadata: MetaFail})
+		var ce *ConflictError
+		if !errors.As(err, &ce) || !strings.Contains(strings.Join(ce.Items, "\n"), `metadata key "client"`) {
+			t.Fatalf("merge with --metadata fail: %v", err)
+		}
+	})
+	t.Run("tensor layout still conflicts", func(t *testing.T) {
+		r := newTestRepo(t)
+		round(t, r, "model.safetensors", func(p string) { writeSafetensors(t, p, baseMeta, w) },
+			sides[0], func(p string) {
+				writeSafetensors(t, p, baseMeta, map[string][]float32{"fc.weight": {1, 2, 3, 4, 5}, "fc.bias": {0, 0}})
+			})
+		_, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{})
+		var ce *ConflictError
+		if !errors.As(err, &ce) || !strings.Contains(strings.Join(ce.Items, "\n"), "fc.weight") {
+			t.Fatalf("merge of different shapes: %v", err)
+		}
+	})
+}
+
+// TestMergeContainerDetails: files written the way scripts write them —
+// torch.save under each contributor's own file name, np.savez with the
+// members in another order — merge into the base's container, byte for
+// byte the base with every F32 tensor scaled by 3 (the mean of 2× and 4×).
+func TestMergeContainerDetails(t *testing.T) {
+	py := "/usr/bin/python3"
+	for _, tc := range []struct {
+		name, module, script string
+	}{
+		{"model.pt", "torch", `
+import sys, torch
+torch.manual_seed(0)
+sd = {"fc.weight": torch.randn(4, 3), "fc.bias": torch.randn(4), "bn.num_batches_tracked": torch.tensor(5)}
+tmp = sys.argv[1]
+torch.save(sd, tmp + "/base.pt")
+for f, who in ((2, "alice_round3"), (4, "bob_final")):
+    torch.save({k: (v * f if v.is_floating_point() else v) for k, v in sd.items()}, tmp + "/" + who + ".pt")
+`},
+		{"model.npz", "numpy", `
+import sys, numpy as np
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+tmp = sys.argv[1]
+np.savez(tmp + "/base.npz", w=a, b=b)
+np.savez(tmp + "/alice_round3.npz", b=b * 2, w=a * 2)
+np.savez(tmp + "/bob_final.npz", w=a * 4, b=b * 4)
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if exec.Command(py, "-c", "import "+tc.module).Run() != nil {
+				t.Skipf("%s cannot import %s (apt-get install python3-%s)", py, tc.module, tc.module)
+			}
+			tmp := t.TempDir()
+			if out, err := exec.Command(py, "-c", tc.script, tmp).CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			ext := filepath.Ext(tc.name)
+			cp := func(src string) func(string) {
+				return func(p string) {
+					b, err := os.ReadFile(filepath.Join(tmp, src+ext))
+					if err != nil {
+						t.Fatal(err)
+					}
+					os.WriteFile(p, b, 0o644)
+				}
+			}
+			a, _ := os.ReadFile(filepath.Join(tmp, "alice_round3"+ext))
+			b, _ := os.ReadFile(filepath.Join(tmp, "bob_final"+ext))
+			if bytes.Equal(a[:200], b[:200]) {
+				t.Fatal("the contributors' files do not differ in their container")
+			}
+			r := newTestRepo(t)
+			round(t, r, tc.name, cp("base"), cp("alice_round3"), cp("bob_final"))
+			if _, err := r.Merge(context.Background(), []string{"a", "b"}, MergeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(filepath.Join(r.Root, tc.name))
+			want := filepath.Join(tmp, "want"+ext)
+			scaleF32(t, filepath.Join(tmp, "base"+ext), want, 3)
+			if wb, _ := os.ReadFile(want); !bytes.Equal(got, wb) {
+				t.Fatalf("merged %s is not the base's container with the tensors scaled by 3", tc.name)
+			}
+		})
+	}
+}
