@@ -28,7 +28,7 @@ func newCommitCommand(e *env) *cli.Command {
 			"--samples records how many training examples produced this update (merges\n" +
 			"weight each contribution by it).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "the commit message `MSG`"},
+			&cli.StringSliceFlag{Name: "message", Aliases: []string{"m"}, Usage: "the commit message `MSG` (several -m: one paragraph each)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "stage every modified or deleted tracked file first"},
 			&cli.Int64Flag{Name: "samples", Usage: "number of training examples `N` behind this update"},
 			&cli.StringSliceFlag{Name: "meta", Usage: "extra metadata `KEY=VALUE` (repeatable)"},
@@ -39,7 +39,7 @@ func newCommitCommand(e *env) *cli.Command {
 				return usageErrorf("commit takes no arguments (paths are staged with 'fed add'); got %q", c.Args().First())
 			}
 			return runCommit(c.Context, commitOptions{
-				message: c.String("message"), hasMessage: c.IsSet("message"),
+				message: strings.Join(c.StringSlice("message"), "\n\n"), hasMessage: c.IsSet("message"),
 				all: c.Bool("all"), samples: c.Int64("samples"), meta: c.StringSlice("meta"), prove: c.Bool("prove"),
 			}, e)
 		},
