@@ -52,6 +52,10 @@ func reorderArgs(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 			continue
 		}
+		if n, ok := countFlag(a); ok && local["max-count"] {
+			flags = append(flags, "--max-count="+n)
+			continue
+		}
 		dst := &flags
 		if _, ok := local[flagName(a)]; !ok {
 			if _, ok := global[flagName(a)]; ok {
@@ -115,4 +119,18 @@ func takesValue(tbl map[string]bool, a string) bool {
 		}
 	}
 	return tbl[string(n[len(n)-1])]
+}
+
+// countFlag reads git's short forms of -n N: "-N" and "-nN".
+func countFlag(a string) (string, bool) {
+	n := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "n")
+	if n == "" || len(a) < 2 || a[1] == '-' {
+		return "", false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return n, true
 }

@@ -21,6 +21,10 @@ type logOptions struct {
 	max           int
 	showSignature bool
 	json          bool
+	all           bool
+	patch         bool
+	pretty        string
+	format        string
 	revs          []string
 }
 
@@ -29,12 +33,23 @@ func newLogCommand(e *env) *cli.Command {
 		Name:      "log",
 		Usage:     "show the commit history",
 		ArgsUsage: "[REV | A..B]",
-		Description: "Lists the commits reachable from REV (default HEAD), newest first. A..B lists\n" +
-			"those reachable from B but not from A; an empty side means HEAD.",
+		Description: "Lists the commits reachable from REV (default HEAD; --all: every branch, tag and\n" +
+			"remote-tracking branch), newest first. A..B lists those reachable from B but not\n" +
+			"from A; an empty side means HEAD. -N is -n N.\n\n" +
+			"--pretty=oneline|short|medium|full, or --format=STRING with git's placeholders:\n" +
+			"%H %h commit, %T %t tree, %P %p parents (full, abbreviated), %an %ae author (a\n" +
+			"public key), %ad %ar %at %ai %aI date (git's, relative, unix, ISO, strict ISO),\n" +
+			"%s subject, %b body, %B message, %d %D ref names, %n newline, %% percent.\n" +
+			"-p adds each commit's changes against its parent, as 'fed show' prints them\n" +
+			"(none for merges).",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "oneline", Usage: "one line per commit"},
 			&cli.BoolFlag{Name: "graph", Usage: "draw the history as a graph"},
-			&cli.IntFlag{Name: "max-count", Aliases: []string{"n"}, Usage: "show at most `N` commits"},
+			&cli.IntFlag{Name: "max-count", Aliases: []string{"n"}, Usage: "show at most `N` commits (-N too)"},
+			&cli.BoolFlag{Name: "all", Usage: "start from every branch, tag and remote-tracking branch, and HEAD"},
+			&cli.StringFlag{Name: "pretty", Usage: "`FORMAT`: oneline, short, medium, full, format:STRING or tformat:STRING"},
+			&cli.StringFlag{Name: "format", Usage: "print each commit as `STRING` with %H, %h, %an, %ad, %s, ... (see above)"},
+			&cli.BoolFlag{Name: "patch", Aliases: []string{"p", "u"}, Usage: "show each commit's changes"},
 			&cli.BoolFlag{Name: "show-signature", Usage: "verify each commit's signature"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
@@ -43,6 +58,7 @@ func newLogCommand(e *env) *cli.Command {
 			return runLog(c.Context, logOptions{
 				oneline: c.Bool("oneline"), graph: c.Bool("graph"), max: c.Int("max-count"),
 				showSignature: c.Bool("show-signature"), json: c.Bool("json"), revs: revs,
+				all: c.Bool("all"), patch: c.Bool("patch"), pretty: c.String("pretty"), format: c.String("format"),
 			}, e)
 		},
 	}
@@ -91,8 +107,21 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 	if len(opts.revs) > 1 {
 		return usageErrorf("log takes one REV or A..B, got %d arguments", len(opts.revs))
 	}
-	if opts.json && (opts.oneline || opts.graph) {
-		return usageErrorf("--json cannot be combined with --oneline or --graph")
+	if opts.all && len(opts.revs) > 0 {
+		return usageErrorf("--all cannot be combined with a revision")
+	}
+	format, err := parseLogFormat(opts.pretty, opts.format)
+	if err != nil {
+		return err
+	}
+	if opts.oneline {
+		if opts.pretty != "" || opts.format != "" {
+			return usageErrorf("--oneline cannot be combined with --pretty or --format")
+		}
+		format.name = "oneline-short"
+	}
+	if opts.json && (opts.oneline || opts.graph || opts.pretty != "" || opts.format != "" || opts.patch) {
+		return usageErrorf("--json cannot be combined with --oneline, --graph, --pretty, --format or -p")
 	}
 	r, err := e.openRepo(opts.json)
 	if err != nil {
@@ -103,7 +132,11 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 	if len(opts.revs) == 1 {
 		rev = opts.revs[0]
 	}
-	if a, b, ok := strings.Cut(rev, ".."); ok {
+	if opts.all {
+		if lo.Start, err = allStarts(ctx, r); err != nil {
+			return err
+		}
+	} else if a, b, ok := strings.Cut(rev, ".."); ok {
 		if a == "" {
 			a = "HEAD"
 		}
@@ -151,6 +184,7 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 	if opts.graph {
 		prefix, after = repo.Graph(entries)
 	}
+	now := time.Now()
 	prevRest := ""
 	for i, en := range entries {
 		first, rest := "", ""
@@ -165,17 +199,44 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 		if names := deco[en.ID]; len(names) > 0 {
 			d = " (" + strings.Join(names, ", ") + ")"
 		}
-		if opts.oneline {
-			e.printf("%s%s%s %s\n", first, en.ID.Short(), d, subject(en.Commit.Message))
+		switch format.name {
+		case "oneline-short", "oneline":
+			id := en.ID.String()
+			if format.name == "oneline-short" {
+				id = en.ID.Short()
+			}
+			e.printf("%s%s%s %s\n", first, id, d, subject(en.Commit.Message))
 			if opts.showSignature {
 				e.printf("%s%s\n", rest, signatureLine(en.Commit))
 			}
-		} else {
+		case "":
+			if i > 0 && !format.term {
+				e.printf("\n")
+			}
+			text := expandFormat(format.tmpl, en.ID, en.Commit, deco[en.ID], now)
+			lines := strings.Split(text, "\n")
+			for k, l := range lines {
+				p := rest
+				if k == 0 {
+					p = first
+				}
+				if k == len(lines)-1 && !format.term {
+					e.printf("%s%s", p, l)
+					break
+				}
+				e.printf("%s%s\n", p, l)
+			}
+		default:
 			if i > 0 {
 				e.printf("%s\n", strings.TrimRight(prevRest, " "))
 			}
 			e.printf("%scommit %s%s\n", first, en.ID, d)
-			printCommitBody(e, rest, en.Commit, opts.showSignature)
+			printCommitBodyFormat(e, rest, en.Commit, opts.showSignature, format.name)
+		}
+		if opts.patch && len(en.Commit.Parents) < 2 {
+			if err := printLogPatch(ctx, e, r, en, rest); err != nil {
+				return err
+			}
 		}
 		prevRest = rest
 		if opts.graph {
@@ -184,12 +245,72 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 			}
 		}
 	}
+	if format.name == "" && !format.term && len(entries) > 0 {
+		e.printf("\n")
+	}
+	return nil
+}
+
+// allStarts is where log --all starts: HEAD and every branch, tag (its
+// commit) and remote-tracking branch.
+func allStarts(ctx context.Context, r *repo.Repo) ([]objects.ID, error) {
+	var out []objects.ID
+	if h, _, err := r.Head(); err != nil {
+		return nil, err
+	} else if !h.IsZero() {
+		out = append(out, h)
+	}
+	for _, prefix := range []string{refs.HeadsPrefix, refs.TagsPrefix, refs.RemotesPrefix} {
+		list, err := r.Refs.List(prefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range list {
+			id, err := r.Resolve(ctx, ref.ID.String())
+			if err != nil {
+				continue // a tag of something other than a commit
+			}
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// printLogPatch prints what en changed against its parent for log -p, as
+// show prints it, each line after prefix (the graph's columns).
+func printLogPatch(ctx context.Context, e *env, r *repo.Repo, en repo.LogEntry, prefix string) error {
+	var parent objects.ID
+	if len(en.Commit.Parents) > 0 {
+		parent = en.Commit.Parents[0]
+	}
+	diffs, err := r.Diff(ctx, repo.DiffSide{Commit: parent}, repo.DiffSide{Commit: en.ID}, repo.DiffOptions{Stats: true})
+	if err != nil {
+		return fmt.Errorf("log -p: commit %s: %w", en.ID.Short(), err)
+	}
+	var buf strings.Builder
+	pe := *e
+	pe.stdout = &buf
+	printDiff(&pe, diffs)
+	if buf.Len() == 0 {
+		return nil
+	}
+	e.printf("%s\n", strings.TrimRight(prefix, " "))
+	for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		e.printf("%s\n", strings.TrimRight(prefix+l, " "))
+	}
 	return nil
 }
 
 // printCommitBody prints what follows "commit <id>" in git's format,
 // each line after prefix.
 func printCommitBody(e *env, prefix string, c *objects.Commit, showSignature bool) {
+	printCommitBodyFormat(e, prefix, c, showSignature, "medium")
+}
+
+// printCommitBodyFormat is printCommitBody for git's named formats:
+// short (author and subject), medium (the default: with date and
+// metadata), full (author and signer, whole message, no date).
+func printCommitBodyFormat(e *env, prefix string, c *objects.Commit, showSignature bool, format string) {
 	if len(c.Parents) > 1 {
 		var ps []string
 		for _, p := range c.Parents {
@@ -201,12 +322,20 @@ func printCommitBody(e *env, prefix string, c *objects.Commit, showSignature boo
 		e.printf("%s%s\n", prefix, signatureLine(c))
 	}
 	e.printf("%sAuthor: %s\n", prefix, c.Author)
-	e.printf("%sDate:   %s\n", prefix, commitTime(c).Format("Mon Jan 2 15:04:05 2006 -0700"))
-	for _, kv := range c.Meta {
-		e.printf("%s%s: %s\n", prefix, metaLabel(kv.Key), kv.Value)
+	msg := strings.TrimRight(c.Message, "\n")
+	switch format {
+	case "short":
+		msg, _ = splitMessage(c.Message)
+	case "full":
+		e.printf("%sCommit: %s\n", prefix, c.Author)
+	default:
+		e.printf("%sDate:   %s\n", prefix, commitTime(c).Format(gitDate))
+		for _, kv := range c.Meta {
+			e.printf("%s%s: %s\n", prefix, metaLabel(kv.Key), kv.Value)
+		}
 	}
 	e.printf("%s\n", strings.TrimRight(prefix, " "))
-	for _, l := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
+	for _, l := range strings.Split(msg, "\n") {
 		e.printf("%s    %s\n", prefix, l)
 	}
 }

@@ -26,6 +26,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	args           []string // the command line, without the program name
 }
 
 // path resolves a path given on the command line against -C.

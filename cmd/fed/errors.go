@@ -113,10 +113,18 @@ func messageText(s string) string {
 // with one dash ("flag provided but not defined: -all").
 var goFlagName = regexp.MustCompile(`(defined: |argument: |for flag |for )-([A-Za-z0-9][A-Za-z0-9-]+)\b`)
 
-// flagMessage rewrites Go's flag errors to name long flags as users type
-// them: --all, not -all.
-func flagMessage(s string) string {
-	return goFlagName.ReplaceAllString(s, "$1--$2")
+// flagMessage rewrites Go's flag errors to name a long flag as the user
+// typed it (args): --all, not -all.
+func flagMessage(s string, args []string) string {
+	return goFlagName.ReplaceAllStringFunc(s, func(m string) string {
+		sub := goFlagName.FindStringSubmatch(m)
+		for _, a := range args {
+			if a == "--"+sub[2] || strings.HasPrefix(a, "--"+sub[2]+"=") {
+				return sub[1] + "--" + sub[2]
+			}
+		}
+		return m
+	})
 }
 
 func classify(ctx context.Context, err error) (int, []string) {

@@ -89,16 +89,21 @@ func TestMessage(t *testing.T) {
 }
 
 func TestFlagMessage(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"flag provided but not defined: -all", "flag provided but not defined: --all"},
-		{"flag provided but not defined: -x", "flag provided but not defined: -x"},
-		{"flag needs an argument: -message", "flag needs an argument: --message"},
-		{`invalid value "x" for flag -max-count: parse error`, `invalid value "x" for flag --max-count: parse error`},
-		{`invalid boolean value "x" for -oneline: parse error`, `invalid boolean value "x" for --oneline: parse error`},
+	tests := []struct {
+		in   string
+		args []string
+		want string
+	}{
+		{"flag provided but not defined: -all", []string{"status", "--all"}, "flag provided but not defined: --all"},
+		{"flag provided but not defined: -all", []string{"status", "-all"}, "flag provided but not defined: -all"},
+		{"flag provided but not defined: -qm", []string{"commit", "-qm", "x"}, "flag provided but not defined: -qm"},
+		{"flag needs an argument: -message", []string{"commit", "--message"}, "flag needs an argument: --message"},
+		{`invalid value "x" for flag -max-count: parse error`, []string{"log", "--max-count=x"}, `invalid value "x" for flag --max-count: parse error`},
+		{`invalid boolean value "x" for -oneline: parse error`, []string{"log", "--oneline=x"}, `invalid boolean value "x" for --oneline: parse error`},
 	}
 	for _, tt := range tests {
-		if got := flagMessage(tt.in); got != tt.want {
-			t.Errorf("flagMessage(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := flagMessage(tt.in, tt.args); got != tt.want {
+			t.Errorf("flagMessage(%q, %q) = %q, want %q", tt.in, tt.args, got, tt.want)
 		}
 	}
 }

@@ -80,7 +80,7 @@ func useProveMemoryLimit() {
 // run runs fed with args (without the program name) and returns the exit
 // code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, args: args}
 	app := newApp(e)
 	err := app.RunContext(ctx, append([]string{"fed"}, reorderArgs(app, args)...))
 	return report(ctx, stderr, err)
@@ -123,7 +123,7 @@ func newApp(e *env) *cli.App {
 			}
 			return cli.ShowAppHelp(c)
 		},
-		OnUsageError: onUsageError,
+		OnUsageError: e.onUsageError,
 		Commands: []*cli.Command{
 			newInitCommand(e),
 			newAddCommand(e),
@@ -160,12 +160,12 @@ func newApp(e *env) *cli.App {
 		},
 	}
 	for _, c := range app.Commands {
-		c.OnUsageError = onUsageError
+		c.OnUsageError = e.onUsageError
 		c.UseShortOptionHandling = true
 	}
 	return app
 }
 
-func onUsageError(c *cli.Context, err error, _ bool) error {
-	return &usageError{msg: flagMessage(err.Error())}
+func (e *env) onUsageError(c *cli.Context, err error, _ bool) error {
+	return &usageError{msg: flagMessage(err.Error(), e.args)}
 }
