@@ -101,7 +101,9 @@ const (
 	CodeInternal        = "internal"            // 500
 	CodeUnavailable     = "unavailable"         // 503: shutting down or overloaded
 	// Rules between parties who do not trust each other (doc/security.md).
-	CodeTagExists = "tag-exists" // 409: moving or replacing a tag needs force (the owner's)
+	CodeTagExists          = "tag-exists"           // 409: moving or replacing a tag needs force (the owner's)
+	CodeBadObjectSignature = "bad-object-signature" // 422: a pushed commit or tag object is not signed by its author
+	CodeForeignAuthor      = "foreign-author"       // 403: a collaborator's new tip must be signed by the pusher
 )
 
 // ProblemTypePrefix starts the "type" URI of every problem; the code

@@ -240,34 +240,36 @@ func NewProblem(status int, code, format string, args ...any) *Problem {
 }
 
 var titles = map[string]string{
-	CodeBadRequest:      "Bad request",
-	CodeBadVersion:      "Unsupported protocol version",
-	CodeBadRepoName:     "Invalid repository name",
-	CodeBadRefName:      "Invalid ref name",
-	CodeUnauthenticated: "Authentication required",
-	CodeTokenExpired:    "Token expired",
-	CodeBadSignature:    "Bad signature",
-	CodeBadNonce:        "Unknown, used or expired nonce",
-	CodeForbidden:       "Forbidden",
-	CodeProtected:       "Protected branch",
-	CodeForceDenied:     "Force not allowed",
-	CodeNonFastForward:  "Not a fast-forward",
-	CodeStale:           "Ref changed",
-	CodeRepoIDChange:    "Repository id would change",
-	CodeNotFound:        "Not found",
-	CodeNoCreate:        "Repository creation disabled",
-	CodeIncomplete:      "Objects missing",
-	CodeNotTip:          "Not a ref tip",
-	CodeHashMismatch:    "Hash mismatch",
-	CodeBadObject:       "Bad object",
-	CodeMissingBase:     "Delta base missing",
-	CodeProofRequired:   "Proof required",
-	CodeWithheld:        "Weights withheld",
-	CodeTooLarge:        "Too large",
-	CodeRateLimited:     "Too many requests",
-	CodeInternal:        "Internal server error",
-	CodeUnavailable:     "Service unavailable",
-	CodeTagExists:       "Tag exists",
+	CodeBadRequest:         "Bad request",
+	CodeBadVersion:         "Unsupported protocol version",
+	CodeBadRepoName:        "Invalid repository name",
+	CodeBadRefName:         "Invalid ref name",
+	CodeUnauthenticated:    "Authentication required",
+	CodeTokenExpired:       "Token expired",
+	CodeBadSignature:       "Bad signature",
+	CodeBadNonce:           "Unknown, used or expired nonce",
+	CodeForbidden:          "Forbidden",
+	CodeProtected:          "Protected branch",
+	CodeForceDenied:        "Force not allowed",
+	CodeNonFastForward:     "Not a fast-forward",
+	CodeStale:              "Ref changed",
+	CodeRepoIDChange:       "Repository id would change",
+	CodeNotFound:           "Not found",
+	CodeNoCreate:           "Repository creation disabled",
+	CodeIncomplete:         "Objects missing",
+	CodeNotTip:             "Not a ref tip",
+	CodeHashMismatch:       "Hash mismatch",
+	CodeBadObject:          "Bad object",
+	CodeMissingBase:        "Delta base missing",
+	CodeProofRequired:      "Proof required",
+	CodeWithheld:           "Weights withheld",
+	CodeTooLarge:           "Too large",
+	CodeRateLimited:        "Too many requests",
+	CodeInternal:           "Internal server error",
+	CodeUnavailable:        "Service unavailable",
+	CodeTagExists:          "Tag exists",
+	CodeBadObjectSignature: "Bad object signature",
+	CodeForeignAuthor:      "Foreign author",
 }
 
 func (p *Problem) Error() string {
@@ -290,7 +292,7 @@ func (p *Problem) Unwrap() error {
 		return ErrNonFastForward
 	case CodeUnauthenticated, CodeTokenExpired, CodeBadSignature, CodeBadNonce:
 		return ErrUnauthorized
-	case CodeForbidden, CodeProtected, CodeForceDenied, CodeNoCreate:
+	case CodeForbidden, CodeProtected, CodeForceDenied, CodeNoCreate, CodeForeignAuthor:
 		return ErrForbidden
 	case CodeNotFound:
 		return ErrNotFound
@@ -300,7 +302,7 @@ func (p *Problem) Unwrap() error {
 		return ErrVersion
 	case CodeTooLarge:
 		return ErrTooLarge
-	case CodeBadRequest, CodeBadRepoName, CodeBadRefName, CodeHashMismatch, CodeBadObject, CodeMissingBase, CodeNotTip:
+	case CodeBadRequest, CodeBadRepoName, CodeBadRefName, CodeHashMismatch, CodeBadObject, CodeMissingBase, CodeNotTip, CodeBadObjectSignature:
 		return ErrBadRequest
 	case CodeProofRequired:
 		return ErrProofRequired

@@ -234,6 +234,12 @@ func printPush(e *env, res *repo.PushResult) {
 	}
 }
 
+// hasCode reports whether err carries a server problem with code.
+func hasCode(err error, code string) bool {
+	var p *remote.Problem
+	return errors.As(err, &p) && p.Code == code
+}
+
 // remoteError gives remote failures their exit codes and hints.
 func remoteError(err error) error {
 	switch {
@@ -245,6 +251,8 @@ func remoteError(err error) error {
 		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "someone pushed meanwhile: run 'fed pull', then push again")
 	case errors.Is(err, remote.ErrUnauthorized):
 		return withHint(err, "check your key (--keypair); a login signs a challenge from the server")
+	case hasCode(err, remote.CodeForeignAuthor):
+		return withHint(err, "ask its author or the repository's owner to push it, or commit on top of it with your key and push that")
 	case errors.Is(err, remote.ErrForbidden) && strings.Contains(err.Error(), "may not push"):
 		return withHint(err, "ask the repository's owner to run 'fed collab add YOURKEY'")
 	case errors.Is(err, remote.ErrForbidden):

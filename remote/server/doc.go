@@ -11,9 +11,12 @@
 // short-lived bearer token (nonces and tokens live in memory: a restart
 // logs everyone out). The first authenticated write to a repository that
 // does not exist creates it with that key as owner (unless NoCreate).
-// Owners and collaborators push; only the owner forces, deletes, changes
-// settings or pushes to protected branches, where RequireProofs (the zk
-// hook) must accept every new commit. Public repositories are readable by
+// Owners and collaborators push; only the owner forces (also to move or
+// replace a tag), deletes, changes settings or pushes to protected
+// branches, where RequireProofs (the zk hook) must accept every new
+// commit. Every commit and tag object a push brings must verify against
+// its author (tagger); a collaborator sets a branch or tag only to a value
+// it signed or one a branch or tag already reaches (doc/security.md). Public repositories are readable by
 // anyone, private ones only by the owner and collaborators (others get
 // 404).
 //

@@ -389,6 +389,10 @@ func (c *call) updateRefs() {
 		c.fail(p)
 		return
 	}
+	if cl.badSig != nil {
+		c.fail(remote.NewProblem(422, remote.CodeBadObjectSignature, "%v: every commit and tag object must be signed by the key in its author (tagger) field", cl.badSig))
+		return
+	}
 	proofs := map[objects.ID]objects.ID{} // commit -> proof this request sets
 	var toProve []objects.ID              // new commits of branches and tags, oldest first
 	for _, u := range req.Updates {
@@ -427,6 +431,13 @@ func (c *call) updateRefs() {
 			p := remote.NewProblem(409, remote.CodeTagExists, "%s exists (it names %s); moving or replacing a tag needs force, which only the owner has", u.Name, u.Old.Short())
 			p.Ref = u.Name
 			c.fail(p)
+			return
+		}
+		if p, err := c.foreignAuthor(rp, u, owner); err != nil {
+			c.internal(err)
+			return
+		} else if p != nil {
+			c.deny(p)
 			return
 		}
 		if k != objects.KindCommit {
@@ -524,6 +535,28 @@ func (c *call) updateRefs() {
 		out.Refs = append(out.Refs, remote.Ref{Name: u.Name, ID: u.New})
 	}
 	writeJSON(c.w, 200, out)
+}
+
+// foreignAuthor applies the authorship rule (doc/protocol.md §6.5): a
+// branch or tag moves to a commit or tag object signed by someone other
+// than the pusher only when the pusher is the owner or the value is
+// already reachable from a branch or tag. Commits of others below the
+// pusher's own are vouched for by the pusher's signature over their ids.
+func (c *call) foreignAuthor(rp *repository, u remote.RefUpdate, owner func() bool) (*remote.Problem, error) {
+	ctx := c.r.Context()
+	signer, ok, err := rp.signer(ctx, u.New)
+	if err != nil || !ok || signer == *c.key {
+		return nil, err
+	}
+	if pub, err := rp.published(ctx, u.New); err != nil || pub {
+		return nil, err
+	}
+	if owner() {
+		return nil, nil
+	}
+	p := remote.NewProblem(403, remote.CodeForeignAuthor, "%s would point to %s, signed by %s, which is not yet on any branch or tag here: only its signer may publish it (or the owner, or a commit of yours built on it)", u.Name, u.New.Short(), signer)
+	p.Ref = u.Name
+	return p, nil
 }
 
 // checkPrivate checks a commit whose weights are withheld: it must record

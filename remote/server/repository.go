@@ -311,11 +311,15 @@ type closure struct {
 	// absent lists tensors that are not stored but withheld: named by a
 	// model, and declared by the request or listed in the withheld file.
 	absent []objects.ID
+	// badSig names the first commit or tag object among visited whose
+	// signature does not verify against its author or tagger (nil: none).
+	badSig error
 }
 
 // checkComplete walks from roots and returns up to limit ids that are
-// missing, stopping at objects known complete. Chunks are only checked
-// for presence. A tensor segment of a model that is absent but withheld
+// missing, stopping at objects known complete, and verifies the
+// signatures of the commits and tag objects it reads. Chunks are only
+// checked for presence. A tensor segment of a model that is absent but withheld
 // (declared, or listed in the withheld file) is not missing. A corrupt or
 // malformed object is an error.
 func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int, declared map[objects.ID]bool) (*closure, error) {
@@ -380,6 +384,13 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 			}
 		case *objects.Commit:
 			res.commits = append(res.commits, id)
+			if err := objects.VerifyCommit(o); err != nil && res.badSig == nil {
+				res.badSig = fmt.Errorf("commit %s: %w", id, err)
+			}
+		case *objects.Tag:
+			if err := objects.VerifyTag(o); err != nil && res.badSig == nil {
+				res.badSig = fmt.Errorf("tag object %s: %w", id, err)
+			}
 		}
 		stack = append(stack, o.Refs()...)
 	}
@@ -432,4 +443,66 @@ func (rp *repository) isAncestor(ctx context.Context, a, b objects.ID, limit int
 		stack = append(stack, c.Parents...)
 	}
 	return found, newCommits, nil
+}
+
+// signer returns who signed the commit or tag object id (its author or
+// tagger; ok false for other objects).
+func (rp *repository) signer(ctx context.Context, id objects.ID) (key objects.PublicKey, ok bool, err error) {
+	o, err := objects.Read(ctx, rp.store, id, 0)
+	if err != nil {
+		return key, false, err
+	}
+	switch o := o.(type) {
+	case *objects.Commit:
+		return o.Author, true, nil
+	case *objects.Tag:
+		return o.Tagger, true, nil
+	}
+	return key, false, nil
+}
+
+// published reports whether id is a branch or tag value of the
+// repository, or reachable from one through tag targets and commit
+// parents. Proof refs do not count: they may name commits no branch
+// holds.
+func (rp *repository) published(ctx context.Context, id objects.ID) (bool, error) {
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		return false, err
+	}
+	seen := map[objects.ID]bool{}
+	var stack []objects.ID
+	for _, r := range all {
+		if strings.HasPrefix(string(r.Name), refs.HeadsPrefix) || strings.HasPrefix(string(r.Name), refs.TagsPrefix) {
+			stack = append(stack, r.ID)
+		}
+	}
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x == id {
+			return true, nil
+		}
+		if seen[x] || x.IsZero() {
+			continue
+		}
+		seen[x] = true
+		o, err := objects.Read(ctx, rp.store, x, 0)
+		if errors.Is(err, objects.ErrNotFound) {
+			continue // a hole left by an older server: reaches nothing
+		}
+		if err != nil {
+			return false, err
+		}
+		switch o := o.(type) {
+		case *objects.Commit:
+			stack = append(stack, o.Parents...)
+		case *objects.Tag:
+			stack = append(stack, o.Target)
+		}
+	}
+	return false, nil
 }

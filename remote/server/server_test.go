@@ -405,7 +405,9 @@ func TestAccess(t *testing.T) {
 	if err != nil || s.Owner != owner.Public().String() || !s.Public {
 		t.Fatalf("settings %+v %v", s, err)
 	}
-	c2, _, ids2 := h.commit(c1, 1, 4096, 2, nil)
+	// the collaborator's commit: a collaborator publishes commits it signed
+	hc := &history{t: t, store: h.store, key: collab}
+	c2, _, ids2 := hc.commit(c1, 1, 4096, 2, nil)
 	cc := newClient(t, url, collab, remote.Options{})
 	if err := push(ctx, cc, h.store, ids2, "refs/heads/main", c1, c2, false); !errors.Is(err, remote.ErrForbidden) {
 		t.Fatalf("push by a non-collaborator: %v", err)

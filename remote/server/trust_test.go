@@ -95,6 +95,7 @@ func (p party) update(t *testing.T, st *objects.DiskStore, ids []objects.ID, u r
 	case err == nil:
 		return ""
 	case errors.As(err, &pr):
+		t.Logf("update %s: %v", u.Name, err)
 		return pr.Code
 	}
 	t.Fatalf("update %s: %v", u.Name, err)
@@ -223,5 +224,107 @@ func TestPushOnCollectedParent(t *testing.T) {
 	}
 	if _, err := tr.outsider.c.Plan(ctx, remote.PlanRequest{Want: want}); err != nil {
 		t.Fatalf("plan of every ref: %v", err)
+	}
+}
+
+// forge stores a copy of commit id with its author set to as (its
+// signature stays the original signer's); with unsigned, without a
+// signature at all.
+func forge(t *testing.T, st *objects.DiskStore, id objects.ID, as objects.PublicKey, unsigned bool) objects.ID {
+	t.Helper()
+	ctx := context.Background()
+	c, err := objects.ReadCommit(ctx, st, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Author = as
+	if unsigned {
+		c.Signature = nil
+	}
+	fid, err := objects.Write(ctx, st, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fid
+}
+
+// TestAuthors: the server verifies the signature of every commit and tag
+// object a push brings against its author (tagger), and a collaborator
+// publishes as a branch or tag value only what it signed itself or what
+// a branch or tag already reaches; others' commits below its own are
+// accepted (doc/protocol.md §6.5, "Signatures and authors"). (Issue: a
+// collaborator pushed a commit whose author field was the owner's and
+// whose signature was its own: clones showed it as the owner's and every
+// clone's fsck failed.)
+func TestAuthors(t *testing.T) {
+	ctx := context.Background()
+	tr := newTrustRepo(t, server.Options{})
+	st := tr.store
+	owner := tr.owner.key.Public()
+
+	// an owner's commit the server never saw (shared with collaborators
+	// some other way), and one the owner published then deleted
+	unpushed, _, unpushedIDs := tr.owner.h.commit(tr.root, 1, 1024, 2, nil)
+	deleted, _, deletedIDs := tr.owner.h.commit(tr.root, 1, 1024, 3, nil)
+	if code := tr.owner.update(t, st, deletedIDs, remote.RefUpdate{Name: "refs/heads/bad-idea", New: deleted}); code != "" {
+		t.Fatal(code)
+	}
+	if code := tr.owner.update(t, st, nil, remote.RefUpdate{Name: "refs/heads/bad-idea", Old: deleted, Force: true}); code != "" {
+		t.Fatal(code)
+	}
+	// the attacker's commits, one claiming the owner as author
+	mine, _, mineIDs := tr.attacker.h.commit(tr.root, 1, 1024, 4, nil)
+	claimed := forge(t, st, mine, owner, false)
+	unsigned := forge(t, st, mine, tr.attacker.key.Public(), true)
+	onClaimed, _, onClaimedIDs := tr.attacker.h.commit(claimed, 1, 1024, 5, nil)
+	onUnpushed, _, onUnpushedIDs := tr.attacker.h.commit(unpushed, 1, 1024, 6, nil)
+	// a collaborator's commit on the owner's unpushed one
+	collabOn, _, collabOnIDs := tr.collab.h.commit(unpushed, 1, 1024, 7, nil)
+	ownerTag := tr.owner.h.tag(tr.root, objects.KindCommit, "owner-release")
+	forgedTag := func() objects.ID {
+		tg := &objects.Tag{Target: tr.root, TargetKind: objects.KindCommit, Name: "forged", Time: 1_700_000_000}
+		if err := objects.SignTag(tg, tr.attacker.key); err != nil {
+			t.Fatal(err)
+		}
+		tg.Tagger = owner
+		id, err := objects.Write(ctx, st, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}()
+	for _, tc := range []struct {
+		name string
+		p    party
+		ids  []objects.ID
+		u    remote.RefUpdate
+		want string
+	}{
+		{"author field of the owner, signature of the attacker", tr.attacker, slices.Concat(mineIDs, []objects.ID{claimed}), remote.RefUpdate{Name: "refs/heads/claimed", New: claimed}, remote.CodeBadObjectSignature},
+		{"unsigned commit", tr.attacker, slices.Concat(mineIDs, []objects.ID{unsigned}), remote.RefUpdate{Name: "refs/heads/unsigned", New: unsigned}, remote.CodeBadObjectSignature},
+		{"forged commit below the attacker's own", tr.attacker, slices.Concat(mineIDs, []objects.ID{claimed}, onClaimedIDs), remote.RefUpdate{Name: "refs/heads/on-claimed", New: onClaimed}, remote.CodeBadObjectSignature},
+		{"tag object with a forged tagger", tr.attacker, []objects.ID{forgedTag}, remote.RefUpdate{Name: "refs/tags/forged", New: forgedTag}, remote.CodeBadObjectSignature},
+		{"owner's unpublished commit as a branch", tr.attacker, unpushedIDs, remote.RefUpdate{Name: "refs/heads/owners-work", New: unpushed}, remote.CodeForeignAuthor},
+		{"owner's unpublished commit as a tag", tr.attacker, unpushedIDs, remote.RefUpdate{Name: "refs/tags/owners-work", New: unpushed}, remote.CodeForeignAuthor},
+		{"owner's deleted commit republished", tr.attacker, nil, remote.RefUpdate{Name: "refs/heads/bad-idea-again", New: deleted}, remote.CodeForeignAuthor},
+		{"owner's tag object not on the server", tr.attacker, []objects.ID{ownerTag}, remote.RefUpdate{Name: "refs/tags/owner-release", New: ownerTag}, remote.CodeForeignAuthor},
+		// allowed
+		{"owner's published commit as a new branch", tr.attacker, nil, remote.RefUpdate{Name: "refs/heads/from-main", New: tr.root}, ""},
+		{"own commit on the owner's unpublished one", tr.collab, slices.Concat(unpushedIDs, collabOnIDs), remote.RefUpdate{Name: "refs/heads/collab", New: collabOn}, ""},
+		{"the owner publishes others' commits", tr.owner, onUnpushedIDs, remote.RefUpdate{Name: "refs/heads/attackers", New: onUnpushed}, ""},
+		{"the owner publishes its tag", tr.owner, nil, remote.RefUpdate{Name: "refs/tags/owner-release", New: ownerTag}, ""},
+	} {
+		if got := tc.p.update(t, st, tc.ids, tc.u); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	for _, name := range []string{"refs/heads/claimed", "refs/heads/unsigned", "refs/heads/on-claimed", "refs/tags/forged", "refs/heads/owners-work", "refs/tags/owners-work", "refs/heads/bad-idea-again"} {
+		if id := tr.ref(t, name); !id.IsZero() {
+			t.Errorf("refused %s exists (%s)", name, id.Short())
+		}
+	}
+	res, err := tr.ts.srv.Fsck(ctx, "lab/m")
+	if err != nil || len(res.Report.Problems) != 0 {
+		t.Fatalf("fsck: %+v %v", res, err)
 	}
 }
