@@ -19,6 +19,7 @@ import (
 )
 
 type diffOptions struct {
+	names  byte // 'n' --name-only, 's' --name-status
 	stat   bool
 	json   bool
 	cached bool
@@ -42,10 +43,22 @@ func newDiffCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "stat", Usage: "one summary line per file"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "cached", Aliases: []string{"staged"}, Usage: "compare with the index instead of the working tree"},
+			&cli.BoolFlag{Name: "name-only", Usage: "print only the changed files' paths"},
+			&cli.BoolFlag{Name: "name-status", Usage: "print the changed files' paths after A (added), D (deleted) or M (modified)"},
 		},
 		Action: func(c *cli.Context) error {
 			before, after, dash := splitDashDash(c.Args().Slice())
-			return runDiff(c.Context, diffOptions{stat: c.Bool("stat"), json: c.Bool("json"), cached: c.Bool("cached"),
+			var names byte
+			if c.Bool("name-only") {
+				names = 'n'
+			}
+			if c.Bool("name-status") {
+				if names != 0 {
+					return usageErrorf("--name-only and --name-status cannot be used together")
+				}
+				names = 's'
+			}
+			return runDiff(c.Context, diffOptions{names: names, stat: c.Bool("stat"), json: c.Bool("json"), cached: c.Bool("cached"),
 				args: before, paths: after, dash: dash}, e)
 		},
 	}
@@ -54,6 +67,9 @@ func newDiffCommand(e *env) *cli.Command {
 func runDiff(ctx context.Context, opts diffOptions, e *env) error {
 	if opts.stat && opts.json {
 		return usageErrorf("--stat and --json cannot be used together")
+	}
+	if opts.names != 0 && (opts.stat || opts.json) {
+		return usageErrorf("--name-only and --name-status cannot be combined with --stat or --json")
 	}
 	r, err := e.openRepo(opts.json)
 	if err != nil {
@@ -107,11 +123,13 @@ func runDiff(ctx context.Context, opts diffOptions, e *env) error {
 	default:
 		return usageErrorf("diff takes at most two revisions, got %d", len(ids))
 	}
-	diffs, err := r.Diff(ctx, from, to, repo.DiffOptions{Paths: e.paths(paths), Stats: !opts.stat})
+	diffs, err := r.Diff(ctx, from, to, repo.DiffOptions{Paths: e.paths(paths), Stats: !opts.stat && opts.names == 0})
 	if err != nil {
 		return err
 	}
 	switch {
+	case opts.names != 0:
+		printDiffNames(e, diffs, opts.names == 's')
 	case opts.json:
 		return e.printJSON(diffJSON(diffs))
 	case opts.stat:
@@ -252,6 +270,18 @@ func printDiff(e *env, diffs []repo.FileDiff) {
 			if line != "" {
 				e.printf("%s\n", strings.TrimRight(line, " \n"))
 			}
+		}
+	}
+}
+
+// printDiffNames prints one changed path per line, after its status
+// letter and a tab when status is set (git's --name-only, --name-status).
+func printDiffNames(e *env, diffs []repo.FileDiff, status bool) {
+	for _, d := range diffs {
+		if status {
+			e.printf("%c\t%s\n", d.Status, d.Path)
+		} else {
+			e.printf("%s\n", d.Path)
 		}
 	}
 }
