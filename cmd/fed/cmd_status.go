@@ -5,12 +5,15 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/repo"
 )
 
 type statusOptions struct {
-	short bool
-	json  bool
+	short  bool
+	branch bool
+	json   bool
 }
 
 func newStatusCommand(e *env) *cli.Command {
@@ -20,16 +23,19 @@ func newStatusCommand(e *env) *cli.Command {
 		Description: "Lists changes staged for the next commit, changes not staged, and untracked files.\n" +
 			"--short prints two status letters per path, staged then unstaged, like git:\n" +
 			"A added, M modified, D deleted, U unmerged, ?? untracked, W not checked out because\n" +
-			"its weights were withheld by their contributor (a private push; not a change).",
+			"its weights were withheld by their contributor (a private push; not a change).\n" +
+			"--branch adds a first line '## BRANCH...UPSTREAM [ahead N, behind M]'.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "short", Aliases: []string{"s"}, Usage: "one line per path"},
+			&cli.BoolFlag{Name: "porcelain", Usage: "--short, for scripts"},
+			&cli.BoolFlag{Name: "branch", Aliases: []string{"b"}, Usage: "with --short: the branch and how it stands against its upstream first"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("status takes no arguments")
 			}
-			return runStatus(c.Context, statusOptions{short: c.Bool("short"), json: c.Bool("json")}, e)
+			return runStatus(c.Context, statusOptions{short: c.Bool("short") || c.Bool("porcelain"), branch: c.Bool("branch"), json: c.Bool("json")}, e)
 		},
 	}
 }
@@ -81,6 +87,11 @@ func runStatus(ctx context.Context, opts statusOptions, e *env) error {
 		return e.printJSON(out)
 	}
 	if opts.short {
+		if opts.branch {
+			if err := printShortBranch(ctx, e, r, head, branch); err != nil {
+				return err
+			}
+		}
 		for _, s := range st {
 			x, y := s.Staged, s.Worktree
 			if y == '?' {
@@ -187,5 +198,30 @@ func runStatus(ctx context.Context, opts statusOptions, e *env) error {
 	case len(staged) == 0 && len(unmerged) == 0:
 		e.printf("nothing added to commit but untracked files present (use \"fed add\" to track)\n")
 	}
+	return nil
+}
+
+// printShortBranch prints git's "## main...origin/main [ahead 1]" line.
+func printShortBranch(ctx context.Context, e *env, r *repo.Repo, head objects.ID, branch refs.Name) error {
+	switch {
+	case branch == "":
+		e.printf("## HEAD (no branch)\n")
+		return nil
+	case head.IsZero():
+		e.printf("## No commits yet on %s\n", branch.Short())
+		return nil
+	}
+	t, err := branchTracking(ctx, r, branch.Short(), head)
+	if err != nil {
+		return err
+	}
+	line := "## " + branch.Short()
+	if t.upstream != "" {
+		line += "..." + t.upstream
+		if c := t.counts(); c != "" {
+			line += " [" + c + "]"
+		}
+	}
+	e.printf("%s\n", line)
 	return nil
 }
