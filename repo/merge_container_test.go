@@ -232,3 +232,71 @@ np.savez(tmp + "/bob_final.npz", w=a * 4, b=b * 4)
 		})
 	}
 }
+
+// TestMergeONNXMetadata: ONNX exports that differ in producer_version,
+// doc_string and metadata_props merge; those fields merge key by key like
+// safetensors metadata, and onnx loads the result.
+func TestMergeONNXMetadata(t *testing.T) {
+	py := "/usr/bin/python3"
+	if exec.Command(py, "-c", "import onnx, numpy").Run() != nil {
+		t.Skipf("%s cannot import onnx and numpy (apt-get install python3-onnx)", py)
+	}
+	tmp := t.TempDir()
+	script := `
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+tmp = sys.argv[1]
+rng = np.random.default_rng(0)
+W, B = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+def save(name, f, version, props, doc=None):
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "W", "B"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(W * f, "W"), numpy_helper.from_array(B * f, "B")])
+    m = helper.make_model(g, producer_name="pytorch", producer_version=version)
+    if doc: m.doc_string = doc
+    helper.set_model_props(m, props)
+    onnx.save(m, tmp + "/" + name + ".onnx")
+save("base", 1, "1.13.1", {"round": "1"})
+save("alice", 2, "1.13.1+cpu", {"round": "2", "client": "alice"}, doc="alice's export")
+save("bob", 4, "2.0.1", {"round": "2", "client": "bob"})
+`
+	if out, err := exec.Command(py, "-c", script, tmp).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cp := func(src string) func(string) {
+		return func(p string) {
+			b, err := os.ReadFile(filepath.Join(tmp, src+".onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(p, b, 0o644)
+		}
+	}
+	r := newTestRepo(t)
+	round(t, r, "model.onnx", cp("base"), cp("alice"), cp("bob"))
+	res, err := r.Merge(context.Background(), []string{"a", "b"}, MergeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range res.Metadata {
+		keys = append(keys, m.Key)
+	}
+	if strings.Join(keys, " ") != "metadata_props/client producer_version" {
+		t.Errorf("metadata conflicts %q", keys)
+	}
+	out, err := exec.Command(py, "-c", `
+import sys, onnx
+from onnx import numpy_helper
+m, b = onnx.load(sys.argv[1]), onnx.load(sys.argv[2])
+onnx.checker.check_model(m)
+for x, y in zip(m.graph.initializer, b.graph.initializer):
+    assert x.name == y.name and (numpy_helper.to_array(x) == numpy_helper.to_array(y) * 3).all(), x.name
+print(m.producer_name, m.producer_version, repr(m.doc_string), sorted((p.key, p.value) for p in m.metadata_props))
+`, filepath.Join(r.Root, "model.onnx"), filepath.Join(tmp, "base.onnx")).CombinedOutput()
+	want := `pytorch 1.13.1 "alice's export" [('round', '2')]`
+	if err != nil || strings.TrimSpace(string(out)) != want {
+		t.Fatalf("onnx of the merge: %v\n%s\nwant %s", err, out, want)
+	}
+}

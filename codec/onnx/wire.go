@@ -68,13 +68,15 @@ func (s *src) readFull(b []byte, off int64) error {
 }
 
 // field is one protobuf field: for varints v, for length-delimited ones
-// the payload's file offset off and length n.
+// the payload's file offset off and length n; the whole field, tag
+// included, is [start, stop).
 type field struct {
-	num protowire.Number
-	typ protowire.Type
-	v   uint64
-	off int64
-	n   int64
+	num         protowire.Number
+	typ         protowire.Type
+	v           uint64
+	off         int64
+	n           int64
+	start, stop int64
 }
 
 func (f field) end() int64 { return f.off + f.n }
@@ -90,7 +92,7 @@ func (s *src) message(off, end int64, fn func(field) error) error {
 		if n < 0 {
 			return fmt.Errorf("bad field tag at %d: %w", off, protowire.ParseError(n))
 		}
-		f := field{num: num, typ: typ}
+		f := field{num: num, typ: typ, start: off}
 		rest := head[n:]
 		pos := off + int64(n)
 		switch typ {
@@ -121,6 +123,7 @@ func (s *src) message(off, end int64, fn func(field) error) error {
 		if pos > end {
 			return fmt.Errorf("field %d at %d runs past the end of its message at %d", num, off, end)
 		}
+		f.stop = pos
 		if err := fn(f); err != nil {
 			return err
 		}
