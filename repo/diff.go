@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -37,6 +38,16 @@ type FileDiff struct {
 	// Opaque: not a model on either side; no tensor-level diff.
 	Opaque  bool
 	Tensors []TensorDiff
+	// Meta lists the file's metadata keys that changed (codec.Details:
+	// safetensors __metadata__, ONNX producer fields and metadata_props),
+	// sorted by key; only when both sides are models of one format.
+	Meta []MetaChange
+}
+
+// MetaChange is a metadata key whose value changed; nil is absent.
+type MetaChange struct {
+	Key      string
+	Old, New *string
 }
 
 // TensorDiff is one changed tensor of a model file.
@@ -249,10 +260,80 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 				return nil, fmt.Errorf("diff %s: %w", p, err)
 			}
 			d.Tensors = td
+			if ma != nil && mb != nil && ma.Format == mb.Format {
+				if d.Meta, err = r.diffMeta(ctx, fa, fb); err != nil {
+					return nil, fmt.Errorf("diff %s: %w", p, err)
+				}
+			}
 		}
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// diffMeta compares the metadata of two model files.
+func (r *Repo) diffMeta(ctx context.Context, fa, fb *sideFile) ([]MetaChange, error) {
+	ma, err := r.sideMeta(ctx, fa)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := r.sideMeta(ctx, fb)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for k := range ma {
+		keys[k] = true
+	}
+	for k := range mb {
+		keys[k] = true
+	}
+	var out []MetaChange
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		va, okA := ma[k]
+		vb, okB := mb[k]
+		if okA == okB && va == vb {
+			continue
+		}
+		c := MetaChange{Key: k}
+		if okA {
+			c.Old = &va
+		}
+		if okB {
+			c.New = &vb
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// sideMeta returns the metadata of a model file on one side of a diff.
+func (r *Repo) sideMeta(ctx context.Context, f *sideFile) (map[string]string, error) {
+	if f.path == "" {
+		sm, err := r.loadSideModel(ctx, f.model)
+		if err != nil {
+			return nil, err
+		}
+		return sm.det.Meta, nil
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	l, err := codec.Parse(fh, fi.Size(), f.path)
+	if err != nil {
+		return nil, err
+	}
+	det, err := codec.Describe(fh, l)
+	if err != nil {
+		return nil, err
+	}
+	return det.Meta, nil
 }
 
 // tensorRef is a tensor on one side: stored, or a range of a file.

@@ -38,7 +38,8 @@ func newDiffCommand(e *env) *cli.Command {
 			"(default HEAD) with the index. Model files are compared tensor by tensor: added,\n" +
 			"removed and changed tensors, dtype or shape changes, and for changed float\n" +
 			"tensors the L2 norm of the change, max |Δ|, relative change ‖Δ‖/‖old‖ and the\n" +
-			"cosine similarity of old and new.",
+			"cosine similarity of old and new. Metadata (safetensors __metadata__, ONNX\n" +
+			"producer fields and metadata_props) is listed apart: key: old -> new.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "stat", Usage: "one summary line per file"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
@@ -241,8 +242,18 @@ func printDiff(e *env, diffs []repo.FileDiff) {
 			e.printf("Binary files %s and %s differ (not a model format fed understands)\n", a, b)
 			continue
 		}
+		if len(d.Meta) > 0 {
+			e.printf("metadata:\n")
+			for _, m := range d.Meta {
+				e.printf("  %s: %s -> %s\n", m.Key, metaValue(m.Old), metaValue(m.New))
+			}
+		}
 		if len(d.Tensors) == 0 {
-			e.printf("tensors unchanged (only the file's other bytes differ)\n")
+			if len(d.Meta) > 0 {
+				e.printf("tensors unchanged\n")
+			} else {
+				e.printf("tensors unchanged (only the file's other bytes differ)\n")
+			}
 			continue
 		}
 		var buf bytes.Buffer
@@ -335,6 +346,14 @@ type fileDiffJSON struct {
 	Format  string           `json:"format,omitempty"`
 	Opaque  bool             `json:"opaque"`
 	Tensors []tensorDiffJSON `json:"tensors"`
+	// Metadata: the metadata keys that changed; old or new null when absent
+	Metadata []metaChangeJSON `json:"metadata,omitempty"`
+}
+
+type metaChangeJSON struct {
+	Key string  `json:"key"`
+	Old *string `json:"old"`
+	New *string `json:"new"`
 }
 
 type tensorDiffJSON struct {
@@ -393,6 +412,9 @@ func diffJSON(diffs []repo.FileDiff) []fileDiffJSON {
 					RelChange: finite(t.RelChange), Cosine: finite(t.Cosine)}
 			}
 			j.Tensors = append(j.Tensors, tj)
+		}
+		for _, m := range d.Meta {
+			j.Metadata = append(j.Metadata, metaChangeJSON{Key: m.Key, Old: m.Old, New: m.New})
 		}
 		out = append(out, j)
 	}
