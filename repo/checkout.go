@@ -264,7 +264,7 @@ func (r *Repo) Switch(ctx context.Context, branch string, opts SwitchOptions) er
 	if err := r.moveHeadFiles(ctx, "switch", head, target, opts.Force); err != nil {
 		return err
 	}
-	return r.Refs.SetHead(refs.Head{Symbolic: name, ID: target}, r.entry("checkout: moving to "+branch))
+	return r.Refs.SetHead(refs.Head{Symbolic: name, ID: target}, r.moveEntry(branch))
 }
 
 func (r *Repo) moveHeadFiles(ctx context.Context, op string, from, to objects.ID, force bool) error {
@@ -297,7 +297,7 @@ func (r *Repo) Checkout(ctx context.Context, rev string, force bool) (objects.ID
 	if err := r.moveHeadFiles(ctx, "checkout", head, target, force); err != nil {
 		return objects.ZeroID, err
 	}
-	return target, r.Refs.SetHead(refs.Head{ID: target}, r.entry("checkout: moving to "+rev))
+	return target, r.Refs.SetHead(refs.Head{ID: target}, r.moveEntry(rev))
 }
 
 // CheckoutPaths restores paths (files or directories) from rev, or from

@@ -92,7 +92,8 @@ func (r *Repo) ResolvePrefix(prefix string) (objects.ID, error) {
 }
 
 // Resolve parses a revision — a full or abbreviated id, a branch, tag or
-// remote-tracking name, HEAD, followed by any of ~N and ^N — and returns
+// remote-tracking name, HEAD, a reflog entry (NAME@{N}, @{N}, @{-N}; see
+// resolveReflog), followed by any of ~N and ^N — and returns
 // the commit it names (tags are peeled).
 func (r *Repo) Resolve(ctx context.Context, rev string) (objects.ID, error) {
 	if rev == "" {
@@ -106,8 +107,11 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (objects.ID, error) {
 	if base == "" {
 		return objects.ZeroID, fmt.Errorf("%w: %s", ErrUnknownRev, rev)
 	}
-	_, id, err := r.ResolveRef(base)
-	if errors.Is(err, ErrUnknownRev) && objects.IsHexPrefix(base) {
+	id, isReflog, err := r.resolveReflog(base)
+	if !isReflog {
+		_, id, err = r.ResolveRef(base)
+	}
+	if errors.Is(err, ErrUnknownRev) && !isReflog && objects.IsHexPrefix(base) {
 		id, err = r.ResolvePrefix(base)
 	}
 	if err != nil {

@@ -20,7 +20,7 @@ func newCheckoutCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "checkout",
 		Usage:     "check out a revision (detaching HEAD) or restore files",
-		ArgsUsage: "REV | [REV] -- PATH...",
+		ArgsUsage: "REV | - | [REV] -- PATH...",
 		Description: "With a branch name, switches to it (see 'fed switch'). With any other revision,\n" +
 			"detaches HEAD at that commit and checks out its files. With paths, restores\n" +
 			"those files from REV (into the index too), or from the index when REV is absent,\n" +
@@ -62,6 +62,12 @@ func runCheckout(ctx context.Context, opts checkoutOptions, e *env) error {
 			return usageErrorf("--force is not used when restoring paths (local changes to them are always overwritten)")
 		}
 		return r.CheckoutPaths(ctx, rev, e.paths(opts.paths))
+	}
+	if rev == "-" {
+		// git's "checkout -": back to where the last switch or checkout came from
+		if rev, err = r.PreviousCheckout(1); err != nil {
+			return err
+		}
 	}
 	if _, err := r.Refs.Read(refs.Branch(rev)); err == nil {
 		return runSwitch(ctx, switchOptions{force: opts.force, args: []string{rev}}, e)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -18,9 +20,10 @@ func newSwitchCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "switch",
 		Usage:     "switch to a branch",
-		ArgsUsage: "NAME | -c NAME [START]",
+		ArgsUsage: "NAME | - | -c NAME [START]",
 		Description: "Makes NAME the current branch and checks out its files, keeping local changes\n" +
-			"to files the switch does not touch. -c creates NAME at START (default HEAD) first.",
+			"to files the switch does not touch. -c creates NAME at START (default HEAD) first.\n" +
+			"'-' is the branch switched from last (git's @{-1}).",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "create", Aliases: []string{"c"}, Usage: "create the branch first"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f", "discard-changes"}, Usage: "discard local changes in the way"},
@@ -51,6 +54,18 @@ func runSwitch(ctx context.Context, opts switchOptions, e *env) error {
 		return err
 	}
 	name := opts.args[0]
+	if name == "-" && !opts.create {
+		// git's "switch -": back to the branch of the last switch
+		prev, err := r.PreviousCheckout(1)
+		if err != nil {
+			return err
+		}
+		if _, err := r.Refs.Read(refs.Branch(prev)); err != nil {
+			return withHint(fmt.Errorf("switch -: HEAD was detached at %s before, not on a branch", prev),
+				"go back to it with 'fed checkout -'")
+		}
+		name = prev
+	}
 	so := repo.SwitchOptions{Create: opts.create, Force: opts.force}
 	if len(opts.args) == 2 {
 		so.Start = opts.args[1]
