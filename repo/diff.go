@@ -19,6 +19,9 @@ type DiffSide struct {
 	Commit   objects.ID
 	Index    bool
 	Worktree bool
+	// File, with Commit, is one file of the commit (git's REV:PATH): Diff
+	// of two such sides compares the two files, under the second's path.
+	File string
 }
 
 // DiffOptions tune Diff.
@@ -155,6 +158,12 @@ func (r *Repo) sideFiles(ctx context.Context, s DiffSide, paths []string) (map[s
 		if err != nil {
 			return nil, err
 		}
+		if s.File != "" {
+			if f, ok := files[s.File]; ok {
+				out[s.File] = &sideFile{TreeFile: f}
+			}
+			return out, nil
+		}
 		for p, f := range files {
 			if keep(p) {
 				out[p] = &sideFile{TreeFile: f}
@@ -200,6 +209,12 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 	b, err := r.sideFiles(ctx, to, paths)
 	if err != nil {
 		return nil, err
+	}
+	if from.File != "" && to.File != "" && from.File != to.File {
+		if f, ok := a[from.File]; ok {
+			delete(a, from.File)
+			a[to.File] = f
+		}
 	}
 	var names []string
 	for p := range a {

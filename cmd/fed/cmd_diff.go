@@ -32,10 +32,11 @@ func newDiffCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "diff",
 		Usage:     "show changes between commits, the index and the working tree",
-		ArgsUsage: "[REV [REV] | A..B] [-- PATH...]",
+		ArgsUsage: "[REV [REV] | A..B] [-- PATH...] | REV:PATH REV:PATH",
 		Description: "Like git: no revision compares the index with the working tree; one compares\n" +
 			"REV with the working tree; two compare REV with REV; --cached compares REV\n" +
-			"(default HEAD) with the index. Model files are compared tensor by tensor: added,\n" +
+			"(default HEAD) with the index; REV:PATH REV:PATH compares two files of commits.\n" +
+			"Model files are compared tensor by tensor: added,\n" +
 			"removed and changed tensors, dtype or shape changes, and for changed float\n" +
 			"tensors the L2 norm of the change, max |Δ|, relative change ‖Δ‖/‖old‖ and the\n" +
 			"cosine similarity of old and new. Metadata (safetensors __metadata__, ONNX\n" +
@@ -75,6 +76,9 @@ func runDiff(ctx context.Context, opts diffOptions, e *env) error {
 	r, err := e.openRepo(opts.json)
 	if err != nil {
 		return err
+	}
+	if len(opts.args) > 0 && strings.Contains(opts.args[0], ":") {
+		return runDiffRevPaths(ctx, opts, r, e)
 	}
 	revs := opts.args
 	paths := opts.paths
@@ -128,6 +132,11 @@ func runDiff(ctx context.Context, opts diffOptions, e *env) error {
 	if err != nil {
 		return err
 	}
+	return printDiffResult(e, opts, diffs)
+}
+
+// printDiffResult prints diffs as opts ask.
+func printDiffResult(e *env, opts diffOptions, diffs []repo.FileDiff) error {
 	switch {
 	case opts.names != 0:
 		printDiffNames(e, diffs, opts.names == 's')
@@ -139,6 +148,35 @@ func runDiff(ctx context.Context, opts diffOptions, e *env) error {
 		printDiff(e, diffs)
 	}
 	return nil
+}
+
+// runDiffRevPaths compares two files named as git's REV:PATH
+// ("fed diff v1:model.safetensors HEAD:model.safetensors").
+func runDiffRevPaths(ctx context.Context, opts diffOptions, r *repo.Repo, e *env) error {
+	if len(opts.args) != 2 || len(opts.paths) > 0 || opts.cached {
+		return usageErrorf("diff of REV:PATH takes two of them: REV:PATH REV:PATH")
+	}
+	var sides [2]repo.DiffSide
+	for i, a := range opts.args {
+		rev, p, ok := repo.SplitRevPath(a)
+		if !ok {
+			return usageErrorf("diff of REV:PATH takes two of them, got %q", a)
+		}
+		rel, _, err := r.FileAt(ctx, rev, p)
+		if err != nil {
+			return err
+		}
+		id, err := r.Resolve(ctx, rev)
+		if err != nil {
+			return err
+		}
+		sides[i] = repo.DiffSide{Commit: id, File: rel}
+	}
+	diffs, err := r.Diff(ctx, sides[0], sides[1], repo.DiffOptions{Stats: !opts.stat && opts.names == 0})
+	if err != nil {
+		return err
+	}
+	return printDiffResult(e, opts, diffs)
 }
 
 // resolveRange resolves REV, or A..B into two ids.

@@ -20,9 +20,10 @@ func newShowCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "show",
 		Usage:     "show a commit: its metadata and the files and tensors it changed",
-		ArgsUsage: "[REV]",
+		ArgsUsage: "[REV | REV:PATH]",
 		Description: "Prints the commit REV (default HEAD) and its changes against its first parent,\n" +
-			"tensor by tensor. For an annotated tag, prints the tag first.",
+			"tensor by tensor. For an annotated tag, prints the tag first. REV:PATH prints the\n" +
+			"bytes of the file PATH (from the repository's root) as it is in REV.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "stat", Usage: "one summary line per file"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
@@ -54,6 +55,12 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 	rev := opts.rev
 	if rev == "" {
 		rev = "HEAD"
+	}
+	if frev, p, ok := repo.SplitRevPath(rev); ok {
+		if opts.stat || opts.json {
+			return usageErrorf("show REV:PATH prints the file's bytes; --stat and --json do not apply")
+		}
+		return r.WriteFileAt(ctx, frev, p, e.stdout)
 	}
 	id, err := r.Resolve(ctx, rev)
 	if err != nil {
