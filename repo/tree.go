@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fed-vcs/fed/objects"
 )
@@ -77,6 +78,9 @@ func writeTree(w *objects.Writer, files map[string]TreeFile) (objects.ID, error)
 	newDir := func() *dir { return &dir{files: map[string]TreeFile{}, dirs: map[string]*dir{}} }
 	root := newDir()
 	for p, f := range files {
+		if !utf8.ValidString(p) {
+			return objects.ZeroID, fmt.Errorf("file %q: name is not valid UTF-8; unstage it with 'fed rm --cached' and rename it", p)
+		}
 		parts := strings.Split(p, "/")
 		d := root
 		for _, c := range parts[:len(parts)-1] {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 
@@ -171,10 +172,30 @@ func (r *Repo) Add(ctx context.Context, paths []string, opts AddOptions) error {
 			return statErr
 		}
 	}
+	if err := checkNames(todo); err != nil {
+		return err
+	}
 	if err := r.stage(ctx, idx, todo); err != nil {
 		return err
 	}
 	return r.WriteIndex(idx)
+}
+
+// checkNames refuses paths a commit could not record: tree entry names
+// are UTF-8 text (design §4), so a file whose name is other bytes would
+// be staged and then stop every commit.
+func checkNames(files map[string]fs.FileInfo) error {
+	var bad []string
+	for rel := range files {
+		if !utf8.ValidString(rel) {
+			bad = append(bad, rel)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return fmt.Errorf("cannot add %q: file names must be valid UTF-8 (fed records names as UTF-8 text); rename the file", bad[0])
 }
 
 func under(p, dir string) bool {
