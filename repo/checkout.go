@@ -225,7 +225,7 @@ func (r *Repo) Switch(ctx context.Context, branch string, opts SwitchOptions) er
 	if err := refs.ValidateName(string(name)); err != nil {
 		return err
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func (r *Repo) moveHeadFiles(ctx context.Context, op string, from, to objects.ID
 
 // Checkout detaches HEAD at rev and checks it out.
 func (r *Repo) Checkout(ctx context.Context, rev string, force bool) (objects.ID, error) {
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -304,7 +304,7 @@ func (r *Repo) Checkout(ctx context.Context, rev string, force bool) (objects.ID
 // the index when rev is empty, into the working tree (and the index, for
 // rev).
 func (r *Repo) CheckoutPaths(ctx context.Context, rev string, paths []string) error {
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ const (
 // discards uncommitted changes to tracked files, as git's --hard does;
 // untracked files stay unless the target has a file at their path.
 func (r *Repo) Reset(ctx context.Context, rev string, mode ResetMode) (objects.ID, error) {
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return objects.ZeroID, err
 	}

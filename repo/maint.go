@@ -107,7 +107,7 @@ func (r *Repo) shallowBoundary(ctx context.Context) (map[objects.ID]bool, error)
 // GC removes unreachable objects older than grace (0: one hour). It holds
 // the repository lock, so no fed command of this repository runs
 // meanwhile; the grace period protects writers of other kinds.
-func (r *Repo) GC(ctx context.Context, grace time.Duration, dryRun bool) (*objects.GCReport, error) {
+func (r *Repo) GC(ctx context.Context, grace time.Duration, dryRun bool) (*GCReport, error) {
 	unlock, err := r.Lock(lockWait)
 	if err != nil {
 		return nil, err
@@ -121,5 +121,16 @@ func (r *Repo) GC(ctx context.Context, grace time.Duration, dryRun bool) (*objec
 	if err != nil {
 		return nil, err
 	}
-	return objects.GC(ctx, r.Objects, roots, objects.GCOptions{Grace: grace, DryRun: dryRun, Absent: absent})
+	rep, err := objects.GC(ctx, r.Objects, roots, objects.GCOptions{Grace: grace, DryRun: dryRun, Absent: absent})
+	if err != nil {
+		return nil, err
+	}
+	return &GCReport{GCReport: *rep, Worktree: r.sweepTemps(true, dryRun)}, nil
+}
+
+// GCReport is what GC removed: objects, and the working tree's
+// temporaries that killed commands left (see sweepTemps).
+type GCReport struct {
+	objects.GCReport
+	Worktree TempSweep
 }

@@ -210,7 +210,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if !opts.NoCommit && r.Key == nil {
 		return nil, ErrNoKey
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return nil, err
 	}
@@ -1211,7 +1211,7 @@ func (r *Repo) MergeAbort(ctx context.Context) error {
 	if st == nil {
 		return ErrNoMerge
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return err
 	}

@@ -933,7 +933,7 @@ func (r *Repo) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return nil, err
 	}
@@ -1033,6 +1033,14 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 	if err := r.RemoteAdd(DefaultRemote, opts.URL); err != nil {
 		return nil, err
 	}
+	// The lock is held from the fetch on: the fetch writes the files it
+	// prepares into the working tree (.fed-tmp-*), and only files written
+	// under the lock are known to be in use (sweepTemps).
+	unlock, err := r.Lock(lockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	defer r.dropPrebuilt()
 	fr, err := r.Fetch(ctx, FetchOptions{Remote: DefaultRemote, Depth: opts.Depth, Client: opts.Client, Prepare: opts.Branch, Prepared: true})
 	if err != nil {
@@ -1055,11 +1063,6 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("clone: remote branch %s: %w", branch, err)
 	}
-	unlock, err := r.Lock(lockWait)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	// Check out while HEAD is still unborn, then point the branch at tip.
 	// Model files whose weights were withheld (private contributions) are
 	// tracked but left out of the working tree (WeightsWithheld tells the

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/internal/ui"
 )
 
 type gcOptions struct {
@@ -18,7 +20,8 @@ func newGCCommand(e *env) *cli.Command {
 		Name:  "gc",
 		Usage: "remove objects nothing refers to",
 		Description: "Removes objects that no ref, reflog entry or index entry reaches and that are\n" +
-			"older than the prune period (default 1h; 'now' removes them whatever their age).",
+			"older than the prune period (default 1h; 'now' removes them whatever their age),\n" +
+			"and the temporary files (.fed-tmp-*) that killed fed commands left in the working tree.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only count what would be removed"},
 			&cli.StringFlag{Name: "prune", Value: "1h", Usage: "spare unreachable objects younger than `DURATION` (e.g. 30m, 2h, now)"},
@@ -39,6 +42,9 @@ type gcJSON struct {
 	Removed     int  `json:"removed"`
 	Spared      int  `json:"spared"`
 	TempRemoved int  `json:"temp_removed"`
+	// temporaries of killed commands removed from the working tree
+	WorktreeTempRemoved int   `json:"worktree_temp_removed"`
+	WorktreeTempBytes   int64 `json:"worktree_temp_bytes"`
 }
 
 func runGC(ctx context.Context, opts gcOptions, e *env) error {
@@ -61,12 +67,16 @@ func runGC(ctx context.Context, opts gcOptions, e *env) error {
 		return err
 	}
 	if opts.json {
-		return e.printJSON(gcJSON{DryRun: opts.dryRun, Kept: rep.Kept, Removed: rep.Removed, Spared: rep.Spared, TempRemoved: rep.TempRemoved})
+		return e.printJSON(gcJSON{DryRun: opts.dryRun, Kept: rep.Kept, Removed: rep.Removed, Spared: rep.Spared, TempRemoved: rep.TempRemoved,
+			WorktreeTempRemoved: rep.Worktree.Files, WorktreeTempBytes: rep.Worktree.Bytes})
 	}
 	verb := "removed"
 	if opts.dryRun {
 		verb = "would remove"
 	}
 	e.printf("%s %d unreachable objects; kept %d, spared %d younger than %s\n", verb, rep.Removed, rep.Kept, rep.Spared, opts.prune)
+	if rep.Worktree.Files > 0 {
+		e.printf("%s %d temporary files (%s) that interrupted commands left in the working tree\n", verb, rep.Worktree.Files, ui.Bytes(rep.Worktree.Bytes))
+	}
 	return nil
 }

@@ -53,6 +53,7 @@ func (e *env) openRepo(jsonOut bool) (*repo.Repo, error) {
 		return nil, err
 	}
 	r.Progress = e.progress(jsonOut)
+	r.Warn = func(msg string) { e.note("fed: warning: %s\n", msg) }
 	r.EnableZK() // commits of a repository with zk settings record zk.root
 	return r, nil
 }
