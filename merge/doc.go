@@ -35,8 +35,10 @@
 //     ties to even; F16/BF16 directly from float64). Where all contributing
 //     sides hold the same bits (value strategies), or the update is zero
 //     (base strategies), the input bits are copied: merge(x, x, …) == x.
-//   - Integer tensors get the exact weighted mean rounded half to even;
-//     other dtypes merge only when all sides are identical, else
+//   - Integer tensors are never merged as floats: each strategy applies
+//     its own selection (median, trimmed, bulyan's closest to the median,
+//     krum's side), else the weighted mean; the mean is exact, rounded half
+//     to even. Other dtypes merge only when all sides are identical, else
 //     *ConflictError.
 //   - Memory is bounded by a few pieces per side plus per-tensor histograms
 //     (ties: 512 KiB per side), never by model size.

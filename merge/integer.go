@@ -186,3 +186,149 @@ func (im *intMerger) merge(dt objects.DType, sides [][]byte, out []byte) {
 		}
 	}
 }
+
+// wide is an integer element of any integer dtype, widened to 128 bits
+// (U64 values above 2^63 stay positive).
+type wide = i128
+
+func readWide(dt objects.DType, b []byte) wide {
+	v, u, isU := readInt(dt, b)
+	if isU {
+		return wide{0, u}
+	}
+	return wide{v >> 63, uint64(v)}
+}
+
+func (a wide) less(b wide) bool {
+	if a.hi != b.hi {
+		return a.hi < b.hi
+	}
+	return a.lo < b.lo
+}
+
+func (a wide) add(b wide) wide {
+	lo, c := bits.Add64(a.lo, b.lo, 0)
+	return wide{a.hi + b.hi + int64(c), lo}
+}
+
+func (a wide) sub(b wide) wide {
+	lo, c := bits.Sub64(a.lo, b.lo, 0)
+	return wide{a.hi - b.hi - int64(c), lo}
+}
+
+func (a wide) abs() wide {
+	if a.hi >= 0 {
+		return a
+	}
+	return wide{}.sub(a)
+}
+
+// writeMean writes round_half_even(sum/d) (d > 0), the exact mean of d
+// values of dtype dt whose sum is sum; it fits dt since a mean lies between
+// its values.
+func writeMean(dt objects.DType, sum wide, d uint64, dst []byte) {
+	if dt == objects.U64 {
+		q, r := bits.Div64(uint64(sum.hi), sum.lo, d) // sum ≥ 0 and < d·2^64
+		if r > d-r || (r == d-r && q&1 != 0) {
+			q++
+		}
+		writeInt(dt, 0, q, dst)
+		return
+	}
+	q, r := floorDiv(sum, d)
+	writeInt(dt, halfEven(q, r, d), 0, dst)
+}
+
+// intOrder applies the order-statistic rules (median, trimmed-mean, bulyan)
+// to integer elements, as they apply to floats (design §14): the selection
+// is the rule's own, only the mean of what it keeps is exact (rounded half
+// to even) instead of a float sum. The weights play no part, as for floats.
+type intOrder struct {
+	strategy string
+	sides    []int // median, trimmed-mean: all; bulyan: the krum selection
+	lo, hi   int   // median, trimmed-mean: kept sorted positions [lo, hi]
+	beta     int   // bulyan: values kept around the median
+	vals     []wide
+	idx      []int
+	dist     []wide
+	chosen   []bool
+}
+
+func newIntOrder(c *config, k int, active []int) *intOrder {
+	o := &intOrder{strategy: c.strategy, sides: allSides(k)}
+	switch c.strategy {
+	case Median:
+		o.lo, o.hi = k/2, k/2
+		if k%2 == 0 {
+			o.lo = k/2 - 1
+		}
+	case TrimmedMean:
+		b := int(math.Floor(float64(c.beta * float64(k))))
+		o.lo, o.hi = b, k-1-b
+	case Bulyan:
+		o.sides = active
+		o.beta = k - 4*c.f
+	}
+	n := len(o.sides)
+	o.vals, o.idx, o.dist, o.chosen = make([]wide, n), make([]int, n), make([]wide, n), make([]bool, n)
+	return o
+}
+
+// sort orders vals (and idx, the positions they came from) ascending,
+// ties by position.
+func (o *intOrder) sort() {
+	for i := 1; i < len(o.vals); i++ {
+		v, x := o.vals[i], o.idx[i]
+		j := i
+		for j > 0 && (v.less(o.vals[j-1]) || v == o.vals[j-1] && x < o.idx[j-1]) {
+			o.vals[j], o.idx[j] = o.vals[j-1], o.idx[j-1]
+			j--
+		}
+		o.vals[j], o.idx[j] = v, x
+	}
+}
+
+// merge writes the merged elements of one piece to out.
+func (o *intOrder) merge(dt objects.DType, sides [][]byte, out []byte) {
+	sz := elemSize(dt)
+	n := len(o.sides)
+	for off := 0; off+sz <= len(out); off += sz {
+		for a, s := range o.sides {
+			o.vals[a], o.idx[a] = readWide(dt, sides[s][off:]), a
+		}
+		o.sort()
+		if o.strategy != Bulyan {
+			var sum wide
+			for a := o.lo; a <= o.hi; a++ {
+				sum = sum.add(o.vals[a])
+			}
+			writeMean(dt, sum, uint64(o.hi-o.lo+1), out[off:])
+			continue
+		}
+		// Distances to the median, doubled so that the median of an even
+		// count (the mean of the middle two) stays an integer.
+		med2 := o.vals[n/2].add(o.vals[n/2])
+		if n%2 == 0 {
+			med2 = o.vals[n/2-1].add(o.vals[n/2])
+		}
+		for a := range o.vals {
+			o.dist[a] = o.vals[a].add(o.vals[a]).sub(med2).abs()
+			o.chosen[a] = false
+		}
+		var sum wide
+		for range o.beta {
+			best := -1
+			for a := range o.dist {
+				if o.chosen[a] {
+					continue
+				}
+				if best < 0 || o.dist[a].less(o.dist[best]) || o.dist[a] == o.dist[best] && o.idx[a] < o.idx[best] {
+					best = a
+				}
+			}
+			o.chosen[best] = true
+			sum = sum.add(o.vals[best])
+		}
+		writeMean(dt, sum, uint64(o.beta), out[off:])
+	}
+}

@@ -42,9 +42,10 @@ type Merger struct {
 	mStarted bool
 	planned  bool
 
-	active  []int     // contributing sides (model-level selection)
-	activeP []float64 // their normalised weights
-	im      *intMerger
+	active  []int      // contributing sides (model-level selection)
+	activeP []float64  // their normalised weights
+	im      *intMerger // integer tensors: the weighted-mean rules
+	io      *intOrder  // integer tensors: median, trimmed-mean, bulyan
 	cur     *Tensor
 }
 
@@ -129,6 +130,10 @@ func (m *Merger) setActive(active []int) error {
 	m.active = active
 	m.activeP = normalise(w)
 	m.im = newIntMerger(m.c.weights, active)
+	switch m.c.strategy {
+	case Median, TrimmedMean, Bulyan:
+		m.io = newIntOrder(m.c, m.k, active)
+	}
 	return nil
 }
 

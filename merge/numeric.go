@@ -13,7 +13,7 @@ type class int
 const (
 	classOpaque class = iota // no arithmetic: sides must be identical
 	classFloat               // F16, BF16, F32, F64: float64 arithmetic
-	classInt                 // U8 … U64: exact weighted mean, half-to-even
+	classInt                 // U8 … U64: the strategy's selection, exact mean, half-to-even
 )
 
 func classOf(dt objects.DType) class {

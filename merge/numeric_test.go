@@ -3,8 +3,13 @@ package merge
 import (
 	"math"
 	"math/big"
+	"slices"
 	"sort"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fed-vcs/fed/objects"
 )
 
 type halfFormat struct {
@@ -240,5 +245,67 @@ func TestIntegerHalfEven(t *testing.T) {
 				t.Errorf("got %v, want %v", res[0].Data, tt.want)
 			}
 		})
+	}
+}
+
+// The robust rules select among integer elements as they do among floats:
+// one side's poisoned BatchNorm counter (num_batches_tracked = 1e12) does
+// not reach the merge. Before, every integer tensor took the samples-
+// weighted mean of the contributing sides (~2e11 here).
+func TestRobustRulesOnIntegerTensors(t *testing.T) {
+	const poison = 1_000_000_000_000
+	samples := []float64{100, 300, 200, 1, 250}
+	counters := [][]byte{i64b(100), i64b(300), i64b(200), i64b(poison), i64b(250)}
+	tests := []struct {
+		name  string
+		opts  Options
+		dt    string
+		sides [][]byte
+		want  []byte
+	}{
+		{"median odd", Options{Strategy: Median, Weights: samples}, "I64", counters, i64b(250)},
+		{"median even: half-even mean of the middle two", Options{Strategy: Median}, "I64",
+			[][]byte{i64b(100), i64b(200), i64b(301), i64b(poison)}, i64b(250)}, // 250.5 → 250
+		{"median even, negative tie", Options{Strategy: Median}, "I64", [][]byte{i64b(-3), i64b(-2)}, i64b(-2)}, // -2.5 → -2
+		{"median U64 top", Options{Strategy: Median}, "U64", [][]byte{i64b(-1), i64b(-2), i64b(-1)}, i64b(-1)},
+		{"median U64 top even", Options{Strategy: Median}, "U64", [][]byte{i64b(-1), i64b(-2)}, i64b(-2)}, // 2^64-1.5 → 2^64-2
+		{"median element-wise", Options{Strategy: Median}, "U8", [][]byte{{1, 9}, {2, 8}, {255, 7}}, []byte{2, 8}},
+		{"trimmed-mean", Options{Strategy: TrimmedMean, Weights: samples}, "I64", counters, i64b(250)},
+		{"trimmed-mean I8", Options{Strategy: TrimmedMean}, "I8", [][]byte{{0x80}, {0x7f}, {0}, {1}, {2}}, []byte{1}},
+		{"trimmed-mean beta 0 is the plain mean", Options{Strategy: TrimmedMean, Params: map[string]string{"beta": "0"}}, "I32",
+			[][]byte{{1, 0, 0, 0}, {2, 0, 0, 0}}, []byte{2, 0, 0, 0}}, // 1.5 → 2
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _ := run(t, tt.opts, one("bn.num_batches_tracked", dtypeOf(tt.dt), nil, tt.sides...), 8)
+			if string(res[0].Data) != string(tt.want) {
+				t.Errorf("got %v, want %v", res[0].Data, tt.want)
+			}
+		})
+	}
+}
+
+// Bulyan keeps, among the sides its repeated krum selected, the K−4f
+// integer values closest to their median; krum copies its selected side.
+// The floats here are equal on every side, so the selection is by side
+// index (sides 0–4 for bulyan) and holds the poisoned side 2.
+func TestRobustSelectionOnIntegerTensors(t *testing.T) {
+	const poison = 1_000_000_000_000
+	ints := [][]byte{i64b(100), i64b(200), i64b(poison), i64b(300), i64b(250), i64b(7), i64b(9)}
+	var floats [][]byte
+	for range ints {
+		floats = append(floats, f32b(0.5, -1))
+	}
+	ts := []TensorData{
+		{Name: "bn.num_batches_tracked", DType: objects.I64, Sides: ints},
+		{Name: "w", DType: objects.F32, Sides: floats},
+	}
+	res, rep := run(t, Options{Strategy: Bulyan, Params: map[string]string{"f": "1"}}, ts, 8)
+	if diff := cmp.Diff([]int{0, 1, 2, 3, 4}, func() []int { s := append([]int(nil), rep.Selected...); slices.Sort(s); return s }()); diff != "" {
+		t.Fatalf("bulyan selection (-want +got):\n%s", diff)
+	}
+	// selected 100 200 1e12 300 250: median 250; the 3 closest 250, 200, 300
+	if got := res[0].Data; string(got) != string(i64b(250)) {
+		t.Errorf("bulyan integer tensor = %v, want 250 as bytes %v", got, i64b(250))
 	}
 }

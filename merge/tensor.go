@@ -338,7 +338,11 @@ func (t *Tensor) MergePiece(piece int, base []byte, sides [][]byte, state [][]by
 			return err
 		}
 	case classInt:
-		m.im.merge(t.dt, sides, out)
+		if m.io != nil {
+			m.io.merge(t.dt, sides, out)
+		} else {
+			m.im.merge(t.dt, sides, out)
+		}
 	default:
 		if m.c.exact {
 			if err := t.mergeFixed(sides, out); err != nil {
