@@ -66,7 +66,7 @@ func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (obje
 	case len(c.Parents) == 1:
 		parent = c.Parents[0]
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return objects.ZeroID, err
 	}
