@@ -131,6 +131,7 @@ func newApp(e *env) *cli.App {
 			newStatusCommand(e),
 			newCommitCommand(e),
 			newLogCommand(e),
+			newReflogCommand(e),
 			newShowCommand(e),
 			newDiffCommand(e),
 			newBranchCommand(e),
