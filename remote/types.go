@@ -270,6 +270,9 @@ var titles = map[string]string{
 	CodeTagExists:          "Tag exists",
 	CodeBadObjectSignature: "Bad object signature",
 	CodeForeignAuthor:      "Foreign author",
+	CodeInvalidProof:       "Invalid proof",
+	CodeForeignProof:       "Proof from a third party",
+	CodeZKSettingMissing:   "zk setting missing",
 }
 
 func (p *Problem) Error() string {
@@ -292,7 +295,7 @@ func (p *Problem) Unwrap() error {
 		return ErrNonFastForward
 	case CodeUnauthenticated, CodeTokenExpired, CodeBadSignature, CodeBadNonce:
 		return ErrUnauthorized
-	case CodeForbidden, CodeProtected, CodeForceDenied, CodeNoCreate, CodeForeignAuthor:
+	case CodeForbidden, CodeProtected, CodeForceDenied, CodeNoCreate, CodeForeignAuthor, CodeForeignProof:
 		return ErrForbidden
 	case CodeNotFound:
 		return ErrNotFound
@@ -304,7 +307,7 @@ func (p *Problem) Unwrap() error {
 		return ErrTooLarge
 	case CodeBadRequest, CodeBadRepoName, CodeBadRefName, CodeHashMismatch, CodeBadObject, CodeMissingBase, CodeNotTip, CodeBadObjectSignature:
 		return ErrBadRequest
-	case CodeProofRequired:
+	case CodeProofRequired, CodeInvalidProof, CodeZKSettingMissing:
 		return ErrProofRequired
 	case CodeWithheld:
 		return ErrNoFeature

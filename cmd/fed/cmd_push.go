@@ -259,6 +259,10 @@ func remoteError(err error) error {
 		return withHint(err, "only the repository's owner may do this: run it with the owner's key (--keypair FILE), or ask the owner")
 	case errors.Is(err, remote.ErrVersion), errors.Is(err, remote.ErrNoFeature):
 		return withHint(err, "upgrade the older of this fed and the server")
+	case hasCode(err, remote.CodeInvalidProof):
+		return withHint(err, "prove the commit again ('fed prove --force REV') with the repository's settings ('fed config --remote REMOTE --list'), then push again")
+	case hasCode(err, remote.CodeZKSettingMissing):
+		return withHint(err, "the repository's owner sets it ('fed config --remote REMOTE zk.linf BOUND'), then push again")
 	case errors.Is(err, repo.ErrProofNeeded), errors.Is(err, remote.ErrProofRequired):
 		return withHint(err, "prove the commits first ('fed prove ..BRANCH' in a repository with zk settings), then push again")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/zk"
 )
 
 type serveOptions struct {
@@ -49,7 +50,11 @@ func newServeCommand(e *env) *cli.Command {
 			"administrator), else in the serving user's fed config (fed config --global). Keys\n" +
 			"come from the key cache ($FED_ZK_CACHE); --prove-setup makes development keys for\n" +
 			"shapes it lacks. Commits whose weights were withheld (push --private-weights) are\n" +
-			"never proven here; their pushers proved them.",
+			"never proven here; their pushers proved them.\n\n" +
+			"The server verifies every proof pushed to it with the repository's keys and settings\n" +
+			"and refuses those that fail. With --require-proofs, new commits on protected branches\n" +
+			"need a valid proof, and an update proof is refused while the repository has no\n" +
+			"zk.linf (its owner sets it: fed config --remote REMOTE zk.linf BOUND).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
@@ -59,7 +64,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
 			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than `DURATION`", DefaultText: "24h"},
 			&cli.StringFlag{Name: "solana-rpc", Usage: "Solana JSON-RPC node `URL` that says who holds repository NFTs (off when empty)"},
-			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof, and withheld weights whose proof does not verify"},
+			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof, and update proofs of repositories without zk.linf"},
 			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},
 			&cli.BoolFlag{Name: "prove-setup", Usage: "with --prove, make development keys for circuit shapes the key cache lacks"},
 			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
@@ -132,6 +137,8 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		defer cancel()
 	}
 	var ferr error
+	var verifyCache *zk.Cache
+	var err error
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace,
@@ -172,26 +179,32 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		}
 		return out, nil
 	}
-	if opts.requireProofs {
-		cache, err := e.zkCache()
+	// Every server verifies the proofs pushed to it (CheckProof), with the
+	// hosted repository's settings; --require-proofs also needs proofs on
+	// protected branches and the bound their updates are proven against.
+	verify := func(ctx context.Context, name string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+		r, err := hosted(name)
 		if err != nil {
 			return err
 		}
-		sopts.RequireProofs = func(ctx context.Context, name string, commit objects.ID) error {
-			r, err := hosted(name)
-			if err != nil {
-				return err
-			}
-			_, err = r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: cache, RequireProof: true})
+		rep, err := r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: verifyCache, RequireProof: true, Proofs: proofs})
+		if err != nil || !opts.requireProofs {
 			return err
 		}
-		sopts.CheckProof = func(ctx context.Context, name string, commit, proof objects.ID) error {
-			r, err := hosted(name)
-			if err != nil {
-				return err
-			}
-			_, err = r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: cache, RequireProof: true, Proofs: map[objects.ID]objects.ID{commit: proof}})
+		return requireBound(r, name, rep)
+	}
+	if verifyCache, err = e.zkCache(); err != nil {
+		if opts.requireProofs {
 			return err
+		}
+		// no key cache: proofs come from their commits' authors or the owner
+		fmt.Fprintf(e.stderr, "fed: serve: not verifying pushed proofs: %v\n", err)
+	} else {
+		sopts.CheckProof = verify
+	}
+	if opts.requireProofs {
+		sopts.RequireProofs = func(ctx context.Context, name string, commit objects.ID) error {
+			return verify(ctx, name, commit, nil)
 		}
 	}
 	if opts.prove {
@@ -222,7 +235,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	if opts.solanaRPC != "" {
 		sopts.NFTHolder = nftHolder(nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL))
 	}
-	err := server.Serve(ctx, sopts, func(a net.Addr) {
+	err = server.Serve(ctx, sopts, func(a net.Addr) {
 		if opts.addrFile != "" {
 			ferr = os.WriteFile(opts.addrFile, []byte(a.String()+"\n"), 0o644)
 		}
@@ -238,6 +251,22 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		return err
 	}
 	return ferr
+}
+
+// requireBound refuses, under --require-proofs, an update proof verified in
+// a repository without zk.linf: the bound it was proven against was
+// compared with nothing (server.ErrSettingMissing names the setting).
+func requireBound(r *repo.Repo, name string, rep *repo.VerifyReport) error {
+	s, err := r.ZKSettings()
+	if err != nil {
+		return err
+	}
+	for _, c := range rep.Commits {
+		if c.Kind == zk.KindUpdate.String() && !s.HasLinf {
+			return fmt.Errorf("%w: repository %s has no zk.linf, the bound an update proof must meet (its owner sets it: fed config --remote REMOTE zk.linf BOUND)", server.ErrSettingMissing, name)
+		}
+	}
+	return nil
 }
 
 // nftHolder is the server's NFT lookup: cache.RepoHolder, with a node

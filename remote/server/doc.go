@@ -16,7 +16,9 @@
 // branches, where RequireProofs (the zk hook) must accept every new
 // commit. Every commit and tag object a push brings must verify against
 // its author (tagger); a collaborator sets a branch or tag only to a value
-// it signed or one a branch or tag already reaches (doc/security.md). Public repositories are readable by
+// it signed or one a branch or tag already reaches (doc/security.md). A
+// proof ref is taken when CheckProof verifies its proof, or, without
+// CheckProof, from its commit's author or the owner only. Public repositories are readable by
 // anyone, private ones only by the owner and collaborators (others get
 // 404).
 //

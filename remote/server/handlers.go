@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -405,17 +406,11 @@ func (c *call) updateRefs() {
 			return
 		}
 		if strings.HasPrefix(u.Name, remote.ProofsPrefix) {
-			// a proof ref names the proof of the commit in its name
+			// a proof ref names the proof of the commit in its name;
+			// checkProofRefs decides once the request's proofs are known
 			o, err := objects.Read(ctx, rp.store, u.New, objects.KindProof)
 			if err != nil || o.(*objects.Proof).Commit.String() != strings.TrimPrefix(u.Name, remote.ProofsPrefix) {
 				c.fail(remote.NewProblem(422, remote.CodeBadObject, "%s must point to a proof of that commit", u.Name))
-				return
-			}
-			if !u.Old.IsZero() && !u.Force {
-				// replacing the proof of a commit is a rewrite, like moving a tag
-				p := remote.NewProblem(409, remote.CodeNonFastForward, "%s holds a proof of that commit already; replacing it needs force", u.Name)
-				p.Ref = u.Name
-				c.fail(p)
 				return
 			}
 			proofs[o.(*objects.Proof).Commit] = u.New
@@ -476,13 +471,22 @@ func (c *call) updateRefs() {
 		if m.protected(u.Name) && c.s.opts.RequireProofs != nil {
 			for _, id := range newCommits {
 				if err := c.s.opts.RequireProofs(ctx, c.name, id); err != nil {
-					p := remote.NewProblem(422, remote.CodeProofRequired, "commit %s on %s: %v", id.Short(), u.Name, err)
+					code := remote.CodeProofRequired
+					if errors.Is(err, ErrSettingMissing) {
+						code = remote.CodeZKSettingMissing
+					}
+					p := remote.NewProblem(422, code, "commit %s on %s: %v", id.Short(), u.Name, err)
 					p.Ref = u.Name
 					c.fail(p)
 					return
 				}
 			}
 		}
+	}
+	checked, p := c.checkProofRefs(rp, req.Updates, proofs, owner)
+	if p != nil {
+		c.deny(p)
+		return
 	}
 	if !c.keepsRepoID(ctx, rp, &m, req.Updates) {
 		return
@@ -495,7 +499,7 @@ func (c *call) updateRefs() {
 		return
 	}
 	for _, id := range private {
-		if p := c.checkPrivate(rp, id, proofs); p != nil {
+		if p := c.checkPrivate(rp, id, proofs, checked); p != nil {
 			c.fail(p)
 			return
 		}
@@ -559,10 +563,63 @@ func (c *call) foreignAuthor(rp *repository, u remote.RefUpdate, owner func() bo
 	return p, nil
 }
 
+// checkProofRefs applies the rules of proof refs (doc/protocol.md §7.1)
+// to the request's updates of refs/proofs/<commit>; proofs maps each
+// such commit to the proof the request sets. A server that verifies
+// (CheckProof) takes any proof that verifies and refuses any other
+// (invalid-proof); replacing a stored proof needs force unless the stored
+// one does not verify. A server that cannot verify takes a proof only
+// from its commit's author or the owner (foreign-proof), and replacing
+// one needs force. It returns the commits whose proofs it verified.
+func (c *call) checkProofRefs(rp *repository, updates []remote.RefUpdate, proofs map[objects.ID]objects.ID, owner func() bool) (map[objects.ID]bool, *remote.Problem) {
+	ctx := c.r.Context()
+	checked := map[objects.ID]bool{}
+	for _, u := range updates {
+		commit, err := objects.ParseID(strings.TrimPrefix(u.Name, remote.ProofsPrefix))
+		if !strings.HasPrefix(u.Name, remote.ProofsPrefix) || u.New.IsZero() || err != nil {
+			continue
+		}
+		refused := func(status int, code, format string, args ...any) (map[objects.ID]bool, *remote.Problem) {
+			p := remote.NewProblem(status, code, format, args...)
+			p.Ref = u.Name
+			return nil, p
+		}
+		if check := c.s.opts.CheckProof; check != nil {
+			if err := check(ctx, c.name, commit, proofs); err != nil {
+				if errors.Is(err, ErrSettingMissing) {
+					return refused(422, remote.CodeZKSettingMissing, "%s: %v", u.Name, err)
+				}
+				return refused(422, remote.CodeInvalidProof, "%s: proof %s does not verify with this repository's keys and settings: %v", u.Name, u.New.Short(), err)
+			}
+			checked[commit] = true
+			if !u.Old.IsZero() && !u.Force {
+				stored := maps.Clone(proofs)
+				stored[commit] = u.Old
+				if check(ctx, c.name, commit, stored) == nil {
+					return refused(409, remote.CodeNonFastForward, "%s holds a valid proof of that commit already; replacing it needs force", u.Name)
+				}
+			}
+			continue
+		}
+		author, ok, err := rp.signer(ctx, commit)
+		if err != nil || !ok {
+			return refused(422, remote.CodeBadObject, "%s: %s is not a commit here", u.Name, commit.Short())
+		}
+		if author != *c.key && !owner() {
+			return refused(403, remote.CodeForeignProof, "%s: this server cannot verify proofs, so it takes the proof of commit %s only from its author %s or the owner", u.Name, commit.Short(), author)
+		}
+		if !u.Old.IsZero() && !u.Force {
+			return refused(409, remote.CodeNonFastForward, "%s holds a proof of that commit already; replacing it needs force", u.Name)
+		}
+	}
+	return checked, nil
+}
+
 // checkPrivate checks a commit whose weights are withheld: it must record
 // its zk root (signed with it, so the weights the proof commits to are
-// the commit's) and have a proof, which CheckProof verifies when set.
-func (c *call) checkPrivate(rp *repository, id objects.ID, proofs map[objects.ID]objects.ID) *remote.Problem {
+// the commit's) and have a proof, which CheckProof verifies when set
+// (unless checked lists the commit: its proof ref was just verified).
+func (c *call) checkPrivate(rp *repository, id objects.ID, proofs map[objects.ID]objects.ID, checked map[objects.ID]bool) *remote.Problem {
 	ctx := c.r.Context()
 	cm, err := objects.ReadCommit(ctx, rp.store, id)
 	if err != nil {
@@ -579,8 +636,13 @@ func (c *call) checkPrivate(rp *repository, id objects.ID, proofs map[objects.ID
 		}
 		proof = cur
 	}
-	if c.s.opts.CheckProof != nil {
-		if err := c.s.opts.CheckProof(ctx, c.name, id, proof); err != nil {
+	if c.s.opts.CheckProof != nil && !checked[id] {
+		use := maps.Clone(proofs)
+		use[id] = proof
+		if err := c.s.opts.CheckProof(ctx, c.name, id, use); err != nil {
+			if errors.Is(err, ErrSettingMissing) {
+				return remote.NewProblem(422, remote.CodeZKSettingMissing, "commit %s: %v", id.Short(), err)
+			}
 			return remote.NewProblem(422, remote.CodeProofRequired, "commit %s: its weights are withheld and its proof does not verify: %v", id.Short(), err)
 		}
 	}

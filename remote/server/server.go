@@ -58,14 +58,21 @@ type Options struct {
 	// negative: never).
 	GCGrace, GCInterval time.Duration
 	// RequireProofs, when set, is called for every new commit pushed to a
-	// protected branch; an error refuses the push (proof-required). The
-	// zk layer plugs its verification in here.
+	// protected branch; an error refuses the push (proof-required;
+	// zk-setting-missing when it wraps ErrSettingMissing). The zk layer
+	// plugs its verification in here.
 	RequireProofs func(ctx context.Context, repo string, commit objects.ID) error
-	// CheckProof, when set, verifies proof (a proof object id) of commit,
-	// a commit whose weights a push withholds; an error refuses the push
-	// (proof-required). Without it the server only checks that the proof
-	// exists. The proof may be one the same request sets.
-	CheckProof func(ctx context.Context, repo string, commit, proof objects.ID) error
+	// CheckProof, when set, verifies the proof of commit with the
+	// repository's keys and settings: proofs names proof object ids by
+	// commit that override the stored refs/proofs/<commit> (the proofs
+	// the request sets, commit's own among them). The server calls it for
+	// every proof ref a push sets (an error refuses it: invalid-proof) and
+	// for the proof of every commit whose weights a push withholds
+	// (proof-required). Without it the server cannot tell a valid proof
+	// from garbage: it takes a proof ref only from its commit's author or
+	// the owner, and for withheld weights only checks that a proof exists.
+	// An error wrapping ErrSettingMissing refuses with zk-setting-missing.
+	CheckProof func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error
 	// Prove, when set, proves commit of repository repo in the background
 	// and attaches the proof under refs/proofs/<commit> of that
 	// repository (fed serve --prove: package repo's Prove on the hosted
@@ -163,6 +170,12 @@ func (o *Options) Validate() error {
 	}
 	return nil
 }
+
+// ErrSettingMissing is what RequireProofs and CheckProof return (wrapped)
+// when the repository lacks a setting that checking proofs needs (fed
+// serve --require-proofs: zk.linf, the bound of update proofs): the server
+// refuses with zk-setting-missing, naming it.
+var ErrSettingMissing = errors.New("server: zk setting missing")
 
 // storedSlack is how much larger than the object a stored form may be.
 const storedSlack = 64

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 )
@@ -327,4 +329,127 @@ func TestAuthors(t *testing.T) {
 	if err != nil || len(res.Report.Problems) != 0 {
 		t.Fatalf("fsck: %+v %v", res, err)
 	}
+}
+
+// fakeCheck is a CheckProof whose proofs verify when their body is
+// "valid", and which counts its calls.
+func fakeCheck(t *testing.T, st *objects.DiskStore) func(context.Context, string, objects.ID, map[objects.ID]objects.ID) error {
+	return func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+		id, ok := proofs[commit]
+		if !ok {
+			return errors.New("no proof")
+		}
+		o, err := objects.Read(ctx, st, id, objects.KindProof)
+		if err != nil {
+			return err
+		}
+		if p := o.(*objects.Proof); p.Commit != commit || string(p.Body) != "valid" {
+			return fmt.Errorf("proof %s of %s: garbage", id.Short(), commit.Short())
+		}
+		return nil
+	}
+}
+
+// setRefBehindServersBack stores a ref the way an older server could
+// have: without the rules of today.
+func setRefBehindServersBack(t *testing.T, tr *trustRepo, name string, old, id objects.ID) {
+	t.Helper()
+	rs, err := refs.Open(filepath.Join(tr.ts.root, "lab", "m.fed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Transaction([]refs.Update{{Name: refs.Name(name), Old: old, New: id, Force: true}}, refs.Entry{Message: "older server"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProofRefs: a proof ref for commit C is taken only when the proof
+// verifies with the repository's keys and settings (CheckProof), or,
+// where the server cannot verify, only from C's author or the owner; a
+// valid proof replaces an invalid one without force, a valid one only
+// with force. (Issue: a collaborator attached a garbage proof to another
+// contributor's commit; the author's later push said "Everything
+// up-to-date", fed verify failed on every clone, and the owner could not
+// move a protected branch there without force.)
+func TestProofRefs(t *testing.T) {
+	proofRef := func(c objects.ID) string { return remote.ProofsPrefix + c.String() }
+	t.Run("verifying server", func(t *testing.T) {
+		var st *objects.DiskStore
+		tr := newTrustRepo(t, server.Options{
+			CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+				return fakeCheck(t, st)(ctx, repo, commit, proofs)
+			},
+		})
+		st, _ = objects.OpenDisk(filepath.Join(tr.ts.root, "lab", "m.fed", "objects"))
+		c, _, ids := tr.collab.h.commit(tr.root, 1, 1024, 2, nil)
+		if code := tr.collab.update(t, tr.store, ids, remote.RefUpdate{Name: "refs/heads/collab", New: c}); code != "" {
+			t.Fatal(code)
+		}
+		garbage := tr.attacker.h.proof(c, "garbage")
+		valid := tr.attacker.h.proof(c, "valid")
+		valid2 := func() objects.ID { // another valid proof object
+			id, err := objects.Write(context.Background(), tr.store, &objects.Proof{Commit: c, System: "test2", Body: []byte("valid")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}()
+		if code := tr.attacker.update(t, tr.store, []objects.ID{garbage}, remote.RefUpdate{Name: proofRef(c), New: garbage}); code != remote.CodeInvalidProof {
+			t.Fatalf("attacker's garbage proof: %q, want invalid-proof", code)
+		}
+		if got := tr.ref(t, proofRef(c)); !got.IsZero() {
+			t.Fatalf("refused proof stored: %s", got.Short())
+		}
+		if code := tr.owner.update(t, tr.store, nil, remote.RefUpdate{Name: proofRef(c), New: garbage}); code != remote.CodeInvalidProof {
+			t.Fatalf("owner's garbage proof: %q, want invalid-proof", code)
+		}
+		// a proof that verifies is welcome from anyone
+		if code := tr.attacker.update(t, tr.store, []objects.ID{valid}, remote.RefUpdate{Name: proofRef(c), New: valid}); code != "" {
+			t.Fatalf("valid proof from another collaborator: %q", code)
+		}
+		// a valid one is replaced only with force
+		if code := tr.collab.update(t, tr.store, []objects.ID{valid2}, remote.RefUpdate{Name: proofRef(c), Old: valid, New: valid2}); code != remote.CodeNonFastForward {
+			t.Fatalf("replacing a valid proof without force: %q", code)
+		}
+		if code := tr.owner.update(t, tr.store, nil, remote.RefUpdate{Name: proofRef(c), Old: valid, New: garbage, Force: true}); code != remote.CodeInvalidProof {
+			t.Fatalf("owner forcing a garbage proof: %q", code)
+		}
+		// an invalid one an older server took is replaced without force
+		setRefBehindServersBack(t, tr, proofRef(c), valid, garbage)
+		if code := tr.collab.update(t, tr.store, nil, remote.RefUpdate{Name: proofRef(c), Old: garbage, New: valid2}); code != "" {
+			t.Fatalf("valid proof replacing an invalid one: %q", code)
+		}
+		if got := tr.ref(t, proofRef(c)); got != valid2 {
+			t.Fatalf("proof ref %s, want %s", got.Short(), valid2.Short())
+		}
+	})
+	t.Run("server that cannot verify", func(t *testing.T) {
+		tr := newTrustRepo(t, server.Options{})
+		c, _, ids := tr.collab.h.commit(tr.root, 1, 1024, 2, nil)
+		if code := tr.collab.update(t, tr.store, ids, remote.RefUpdate{Name: "refs/heads/collab", New: c}); code != "" {
+			t.Fatal(code)
+		}
+		garbage := tr.attacker.h.proof(c, "garbage")
+		if code := tr.attacker.update(t, tr.store, []objects.ID{garbage}, remote.RefUpdate{Name: proofRef(c), New: garbage}); code != remote.CodeForeignProof {
+			t.Fatalf("attacker's proof of another's commit: %q, want foreign-proof", code)
+		}
+		if got := tr.ref(t, proofRef(c)); !got.IsZero() {
+			t.Fatalf("refused proof stored: %s", got.Short())
+		}
+		mine := tr.collab.h.proof(c, "by the author")
+		if code := tr.collab.update(t, tr.store, []objects.ID{mine}, remote.RefUpdate{Name: proofRef(c), New: mine}); code != "" {
+			t.Fatalf("author's proof: %q", code)
+		}
+		if code := tr.collab.update(t, tr.store, []objects.ID{garbage}, remote.RefUpdate{Name: proofRef(c), Old: mine, New: garbage}); code != remote.CodeNonFastForward {
+			t.Fatalf("author replacing its proof without force: %q", code)
+		}
+		a, _, aIDs := tr.attacker.h.commit(tr.root, 1, 1024, 3, nil)
+		if code := tr.attacker.update(t, tr.store, aIDs, remote.RefUpdate{Name: "refs/heads/attacker", New: a}); code != "" {
+			t.Fatal(code)
+		}
+		ownerProof := tr.owner.h.proof(a, "owner's")
+		if code := tr.owner.update(t, tr.store, []objects.ID{ownerProof}, remote.RefUpdate{Name: proofRef(a), New: ownerProof}); code != "" {
+			t.Fatalf("owner's proof of a collaborator's commit: %q", code)
+		}
+	})
 }

@@ -68,7 +68,8 @@ func TestWithheldWeights(t *testing.T) {
 	var mu sync.Mutex
 	var checks []check
 	var bad objects.ID
-	opts := server.Options{CheckProof: func(ctx context.Context, repo string, commit, proof objects.ID) error {
+	opts := server.Options{CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+		proof := proofs[commit]
 		mu.Lock()
 		defer mu.Unlock()
 		checks = append(checks, check{commit, proof})
