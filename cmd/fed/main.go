@@ -137,6 +137,7 @@ func newApp(e *env) *cli.App {
 			newBranchCommand(e),
 			newSwitchCommand(e),
 			newCheckoutCommand(e),
+			newRestoreCommand(e),
 			newTagCommand(e),
 			newResetCommand(e),
 			newRevertCommand(e),
