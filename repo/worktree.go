@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -107,7 +109,30 @@ func (r *Repo) scan(prefix string, ig *ignorer) (map[string]fs.FileInfo, error) 
 
 // AddOptions tune Add.
 type AddOptions struct {
-	Force bool // add ignored files named explicitly
+	Force bool // add ignored files named explicitly, and Solana keypair files
+}
+
+// KeypairFileError reports a file to be added that is a Solana keypair (a
+// secret key, solana-keygen's JSON array of 64 bytes): committed, it
+// would be sent to every clone.
+type KeypairFileError struct{ Path string }
+
+func (e *KeypairFileError) Error() string {
+	return fmt.Sprintf("%s is a Solana keypair (a secret signing key); not adding it", e.Path)
+}
+
+// isKeypairFile reports whether the file at path of size bytes holds a
+// solana-keygen keypair.
+func isKeypairFile(path string, size int64) bool {
+	if size > 1024 || size < 2*64 {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	_, err = objects.ParseKeypair(path, b)
+	return err == nil
 }
 
 // Add stages the files at paths (files or directories; a path deleted
@@ -174,6 +199,13 @@ func (r *Repo) Add(ctx context.Context, paths []string, opts AddOptions) error {
 	}
 	if err := checkNames(todo); err != nil {
 		return err
+	}
+	if !opts.Force {
+		for _, rel := range slices.Sorted(maps.Keys(todo)) {
+			if isKeypairFile(r.abs(rel), todo[rel].Size()) {
+				return &KeypairFileError{Path: rel}
+			}
+		}
 	}
 	if err := r.stage(ctx, idx, todo); err != nil {
 		return err

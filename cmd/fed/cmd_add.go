@@ -20,9 +20,12 @@ func newAddCommand(e *env) *cli.Command {
 		ArgsUsage: "PATH...",
 		Description: "Stores the files (or every file under the directories) and stages them.\n" +
 			"Model files fed understands (safetensors) are stored tensor by tensor.\n" +
-			"A path deleted from the working tree stages its removal.",
+			"A path deleted from the working tree stages its removal. A recognised model\n" +
+			"file fed keeps opaque (legacy torch pickle, TorchScript, compressed .npz, ...)\n" +
+			"is stored whole, with a warning saying why. Solana keypair files (secret keys)\n" +
+			"are refused unless --force.",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "add files even when .fedignore ignores them"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "add files even when .fedignore ignores them, and Solana keypair files"},
 		},
 		Action: func(c *cli.Context) error {
 			_, paths, _ := splitDashDashAll(c.Args().Slice())

@@ -136,6 +136,7 @@ func classify(ctx context.Context, err error) (int, []string) {
 	var ue *usageError
 	var ee *exitError
 	var keyFile *zk.KeyFileError
+	var solanaKey *repo.KeypairFileError
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return exitInterrupted, hints
@@ -161,6 +162,10 @@ func classify(ctx context.Context, err error) (int, []string) {
 		return exitFailure, append(hints,
 			"create a signing key with 'fed keygen' (writes ~/.config/solana/id.json)",
 			"or name an existing solana-keygen file with --keypair FILE, $FED_KEYPAIR or 'fed config --global user.keypair FILE'")
+	case errors.As(err, &solanaKey):
+		return exitFailure, append(hints,
+			fmt.Sprintf("keep keys outside the working tree: move %s away (e.g. to ~/.config/solana/) and name it with --keypair, $FED_KEYPAIR or 'fed config user.keypair ABSOLUTE-PATH'", solanaKey.Path),
+			"add '"+solanaKey.Path+"' to .fedignore so that 'fed add .' skips it; 'fed add --force' adds it anyway")
 	case errors.Is(err, repo.ErrNothingToCommit):
 		return exitFailure, append(hints, "stage changes with 'fed add PATH...', or commit every tracked change with 'fed commit -a'")
 	case errors.Is(err, repo.ErrUnknownRev):
