@@ -12,6 +12,16 @@ import (
 // MaxRate is the most redraws a second a Progress makes.
 const MaxRate = 10
 
+// A rate means something only over a long enough time, and an estimate of
+// the time left only once the rate has settled: a phase that takes a
+// millisecond (files a clone already prepared are renamed, not written)
+// has no meaningful rate, and the first tenth of a second of a phase
+// (files opened, the first bytes hashed) predicts nothing.
+const (
+	RateAfter = time.Second     // rates are shown from this much elapsed time on
+	ETAAfter  = 3 * time.Second // and estimates of the time left from this on
+)
+
 // IsTerminal reports whether w is a character device (a terminal).
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -116,7 +126,8 @@ func (p *Progress) drawLocked(now time.Time, end byte) {
 
 // Line formats one progress line: "storing  45% [=====>    ] 1.2 GB/2.7 GB
 // 120 MB/s ETA 12s" while running, "storing 100% 2.7 GB in 22s (120 MB/s)"
-// when final.
+// when final. The rate appears once elapsed reaches RateAfter and the
+// estimate once it reaches ETAAfter (see there).
 func Line(label string, done, total int64, unit string, elapsed time.Duration, final bool) string {
 	amount := func(n int64) string {
 		if unit == "B" {
@@ -125,15 +136,21 @@ func Line(label string, done, total int64, unit string, elapsed time.Duration, f
 		return fmt.Sprintf("%d %s", n, unit)
 	}
 	rate := 0.0
-	if s := elapsed.Seconds(); s > 0 {
+	if s := elapsed.Seconds(); elapsed >= RateAfter {
 		rate = float64(done) / s
 	}
-	rateStr := amount(int64(rate)) + "/s"
+	rateStr := ""
+	if elapsed >= RateAfter {
+		rateStr = amount(int64(rate)) + "/s"
+	}
 	if final {
+		if rateStr == "" {
+			return fmt.Sprintf("%s: %s in %s, done.", label, amount(done), elapsed.Round(time.Millisecond))
+		}
 		return fmt.Sprintf("%s: %s in %s (%s), done.", label, amount(done), elapsed.Round(time.Millisecond), rateStr)
 	}
 	if total <= 0 {
-		return fmt.Sprintf("%s: %s %s", label, amount(done), rateStr)
+		return strings.TrimSuffix(fmt.Sprintf("%s: %s %s", label, amount(done), rateStr), " ")
 	}
 	frac := float64(done) / float64(total)
 	if frac > 1 {
@@ -145,11 +162,14 @@ func Line(label string, done, total int64, unit string, elapsed time.Duration, f
 	if fill < barWidth {
 		bar += ">" + strings.Repeat(" ", barWidth-fill-1)
 	}
-	eta := "?"
-	if rate > 0 {
-		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
+	line := fmt.Sprintf("%s: %3.0f%% [%s] %s/%s", label, 100*frac, bar, amount(done), amount(total))
+	if rateStr != "" {
+		line += " " + rateStr
 	}
-	return fmt.Sprintf("%s: %3.0f%% [%s] %s/%s %s ETA %s", label, 100*frac, bar, amount(done), amount(total), rateStr, eta)
+	if elapsed >= ETAAfter && rate > 0 {
+		line += " ETA " + time.Duration(float64(total-done)/rate*float64(time.Second)).Round(time.Second).String()
+	}
+	return line
 }
 
 // Bytes formats n bytes with a decimal unit ("1.2 MB").
