@@ -69,13 +69,14 @@ func runClone(ctx context.Context, opts cloneOptions, e *env) error {
 		e.note("Cloned an empty repository into %s\n", r.Root)
 		return nil
 	}
-	e.note("Cloned %s into %s\n", opts.url, r.Root)
+	// Like git, clone has no result for stdout: what it did goes to stderr.
+	_, branch, _ := r.Head()
+	e.note("Cloned %s into %s (%s at %s)\n", opts.url, r.Root, branch.Short(), h.Short())
 	if private, err := r.WeightsWithheld(ctx, h); err != nil {
 		return err
 	} else if private {
 		e.note("The weights of %s were withheld by its contributor: its model files are tracked but not checked out ('fed status' lists them; 'fed verify' checks their commitments and proofs)\n", h.Short())
 	}
-	e.printf("%s\n", h.Short())
 	return nil
 }
 
