@@ -137,6 +137,15 @@ func (c *Config) Set(key, value string) error {
 	if err != nil {
 		return err
 	}
+	if section == "zk" {
+		k := section + "." + name
+		if sub != "" {
+			k = key
+		}
+		if err := checkZKValue(k, value); err != nil {
+			return err
+		}
+	}
 	c.repo.SetOption(section, sub, name, value)
 	return nil
 }

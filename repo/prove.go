@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,11 +49,31 @@ type ZKSettings struct {
 
 // ZKSettings reads zk.linf, zk.l2, zk.chunk, zk.prove and zk.vk.
 func (r *Repo) ZKSettings() (ZKSettings, error) {
-	s := ZKSettings{ChunkSize: zk.DefaultChunk}
-	get := func(k string) (string, bool) {
+	return parseZKSettings(func(k string) (string, bool) {
 		v, ok := r.Config.Get(k)
 		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+	})
+}
+
+// zkConfigKeys are the zk.* keys of ZKSettings.
+var zkConfigKeys = []string{"zk.chunk", "zk.l2", "zk.linf", "zk.prove", "zk.vk"}
+
+// checkZKValue refuses a value ZKSettings would refuse, and zk.* keys fed
+// does not know, so that 'fed config' refuses them when they are set
+// rather than every later command that reads them.
+func checkZKValue(key, value string) error {
+	if !slices.Contains(zkConfigKeys, key) {
+		return fmt.Errorf("unknown key %s (the zk keys are %s)", key, strings.Join(zkConfigKeys, ", "))
 	}
+	_, err := parseZKSettings(func(k string) (string, bool) {
+		v := strings.TrimSpace(value)
+		return v, k == key && v != ""
+	})
+	return err
+}
+
+func parseZKSettings(get func(string) (string, bool)) (ZKSettings, error) {
+	s := ZKSettings{ChunkSize: zk.DefaultChunk}
 	var err error
 	if v, ok := get("zk.linf"); ok {
 		if s.Linf, err = strconv.ParseFloat(v, 64); err != nil || !(s.Linf >= 0) {

@@ -29,7 +29,8 @@ func newConfigCommand(e *env) *cli.Command {
 		Description: "Reads KEY (section.key or section.subsection.key) from the repository's\n" +
 			".fed/config, else the user's file (~/.config/fed/config, or $FED_CONFIG); with\n" +
 			"VALUE sets it in the repository file, or the user's with --global.\n" +
-			"Keys: user.keypair (signing key file).\n\n" +
+			"Keys: user.keypair (signing key file); zk.linf, zk.l2, zk.chunk, zk.prove, zk.vk\n" +
+			"(proofs; a value fed cannot use is refused when it is set).\n\n" +
 			"--remote REMOTE reads and sets the zk settings of the repository REMOTE hosts\n" +
 			"(zk.chunk, zk.linf, zk.l2, zk.vk): the bounds and chunk size that server proves\n" +
 			"with (fed serve --prove) and checks proofs against (--require-proofs). Setting\n" +
