@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -106,6 +107,13 @@ func (r *Repo) resolveReflog(base string) (id objects.ID, ok bool, err error) {
 			return objects.ZeroID, true, fmt.Errorf("%w: %s: %s", ErrUnknownRev, base, prev)
 		}
 		return id, true, nil
+	}
+	if name == "stash" {
+		s, err := r.stashEntry(context.Background(), n)
+		if err != nil {
+			return objects.ZeroID, true, fmt.Errorf("%w: %w", ErrUnknownRev, err)
+		}
+		return s.ID, true, nil
 	}
 	full, entries, err := r.Reflog(name)
 	if err != nil {

@@ -140,6 +140,7 @@ func newApp(e *env) *cli.App {
 			newRestoreCommand(e),
 			newTagCommand(e),
 			newResetCommand(e),
+			newStashCommand(e),
 			newRevertCommand(e),
 			newMergeCommand(e),
 			newFsckCommand(e),
