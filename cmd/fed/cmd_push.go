@@ -16,6 +16,7 @@ import (
 
 type pushOptions struct {
 	remote, branch string
+	remoteBranch   string // LOCAL:REMOTE
 	force, json    bool
 	private        bool
 	aggregator     string
@@ -26,10 +27,12 @@ func newPushCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "upload a branch or tags to a remote and move them there",
-		ArgsUsage: "[REMOTE [BRANCH | TAG]]",
+		ArgsUsage: "[REMOTE [BRANCH | LOCAL:REMOTE | TAG]]",
 		Description: "Sends only the objects the server lacks, then moves the branch on the server\n" +
 			"from the value this repository last saw to the local one (compare-and-swap).\n" +
-			"REMOTE defaults to origin, BRANCH to the current branch. Pushes are signed with\n" +
+			"REMOTE defaults to origin, BRANCH to the current branch. LOCAL:REMOTE pushes the\n" +
+			"local branch LOCAL to the server's branch REMOTE ('+LOCAL:REMOTE' forces, as\n" +
+			"--force does). Pushes are signed with\n" +
 			"your key; the first push to a repository that does not exist creates it, owned by you.\n" +
 			"A name that is not a local branch but a tag pushes that tag; --tags pushes every\n" +
 			"tag the server lacks. A tag the server holds with another value is replaced only\n" +
@@ -71,6 +74,20 @@ func newPushCommand(e *env) *cli.Command {
 			}
 			if len(args) > 1 {
 				opts.branch = args[1]
+				if local, remote, ok := strings.Cut(args[1], ":"); ok {
+					if strings.HasPrefix(local, "+") {
+						local, opts.force = local[1:], true
+					}
+					local = strings.TrimPrefix(local, refs.HeadsPrefix)
+					remote = strings.TrimPrefix(remote, refs.HeadsPrefix)
+					if local == "" {
+						return usageErrorf("push %s: deleting a branch on the server is not supported", args[1])
+					}
+					if remote == "" || strings.Contains(remote, ":") {
+						return usageErrorf("push %s: want LOCAL:REMOTE, two branch names", args[1])
+					}
+					opts.branch, opts.remoteBranch = local, remote
+				}
 			}
 			if c.IsSet("aggregator") && !opts.private {
 				return usageErrorf("--aggregator needs --private-weights (a plain push to it is 'fed push %s')", opts.aggregator)
@@ -125,6 +142,9 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 	var tag string
 	exists := func(n refs.Name) bool { _, err := r.Refs.Read(n); return err == nil }
 	if opts.branch != "" && !exists(refs.Branch(opts.branch)) {
+		if opts.remoteBranch != "" {
+			return withHint(fmt.Errorf("push: no local branch named %s", opts.branch), "list them with 'fed branch'")
+		}
 		if !exists(refs.Tag(opts.branch)) {
 			return withHint(fmt.Errorf("push: no local branch or tag named %s", opts.branch), "list them with 'fed branch' and 'fed tag'")
 		}
@@ -132,7 +152,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 	}
 	var agg *repo.PushResult
 	if opts.aggregator != "" {
-		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, Tag: tag, Force: opts.force}); err != nil {
+		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force}); err != nil {
 			return remoteError(fmt.Errorf("push to the aggregator %s: %w", opts.aggregator, err))
 		}
 		if agg.Private {
@@ -142,7 +162,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 			printPush(e, agg)
 		}
 	}
-	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, Tag: tag, Force: opts.force, PrivateWeights: opts.private})
+	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, PrivateWeights: opts.private})
 	if err != nil {
 		return remoteError(err)
 	}
