@@ -524,6 +524,14 @@ func (c *call) updateRefs() {
 		c.fail(staleProblem(string(se.Name), se.Got))
 		return
 	}
+	for _, u := range req.Updates {
+		// a branch moves without force only forward; anything else with an
+		// old value may leave objects unreachable
+		if !u.Old.IsZero() && (u.Force || u.New.IsZero() || !strings.HasPrefix(u.Name, refs.HeadsPrefix)) {
+			rp.unpublish()
+			break
+		}
+	}
 	if err != nil {
 		c.internal(err)
 		return
@@ -734,12 +742,17 @@ func (c *call) download() {
 		return
 	}
 	ctx := c.r.Context()
+	if err := rp.refreshPublished(ctx); err != nil {
+		c.internal(err)
+		return
+	}
 	var absent []objects.ID
 	for _, id := range req.IDs {
+		// what no ref reaches is not served: as if absent
 		if ok, err := rp.store.Has(ctx, id); err != nil {
 			c.internal(err)
 			return
-		} else if !ok && len(absent) < 100 {
+		} else if (!ok || !rp.isPublished(id)) && len(absent) < 100 {
 			absent = append(absent, id)
 		}
 	}
@@ -794,7 +807,14 @@ func (c *call) getObject(hexID string) {
 		return
 	}
 	ctx := c.r.Context()
+	if err := rp.refreshPublished(ctx); err != nil {
+		c.internal(err)
+		return
+	}
 	info, err := rp.store.StoredInfo(ctx, id)
+	if err == nil && !rp.isPublished(id) {
+		err = objects.ErrNotFound // no ref reaches it: as if absent
+	}
 	if errors.Is(err, objects.ErrNotFound) {
 		p := remote.NewProblem(404, remote.CodeNotFound, "no object %s", id)
 		p.Missing = []objects.ID{id}

@@ -73,6 +73,12 @@ type repository struct {
 	complete map[objects.ID]bool       // objects whose whole closure is present (withheld objects aside)
 	withheld map[objects.ID]bool       // objects pushers withheld (withheld.go)
 	roots    map[objects.ID]objects.ID // first-parent root commit by tip (repoID)
+	reachGen uint64                    // bumped when objects may have become unreachable (reach.go)
+
+	// reachMu guards the published set (reach.go), valid for reachSetGen.
+	reachMu     sync.Mutex
+	reach       map[objects.ID]bool
+	reachSetGen uint64
 }
 
 func (s *Server) repoDir(name string) string {

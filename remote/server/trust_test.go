@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -452,4 +453,69 @@ func TestProofRefs(t *testing.T) {
 			t.Fatalf("owner's proof of a collaborator's commit: %q", code)
 		}
 	})
+}
+
+// TestDownloadsOnlyPublished: downloads serve only objects that a ref
+// reaches; an upload alone publishes nothing (doc/protocol.md §6.7).
+// (Issue: an uploaded but unreferenced commit could be downloaded by
+// anyone: objects of a refused push, or weights a contributor meant to
+// keep off the public server.)
+func TestDownloadsOnlyPublished(t *testing.T) {
+	tr := newTrustRepo(t, server.Options{})
+	anon := login(t, tr.ts.URL, tr.outsider.key) // a logged-in outsider: reads like anyone
+	attacker := login(t, tr.ts.URL, tr.attacker.key)
+	download := func(token string, ids ...objects.ID) int {
+		t.Helper()
+		b, err := json.Marshal(remote.DownloadRequest{IDs: ids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _, _ := raw(t, tr.ts.URL, "POST", remote.RepoPath("lab/m", "objects/download"), token, remote.MediaJSON, b)
+		return status
+	}
+	get := func(token string, id objects.ID) int {
+		t.Helper()
+		status, _, _ := raw(t, tr.ts.URL, "GET", remote.RepoPath("lab/m", "objects/"+id.String()), token, "", nil)
+		return status
+	}
+	// the collaborator uploads a commit and has its push refused
+	c, tn, ids := tr.collab.h.commit(tr.root, 2, 1024, 2, nil)
+	foreign := forge(t, tr.store, c, tr.owner.key.Public(), false)
+	if code := tr.collab.update(t, tr.store, append(ids, foreign), remote.RefUpdate{Name: "refs/heads/collab", New: foreign}); code != remote.CodeBadObjectSignature {
+		t.Fatalf("forged push: %q", code)
+	}
+	for _, who := range []struct{ name, token string }{{"anonymous", ""}, {"outsider", anon}, {"other collaborator", attacker}} {
+		for _, id := range []objects.ID{c, foreign, tn.Pieces[0]} {
+			if st := download(who.token, id); st != 404 {
+				t.Errorf("%s downloads unreferenced %s: %d, want 404", who.name, id.Short(), st)
+			}
+			if st := get(who.token, id); st != 404 {
+				t.Errorf("%s gets unreferenced %s: %d, want 404", who.name, id.Short(), st)
+			}
+		}
+	}
+	if st := download("", tr.rootIDs...); st != 200 {
+		t.Fatalf("download of main's objects: %d", st)
+	}
+	// published by a push, served; unpublished by a deletion, not any more
+	if code := tr.collab.update(t, tr.store, nil, remote.RefUpdate{Name: "refs/heads/collab", New: c}); code != "" {
+		t.Fatal(code)
+	}
+	if st := download("", c, tn.Pieces[1]); st != 200 {
+		t.Fatalf("download of a pushed commit: %d", st)
+	}
+	if code := tr.owner.update(t, tr.store, nil, remote.RefUpdate{Name: "refs/heads/collab", Old: c, Force: true}); code != "" {
+		t.Fatal(code)
+	}
+	if st := download("", c); st != 404 {
+		t.Fatalf("download of a deleted branch's commit: %d, want 404", st)
+	}
+	if st := get("", tn.Pieces[1]); st != 404 {
+		t.Fatalf("get of a deleted branch's piece: %d, want 404", st)
+	}
+	// a ref another writer sets (the background prover) publishes too
+	setRefBehindServersBack(t, tr, "refs/heads/again", objects.ZeroID, c)
+	if st := get("", tn.Pieces[0]); st != 200 {
+		t.Fatalf("get after a ref set beside the server: %d", st)
+	}
 }

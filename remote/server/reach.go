@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/fed-vcs/fed/objects"
+)
+
+// Downloads serve only published objects (doc/protocol.md §6.7): those
+// reachable from the repository's refs, the values a fetch plan may
+// want. An upload alone publishes nothing: objects of a refused or
+// interrupted push, or uploaded and never referenced, are not served,
+// and neither are those of a deleted or rewound ref.
+//
+// The set of published ids is kept per repository and grows from new ref
+// values as they appear (a push, or a proof ref the background prover
+// attaches); a ref update that can make objects unreachable (a deletion,
+// a forced update, a replaced tag or proof) bumps reachGen, after which
+// the set is rebuilt from the refs.
+
+// refreshPublished brings the published set up to the refs now; then
+// isPublished answers for them.
+func (rp *repository) refreshPublished(ctx context.Context) error {
+	rp.reachMu.Lock()
+	defer rp.reachMu.Unlock()
+	rp.mu.Lock()
+	gen := rp.reachGen
+	rp.mu.Unlock()
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		return err
+	}
+	if rp.reach == nil || rp.reachSetGen != gen {
+		rp.reach = map[objects.ID]bool{}
+		rp.reachSetGen = gen
+	}
+	var roots []objects.ID
+	for _, r := range all {
+		if !rp.reach[r.ID] {
+			roots = append(roots, r.ID)
+		}
+	}
+	if err := rp.mark(ctx, roots, rp.reach); err != nil {
+		// a half-marked set is a subset of the truth; start again next time
+		rp.reach = nil
+		return err
+	}
+	return nil
+}
+
+// isPublished reports whether id was reachable from the refs at the last
+// refreshPublished (or later).
+func (rp *repository) isPublished(id objects.ID) bool {
+	rp.reachMu.Lock()
+	defer rp.reachMu.Unlock()
+	return rp.reach[id]
+}
+
+// mark adds to set every id reachable from roots, not walking past ids
+// already in it. Chunks are listed from their tensors and blobs, not
+// read; absent objects (withheld weights) reach nothing.
+func (rp *repository) mark(ctx context.Context, roots []objects.ID, set map[objects.ID]bool) error {
+	chunk := map[objects.ID]bool{}
+	stack := append([]objects.ID(nil), roots...)
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if set[id] || id.IsZero() {
+			continue
+		}
+		set[id] = true
+		if chunk[id] {
+			continue
+		}
+		o, err := objects.Read(ctx, rp.store, id, 0)
+		if errors.Is(err, objects.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch o.(type) {
+		case *objects.Tensor, *objects.Blob:
+			for _, r := range o.Refs() {
+				chunk[r] = true
+			}
+		}
+		stack = append(stack, o.Refs()...)
+	}
+	return nil
+}
+
+// unpublish notes a ref update that may have made objects unreachable.
+// The caller holds rp.mu.
+func (rp *repository) unpublish() { rp.reachGen++ }
