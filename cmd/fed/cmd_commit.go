@@ -25,6 +25,9 @@ func newCommitCommand(e *env) *cli.Command {
 		Usage: "record the staged changes as a new signed commit",
 		Description: "Records the index as a commit on the current branch, signed with your key\n" +
 			"(--keypair, $FED_KEYPAIR, config user.keypair, or ~/.config/solana/id.json).\n" +
+			"Without -m, opens an editor ($FED_EDITOR, config core.editor, $VISUAL, $EDITOR,\n" +
+			"then vi) on a template listing the changes; lines starting with '#' are dropped\n" +
+			"and an empty message aborts the commit.\n" +
 			"--samples records how many training examples produced this update (merges\n" +
 			"weight each contribution by it).",
 		Flags: []cli.Flag{
@@ -63,10 +66,7 @@ func parseMeta(kvs []string) (map[string]string, error) {
 }
 
 func runCommit(ctx context.Context, opts commitOptions, e *env) error {
-	if !opts.hasMessage {
-		return &usageError{msg: "no commit message given", hint: "use 'fed commit -m MESSAGE'"}
-	}
-	if strings.TrimSpace(opts.message) == "" {
+	if opts.hasMessage && strings.TrimSpace(opts.message) == "" {
 		return usageErrorf("aborting commit due to empty commit message")
 	}
 	if opts.samples < 0 {
@@ -82,6 +82,22 @@ func runCommit(ctx context.Context, opts commitOptions, e *env) error {
 	}
 	if err := e.loadKey(r); err != nil {
 		return err
+	}
+	if !opts.hasMessage {
+		editor := e.editorCommand(r.Config)
+		if editor == "" {
+			return &usageError{msg: "no commit message given", hint: "use 'fed commit -m MESSAGE', or set $FED_EDITOR, $VISUAL or $EDITOR to write it in an editor"}
+		}
+		tmpl, err := commitTemplate(ctx, r, opts.all)
+		if err != nil {
+			return err
+		}
+		if opts.message, err = e.editMessage(ctx, r, editor, tmpl); err != nil {
+			return err
+		}
+		if opts.message == "" {
+			return errEmptyMessage
+		}
 	}
 	before, _, err := r.Head()
 	if err != nil {
