@@ -160,8 +160,10 @@ func newApp(e *env) *cli.App {
 			newProveCommand(e),
 			newVerifyCommand(e),
 			newZKCommand(e),
+			newCompletionCommand(e),
 		},
 	}
+	app.Commands = append(app.Commands, newCompleteCommand(e, func() *cli.App { return app }))
 	for _, c := range app.Commands {
 		c.OnUsageError = e.onUsageError
 		c.UseShortOptionHandling = true
