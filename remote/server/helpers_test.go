@@ -27,7 +27,7 @@ type testServer struct {
 	root string
 }
 
-func newServer(t *testing.T, opts server.Options) *testServer {
+func newServer(t testing.TB, opts server.Options) *testServer {
 	t.Helper()
 	if opts.Root == "" {
 		opts.Root = t.TempDir()
@@ -41,7 +41,7 @@ func newServer(t *testing.T, opts server.Options) *testServer {
 	return &testServer{Server: ts, srv: s, root: opts.Root}
 }
 
-func newClient(t *testing.T, url string, key *objects.Keypair, opts remote.Options) *remote.Client {
+func newClient(t testing.TB, url string, key *objects.Keypair, opts remote.Options) *remote.Client {
 	t.Helper()
 	opts.Key = key
 	if opts.RetryBase == 0 {

@@ -38,7 +38,7 @@ type trustRepo struct {
 
 // newTrustRepo creates repository lab/m with main at a root commit of the
 // owner's, and the collaborator and the attacker as collaborators.
-func newTrustRepo(t *testing.T, opts server.Options) *trustRepo {
+func newTrustRepo(t testing.TB, opts server.Options) *trustRepo {
 	t.Helper()
 	ctx := context.Background()
 	ts := newServer(t, opts)
@@ -233,7 +233,7 @@ func TestPushOnCollectedParent(t *testing.T) {
 // forge stores a copy of commit id with its author set to as (its
 // signature stays the original signer's); with unsigned, without a
 // signature at all.
-func forge(t *testing.T, st *objects.DiskStore, id objects.ID, as objects.PublicKey, unsigned bool) objects.ID {
+func forge(t testing.TB, st *objects.DiskStore, id objects.ID, as objects.PublicKey, unsigned bool) objects.ID {
 	t.Helper()
 	ctx := context.Background()
 	c, err := objects.ReadCommit(ctx, st, id)
@@ -334,7 +334,7 @@ func TestAuthors(t *testing.T) {
 
 // fakeCheck is a CheckProof whose proofs verify when their body is
 // "valid", and which counts its calls.
-func fakeCheck(t *testing.T, st *objects.DiskStore) func(context.Context, string, objects.ID, map[objects.ID]objects.ID) error {
+func fakeCheck(t testing.TB, st *objects.DiskStore) func(context.Context, string, objects.ID, map[objects.ID]objects.ID) error {
 	return func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
 		id, ok := proofs[commit]
 		if !ok {
