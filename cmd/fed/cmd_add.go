@@ -19,7 +19,8 @@ func newAddCommand(e *env) *cli.Command {
 		Usage:     "stage files for the next commit",
 		ArgsUsage: "PATH...",
 		Description: "Stores the files (or every file under the directories) and stages them.\n" +
-			"Model files fed understands (safetensors) are stored tensor by tensor.\n" +
+			"Model files fed understands are stored tensor by tensor: safetensors, PyTorch\n" +
+			"checkpoints (torch.save: .pt .pth .bin .ckpt), NumPy (.npy .npz) and ONNX (.onnx).\n" +
 			"A path deleted from the working tree stages its removal. A recognised model\n" +
 			"file fed keeps opaque (legacy torch pickle, TorchScript, compressed .npz, ...)\n" +
 			"is stored whole, with a warning saying why. Solana keypair files (secret keys)\n" +
