@@ -18,6 +18,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,7 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "genmodel:", err)
 		os.Exit(1)
 	}
@@ -97,15 +98,18 @@ func (t *transform) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func run() error {
-	out := flag.String("o", "", "output file")
-	size := flag.String("size", "64MiB", "total size of the tensors (new models)")
-	ntensors := flag.Int("tensors", 40, "number of tensors (new models)")
-	seed := flag.Uint64("seed", 1, "random seed")
-	from := flag.String("from", "", "derive from this model instead of generating")
-	nudge := flag.Float64("nudge", 0, "with -from: multiply every weight by 1+u, u uniform in ±nudge")
-	change := flag.Int("change", 0, "with -from: rewrite this many tensors with fresh values")
-	flag.Parse()
+func run(args []string) error {
+	fs := flag.NewFlagSet("genmodel", flag.ContinueOnError)
+	out := fs.String("o", "", "output file (may be the -from file: it is replaced when the new one is complete)")
+	size := fs.String("size", "64MiB", "total size of the tensors (new models)")
+	ntensors := fs.Int("tensors", 40, "number of tensors (new models)")
+	seed := fs.Uint64("seed", 1, "random seed")
+	from := fs.String("from", "", "derive from this model instead of generating")
+	nudge := fs.Float64("nudge", 0, "with -from: multiply every weight by 1+u, u uniform in ±nudge")
+	change := fs.Int("change", 0, "with -from: rewrite this many tensors with fresh values")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *out == "" {
 		return fmt.Errorf("-o is required")
 	}
@@ -155,18 +159,38 @@ func run() error {
 		}
 		_ = hdr
 	}
-	f, err := os.Create(*out)
+	// Written beside the output and renamed over it when complete: -o may
+	// name the -from file, which is read while the new one is written
+	// (os.Create would truncate it first), and an interrupted run leaves
+	// the old file whole.
+	f, err := os.CreateTemp(filepath.Dir(*out), ".genmodel-*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := safetensors.Write(w, map[string]string{"format": "pt"}, tensors); err != nil {
-		f.Close()
 		return err
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		return err
+	}
+	ok = true
+	return nil
 }
