@@ -20,8 +20,9 @@ cleanup() {
 trap cleanup EXIT
 export FED_CONFIG="$work/fedconfig" FED_ZK_CACHE="$work/zkcache" HOME="$work/home"
 mkdir -p "$HOME"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fed() { printf '\033[2m$ fed %s\033[0m\n' "$*" >&2; "$FED" "$@"; }
+# shellcheck source=style.sh
+. "$here/examples/style.sh"
+fed() { show fed "$@"; "$FED" "$@"; }
 
 step "keys: every user is a Solana wallet (solana-keygen JSON)"
 owner_pub=$("$FED" keygen "$work/owner.json")
