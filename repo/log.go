@@ -238,3 +238,21 @@ func Graph(entries []LogEntry) (prefix []string, after [][]string) {
 	}
 	return prefix, after
 }
+
+// DiffParent returns the commit that show and log -p compare commit id
+// (c) against: its first parent, or none for a root commit and for a
+// shallow clone's oldest commits, whose parents are not here (git shows
+// those as grafted: their files as added).
+func (r *Repo) DiffParent(id objects.ID, c *objects.Commit) (objects.ID, error) {
+	if len(c.Parents) == 0 {
+		return objects.ZeroID, nil
+	}
+	shallow, err := r.Shallow()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if shallow[id] {
+		return objects.ZeroID, nil
+	}
+	return c.Parents[0], nil
+}

@@ -279,9 +279,9 @@ func allStarts(ctx context.Context, r *repo.Repo) ([]objects.ID, error) {
 // printLogPatch prints what en changed against its parent for log -p, as
 // show prints it, each line after prefix (the graph's columns).
 func printLogPatch(ctx context.Context, e *env, r *repo.Repo, en repo.LogEntry, prefix string) error {
-	var parent objects.ID
-	if len(en.Commit.Parents) > 0 {
-		parent = en.Commit.Parents[0]
+	parent, err := r.DiffParent(en.ID, en.Commit)
+	if err != nil {
+		return err
 	}
 	diffs, err := r.Diff(ctx, repo.DiffSide{Commit: parent}, repo.DiffSide{Commit: en.ID}, repo.DiffOptions{Stats: true})
 	if err != nil {
@@ -360,7 +360,8 @@ func signatureLine(c *objects.Commit) string {
 }
 
 // decorations maps commit ids to the names pointing at them, git-style:
-// "HEAD -> main", "tag: v1", "feature".
+// "HEAD -> main", "tag: v1", "feature", and "grafted" first for the
+// oldest commits of a shallow clone.
 func decorations(r *repo.Repo) (map[objects.ID][]string, error) {
 	out := map[objects.ID][]string{}
 	all, err := r.Refs.List("refs/")
@@ -393,6 +394,14 @@ func decorations(r *repo.Repo) (map[objects.ID][]string, error) {
 			}
 		}
 		out[id] = append(out[id], label)
+	}
+	// a shallow clone's oldest commits, whose parents are not here
+	shallow, err := r.Shallow()
+	if err != nil {
+		return nil, err
+	}
+	for id := range shallow {
+		out[id] = append([]string{"grafted"}, out[id]...)
 	}
 	return out, nil
 }

@@ -78,9 +78,9 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 			tag = t
 		}
 	}
-	var parent objects.ID
-	if len(c.Parents) > 0 {
-		parent = c.Parents[0]
+	parent, err := r.DiffParent(id, c)
+	if err != nil {
+		return err
 	}
 	diffs, err := r.Diff(ctx, repo.DiffSide{Commit: parent}, repo.DiffSide{Commit: id}, repo.DiffOptions{Stats: !opts.stat})
 	if err != nil {
@@ -109,7 +109,7 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 	}
 	e.printf("commit %s%s\n", id, d)
 	printCommitBody(e, "", c, true)
-	if len(c.Parents) > 1 {
+	if len(c.Parents) > 1 && !parent.IsZero() {
 		e.printf("\nchanges against the first parent %s:\n", parent.Short())
 	}
 	if len(diffs) > 0 {
