@@ -246,7 +246,7 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 				continue
 			}
 			if err := r.load(ctx, f); err != nil {
-				return nil, fmt.Errorf("diff %s: %w", p, err)
+				return nil, r.withheldError("diff", p, "compared tensor by tensor", err)
 			}
 		}
 		if fa != nil {
@@ -272,12 +272,12 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 			}
 			td, err := r.diffModels(ctx, fa, fb, opts.Stats)
 			if err != nil {
-				return nil, fmt.Errorf("diff %s: %w", p, err)
+				return nil, r.withheldError("diff", p, "compared tensor by tensor", err)
 			}
 			d.Tensors = td
 			if ma != nil && mb != nil && ma.Format == mb.Format {
 				if d.Meta, err = r.diffMeta(ctx, fa, fb); err != nil {
-					return nil, fmt.Errorf("diff %s: %w", p, err)
+					return nil, r.withheldError("diff", p, "compared tensor by tensor", err)
 				}
 			}
 		}

@@ -218,13 +218,21 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 // checkoutError describes a failure to rebuild rel; absent weights that
 // their contributor withheld on purpose are named as such.
 func (r *Repo) checkoutError(rel string, err error) error {
+	return r.withheldError("checkout", rel, "checked out", err)
+}
+
+// withheldError describes err, a failure of op (checkout, diff) to read
+// rel: when the object missing is one that its contributor withheld on
+// purpose (.fed/withheld), it says so and what cannot be done ("checked
+// out"), rather than reporting a bare missing object.
+func (r *Repo) withheldError(op, rel, cannot string, err error) error {
 	var nf *objects.NotFoundError
 	if errors.As(err, &nf) {
 		if w, werr := r.Withheld(); werr == nil && w[nf.ID] {
-			return fmt.Errorf("checkout %s: its weights (tensor object %s) were withheld by their contributor (a private push): the commit can be verified but not checked out: %w", rel, nf.ID.Short(), err)
+			return fmt.Errorf("%s %s: its weights (tensor object %s) were withheld by their contributor (a private push): the commit can be verified but not %s: %w", op, rel, nf.ID.Short(), cannot, err)
 		}
 	}
-	return fmt.Errorf("checkout %s: %w", rel, err)
+	return fmt.Errorf("%s %s: %w", op, rel, err)
 }
 
 // mkdirs creates the parent directories of rel, refusing symlinks and

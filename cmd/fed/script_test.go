@@ -415,7 +415,8 @@ func cmdTamperProof(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // withhold REV deletes the tensor objects of REV's models that HEAD's
-// models do not share, as if the contributor had kept its weights private.
+// models do not share, as if the contributor had kept its weights private,
+// and lists them in .fed/withheld, as a fetch of a private push does.
 func cmdWithhold(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: withhold REV")
@@ -444,14 +445,19 @@ func cmdWithhold(ts *testscript.TestScript, neg bool, args []string) {
 		return out
 	}
 	keep := tensors("HEAD")
-	n := 0
+	var list strings.Builder
 	for id := range tensors(args[0]) {
 		if !keep[id] {
 			ts.Check(r.Objects.Delete(ctx, id))
-			n++
+			list.WriteString(id.String() + "\n")
 		}
 	}
-	if n == 0 {
+	if list.Len() == 0 {
 		ts.Fatalf("withhold: %s has no tensors that HEAD lacks", args[0])
 	}
+	f, err := os.OpenFile(filepath.Join(r.Dir, "withheld"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	ts.Check(err)
+	_, err = f.WriteString(list.String())
+	ts.Check(err)
+	ts.Check(f.Close())
 }
