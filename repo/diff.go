@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/internal/textdiff"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -45,6 +47,10 @@ type FileDiff struct {
 	// safetensors __metadata__, ONNX producer fields and metadata_props),
 	// sorted by key; only when both sides are models of one format.
 	Meta []MetaChange
+	// Text: both sides are text files (or absent), and Hunks is the
+	// unified line diff from the old to the new (without ---/+++ lines).
+	Text  bool
+	Hunks string
 }
 
 // MetaChange is a metadata key whose value changed; nil is absent.
@@ -264,6 +270,17 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 		}
 		if ma == nil && mb == nil {
 			d.Opaque = true
+			old, okA, err := r.sideText(ctx, fa)
+			if err != nil {
+				return nil, fmt.Errorf("diff %s: %w", p, err)
+			}
+			new, okB, err := r.sideText(ctx, fb)
+			if err != nil {
+				return nil, fmt.Errorf("diff %s: %w", p, err)
+			}
+			if okA && okB {
+				d.Text, d.Hunks = true, textdiff.Unified(textdiff.Split(old), textdiff.Split(new), 3)
+			}
 		} else {
 			if ma != nil {
 				d.Format = ma.Format
@@ -284,6 +301,31 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// sideText returns the bytes of a file on one side of a diff (none when
+// it is absent) and whether it is text (textdiff.IsText).
+func (r *Repo) sideText(ctx context.Context, f *sideFile) ([]byte, bool, error) {
+	if f == nil {
+		return nil, true, nil
+	}
+	if f.size > textdiff.MaxSize {
+		return nil, false, nil
+	}
+	var b []byte
+	if f.path != "" {
+		var err error
+		if b, err = os.ReadFile(f.path); err != nil {
+			return nil, false, err
+		}
+	} else {
+		var buf bytes.Buffer
+		if err := objects.WriteFileTo(ctx, r.Objects, f.ID, &buf); err != nil {
+			return nil, false, err
+		}
+		b = buf.Bytes()
+	}
+	return b, textdiff.IsText(b), nil
 }
 
 // diffMeta compares the metadata of two model files.

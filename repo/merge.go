@@ -231,10 +231,14 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	}
 	res := &MergeResult{Parents: []objects.ID{head}}
 	var others []objects.ID
+	revName := map[objects.ID]string{head: "HEAD"}
 	for _, rev := range revs {
 		id, err := r.Resolve(ctx, rev)
 		if err != nil {
 			return nil, err
+		}
+		if _, ok := revName[id]; !ok {
+			revName[id] = rev
 		}
 		if slices.Contains(res.Parents, id) {
 			continue
@@ -331,6 +335,9 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	}
 	w := objects.NewWriter(ctx, r.Objects)
 	plan := newMergePlan(w, head == base, opts.Metadata)
+	for _, s := range res.Sides {
+		plan.labels = append(plan.labels, revName[s])
+	}
 	if err := r.planMerge(ctx, plan, bf, sf); err != nil {
 		return nil, err
 	}
@@ -378,9 +385,12 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if msg == "" {
 		msg = fmt.Sprintf("Merge %s with %s", strings.Join(revs, ", "), mopts.Strategy)
 	}
-	// conflicted paths keep HEAD's version in the working tree
+	// conflicted paths keep HEAD's version in the working tree, text
+	// files get conflict markers
 	for _, p := range plan.conflictPaths {
-		if f, ok := hf[p]; ok {
+		if f, ok := plan.markers[p]; ok {
+			result[p] = f
+		} else if f, ok := hf[p]; ok {
 			result[p] = f
 		} else {
 			delete(result, p)
@@ -495,11 +505,15 @@ type mergePlan struct {
 	w             *objects.Writer // stores the raw segments planned
 	metaPolicy    string          // MergeOptions.Metadata
 	metaConflicts []MetaConflict  // sorted by path, then key
+	labels        []string        // per side, for conflict markers
+	// markers holds, per conflicted text file, the file with conflict
+	// markers that the working tree gets
+	markers map[string]TreeFile
 }
 
 func newMergePlan(w *objects.Writer, headIsBase bool, metaPolicy string) *mergePlan {
 	return &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{},
-		finals: map[string]*objects.Model{}, w: w, headIsBase: headIsBase, metaPolicy: metaPolicy}
+		finals: map[string]*objects.Model{}, w: w, headIsBase: headIsBase, metaPolicy: metaPolicy, markers: map[string]TreeFile{}}
 }
 
 // planMerge applies the file-level and structure rules and lists the
@@ -570,7 +584,13 @@ func (r *Repo) planMerge(ctx context.Context, p *mergePlan, bf map[string]TreeFi
 			}
 		}
 		if !allModels {
-			conflict(path)
+			clean, err := r.planText(ctx, p, path, b, inB, vals, present)
+			if err != nil {
+				return err
+			}
+			if !clean {
+				conflict(path)
+			}
 			continue
 		}
 		items, err := r.planModel(ctx, p, path, b, inB, vals)

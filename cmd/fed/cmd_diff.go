@@ -276,6 +276,12 @@ func printDiff(e *env, diffs []repo.FileDiff) {
 		if d.OldKind != d.NewKind && d.OldKind != 0 && d.NewKind != 0 {
 			e.printf("stored as %s, now %s\n", d.OldKind, d.NewKind)
 		}
+		if d.Opaque && d.Text {
+			if d.Hunks != "" {
+				e.printf("--- %s\n+++ %s\n%s", a, b, d.Hunks)
+			}
+			continue
+		}
 		if d.Opaque {
 			e.printf("Binary files %s and %s differ (not a model format fed understands)\n", a, b)
 			continue
@@ -386,6 +392,8 @@ type fileDiffJSON struct {
 	Tensors []tensorDiffJSON `json:"tensors"`
 	// Metadata: the metadata keys that changed; old or new null when absent
 	Metadata []metaChangeJSON `json:"metadata,omitempty"`
+	// Hunks: a text file's unified line diff (without ---/+++ lines)
+	Hunks string `json:"hunks,omitempty"`
 }
 
 type metaChangeJSON struct {
@@ -451,6 +459,7 @@ func diffJSON(diffs []repo.FileDiff) []fileDiffJSON {
 			}
 			j.Tensors = append(j.Tensors, tj)
 		}
+		j.Hunks = d.Hunks
 		for _, m := range d.Meta {
 			j.Metadata = append(j.Metadata, metaChangeJSON{Key: m.Key, Old: m.Old, New: m.New})
 		}

@@ -1,0 +1,66 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/fed-vcs/fed/internal/textdiff"
+	"github.com/fed-vcs/fed/objects"
+)
+
+// planText merges a file several sides changed when every side and the
+// base (if it has the file) hold text (textdiff.IsText): line by line,
+// folding the sides into the first in side order with textdiff.Merge3
+// against the base. clean is false for a conflict; with two sides the
+// working tree then gets the file with git's conflict markers
+// (p.markers), labelled with the revisions' names.
+func (r *Repo) planText(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile, present []bool) (clean bool, err error) {
+	read := func(f TreeFile) ([]byte, bool, error) {
+		if f.Kind != objects.KindBlob {
+			return nil, false, nil
+		}
+		var buf bytes.Buffer
+		if err := objects.WriteFileTo(ctx, r.Objects, f.ID, &buf); err != nil {
+			return nil, false, fmt.Errorf("merge %s: %w", path, err)
+		}
+		return buf.Bytes(), textdiff.IsText(buf.Bytes()), nil
+	}
+	var base []string
+	if inB {
+		bb, ok, err := read(b)
+		if err != nil || !ok {
+			return false, err
+		}
+		base = textdiff.Split(bb)
+	}
+	sides := make([][]string, len(vals))
+	for i, v := range vals {
+		if !present[i] {
+			return false, nil // deleted on one side, changed on another
+		}
+		sb, ok, err := read(v)
+		if err != nil || !ok {
+			return false, err
+		}
+		sides[i] = textdiff.Split(sb)
+	}
+	cur, conflicts := sides[0], 0
+	for i := 1; i < len(sides) && conflicts == 0; i++ {
+		cur, conflicts = textdiff.Merge3(base, cur, sides[i], p.labels[0], p.labels[i])
+	}
+	id, _, err := p.w.Blob(strings.NewReader(strings.Join(cur, "")))
+	if err != nil {
+		return false, fmt.Errorf("merge %s: %w", path, err)
+	}
+	f := TreeFile{Mode: vals[0].Mode, Kind: objects.KindBlob, ID: id}
+	if conflicts == 0 {
+		p.result[path] = f
+		return true, nil
+	}
+	if len(sides) == 2 {
+		p.markers[path] = f
+	}
+	return false, nil
+}
