@@ -164,6 +164,7 @@ func newApp(e *env) *cli.App {
 		},
 	}
 	app.Commands = append(app.Commands, newCompleteCommand(e, func() *cli.App { return app }))
+	groupCommands(app)
 	for _, c := range app.Commands {
 		c.OnUsageError = e.onUsageError
 		c.UseShortOptionHandling = true
