@@ -13,7 +13,8 @@ import (
 // planText merges a file several sides changed when every side and the
 // base (if it has the file) hold text (textdiff.IsText): line by line,
 // folding the sides into the first in side order with textdiff.Merge3
-// against the base. clean is false for a conflict; with two sides the
+// against the base; a .json file whose lines conflict merges key by key
+// (textdiff.MergeJSON) when that resolves it. clean is false for a conflict; with two sides the
 // working tree then gets the file with git's conflict markers
 // (p.markers), labelled with the revisions' names.
 func (r *Repo) planText(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile, present []bool) (clean bool, err error) {
@@ -28,13 +29,15 @@ func (r *Repo) planText(ctx context.Context, p *mergePlan, path string, b TreeFi
 		return buf.Bytes(), textdiff.IsText(buf.Bytes()), nil
 	}
 	var base []string
+	var baseRaw []byte
 	if inB {
 		bb, ok, err := read(b)
 		if err != nil || !ok {
 			return false, err
 		}
-		base = textdiff.Split(bb)
+		base, baseRaw = textdiff.Split(bb), bb
 	}
+	raws := make([][]byte, len(vals))
 	sides := make([][]string, len(vals))
 	for i, v := range vals {
 		if !present[i] {
@@ -44,13 +47,20 @@ func (r *Repo) planText(ctx context.Context, p *mergePlan, path string, b TreeFi
 		if err != nil || !ok {
 			return false, err
 		}
-		sides[i] = textdiff.Split(sb)
+		sides[i], raws[i] = textdiff.Split(sb), sb
 	}
 	cur, conflicts := sides[0], 0
 	for i := 1; i < len(sides) && conflicts == 0; i++ {
 		cur, conflicts = textdiff.Merge3(base, cur, sides[i], p.labels[0], p.labels[i])
 	}
-	id, _, err := p.w.Blob(strings.NewReader(strings.Join(cur, "")))
+	out := strings.Join(cur, "")
+	if conflicts > 0 && strings.HasSuffix(strings.ToLower(path), ".json") {
+		// key by key where lines cannot
+		if m, ok := textdiff.MergeJSON(baseRaw, raws); ok {
+			out, conflicts = string(m), 0
+		}
+	}
+	id, _, err := p.w.Blob(strings.NewReader(out))
 	if err != nil {
 		return false, fmt.Errorf("merge %s: %w", path, err)
 	}

@@ -130,3 +130,37 @@ func TestIsText(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeJSON(t *testing.T) {
+	base := "{\n  \"hidden_size\": 32,\n  \"num_labels\": 10,\n  \"id2label\": {\"0\": \"a\"},\n  \"dropout\": 0.1\n}\n"
+	for _, tc := range []struct {
+		name  string
+		sides []string
+		want  string
+		ok    bool
+	}{
+		{"adjacent keys", []string{
+			"{\n  \"hidden_size\": 64,\n  \"num_labels\": 10,\n  \"id2label\": {\"0\": \"a\"},\n  \"dropout\": 0.1\n}\n",
+			"{\n  \"hidden_size\": 32,\n  \"num_labels\": 12,\n  \"id2label\": {\"0\": \"a\"},\n  \"dropout\": 0.1\n}\n"},
+			"{\n  \"hidden_size\": 64,\n  \"num_labels\": 12,\n  \"id2label\": {\n    \"0\": \"a\"\n  },\n  \"dropout\": 0.1\n}\n", true},
+		{"nested, added and removed", []string{
+			"{\n  \"hidden_size\": 32,\n  \"num_labels\": 10,\n  \"id2label\": {\"0\": \"a\", \"1\": \"b\"},\n  \"dropout\": 0.1\n}\n",
+			"{\n  \"hidden_size\": 32,\n  \"num_labels\": 10,\n  \"id2label\": {\"0\": \"A\"},\n  \"extra\": [1, 2]\n}\n"},
+			"{\n  \"hidden_size\": 32,\n  \"num_labels\": 10,\n  \"id2label\": {\n    \"0\": \"A\",\n    \"1\": \"b\"\n  },\n  \"extra\": [\n    1,\n    2\n  ]\n}\n", true},
+		{"same key", []string{
+			"{\"hidden_size\": 64, \"num_labels\": 10, \"id2label\": {\"0\": \"a\"}, \"dropout\": 0.1}",
+			"{\"hidden_size\": 48, \"num_labels\": 10, \"id2label\": {\"0\": \"a\"}, \"dropout\": 0.1}"}, "", false},
+		{"not an object", []string{"[1]", "[2]"}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sides [][]byte
+			for _, s := range tc.sides {
+				sides = append(sides, []byte(s))
+			}
+			got, ok := MergeJSON([]byte(base), sides)
+			if ok != tc.ok || string(got) != tc.want {
+				t.Fatalf("got %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
