@@ -710,15 +710,20 @@ func (c *call) plan() {
 	for _, r := range all {
 		tips[r.ID] = true
 	}
+	ctx := c.r.Context()
+	if err := rp.refreshPublished(ctx); err != nil {
+		c.internal(err)
+		return
+	}
 	for _, w := range req.Want {
-		if !tips[w] {
-			p := remote.NewProblem(422, remote.CodeNotTip, "%s is not the value of any ref (it may have moved: list refs again)", w)
+		if !tips[w] || !rp.isPublished(w) {
+			// a proof ref of a commit no branch or tag reaches is no tip to fetch
+			p := remote.NewProblem(422, remote.CodeNotTip, "%s is not the value of any ref (it may have moved: list refs again), or a proof of a commit no branch or tag reaches", w)
 			p.Missing = []objects.ID{w}
 			c.fail(p)
 			return
 		}
 	}
-	ctx := c.r.Context()
 	plan, err := makePlan(ctx, rp.store, req, func(id objects.ID) bool { return rp.absentOnPurpose(ctx, id) })
 	if err != nil {
 		c.internal(err)

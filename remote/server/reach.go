@@ -3,15 +3,20 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
 )
 
-// Downloads serve only published objects (doc/protocol.md §6.7): those
-// reachable from the repository's refs, the values a fetch plan may
-// want. An upload alone publishes nothing: objects of a refused or
-// interrupted push, or uploaded and never referenced, are not served,
-// and neither are those of a deleted or rewound ref.
+// Downloads and fetch plans serve only published objects (doc/protocol.md
+// §6.7): those reachable from the repository's branches and tags, and
+// the proof refs of commits among them with what they reach. An upload
+// alone publishes nothing: objects of a refused or interrupted push, or
+// uploaded and never referenced, are not served, and neither are those
+// of a deleted or rewound ref, nor the commit of a proof ref that no
+// branch or tag reaches (its branch's push was refused).
 //
 // The set of published ids is kept per repository and grows from new ref
 // values as they appear (a push, or a proof ref the background prover
@@ -36,12 +41,28 @@ func (rp *repository) refreshPublished(ctx context.Context) error {
 		rp.reachSetGen = gen
 	}
 	var roots []objects.ID
+	var proofs []refs.Ref
 	for _, r := range all {
-		if !rp.reach[r.ID] {
+		switch {
+		case strings.HasPrefix(string(r.Name), remote.ProofsPrefix):
+			proofs = append(proofs, r)
+		case !rp.reach[r.ID]:
 			roots = append(roots, r.ID)
 		}
 	}
-	if err := rp.mark(ctx, roots, rp.reach); err != nil {
+	err = rp.mark(ctx, roots, rp.reach)
+	for _, r := range proofs {
+		if err != nil {
+			break
+		}
+		// a proof publishes itself and its keys once its commit is
+		// published; a proof ref alone publishes no commit
+		commit, perr := objects.ParseID(strings.TrimPrefix(string(r.Name), remote.ProofsPrefix))
+		if perr == nil && rp.reach[commit] && !rp.reach[r.ID] {
+			err = rp.mark(ctx, []objects.ID{r.ID}, rp.reach)
+		}
+	}
+	if err != nil {
 		// a half-marked set is a subset of the truth; start again next time
 		rp.reach = nil
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -512,6 +513,34 @@ func TestDownloadsOnlyPublished(t *testing.T) {
 	}
 	if st := get("", tn.Pieces[1]); st != 404 {
 		t.Fatalf("get of a deleted branch's piece: %d, want 404", st)
+	}
+	// a proof ref alone publishes its proof only once a branch or tag
+	// reaches its commit: the proofs pushed before a refused branch update
+	// do not publish the commit
+	d, dt, dIDs := tr.attacker.h.commit(tr.root, 2, 1024, 5, nil)
+	proof := tr.attacker.h.proof(d, "by its author")
+	if code := tr.attacker.update(t, tr.store, append(dIDs, proof), remote.RefUpdate{Name: remote.ProofsPrefix + d.String(), New: proof}); code != "" {
+		t.Fatalf("author's proof: %q", code)
+	}
+	if code := tr.attacker.update(t, tr.store, nil, remote.RefUpdate{Name: "refs/heads/main", Old: tr.root, New: d, Force: true}); code != remote.CodeForceDenied {
+		t.Fatalf("refused branch step: %q", code)
+	}
+	for _, id := range []objects.ID{d, dt.Pieces[0], proof} {
+		if st := download("", id); st != 404 {
+			t.Errorf("download of %s behind a proof ref only: %d, want 404", id.Short(), st)
+		}
+	}
+	if _, err := tr.outsider.c.Plan(context.Background(), remote.PlanRequest{Want: []objects.ID{proof}}); !errors.Is(err, remote.ErrBadRequest) || !strings.Contains(err.Error(), "not-a-tip") {
+		t.Fatalf("plan of a proof of an unpublished commit: %v", err)
+	}
+	if code := tr.attacker.update(t, tr.store, nil, remote.RefUpdate{Name: "refs/heads/d", New: d}); code != "" {
+		t.Fatal(code)
+	}
+	if st := download("", d, dt.Pieces[0], proof); st != 200 {
+		t.Fatalf("download once a branch publishes the commit: %d", st)
+	}
+	if _, err := tr.outsider.c.Plan(context.Background(), remote.PlanRequest{Want: []objects.ID{proof}}); err != nil {
+		t.Fatalf("plan of a published proof: %v", err)
 	}
 	// a ref another writer sets (the background prover) publishes too
 	setRefBehindServersBack(t, tr, "refs/heads/again", objects.ZeroID, c)
