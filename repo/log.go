@@ -3,6 +3,7 @@ package repo
 import (
 	"container/heap"
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/fed-vcs/fed/objects"
@@ -165,14 +166,29 @@ func (r *Repo) IsAncestor(ctx context.Context, a, b objects.ID) (bool, error) {
 	return set[a], nil
 }
 
-// Graph returns, for each entry of a Log listing, the graph column text
-// to print before it ("* ", "| * ", ...) and any connector lines to
-// print after it ("|\", "|/").
-func Graph(entries []LogEntry) (prefix []string, after [][]string) {
+// GraphRow is what log --graph draws around one entry: Pre lines, the
+// entry's first line after Commit ("* ", "| * ", "*-. " for an octopus
+// merge), Mid lines right after that first line, the rest of the entry's
+// lines after Rest, then After lines.
+type GraphRow struct {
+	Pre    []string
+	Commit string
+	Mid    []string
+	Rest   string
+	After  []string
+}
+
+// Graph returns the graph drawing of each entry of a Log listing. Lines
+// are drawn as git draws them: a merge opens a lane for each parent it
+// adds ("|\"; an octopus merge of k new lanes "*-." on its own line and
+// "|\ \" below it, lanes to its right first moved out of the way), a
+// lane that reaches a commit another lane already waits for joins it
+// ("|/").
+func Graph(entries []LogEntry) []GraphRow {
 	var lanes []objects.ID
-	prefix = make([]string, len(entries))
-	after = make([][]string, len(entries))
+	rows := make([]GraphRow, len(entries))
 	for n, e := range entries {
+		row := &rows[n]
 		col := -1
 		for i, l := range lanes {
 			if l == e.ID {
@@ -184,6 +200,28 @@ func Graph(entries []LogEntry) (prefix []string, after [][]string) {
 			lanes = append(lanes, e.ID)
 			col = len(lanes) - 1
 		}
+		// the extra parents that get a lane of their own
+		ps := e.Commit.Parents
+		var opened []objects.ID
+		for _, p := range ps[min(1, len(ps)):] {
+			dup := slices.Contains(lanes, p) || slices.Contains(opened, p)
+			if !dup {
+				opened = append(opened, p)
+			}
+		}
+		waiting := 0 // other lanes waiting for this commit
+		for i := col + 1; i < len(lanes); i++ {
+			if lanes[i] == e.ID {
+				waiting++
+			}
+		}
+		joins := len(ps) > 0 && slices.Contains(lanes, ps[0]) && lanes[col] != ps[0]
+		if len(opened) >= 2 && waiting == 0 && !joins {
+			octopus(row, lanes, col, opened)
+			lanes = slices.Insert(lanes, col+1, opened...)
+			lanes[col] = ps[0]
+			continue
+		}
 		var b strings.Builder
 		for i := range lanes {
 			if i == col {
@@ -192,7 +230,11 @@ func Graph(entries []LogEntry) (prefix []string, after [][]string) {
 				b.WriteString("| ")
 			}
 		}
-		prefix[n] = b.String()
+		row.Commit = b.String()
+		row.Rest = strings.ReplaceAll(row.Commit, "*", "|")
+		if len(ps) == 0 {
+			row.Rest = strings.TrimSuffix(row.Rest, "| ") + "  "
+		}
 		// other lanes waiting for this commit join it
 		merged := 0
 		for i := len(lanes) - 1; i > col; i-- {
@@ -201,22 +243,11 @@ func Graph(entries []LogEntry) (prefix []string, after [][]string) {
 				merged++
 			}
 		}
-		ps := e.Commit.Parents
 		if len(ps) == 0 {
 			lanes = append(lanes[:col], lanes[col+1:]...)
 		} else {
 			lanes[col] = ps[0]
-			for _, p := range ps[1:] {
-				dup := false
-				for _, l := range lanes {
-					if l == p {
-						dup = true
-					}
-				}
-				if !dup {
-					lanes = append(lanes[:col+1], append([]objects.ID{p}, lanes[col+1:]...)...)
-				}
-			}
+			lanes = slices.Insert(lanes, col+1, opened...)
 		}
 		if len(ps) > 0 {
 			// the first parent already has a lane: this lane joins it now
@@ -224,19 +255,60 @@ func Graph(entries []LogEntry) (prefix []string, after [][]string) {
 				if i != col && lanes[i] == ps[0] {
 					hi, lo := max(i, col), min(i, col)
 					lanes = append(lanes[:hi], lanes[hi+1:]...)
-					after[n] = append(after[n], strings.Repeat("| ", lo)+"|/")
+					row.After = append(row.After, strings.Repeat("| ", lo)+"|/")
 					break
 				}
 			}
 		}
 		if merged > 0 {
-			after[n] = append(after[n], strings.Repeat("| ", col)+"|/")
+			row.After = append(row.After, strings.Repeat("| ", col)+"|/")
 		}
-		if len(ps) > 1 {
-			after[n] = append(after[n], strings.Repeat("| ", col)+"|\\")
+		for range opened {
+			row.After = append(row.After, strings.Repeat("| ", col)+"|\\")
 		}
 	}
-	return prefix, after
+	return rows
+}
+
+// octopus draws a merge at column col that opens k ≥ 2 lanes, as git
+// does: the r lanes to its right first move k−1 columns out of the way
+// (one '\' line per column), the merge's line reads "*-." (2k−3 dashes),
+// and the line below it fans out to the k new lanes while the right lanes
+// move one column more.
+func octopus(row *GraphRow, lanes []objects.ID, col int, opened []objects.ID) {
+	k, r := len(opened), len(lanes)-col-1
+	left := strings.Repeat("| ", col)
+	line := func(cells map[int]byte) string {
+		n := 0
+		for c := range cells {
+			n = max(n, c+1)
+		}
+		b := []byte(strings.Repeat(" ", n))
+		for c, ch := range cells {
+			b[c] = ch
+		}
+		return left + strings.TrimRight(string(b), " ")
+	}
+	// char positions relative to the merge's column
+	if r > 0 {
+		for t := 1; t < k; t++ {
+			cells := map[int]byte{0: '|'}
+			for j := 1; j <= r; j++ {
+				cells[2*j+2*t-1] = '\\'
+			}
+			row.Pre = append(row.Pre, line(cells))
+		}
+	}
+	row.Commit = left + "*" + strings.Repeat("-", 2*k-3) + ". " + strings.Repeat("| ", r)
+	cells := map[int]byte{0: '|'}
+	for j := 1; j <= k; j++ {
+		cells[2*j-1] = '\\'
+	}
+	for j := 1; j <= r; j++ {
+		cells[2*(k-1+j)+1] = '\\'
+	}
+	row.Mid = append(row.Mid, line(cells))
+	row.Rest = left + strings.Repeat("| ", 1+k+r)
 }
 
 // DiffParent returns the commit that show and log -p compare commit id

@@ -179,20 +179,32 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	var prefix []string
-	var after [][]string
+	var rows []repo.GraphRow
 	if opts.graph {
-		prefix, after = repo.Graph(entries)
+		rows = repo.Graph(entries)
 	}
 	now := time.Now()
 	prevRest := ""
 	for i, en := range entries {
 		first, rest := "", ""
+		var mid []string
 		if opts.graph {
-			first = prefix[i]
-			rest = strings.ReplaceAll(prefix[i], "*", "|")
-			if len(en.Commit.Parents) == 0 {
-				rest = strings.TrimSuffix(rest, "| ") + "  "
+			first, rest, mid = rows[i].Commit, rows[i].Rest, rows[i].Mid
+		}
+		// the lines of the entry's first line: the graph's Pre lines
+		// before it, its Mid lines right after it
+		firstLine := func(format string, args ...any) {
+			if opts.graph {
+				for _, l := range rows[i].Pre {
+					e.printf("%s\n", l)
+				}
+			}
+			e.printf(format, args...)
+			if len(mid) > 0 && !strings.HasSuffix(format, "\n") {
+				e.printf("\n")
+			}
+			for _, l := range mid {
+				e.printf("%s\n", l)
 			}
 		}
 		d := ""
@@ -205,7 +217,7 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 			if format.name == "oneline-short" {
 				id = en.ID.Short()
 			}
-			e.printf("%s%s%s %s\n", first, id, d, subject(en.Commit.Message))
+			firstLine("%s%s%s %s\n", first, id, d, subject(en.Commit.Message))
 			if opts.showSignature {
 				e.printf("%s%s\n", rest, signatureLine(en.Commit))
 			}
@@ -216,21 +228,23 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 			text := expandFormat(format.tmpl, en.ID, en.Commit, deco[en.ID], now)
 			lines := strings.Split(text, "\n")
 			for k, l := range lines {
-				p := rest
-				if k == 0 {
-					p = first
+				switch {
+				case k == 0 && len(lines) == 1 && !format.term:
+					// the line ends with the next entry's separator
+					firstLine("%s%s", first, l)
+				case k == 0:
+					firstLine("%s%s\n", first, l)
+				case k == len(lines)-1 && !format.term:
+					e.printf("%s%s", rest, l)
+				default:
+					e.printf("%s%s\n", rest, l)
 				}
-				if k == len(lines)-1 && !format.term {
-					e.printf("%s%s", p, l)
-					break
-				}
-				e.printf("%s%s\n", p, l)
 			}
 		default:
 			if i > 0 {
 				e.printf("%s\n", strings.TrimRight(prevRest, " "))
 			}
-			e.printf("%scommit %s%s\n", first, en.ID, d)
+			firstLine("%scommit %s%s\n", first, en.ID, d)
 			printCommitBodyFormat(e, rest, en.Commit, opts.showSignature, format.name)
 		}
 		if opts.patch && len(en.Commit.Parents) < 2 {
@@ -240,7 +254,7 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 		}
 		prevRest = rest
 		if opts.graph {
-			for _, l := range after[i] {
+			for _, l := range rows[i].After {
 				e.printf("%s\n", l)
 			}
 		}
