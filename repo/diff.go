@@ -8,8 +8,10 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/internal/textdiff"
@@ -61,8 +63,12 @@ type MetaChange struct {
 
 // TensorDiff is one changed tensor of a model file.
 type TensorDiff struct {
-	Name               string
-	Status             byte // 'A', 'D', 'M'
+	Name   string
+	Status byte // 'A', 'D', 'M'; 'R' moved from another shard unchanged
+	// MovedFrom names the shard of the same sharded model (see
+	// shardGroups) the tensor was in on the old side, when it moved.
+	MovedFrom          string
+	OldID, NewID       objects.ID
 	OldDType, NewDType objects.DType
 	OldShape, NewShape []uint64
 	// HasStats: the tensor is a float tensor of the same dtype and shape on
@@ -300,7 +306,75 @@ func (r *Repo) Diff(ctx context.Context, from, to DiffSide, opts DiffOptions) ([
 		}
 		out = append(out, d)
 	}
-	return out, nil
+	return joinShards(out), nil
+}
+
+// IndexSuffix ends the name of the index of a sharded safetensors model
+// (Hugging Face: model.safetensors.index.json, whose weight_map names the
+// shard of each tensor).
+const IndexSuffix = ".safetensors.index.json"
+
+// joinShards treats the shards of a sharded model as one model: the
+// safetensors files of a directory that holds a file named
+// *.safetensors.index.json on either side. A tensor removed from one
+// shard and added to another of the same directory moved: it is listed
+// once, in its new shard, with MovedFrom set and status 'R' when its
+// data is unchanged ('M' otherwise); the removal is dropped.
+func joinShards(diffs []FileDiff) []FileDiff {
+	indexed := map[string]bool{}
+	for _, d := range diffs {
+		if strings.HasSuffix(d.Path, IndexSuffix) {
+			indexed[path.Dir(d.Path)] = true
+		}
+	}
+	shard := func(d *FileDiff) bool {
+		return indexed[path.Dir(d.Path)] && d.Format == codec.FormatSafetensors
+	}
+	type loc struct{ file, tensor int }
+	removed := map[string]loc{} // dir + NUL + tensor name
+	for i := range diffs {
+		if !shard(&diffs[i]) {
+			continue
+		}
+		for j, t := range diffs[i].Tensors {
+			if t.Status == 'D' {
+				removed[path.Dir(diffs[i].Path)+"\x00"+t.Name] = loc{i, j}
+			}
+		}
+	}
+	drop := map[loc]bool{}
+	for i := range diffs {
+		if !shard(&diffs[i]) {
+			continue
+		}
+		for j := range diffs[i].Tensors {
+			t := &diffs[i].Tensors[j]
+			l, ok := removed[path.Dir(diffs[i].Path)+"\x00"+t.Name]
+			if t.Status != 'A' || !ok || l.file == i {
+				continue
+			}
+			old := diffs[l.file].Tensors[l.tensor]
+			drop[l] = true
+			t.MovedFrom, t.OldID, t.OldDType, t.OldShape = diffs[l.file].Path, old.OldID, old.OldDType, old.OldShape
+			t.Status = 'M'
+			if t.OldID == t.NewID {
+				t.Status = 'R'
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return diffs
+	}
+	for i := range diffs {
+		var kept []TensorDiff
+		for j, t := range diffs[i].Tensors {
+			if !drop[loc{i, j}] {
+				kept = append(kept, t)
+			}
+		}
+		diffs[i].Tensors = kept
+	}
+	return diffs
 }
 
 // sideText returns the bytes of a file on one side of a diff (none when
@@ -476,9 +550,9 @@ func (r *Repo) diffModels(ctx context.Context, fa, fb *sideFile, stats bool) ([]
 		if y != nil && x.id == y.id {
 			continue
 		}
-		d := TensorDiff{Name: name, Status: 'D', OldDType: x.info.DType, OldShape: x.info.Shape}
+		d := TensorDiff{Name: name, Status: 'D', OldDType: x.info.DType, OldShape: x.info.Shape, OldID: x.id}
 		if y != nil {
-			d.Status, d.NewDType, d.NewShape = 'M', y.info.DType, y.info.Shape
+			d.Status, d.NewDType, d.NewShape, d.NewID = 'M', y.info.DType, y.info.Shape, y.id
 			if stats && x.info.DType.IsFloat() && x.info.DType == y.info.DType && slices.Equal(x.info.Shape, y.info.Shape) {
 				if err := r.tensorStats(ctx, x, y, &d); err != nil {
 					return nil, fmt.Errorf("tensor %q: %w", name, err)
@@ -490,7 +564,7 @@ func (r *Repo) diffModels(ctx context.Context, fa, fb *sideFile, stats bool) ([]
 	for _, name := range ob {
 		if _, ok := ta[name]; !ok {
 			y := tb[name]
-			out = append(out, TensorDiff{Name: name, Status: 'A', NewDType: y.info.DType, NewShape: y.info.Shape})
+			out = append(out, TensorDiff{Name: name, Status: 'A', NewDType: y.info.DType, NewShape: y.info.Shape, NewID: y.id})
 		}
 	}
 	return out, nil

@@ -173,7 +173,8 @@ func (r *Repo) Add(ctx context.Context, paths []string, opts AddOptions) error {
 				todo[k] = v
 			}
 			// tracked files under the directory that are gone: stage removal
-			for _, e := range idx.Entries {
+			// (over a copy: Remove shifts the entries)
+			for _, e := range append([]IndexEntry(nil), idx.Entries...) {
 				if under(e.Path, rel) && files[e.Path] == nil {
 					if _, err := os.Lstat(r.abs(e.Path)); errors.Is(err, fs.ErrNotExist) {
 						idx.Remove(e.Path)

@@ -225,6 +225,8 @@ func statusWord(s byte) string {
 		return "deleted"
 	case 'M':
 		return "modified"
+	case 'R':
+		return "moved"
 	}
 	return string(s)
 }
@@ -309,12 +311,16 @@ func printDiff(e *env, diffs []repo.FileDiff) {
 				fmt.Fprintf(tw, "  %s\tadded\t%s\t\t\t\t\t\n", t.Name, shapeString(t.NewDType, t.NewShape))
 			case 'D':
 				fmt.Fprintf(tw, "  %s\tremoved\t%s\t\t\t\t\t\n", t.Name, shapeString(t.OldDType, t.OldShape))
+			case 'R':
+				fmt.Fprintf(tw, "  %s\tmoved from %s, unchanged\t%s\t\t\t\t\t\n", t.Name, t.MovedFrom, shapeString(t.NewDType, t.NewShape))
 			default:
 				if t.OldDType != t.NewDType || !slices.Equal(t.OldShape, t.NewShape) {
 					fmt.Fprintf(tw, "  %s\treshaped\t%s -> %s\t\t\t\t\t\n", t.Name, shapeString(t.OldDType, t.OldShape), shapeString(t.NewDType, t.NewShape))
 				} else if t.HasStats {
 					fmt.Fprintf(tw, "  %s\tchanged\t%s\t%s\t%s\t%s\t%s\t%d/%d\n", t.Name, shapeString(t.NewDType, t.NewShape),
 						fnum(t.L2), fnum(t.MaxAbs), fnum(t.RelChange), fnum(t.Cosine), t.Changed, t.Elements)
+				} else if t.MovedFrom != "" {
+					fmt.Fprintf(tw, "  %s\tchanged, moved from %s\t%s\t\t\t\t\t\n", t.Name, t.MovedFrom, shapeString(t.NewDType, t.NewShape))
 				} else {
 					fmt.Fprintf(tw, "  %s\tchanged\t%s\t\t\t\t\t\n", t.Name, shapeString(t.NewDType, t.NewShape))
 				}
@@ -403,13 +409,15 @@ type metaChangeJSON struct {
 }
 
 type tensorDiffJSON struct {
-	Name     string     `json:"name"`
-	Status   string     `json:"status"`
-	OldDType string     `json:"old_dtype,omitempty"`
-	NewDType string     `json:"new_dtype,omitempty"`
-	OldShape []uint64   `json:"old_shape,omitempty"`
-	NewShape []uint64   `json:"new_shape,omitempty"`
-	Stats    *statsJSON `json:"stats,omitempty"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// MovedFrom: the shard of a sharded model the tensor moved from
+	MovedFrom string     `json:"moved_from,omitempty"`
+	OldDType  string     `json:"old_dtype,omitempty"`
+	NewDType  string     `json:"new_dtype,omitempty"`
+	OldShape  []uint64   `json:"old_shape,omitempty"`
+	NewShape  []uint64   `json:"new_shape,omitempty"`
+	Stats     *statsJSON `json:"stats,omitempty"`
 }
 
 // statsJSON: non-finite values (relative change of a zero tensor, cosine
@@ -451,7 +459,7 @@ func diffJSON(diffs []repo.FileDiff) []fileDiffJSON {
 			j.NewID = &id
 		}
 		for _, t := range d.Tensors {
-			tj := tensorDiffJSON{Name: t.Name, Status: statusWord(t.Status), OldDType: string(t.OldDType), NewDType: string(t.NewDType),
+			tj := tensorDiffJSON{Name: t.Name, Status: statusWord(t.Status), MovedFrom: t.MovedFrom, OldDType: string(t.OldDType), NewDType: string(t.NewDType),
 				OldShape: t.OldShape, NewShape: t.NewShape}
 			if t.HasStats {
 				tj.Stats = &statsJSON{Elements: t.Elements, Changed: t.Changed, L2: finite(t.L2), MaxAbs: finite(t.MaxAbs),
