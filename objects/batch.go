@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 // BeginBatch defers the durability of the objects written from now on
@@ -85,7 +87,7 @@ func (s *DiskStore) Flush() error {
 		s.batchMu.Lock()
 		cur, ok := s.pending[id]
 		if ok && cur == tmp {
-			if err := os.Rename(tmp, s.final(id)); err != nil {
+			if err := fsys.Rename(tmp, s.final(id)); err != nil {
 				errs = append(errs, fmt.Errorf("publish object %s: %w", id, err))
 			} else {
 				delete(s.pending, id)
@@ -99,7 +101,7 @@ func (s *DiskStore) Flush() error {
 	for d := range dirs {
 		ds = append(ds, d)
 	}
-	if err := forEach(ds, 4, syncDir); err != nil {
+	if err := forEach(ds, 4, fsys.SyncDir); err != nil {
 		errs = append(errs, fmt.Errorf("publish objects: %w", err))
 	}
 	return errors.Join(errs...)
@@ -156,7 +158,7 @@ func writeTemp(dir string, data []byte) (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	startWriteback(f)
+	fsys.StartWriteback(f)
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		return "", err
@@ -172,13 +174,13 @@ func publishNow(tmp, p string) error {
 		f.Close()
 	}
 	if err == nil {
-		err = os.Rename(tmp, p)
+		err = fsys.Rename(tmp, p)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(p))
+	return fsys.SyncDir(filepath.Dir(p))
 }
 
 // stillPending reports whether id is still deferred in the file tmp.

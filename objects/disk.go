@@ -13,8 +13,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 // DiskStore keeps loose objects in a directory, one file per object:
@@ -348,9 +349,7 @@ func (s *DiskStore) stamp(id ID) (fileStamp, error) {
 		return fileStamp{}, err
 	}
 	st := fileStamp{size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
+	st.ino = fsys.IdentityOf(fi).Ino
 	return st, nil
 }
 
@@ -688,29 +687,17 @@ func (s *DiskStore) writeFile(p string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := fsys.Rename(tmp, p); err != nil {
 		return err
 	}
 	ok = true
-	return syncDir(dir)
+	return fsys.SyncDir(dir)
 }
 
 func createTemp(dir string) (*os.File, error) {
 	var r [8]byte
 	_, _ = rand.Read(r[:])
 	return os.OpenFile(filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }
 
 // Delete removes an object's file.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 // ErrLocked reports that a lock file stayed held by a live process for the
@@ -53,17 +55,27 @@ type Lock struct {
 // file, and starts over if a breaker removed it in between. So at most one
 // process at a time holds the flock of the file that path names.
 //
-// Processes on systems without flock(2) (not unix) cannot detect stale
-// locks; there a leftover lock file makes acquisition time out.
+// The lock is flock(2) on unix and LockFileEx on Windows (internal/fsys);
+// both die with their process. On Windows the lock file is opened with
+// FILE_SHARE_DELETE so that it can be renamed and removed while open, and
+// a lock file another process is just removing (delete pending) is waited
+// for like a held one. Processes on systems with neither lock cannot
+// detect stale locks; there a leftover lock file makes acquisition time
+// out.
 func AcquireLock(path string, timeout time.Duration) (*Lock, error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
 	deadline := time.Now().Add(timeout)
 	backoff := minBackoff
-	fast := 0 // immediate retries in a row
+	fast := 0         // immediate retries in a row
+	var passing error // the last transient error, if the last attempt met one
 	for {
 		l, retryNow, err := tryAcquire(path)
+		passing = nil
+		if fsys.Transient(err) {
+			passing, err = err, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -79,6 +91,9 @@ func AcquireLock(path string, timeout time.Duration) (*Lock, error) {
 		fast = 0
 		now := time.Now()
 		if !now.Before(deadline) {
+			if passing != nil {
+				return nil, passing // already names path
+			}
 			return nil, fmt.Errorf("%w: %s is held by a live process (waited %v)", ErrLocked, path, timeout)
 		}
 		sleep := backoff/2 + rand.N(backoff/2+1)
@@ -95,7 +110,7 @@ func AcquireLock(path string, timeout time.Duration) (*Lock, error) {
 // vanished) and another attempt should follow at once; neither when a live
 // process holds the lock.
 func tryAcquire(path string) (l *Lock, retryNow bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := fsys.CreateLockFile(path)
 	switch {
 	case err == nil:
 		return own(path, f)
@@ -115,7 +130,7 @@ func tryAcquire(path string) (l *Lock, retryNow bool, err error) {
 
 // own finishes taking a lock file this process has just created.
 func own(path string, f *os.File) (*Lock, bool, error) {
-	held, err := flockOwn(f)
+	held, err := fsys.TryLock(f)
 	if err != nil {
 		f.Close()
 		return nil, false, fmt.Errorf("lock %s: %w", path, err)
@@ -141,7 +156,10 @@ func own(path string, f *os.File) (*Lock, bool, error) {
 // breakIfStale removes the existing lock file at path if no live process
 // holds its flock.
 func breakIfStale(path string) (*Lock, bool, error) {
-	f, err := os.Open(path)
+	if !fsys.CanProbeLocks {
+		return nil, false, nil // no way to tell a dead holder: treat it as live
+	}
+	f, err := fsys.OpenLockFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, true, nil // released in between
 	}
@@ -149,7 +167,7 @@ func breakIfStale(path string) (*Lock, bool, error) {
 		return nil, false, fmt.Errorf("lock %s: %w", path, err)
 	}
 	defer f.Close()
-	held, err := flockProbe(f)
+	held, err := fsys.TryLock(f)
 	if err != nil {
 		return nil, false, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -220,12 +238,12 @@ func (l *Lock) Commit(target string) error {
 		l.Unlock()
 		return fmt.Errorf("commit lock %s: %w", l.path, err)
 	}
-	if err := os.Rename(l.path, target); err != nil {
+	if err := fsys.Rename(l.path, target); err != nil {
 		l.Unlock()
 		return fmt.Errorf("commit lock %s: %w", l.path, err)
 	}
 	l.done = true // the file is now target's; never remove it
-	errSync := syncDir(filepath.Dir(target))
+	errSync := fsys.SyncDir(filepath.Dir(target))
 	errClose := l.close()
 	if err := errors.Join(errSync, errClose); err != nil {
 		return fmt.Errorf("commit lock %s: %w", l.path, err)
@@ -237,7 +255,7 @@ func (l *Lock) Commit(target string) error {
 // caller has synced the file, syncs the directory afterwards, then calls
 // Unlock to close the file.
 func (l *Lock) rename(target string) error {
-	if err := os.Rename(l.path, target); err != nil {
+	if err := fsys.Rename(l.path, target); err != nil {
 		return fmt.Errorf("rename %s: %w", l.path, err)
 	}
 	l.done = true

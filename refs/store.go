@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -542,7 +543,7 @@ func (s *Store) tryTransaction(updates []Update, target Name, msg Entry) (done b
 		}
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := fsys.SyncDir(d); err != nil {
 			errs = append(errs, fmt.Errorf("update refs: sync %s: %w", d, err))
 		}
 	}

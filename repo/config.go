@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 )
 
@@ -243,7 +244,7 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/fed-vcs/fed/codec/onnx"        // registers the onnx parser
 	"github.com/fed-vcs/fed/codec/safetensors" // registers the safetensors parser
 	"github.com/fed-vcs/fed/codec/torch"       // registers the torch checkpoint parser
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -170,7 +171,7 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 					return nil, err
 				}
 			}
-			if err := os.Rename(name, dst); err != nil {
+			if err := fsys.Rename(name, dst); err != nil {
 				os.Remove(name)
 				return nil, fmt.Errorf("checkout %s: %w", rel, err)
 			}
@@ -196,7 +197,7 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", rel, err)
 	}
-	startWriteback(tmp)
+	fsys.StartWriteback(tmp)
 	if err := tmp.Chmod(perm); err != nil {
 		return nil, err
 	}
@@ -208,7 +209,7 @@ func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode
 			return nil, err
 		}
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	if err := fsys.Rename(tmp.Name(), dst); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", rel, err)
 	}
 	ok = true

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -243,10 +243,8 @@ func (idx *Index) Remove(path string) bool {
 func statInfo(e *IndexEntry, fi fs.FileInfo) {
 	e.Size = fi.Size()
 	e.MTime = fi.ModTime().UnixNano()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.CTime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
-		e.Ino = st.Ino
-	}
+	id := fsys.IdentityOf(fi)
+	e.CTime, e.Ino = id.CTime, id.Ino
 	e.Mode = objects.ModeFile
 	if fi.Mode()&0o111 != 0 {
 		e.Mode = objects.ModeExec

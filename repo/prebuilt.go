@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -29,7 +30,7 @@ type prebuiltFile struct {
 	offsets []int64 // segment i starts at offsets[i]
 	written []bool  // segment i holds its final bytes
 	broken  bool    // a write failed: fall back to a normal checkout
-	pending int64   // bytes written since the last startWriteback
+	pending int64   // bytes written since the last fsys.StartWriteback
 }
 
 func newPrebuild(r *Repo) *prebuild {
@@ -54,7 +55,7 @@ func (b *prebuild) segment(path string, m *objects.Model, seg int) (*prebuiltFil
 		}
 		// the file this one replaces: release its cached pages now, while
 		// the merge computes, rather than in the rename at the end
-		go dropCache(b.r.abs(path))
+		go fsys.DropCache(b.r.abs(path))
 		pf.f, pf.name = f, f.Name()
 		var off int64
 		for _, s := range m.Segments {
@@ -82,7 +83,7 @@ func (pf *prebuiltFile) writeAt(p []byte, off int64) {
 		return
 	}
 	if pf.pending += int64(len(p)); pf.pending >= writebackEvery {
-		startWriteback(pf.f)
+		fsys.StartWriteback(pf.f)
 		pf.pending = 0
 	}
 }
@@ -123,7 +124,7 @@ func (b *prebuild) finish(ctx context.Context, path string, m *objects.Model, id
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	startWriteback(pf.f)
+	fsys.StartWriteback(pf.f)
 	if err := pf.f.Close(); err != nil {
 		pf.broken = true
 		return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
@@ -92,7 +93,7 @@ type preparedFile struct {
 	offs    []int64
 	done    []bool
 	broken  bool
-	pending int64 // bytes written since the last startWriteback
+	pending int64 // bytes written since the last fsys.StartWriteback
 }
 
 type chunkAt struct {
@@ -216,7 +217,7 @@ func (p *prepared) arrived(id objects.ID, obj []byte) {
 		}
 		p.mu.Unlock()
 		if flush {
-			startWriteback(pf.f)
+			fsys.StartWriteback(pf.f)
 		}
 	}
 }
@@ -242,7 +243,7 @@ func (p *prepared) finish(ctx context.Context) {
 				ok = false
 			}
 		}
-		startWriteback(pf.f)
+		fsys.StartWriteback(pf.f)
 		if err := pf.f.Close(); err != nil {
 			ok = false
 		}

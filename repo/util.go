@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 func splitPath(p string) []string { return strings.Split(p, "/") }
@@ -27,11 +29,11 @@ func lstat(p string) (fs.FileInfo, error) {
 }
 
 // writebackEvery is how many bytes a working-tree file is written between
-// two startWriteback calls.
+// two fsys.StartWriteback calls.
 const writebackEvery = 32 << 20
 
 // flushingWriter passes writes to f and starts their writeback every
-// writebackEvery bytes (see startWriteback).
+// writebackEvery bytes (see fsys.StartWriteback).
 type flushingWriter struct {
 	f       *os.File
 	pending int64
@@ -41,7 +43,7 @@ func (w *flushingWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.pending += int64(n)
 	if w.pending >= writebackEvery {
-		startWriteback(w.f)
+		fsys.StartWriteback(w.f)
 		w.pending = 0
 	}
 	return n, err

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command merge compares `fed merge --strategy fedavg` with a
 // straightforward NumPy FedAvg (numpy_fedavg.py, run by /usr/bin/python3
 // with Debian's python3-numpy) on the merge benchmark of issue 4: four

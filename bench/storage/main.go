@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command storage compares fed with Git LFS on the storage benchmark of
 // issue 2: a 512 MiB FP32 safetensors model with 40 tensors (v1), a full
 // fine-tune of it (v2: every weight nudged by up to 0.5%) and a partial

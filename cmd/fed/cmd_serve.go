@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -95,13 +94,6 @@ func newServeCommand(e *env) *cli.Command {
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent")}, e)
 		},
 	}
-}
-
-// processAlive reports whether process pid exists (signal 0: nothing is
-// sent; EPERM means it exists but belongs to someone else).
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // stopWithParent cancels the returned context once process pid has

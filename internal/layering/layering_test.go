@@ -12,8 +12,8 @@ const mod = "github.com/fed-vcs/fed/"
 // may use (besides itself). Packages not listed may import anything of
 // fed's but none of the libraries owned by others below.
 var allowed = map[string][]string{
-	"objects":           {"github.com/klauspost/compress/"},
-	"refs":              {mod + "objects"},
+	"objects":           {"github.com/klauspost/compress/", mod + "internal/fsys"},
+	"refs":              {mod + "objects", mod + "internal/fsys"},
 	"merge":             {mod + "objects"},
 	"codec":             {mod + "objects"},
 	"codec/safetensors": {mod + "codec", mod + "objects"},

@@ -22,9 +22,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 // ErrNoNode reports a machine without node.
@@ -57,7 +58,7 @@ func Start(ctx context.Context) (*Chain, error) {
 	cmd := exec.Command("node", filepath.Join(dir, "server.js"), "--stdin", "--idle", "600", "--parent", strconv.Itoa(os.Getpid()))
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownGroup()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -103,7 +104,7 @@ func (c *Chain) Stop() {
 		return
 	case <-time.After(2 * time.Second):
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = terminate(c.cmd.Process)
 	select {
 	case <-c.done:
 	case <-time.After(5 * time.Second):
@@ -127,10 +128,16 @@ func install(ctx context.Context, dir string) error {
 		return fmt.Errorf("testchain: %w", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("testchain: lock: %w", err)
+	for {
+		ok, err := fsys.TryLock(lock)
+		if err != nil {
+			return fmt.Errorf("testchain: lock: %w", err)
+		}
+		if ok {
+			break // released when lock is closed
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if ready() {
 		return nil
 	}

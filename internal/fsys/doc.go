@@ -1,0 +1,15 @@
+// Package fsys holds what fed asks of the operating system that differs
+// between systems, behind one portable interface: a file's identity and
+// change time for stat caches, directory fsync, lock files that die with
+// their process, renaming over an existing file, and write-back hints.
+//
+// Each system's code sits in its own small file under a build tag
+// (stat_*.go, lock_*.go, sync_*.go, rename_*.go, writeback_*.go); this
+// file and the portable parts are the same everywhere. Where a system has
+// no equivalent the call is a documented no-op (SyncDir on Windows, the
+// write-back hints off Linux), never an error.
+//
+// It leaves to its callers what to do with the answers: the lock-file
+// protocol is refs', the stat cache is repo's index, the decode cache is
+// objects'.
+package fsys

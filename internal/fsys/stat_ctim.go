@@ -1,0 +1,16 @@
+//go:build linux || android || openbsd || dragonfly || solaris || illumos
+
+package fsys
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+func identityOf(fi fs.FileInfo) Identity {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Identity{}
+	}
+	return Identity{Ino: uint64(st.Ino), CTime: int64(st.Ctim.Sec)*1e9 + int64(st.Ctim.Nsec)}
+}

@@ -1,0 +1,23 @@
+//go:build unix
+
+package fsys
+
+import (
+	"errors"
+	"os"
+)
+
+// SyncDir fsyncs directory dir so that a rename or removal in it is
+// durable. A file system that cannot sync directories (EINVAL) is not an
+// error.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	errSync := d.Sync()
+	if errors.Is(errSync, os.ErrInvalid) {
+		errSync = nil
+	}
+	return errors.Join(errSync, d.Close())
+}
