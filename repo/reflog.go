@@ -74,7 +74,10 @@ func (r *Repo) PreviousCheckout(n int) (string, error) {
 		}
 		return from, nil
 	}
-	return "", fmt.Errorf("%w: @{-%d}: HEAD's reflog records fewer than %d checkouts", ErrUnknownRev, want, want)
+	if want == 1 {
+		return "", fmt.Errorf("%w: @{-1}: no previous branch (HEAD's reflog records no switch or checkout)", ErrUnknownRev)
+	}
+	return "", fmt.Errorf("%w: @{-%d}: HEAD's reflog records fewer than %d switches or checkouts", ErrUnknownRev, want, want)
 }
 
 // resolveReflog resolves the @{...} forms of a revision's base: @{-N}

@@ -67,7 +67,12 @@ func reorderArgs(app *cli.App, args []string) []string {
 		if dst == &pre {
 			tbl = global
 		}
-		if takesValue(tbl, a) && j+1 < len(args) {
+		if takesValue(tbl, a) {
+			if j+1 == len(args) {
+				// the value is missing: nothing may become it, so that
+				// the flag parser reports it (the command fails anyway)
+				return append(append(pre, name), flags...)
+			}
 			*dst = append(*dst, args[j+1])
 			j++
 		}

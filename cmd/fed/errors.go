@@ -136,6 +136,7 @@ func classify(ctx context.Context, err error) (int, []string) {
 	var ue *usageError
 	var ee *exitError
 	var keyFile *zk.KeyFileError
+	var dirty *repo.DirtyError
 	var solanaKey *repo.KeypairFileError
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
@@ -149,6 +150,8 @@ func classify(ctx context.Context, err error) (int, []string) {
 		return ee.code, hints
 	case errors.Is(err, repo.ErrNotRepo):
 		return exitNotRepo, append(hints, "run 'fed init' to create a repository here, or use -C DIR")
+	case errors.As(err, &dirty) && strings.HasPrefix(dirty.Op, "stash"):
+		return exitConflict, append(hints, "commit those changes, or discard them with 'fed restore PATH', then apply the stash")
 	case errors.Is(err, repo.ErrDirty):
 		return exitConflict, append(hints, "commit your changes first, or use --force to discard them")
 	case errors.Is(err, repo.ErrConflict):

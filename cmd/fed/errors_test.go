@@ -148,6 +148,10 @@ func TestReorderArgs(t *testing.T) {
 		{"unknown flag stays a flag", []string{"add", "a", "--bogus"}, []string{"add", "--bogus", "--", "a"}},
 		{"unknown command untouched", []string{"frob", "--x"}, []string{"frob", "--x"}},
 		{"no command", []string{"--quiet"}, []string{"--quiet"}},
+		{"-N is -n N", []string{"log", "-3", "main"}, []string{"log", "--max-count=3", "--", "main"}},
+		{"-nN", []string{"log", "-n5"}, []string{"log", "--max-count=5", "--"}},
+		{"-N only where -n counts", []string{"add", "-3"}, []string{"add", "-3", "--"}},
+		{"value flag last", []string{"log", "main", "-n"}, []string{"log", "-n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
