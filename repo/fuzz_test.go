@@ -2,6 +2,9 @@ package repo
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fed-vcs/fed/objects"
@@ -23,6 +26,35 @@ func FuzzDecodeIndex(f *testing.F) {
 		}
 		if again := encodeIndex(idx); !bytes.Equal(again, b) {
 			t.Fatalf("accepted index re-encodes differently")
+		}
+	})
+}
+
+// FuzzResolve feeds revision strings to Resolve: it never panics, and
+// whatever it resolves is a commit of the repository.
+func FuzzResolve(f *testing.F) {
+	for _, s := range []string{"HEAD", "main~1", "HEAD^2", "@{1}", "main@{0}~1", "@{-1}", "stash@{0}",
+		"@{", "a@{x}", "@{-0}", "@{99999999999999999999}", "HEAD:a.txt", "v1^{}", "..", "@"} {
+		f.Add(s)
+	}
+	old, had := os.LookupEnv("FED_CONFIG")
+	os.Setenv("FED_CONFIG", filepath.Join(f.TempDir(), "userconfig"))
+	defer func() {
+		if had {
+			os.Setenv("FED_CONFIG", old)
+		} else {
+			os.Unsetenv("FED_CONFIG")
+		}
+	}()
+	r, _, _ := historyRepo(f, f.TempDir())
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, rev string) {
+		id, err := r.Resolve(ctx, rev)
+		if err != nil {
+			return
+		}
+		if _, err := objects.ReadCommit(ctx, r.Objects, id); err != nil {
+			t.Fatalf("Resolve(%q) = %s, not a commit: %v", rev, id.Short(), err)
 		}
 	})
 }
