@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 )
 
@@ -119,6 +120,47 @@ func FuzzRepoName(f *testing.F) {
 		name, ep, ok := remote.SplitRepoPath(strings.TrimPrefix(remote.RepoPath(s, "refs"), remote.PathPrefix+"repos/"))
 		if !ok || name != s || ep != "refs" {
 			t.Fatalf("repo path of %q splits into %q %q", s, name, ep)
+		}
+	})
+}
+
+// FuzzSettingsCommit: any object bytes either fail ParseSettingsCommit or
+// are a settings commit that NewSettingsCommit rebuilds from what it read.
+func FuzzSettingsCommit(f *testing.F) {
+	if b, err := os.ReadFile("../doc/vectors/settings-commit.json"); err == nil {
+		var v struct {
+			CommitHex string `json:"commit_hex"`
+		}
+		if json.Unmarshal(b, &v) == nil {
+			if raw, err := hex.DecodeString(v.CommitHex); err == nil {
+				f.Add(raw)
+			}
+		}
+	}
+	_, tree := remote.EmptyTree()
+	f.Add(tree)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := objects.Decode(b)
+		if err != nil {
+			return
+		}
+		c, ok := o.(*objects.Commit)
+		if !ok {
+			return
+		}
+		zk, err := remote.ParseSettingsCommit(c)
+		if err != nil {
+			return
+		}
+		var parent objects.ID
+		if len(c.Parents) == 1 {
+			parent = c.Parents[0]
+		}
+		again := remote.NewSettingsCommit(zk, parent, c.Time)
+		again.Author, again.TZ, again.Signature = c.Author, c.TZ, c.Signature
+		b2, err := objects.Encode(again)
+		if err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("settings commit does not round-trip: %v\n%x\n%x", err, b, b2)
 		}
 	})
 }

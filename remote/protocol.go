@@ -107,6 +107,7 @@ const (
 	CodeInvalidProof       = "invalid-proof"        // 422: a pushed proof does not verify with the repository's keys and settings
 	CodeForeignProof       = "foreign-proof"        // 403: a proof the server cannot verify comes from its commit's author or the owner only
 	CodeZKSettingMissing   = "zk-setting-missing"   // 422: checking proofs needs a zk setting the repository lacks (zk.linf)
+	CodeBadSettings        = "bad-settings"         // 422: a settings commit that is malformed or not the owner's signed one
 )
 
 // ProblemTypePrefix starts the "type" URI of every problem; the code

@@ -273,6 +273,7 @@ var titles = map[string]string{
 	CodeInvalidProof:       "Invalid proof",
 	CodeForeignProof:       "Proof from a third party",
 	CodeZKSettingMissing:   "zk setting missing",
+	CodeBadSettings:        "Bad signed settings",
 }
 
 func (p *Problem) Error() string {
@@ -311,6 +312,8 @@ func (p *Problem) Unwrap() error {
 		return ErrProofRequired
 	case CodeWithheld:
 		return ErrNoFeature
+	case CodeBadSettings:
+		return ErrBadSettings
 	}
 	return nil
 }
@@ -480,8 +483,11 @@ func ValidateRefName(name string) error {
 		}
 		return nil
 	}
+	if name == SettingsRef {
+		return nil
+	}
 	if !strings.HasPrefix(name, refs.HeadsPrefix) && !strings.HasPrefix(name, refs.TagsPrefix) {
-		return fmt.Errorf("ref %q: only refs/heads/, refs/tags/ and refs/proofs/ may be pushed", name)
+		return fmt.Errorf("ref %q: only refs/heads/, refs/tags/, refs/proofs/ and %s may be pushed", name, SettingsRef)
 	}
 	return refs.ValidateName(name)
 }

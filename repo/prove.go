@@ -45,14 +45,43 @@ type ZKSettings struct {
 	ChunkSize int          // zk.chunk; default zk.DefaultChunk
 	Always    bool         // zk.prove = always
 	Pinned    []objects.ID // zk.vk: verifying key ids, comma or space separated
+	HasChunk  bool         // zk.chunk is set
+	// Signed are the signed settings of the current branch's remote
+	// (nil: none fetched); they give every key .fed/config leaves unset.
+	Signed *SignedSettings
+	// FromSigned lists the keys taken from Signed.
+	FromSigned []string
+	fromConfig bool // some key came from .fed/config
 }
 
-// ZKSettings reads zk.linf, zk.l2, zk.chunk, zk.prove and zk.vk.
+// Any reports whether any setting that makes a repository prove is set:
+// zk.linf, zk.l2, zk.chunk or zk.prove always.
+func (s ZKSettings) Any() bool { return s.HasLinf || s.HasL2 || s.Always || s.HasChunk }
+
+// ZKSettings reads zk.linf, zk.l2, zk.chunk, zk.prove and zk.vk from
+// .fed/config, and each of them but zk.prove that it leaves unset from
+// the signed settings of the current branch's remote (settings.go).
 func (r *Repo) ZKSettings() (ZKSettings, error) {
-	return parseZKSettings(func(k string) (string, bool) {
+	signed, err := r.RemoteSettings(context.Background(), r.settingsRemote())
+	if err != nil {
+		return ZKSettings{ChunkSize: zk.DefaultChunk}, err
+	}
+	var fromSigned []string
+	fromConfig := false
+	s, err := parseZKSettings(func(k string) (string, bool) {
 		v, ok := r.Config.Get(k)
-		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+		if v = strings.TrimSpace(v); ok && v != "" {
+			fromConfig = true
+			return v, true
+		}
+		if signed != nil && signed.ZK[k] != "" && k != "zk.prove" {
+			fromSigned = append(fromSigned, k)
+			return signed.ZK[k], true
+		}
+		return "", false
 	})
+	s.Signed, s.FromSigned, s.fromConfig = signed, fromSigned, fromConfig
+	return s, err
 }
 
 // zkConfigKeys are the zk.* keys of ZKSettings.
@@ -94,6 +123,7 @@ func parseZKSettings(get func(string) (string, bool)) (ZKSettings, error) {
 		if err := zk.CheckChunkSize(s.ChunkSize); err != nil {
 			return s, fmt.Errorf("config zk.chunk: %w", err)
 		}
+		s.HasChunk = true
 	}
 	if v, ok := get("zk.prove"); ok {
 		switch v {
@@ -459,12 +489,51 @@ func (c *CommitReport) fail(err error) {
 
 // VerifyReport is the outcome of Verify.
 type VerifyReport struct {
-	Commits []*CommitReport `json:"commits"`
-	OK      bool            `json:"ok"`
+	// Settings says where the zk settings checked against came from:
+	// "none", ".fed/config", "signed by <key> (<remote> settings <id>)",
+	// or ".fed/config, then signed by …" when both gave keys.
+	Settings string          `json:"settings"`
+	Commits  []*CommitReport `json:"commits"`
+	OK       bool            `json:"ok"`
 }
 
-// ErrVerify reports a Verify whose report is not OK.
-var ErrVerify = errors.New("repo: verification failed")
+// describe says where s came from (VerifyReport.Settings).
+func (s ZKSettings) describe() string {
+	var out []string
+	if s.fromConfig {
+		out = append(out, ".fed/config")
+	}
+	if len(s.FromSigned) > 0 {
+		out = append(out, fmt.Sprintf("signed by %s (%s settings %s)", s.Signed.Signer, s.Signed.Remote, s.Signed.Commit.Short()))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", then ")
+}
+
+// Errors of Verify.
+var (
+	// ErrVerify reports a Verify whose report is not OK.
+	ErrVerify = errors.New("repo: verification failed")
+	// ErrProofMissing reports a commit without the proof that its
+	// metadata, the settings or VerifyOptions.RequireProof call for.
+	ErrProofMissing = errors.New("repo: proof missing")
+	// ErrSettingsMissing reports a proof whose statement needs a zk
+	// setting (the update bound zk.linf) that the repository lacks.
+	ErrSettingsMissing = errors.New("repo: zk settings missing")
+)
+
+// claimsProof names what commit c records that only a proof can check
+// (its MetaZKRoot or MetaMergeWeights), "" when nothing.
+func claimsProof(c *objects.Commit) string {
+	for _, k := range []string{MetaZKRoot, MetaMergeWeights} {
+		if _, ok := c.Value(k); ok {
+			return k
+		}
+	}
+	return ""
+}
 
 // Verify checks the commits of revs (a revision or A..B): signatures,
 // proofs against their verifying keys (pinned ones only when zk.vk is
@@ -486,7 +555,7 @@ func (r *Repo) Verify(ctx context.Context, revs string, opts VerifyOptions) (*Ve
 	if err != nil {
 		return nil, err
 	}
-	rep := &VerifyReport{OK: true}
+	rep := &VerifyReport{OK: true, Settings: s.describe()}
 	drift := map[objects.ID]uint64{}
 	for _, id := range ids {
 		cr := r.verifyOne(ctx, id, s, opts, drift)
@@ -528,13 +597,22 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 	body, vk, err := r.loadProof(ctx, id, opts)
 	if err != nil {
 		if errors.Is(err, refs.ErrNotFound) {
-			if on, _, zerr := r.ZKEnabled(); zerr == nil && !on && !opts.RequireProof {
-				// a repository without zk settings asks for signatures only
+			claim := claimsProof(c)
+			if !s.Any() && !opts.RequireProof && claim == "" {
+				// a repository without zk settings asks for signatures
+				// only, of commits that claim nothing a proof would back
 				cr.Proof = "none (zk not configured)"
 				return cr
 			}
 			cr.Proof = "missing"
-			cr.fail(check(-1, "proof", fmt.Errorf("no proof attached (run 'fed prove %s')", id.Short())))
+			why := "the repository's zk settings require one"
+			switch {
+			case claim != "":
+				why = "it records " + claim + ", which only a proof can check"
+			case opts.RequireProof:
+				why = "proofs are required"
+			}
+			cr.fail(check(-1, "proof", fmt.Errorf("%w: no proof attached, and %s (fetch its proof, or have its author run 'fed prove %s' and push)", ErrProofMissing, why, id.Short())))
 		} else {
 			cr.Proof = "invalid"
 			cr.fail(err)
@@ -580,6 +658,9 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 			}
 		}
 		cr.Linf = float64(body.Linf) / (1 << zk.ScaleShift)
+		if !s.HasLinf {
+			cr.fail(check(-1, "update", fmt.Errorf("%w: the proof's bound %.6g cannot be checked: the repository's zk.linf is unknown here (fetch its signed settings, which its owner sets with 'fed config --remote REMOTE zk.linf B', or set zk.linf)", ErrSettingsMissing, cr.Linf)))
+		}
 		if s.HasLinf {
 			if want, err := zk.QuantBound(s.Linf); err == nil && body.Linf > want {
 				cr.fail(check(-1, "update", fmt.Errorf("%w: proof's bound %g is above zk.linf %g", zk.ErrBound, cr.Linf, s.Linf)))

@@ -807,6 +807,15 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 			if _, exists := current[name]; exists {
 				continue // never overwrite a local tag
 			}
+		case ref.Name == remote.SettingsRef:
+			// kept when the server drops it: only the owner's next
+			// signed settings replace it
+			name = SettingsRef(opts.Remote)
+			if current[name] != ref.ID {
+				if err := r.checkFetchedSettings(ctx, c, opts.Remote, ref.ID, current[name], shallow); err != nil {
+					return err
+				}
+			}
 		default:
 			continue
 		}

@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -22,8 +23,7 @@ func (r *Repo) ZKEnabled() (bool, ZKSettings, error) {
 	if err != nil {
 		return false, s, err
 	}
-	chunk, _ := r.Config.Get("zk.chunk")
-	return s.HasLinf || s.HasL2 || s.Always || chunk != "", s, nil
+	return s.Any(), s, nil
 }
 
 // EnableZK makes every new commit of a repository with zk settings (see
@@ -45,6 +45,14 @@ func (r *Repo) EnableZK() {
 			return err
 		}
 		root, err := r.zkTreeRoot(ctx, c.Tree, s.ChunkSize)
+		if errors.Is(err, objects.ErrNotFound) {
+			// weights withheld from this repository (a clone of private
+			// contributions): no root to record, so the commit claims
+			// nothing a proof would have to back
+			if absent, werr := r.WithheldAbsent(ctx); werr == nil && len(absent) > 0 {
+				return nil
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("record %s: %w", MetaZKRoot, err)
 		}

@@ -34,7 +34,10 @@ func newConfigCommand(e *env) *cli.Command {
 			"--remote REMOTE reads and sets the zk settings of the repository REMOTE hosts\n" +
 			"(zk.chunk, zk.linf, zk.l2, zk.vk): the bounds and chunk size that server proves\n" +
 			"with (fed serve --prove) and checks proofs against (--require-proofs). Setting\n" +
-			"them needs the repository's owner; the server refuses values fed would refuse.",
+			"them needs the repository's owner; the server refuses values fed would refuse.\n" +
+			"Each change also signs the whole set with your key and stores it on REMOTE as\n" +
+			"refs/meta/settings: fetch and clone bring it, check that the owner signed it,\n" +
+			"and fed verify and fed prove use it for every key .fed/config leaves unset.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "global", Usage: "use the user's file instead of the repository's"},
 			&cli.StringFlag{Name: "remote", Usage: "the zk settings of the repository on `REMOTE` instead"},
@@ -146,6 +149,15 @@ func runRemoteConfig(ctx context.Context, opts configOptions, e *env) error {
 	// rather than report a change that did not happen
 	if len(opts.args) == 2 && st.ZK[opts.args[0]] != opts.args[1] || opts.unset && st.ZK[opts.args[0]] != "" {
 		return fmt.Errorf("%s did not keep %s (a server of an earlier fed release keeps no zk settings)", opts.remote, opts.args[0])
+	}
+	if opts.unset || len(opts.args) == 2 {
+		// the settings clones check against: signed by the owner, so a
+		// server can drop them but not weaken them
+		id, err := r.PublishSettings(ctx, opts.remote, st.ZK)
+		if err != nil {
+			return remoteError(fmt.Errorf("%s kept %s, but its signed settings were not updated: %w", opts.remote, opts.args[0], err))
+		}
+		e.note("Signed the zk settings of %s (settings %s): fetch and clone bring them to every copy\n", opts.remote, id.Short())
 	}
 	switch {
 	case opts.list:

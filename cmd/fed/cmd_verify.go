@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/zk"
 )
 
 type verifyOptions struct {
@@ -18,6 +19,8 @@ type verifyOptions struct {
 	json    bool
 	anchors bool
 	rpc     string
+	// requireProofs fails every commit without a verifying proof
+	requireProofs bool
 }
 
 func newVerifyCommand(e *env) *cli.Command {
@@ -33,10 +36,16 @@ func newVerifyCommand(e *env) *cli.Command {
 			"weights against merge.weights.\n" +
 			"Works without weights (a --depth 1 clone, withheld contributions): then only\n" +
 			"commitments and proofs are checked. Exits 0 only when every commit verifies;\n" +
-			"the last line is a summary. Development keys are named in every report.",
+			"the last line is a summary. Development keys are named in every report.\n\n" +
+			"The zk settings are .fed/config's, else the ones the repository's owner signed\n" +
+			"(fed config --remote), which fetch and clone bring. A commit that records zk.root\n" +
+			"or merge.weights fails without a proof that verifies, and an update proof fails\n" +
+			"when no zk.linf is known to check its bound against: verify never passes what it\n" +
+			"cannot check. --require-proofs (for CI) fails every commit without a verifying proof.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "verify `N` chunks at once", DefaultText: "all cores"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+			&cli.BoolFlag{Name: "require-proofs", Usage: "fail every commit in range that has no verifying proof (CI)"},
 			&cli.BoolFlag{Name: "anchors", Usage: "also check that every commit anchored on Solana (fed anchor) is in this history"},
 			&cli.StringFlag{Name: "rpc", Usage: "Solana JSON-RPC `URL` for --anchors (default: config solana.rpc, then the Solana CLI's)"},
 		},
@@ -46,7 +55,7 @@ func newVerifyCommand(e *env) *cli.Command {
 				return usageErrorf("verify takes at most one revision or range")
 			}
 			opts := verifyOptions{revs: "HEAD", workers: c.Int("workers"), json: c.Bool("json"),
-				anchors: c.Bool("anchors"), rpc: c.String("rpc")}
+				anchors: c.Bool("anchors"), rpc: c.String("rpc"), requireProofs: c.Bool("require-proofs")}
 			if opts.anchors && opts.json {
 				return usageErrorf("--anchors prints text; use 'fed anchor --verify --json' for JSON")
 			}
@@ -70,7 +79,7 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.Verify(ctx, opts.revs, repo.VerifyOptions{Cache: cache, Workers: opts.workers})
+	rep, err := r.Verify(ctx, opts.revs, repo.VerifyOptions{Cache: cache, Workers: opts.workers, RequireProof: opts.requireProofs})
 	if err != nil && !errors.Is(err, repo.ErrVerify) {
 		return err
 	}
@@ -89,6 +98,7 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 			return err
 		}
 	} else {
+		e.printf("settings: %s\n", rep.Settings)
 		for _, c := range rep.Commits {
 			printCommitReport(e, c)
 		}
@@ -113,7 +123,17 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 		anchorErr = e.solanaError(verifyAnchors(ctx, r, c, anchorOptions{}, e), r)
 	}
 	if failed > 0 {
-		return &exitError{code: exitFailure, msg: fmt.Sprintf("verification failed: %d of %d commit(s)", failed, len(rep.Commits))}
+		var hints []string
+		if errors.Is(err, repo.ErrProofMissing) {
+			hints = append(hints, "a missing proof: 'fed fetch' brings the proofs its remote holds; else its author proves it ('fed prove REV') and pushes")
+		}
+		if errors.Is(err, repo.ErrSettingsMissing) {
+			hints = append(hints, "missing zk settings: 'fed fetch' brings the settings the repository's owner signed ('fed config --remote REMOTE KEY VALUE')")
+		}
+		if errors.Is(err, zk.ErrNoKeys) {
+			hints = append(hints, "missing verifying keys: import them with 'fed zk import' (or make development keys with 'fed zk setup')")
+		}
+		return withHint(&exitError{code: exitFailure, msg: fmt.Sprintf("verification failed: %d of %d commit(s)", failed, len(rep.Commits))}, hints...)
 	}
 	return anchorErr
 }

@@ -60,6 +60,9 @@ fed prove --setup -q
 fed remote add origin "$url"
 fed push -q
 for u in "${clinics[@]}"; do fed collab add "${pub[$u]}"; done
+# The same settings, signed by the owner, for the server and every clone.
+fed config --remote origin zk.chunk 256
+fed config --remote origin zk.linf 2.0
 acc0=$("$PY" "$TRAIN" eval model.pt)
 acc=$acc0
 echo "global accuracy after round 0: $acc0"
@@ -119,7 +122,7 @@ step "anyone verifies the history from a fresh clone: signatures, update bounds,
 export FED_KEYPAIR="$work/owner.json"
 fed clone -q "$url" "$work/auditor"
 cd "$work/auditor"
-fed verify ..HEAD
+fed verify --require-proofs ..HEAD
 "$PY" -c "import torch; sd = torch.load('model.pt'); print('torch.load of the published model:', {k: tuple(v.shape) for k, v in sd.items()})"
 echo
 echo "done: ${#clinics[@]} clinics, $ROUNDS rounds, accuracy $acc0 -> $acc"

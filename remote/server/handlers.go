@@ -405,6 +405,16 @@ func (c *call) updateRefs() {
 			c.internal(err)
 			return
 		}
+		if u.Name == remote.SettingsRef {
+			if p, deny := c.checkSettingsRef(ctx, rp, u, owner); deny {
+				c.deny(p)
+				return
+			} else if p != nil {
+				c.fail(p)
+				return
+			}
+			continue
+		}
 		if strings.HasPrefix(u.Name, remote.ProofsPrefix) {
 			// a proof ref names the proof of the commit in its name;
 			// checkProofRefs decides once the request's proofs are known
