@@ -449,6 +449,11 @@ type VerifyOptions struct {
 	// RequireProof fails a commit without a proof even in a repository
 	// without zk settings (a hosting server's protected branches).
 	RequireProof bool
+	// UncheckedBound lets an update proof pass when no zk.linf is known
+	// (its bound is reported, not compared): for a caller that decides
+	// about the bound itself, as a hosting server does. Otherwise such a
+	// proof fails with ErrSettingsMissing.
+	UncheckedBound bool
 	// Proofs names, by commit, proof objects to verify instead of the
 	// commits' refs/proofs/<commit> (a server checking a push that sets
 	// those refs in the same request).
@@ -658,7 +663,7 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 			}
 		}
 		cr.Linf = float64(body.Linf) / (1 << zk.ScaleShift)
-		if !s.HasLinf {
+		if !s.HasLinf && !opts.UncheckedBound {
 			cr.fail(check(-1, "update", fmt.Errorf("%w: the proof's bound %.6g cannot be checked: the repository's zk.linf is unknown here (fetch its signed settings, which its owner sets with 'fed config --remote REMOTE zk.linf B', or set zk.linf)", ErrSettingsMissing, cr.Linf)))
 		}
 		if s.HasLinf {

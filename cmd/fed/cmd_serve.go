@@ -179,7 +179,8 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		if err != nil {
 			return err
 		}
-		rep, err := r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: verifyCache, RequireProof: true, Proofs: proofs})
+		// the bound: requireBound below, under --require-proofs
+		rep, err := r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: verifyCache, RequireProof: true, Proofs: proofs, UncheckedBound: true})
 		if err != nil || !opts.requireProofs {
 			return err
 		}

@@ -71,7 +71,6 @@ func TestSettingsRef(t *testing.T) {
 	}
 	for name, id := range map[string]objects.ID{
 		"signed by a collaborator": weaker,
-		"unsigned":                 settings(nil, s1, "10", nil),
 		"wrong message":            settings(owner, s1, "10", func(c *objects.Commit) { c.Message = "x\n" }),
 		"unknown key": settings(owner, s1, "10", func(c *objects.Commit) {
 			c.Meta = objects.SortKV(append(c.Meta, objects.KV{Key: "zk.prove", Value: "always"}))
@@ -82,6 +81,10 @@ func TestSettingsRef(t *testing.T) {
 		if err := set(co, s1, id, false); code(err) != remote.CodeBadSettings || !errors.Is(err, remote.ErrBadSettings) {
 			t.Errorf("owner pushing settings %s: %v, want bad-settings", name, err)
 		}
+	}
+	// an unsigned one is refused as any unsigned commit is, or as settings
+	if err := set(co, s1, settings(nil, s1, "10", nil), false); code(err) != remote.CodeBadSettings && code(err) != remote.CodeBadObjectSignature {
+		t.Errorf("owner pushing unsigned settings: %v", err)
 	}
 	// an older or unrelated settings commit replaces the current one only with force
 	other := settings(owner, objects.ZeroID, "1", nil)
