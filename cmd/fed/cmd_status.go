@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -116,6 +117,11 @@ func runStatus(ctx context.Context, opts statusOptions, e *env) error {
 	}
 	if branch != "" {
 		e.printf("On branch %s\n", branch.Short())
+		if !head.IsZero() {
+			if err := printTracking(ctx, e, r, head, branch); err != nil {
+				return err
+			}
+		}
 	} else {
 		e.printf("HEAD detached at %s\n", head.Short())
 	}
@@ -223,5 +229,36 @@ func printShortBranch(ctx context.Context, e *env, r *repo.Repo, head objects.ID
 		}
 	}
 	e.printf("%s\n", line)
+	return nil
+}
+
+// printTracking prints git's lines on how the branch stands against its
+// upstream ("Your branch is ahead of 'origin/main' by 1 commit.").
+func printTracking(ctx context.Context, e *env, r *repo.Repo, head objects.ID, branch refs.Name) error {
+	t, err := branchTracking(ctx, r, branch.Short(), head)
+	if err != nil || t.upstream == "" {
+		return err
+	}
+	commits := func(n int) string {
+		if n == 1 {
+			return "1 commit"
+		}
+		return fmt.Sprintf("%d commits", n)
+	}
+	switch {
+	case t.gone:
+		e.printf("Your branch is based on '%s', but the upstream is gone.\n", t.upstream)
+	case t.ahead == 0 && t.behind == 0:
+		e.printf("Your branch is up to date with '%s'.\n", t.upstream)
+	case t.behind == 0:
+		e.printf("Your branch is ahead of '%s' by %s.\n", t.upstream, commits(t.ahead))
+		e.hint(`  (use "fed push" to publish your local commits)` + "\n")
+	case t.ahead == 0:
+		e.printf("Your branch is behind '%s' by %s, and can be fast-forwarded.\n", t.upstream, commits(t.behind))
+		e.hint(`  (use "fed pull" to update your local branch)` + "\n")
+	default:
+		e.printf("Your branch and '%s' have diverged,\nand have %d and %d different commits each, respectively.\n", t.upstream, t.ahead, t.behind)
+		e.hint(`  (use "fed pull" to merge the remote branch into yours)` + "\n")
+	}
 	return nil
 }
