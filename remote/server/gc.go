@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
 )
 
 // GCResult is the outcome of collecting one repository.
@@ -21,7 +23,8 @@ type GCResult struct {
 
 // GC removes, in every repository, the objects no ref reaches that were
 // uploaded or last asked about more than GCGrace ago: what a client
-// uploaded and never referenced. Ref updates of a repository wait while
+// uploaded and never referenced. Proof refs of commits that no branch or
+// tag reaches go first, once their proofs are as old. Ref updates of a repository wait while
 // it is collected. Leftover temporary directories of interrupted
 // repository creations older than the grace period are removed too.
 func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
@@ -50,6 +53,9 @@ func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
 func (rp *repository) collect(ctx context.Context, grace time.Duration) (*objects.GCReport, error) {
 	rp.gc.Lock()
 	defer rp.gc.Unlock()
+	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
+		return nil, err
+	}
 	all, err := rp.refs.List("refs/")
 	if err != nil {
 		return nil, err
@@ -104,4 +110,50 @@ func (s *Server) repoNames() ([]string, error) {
 		return nil
 	})
 	return names, err
+}
+
+// dropDanglingProofs deletes the proof refs of commits that no branch or
+// tag reaches, once their proof objects are older than grace: fed pushes
+// proofs before their branch, and when the branch step is refused (or
+// never comes) the proof ref would keep the commit and its weights on the
+// server for good, unpublished (reach.go). The caller holds rp.gc.
+func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duration) error {
+	all, err := rp.refs.List("refs/")
+	if err != nil {
+		return err
+	}
+	var named []objects.ID
+	var proofs []refs.Ref
+	for _, r := range all {
+		switch n := string(r.Name); {
+		case strings.HasPrefix(n, remote.ProofsPrefix):
+			proofs = append(proofs, r)
+		case strings.HasPrefix(n, refs.HeadsPrefix), strings.HasPrefix(n, refs.TagsPrefix):
+			named = append(named, r.ID)
+		}
+	}
+	if len(proofs) == 0 {
+		return nil
+	}
+	commits, err := rp.commitsOf(ctx, named)
+	if err != nil {
+		return err
+	}
+	cutoff := time.Now().Add(-grace)
+	var drop []refs.Update
+	for _, r := range proofs {
+		commit, err := objects.ParseID(strings.TrimPrefix(string(r.Name), remote.ProofsPrefix))
+		if err != nil || commits[commit] {
+			continue
+		}
+		if t, err := rp.store.ModTime(r.ID); err == nil && t.Before(cutoff) {
+			drop = append(drop, refs.Update{Name: r.Name, Old: r.ID})
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.refs.Transaction(drop, refs.Entry{Message: "gc: proofs of commits no branch or tag reaches"})
 }

@@ -476,22 +476,27 @@ func (rp *repository) published(ctx context.Context, id objects.ID) (bool, error
 	if err != nil {
 		return false, err
 	}
-	seen := map[objects.ID]bool{}
-	var stack []objects.ID
+	var named []objects.ID
 	for _, r := range all {
 		if strings.HasPrefix(string(r.Name), refs.HeadsPrefix) || strings.HasPrefix(string(r.Name), refs.TagsPrefix) {
-			stack = append(stack, r.ID)
+			named = append(named, r.ID)
 		}
 	}
+	set, err := rp.commitsOf(ctx, named)
+	return set[id], err
+}
+
+// commitsOf returns the commits and tag objects reachable from tips
+// through tag targets and commit parents (tips included).
+func (rp *repository) commitsOf(ctx context.Context, tips []objects.ID) (map[objects.ID]bool, error) {
+	seen := map[objects.ID]bool{}
+	stack := append([]objects.ID(nil), tips...)
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return nil, err
 		}
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if x == id {
-			return true, nil
-		}
 		if seen[x] || x.IsZero() {
 			continue
 		}
@@ -501,7 +506,7 @@ func (rp *repository) published(ctx context.Context, id objects.ID) (bool, error
 			continue // a hole left by an older server: reaches nothing
 		}
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		switch o := o.(type) {
 		case *objects.Commit:
@@ -510,5 +515,5 @@ func (rp *repository) published(ctx context.Context, id objects.ID) (bool, error
 			stack = append(stack, o.Target)
 		}
 	}
-	return false, nil
+	return seen, nil
 }

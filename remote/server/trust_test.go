@@ -548,3 +548,42 @@ func TestDownloadsOnlyPublished(t *testing.T) {
 		t.Fatalf("get after a ref set beside the server: %d", st)
 	}
 }
+
+// TestGCDropsDanglingProofs: the proof ref of a commit that no branch or
+// tag reaches (its branch push was refused, or never came) goes at the
+// next collection after the grace period, and the commit's objects with
+// it; proofs of published commits stay.
+func TestGCDropsDanglingProofs(t *testing.T) {
+	ctx := context.Background()
+	tr := newTrustRepo(t, server.Options{GCGrace: time.Nanosecond})
+	d, _, dIDs := tr.attacker.h.commit(tr.root, 1, 1024, 5, nil)
+	dProof := tr.attacker.h.proof(d, "by its author")
+	if code := tr.attacker.update(t, tr.store, append(dIDs, dProof), remote.RefUpdate{Name: remote.ProofsPrefix + d.String(), New: dProof}); code != "" {
+		t.Fatal(code)
+	}
+	if code := tr.attacker.update(t, tr.store, nil, remote.RefUpdate{Name: "refs/heads/main", Old: tr.root, New: d, Force: true}); code != remote.CodeForceDenied {
+		t.Fatalf("refused branch step: %q", code)
+	}
+	rootProof := tr.owner.h.proof(tr.root, "owner's")
+	if code := tr.owner.update(t, tr.store, []objects.ID{rootProof}, remote.RefUpdate{Name: remote.ProofsPrefix + tr.root.String(), New: rootProof}); code != "" {
+		t.Fatal(code)
+	}
+	n0 := countObjects(t, tr.ts.root, "lab/m")
+	time.Sleep(10 * time.Millisecond)
+	if _, err := tr.ts.srv.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.ref(t, remote.ProofsPrefix+d.String()); !got.IsZero() {
+		t.Fatalf("the proof of an unpublished commit survived gc: %s", got.Short())
+	}
+	if got := tr.ref(t, remote.ProofsPrefix+tr.root.String()); got != rootProof {
+		t.Fatalf("the proof of main's commit after gc: %s, want %s", got.Short(), rootProof.Short())
+	}
+	if n := countObjects(t, tr.ts.root, "lab/m"); n != n0-len(dIDs)-1 {
+		t.Fatalf("%d objects after gc, want %d (the unpublished commit's %d and its proof gone)", n, n0-len(dIDs)-1, len(dIDs))
+	}
+	res, err := tr.ts.srv.Fsck(ctx, "lab/m")
+	if err != nil || len(res.Report.Problems) != 0 {
+		t.Fatalf("fsck: %+v %v", res, err)
+	}
+}
