@@ -32,6 +32,18 @@ var (
 	ErrMismatch = errors.New("zk: commitment does not match")
 )
 
+// NoKeysError reports the circuit shape whose keys the cache lacks; it
+// matches ErrNoKeys.
+type NoKeysError struct {
+	Shape Shape
+	err   error
+}
+
+func (e *NoKeysError) Error() string { return e.err.Error() }
+
+// Unwrap returns the error wrapping ErrNoKeys.
+func (e *NoKeysError) Unwrap() error { return e.err }
+
 // CheckError says which commit, chunk and check failed. Chunk is -1 when
 // the failure is not about one chunk.
 type CheckError struct {

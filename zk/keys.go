@@ -374,7 +374,7 @@ func (c *Cache) VerifyingKey(shape Shape) (*VerifyingKey, error) {
 	}
 	b, err := os.ReadFile(c.path(shape, ".vk"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w %s (run 'fed zk setup')", ErrNoKeys, shape)
+		return nil, &NoKeysError{Shape: shape, err: fmt.Errorf("%w %s (run 'fed zk setup')", ErrNoKeys, shape)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("zk: read verifying key %s: %w", shape, err)
@@ -406,8 +406,8 @@ func (c *Cache) provingKey(shape Shape) (groth16.ProvingKey, Origin, error) {
 	}
 	b, err := os.ReadFile(c.path(shape, ".pk"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("%w %s: the cache holds its verifying key only; proving needs the proving key made with it (copy %s from where the keys were made, or delete %s and run 'fed zk setup' for new development keys)",
-			ErrNoKeys, shape, c.path(shape, ".pk"), c.path(shape, ".vk"))
+		return nil, 0, &NoKeysError{Shape: shape, err: fmt.Errorf("%w %s: the cache holds its verifying key only; proving needs the proving key made with it (copy %s from where the keys were made, or delete %s and run 'fed zk setup' for new development keys)",
+			ErrNoKeys, shape, c.path(shape, ".pk"), c.path(shape, ".vk"))}
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("zk: read proving key %s: %w", shape, err)

@@ -138,6 +138,7 @@ func classify(ctx context.Context, err error) (int, []string) {
 	var keyFile *zk.KeyFileError
 	var dirty *repo.DirtyError
 	var solanaKey *repo.KeypairFileError
+	var noKeys *zk.NoKeysError
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return exitInterrupted, hints
@@ -180,6 +181,8 @@ func classify(ctx context.Context, err error) (int, []string) {
 	case errors.As(err, &keyFile):
 		stem := strings.TrimSuffix(strings.TrimSuffix(keyFile.Path, ".pk"), ".vk")
 		return exitFailure, append(hints, fmt.Sprintf("delete the pair %s.pk and %s.vk and make the keys again ('fed zk setup', or 'fed zk import' for ceremony keys); proofs already attached keep verifying with their own verifying key", stem, stem))
+	case errors.As(err, &noKeys):
+		return exitFailure, append(hints, fmt.Sprintf("make development keys for it with '%s' (or 'fed prove --setup': the keys each commit needs), or import ceremony keys with 'fed zk import --shape %s'", setupCommand(noKeys.Shape), noKeys.Shape))
 	case errors.Is(err, zk.ErrNoKeys):
 		return exitFailure, append(hints, "make development keys with 'fed zk setup' or 'fed prove --setup', or import ceremony keys with 'fed zk import'")
 	case errors.Is(err, zk.ErrBound):
@@ -190,4 +193,25 @@ func classify(ctx context.Context, err error) (int, []string) {
 		return exitFailure, append(hints, "an exact (provable) merge stores the fixed-point mean bit for bit: F32 values must stay below 256 in magnitude, F16/BF16 rarely fit; merge without --prove")
 	}
 	return exitFailure, hints
+}
+
+// setupCommand is the command that makes development keys of shape: a
+// merge's sides are its parents, HEAD included.
+func setupCommand(s zk.Shape) string {
+	cmd := "fed zk setup"
+	switch s.Kind {
+	case zk.KindCommit:
+		cmd += " --kind commit"
+	case zk.KindUpdate:
+		cmd += " --kind update"
+	case zk.KindMerge:
+		cmd += fmt.Sprintf(" --kind merge --sides %d", s.K)
+		if s.WBits > 8 { // the default total weight, 256, needs 8 bits
+			cmd += fmt.Sprintf(" --total-weight %d", uint64(1)<<s.WBits)
+		}
+	}
+	if s.N != 8192 {
+		cmd += fmt.Sprintf(" --chunk %d", s.N)
+	}
+	return cmd
 }
