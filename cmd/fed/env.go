@@ -104,10 +104,25 @@ func (e *env) loadKey(r *repo.Repo) error {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return withHint(fmt.Errorf("load signing key %s: %w", p, err), "create a key with 'fed keygen "+p+"'")
+		return withHint(fmt.Errorf("load signing key %s: %w", p, err), keyHint(p, e.workdir(), r.Root))
 	}
 	r.Key = k
 	return nil
+}
+
+// keyHint tells how to get the key file p (relative to wd) that could
+// not be loaded.
+// It never suggests making a key inside the working tree root, where
+// 'fed add .' would find it (and refuse it).
+func keyHint(p, wd, root string) string {
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs, _ = filepath.Abs(filepath.Join(wd, p))
+	}
+	if rel, err := filepath.Rel(root, abs); root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "keys belong outside the working tree: make one with 'fed keygen ~/keys/NAME.json' and name it with --keypair ~/keys/NAME.json or 'fed config user.keypair ~/keys/NAME.json' (a path relative to where fed runs, or absolute)"
+	}
+	return "create a key with 'fed keygen " + p + "'"
 }
 
 // defaultKeyPath is the Solana CLI's default keypair file.
