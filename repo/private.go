@@ -182,12 +182,8 @@ func (r *Repo) pushWithheld(ctx context.Context, c *remote.Client, res *PushResu
 			return fmt.Errorf("push proofs: %w", err)
 		}
 	}
-	for len(ups) > 0 {
-		n := min(len(ups), remote.MaxUpdates)
-		if _, err := c.UpdateRefsWithheld(ctx, ups[:n], declared); err != nil {
-			return fmt.Errorf("push proofs (%s): %w", ProofsPrefix, err)
-		}
-		ups = ups[n:]
+	if err := sendProofs(ctx, c, ups, declared); err != nil {
+		return err
 	}
 	if res.UpToDate {
 		return nil
@@ -203,11 +199,13 @@ func (r *Repo) pushWithheld(ctx context.Context, c *remote.Client, res *PushResu
 }
 
 // proofUpdates lists the proof refs of the commits reachable from tip
-// that the server lacks, and with force those it holds with another
-// value, and the objects they need (proof objects and their verifying
-// keys). A new proof ref needs no force, so collaborators push proofs of
-// their commits; replacing the server's proof of a commit is a forced
-// update, which servers allow the owner only (like moving a tag).
+// that the server lacks or holds with another value, and the objects they
+// need (proof objects and their verifying keys). A new proof ref needs no
+// force, so collaborators push proofs of their commits. Replacing the
+// server's proof of a commit is, with force, a forced update, which
+// servers allow the owner only (like moving a tag); without force, an
+// offer (old set, no force) that a server takes only when the proof it
+// holds does not verify (doc/protocol.md §7.1; sendProofs).
 func (r *Repo) proofUpdates(ctx context.Context, tip objects.ID, onServer *remote.RefList, force bool) ([]remote.RefUpdate, []objects.ID, error) {
 	local, err := r.Refs.List(ProofsPrefix)
 	if err != nil || len(local) == 0 {
@@ -234,8 +232,8 @@ func (r *Repo) proofUpdates(ctx context.Context, tip objects.ID, onServer *remot
 		if p, ok := proofOf[id]; ok {
 			name := string(ProofRef(id))
 			cur := server[name]
-			if cur != p && (cur.IsZero() || force) {
-				ups = append(ups, remote.RefUpdate{Name: name, Old: cur, New: p, Force: !cur.IsZero()})
+			if cur != p {
+				ups = append(ups, remote.RefUpdate{Name: name, Old: cur, New: p, Force: !cur.IsZero() && force})
 				ids = append(ids, p)
 			}
 		}

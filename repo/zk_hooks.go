@@ -154,12 +154,37 @@ func (r *Repo) pushProofs(ctx context.Context, c *remote.Client, tip objects.ID,
 	if _, err := c.SendMissing(ctx, r.Objects, ids); err != nil {
 		return fmt.Errorf("push proofs: %w", err)
 	}
-	for len(ups) > 0 {
-		n := min(len(ups), remote.MaxUpdates)
-		if _, err := c.UpdateRefs(ctx, ups[:n]); err != nil {
+	return sendProofs(ctx, c, ups, nil)
+}
+
+// sendProofs moves the proof refs ups (from proofUpdates) on the server:
+// new ones and forced replacements in batches, where a refusal stops the
+// push; then offers, replacements without force, one at a time: a server
+// takes one only when the proof it holds does not verify (a proof an
+// older server took, or one the owner's tightened settings fail), and a
+// refused offer leaves the server's proof in place.
+func sendProofs(ctx context.Context, c *remote.Client, ups []remote.RefUpdate, withheld []objects.ID) error {
+	var sure, offers []remote.RefUpdate
+	for _, u := range ups {
+		if !u.Old.IsZero() && !u.Force {
+			offers = append(offers, u)
+		} else {
+			sure = append(sure, u)
+		}
+	}
+	for len(sure) > 0 {
+		n := min(len(sure), remote.MaxUpdates)
+		if _, err := c.UpdateRefsWithheld(ctx, sure[:n], withheld); err != nil {
 			return fmt.Errorf("push proofs (%s): %w", ProofsPrefix, err)
 		}
-		ups = ups[n:]
+		sure = sure[n:]
+	}
+	for _, u := range offers {
+		_, err := c.UpdateRefsWithheld(ctx, []remote.RefUpdate{u}, withheld)
+		var p *remote.Problem
+		if err != nil && !(errors.As(err, &p) && !p.Retryable()) {
+			return fmt.Errorf("push proofs (%s): %w", ProofsPrefix, err)
+		}
 	}
 	return nil
 }
