@@ -101,7 +101,7 @@ var commandArgs = map[string]int{
 	"anchor": argRevs, "prove": argRevs, "verify": argRevs, "reflog": argRevs,
 	"checkout": argRevFiles, "diff": argRevFiles,
 	"push": argRemote, "fetch": argRemote, "pull": argRemote, "remote": argRemote,
-	"init": argFiles, "clone": argNone, "version": argNone, "help": argNone, "keygen": argFiles,
+	"init": argFiles, "clone": argNone, "version": argNone, "keygen": argFiles,
 }
 
 // runComplete prints the candidates for the last of words (the word being
@@ -111,6 +111,7 @@ func newCompleteCommand(e *env, app func() *cli.App) *cli.Command {
 		Name:            "__complete",
 		Hidden:          true,
 		SkipFlagParsing: true,
+		HideHelp:        true, // "help" is a word to complete, not a request
 		Action: func(c *cli.Context) error {
 			for _, s := range complete(c.Context, app(), c.Args().Slice(), e) {
 				e.printf("%s\n", s)
@@ -149,17 +150,26 @@ func complete(ctx context.Context, app *cli.App, words []string, e *env) []strin
 		}
 		args = append(args, w)
 	}
-	if cmd == nil {
-		if strings.HasPrefix(cur, "-") {
-			return matching(cur, flagNames(app.Flags))
-		}
+	commands := func() []string {
 		var names []string
 		for _, c := range app.Commands {
 			if !c.Hidden {
 				names = append(names, c.Name)
 			}
 		}
-		return matching(cur, names)
+		return matching(cur, append(names, "help"))
+	}
+	if cmd == nil {
+		if strings.HasPrefix(cur, "-") {
+			return matching(cur, flagNames(app.Flags))
+		}
+		return commands()
+	}
+	if cmd.Name == "help" {
+		if len(args) == 0 {
+			return commands()
+		}
+		return nil
 	}
 	local := flagTable(cmd.Flags)
 	// the value of a flag
@@ -173,7 +183,7 @@ func complete(ctx context.Context, app *cli.App, words []string, e *env) []strin
 		return files(e, cur)
 	}
 	if strings.HasPrefix(cur, "-") {
-		return matching(cur, flagNames(cmd.Flags))
+		return matching(cur, append(flagNames(cmd.Flags), "--help"))
 	}
 	var positional []string
 	for i := 0; i < len(args); i++ {
@@ -220,6 +230,9 @@ func findCommand(app *cli.App, name string) *cli.Command {
 		if c.HasName(name) {
 			return c
 		}
+	}
+	if name == "help" || name == "h" {
+		return &cli.Command{Name: "help"} // urfave adds it when the app runs
 	}
 	return nil
 }
