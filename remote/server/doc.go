@@ -20,7 +20,8 @@
 // proof ref is taken when CheckProof verifies its proof, or, without
 // CheckProof, from its commit's author or the owner only. Public repositories are readable by
 // anyone, private ones only by the owner and collaborators (others get
-// 404).
+// 404). Reads serve only published objects (reach.go): what a branch or
+// tag reaches, and the proofs of its commits; an upload publishes nothing.
 //
 // Ownership by NFT: with Options.NFTHolder set, the owner may link the
 // repository to its Solana repository NFT (settings "nft"); from then on
