@@ -65,8 +65,9 @@ func (e *exitError) Error() string { return e.msg }
 // report prints err (if any) and returns the exit code it means. It is
 // the only place where errors become messages and exit codes.
 func report(ctx context.Context, stderr io.Writer, err error) int {
-	if err == nil {
-		return exitOK
+	var done *exitError
+	if err == nil || errors.As(err, &done) && done.code == exitOK {
+		return exitOK // (an exitError with code 0 ends a command that printed its result)
 	}
 	code, hints := classify(ctx, err)
 	switch {

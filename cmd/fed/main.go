@@ -112,12 +112,16 @@ func newApp(e *env) *cli.App {
 			e.keypair = c.String("keypair")
 			e.quiet = c.Bool("quiet")
 			e.noProgress = c.Bool("no-progress")
+			if c.Bool("version") {
+				// as git --version: the version, whatever follows
+				if err := runVersion(c.Context, e); err != nil {
+					return err
+				}
+				return &exitError{code: exitOK}
+			}
 			return nil
 		},
 		Action: func(c *cli.Context) error {
-			if c.Bool("version") {
-				return runVersion(c.Context, e)
-			}
 			if c.Args().Present() {
 				return usageErrorf("unknown command %q", c.Args().First())
 			}
