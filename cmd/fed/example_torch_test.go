@@ -14,7 +14,10 @@ import (
 // this tree: real PyTorch training and checkpoints, a fed serve on
 // loopback, collaborators pushing proven updates, proven FedAvg merges
 // that must beat every clinic alone, and a fresh clone verifying all 9
-// commits (the root, 3 updates and a merge per round).
+// commits (the root, 3 updates and a merge per round). The clinics' files
+// differ as real scripts' do (archive names, safetensors metadata, an
+// optimizer state, a config edit) and each merge must equal an
+// independent NumPy FedAvg (fedavg_check.py) bit for bit.
 // It skips when /usr/bin/python3 cannot import torch (CI installs it).
 func TestExampleTorch(t *testing.T) {
 	if testing.Short() {
@@ -38,7 +41,8 @@ func TestExampleTorch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/torch/federated.sh: %v\n%s", err, out)
 	}
-	for _, want := range []string{"verify: OK: 9 of 9 commit(s) verified", "torch.load of the published model", "together (FedAvg, 2 rounds)"} {
+	for _, want := range []string{"verify: OK: 9 of 9 commit(s) verified", "torch.load of the published model", "together (FedAvg, 2 rounds)",
+		"fedavg check: 4 tensors of model.pt and model.safetensors bit-identical", `Metadata model.safetensors: "client" changed differently`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

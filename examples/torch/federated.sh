@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Federated training with real PyTorch checkpoints: three clinics train one
 # model on their own records (train.py: each measures a different panel of
-# lab values), commit only the weights (model.pt, written by torch.save),
-# prove that each update stays within the agreed bound, and push to their
-# own branches on a `fed serve` at 127.0.0.1. The owner merges the branches
-# by FedAvg weighted by records, proves that the merge is that weighted
-# average, and publishes it. Finally a fresh clone verifies the history.
+# lab values), commit only the weights, prove that each update stays within
+# the agreed bound, and push to their own branches on a `fed serve` at
+# 127.0.0.1. The owner merges the branches by FedAvg weighted by records,
+# proves that the merge is that weighted average, and publishes it. Finally
+# a fresh clone verifies the history.
+#
+# The clinics' files differ the way real scripts' files do, and the rounds
+# merge without anyone making them alike: each clinic saves its checkpoint
+# under its own name (torch.save(sd, "alice_round1.pt") names the archive
+# inside after it) and copies it to model.pt; each exports model.safetensors
+# with its own metadata (client, num_examples, round); carol trains with
+# momentum and also commits her optimizer state (optimizer.pt, in torch's
+# legacy format, which fed stores whole: an update proof cannot cover
+# tensors its commit adds, see train.py); bob edits
+# the round folder's config.json. After each merge fedavg_check.py
+# recomputes the FedAvg of doc/design.md §14 with NumPy from the clinics'
+# own checkpoints and compares fed's merged files bit for bit.
 #
 # Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch)
 # and bin/fed (make build). ROUNDS (default 2); KEEP=1 keeps the work
@@ -17,6 +29,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 FED=${FED:-"$here/bin/fed"}
 PY=${PYTHON:-/usr/bin/python3}
 TRAIN="$here/examples/torch/train.py"
+CHECK="$here/examples/torch/fedavg_check.py"
 ROUNDS=${ROUNDS:-2}
 if ! "$PY" -c 'import torch' 2>/dev/null; then
   echo "examples/torch: $PY cannot import torch (Debian: apt-get install python3-torch)" >&2
@@ -52,9 +65,10 @@ fed init -q
 # chunks: the model has 738 parameters (production chunks hold 8192).
 fed config zk.linf 2.0
 fed config zk.chunk 256
-"$PY" "$TRAIN" init model.pt
+"$PY" "$TRAIN" init model.pt --export model.safetensors
 cp model.pt "$work/round0.pt"
-fed add model.pt
+"$PY" -c 'import json; print(json.dumps({"architecture": "mlp", "features": 20, "hidden": 32, "classes": 2, "local_epochs": 5, "lr": 0.1}, indent=2, sort_keys=True))' >config.json
+fed add model.pt model.safetensors config.json
 fed commit -q -m "round 0: untrained model"
 fed prove --setup -q
 fed remote add origin "$url"
@@ -67,6 +81,9 @@ acc0=$("$PY" "$TRAIN" eval model.pt)
 acc=$acc0
 echo "global accuracy after round 0: $acc0"
 
+runs="$work/runs"  # where the clinics' scripts save their checkpoints
+mkdir -p "$runs"
+declare -A samples
 for r in $(seq 1 "$ROUNDS"); do
   step "round $r: each clinic trains on its own records and pushes only the weights"
   for k in "${!clinics[@]}"; do
@@ -82,10 +99,18 @@ for r in $(seq 1 "$ROUNDS"); do
       fed fetch -q
     fi
     fed switch -q -c "$u-r$r" origin/main
-    samples=$("$PY" "$TRAIN" train model.pt --client "$k" --round "$r" 2>"$work/$u.log")
+    extra=()
+    if [ "$u" = carol ]; then extra=(--optimizer optimizer.pt); fi
+    samples[$u]=$("$PY" "$TRAIN" train model.pt --client "$k" --round "$r" \
+      --save-as "$runs/${u}_round$r.pt" --export model.safetensors "${extra[@]}" 2>"$work/$u.log")
     sed 's/^/  /' "$work/$u.log"
+    cp "$runs/${u}_round$r.pt" model.pt
+    if [ "$u" = carol ]; then fed add optimizer.pt; fi
+    if [ "$u" = bob ] && [ "$r" = 1 ]; then
+      "$PY" -c 'import json; c = json.load(open("config.json")); c["notes"] = "clinic b measures values 7-13"; open("config.json", "w").write(json.dumps(c, indent=2, sort_keys=True) + "\n")'
+    fi
     fed diff --stat | sed 's/^/  /'
-    fed commit -q -a -m "$u: round $r on $samples private records" --samples "$samples"
+    fed commit -q -a -m "$u: round $r on ${samples[$u]} private records" --samples "${samples[$u]}"
     fed prove --setup -q
     fed push -q origin "$u-r$r"
   done
@@ -97,7 +122,13 @@ for r in $(seq 1 "$ROUNDS"); do
   branches=()
   for u in "${clinics[@]}"; do branches+=("origin/$u-r$r"); done
   # exact=true: the fixed-point FedAvg that the merge proof states, bit for bit.
-  fed merge -q --param exact=true -m "round $r: FedAvg of ${clinics[*]}" "${branches[@]}"
+  fed merge --param exact=true -m "round $r: FedAvg of ${clinics[*]}" "${branches[@]}" | grep -v '^\[' | sed 's/^/  /'
+  sides=()
+  for u in "${clinics[@]}"; do sides+=("$runs/${u}_round$r.pt:${samples[$u]}"); done
+  "$PY" "$CHECK" "$r" model.pt model.safetensors "${sides[@]}"
+  # the files only one clinic changed are hers: bob's config, carol's optimizer state
+  grep -q '"notes": "clinic b' config.json || { echo "examples/torch: bob's config.json edit is not in the merge" >&2; exit 1; }
+  cmp -s optimizer.pt "$work/carol/optimizer.pt" || { echo "examples/torch: carol's optimizer.pt is not in the merge" >&2; exit 1; }
   fed prove --setup -q
   fed push -q
   acc=$("$PY" "$TRAIN" eval model.pt)
