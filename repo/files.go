@@ -152,6 +152,10 @@ func (r *Repo) hashFile(ctx context.Context, path, name string) (objects.Kind, o
 // and returns its new stat data. It never writes outside the root: every
 // parent directory must be a real directory, not a symlink.
 func (r *Repo) checkoutFile(ctx context.Context, rel string, id objects.ID, mode uint32) (os.FileInfo, error) {
+	if !r.locked {
+		// its temporary file must be written under the lock (sweepTemps)
+		return nil, fmt.Errorf("checkout %s: the working tree is written without the repository lock (a bug)", rel)
+	}
 	if err := validPath(rel); err != nil {
 		return nil, err
 	}

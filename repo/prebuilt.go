@@ -44,7 +44,8 @@ func (b *prebuild) segment(path string, m *objects.Model, seg int) (*prebuiltFil
 	if !ok {
 		pf = &prebuiltFile{model: m}
 		b.files[path] = pf
-		if validPath(path) != nil || b.r.mkdirs(path) != nil {
+		if !b.r.locked || validPath(path) != nil || b.r.mkdirs(path) != nil {
+			// (temporaries are written only under the lock: sweepTemps)
 			pf.broken = true
 			return nil, 0
 		}

@@ -106,6 +106,9 @@ type chunkAt struct {
 // is simply not prepared.
 func (r *Repo) newPrepared(ctx context.Context, tip objects.ID) *prepared {
 	p := &prepared{r: r, at: map[objects.ID][]chunkAt{}}
+	if !r.locked {
+		return p // temporaries are written only under the lock (sweepTemps)
+	}
 	files, err := r.CommitFiles(ctx, tip)
 	if err != nil {
 		return p

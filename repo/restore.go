@@ -30,7 +30,7 @@ func (r *Repo) Restore(ctx context.Context, paths []string, opts RestoreOptions)
 	if !opts.Staged && !opts.Worktree {
 		opts.Worktree = true
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return err
 	}

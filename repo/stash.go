@@ -85,7 +85,7 @@ func (r *Repo) StashPush(ctx context.Context, message string) (Stash, error) {
 	if r.Key == nil {
 		return Stash{}, ErrNoKey
 	}
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return Stash{}, err
 	}
@@ -207,7 +207,7 @@ func (r *Repo) writeStashCommit(ctx context.Context, files map[string]TreeFile, 
 // changes; otherwise nothing changes and the error says which paths
 // (ErrConflict, or a *DirtyError).
 func (r *Repo) StashApply(ctx context.Context, n int) (Stash, error) {
-	unlock, err := r.Lock(lockWait)
+	unlock, err := r.lockWorktree()
 	if err != nil {
 		return Stash{}, err
 	}
