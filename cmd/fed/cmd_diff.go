@@ -355,7 +355,18 @@ func printDiffStat(e *env, diffs []repo.FileDiff) {
 	}
 	for _, d := range diffs {
 		var what string
-		if d.Opaque {
+		if d.Opaque && d.Text {
+			var add, del int
+			for _, l := range strings.Split(d.Hunks, "\n") {
+				switch {
+				case strings.HasPrefix(l, "+"):
+					add++
+				case strings.HasPrefix(l, "-"):
+					del++
+				}
+			}
+			what = fmt.Sprintf("%d line(s) added, %d removed", add, del)
+		} else if d.Opaque {
 			what = fmt.Sprintf("Bin %s -> %s", ui.Bytes(d.OldSize), ui.Bytes(d.NewSize))
 		} else {
 			var add, del, mod int
