@@ -544,7 +544,14 @@ func (r *Repo) planMerge(ctx context.Context, p *mergePlan, bf map[string]TreeFi
 			p.conflicts = append(p.conflicts, path+": "+it)
 		}
 	}
+	done, err := r.planShardGroups(ctx, p, bf, sf, conflict)
+	if err != nil {
+		return err
+	}
 	for _, path := range sorted {
+		if done[path] {
+			continue
+		}
 		b, inB := bf[path]
 		vals := make([]TreeFile, len(sf))
 		present := make([]bool, len(sf))

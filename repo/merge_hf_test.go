@@ -115,6 +115,7 @@ func TestHuggingFaceFolder(t *testing.T) {
 	tmp := t.TempDir()
 	for _, v := range []struct{ name, scale, shard string }{
 		{"base", "1", "2500"}, {"a", "2", "2500"}, {"b", "4", "2500"}, {"want", "3", "2500"}, {"resharded", "1", "1500"},
+		{"resharded4", "4", "1500"}, {"want2", "3", "2500"},
 	} {
 		writeHF(t, filepath.Join(tmp, v.name), v.scale, v.shard)
 	}
@@ -185,4 +186,26 @@ func TestHuggingFaceFolder(t *testing.T) {
 	if moved == 0 {
 		t.Fatalf("no tensor moved between shards: %+v", d)
 	}
+
+	// a round where one side shards differently merges as one model, into
+	// the base's shards: the base scaled by 3, byte for byte
+	if err := r.Switch(ctx, "c", SwitchOptions{Create: true, Start: base.String(), Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(folder)
+	copyDir(t, filepath.Join(tmp, "resharded4"), folder)
+	if err := r.Add(ctx, []string{folder}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Commit(ctx, CommitOptions{Message: "c, resharded"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Switch(ctx, "round2", SwitchOptions{Create: true, Start: base.String()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Merge(ctx, []string{"a", "c"}, MergeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(tmp, "want2", "config.json"), cfg, 0o644) // a's edit
+	sameDir(t, folder, filepath.Join(tmp, "want2"))
 }
