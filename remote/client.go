@@ -425,7 +425,7 @@ func (c *Client) Missing(ctx context.Context, ids []objects.ID) ([]objects.ID, e
 
 // ClientFeatures is the Fed-Features header this client sends: the
 // optional features it understands.
-const ClientFeatures = FeatureWithheld
+const ClientFeatures = FeatureWithheld + "," + FeaturePrivate
 
 // UpdateRefs applies updates all or nothing, signing the push statement
 // with the client's key. A lost race gives a *Problem with code stale-ref
@@ -440,12 +440,19 @@ func (c *Client) UpdateRefs(ctx context.Context, updates []RefUpdate) (*UpdateRe
 // models of commits that record their zk root and have a proof, and
 // remembers them as withheld.
 func (c *Client) UpdateRefsWithheld(ctx context.Context, updates []RefUpdate, withheld []objects.ID) (*UpdateResponse, error) {
+	return c.UpdateRefsPrivate(ctx, updates, withheld, nil)
+}
+
+// UpdateRefsPrivate is UpdateRefsWithheld that also marks private, weight
+// objects the server holds, as private to it (FeaturePrivate, which the
+// caller checks with Info first).
+func (c *Client) UpdateRefsPrivate(ctx context.Context, updates []RefUpdate, withheld, private []objects.ID) (*UpdateResponse, error) {
 	if c.opts.Key == nil {
 		return nil, fmt.Errorf("remote: update refs: %w: no key to sign the push", ErrUnauthorized)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	text := StatementWithheld(c.repo, c.base.Host, c.opts.Key.Public(), now, updates, withheld)
-	req := UpdateRequest{Updates: updates, Withheld: withheld, Time: now, Signature: objects.Base58(c.opts.Key.Sign([]byte(text)))}
+	text := StatementPrivate(c.repo, c.base.Host, c.opts.Key.Public(), now, updates, withheld, private)
+	req := UpdateRequest{Updates: updates, Withheld: withheld, Private: private, Time: now, Signature: objects.Base58(c.opts.Key.Sign([]byte(text)))}
 	var out UpdateResponse
 	err := c.call(ctx, http.MethodPost, c.repoPath("refs"), req, &out, true)
 	var p *Problem

@@ -42,6 +42,10 @@ const (
 	// of a shallow clone fetching the history beyond its depth leaves out
 	// what it holds (a server without it lists those objects too).
 	FeatureDeepen = "deepen"
+	// FeaturePrivate: ref updates may mark weight objects private to the
+	// server (UpdateRequest.Private), and fetch plans list the marked
+	// objects they hold (Plan.Private).
+	FeaturePrivate = "private-weights"
 )
 
 // MetaZKRoot is the commit metadata key holding the hex zk commitment root

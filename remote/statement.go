@@ -112,6 +112,17 @@ func Statement(repo, host string, pusher objects.PublicKey, at time.Time, update
 //
 // per withheld id in request order. Without withheld ids it is Statement.
 func StatementWithheld(repo, host string, pusher objects.PublicKey, at time.Time, updates []RefUpdate, withheld []objects.ID) string {
+	return StatementPrivate(repo, host, pusher, at, updates, withheld, nil)
+}
+
+// StatementPrivate is StatementWithheld for a request that also marks
+// objects private to the server (UpdateRequest.Private): after the
+// withhold lines, one line
+//
+//	private {id hex}
+//
+// per marked id in request order. Without marks it is StatementWithheld.
+func StatementPrivate(repo, host string, pusher objects.PublicKey, at time.Time, updates []RefUpdate, withheld, private []objects.ID) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fed push v1\nrepository: %s\nserver: %s\npusher: %s\ntime: %s\n", repo, host, pusher, at.UTC().Format(TimeFormat))
 	for _, u := range updates {
@@ -123,6 +134,9 @@ func StatementWithheld(repo, host string, pusher objects.PublicKey, at time.Time
 	}
 	for _, id := range withheld {
 		fmt.Fprintf(&b, "withhold %s\n", id)
+	}
+	for _, id := range private {
+		fmt.Fprintf(&b, "private %s\n", id)
 	}
 	return b.String()
 }

@@ -109,7 +109,14 @@ type UpdateRequest struct {
 	// commits. The server accepts their absence only under a model of a
 	// commit that records MetaZKRoot and has a proof (doc/protocol.md
 	// §6.5). They are part of the signed statement.
-	Withheld  []objects.ID `json:"withheld,omitempty"`
+	Withheld []objects.ID `json:"withheld,omitempty"`
+	// Private marks weight objects the pusher sends to this server only
+	// (FeaturePrivate: an aggregator's copy of a private contribution):
+	// tensor objects the server holds. Fetch plans list them in
+	// Plan.Private, and fed never pushes them on to another remote unless
+	// released (doc/protocol.md §6.5.2). They are part of the signed
+	// statement.
+	Private   []objects.ID `json:"private,omitempty"`
 	Time      time.Time    `json:"time"`
 	Signature string       `json:"signature"`
 }
@@ -149,6 +156,10 @@ type Plan struct {
 	// not hold because their pushers withheld them (FeatureWithheld); the
 	// client records them as absent on purpose.
 	Withheld []objects.ID `json:"withheld,omitempty"`
+	// Private lists the objects of the plan that their pushers marked
+	// private to this server (FeaturePrivate); the client records them
+	// and withholds them from every other remote.
+	Private []objects.ID `json:"private,omitempty"`
 }
 
 // DownloadRequest asks for objects as a framed stream. A delta may be
@@ -208,7 +219,8 @@ type PushLogEntry struct {
 	Pusher   string       `json:"pusher"`
 	Updates  []RefUpdate  `json:"updates"`
 	Withheld []objects.ID `json:"withheld,omitempty"`
-	// Signature signs StatementWithheld of the fields above.
+	Private  []objects.ID `json:"private,omitempty"`
+	// Signature signs StatementPrivate of the fields above.
 	Signature string `json:"signature"`
 }
 
@@ -435,6 +447,14 @@ func (r *UpdateRequest) check() error {
 	for _, id := range r.Withheld {
 		if id.IsZero() {
 			return fmt.Errorf("withheld: zero id")
+		}
+	}
+	if err := checkBatch("private", len(r.Private)); err != nil {
+		return err
+	}
+	for _, id := range r.Private {
+		if id.IsZero() {
+			return fmt.Errorf("private: zero id")
 		}
 	}
 	if r.Time.IsZero() {

@@ -46,6 +46,7 @@ type pushVector struct {
 	Time       time.Time          `json:"time"`
 	Updates    []remote.RefUpdate `json:"updates"`
 	Withheld   []objects.ID       `json:"withheld,omitempty"`
+	Private    []objects.ID       `json:"private,omitempty"`
 	Statement  string             `json:"statement"`
 	Signature  string             `json:"signature"`
 }
@@ -219,6 +220,51 @@ func TestVectorsPushWithheld(t *testing.T) {
 	}
 }
 
+// TestVectorsPushPrivate checks the statement of a push that marks
+// weights private (feature private-weights): one "private" line per id,
+// after the withhold lines.
+func TestVectorsPushPrivate(t *testing.T) {
+	k := vecKey()
+	ups := []remote.RefUpdate{{Name: "refs/heads/alice", Old: vecID("c1"), New: vecID("c2")}}
+	private := []objects.ID{vecID("tensor w"), vecID("tensor b")}
+	at := time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC)
+	if *update {
+		text := remote.StatementPrivate("lab/mnist", "fed.example.org:8417", k.Public(), at, ups, nil, private)
+		writeVector(t, "push-private-statement.txt", text)
+		writeVector(t, "push-private.json", pushVector{SeedHex: hex.EncodeToString(bytes.Repeat([]byte{7}, 32)), Repository: "lab/mnist", Server: "fed.example.org:8417",
+			Pusher: k.Public().String(), Time: at, Updates: ups, Private: private, Statement: text, Signature: objects.Base58(k.Sign([]byte(text)))})
+	}
+	var v pushVector
+	readVector(t, "push-private.json", &v)
+	text := string(readVector(t, "push-private-statement.txt", nil))
+	pub, err := objects.ParsePublicKey(v.Pusher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := remote.StatementPrivate(v.Repository, v.Server, pub, v.Time, v.Updates, v.Withheld, v.Private)
+	if got != text || got != v.Statement {
+		t.Fatalf("statement:\n%s\nvector:\n%s", got, text)
+	}
+	if want := remote.Statement(v.Repository, v.Server, pub, v.Time, v.Updates); !strings.HasPrefix(text, want) || strings.Count(text[len(want):], "private ") != len(v.Private) {
+		t.Fatalf("statement is not the plain statement followed by one private line per id:\n%s", text)
+	}
+	sig, err := remote.DecodeSignature(v.Signature)
+	if err != nil || !objects.Verify(pub, []byte(text), sig) {
+		t.Fatalf("vector push signature does not verify: %v", err)
+	}
+	if objects.Verify(pub, []byte(remote.StatementPrivate(v.Repository, v.Server, pub, v.Time, v.Updates, nil, v.Private[:1])), sig) {
+		t.Fatal("signature verifies with a mark left out")
+	}
+	req := remote.UpdateRequest{Updates: v.Updates, Private: v.Private, Time: v.Time, Signature: v.Signature}
+	for _, bad := range [][]objects.ID{{objects.ZeroID}, make([]objects.ID, remote.MaxBatch+1)} {
+		req.Private = bad
+		b, _ := json.Marshal(req)
+		if _, err := remote.UnmarshalJSON[remote.UpdateRequest](b); err == nil {
+			t.Errorf("decoder accepts a private list of %d ids", len(bad))
+		}
+	}
+}
+
 func TestVectorsObjectStream(t *testing.T) {
 	tree, _ := objects.Encode(&objects.Tree{})
 	chunk := objects.EncodeChunk([]byte("hello, fed"))
@@ -293,23 +339,23 @@ func examples() map[string]any {
 	inc := remote.NewProblem(422, remote.CodeIncomplete, "1 or more objects reachable from the new ids are missing; upload them first")
 	inc.Missing = []objects.ID{vecID("piece")}
 	return map[string]any{
-		"info":              remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}, Features: []string{remote.FeatureWithheld, remote.FeatureDeepen, remote.FeatureProve}},
+		"info":              remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}, Features: []string{remote.FeatureWithheld, remote.FeatureDeepen, remote.FeaturePrivate, remote.FeatureProve}},
 		"challenge-request": remote.ChallengeRequest{Address: k},
 		"challenge":         remote.Challenge{Nonce: "0123456789abcdef0123456789abcdef", Message: "(see login-message.txt)", ExpiresAt: at.Add(5 * time.Minute)},
 		"login-request":     remote.LoginRequest{Address: k, Nonce: "0123456789abcdef0123456789abcdef", Signature: sig},
 		"login-response":    remote.LoginResponse{Token: "9f2c", Address: k, ExpiresAt: at.Add(time.Hour)},
-		"ref-list":          remote.RefList{Head: "refs/heads/main", Refs: []remote.Ref{{Name: "refs/heads/main", ID: vecID("c2")}, {Name: "refs/tags/v1", ID: vecID("c1")}}},
+		"ref-list":          remote.RefList{Head: "refs/heads/main", Refs: []remote.Ref{{Name: "refs/heads/main", ID: vecID("c2")}, {Name: "refs/meta/settings", ID: vecID("settings")}, {Name: "refs/tags/v1", ID: vecID("c1")}}},
 		"id-list":           remote.IDList{IDs: []objects.ID{vecID("a"), vecID("b")}},
-		"update-request":    remote.UpdateRequest{Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}, {Name: "refs/proofs/" + vecID("c2").String(), New: vecID("p2")}}, Withheld: []objects.ID{vecID("tensor w")}, Time: at, Signature: sig},
+		"update-request":    remote.UpdateRequest{Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}, {Name: "refs/proofs/" + vecID("c2").String(), New: vecID("p2")}}, Withheld: []objects.ID{vecID("tensor w")}, Private: []objects.ID{vecID("tensor v")}, Time: at, Signature: sig},
 		"update-response":   remote.UpdateResponse{Refs: []remote.Ref{{Name: "refs/heads/main", ID: vecID("c2")}}},
 		"plan-request":      remote.PlanRequest{Want: []objects.ID{vecID("c2")}, Have: []objects.ID{vecID("c1")}, Depth: 1},
-		"plan":              remote.Plan{Objects: []remote.PlannedObject{{ID: vecID("c2"), Size: 180}, {ID: vecID("piece"), Size: 412, Base: &base}}, Shallow: []objects.ID{vecID("c2")}, Withheld: []objects.ID{vecID("tensor w")}},
+		"plan":              remote.Plan{Objects: []remote.PlannedObject{{ID: vecID("c2"), Size: 180}, {ID: vecID("piece"), Size: 412, Base: &base}}, Shallow: []objects.ID{vecID("c2")}, Withheld: []objects.ID{vecID("tensor w")}, Private: []objects.ID{vecID("tensor v")}},
 		"download-request":  remote.DownloadRequest{IDs: []objects.ID{vecID("piece")}, HaveBases: []objects.ID{base}},
 		"upload-response":   remote.UploadResponse{Received: 12, Added: 10, Bytes: 4 << 20},
 		"settings": remote.Settings{Owner: k, Public: true, Protected: prot, Collaborators: []string{objects.KeypairFromSeed(bytes.Repeat([]byte{8}, 32)).Public().String()}, NFT: mint,
 			ZK: map[string]string{"zk.chunk": "8192", "zk.linf": "0.05"}},
 		"settings-update":    remote.SettingsUpdate{Public: &pub, Protected: &prot, NFT: &mint, ZK: map[string]string{"zk.linf": "0.05", "zk.l2": ""}},
-		"push-log":           remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Withheld: []objects.ID{vecID("tensor w")}, Signature: sig}}},
+		"push-log":           remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Withheld: []objects.ID{vecID("tensor w")}, Private: []objects.ID{vecID("tensor v")}, Signature: sig}}},
 		"problem":            stale,
 		"problem-incomplete": inc,
 	}

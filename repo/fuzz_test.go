@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fed-vcs/fed/objects"
@@ -55,6 +57,48 @@ func FuzzResolve(f *testing.F) {
 		}
 		if _, err := objects.ReadCommit(ctx, r.Objects, id); err != nil {
 			t.Fatalf("Resolve(%q) = %s, not a commit: %v", rev, id.Short(), err)
+		}
+	})
+}
+
+// FuzzPrivateMarks: .fed/private either parses or is refused naming the
+// file, and what parses is written back as the same set.
+func FuzzPrivateMarks(f *testing.F) {
+	id := objects.Sum([]byte("w"))
+	f.Add([]byte(id.String() + " http://h/lab/m\n"))
+	f.Add([]byte(id.String() + " http://h/a\n" + id.String() + " http://h/b\n"))
+	f.Add([]byte("zz http://h\n"))
+	f.Add([]byte(id.String() + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &Repo{Dir: t.TempDir()}
+		if err := os.WriteFile(filepath.Join(r.Dir, marksFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		marks, err := r.PrivateMarks()
+		if err != nil {
+			return
+		}
+		r2 := &Repo{Dir: t.TempDir()}
+		for id, urls := range marks {
+			for _, u := range urls {
+				if strings.ContainsAny(u, "\n") {
+					t.Fatalf("url %q with a newline parsed", u)
+				}
+				if err := r2.addPrivateMarks([]objects.ID{id}, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		again, err := r2.PrivateMarks()
+		if err != nil {
+			t.Fatalf("marks written back do not parse: %v", err)
+		}
+		for id, urls := range marks {
+			for _, u := range urls {
+				if !slices.Contains(again[id], u) {
+					t.Fatalf("mark %s %q lost", id.Short(), u)
+				}
+			}
 		}
 	})
 }

@@ -42,6 +42,13 @@ func PrivateWeightsKey(remoteName string) string {
 	return "remote." + remoteName + ".private-weights"
 }
 
+// AggregatorKey is the config key (remote.<name>.aggregator) that makes
+// every push to that remote mark the weights it sends private to it
+// (PushOptions.MarkPrivate).
+func AggregatorKey(remoteName string) string {
+	return "remote." + remoteName + ".aggregator"
+}
+
 // Withheld returns the objects listed in .fed/withheld: withheld by their
 // pushers on the remote they were fetched from.
 func (r *Repo) Withheld() (map[objects.ID]bool, error) {
@@ -90,10 +97,15 @@ func (r *Repo) absentOnPurpose(ctx context.Context) (map[objects.ID]bool, error)
 // privatePush returns whether a push to remoteName withholds weights:
 // opts.PrivateWeights, or the remote's private-weights config.
 func (r *Repo) privatePush(remoteName string, flag bool) (bool, error) {
+	return r.flagOrConfig(PrivateWeightsKey(remoteName), flag)
+}
+
+// flagOrConfig returns flag, else the boolean config key (unset: false).
+func (r *Repo) flagOrConfig(key string, flag bool) (bool, error) {
 	if flag {
 		return true, nil
 	}
-	v, ok := r.Config.Get(PrivateWeightsKey(remoteName))
+	v, ok := r.Config.Get(key)
 	if !ok {
 		return false, nil
 	}
@@ -103,21 +115,25 @@ func (r *Repo) privatePush(remoteName string, flag bool) (bool, error) {
 	case "false", "no", "off", "0", "":
 		return false, nil
 	}
-	return false, fmt.Errorf("config %s %q: want true or false", PrivateWeightsKey(remoteName), v)
+	return false, fmt.Errorf("config %s %q: want true or false", key, v)
 }
 
 // withholdFunc returns which tensors a push leaves out: every one when
-// private, else those this repository itself lacks because they were
-// withheld from it.
-func (r *Repo) withholdFunc(ctx context.Context, private bool) (func(objects.ID) bool, error) {
+// private, else those in marked (private to another remote, marks.go)
+// and those this repository itself lacks because they were withheld from
+// it.
+func (r *Repo) withholdFunc(ctx context.Context, private bool, marked map[objects.ID]bool) (func(objects.ID) bool, error) {
 	if private {
 		return func(objects.ID) bool { return true }, nil
 	}
 	w, err := r.Withheld()
-	if err != nil || len(w) == 0 {
+	if err != nil || len(w) == 0 && len(marked) == 0 {
 		return nil, err
 	}
 	return func(id objects.ID) bool {
+		if marked[id] {
+			return true
+		}
 		if !w[id] {
 			return false
 		}

@@ -436,6 +436,16 @@ type PushOptions struct {
 	// remote. Tensors this repository lacks because they were withheld
 	// from it are withheld in any case.
 	PrivateWeights bool
+	// MarkPrivate marks the weights the push sends as private to this
+	// remote (an aggregator: fed push --aggregator): whoever fetches them
+	// from there withholds them from every other remote (marks.go). The
+	// server must speak remote.FeaturePrivate. The config key
+	// remote.<name>.aggregator true makes it the default for a remote.
+	MarkPrivate bool
+	// ReleaseWeights pushes weights this repository fetched as private to
+	// another remote (their aggregator) as well; without it they are
+	// withheld, and every commit reaching them needs its zk root and proof.
+	ReleaseWeights bool
 	// Client tunes the protocol client (Key and Progress default to the
 	// repository's).
 	Client remote.Options
@@ -453,6 +463,14 @@ type PushResult struct {
 	Withheld int
 	// Private reports a push that withheld weights.
 	Private bool
+	// KeptPrivate counts the withheld weight objects that were fetched as
+	// private to another remote (their aggregator); Released counts those
+	// ReleaseWeights sent instead; Marked those MarkPrivate marked.
+	KeptPrivate, Released, Marked int
+	// AggregatorDefault reports that this push, asked to mark weights
+	// private (PushOptions.MarkPrivate) by a repository without a
+	// remote.<name>.aggregator setting, set it to true.
+	AggregatorDefault bool
 	// PrivateDefault reports that this push, asked to withhold weights
 	// (PushOptions.PrivateWeights) by a repository that had no
 	// remote.<name>.private-weights setting, set it to true: later pushes
@@ -564,7 +582,30 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	withhold, err := r.withholdFunc(ctx, private)
+	url, err := r.remoteURL(opts.Remote)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := r.privateTo(url)
+	if err != nil {
+		return nil, err
+	}
+	keep := marked
+	if opts.ReleaseWeights || private {
+		keep = nil
+	}
+	markFlag := opts.MarkPrivate
+	if opts.MarkPrivate, err = r.flagOrConfig(AggregatorKey(opts.Remote), opts.MarkPrivate); err != nil {
+		return nil, err
+	}
+	if opts.MarkPrivate {
+		// before anything is sent: a server that cannot keep them
+		// private gets none of them
+		if err := c.RequireFeature(ctx, remote.FeaturePrivate); err != nil {
+			return nil, fmt.Errorf("push: weights private to %s: %w", opts.Remote, err)
+		}
+	}
+	withhold, err := r.withholdFunc(ctx, private, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -572,9 +613,30 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(withheld) > 0 && !private {
+		// weights the server holds already are no secret there
+		if withheld, err = c.Missing(ctx, withheld); err != nil {
+			return nil, fmt.Errorf("push: %w", err)
+		}
+		for _, id := range withheld {
+			if marked[id] {
+				res.KeptPrivate++
+			}
+		}
+	}
+	if opts.ReleaseWeights {
+		for _, id := range ids {
+			if marked[id] {
+				res.Released++
+			}
+		}
+	}
 	if len(withheld) > 0 {
 		res.Private = true
 		if err := r.pushWithheld(ctx, c, res, opts, ids, withheld, commits, list); err != nil {
+			if res.KeptPrivate > 0 && errors.Is(err, ErrProofNeeded) {
+				err = fmt.Errorf("%w; %d weight object(s) it reaches were sent to this repository as private to their aggregator, and stay off %s (their authors publish them, or push --release-weights does)", err, res.KeptPrivate, opts.Remote)
+			}
 			return nil, err
 		}
 		if opts.PrivateWeights {
@@ -595,12 +657,31 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 	if err := r.pushProofs(ctx, c, local, list, opts.Force); err != nil {
 		return nil, err
 	}
-	_, err = c.UpdateRefs(ctx, []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: local, Force: opts.Force}})
+	var marks []objects.ID
+	if opts.MarkPrivate {
+		if marks, err = r.tensorsToMark(ctx, commits, ids); err != nil {
+			return nil, err
+		}
+		res.Marked = len(marks)
+	}
+	_, err = c.UpdateRefsPrivate(ctx, []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: local, Force: opts.Force}}, nil, marks)
 	if errors.Is(err, remote.ErrNonFastForward) {
 		return nil, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
+	}
+	if markFlag {
+		// so that a later push to the aggregator without the flag
+		// marks the weights too
+		key := AggregatorKey(opts.Remote)
+		if _, set := r.Config.Get(key); !set {
+			r.Config.Set(key, "true")
+			if err := r.Config.Save(); err != nil {
+				return nil, err
+			}
+			res.AggregatorDefault = true
+		}
 	}
 	return res, setTracking()
 }
@@ -763,6 +844,15 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 		// Listed before the refs that reach them, like the shallow list.
 		if err := r.addWithheld(plan.Withheld); err != nil {
 			return err
+		}
+		if len(plan.Private) > 0 {
+			url, err := r.remoteURL(opts.Remote)
+			if err != nil {
+				return err
+			}
+			if err := r.addPrivateMarks(plan.Private, url); err != nil {
+				return err
+			}
 		}
 		withheld, err := r.Withheld()
 		if err != nil {

@@ -21,6 +21,7 @@ type pushOptions struct {
 	private        bool
 	aggregator     string
 	tags           bool
+	release        bool
 }
 
 func newPushCommand(e *env) *cli.Command {
@@ -49,12 +50,17 @@ func newPushCommand(e *env) *cli.Command {
 			"'fed config remote.origin.private-weights true' makes every push to origin private;\n" +
 			"the first --private-weights push to a remote sets it, so that a later push without\n" +
 			"the flag does not publish weights (set it to false to publish them there).\n" +
-			"Only tensors of model files fed understands are withheld; other files are pushed as is.",
+			"Only tensors of model files fed understands are withheld; other files are pushed as is.\n\n" +
+			"The push to --aggregator marks the weights private to that remote: whoever fetches\n" +
+			"them from there (the aggregator) keeps them off every other remote, as if each of\n" +
+			"its pushes elsewhere were --private-weights for them (their commits' proofs go).\n" +
+			"--release-weights pushes them anyway: the decision of whoever holds them.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "allow a push that is not a fast-forward (owner only)"},
 			&cli.BoolFlag{Name: "private-weights", Usage: "push commitments and proofs but not the weights (each commit needs a proof)"},
 			&cli.StringFlag{Name: "aggregator", Usage: "first push in full, weights included, to the remote `AGGREGATOR` (needs --private-weights)"},
 			&cli.BoolFlag{Name: "tags", Usage: "push every local tag (instead of a branch)"},
+			&cli.BoolFlag{Name: "release-weights", Usage: "also push weights fetched as private to their aggregator (contributors' weights)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -62,7 +68,7 @@ func newPushCommand(e *env) *cli.Command {
 			if len(args) > 2 {
 				return usageErrorf("push takes [REMOTE [BRANCH | TAG]], got %d arguments", len(args))
 			}
-			opts := pushOptions{force: c.Bool("force"), json: c.Bool("json"), private: c.Bool("private-weights"), aggregator: c.String("aggregator"), tags: c.Bool("tags")}
+			opts := pushOptions{force: c.Bool("force"), json: c.Bool("json"), private: c.Bool("private-weights"), aggregator: c.String("aggregator"), tags: c.Bool("tags"), release: c.Bool("release-weights")}
 			if opts.tags && len(args) > 1 {
 				return usageErrorf("--tags pushes every tag: name only the REMOTE")
 			}
@@ -92,6 +98,9 @@ func newPushCommand(e *env) *cli.Command {
 			if c.IsSet("aggregator") && !opts.private {
 				return usageErrorf("--aggregator needs --private-weights (a plain push to it is 'fed push %s')", opts.aggregator)
 			}
+			if opts.release && opts.private {
+				return usageErrorf("--release-weights publishes the weights --private-weights withholds: use one")
+			}
 			if c.IsSet("aggregator") && opts.aggregator == "" {
 				return usageErrorf("--aggregator needs a remote name")
 			}
@@ -117,6 +126,12 @@ type pushJSON struct {
 	// PrivateDefault: this push set remote.<name>.private-weights true.
 	PrivateDefault bool `json:"private_default_set,omitempty"`
 	Withheld       int  `json:"withheld,omitempty"`
+	// KeptPrivate: withheld weights fetched as private to their
+	// aggregator; Released: such weights --release-weights sent; Marked:
+	// weights a push to an aggregator marked private there.
+	KeptPrivate int `json:"kept_private,omitempty"`
+	Released    int `json:"released,omitempty"`
+	Marked      int `json:"marked_private,omitempty"`
 	// Aggregator is the full push to --aggregator that came first.
 	Aggregator *pushJSON `json:"aggregator,omitempty"`
 }
@@ -152,7 +167,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 	}
 	var agg *repo.PushResult
 	if opts.aggregator != "" {
-		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force}); err != nil {
+		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, MarkPrivate: true}); err != nil {
 			return remoteError(fmt.Errorf("push to the aggregator %s: %w", opts.aggregator, err))
 		}
 		if agg.Private {
@@ -162,7 +177,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 			printPush(e, agg)
 		}
 	}
-	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, PrivateWeights: opts.private})
+	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, PrivateWeights: opts.private, ReleaseWeights: opts.release})
 	if err != nil {
 		return remoteError(err)
 	}
@@ -228,7 +243,8 @@ func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) er
 
 func toPushJSON(res *repo.PushResult) pushJSON {
 	return pushJSON{Remote: res.Remote, Ref: res.Ref, Old: res.Old, New: res.New, UpToDate: res.UpToDate, Objects: res.Stats.Objects, Bytes: res.Stats.Bytes,
-		Private: res.Private, Withheld: res.Withheld, PrivateDefault: res.PrivateDefault}
+		Private: res.Private, Withheld: res.Withheld, PrivateDefault: res.PrivateDefault,
+		KeptPrivate: res.KeptPrivate, Released: res.Released, Marked: res.Marked}
 }
 
 func printPush(e *env, res *repo.PushResult) {
@@ -248,6 +264,18 @@ func printPush(e *env, res *repo.PushResult) {
 		e.printf("%s..%s  %s -> %s%s\n", from, res.New.Short(), res.Ref, res.Remote, suffix)
 	} else {
 		e.printf("%s..%s  %s -> %s/%s%s\n", from, res.New.Short(), res.Ref, res.Remote, strings.TrimPrefix(res.Ref, refs.HeadsPrefix), suffix)
+	}
+	if res.Marked > 0 {
+		e.note("%d weight object(s) marked private to %s: whoever fetches them there keeps them off other remotes\n", res.Marked, res.Remote)
+	}
+	if res.AggregatorDefault {
+		e.note("Later pushes to %s mark weights private too: remote.%s.aggregator is now true\n", res.Remote, res.Remote)
+	}
+	if res.KeptPrivate > 0 {
+		e.note("%d weight object(s) of private contributions kept off %s (their authors sent them to their aggregator only; --release-weights publishes them)\n", res.KeptPrivate, res.Remote)
+	}
+	if res.Released > 0 {
+		e.note("Released %d weight object(s) of private contributions to %s (--release-weights)\n", res.Released, res.Remote)
 	}
 	if res.PrivateDefault {
 		e.note("Later pushes to %s withhold weights too: remote.%s.private-weights is now true (set it to false to publish weights there)\n", res.Remote, res.Remote)

@@ -300,7 +300,7 @@ func (c *call) updateRefs() {
 		c.fail(remote.NewProblem(401, remote.CodeBadSignature, "push statement time %s is %v away from the server's clock", req.Time.UTC().Format(remote.TimeFormat), d.Round(time.Second)))
 		return
 	}
-	text := remote.StatementWithheld(c.name, c.s.domain(c.r), *c.key, req.Time, req.Updates, req.Withheld)
+	text := remote.StatementPrivate(c.name, c.s.domain(c.r), *c.key, req.Time, req.Updates, req.Withheld, req.Private)
 	sig, _ := remote.DecodeSignature(req.Signature)
 	if !objects.Verify(*c.key, []byte(text), sig) {
 		c.fail(remote.NewProblem(401, remote.CodeBadSignature, "push statement signature does not verify for %s", c.key))
@@ -514,8 +514,16 @@ func (c *call) updateRefs() {
 			return
 		}
 	}
+	if p := checkPrivateMarks(ctx, rp.store, req.Private); p != nil {
+		c.fail(p)
+		return
+	}
 	rp.mu.Lock()
 	locked = true
+	if err := rp.recordPrivate(req.Private); err != nil {
+		c.internal(err)
+		return
+	}
 	// Listed before the refs that make them reachable: a crash between
 	// the two leaves ids that are only "may be absent".
 	if len(cl.absent) > 0 {
@@ -546,7 +554,7 @@ func (c *call) updateRefs() {
 		c.internal(err)
 		return
 	}
-	if err := rp.appendPushLog(remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Withheld: req.Withheld, Signature: req.Signature}); err != nil {
+	if err := rp.appendPushLog(remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Withheld: req.Withheld, Private: req.Private, Signature: req.Signature}); err != nil {
 		c.s.opts.ErrorLog("push log of %s: %v", c.name, err)
 	}
 	unlock()
@@ -741,6 +749,15 @@ func (c *call) plan() {
 	}
 	if len(plan.Withheld) > 0 && !clientHas(c.r, remote.FeatureWithheld) {
 		c.fail(remote.NewProblem(422, remote.CodeWithheld, "%d object(s) of what you asked for are weights their contributors withheld (only commitments and proofs are here); this fed is too old to fetch such commits: upgrade it", len(plan.Withheld)))
+		return
+	}
+	if plan.Private, err = rp.markedIn(plan); err != nil {
+		c.internal(err)
+		return
+	}
+	if len(plan.Private) > 0 && !clientHas(c.r, remote.FeaturePrivate) {
+		// an older client would publish them with its next push elsewhere
+		c.fail(remote.NewProblem(422, remote.CodeWithheld, "%d object(s) of what you asked for are weights their contributors sent to this repository only (private-weights); this fed is too old to keep them private: upgrade it", len(plan.Private)))
 		return
 	}
 	writeJSON(c.w, 200, plan)

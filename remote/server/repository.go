@@ -72,6 +72,7 @@ type repository struct {
 	meta     meta
 	complete map[objects.ID]bool       // objects whose whole closure is present (withheld objects aside)
 	withheld map[objects.ID]bool       // objects pushers withheld (withheld.go)
+	private  map[objects.ID]bool       // objects pushers marked private, nil until read (private.go)
 	roots    map[objects.ID]objects.ID // first-parent root commit by tip (repoID)
 	reachGen uint64                    // bumped when objects may have become unreachable (reach.go)
 

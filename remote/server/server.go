@@ -374,7 +374,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
-	features := []string{remote.FeatureWithheld, remote.FeatureDeepen}
+	features := []string{remote.FeatureWithheld, remote.FeatureDeepen, remote.FeaturePrivate}
 	if s.opts.Prove != nil {
 		features = append(features, remote.FeatureProve)
 	}
