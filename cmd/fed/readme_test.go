@@ -1,3 +1,8 @@
+//go:build !windows
+
+// The README sections run under bash with a process group to stop the
+// server they start; neither exists on Windows.
+
 package main
 
 import (
