@@ -27,7 +27,7 @@ build:
 ## (object store, remote and server) again under the race detector (the command CI runs)
 RACE_PKGS := ./objects/... ./remote/...
 test: fmt-check vet cross
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
 ## test-race: every test under the race detector (cmd/fed alone takes over 10 minutes so)
