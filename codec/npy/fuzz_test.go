@@ -41,6 +41,9 @@ func check(t *testing.T, p codec.Parser, b []byte) {
 	if err := codec.Patch(&out, bytes.NewReader(b), l, nil); err != nil || !bytes.Equal(out.Bytes(), b) {
 		t.Fatalf("Patch without changes did not reproduce the file: %v", err)
 	}
+	if _, err := codec.Describe(bytes.NewReader(b), l); err != nil {
+		t.Fatalf("describe an accepted file: %v", err)
+	}
 }
 
 func FuzzNPY(f *testing.F) {
