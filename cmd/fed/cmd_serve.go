@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,6 +30,7 @@ type serveOptions struct {
 	requireProofs                bool
 	prove, proveSetup            bool
 	parent                       int
+	logFormat                    string
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -67,6 +70,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},
 			&cli.BoolFlag{Name: "prove-setup", Usage: "with --prove, make development keys for circuit shapes the key cache lacks"},
 			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log every request and event on stderr as `FORMAT`: text or json"},
 			&cli.IntFlag{Name: "parent", Usage: "stop when process `PID` has exited (scripts and tests start fed serve with --parent $$, so it never outlives them)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -85,13 +89,17 @@ func newServeCommand(e *env) *cli.Command {
 			if c.Bool("prove-setup") && !c.Bool("prove") {
 				return usageErrorf("--prove-setup needs --prove")
 			}
+			if f := c.String("log-format"); f != "text" && f != "json" {
+				return usageErrorf("--log-format %q: want text or json", f)
+			}
 			if c.IsSet("parent") && (c.Int("parent") <= 0 || !processAlive(c.Int("parent"))) {
 				return usageErrorf("--parent %d: no such process", c.Int("parent"))
 			}
 			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"),
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
 				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
-				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent")}, e)
+				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
+				logFormat: c.String("log-format")}, e)
 		},
 	}
 }
@@ -133,8 +141,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	var err error
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
-		PrivateByDefault: opts.private, GCGrace: opts.gcGrace,
-		ErrorLog: func(format string, args ...any) { fmt.Fprintf(e.stderr, "fed: serve: "+format+"\n", args...) },
+		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: serveLogger(opts.logFormat, e.stderr),
 	}
 	hosted := func(name string) (*repo.Repo, error) {
 		return repo.OpenBare(filepath.Join(opts.root, filepath.FromSlash(name)+".fed"))
@@ -244,6 +251,15 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		return err
 	}
 	return ferr
+}
+
+// serveLogger is the server's access and event log on w: one slog record
+// per line, in JSON or slog's key=value text (doc/protocol.md §9.1).
+func serveLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // requireBound refuses, under --require-proofs, an update proof verified in

@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"codec/onnx":        {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
 	"zk":                {mod + "objects", mod + "merge", "github.com/consensys/"},
 	"remote":            {mod + "objects", mod + "refs"},
-	"remote/server":     {mod + "objects", mod + "refs", mod + "remote"},
+	"remote/server":     {mod + "objects", mod + "refs", mod + "remote", "github.com/prometheus/client_golang/"},
 	"nft":               {mod + "objects", "github.com/gagliardetto/"},
 }
 
@@ -32,6 +32,7 @@ var owned = map[string]string{
 	"github.com/gagliardetto/":  "nft",
 	"github.com/urfave/cli/":    "cmd/fed",
 	"github.com/go-git/go-git/": "repo",
+	"github.com/prometheus/":    "remote/server",
 }
 
 func TestLayering(t *testing.T) {

@@ -52,6 +52,11 @@
 // objects that no ref reaches are collected only after GCGrace; memory
 // held by object bodies is bounded by MaxInflightBytes.
 //
+// Operations (ops.go, metrics.go; doc/protocol.md §9): /healthz,
+// /readyz and /metrics (Prometheus, a registry per Server) on the same
+// handler; every request gets an id (X-Request-Id) and one access log
+// record on Options.Logger, which never holds tokens, nonces or signatures.
+//
 // Left to others: TLS (put a reverse proxy in front), verifying and
 // making proofs (RequireProofs, CheckProof, Prove: fed serve plugs package
 // repo in), anything on the client side (package remote, repo).

@@ -236,6 +236,7 @@ func (c *call) upload() {
 		c.internal(firstErr)
 		return
 	}
+	c.s.metrics.objectsStored(resp.Added)
 	writeJSON(c.w, 200, resp)
 }
 

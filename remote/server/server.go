@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
@@ -105,8 +107,11 @@ type Options struct {
 	// fed serve keeps them in the repository's config file. Nil: settings
 	// answers carry no zk member and a change of them is refused (501).
 	ZKSettings func(name string, set map[string]string) (map[string]string, error)
-	// ErrorLog receives internal errors (default: discarded).
+	// ErrorLog receives internal errors (default: Logger's Error).
 	ErrorLog func(format string, args ...any)
+	// Logger receives one line per request (access log: ops.go) and the
+	// server's events (default: discarded). Never tokens or signatures.
+	Logger *slog.Logger
 }
 
 // Validate checks the options and fills in defaults.
@@ -165,8 +170,12 @@ func (o *Options) Validate() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	if o.ErrorLog == nil {
-		o.ErrorLog = func(string, ...any) {}
+		log := o.Logger
+		o.ErrorLog = func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) }
 	}
 	return nil
 }
@@ -193,6 +202,9 @@ type Server struct {
 
 	prover prover
 	zkMu   sync.Mutex // one zk settings change at a time
+
+	metrics  *metrics    // metrics.go
+	draining atomic.Bool // shutting down: /readyz answers 503
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -214,6 +226,7 @@ func New(opts Options) (*Server, error) {
 		repos:    map[string]*repository{},
 		prover:   prover{wake: make(chan struct{}, 1), queued: map[proveJob]bool{}},
 	}
+	s.metrics = newMetrics(s)
 	if opts.Prove != nil {
 		if err := s.loadQueue(); err != nil {
 			return nil, err
@@ -275,8 +288,8 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 	}
 }
 
-// ServeHTTP routes a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve routes a protocol request (ServeHTTP in ops.go wraps it).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(remote.VersionHeader, strconv.Itoa(remote.Version))
 	defer func() {
 		if v := recover(); v != nil {
@@ -305,6 +318,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, authErr := s.auth.identify(r)
+	noteKey(w, key)
 	rateKey := clientAddr(r)
 	if authErr == nil && key != nil {
 		rateKey = key.String()
@@ -413,6 +427,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeProblem(w http.ResponseWriter, p *remote.Problem) {
+	noteProblem(w, p.Code)
 	b, _ := json.Marshal(p)
 	w.Header().Set("Content-Type", remote.MediaProblem)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
