@@ -88,7 +88,7 @@ func TestReadme(t *testing.T) {
 	}
 	work := filepath.Join(tmp, "work")
 	os.MkdirAll(work, 0o755)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // ~1.5 min on 2 busy cores
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Dir = work
