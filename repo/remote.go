@@ -81,7 +81,8 @@ func (r *Repo) RemoteAdd(name, url string) error {
 	return r.Config.Save()
 }
 
-// RemoteRemove deletes a remote and its remote-tracking refs.
+// RemoteRemove deletes a remote, its remote-tracking refs and the signed
+// settings fetched from it.
 func (r *Repo) RemoteRemove(name string) error {
 	if _, err := r.remoteURL(name); err != nil {
 		return err
@@ -93,6 +94,11 @@ func (r *Repo) RemoteRemove(name string) error {
 	var ups []refs.Update
 	for _, t := range tracking {
 		ups = append(ups, refs.Update{Name: t.Name, Force: true})
+	}
+	// and its signed settings: a remote added again under the name may
+	// be another repository
+	if _, err := r.Refs.Read(SettingsRef(name)); err == nil {
+		ups = append(ups, refs.Update{Name: SettingsRef(name), Force: true})
 	}
 	if err := r.Refs.Transaction(ups, r.entry("remote: removed "+name)); err != nil {
 		return err

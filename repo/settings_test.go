@@ -105,4 +105,12 @@ func TestSignedSettingsTampering(t *testing.T) {
 	if got, _ := b.RemoteSettings(ctx, "origin"); got == nil || got.Commit != s2 || got.ZK["zk.linf"] != "0.01" {
 		t.Fatalf("settings after the owner's change: %+v", got)
 	}
+	// removing the remote forgets its settings (a remote added again under
+	// the name may be another repository)
+	if err := b.RemoteRemove("origin"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.RemoteSettings(ctx, "origin"); got != nil || err != nil {
+		t.Fatalf("settings after remote remove: %+v, %v", got, err)
+	}
 }
