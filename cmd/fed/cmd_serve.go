@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -31,6 +33,9 @@ type serveOptions struct {
 	prove, proveSetup            bool
 	parent                       int
 	logFormat                    string
+	tlsCert, tlsKey              string
+	insecureHTTP                 bool
+	shutdownTimeout              time.Duration
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -39,7 +44,11 @@ func newServeCommand(e *env) *cli.Command {
 		Usage: "host repositories for push, fetch and clone",
 		Description: "Serves every repository under --root over HTTP until interrupted. Users push with\n" +
 			"their Solana keys; the first push to a new repository name creates it, owned by the\n" +
-			"pusher. Put a TLS reverse proxy in front to serve beyond localhost.\n\n" +
+			"pusher. Beyond localhost it serves HTTPS with --tls-cert and --tls-key (reread on\n" +
+			"SIGHUP), or plain HTTP with --insecure-http behind a TLS reverse proxy. GET /healthz,\n" +
+			"/readyz and /metrics (Prometheus) answer on the same address; every request is\n" +
+			"logged on stderr (--log-format). On SIGTERM or SIGINT it stops accepting and lets\n" +
+			"requests in flight finish for up to --shutdown-timeout.\n\n" +
 			"With --solana-rpc, a repository's owner may link it to its repository NFT ('fed nft\n" +
 			"link'); from then on its owner is whoever holds that NFT now, as the node at URL\n" +
 			"says (answers are cached for --nft-cache-ttl). When the node cannot be asked, owner\n" +
@@ -70,6 +79,10 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},
 			&cli.BoolFlag{Name: "prove-setup", Usage: "with --prove, make development keys for circuit shapes the key cache lacks"},
 			&cli.DurationFlag{Name: "nft-cache-ttl", Value: nft.DefaultHolderTTL, Usage: "how long an NFT's holder is trusted before asking again"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the PEM certificate (chain) in `FILE`, reread on SIGHUP"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the PEM private key of --tls-cert in `FILE`, reread on SIGHUP"},
+			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on an address beyond localhost (behind a TLS reverse proxy)"},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, wait up to `DURATION` for requests in flight"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log every request and event on stderr as `FORMAT`: text or json"},
 			&cli.IntFlag{Name: "parent", Usage: "stop when process `PID` has exited (scripts and tests start fed serve with --parent $$, so it never outlives them)"},
 		},
@@ -92,6 +105,16 @@ func newServeCommand(e *env) *cli.Command {
 			if f := c.String("log-format"); f != "text" && f != "json" {
 				return usageErrorf("--log-format %q: want text or json", f)
 			}
+			if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+				return usageErrorf("--tls-cert and --tls-key go together")
+			}
+			if c.Duration("shutdown-timeout") <= 0 {
+				return usageErrorf("--shutdown-timeout must be positive")
+			}
+			if c.String("tls-cert") == "" && !c.Bool("insecure-http") && !server.IsLoopback(c.String("addr")) {
+				return withHint(usageErrorf("--addr %s is beyond localhost: serving it needs TLS", c.String("addr")),
+					"give --tls-cert FILE --tls-key FILE, or --insecure-http behind a TLS reverse proxy")
+			}
 			if c.IsSet("parent") && (c.Int("parent") <= 0 || !processAlive(c.Int("parent"))) {
 				return usageErrorf("--parent %d: no such process", c.Int("parent"))
 			}
@@ -99,7 +122,8 @@ func newServeCommand(e *env) *cli.Command {
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
 				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
-				logFormat: c.String("log-format")}, e)
+				logFormat: c.String("log-format"), tlsCert: e.path(c.String("tls-cert")), tlsKey: e.path(c.String("tls-key")),
+				insecureHTTP: c.Bool("insecure-http"), shutdownTimeout: c.Duration("shutdown-timeout")}, e)
 		},
 	}
 }
@@ -142,6 +166,12 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: serveLogger(opts.logFormat, e.stderr),
+		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey, InsecureHTTP: opts.insecureHTTP, ShutdownTimeout: opts.shutdownTimeout,
+	}
+	if opts.tlsCert != "" {
+		reload, stop := reloadOnHangup(ctx)
+		defer stop()
+		sopts.Reload = reload
 	}
 	hosted := func(name string) (*repo.Repo, error) {
 		return repo.OpenBare(filepath.Join(opts.root, filepath.FromSlash(name)+".fed"))
@@ -239,7 +269,11 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		if opts.addrFile != "" {
 			ferr = os.WriteFile(opts.addrFile, []byte(a.String()+"\n"), 0o644)
 		}
-		e.note("Serving %s on http://%s\n", opts.root, a)
+		scheme := "http"
+		if opts.tlsCert != "" {
+			scheme = "https"
+		}
+		e.note("Serving %s on %s://%s\n", opts.root, scheme, a)
 		if opts.solanaRPC != "" {
 			e.note("Repository NFTs: holders per %s, trusted for %s\n", opts.solanaRPC, opts.nftCacheTTL)
 		}
@@ -251,6 +285,30 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		return err
 	}
 	return ferr
+}
+
+// reloadOnHangup sends on the returned channel for every SIGHUP until
+// stop is called or ctx ends.
+func reloadOnHangup(ctx context.Context) (<-chan struct{}, func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	out := make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				select {
+				case out <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, func() { signal.Stop(sig); cancel() }
 }
 
 // serveLogger is the server's access and event log on w: one slog record

@@ -90,6 +90,8 @@ func TestScripts(t *testing.T) {
 			"envfile":     cmdEnvFile,
 			"waitfile":    cmdWaitFile,
 			"protect":     cmdProtect,
+			"mkcert":      cmdMkcert,
+			"httpget":     cmdHTTPGet,
 		},
 	})
 }

@@ -57,7 +57,11 @@
 // handler; every request gets an id (X-Request-Id) and one access log
 // record on Options.Logger, which never holds tokens, nonces or signatures.
 //
-// Left to others: TLS (put a reverse proxy in front), verifying and
+// Serve (tls.go) speaks HTTPS with Options.TLSCert, reread on each
+// Options.Reload, refuses plain HTTP beyond loopback unless InsecureHTTP,
+// and shuts down gracefully within ShutdownTimeout.
+//
+// Left to others: verifying and
 // making proofs (RequireProofs, CheckProof, Prove: fed serve plugs package
 // repo in), anything on the client side (package remote, repo).
 package server

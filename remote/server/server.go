@@ -23,8 +23,22 @@ import (
 type Options struct {
 	// Root is the directory holding the repositories (required).
 	Root string
-	// Addr is where Serve listens (default 127.0.0.1:8417).
+	// Addr is where Serve listens (default 127.0.0.1:8417). Beyond
+	// loopback (IsLoopback) Serve needs TLS or InsecureHTTP.
 	Addr string
+	// TLSCert and TLSKey are PEM files of the certificate (chain) and key
+	// Serve answers TLS with; both or neither. Each value received on
+	// Reload rereads them (fed serve: SIGHUP); a pair that fails to load
+	// is logged and the served certificate stays.
+	TLSCert, TLSKey string
+	Reload          <-chan struct{}
+	// InsecureHTTP lets Serve speak plain HTTP beyond loopback (behind a
+	// TLS-terminating reverse proxy).
+	InsecureHTTP bool
+	// ShutdownTimeout bounds how long Serve, once its context ends, waits
+	// for requests in flight before closing their connections (default
+	// 30 s).
+	ShutdownTimeout time.Duration
 	// Domain is the host named in sign-in messages and push statements
 	// (default: the Host of each request).
 	Domain string
@@ -124,6 +138,15 @@ func (o *Options) Validate() error {
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8417"
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return fmt.Errorf("server: a TLS certificate needs its key, and a key its certificate")
+	}
+	if o.ShutdownTimeout < 0 {
+		return fmt.Errorf("server: negative shutdown timeout")
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 30 * time.Second
 	}
 	if o.ChainID == "" {
 		o.ChainID = "mainnet"
@@ -238,11 +261,27 @@ func New(opts Options) (*Server, error) {
 // Root returns the directory holding the repositories.
 func (s *Server) Root() string { return s.opts.Root }
 
-// Serve runs a server on opts.Addr until ctx ends, then shuts it down
-// (waiting up to 10 s for requests in flight). ready, when not nil, is
-// called with the listening address once connections are accepted. It
-// also collects unreferenced uploads every GCInterval.
+// Serve runs a server on opts.Addr (with TLS when opts.TLSCert is set)
+// until ctx ends, then shuts it down gracefully: it stops accepting
+// connections, /readyz answers 503, and requests in flight get up to
+// ShutdownTimeout to finish (their uploads flushed) before their
+// connections are closed. ready, when not nil, is called with the
+// listening address once connections are accepted. It also collects
+// unreferenced uploads every GCInterval.
 func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if opts.TLSCert == "" && !opts.InsecureHTTP && !IsLoopback(opts.Addr) {
+		return fmt.Errorf("serve on %s: %w: give a TLS certificate, or allow plain HTTP behind a TLS proxy", opts.Addr, ErrInsecureAddr)
+	}
+	var certs *certFiles
+	if opts.TLSCert != "" {
+		var err error
+		if certs, err = loadCertFiles(opts.TLSCert, opts.TLSKey); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	s, err := New(opts)
 	if err != nil {
 		return err
@@ -251,7 +290,8 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn)}
 	if s.opts.Prove != nil {
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -259,7 +299,13 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 		defer func() { stop(); <-done }()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	if certs != nil {
+		hs.TLSConfig = certs.tlsConfig()
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
+	}
+	s.opts.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", certs != nil), slog.String("root", s.opts.Root))
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -269,6 +315,7 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 		defer t.Stop()
 		gcTick = t.C
 	}
+	reload := s.opts.Reload
 	for {
 		select {
 		case err := <-errc:
@@ -277,13 +324,21 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 			if _, err := s.GC(ctx); err != nil && ctx.Err() == nil {
 				s.opts.ErrorLog("gc: %v", err)
 			}
-		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := hs.Shutdown(sctx); err != nil {
-				hs.Close()
+		case _, ok := <-reload:
+			if !ok {
+				reload = nil // closed: no more reloads
+				continue
 			}
-			return nil
+			if certs == nil {
+				continue
+			}
+			if err := certs.reload(); err != nil {
+				s.opts.Logger.Error("tls certificate not reloaded; serving the previous one", slog.Any("error", err))
+			} else {
+				s.opts.Logger.Info("tls certificate reloaded", slog.String("cert", s.opts.TLSCert))
+			}
+		case <-ctx.Done():
+			return s.shutdown(hs)
 		}
 	}
 }

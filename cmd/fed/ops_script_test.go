@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// mkcert CERT KEY writes a self-signed certificate for 127.0.0.1 and
+// localhost, and its key, as PEM files (scripts of fed serve --tls-cert).
+func cmdMkcert(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkcert CERT KEY")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ts.Check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "fed test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ts.Check(err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+}
+
+// httpget [-cacert FILE] URL gets URL and prints the status code and the
+// body on stdout; with -cacert it trusts only the PEM certificates of
+// FILE. It fails when the request does.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	var roots *x509.CertPool
+	if len(args) == 3 && args[0] == "-cacert" {
+		b, err := os.ReadFile(ts.MkAbs(args[1]))
+		ts.Check(err)
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			ts.Fatalf("httpget: no certificate in %s", args[1])
+		}
+		args = args[2:]
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: httpget [-cacert FILE] URL")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	req, err := http.NewRequestWithContext(context.Background(), "GET", args[0], nil)
+	ts.Check(err)
+	resp, err := hc.Do(req)
+	if err != nil {
+		if neg {
+			fmt.Fprintf(ts.Stderr(), "%v\n", err)
+			return
+		}
+		ts.Fatalf("httpget: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	if neg {
+		ts.Fatalf("httpget %s succeeded", args[0])
+	}
+	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
+}
