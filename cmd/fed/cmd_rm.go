@@ -48,7 +48,7 @@ func runRm(ctx context.Context, opts rmOptions, e *env) error {
 		return err
 	}
 	for _, x := range before.Entries {
-		if _, ok := after.Find(x.Path); !ok && x.Stage == 0 {
+		if _, ok := after.Find(x.Path); !ok && x.Stage == 0 && !e.quiet {
 			e.printf("rm '%s'\n", x.Path)
 		}
 	}
