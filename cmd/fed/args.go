@@ -56,6 +56,15 @@ func reorderArgs(app *cli.App, args []string) []string {
 			flags = append(flags, "--max-count="+n)
 			continue
 		}
+		if g, rest, ok := splitGlobalShorts(local, global, a); ok {
+			// "commit -qm msg": the global -q moves before the
+			// command, the command keeps -m and its value
+			pre = append(pre, g...)
+			if rest == "" {
+				continue
+			}
+			a = rest
+		}
 		dst := &flags
 		if _, ok := local[flagName(a)]; !ok {
 			if _, ok := global[flagName(a)]; ok {
@@ -124,6 +133,40 @@ func takesValue(tbl map[string]bool, a string) bool {
 		}
 	}
 	return tbl[string(n[len(n)-1])]
+}
+
+// splitGlobalShorts splits a group of short flags ("-qm") that mixes the
+// command's flags with global boolean ones: it returns the global flags,
+// each alone ("-q"), and the group of the command's flags left ("-m", or ""
+// when none are). ok is false for anything else: a long flag, a flag with
+// "=", a name the command knows, a group with a letter neither knows.
+func splitGlobalShorts(local, global map[string]bool, a string) (globals []string, rest string, ok bool) {
+	n := flagName(a)
+	if strings.HasPrefix(a, "--") || strings.Contains(a, "=") || len(n) < 2 {
+		return nil, "", false
+	}
+	if _, known := local[n]; known {
+		return nil, "", false
+	}
+	var kept []rune
+	for _, c := range n {
+		if _, isLocal := local[string(c)]; isLocal {
+			kept = append(kept, c)
+			continue
+		}
+		if takes, isGlobal := global[string(c)]; isGlobal && !takes {
+			globals = append(globals, "-"+string(c))
+			continue
+		}
+		return nil, "", false
+	}
+	if len(globals) == 0 {
+		return nil, "", false
+	}
+	if len(kept) == 0 {
+		return globals, "", true
+	}
+	return globals, "-" + string(kept), true
 }
 
 // countFlag reads git's short forms of -n N: "-N" and "-nN".
