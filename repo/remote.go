@@ -127,6 +127,9 @@ func (r *Repo) remoteURL(name string) (string, error) {
 			return u, nil
 		}
 	}
+	if strings.Contains(name, "://") {
+		return "", fmt.Errorf("%w: %s is a URL, not a remote's name (name it with: fed remote add NAME %s)", ErrNoRemote, name, name)
+	}
 	return "", fmt.Errorf("%w: %s (add it with: fed remote add %s URL)", ErrNoRemote, name, name)
 }
 
