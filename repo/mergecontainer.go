@@ -261,7 +261,6 @@ func mergeMetadata(base map[string]string, sides []map[string]string, ours map[s
 			kept = changed[0]
 			for _, v := range changed[1:] {
 				if !eq(v, changed[0]) {
-					kept = nil
 					c := MetaConflict{Key: k, Base: b, Sides: vals}
 					switch policy {
 					case MetaBase, MetaFail:
