@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -26,8 +27,19 @@ func cmdMkcert(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: mkcert CERT KEY")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, kder, err := selfSignedDER()
 	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+}
+
+// selfSignedDER makes a self-signed certificate for 127.0.0.1 and
+// localhost; it returns the certificate and its EC key, DER-encoded.
+func selfSignedDER() (cert, key []byte, err error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: "fed test"},
@@ -39,12 +51,11 @@ func cmdMkcert(ts *testscript.TestScript, neg bool, args []string) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA:         true, BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	ts.Check(err)
-	kder, err := x509.MarshalECPrivateKey(key)
-	ts.Check(err)
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	if cert, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k); err != nil {
+		return nil, nil, err
+	}
+	key, err = x509.MarshalECPrivateKey(k)
+	return cert, key, err
 }
 
 // httpget [-cacert FILE] URL gets URL and prints the status code and the
@@ -82,4 +93,28 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("httpget %s succeeded", args[0])
 	}
 	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its
+// key to certFile and keyFile, and returns a client configuration that
+// trusts it.
+func writeTestCert(t testing.TB, certFile, keyFile string) *tls.Config {
+	t.Helper()
+	der, kder, err := selfSignedDER()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{RootCAs: pool}
 }
