@@ -32,7 +32,7 @@ type serveOptions struct {
 	requireProofs                bool
 	prove, proveSetup            bool
 	parent                       int
-	logFormat                    string
+	logFormat, logLevel          string
 	tlsCert, tlsKey              string
 	insecureHTTP                 bool
 	shutdownTimeout              time.Duration
@@ -84,6 +84,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on an address beyond localhost (behind a TLS reverse proxy)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, wait up to `DURATION` for requests in flight"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log every request and event on stderr as `FORMAT`: text or json"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log records of `LEVEL` and above: debug (also health checks and metric scrapes), info, warn or error"},
 			&cli.IntFlag{Name: "parent", Usage: "stop when process `PID` has exited (scripts and tests start fed serve with --parent $$, so it never outlives them)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -115,6 +116,10 @@ func newServeCommand(e *env) *cli.Command {
 				return withHint(usageErrorf("--addr %s is beyond localhost: serving it needs TLS", c.String("addr")),
 					"give --tls-cert FILE --tls-key FILE, or --insecure-http behind a TLS reverse proxy")
 			}
+			var lv slog.Level
+			if err := lv.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return usageErrorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+			}
 			if c.IsSet("parent") && (c.Int("parent") <= 0 || !processAlive(c.Int("parent"))) {
 				return usageErrorf("--parent %d: no such process", c.Int("parent"))
 			}
@@ -122,7 +127,7 @@ func newServeCommand(e *env) *cli.Command {
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
 				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
-				logFormat: c.String("log-format"), tlsCert: e.path(c.String("tls-cert")), tlsKey: e.path(c.String("tls-key")),
+				logFormat: c.String("log-format"), logLevel: c.String("log-level"), tlsCert: e.path(c.String("tls-cert")), tlsKey: e.path(c.String("tls-key")),
 				insecureHTTP: c.Bool("insecure-http"), shutdownTimeout: c.Duration("shutdown-timeout")}, e)
 		},
 	}
@@ -165,7 +170,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	var err error
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
-		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: serveLogger(opts.logFormat, e.stderr),
+		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: serveLogger(opts.logFormat, opts.logLevel, e.stderr),
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey, InsecureHTTP: opts.insecureHTTP, ShutdownTimeout: opts.shutdownTimeout,
 	}
 	if opts.tlsCert != "" {
@@ -312,12 +317,16 @@ func reloadOnHangup(ctx context.Context) (<-chan struct{}, func()) {
 }
 
 // serveLogger is the server's access and event log on w: one slog record
-// per line, in JSON or slog's key=value text (doc/protocol.md §9.1).
-func serveLogger(format string, w io.Writer) *slog.Logger {
+// per line at level and above, in JSON or slog's key=value text
+// (doc/protocol.md §9.1).
+func serveLogger(format, level string, w io.Writer) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level)) // checked with the flags
+	ho := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, ho))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, ho))
 }
 
 // requireBound refuses, under --require-proofs, an update proof verified in
