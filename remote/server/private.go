@@ -1,14 +1,9 @@
 package server
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
@@ -59,36 +54,7 @@ func (rp *repository) recordPrivate(ids []objects.ID) error {
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	var added []objects.ID
-	for _, id := range ids {
-		if !marks[id] {
-			b.WriteString(id.String() + "\n")
-			added = append(added, id)
-		}
-	}
-	if len(added) == 0 {
-		return nil
-	}
-	f, err := os.OpenFile(filepath.Join(rp.dir, privateFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	for _, id := range added {
-		marks[id] = true
-	}
-	return nil
+	return appendIDFile(filepath.Join(rp.dir, privateFile), marks, ids)
 }
 
 // markedIn lists the objects of plan marked private.
@@ -106,25 +72,4 @@ func (rp *repository) markedIn(plan *remote.Plan) ([]objects.ID, error) {
 		}
 	}
 	return out, nil
-}
-
-// readIDFile reads a file of one hex id per line (absent: empty); a line
-// cut by a crash is ignored (its request was not applied).
-func readIDFile(path string) (map[objects.ID]bool, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[objects.ID]bool{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[objects.ID]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if id, err := objects.ParseID(strings.TrimSpace(sc.Text())); err == nil {
-			out[id] = true
-		}
-	}
-	return out, sc.Err()
 }

@@ -1,14 +1,10 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/fed-vcs/fed/objects"
 )
@@ -28,22 +24,8 @@ const withheldFile = "withheld"
 // loadWithheld reads a repository's withheld list; a line cut by a crash
 // is ignored (its push was not applied).
 func loadWithheld(dir string) (map[objects.ID]bool, error) {
-	f, err := os.Open(filepath.Join(dir, withheldFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[objects.ID]bool{}, nil
-	}
+	out, err := readIDFile(filepath.Join(dir, withheldFile))
 	if err != nil {
-		return nil, fmt.Errorf("read withheld list: %w", err)
-	}
-	defer f.Close()
-	out := map[objects.ID]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if id, err := objects.ParseID(strings.TrimSpace(sc.Text())); err == nil {
-			out[id] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read withheld list: %w", err)
 	}
 	return out, nil
@@ -79,37 +61,7 @@ func (rp *repository) withheldSnapshot() map[objects.ID]bool {
 // recordWithheld appends the ids not yet listed to the withheld file and
 // set. The caller holds rp.mu.
 func (rp *repository) recordWithheld(ids []objects.ID) error {
-	var b strings.Builder
-	var added []objects.ID
-	for _, id := range ids {
-		if !rp.withheld[id] {
-			b.WriteString(id.String())
-			b.WriteByte('\n')
-			added = append(added, id)
-		}
-	}
-	if len(added) == 0 {
-		return nil
-	}
-	f, err := os.OpenFile(filepath.Join(rp.dir, withheldFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	for _, id := range added {
-		rp.withheld[id] = true
-	}
-	return nil
+	return appendIDFile(filepath.Join(rp.dir, withheldFile), rp.withheld, ids)
 }
 
 // weightsAbsent returns the commits among commits whose trees reach a
