@@ -62,7 +62,10 @@
 // zip stores a CRC-32 of each entry in its central directory record and
 // its data descriptor (or local header); the fixer this package registers
 // recomputes them for the entries whose data changed, so torch.load
-// accepts the result. The pickle is kept, so nested dicts, optimizer
+// accepts the result (an entry whose recorded CRC-32 was already wrong in
+// the original gets the right one: a rewrite never copies a wrong checksum;
+// checkout, which concatenates the stored segments, keeps the file as it
+// was). The pickle is kept, so nested dicts, optimizer
 // state and views of shared storages keep their structure.
 //
 // Importing this package registers its parser, its detector (a zip whose
