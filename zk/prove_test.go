@@ -11,9 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/consensys/gnark-crypto/ecc"
-	"github.com/consensys/gnark/backend/groth16/bn254/mpcsetup"
-	cs "github.com/consensys/gnark/constraint/bn254"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fed-vcs/fed/objects"
@@ -197,34 +194,12 @@ func TestProveVerifyCommitAndPinning(t *testing.T) {
 	}
 }
 
-// ceremony runs gnark's mpcsetup with one contributor per phase and
-// returns the gnark encodings of the keys.
+// ceremony returns the gnark encodings of keys from a multi-party setup
+// with one contributor per phase.
 func ceremony(t *testing.T, c *Cache, shape Shape) ([]byte, []byte) {
 	t.Helper()
-	ccs, err := c.compiled(shape)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r1cs := ccs.(*cs.R1CS)
-	n := ecc.NextPowerOfTwo(uint64(r1cs.GetNbConstraints()))
-	p1 := mpcsetup.NewPhase1(n)
-	p1.Contribute()
-	commons, err := mpcsetup.VerifyPhase1(n, []byte("beacon 1"), p1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p2 mpcsetup.Phase2
-	p2.Initialize(r1cs, &commons)
-	p2.Contribute()
-	pk, vk, err := mpcsetup.VerifyPhase2(r1cs, &commons, []byte("beacon 2"), &p2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var pb, vb bytes.Buffer
-	if _, err := pk.WriteTo(&pb); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vk.WriteTo(&vb); err != nil {
+	if err := c.WriteCeremonyKeys(shape, &pb, &vb); err != nil {
 		t.Fatal(err)
 	}
 	return pb.Bytes(), vb.Bytes()

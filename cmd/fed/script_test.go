@@ -85,6 +85,7 @@ func TestScripts(t *testing.T) {
 			"corrupt":     cmdCorrupt,
 			"jsonfield":   cmdJSONField,
 			"zkkeys":      cmdZKKeys,
+			"zkceremony":  cmdZKCeremony,
 			"tamperproof": cmdTamperProof,
 			"withhold":    cmdWithhold,
 			"envfile":     cmdEnvFile,
@@ -382,6 +383,24 @@ func cmdZKKeys(ts *testscript.TestScript, neg bool, args []string) {
 		_, err := zkScriptCache.Setup(context.Background(), st.ShapeOf())
 		ts.Check(err)
 	}
+}
+
+// zkceremony SHAPE PK VK writes the gnark-encoded proving and verifying
+// keys of a one-contributor multi-party setup for SHAPE (as v2-commit-n8):
+// the files a ceremony hands out, for 'fed zk import'.
+func cmdZKCeremony(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: zkceremony SHAPE PK VK")
+	}
+	sh, err := zk.ParseShape(args[0])
+	ts.Check(err)
+	pk, err := os.Create(ts.MkAbs(args[1]))
+	ts.Check(err)
+	defer pk.Close()
+	vk, err := os.Create(ts.MkAbs(args[2]))
+	ts.Check(err)
+	defer vk.Close()
+	ts.Check(zkScriptCache.WriteCeremonyKeys(sh, pk, vk))
 }
 
 // tamperproof REV CHUNK flips a bit of the Groth16 proof of chunk CHUNK in
