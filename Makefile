@@ -14,7 +14,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: cross example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: cross test-windows example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -29,6 +29,24 @@ RACE_PKGS := ./objects/... ./remote/...
 test: fmt-check vet cross
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	@$(MAKE) --no-print-directory test-windows
+
+## test-windows: the Windows build's tests of the storage core (file system, objects, refs,
+## working tree, codecs) under Wine: Debian's wine64, skipped with a message when it is
+## missing. internal/winetest fits Go 1.26's Windows port to Wine 8 (see its doc); the
+## prefix lives in $$WINEPREFIX (default ~/.cache/fed/wine). The wine server and Wine's
+## services are started first, apart, so that they do not hold a test binary's output open
+WINE      ?= $(firstword $(shell command -v wine64 2>/dev/null) $(wildcard /usr/lib/wine/wine64))
+WINE_PKGS := ./internal/fsys/... ./objects/... ./refs/... ./repo/... ./codec/...
+test-windows:
+	@if [ -z "$(WINE)" ]; then echo "test-windows: skipped: wine64 is not installed (apt-get install wine64)"; exit 0; fi; \
+	set -e; export WINEPREFIX="$${WINEPREFIX:-$$HOME/.cache/fed/wine}" WINEDEBUG=-all; \
+	ov=$$($(GO) run ./internal/winetest -wine "$(WINE)" -out "$$WINEPREFIX/fed-overlay"); \
+	ws=$$(command -v wineserver || echo $(dir $(WINE))wineserver); \
+	$$ws -p </dev/null >/dev/null 2>&1; trap "$$ws -k 2>/dev/null || true" EXIT; \
+	"$(WINE)" wineboot </dev/null >/dev/null 2>&1; \
+	echo "GOOS=windows go test -exec $(WINE) $(WINE_PKGS)"; \
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) test -count=1 -overlay "$$ov" -exec "$(WINE)" $(WINE_PKGS)
 
 ## test-race: every test under the race detector (cmd/fed alone takes over 10 minutes so)
 test-race:

@@ -69,15 +69,11 @@ func (s *DiskStore) Flush() error {
 	}
 	if err := forEach(ids, 4, func(id ID) error {
 		tmp := todo[id]
-		f, err := os.Open(tmp)
+		err := fsys.SyncPath(tmp)
 		if errors.Is(err, fs.ErrNotExist) && !s.stillPending(id, tmp) {
 			return nil // deleted meanwhile (Delete)
 		}
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return f.Sync()
+		return err
 	}); err != nil {
 		return fmt.Errorf("publish objects: %w", err)
 	}
@@ -168,11 +164,7 @@ func writeTemp(dir string, data []byte) (string, error) {
 
 // publishNow makes tmp durable and renames it to p.
 func publishNow(tmp, p string) error {
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = f.Sync()
-		f.Close()
-	}
+	err := fsys.SyncPath(tmp)
 	if err == nil {
 		err = fsys.Rename(tmp, p)
 	}

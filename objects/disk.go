@@ -451,7 +451,7 @@ func (s *DiskStore) badContent(id, baseID ID, err error) error {
 
 // readPooled reads a whole file into a buffer from the pool (see putBuf).
 func readPooled(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -537,9 +537,9 @@ func readHeader(f *os.File, id ID) (storedInfo, int64, error) {
 // open opens id's file for reading.
 func (s *DiskStore) open(id ID) (*os.File, error) {
 	p := s.path(id)
-	f, err := os.Open(p)
+	f, err := fsys.Open(p)
 	if s.moved(id, p, err) {
-		f, err = os.Open(s.final(id))
+		f, err = fsys.Open(s.final(id))
 	}
 	return f, err
 }
@@ -697,7 +697,7 @@ func (s *DiskStore) writeFile(p string, data []byte) error {
 func createTemp(dir string) (*os.File, error) {
 	var r [8]byte
 	_, _ = rand.Read(r[:])
-	return os.OpenFile(filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
+	return os.OpenFile(filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, fsys.OncePerm)
 }
 
 // Delete removes an object's file.

@@ -109,7 +109,9 @@ const childEnv = "FED_OBJECTS_TEST_CHILD"
 // child starts the test binary running test as a subprocess with role.
 func child(t *testing.T, test, role string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+role+":"+strings.Join(args, ":"))
+	// The path list separator occurs in no path (':' does on Windows).
+	sep := string(os.PathListSeparator)
+	cmd.Env = append(os.Environ(), childEnv+"="+role+sep+strings.Join(args, sep))
 	return cmd
 }
 
@@ -119,7 +121,7 @@ func childRole() (string, []string) {
 	if v == "" {
 		return "", nil
 	}
-	parts := strings.Split(v, ":")
+	parts := strings.Split(v, string(os.PathListSeparator))
 	return parts[0], parts[1:]
 }
 

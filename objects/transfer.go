@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 // Raw access to stored forms, for moving objects between stores (the remote
@@ -54,9 +56,9 @@ func (s *DiskStore) GetStored(ctx context.Context, id ID, baseOK func(ID) bool) 
 		return nil, err
 	}
 	p := s.path(id)
-	b, err := os.ReadFile(p)
+	b, err := fsys.ReadFile(p)
 	if s.moved(id, p, err) {
-		b, err = os.ReadFile(s.final(id))
+		b, err = fsys.ReadFile(s.final(id))
 	}
 	if err != nil {
 		if os.IsNotExist(err) {

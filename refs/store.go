@@ -168,7 +168,7 @@ func (s *Store) logPath(n Name) string {
 // readFile returns the bytes of a ref or HEAD file (at most maxFileRead+1
 // of them). A missing file or a directory gives ErrNotFound.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := fsys.Open(path)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, ErrNotFound
 	}
@@ -667,7 +667,7 @@ func (s *Store) Reflog(name Name) ([]LogEntry, error) {
 		return nil, fmt.Errorf("read reflog: %w", err)
 	}
 	path := s.logPath(name)
-	b, err := os.ReadFile(path)
+	b, err := fsys.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -10,6 +10,7 @@ import (
 func TestResolveSolanaRPC(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
+	t.Setenv("USERPROFILE", home) // os.UserHomeDir on Windows
 	t.Setenv("FED_CONFIG", filepath.Join(home, "fedconfig"))
 	r, err := Init(t.TempDir())
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 func startServer(t *testing.T) (url string, root string) {
 	t.Helper()
 	root = t.TempDir()
-	s, err := server.New(server.Options{Root: root})
+	s, err := server.New(server.Options{Root: root, ErrorLog: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,22 +18,22 @@ const (
 )
 
 func createLockFile(path string) (*os.File, error) {
-	return openShared(path, windows.GENERIC_READ|windows.GENERIC_WRITE, windows.CREATE_NEW)
+	return openShared(path, windows.GENERIC_READ|windows.GENERIC_WRITE, windows.CREATE_NEW, 0)
 }
 
 func openLockFile(path string) (*os.File, error) {
-	return openShared(path, windows.GENERIC_READ, windows.OPEN_EXISTING)
+	return openShared(path, windows.GENERIC_READ, windows.OPEN_EXISTING, 0)
 }
 
 // openShared opens path allowing others to read, write, rename and delete
-// it while it is open, as unix does.
-func openShared(path string, access, disposition uint32) (*os.File, error) {
+// it while it is open, as unix does; flags are FILE_FLAG_* values.
+func openShared(path string, access, disposition, flags uint32) (*os.File, error) {
 	p, err := windows.UTF16PtrFromString(path)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	share := uint32(windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE)
-	h, err := windows.CreateFile(p, access, share, nil, disposition, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	h, err := windows.CreateFile(p, access, share, nil, disposition, windows.FILE_ATTRIBUTE_NORMAL|flags, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

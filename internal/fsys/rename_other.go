@@ -13,3 +13,5 @@ const RenameRetry = time.Duration(0)
 func rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 
 func transient(err error) bool { return false }
+
+func open(path string) (*os.File, error) { return os.Open(path) }

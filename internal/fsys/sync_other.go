@@ -2,6 +2,22 @@
 
 package fsys
 
+import (
+	"errors"
+	"os"
+)
+
 // SyncDir is a no-op: Windows (NTFS journals its metadata) and the other
 // systems here cannot open a directory for fsync.
 func SyncDir(dir string) error { return nil }
+
+const oncePerm = 0o644
+
+func syncPath(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	errSync := f.Sync()
+	return errors.Join(errSync, f.Close())
+}

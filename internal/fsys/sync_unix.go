@@ -21,3 +21,14 @@ func SyncDir(dir string) error {
 	}
 	return errors.Join(errSync, d.Close())
 }
+
+const oncePerm = 0o444
+
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	errSync := f.Sync()
+	return errors.Join(errSync, f.Close())
+}

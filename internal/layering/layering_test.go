@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"codec/onnx":        {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
 	"zk":                {mod + "objects", mod + "merge", "github.com/consensys/"},
 	"remote":            {mod + "objects", mod + "refs"},
-	"remote/server":     {mod + "objects", mod + "refs", mod + "remote", "github.com/prometheus/client_golang/"},
+	"remote/server":     {mod + "objects", mod + "refs", mod + "remote", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
 	"nft":               {mod + "objects", "github.com/gagliardetto/"},
 }
 

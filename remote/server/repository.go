@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
@@ -137,13 +138,13 @@ func (s *Server) create(dir string, owner objects.PublicKey) error {
 	if err := writeMeta(tmp, m); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := fsys.Rename(tmp, dir); err != nil {
 		if _, serr := os.Stat(filepath.Join(dir, metaFile)); serr == nil {
 			return nil // created meanwhile by another server process
 		}
 		return fmt.Errorf("create repository: %w", err)
 	}
-	return syncDir(parent)
+	return fsys.SyncDir(parent)
 }
 
 func loadRepository(name, dir string) (*repository, error) {
@@ -214,25 +215,13 @@ func writeFileAtomic(path string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = fsys.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
+	return fsys.SyncDir(filepath.Dir(path))
 }
 
 // Access rules: who owns a repository is in owner.go.

@@ -1,0 +1,5 @@
+//go:build !windows
+
+package fsys
+
+func underWine() bool { return false }
