@@ -107,6 +107,7 @@ const (
 	// Rules between parties who do not trust each other (doc/security.md).
 	CodeTagExists          = "tag-exists"           // 409: moving or replacing a tag needs force (the owner's)
 	CodeBadObjectSignature = "bad-object-signature" // 422: a pushed commit or tag object is not signed by its author
+	CodeReservedName       = "reserved-name"        // 422: a pushed tree names the repository directory .fed in some spelling
 	CodeForeignAuthor      = "foreign-author"       // 403: a collaborator's new tip must be signed by the pusher
 	CodeInvalidProof       = "invalid-proof"        // 422: a pushed proof does not verify with the repository's keys and settings
 	CodeForeignProof       = "foreign-proof"        // 403: a proof the server cannot verify comes from its commit's author or the owner only

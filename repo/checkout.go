@@ -57,6 +57,9 @@ func (r *Repo) dirtyPaths(ctx context.Context) (map[string]byte, error) {
 // Without force it refuses, changing nothing, when a changed path has
 // local changes or an untracked file is in the way.
 func (r *Repo) moveTo(ctx context.Context, op string, from, target map[string]TreeFile, force bool) error {
+	if err := r.checkCheckout(target); err != nil {
+		return err
+	}
 	idx, err := r.ReadIndex()
 	if err != nil {
 		return err

@@ -272,8 +272,8 @@ func validPath(p string) error {
 		if err := objects.ValidName(c); err != nil {
 			return fmt.Errorf("path %q: %v", p, err)
 		}
-		if c == DirName {
-			return fmt.Errorf("path %q: %s is reserved", p, DirName)
+		if objects.ReservedName(c) {
+			return fmt.Errorf("path %q: %q would be the repository directory %s on some file systems (case, ignored code points, trailing dots or spaces): reserved", p, c, DirName)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
@@ -31,7 +32,7 @@ var (
 )
 
 // DirName is the name of the repository directory inside the root.
-const DirName = ".fed"
+const DirName = objects.RepoDirName
 
 // DefaultBranch is the branch a new repository starts on.
 const DefaultBranch = "main"
@@ -62,8 +63,9 @@ type Repo struct {
 	// prebuilt maps object ids to temporary working-tree files already
 	// holding their content (see prebuild).
 	prebuilt     map[objects.ID]string
-	prebuiltUsed int  // files checked out from prebuilt ones (tests)
-	warnOpaque   bool // importing for real (add), not only hashing
+	prebuiltUsed int   // files checked out from prebuilt ones (tests)
+	warnOpaque   bool  // importing for real (add), not only hashing
+	folds        *bool // the working tree's file system folds names (probed once)
 }
 
 // Init creates a repository in dir (created if missing).
@@ -202,8 +204,8 @@ func (r *Repo) rel(p string) (string, error) {
 		return "", nil
 	}
 	rel = filepath.ToSlash(rel)
-	if rel == DirName || len(rel) > len(DirName) && rel[:len(DirName)+1] == DirName+"/" {
-		return "", fmt.Errorf("path %s is inside the repository's %s directory", p, DirName)
+	if first, _, _ := strings.Cut(rel, "/"); objects.ReservedName(first) {
+		return "", fmt.Errorf("path %s is inside the repository's %s directory (or would be on a case-insensitive file system)", p, DirName)
 	}
 	return rel, nil
 }

@@ -201,6 +201,18 @@ func (r *Repo) Add(ctx context.Context, paths []string, opts AddOptions) error {
 	if err := checkNames(todo); err != nil {
 		return err
 	}
+	if r.Warn != nil {
+		added := slices.Collect(maps.Keys(todo))
+		all := slices.Clone(added)
+		for _, e := range idx.Entries {
+			if _, ok := todo[e.Path]; !ok {
+				all = append(all, e.Path)
+			}
+		}
+		for _, w := range portabilityWarnings(added, all) {
+			r.Warn(w)
+		}
+	}
 	if !opts.Force {
 		for _, rel := range slices.Sorted(maps.Keys(todo)) {
 			if isKeypairFile(r.abs(rel), todo[rel].Size()) {
@@ -225,6 +237,13 @@ func checkNames(files map[string]fs.FileInfo) error {
 		}
 	}
 	if len(bad) == 0 {
+		for _, rel := range slices.Sorted(maps.Keys(files)) {
+			for _, c := range strings.Split(rel, "/") {
+				if objects.ReservedName(c) {
+					return fmt.Errorf("cannot add %q: %q would be the repository directory %s on case-insensitive file systems (macOS, Windows), so no commit may hold it; rename it", rel, c, DirName)
+				}
+			}
+		}
 		return nil
 	}
 	sort.Strings(bad)

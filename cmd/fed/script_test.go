@@ -33,6 +33,10 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"fed": func() {
+			// Test hook: check out as on a case-insensitive, Unicode-
+			// normalising file system (macOS, Windows), which Linux test
+			// machines cannot mount.
+			repo.TestFoldingFS = os.Getenv("FED_TEST_FOLDING_FS") != ""
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 			stop()

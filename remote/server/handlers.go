@@ -395,6 +395,10 @@ func (c *call) updateRefs() {
 		c.fail(remote.NewProblem(422, remote.CodeBadObjectSignature, "%v: every commit and tag object must be signed by the key in its author (tagger) field", cl.badSig))
 		return
 	}
+	if cl.badName != nil {
+		c.fail(remote.NewProblem(422, remote.CodeReservedName, "%v: no tree entry may name the repository directory %s in any spelling a file system maps to it (case, ignored code points, trailing dots or spaces, FED~1)", cl.badName, objects.RepoDirName))
+		return
+	}
 	proofs := map[objects.ID]objects.ID{} // commit -> proof this request sets
 	var toProve []objects.ID              // new commits of branches and tags, oldest first
 	for _, u := range req.Updates {

@@ -310,6 +310,9 @@ type closure struct {
 	// badSig names the first commit or tag object among visited whose
 	// signature does not verify against its author or tagger (nil: none).
 	badSig error
+	// badName names the first tree among visited with an entry a checkout
+	// would write into the repository directory (objects.ReservedName).
+	badName error
 }
 
 // checkComplete walks from roots and returns up to limit ids that are
@@ -376,6 +379,12 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 			for _, s := range o.Segments {
 				if s.IsTensor() {
 					tensor[s.ID] = true
+				}
+			}
+		case *objects.Tree:
+			for _, e := range o.Entries {
+				if objects.ReservedName(e.Name) && res.badName == nil {
+					res.badName = fmt.Errorf("tree %s: entry %q", id, e.Name)
 				}
 			}
 		case *objects.Commit:
