@@ -281,6 +281,7 @@ var titles = map[string]string{
 	CodeUnavailable:        "Service unavailable",
 	CodeTagExists:          "Tag exists",
 	CodeBadObjectSignature: "Bad object signature",
+	CodeReservedName:       "Reserved name",
 	CodeForeignAuthor:      "Foreign author",
 	CodeInvalidProof:       "Invalid proof",
 	CodeForeignProof:       "Proof from a third party",
@@ -318,7 +319,7 @@ func (p *Problem) Unwrap() error {
 		return ErrVersion
 	case CodeTooLarge:
 		return ErrTooLarge
-	case CodeBadRequest, CodeBadRepoName, CodeBadRefName, CodeHashMismatch, CodeBadObject, CodeMissingBase, CodeNotTip, CodeBadObjectSignature:
+	case CodeBadRequest, CodeBadRepoName, CodeBadRefName, CodeHashMismatch, CodeBadObject, CodeMissingBase, CodeNotTip, CodeBadObjectSignature, CodeReservedName:
 		return ErrBadRequest
 	case CodeProofRequired, CodeInvalidProof, CodeZKSettingMissing:
 		return ErrProofRequired
