@@ -261,7 +261,8 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 			}
 			for _, p := range res {
 				if !p.Skipped {
-					fmt.Fprintf(e.stderr, "fed: serve: proved %s of %s: %s, %d chunk(s), %s keys\n", p.Commit.Short(), name, p.Kind, p.Chunks, p.Keys)
+					sopts.Logger.Info("proved", slog.String("repo", name), slog.String("commit", p.Commit.String()),
+						slog.String("kind", p.Kind), slog.Int("chunks", p.Chunks), slog.String("keys", fmt.Sprint(p.Keys)))
 				}
 			}
 			return nil

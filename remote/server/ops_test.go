@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
@@ -251,5 +252,42 @@ func TestMetricsRateLimited(t *testing.T) {
 	_, _, body := get(t, ts.URL+"/metrics") // not rate limited itself
 	if v := metricValue(t, body, "fed_rate_limited_total"); v != 2 {
 		t.Errorf("rate-limited = %v, want 2", v)
+	}
+}
+
+// TestGCEvent: Serve's periodic collection logs what it removed.
+func TestGCEvent(t *testing.T) {
+	var buf syncBuffer
+	addr, stop := serve(t, server.Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), GCGrace: time.Nanosecond, GCInterval: 50 * time.Millisecond})
+	key := keyN(1)
+	h := newHistory(t, key)
+	_, _, ids := h.commit(objects.ZeroID, 2, 4<<10, 1, nil)
+	c := newClient(t, "http://"+addr+"/alice/model", key, remote.Options{})
+	if _, err := c.SendMissing(context.Background(), h.store, ids); err != nil {
+		t.Fatal(err)
+	}
+	// Collections may run during the upload: count over every event.
+	removed := func() int {
+		n := 0
+		for _, l := range strings.Split(buf.String(), "\n") {
+			var ev struct {
+				Msg, Repo string
+				Removed   int
+			}
+			if json.Unmarshal([]byte(l), &ev) == nil && ev.Msg == "gc" && ev.Repo == "alice/model" {
+				n += ev.Removed
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for removed() < len(ids) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no gc event for %d unreferenced objects:\n%s", len(ids), buf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }

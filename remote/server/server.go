@@ -321,9 +321,11 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 		case err := <-errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-gcTick:
-			if _, err := s.GC(ctx); err != nil && ctx.Err() == nil {
+			res, err := s.GC(ctx)
+			if err != nil && ctx.Err() == nil {
 				s.opts.ErrorLog("gc: %v", err)
 			}
+			s.logGC(res)
 		case _, ok := <-reload:
 			if !ok {
 				reload = nil // closed: no more reloads

@@ -81,3 +81,14 @@ func (s *Server) shutdown(hs *http.Server) error {
 	s.opts.Logger.Info("stopped")
 	return nil
 }
+
+// logGC logs one event per repository where a collection removed
+// objects.
+func (s *Server) logGC(res []GCResult) {
+	for _, r := range res {
+		if r.Report != nil && (r.Report.Removed > 0 || r.Report.TempRemoved > 0) {
+			s.opts.Logger.Info("gc", slog.String("repo", r.Repo), slog.Int("removed", r.Report.Removed),
+				slog.Int("kept", r.Report.Kept), slog.Int("spared", r.Report.Spared), slog.Int("temp_removed", r.Report.TempRemoved))
+		}
+	}
+}
