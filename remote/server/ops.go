@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
@@ -220,13 +221,37 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, remote.NewProblem(503, remote.CodeUnavailable, "shutting down"))
 		return
 	}
-	if err := s.checkStorage(r.Context()); err != nil {
+	if err := s.storageReady(r.Context()); err != nil {
 		s.opts.Logger.Error("storage not ready", slog.Any("error", err))
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, remote.NewProblem(503, remote.CodeUnavailable, "storage not ready"))
 		return
 	}
 	writeText(w, 200, "ready\n")
+}
+
+// readyFor is how long a storage check's answer is reused, so that a
+// flood of /readyz requests does not become a flood of fsyncs.
+const readyFor = time.Second
+
+// readyCheck is the last storage check.
+type readyCheck struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// storageReady checks the storage at most once per readyFor.
+func (s *Server) storageReady(ctx context.Context) error {
+	c := &s.readyCheck
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < readyFor {
+		return c.err
+	}
+	c.err = s.checkStorage(ctx)
+	c.at = time.Now()
+	return c.err
 }
 
 // checkStorage creates, syncs and removes a file in the root directory.

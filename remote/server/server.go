@@ -226,8 +226,9 @@ type Server struct {
 	prover prover
 	zkMu   sync.Mutex // one zk settings change at a time
 
-	metrics  *metrics    // metrics.go
-	draining atomic.Bool // shutting down: /readyz answers 503
+	metrics    *metrics    // metrics.go
+	draining   atomic.Bool // shutting down: /readyz answers 503
+	readyCheck readyCheck  // ops.go
 }
 
 var _ http.Handler = (*Server)(nil)
