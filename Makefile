@@ -14,7 +14,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: cross test-windows example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: cross test-windows release example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -124,5 +124,13 @@ example-torch: build
 chain:
 	@./testdata/chain/start.sh $(if $(CHAIN_PORT),--port $(CHAIN_PORT))
 
+## release: static binaries for the five release targets, stamped with VERSION and the
+## commit, as dist/fed_<version>_<os>_<arch>.tar.gz (.zip for windows) with dist/SHA256SUMS,
+## then checked (scripts/verify-release.sh): make release VERSION=v1.2.3
+release:
+	@if [ "$(origin VERSION)" != "command line" ]; then echo "release: name the version: make release VERSION=vX.Y.Z"; exit 2; fi
+	./scripts/release.sh $(VERSION) dist
+	./scripts/verify-release.sh $(VERSION) dist
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
