@@ -245,18 +245,26 @@ func statInfo(e *IndexEntry, fi fs.FileInfo) {
 	e.MTime = fi.ModTime().UnixNano()
 	id := fsys.IdentityOf(fi)
 	e.CTime, e.Ino = id.CTime, id.Ino
+	if !fsys.ExecBits && e.Mode != 0 {
+		return // no executable bit to read here (Windows): keep the recorded one
+	}
 	e.Mode = objects.ModeFile
 	if fi.Mode()&0o111 != 0 {
 		e.Mode = objects.ModeExec
 	}
 }
 
+// sameMode reports whether a mode read from the working tree (statInfo
+// of a fresh entry) matches the recorded one; where the file system has
+// no executable bit (Windows) the recorded one stands.
+func sameMode(read, recorded uint32) bool { return read == recorded || !fsys.ExecBits }
+
 // clean reports whether fi matches the stat data of e, so the file need
 // not be rehashed.
 func (idx *Index) clean(e *IndexEntry, fi fs.FileInfo) bool {
 	var probe IndexEntry
 	statInfo(&probe, fi)
-	if probe.Size != e.Size || probe.MTime != e.MTime || probe.CTime != e.CTime || probe.Ino != e.Ino || probe.Mode != e.Mode {
+	if probe.Size != e.Size || probe.MTime != e.MTime || probe.CTime != e.CTime || probe.Ino != e.Ino || !sameMode(probe.Mode, e.Mode) {
 		return false
 	}
 	// racily clean: modified in the same instant the index was written

@@ -151,3 +151,65 @@ func TestCheckoutWindowsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestExecBitSurvivesCheckout: an executable file checked out, changed,
+// added and committed stays executable in the tree, and an unchanged one
+// is clean in status. On Windows (make test-windows), where files show no
+// executable bit, fed keeps the recorded one instead of reading it back.
+func TestExecBitSurvivesCheckout(t *testing.T) {
+	ctx := context.Background()
+	r, err := Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = objects.KeypairFromSeed(make([]byte, 32))
+	w := objects.NewWriter(ctx, r.Objects)
+	blob, _, err := w.Blob(strings.NewReader("#!/bin/sh\necho hi\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := writeTree(w, map[string]TreeFile{"run.sh": {Mode: objects.ModeExec, Kind: objects.KindBlob, ID: blob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := &objects.Commit{Tree: tree, Time: 1_700_000_000, Message: "exec"}
+	if err := objects.SignCommit(c, r.Key); err != nil {
+		t.Fatal(err)
+	}
+	id, err := objects.Write(ctx, r.Objects, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Checkout(ctx, id.String(), false); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range st {
+		if f.Path == "run.sh" && (f.Staged != 0 || f.Worktree != 0) {
+			t.Fatalf("run.sh after checkout: staged %q, worktree %q; want clean", f.Staged, f.Worktree)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(r.Root, "run.sh"), []byte("#!/bin/sh\necho changed\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(ctx, []string{filepath.Join(r.Root, "run.sh")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := r.Commit(ctx, CommitOptions{Message: "change"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := r.CommitFiles(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := files["run.sh"].Mode; got != objects.ModeExec {
+		t.Errorf("run.sh committed with mode %o, want %o", got, objects.ModeExec)
+	}
+}

@@ -14,9 +14,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
-
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
 
 // IgnoreFile is the name of the ignore-rule files (gitignore syntax), in
@@ -294,6 +294,9 @@ func (r *Repo) stage(ctx context.Context, idx *Index, files map[string]fs.FileIn
 			return err
 		}
 		e := IndexEntry{Path: rel, Kind: kind, ID: id}
+		if old, ok := idx.Find(rel); ok && !fsys.ExecBits {
+			e.Mode = old.Mode // no executable bit to read here: keep the staged one
+		}
 		statInfo(&e, before)
 		entries = append(entries, e)
 	}
@@ -442,7 +445,7 @@ func (r *Repo) Status(ctx context.Context) ([]FileState, error) {
 		}
 		var probe IndexEntry
 		statInfo(&probe, fi)
-		if id != e.ID || probe.Mode != e.Mode {
+		if id != e.ID || !sameMode(probe.Mode, e.Mode) {
 			get(e.Path).Worktree = 'M'
 			continue
 		}

@@ -17,3 +17,8 @@ type Identity struct {
 // IdentityOf returns fi's identity; fi must come from os.Stat, os.Lstat
 // or (*os.File).Stat.
 func IdentityOf(fi fs.FileInfo) Identity { return identityOf(fi) }
+
+// ExecBits reports whether the file system records an executable bit
+// (false on Windows, where a file's mode never shows one): where it does
+// not, callers keep the bit they recorded instead of reading it back.
+const ExecBits = execBits

@@ -21,3 +21,5 @@ func syncPath(path string) error {
 	errSync := f.Sync()
 	return errors.Join(errSync, f.Close())
 }
+
+const execBits = false

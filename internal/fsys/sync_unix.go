@@ -32,3 +32,5 @@ func syncPath(path string) error {
 	errSync := f.Sync()
 	return errors.Join(errSync, f.Close())
 }
+
+const execBits = true
