@@ -1,13 +1,10 @@
 package server
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -67,15 +64,9 @@ func (w *recorder) Flush() {
 	}
 }
 
-// Unwrap lets http.ResponseController reach the connection's writer.
+// Unwrap lets http.ResponseController reach the connection's writer
+// (deadlines, hijacking).
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if h, ok := w.ResponseWriter.(http.Hijacker); ok {
-		return h.Hijack()
-	}
-	return nil, nil, errors.New("server: connection cannot be hijacked")
-}
 
 // noteProblem records the code of the problem answered on w.
 func noteProblem(w http.ResponseWriter, code string) {
