@@ -62,6 +62,7 @@ _fed() {
     done
     (( $#other )) && compadd -- "${other[@]}"
     (( $#dirs )) && compadd -S '' -- "${dirs[@]}"
+    (( $#other + $#dirs ))
 }
 if (( $+functions[compdef] )); then compdef _fed fed; fi
 `,
