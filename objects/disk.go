@@ -716,6 +716,51 @@ func (s *DiskStore) Delete(ctx context.Context, id ID) error {
 	return nil
 }
 
+// DeleteUnlessReused removes id's file unless it was written or reused
+// after cutoff, also while a writer reuses it at the same moment (GC's
+// last step). The file is first renamed aside, under a temporary name, and
+// its time read again there: a reuse before the rename has touched it, so
+// it is renamed back; a reuse after the rename finds no file and writes
+// the object again. It reports whether id was removed. An object in an
+// open batch is never removed. A crash between the two renames leaves the
+// file aside, where RemoveStaleTemp deletes it once it is older than the
+// grace period.
+func (s *DiskStore) DeleteUnlessReused(ctx context.Context, id ID, cutoff time.Time) (bool, error) {
+	s.batchMu.Lock()
+	_, pending := s.pending[id]
+	s.batchMu.Unlock()
+	if pending {
+		return false, nil
+	}
+	final := s.final(id)
+	var r [8]byte
+	rand.Read(r[:])
+	aside := filepath.Join(filepath.Dir(final), tmpPrefix+"gc-"+hex.EncodeToString(r[:]))
+	if err := fsys.Rename(final, aside); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("delete object %s: %w", id, err)
+	}
+	fi, err := os.Stat(aside)
+	if err == nil && !fi.ModTime().After(cutoff) {
+		if err := os.Remove(aside); err != nil {
+			return false, fmt.Errorf("delete object %s: %w", id, err)
+		}
+		return true, nil
+	}
+	// Reused since GC looked: put it back, unless a writer has already
+	// written it again (same content), which then stays.
+	if _, err := os.Lstat(final); err == nil {
+		os.Remove(aside)
+		return false, nil
+	}
+	if err := fsys.Rename(aside, final); err != nil {
+		return false, fmt.Errorf("restore object %s reused during gc: %w", id, err)
+	}
+	return false, nil
+}
+
 // List calls fn for every object file. Temporary files are skipped.
 func (s *DiskStore) List(ctx context.Context, fn func(ID) error) error {
 	shards, err := os.ReadDir(s.dir)

@@ -248,12 +248,23 @@ func GC(ctx context.Context, s Store, roots []ID, opts GCOptions) (*GCReport, er
 	}
 	for _, id := range victims {
 		if !opts.DryRun {
-			// Re-check the time: a writer may have reused it since List.
+			// Re-check the time: a writer may have reused it since List
+			// (a DiskStore checks it once more as it deletes, closing
+			// the window between this check and the deletion).
 			if t, err := mt.ModTime(id); err != nil || t.After(start.Add(-opts.Grace)) {
 				rep.Spared++
 				continue
 			}
-			if err := s.Delete(ctx, id); err != nil {
+			if d, ok := s.(*DiskStore); ok {
+				removed, err := d.DeleteUnlessReused(ctx, id, start.Add(-opts.Grace))
+				if err != nil {
+					return rep, err
+				}
+				if !removed {
+					rep.Spared++
+					continue
+				}
+			} else if err := s.Delete(ctx, id); err != nil {
 				return rep, err
 			}
 		}

@@ -752,3 +752,51 @@ func TestGCConcurrentWithWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteUnlessReused: GC's last step removes an object only if nobody
+// reused it after the cutoff, leaves nothing aside either way, and keeps a
+// reused object readable.
+func TestDeleteUnlessReused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := objects.OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(data string) objects.ID {
+		id, err := s.Put(ctx, objects.EncodeChunk([]byte(data)), objects.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	stale, reused := put("nobody wants me"), put("wanted again")
+	ageAll(t, s, 2*time.Hour)
+	cutoff := time.Now().Add(-time.Hour)
+	put("wanted again") // a writer reuses it after GC's check
+
+	if removed, err := s.DeleteUnlessReused(ctx, reused, cutoff); err != nil || removed {
+		t.Fatalf("reused object: removed=%v err=%v, want kept", removed, err)
+	}
+	if _, err := s.Get(ctx, reused); err != nil {
+		t.Fatalf("reused object unreadable after gc: %v", err)
+	}
+	if removed, err := s.DeleteUnlessReused(ctx, stale, cutoff); err != nil || !removed {
+		t.Fatalf("stale object: removed=%v err=%v, want removed", removed, err)
+	}
+	if ok, _ := s.Has(ctx, stale); ok {
+		t.Fatal("stale object still there")
+	}
+	if removed, err := s.DeleteUnlessReused(ctx, stale, cutoff); err != nil || removed {
+		t.Fatalf("absent object: removed=%v err=%v", removed, err)
+	}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+			t.Errorf("left aside: %s", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
