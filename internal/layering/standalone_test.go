@@ -17,7 +17,9 @@ func TestStandsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forbidden := []string{"../shared", "/work/shared", "shared/STYLE.md", "FIELD-NOTES.md"}
+	// Spelled in pieces, so that this file does not name them itself.
+	shared := "shared"
+	forbidden := []string{"../" + shared, "/work/" + shared, shared + "/STYLE.md", "FIELD-" + "NOTES.md"}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -27,9 +29,6 @@ func TestStandsAlone(t *testing.T) {
 			case ".git", "node_modules", "bin":
 				return filepath.SkipDir
 			}
-			return nil
-		}
-		if path == filepath.Join(root, "internal", "layering", "standalone_test.go") {
 			return nil
 		}
 		info, err := d.Info()
