@@ -683,23 +683,11 @@ func (r *Repo) verifyOne(ctx context.Context, id objects.ID, s ZKSettings, opts 
 		switch {
 		case err != nil:
 			cr.fail(check(-1, "merge", fmt.Errorf("weights cannot be checked: %w", err)))
-		case !slicesEqual(w, body.Weights):
+		case !slices.Equal(w, body.Weights):
 			cr.fail(check(-1, "merge", fmt.Errorf("%w: proof uses weights %v, the commit says %v", zk.ErrInvalidProof, body.Weights, w)))
 		}
 	}
 	return cr
-}
-
-func slicesEqual(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // loadProof reads commit id's proof object, its body and verifying key.

@@ -1,6 +1,9 @@
 package textdiff
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Merge3 merges the changes ours and theirs made to base (diff3): a
 // region changed on one side only, or alike on both, takes that change; a
@@ -42,9 +45,9 @@ func Merge3(base, ours, theirs []string, labelOurs, labelTheirs string) ([]strin
 		}
 		cb, ca, ct := base[o:next], ours[a:ea], theirs[b:eb]
 		switch {
-		case equal(ca, cb):
+		case slices.Equal(ca, cb):
 			out = append(out, ct...)
-		case equal(ct, cb), equal(ca, ct):
+		case slices.Equal(ct, cb), slices.Equal(ca, ct):
 			out = append(out, ca...)
 		default:
 			conflicts++
@@ -75,18 +78,6 @@ func matches(base, other []string) []int {
 		}
 	}
 	return m
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // appendEnded appends lines, ending the last with eol if it has no line
