@@ -138,16 +138,9 @@ func (r *Repo) commitLocked(ctx context.Context, opts CommitOptions) (objects.ID
 	return id, nil
 }
 
-// writeCommit stores the trees of files and a signed commit object.
+// writeCommit stores the trees of files and a signed commit object, with
+// the commit hook (BeforeSign).
 func (r *Repo) writeCommit(ctx context.Context, files map[string]TreeFile, parents []objects.ID, opts CommitOptions) (objects.ID, error) {
-	w := objects.NewWriter(ctx, r.Objects)
-	tree, err := writeTree(w, files)
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	now := r.Now()
-	_, off := now.Zone()
-	c := &objects.Commit{Tree: tree, Parents: parents, Time: now.Unix(), TZ: int16(off / 60), Message: opts.Message}
 	var kvs []objects.KV
 	for k, v := range opts.Meta {
 		kvs = append(kvs, objects.KV{Key: k, Value: v})
@@ -155,12 +148,26 @@ func (r *Repo) writeCommit(ctx context.Context, files map[string]TreeFile, paren
 	if opts.Samples > 0 {
 		kvs = append(kvs, objects.KV{Key: "samples", Value: strconv.FormatInt(opts.Samples, 10)})
 	}
-	c.Meta = objects.SortKV(kvs)
-	if r.BeforeSign != nil {
-		if err := w.Flush(); err != nil { // the hook may read the tree
+	return r.storeCommit(ctx, files, parents, opts.Message, kvs, r.BeforeSign)
+}
+
+// storeCommit stores the trees of files and a commit of them with meta,
+// signed with r.Key; beforeSign, when not nil, may amend the commit first
+// (the tree is stored by then, so it can read it).
+func (r *Repo) storeCommit(ctx context.Context, files map[string]TreeFile, parents []objects.ID, msg string, meta []objects.KV, beforeSign func(context.Context, *objects.Commit) error) (objects.ID, error) {
+	w := objects.NewWriter(ctx, r.Objects)
+	tree, err := writeTree(w, files)
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	now := r.Now()
+	_, off := now.Zone()
+	c := &objects.Commit{Tree: tree, Parents: parents, Time: now.Unix(), TZ: int16(off / 60), Message: msg, Meta: objects.SortKV(meta)}
+	if beforeSign != nil {
+		if err := w.Flush(); err != nil {
 			return objects.ZeroID, err
 		}
-		if err := r.BeforeSign(ctx, c); err != nil {
+		if err := beforeSign(ctx, c); err != nil {
 			return objects.ZeroID, err
 		}
 		c.Meta = objects.SortKV(c.Meta)

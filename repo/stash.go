@@ -181,24 +181,9 @@ func firstLine(s string) string {
 }
 
 // writeStashCommit stores the trees of files and a signed commit of them
-// (without the commit hooks: a stash records no proofs or zk roots).
+// (without the commit hook: a stash records no proofs or zk roots).
 func (r *Repo) writeStashCommit(ctx context.Context, files map[string]TreeFile, parents []objects.ID, msg string) (objects.ID, error) {
-	w := objects.NewWriter(ctx, r.Objects)
-	tree, err := writeTree(w, files)
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	now := r.Now()
-	_, off := now.Zone()
-	c := &objects.Commit{Tree: tree, Parents: parents, Time: now.Unix(), TZ: int16(off / 60), Message: msg}
-	if err := objects.SignCommit(c, r.Key); err != nil {
-		return objects.ZeroID, err
-	}
-	id, err := w.Object(c)
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	return id, w.Flush()
+	return r.storeCommit(ctx, files, parents, msg, nil, nil)
 }
 
 // StashApply brings back the changes of stash@{n} (staged changes staged
