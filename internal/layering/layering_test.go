@@ -15,6 +15,7 @@ var allowed = map[string][]string{
 	"objects":           {"github.com/klauspost/compress/", mod + "internal/fsys"},
 	"refs":              {mod + "objects", mod + "internal/fsys"},
 	"merge":             {mod + "objects"},
+	"governance":        {mod + "objects"},
 	"codec":             {mod + "objects"},
 	"codec/safetensors": {mod + "codec", mod + "objects"},
 	"codec/torch":       {mod + "codec", mod + "objects"},
