@@ -23,7 +23,9 @@
 //	}
 //	rep := m.Report()
 //
-// MergeTensors is the same loop over in-memory tensors.
+// MergeTensors is the same loop over in-memory tensors. Revert is the
+// arithmetic of `fed revert` (head − (commit − parent)), and DecodeFloats
+// the one float decoding every computation on tensors uses.
 //
 // Invariants:
 //   - Output bytes depend only on the inputs, the options and the tensor

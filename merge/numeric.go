@@ -144,6 +144,24 @@ func roundTrip(dt objects.DType, x float64) float64 {
 	return x
 }
 
+// DecodeFloats converts the little-endian elements of float dtype dt in
+// raw (len(raw)/size of them) to float64, exactly, into dst's storage
+// (grown when short), and returns them. Other dtypes give none. It is the
+// decoding every float computation of fed uses (merge, revert, diff
+// statistics).
+func DecodeFloats(dt objects.DType, raw []byte, dst []float64) []float64 {
+	if classOf(dt) != classFloat {
+		return dst[:0]
+	}
+	n := len(raw) / elemSize(dt)
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	dst = dst[:n]
+	decodeFloats(dt, raw, dst)
+	return dst
+}
+
 // decodeFloats converts n elements of raw (little-endian, dtype dt) to
 // float64, exactly.
 func decodeFloats(dt objects.DType, raw []byte, dst []float64) {
@@ -173,8 +191,13 @@ func decodeFloats(dt objects.DType, raw []byte, dst []float64) {
 
 // encodeFloat writes x rounded once (to nearest, ties to even) to dt at
 // dst; a NaN becomes the canonical quiet NaN of dt.
-func encodeFloat(dt objects.DType, x float64, dst []byte) {
-	nan := x != x
+func encodeFloat(dt objects.DType, x float64, dst []byte) { putFloat(dt, x, dst, true) }
+
+// putFloat writes x rounded once (to nearest, ties to even) to dt at dst.
+// A NaN becomes the canonical quiet NaN of dt when canonicalNaN is set;
+// otherwise it keeps its sign and the payload bits dt can hold.
+func putFloat(dt objects.DType, x float64, dst []byte, canonicalNaN bool) {
+	nan := canonicalNaN && x != x
 	switch dt {
 	case objects.F32:
 		u := math.Float32bits(float32(x))

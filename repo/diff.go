@@ -15,6 +15,7 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/internal/textdiff"
+	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -587,8 +588,8 @@ func (r *Repo) tensorStats(ctx context.Context, x, y *tensorRef, d *TensorDiff) 
 	var va, vb []float64
 	var ss, aa, bb, ab float64
 	err = lockstep(elem, []io.Reader{ra, rb}, func(blocks [][]byte) error {
-		va = decodeFloats(x.info.DType, blocks[0], va)
-		vb = decodeFloats(y.info.DType, blocks[1], vb)
+		va = merge.DecodeFloats(x.info.DType, blocks[0], va)
+		vb = merge.DecodeFloats(y.info.DType, blocks[1], vb)
 		for i := range va {
 			a, b := va[i], vb[i]
 			diff := b - a

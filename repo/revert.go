@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -257,16 +258,12 @@ func (r *Repo) revertTensor(ctx context.Context, w *objects.Writer, hid, cid, pi
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		var vh, vc, vp []float64
 		var out []byte
 		err := lockstep(elem, streams, func(b [][]byte) error {
-			vh = decodeFloats(h.DType, b[0], vh)
-			vc = decodeFloats(h.DType, b[1], vc)
-			vp = decodeFloats(h.DType, b[2], vp)
-			for i := range vh {
-				vh[i] = vh[i] - float64(vc[i]-vp[i])
+			out = slices.Grow(out[:0], len(b[0]))[:len(b[0])]
+			if err := merge.Revert(h.DType, b[0], b[1], b[2], out); err != nil {
+				return err
 			}
-			out = encodeFloats(h.DType, vh, out)
 			_, err := pw.Write(out)
 			return err
 		})
