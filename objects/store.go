@@ -12,6 +12,14 @@ var (
 	ErrNotFound = errors.New("objects: not found")
 	// ErrTooLarge reports an object above the store's size limit.
 	ErrTooLarge = errors.New("objects: object too large")
+	// ErrUnavailable reports storage that could not be reached or did not
+	// answer in time (an object server or a database down, a connection
+	// lost, a timeout): nothing is known to have changed, and the same call
+	// may succeed later. Backends wrap their transient failures with it; a
+	// server answers 503 with Retry-After. It is the one such error of
+	// every storage interface: refs.ErrUnavailable and
+	// repometa.ErrUnavailable are this value.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // MaxObjectSize is the largest canonical object any store accepts

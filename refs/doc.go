@@ -23,6 +23,10 @@
 // and then fail with ErrLocked. LockFile and AcquireLock offer the same
 // locks to other packages (index, gc).
 //
+// Backend is the ref store interface of a hosted repository, with the
+// contract every storage backend keeps (refstest checks it); a Store is
+// one through Store.Backend.
+//
 // Left to others: what the ids point to (refs never reads objects), which
 // branch a new repository starts on, resolving abbreviated or relative
 // names ("main~2"), packed refs, and symbolic refs other than HEAD.

@@ -12,19 +12,22 @@ const mod = "github.com/fed-vcs/fed/"
 // may use (besides itself). Packages not listed may import anything of
 // fed's but none of the libraries owned by others below.
 var allowed = map[string][]string{
-	"objects":           {"github.com/klauspost/compress/", mod + "internal/fsys"},
-	"refs":              {mod + "objects", mod + "internal/fsys"},
-	"merge":             {mod + "objects"},
-	"governance":        {mod + "objects"},
-	"codec":             {mod + "objects"},
-	"codec/safetensors": {mod + "codec", mod + "objects"},
-	"codec/torch":       {mod + "codec", mod + "objects"},
-	"codec/npy":         {mod + "codec", mod + "objects"},
-	"codec/onnx":        {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
-	"zk":                {mod + "objects", mod + "merge", "github.com/consensys/"},
-	"remote":            {mod + "objects", mod + "refs"},
-	"remote/server":     {mod + "objects", mod + "refs", mod + "remote", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
-	"nft":               {mod + "objects", "github.com/gagliardetto/"},
+	"objects":               {"github.com/klauspost/compress/", mod + "internal/fsys"},
+	"refs":                  {mod + "objects", mod + "internal/fsys"},
+	"refs/refstest":         {mod + "objects", mod + "refs"},
+	"repometa":              {mod + "objects", mod + "internal/fsys"},
+	"repometa/repometatest": {mod + "objects", mod + "repometa"},
+	"merge":                 {mod + "objects"},
+	"governance":            {mod + "objects"},
+	"codec":                 {mod + "objects"},
+	"codec/safetensors":     {mod + "codec", mod + "objects"},
+	"codec/torch":           {mod + "codec", mod + "objects"},
+	"codec/npy":             {mod + "codec", mod + "objects"},
+	"codec/onnx":            {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
+	"zk":                    {mod + "objects", mod + "merge", "github.com/consensys/"},
+	"remote":                {mod + "objects", mod + "refs"},
+	"remote/server":         {mod + "objects", mod + "refs", mod + "remote", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
+	"nft":                   {mod + "objects", "github.com/gagliardetto/"},
 }
 
 // owned libraries may be imported by one package only.
