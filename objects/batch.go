@@ -121,7 +121,7 @@ func (s *DiskStore) writeObject(id ID, stored []byte) error {
 	if s.batches == 0 {
 		// the batch ended while this file was written: publish it now
 		s.batchMu.Unlock()
-		return publishNow(tmp, p)
+		return fsys.Publish(tmp, p)
 	}
 	if s.pending == nil {
 		s.pending = map[ID]string{}
@@ -139,12 +139,7 @@ func (s *DiskStore) writeObject(id ID, stored []byte) error {
 // writeTemp writes data to a new temporary file in dir, starts its
 // writeback and returns its path; the file is not fsynced.
 func writeTemp(dir string, data []byte) (string, error) {
-	f, err := createTemp(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			f, err = createTemp(dir)
-		}
-	}
+	f, err := fsys.CreateTemp(dir, fsys.OncePerm)
 	if err != nil {
 		return "", err
 	}
@@ -160,19 +155,6 @@ func writeTemp(dir string, data []byte) (string, error) {
 		return "", err
 	}
 	return tmp, nil
-}
-
-// publishNow makes tmp durable and renames it to p.
-func publishNow(tmp, p string) error {
-	err := fsys.SyncPath(tmp)
-	if err == nil {
-		err = fsys.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return fsys.SyncDir(filepath.Dir(p))
 }
 
 // stillPending reports whether id is still deferred in the file tmp.

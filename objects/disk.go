@@ -144,7 +144,7 @@ var _ Store = (*DiskStore)(nil)
 var _ DeltaStore = (*DiskStore)(nil)
 
 // tmpPrefix starts the names of temporary files; gc removes old ones.
-const tmpPrefix = ".tmp-"
+const tmpPrefix = fsys.TempPrefix
 
 // OpenDisk opens (creating if needed) a disk store rooted at dir.
 func OpenDisk(dir string) (*DiskStore, error) {
@@ -660,44 +660,7 @@ func (s *DiskStore) restamp(id ID, old fileStamp) {
 
 // writeFile atomically creates p holding data.
 func (s *DiskStore) writeFile(p string, data []byte) error {
-	dir := filepath.Dir(p)
-	f, err := createTemp(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			f, err = createTemp(dir)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := fsys.Rename(tmp, p); err != nil {
-		return err
-	}
-	ok = true
-	return fsys.SyncDir(dir)
-}
-
-func createTemp(dir string) (*os.File, error) {
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	return os.OpenFile(filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, fsys.OncePerm)
+	return fsys.WriteFile(p, fsys.OncePerm, data)
 }
 
 // Delete removes an object's file.

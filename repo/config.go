@@ -213,40 +213,5 @@ func (c *Config) Save() error {
 	if err := gitconfig.NewEncoder(&buf).Encode(c.repo); err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	return writeFileAtomic(c.path, buf.Bytes(), 0o644)
-}
-
-// writeFileAtomic replaces path with data: temporary file, fsync, rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := fsys.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return fsys.WriteFile(c.path, 0o644, buf.Bytes())
 }

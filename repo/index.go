@@ -150,7 +150,7 @@ func encodeIndex(idx *Index) []byte {
 func (r *Repo) WriteIndex(idx *Index) error {
 	sort.Slice(idx.Entries, func(i, j int) bool { return entryLess(idx.Entries[i], idx.Entries[j]) })
 	r.waitFileClock(idx)
-	if err := writeFileAtomic(r.indexPath(), encodeIndex(idx), 0o644); err != nil {
+	if err := fsys.WriteFile(r.indexPath(), 0o644, encodeIndex(idx)); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
 	idx.written = time.Now()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 )
@@ -74,7 +75,7 @@ func (r *Repo) addPrivateMarks(ids []objects.ID, url string) error {
 	}
 	slices.Sort(lines)
 	lines = slices.Compact(lines)
-	return writeFileAtomic(filepath.Join(r.Dir, marksFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return fsys.WriteFile(filepath.Join(r.Dir, marksFile), 0o644, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 // privateTo returns the weight objects a push to the remote at url must

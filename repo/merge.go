@@ -17,6 +17,7 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
 )
@@ -405,7 +406,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 		}
 		st := mergeState{Head: head, Parents: res.Parents[1:], Message: msg, Meta: meta}
 		b, _ := json.MarshalIndent(st, "", "  ")
-		if err := writeFileAtomic(r.mergeStatePath(), b, 0o644); err != nil {
+		if err := fsys.WriteFile(r.mergeStatePath(), 0o644, b); err != nil {
 			return nil, err
 		}
 		if len(plan.conflictPaths) > 0 {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
@@ -343,7 +344,7 @@ func (r *Repo) Anchor(ctx context.Context, c *nft.Client, rev string) (*nft.Anch
 	for _, e := range list {
 		fmt.Fprintf(&buf, "%s %s\n", e.Commit, e.Signature)
 	}
-	if err := writeFileAtomic(filepath.Join(r.Dir, anchorsFile), buf.Bytes(), 0o644); err != nil {
+	if err := fsys.WriteFile(filepath.Join(r.Dir, anchorsFile), 0o644, buf.Bytes()); err != nil {
 		return a, fmt.Errorf("record anchor %s: %w", a.Signature, err)
 	}
 	return a, nil

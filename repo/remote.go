@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
@@ -215,7 +216,7 @@ func (r *Repo) writeIDs(name string, ids []objects.ID) error {
 	}
 	slices.Sort(lines)
 	lines = slices.Compact(lines)
-	return writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return fsys.WriteFile(path, 0o644, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 func (r *Repo) addShallow(ids []objects.ID) error {

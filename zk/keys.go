@@ -21,6 +21,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -339,25 +340,7 @@ func (c *Cache) store(shape Shape, origin Origin, pk groth16.ProvingKey, vk grot
 }
 
 func writeAtomic(path string, parts ...[]byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("zk: write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	for _, p := range parts {
-		if _, err := f.Write(p); err != nil {
-			f.Close()
-			return fmt.Errorf("zk: write %s: %w", path, err)
-		}
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("zk: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("zk: write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := fsys.WriteFile(path, 0o600, parts...); err != nil {
 		return fmt.Errorf("zk: write %s: %w", path, err)
 	}
 	return nil

@@ -9,6 +9,13 @@
 // no equivalent the call is a documented no-op (SyncDir on Windows, the
 // write-back hints off Linux), never an error.
 //
+// On these it builds the one way fed replaces a file (atomic.go):
+// WriteFile writes a temporary file beside the target, fsyncs it, renames
+// it over the target and fsyncs the directory; CreateTemp and Publish are
+// its two halves for writers that publish later (objects' batches). Every
+// package that writes a file in place uses it; refs' lock files are the
+// same protocol with the lock file as the temporary file.
+//
 // It leaves to its callers what to do with the answers: the lock-file
 // protocol is refs', the stat cache is repo's index, the decode cache is
 // objects'.

@@ -23,3 +23,7 @@ func syncPath(path string) error {
 }
 
 const execBits = false
+
+// tempPerm keeps the owner's write bit: on Windows a read-only file could
+// be neither opened for SyncPath's write access nor replaced by a rename.
+func tempPerm(perm os.FileMode) os.FileMode { return perm | 0o200 }

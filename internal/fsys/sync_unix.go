@@ -34,3 +34,5 @@ func syncPath(path string) error {
 }
 
 const execBits = true
+
+func tempPerm(perm os.FileMode) os.FileMode { return perm }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
@@ -56,7 +57,7 @@ func (s *Server) saveQueueLocked() {
 		fmt.Fprintf(&b, "%s %s\n", j.commit, j.repo)
 	}
 	path := filepath.Join(s.opts.Root, proveQueueFile)
-	if err := writeFileAtomic(path, b.Bytes()); err != nil {
+	if err := fsys.WriteFile(path, 0o600, b.Bytes()); err != nil {
 		s.opts.ErrorLog("prove: save queue: %v", err)
 	}
 }
