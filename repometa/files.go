@@ -123,7 +123,7 @@ func writeSettings(dir string, s Settings) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, SettingsFile), append(b, '\n'))
+	return fsys.WriteFile(filepath.Join(dir, SettingsFile), 0o600, b, []byte{'\n'})
 }
 
 // Settings returns the settings read at open or stored since.
@@ -345,29 +345,4 @@ func appendFile(path string, data []byte) error {
 	errS := fl.Sync()
 	errC := fl.Close()
 	return errors.Join(errW, errS, errC)
-}
-
-// writeFileAtomic writes data to a temporary file beside path, fsyncs it,
-// renames it over path and fsyncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	fl, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := fl.Name()
-	_, err = fl.Write(data)
-	if err == nil {
-		err = fl.Sync()
-	}
-	if cerr := fl.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return fsys.SyncDir(filepath.Dir(path))
 }
