@@ -87,6 +87,11 @@ type DeltaStore interface {
 	DeltaBase(ctx context.Context, id ID) (ID, error)
 }
 
+// CheckPut validates what Put receives: the size limit (ErrTooLarge) and
+// the object header (ErrMalformed, ErrUnsupportedVersion). Stores outside
+// this package call it first in their Put, as the stores here do.
+func CheckPut(obj []byte) error { return checkPut(obj) }
+
 // checkPut validates what Put receives.
 func checkPut(obj []byte) error {
 	if len(obj) > MaxObjectSize {

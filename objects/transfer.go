@@ -183,6 +183,23 @@ func DecodeStored(stored []byte) ([]byte, error) {
 	})
 }
 
+// DecodeStoredWith returns the canonical bytes of any stored form, reading
+// a delta's base through base (its canonical bytes), and the element size
+// a grouped or delta form records (0 for the others), with which
+// EncodeStored re-encodes the object self-contained. A store that keeps no
+// deltas (an S3 store) uses it for the delta forms a client sends.
+func DecodeStoredWith(stored []byte, base func(ID) ([]byte, error)) (obj []byte, elemSize int, err error) {
+	si, err := parseStored(stored)
+	if err != nil {
+		return nil, 0, err
+	}
+	obj, _, err = decodeStoredSum(stored, base, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	return obj, si.elemSize, nil
+}
+
 // OpenStored opens the stored form of id as GetStored returns it for a
 // receiver without bases (no local checksum), for serving with byte
 // ranges. A delta form is returned as stored: callers serve those only to

@@ -13,6 +13,7 @@ const mod = "github.com/fed-vcs/fed/"
 // fed's but none of the libraries owned by others below.
 var allowed = map[string][]string{
 	"objects":               {"github.com/klauspost/compress/", mod + "internal/fsys"},
+	"objects/s3store":       {mod + "objects", "github.com/minio/minio-go/"},
 	"refs":                  {mod + "objects", mod + "internal/fsys"},
 	"refs/refstest":         {mod + "objects", mod + "refs"},
 	"repometa":              {mod + "objects", mod + "internal/fsys"},
@@ -37,6 +38,7 @@ var owned = map[string]string{
 	"github.com/urfave/cli/":    "cmd/fed",
 	"github.com/go-git/go-git/": "repo",
 	"github.com/prometheus/":    "remote/server",
+	"github.com/minio/":         "objects/s3store",
 }
 
 func TestLayering(t *testing.T) {
