@@ -415,7 +415,7 @@ func TestStoredForms(t *testing.T) {
 		t.Error("PutStored of garbage succeeded")
 	}
 	// Ranged reads.
-	r, size, err := s.OpenStored(ctx, nextID)
+	r, size, err := s.OpenStoredContext(ctx, nextID)
 	if err != nil || size != info.Size {
 		t.Fatalf("OpenStored: %d, %v", size, err)
 	}
@@ -427,10 +427,79 @@ func TestStoredForms(t *testing.T) {
 	if err != nil || !bytes.Equal(tail, form[size/2:]) {
 		t.Errorf("ranged read from %d: %d bytes, %v", size/2, len(tail), err)
 	}
-	if _, _, err := s.OpenStored(ctx, objects.Sum([]byte("absent"))); !errors.Is(err, objects.ErrNotFound) {
+	if _, err := s.OpenStored(objects.Sum([]byte("absent"))); !errors.Is(err, objects.ErrNotFound) {
 		t.Errorf("OpenStored(absent) = %v", err)
 	}
 	if !s.Touch(ctx, nextID) || s.Touch(ctx, objects.Sum([]byte("absent"))) {
 		t.Error("Touch does not report presence")
+	}
+}
+
+// stopAt stops the server just before the nth Put reaches it.
+type stopAt struct {
+	objects.Store
+	srv  *s3test.Server
+	n    int
+	puts atomic.Int32
+}
+
+func (s *stopAt) Put(ctx context.Context, obj []byte, opts objects.PutOptions) (objects.ID, error) {
+	if int(s.puts.Add(1)) == s.n {
+		s.srv.Stop()
+	}
+	return s.Store.Put(ctx, obj, opts)
+}
+
+// The server going away in the middle of a write: the writer fails with a
+// retryable error, and once the server is back nothing in the store
+// refers to an object that is not there (objects are written before
+// anything that names them), and the same write then succeeds.
+func TestWriterAcrossOutage(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	tensor := objectstest.Floats(2048, 2) // 8 pieces of 1 KiB
+	for _, n := range []int{1, 4, 9, 10} {
+		t.Run(fmt.Sprint("stop at put ", n), func(t *testing.T) {
+			s := newStore(t, srv, fmt.Sprintf("outage/%d", n), func(c *s3store.Config) { c.Retries = -1 })
+			write := func(st objects.Store) (objects.ID, error) {
+				w := objects.NewWriter(ctx, st)
+				w.PieceSize = 1024
+				tid, tt, err := w.Tensor(bytes.NewReader(tensor), objects.TensorInfo{DType: objects.F32, Shape: []uint64{2048}, Size: 8192}, nil)
+				var mid objects.ID
+				if err == nil {
+					mid, err = w.Object(&objects.Model{Format: "safetensors", Size: tt.Size, Segments: []objects.Segment{{Name: "w", ID: tid, Size: tt.Size}}})
+				}
+				if ferr := w.Flush(); err == nil {
+					err = ferr
+				}
+				return mid, err
+			}
+			_, err := write(&stopAt{Store: s, srv: srv, n: n})
+			if !errors.Is(err, objects.ErrUnavailable) {
+				t.Fatalf("write with the server stopped at put %d = %v, want ErrUnavailable", n, err)
+			}
+			if err := srv.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			var all []objects.ID
+			if err := s.List(ctx, func(id objects.ID) error { all = append(all, id); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := objects.Fsck(ctx, s, all, objects.FsckOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 0 {
+				t.Errorf("after the outage the store refers to missing objects: %v", rep.Problems)
+			}
+			mid, err := write(s)
+			if err != nil {
+				t.Fatalf("write after restart: %v", err)
+			}
+			rep, err = objects.Fsck(ctx, s, []objects.ID{mid}, objects.FsckOptions{})
+			if err != nil || len(rep.Problems) != 0 || rep.Reachable != 10 {
+				t.Errorf("fsck of the rewritten model: %+v, %v", rep, err)
+			}
+		})
 	}
 }

@@ -33,9 +33,17 @@ func (s *Store) GetStored(ctx context.Context, id objects.ID, baseOK func(object
 	return s.getStored(ctx, id)
 }
 
-// OpenStored opens the stored form of id for serving with byte ranges:
-// each Read after a Seek is a ranged GET. Reads use ctx.
-func (s *Store) OpenStored(ctx context.Context, id objects.ID) (io.ReadSeekCloser, int64, error) {
+// OpenStored opens the stored form of id for serving with byte ranges
+// (http.ServeContent): each Read after a Seek is a ranged GET. Close ends
+// any request in flight.
+func (s *Store) OpenStored(id objects.ID) (io.ReadSeekCloser, error) {
+	r, _, err := s.OpenStoredContext(context.Background(), id)
+	return r, err
+}
+
+// OpenStoredContext is OpenStored with the reads under ctx; it also
+// returns the size of the stored form.
+func (s *Store) OpenStoredContext(ctx context.Context, id objects.ID) (io.ReadSeekCloser, int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
