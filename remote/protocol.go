@@ -113,6 +113,8 @@ const (
 	CodeForeignProof       = "foreign-proof"        // 403: a proof the server cannot verify comes from its commit's author or the owner only
 	CodeZKSettingMissing   = "zk-setting-missing"   // 422: checking proofs needs a zk setting the repository lacks (zk.linf)
 	CodeBadSettings        = "bad-settings"         // 422: a settings commit that is malformed or not the owner's signed one
+	CodeBadRecord          = "bad-record"           // 422: a governance ref names a malformed record, one of another kind or commit, or a policy or name map not signed by the owner
+	CodePolicyUnmet        = "policy-unmet"         // 422: the new commit of a branch does not meet the branch's policy (unmet lists what is missing)
 )
 
 // ProblemTypePrefix starts the "type" URI of every problem; the code

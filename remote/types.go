@@ -242,6 +242,7 @@ type Problem struct {
 	Current   *objects.ID  `json:"current,omitempty"` // stale-ref: the ref's value now (zero: absent)
 	Missing   []objects.ID `json:"missing,omitempty"` // incomplete, not-found (first 100)
 	Supported []int        `json:"supported,omitempty"`
+	Unmet     []Unmet      `json:"unmet,omitempty"` // policy-unmet: each condition not met, and what exists
 	// RetryAfter is the Retry-After header of the response, when present.
 	RetryAfter time.Duration `json:"-"`
 }
@@ -287,6 +288,8 @@ var titles = map[string]string{
 	CodeForeignProof:       "Proof from a third party",
 	CodeZKSettingMissing:   "zk setting missing",
 	CodeBadSettings:        "Bad signed settings",
+	CodeBadRecord:          "Bad governance record",
+	CodePolicyUnmet:        "Branch policy not met",
 }
 
 func (p *Problem) Error() string {
@@ -327,6 +330,10 @@ func (p *Problem) Unwrap() error {
 		return ErrNoFeature
 	case CodeBadSettings:
 		return ErrBadSettings
+	case CodeBadRecord:
+		return ErrBadRequest
+	case CodePolicyUnmet:
+		return ErrPolicyUnmet
 	}
 	return nil
 }
@@ -507,8 +514,11 @@ func ValidateRefName(name string) error {
 	if name == SettingsRef {
 		return nil
 	}
+	if isGov, err := validateGovernanceRef(name); isGov {
+		return err
+	}
 	if !strings.HasPrefix(name, refs.HeadsPrefix) && !strings.HasPrefix(name, refs.TagsPrefix) {
-		return fmt.Errorf("ref %q: only refs/heads/, refs/tags/, refs/proofs/ and %s may be pushed", name, SettingsRef)
+		return fmt.Errorf("ref %q: only refs/heads/, refs/tags/, refs/proofs/, %s and the governance refs (refs/reviews/, refs/attestations/, refs/meta/policy/, refs/meta/names) may be pushed", name, SettingsRef)
 	}
 	return refs.ValidateName(name)
 }

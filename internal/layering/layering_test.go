@@ -26,8 +26,8 @@ var allowed = map[string][]string{
 	"codec/npy":             {mod + "codec", mod + "objects"},
 	"codec/onnx":            {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
 	"zk":                    {mod + "objects", mod + "merge", "github.com/consensys/", mod + "internal/fsys"},
-	"remote":                {mod + "objects", mod + "refs"},
-	"remote/server":         {mod + "objects", mod + "refs", mod + "remote", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
+	"remote":                {mod + "objects", mod + "refs", mod + "governance"},
+	"remote/server":         {mod + "objects", mod + "refs", mod + "remote", mod + "governance", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
 	"nft":                   {mod + "objects", "github.com/gagliardetto/"},
 }
 

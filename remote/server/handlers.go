@@ -333,6 +333,13 @@ func (c *call) updateRefs() {
 			c.fail(p)
 			return
 		}
+		if p, err := c.checkPolicyPusher(ctx, rp, &m, u, owner); err != nil {
+			c.internal(err)
+			return
+		} else if p != nil {
+			c.deny(p)
+			return
+		}
 	}
 	// Ref updates wait for a running gc, and run one at a time.
 	rp.gc.RLock()
@@ -400,6 +407,7 @@ func (c *call) updateRefs() {
 		return
 	}
 	proofs := map[objects.ID]objects.ID{} // commit -> proof this request sets
+	var gov govRequest                    // reviews and attestations this request sets
 	var toProve []objects.ID              // new commits of branches and tags, oldest first
 	for _, u := range req.Updates {
 		if u.New.IsZero() {
@@ -412,6 +420,16 @@ func (c *call) updateRefs() {
 		}
 		if u.Name == remote.SettingsRef {
 			if p, deny := c.checkSettingsRef(ctx, rp, u, owner); deny {
+				c.deny(p)
+				return
+			} else if p != nil {
+				c.fail(p)
+				return
+			}
+			continue
+		}
+		if remote.IsGovernanceRef(u.Name) {
+			if p, deny := c.checkGovernanceRef(ctx, rp, u, owner, &gov); deny {
 				c.deny(p)
 				return
 			} else if p != nil {
@@ -502,6 +520,18 @@ func (c *call) updateRefs() {
 	if p != nil {
 		c.deny(p)
 		return
+	}
+	for _, u := range req.Updates {
+		if u.New.IsZero() || !strings.HasPrefix(u.Name, refs.HeadsPrefix) {
+			continue
+		}
+		if p, err := c.checkPolicy(ctx, rp, &m, u, &gov, proofs); err != nil {
+			c.internal(err)
+			return
+		} else if p != nil {
+			c.fail(p)
+			return
+		}
 	}
 	if !c.keepsRepoID(ctx, rp, &m, req.Updates) {
 		return
