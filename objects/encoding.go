@@ -46,15 +46,22 @@ func (w *writer) str(s string) {
 	w.b = append(w.b, s...)
 }
 
-// reader consumes the primitive encodings; the first error sticks.
+// reader consumes the primitive encodings; the first error sticks. Its
+// errors wrap malformed (ErrMalformed when nil) and start with prefix.
 type reader struct {
-	b   []byte
-	err error
+	b         []byte
+	err       error
+	malformed error
+	prefix    string
 }
 
 func (r *reader) fail(format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+		sentinel := r.malformed
+		if sentinel == nil {
+			sentinel = ErrMalformed
+		}
+		r.err = fmt.Errorf("%w: %s%s", sentinel, r.prefix, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -96,7 +103,7 @@ func (r *reader) count(what string, min int) int {
 		min = 1
 	}
 	if n > uint64(len(r.b)/min) {
-		r.fail("%s: count %d exceeds the object", what, n)
+		r.fail("%s: count %d exceeds the remaining bytes", what, n)
 		return 0
 	}
 	return int(n)
@@ -113,6 +120,20 @@ func (r *reader) byte1(what string) byte {
 	v := r.b[0]
 	r.b = r.b[1:]
 	return v
+}
+
+// take returns the next n bytes.
+func (r *reader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || len(r.b) < n {
+		r.fail("truncated %s", what)
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
 }
 
 func (r *reader) id(what string) ID {

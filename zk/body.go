@@ -2,7 +2,6 @@ package zk
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -145,66 +144,12 @@ func (b *Body) Encode() []byte {
 	return w.Bytes()
 }
 
-type bodyReader struct {
-	b   []byte
-	err error
-}
-
-func (r *bodyReader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: proof body: "+format, append([]any{ErrMalformed}, args...)...)
-	}
-}
-
-func (r *bodyReader) take(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b) < n {
-		r.fail("truncated %s", what)
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *bodyReader) byte1(what string) byte {
-	b := r.take(1, what)
-	if b == nil {
-		return 0
-	}
-	return b[0]
-}
-
-func (r *bodyReader) uvarint(what string) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("bad %s", what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
-
-// count reads a count of items of at least min bytes each.
-func (r *bodyReader) count(what string, min int) int {
-	n := r.uvarint(what)
-	if r.err == nil && n > uint64(len(r.b)/min) {
-		r.fail("%s count %d exceeds the remaining bytes", what, n)
-		return 0
-	}
-	return int(n)
-}
-
-func (r *bodyReader) digests(n int, what string) []Digest {
+// digests reads n 32-byte digests.
+func digests(r *objects.Decoder, n int, what string) []Digest {
 	out := make([]Digest, 0, n)
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		var d Digest
-		copy(d[:], r.take(32, what))
+		copy(d[:], r.Take(32, what))
 		out = append(out, d)
 	}
 	return out
@@ -228,74 +173,74 @@ func DecodeBody(data []byte) (*Body, error) {
 		return nil, fmt.Errorf("%w: proof body: scale 2^%d", ErrMalformed, data[7])
 	}
 	b := &Body{Kind: Kind(data[6])}
-	r := &bodyReader{b: data[8:]}
-	cs := r.uvarint("chunk size")
-	if r.err == nil && checkChunkSize(int(min(cs, MaxChunk+1))) != nil {
-		r.fail("chunk size %d", cs)
+	r := objects.NewDecoder(data[8:], ErrMalformed, "proof body: ")
+	cs := r.Uvarint("chunk size")
+	if r.Err() == nil && checkChunkSize(int(min(cs, MaxChunk+1))) != nil {
+		r.Fail("chunk size %d", cs)
 	}
 	b.ChunkSize = int(cs)
 	b.Self.ChunkSize = b.ChunkSize
-	copy(b.Self.Layout[:], r.take(32, "layout"))
-	copy(b.Self.Extras[:], r.take(32, "extras"))
-	n := r.count("chunks", 32)
-	b.Self.Chunks = r.digests(n, "chunk commitment")
-	np := r.count("parents", 64)
+	copy(b.Self.Layout[:], r.Take(32, "layout"))
+	copy(b.Self.Extras[:], r.Take(32, "extras"))
+	n := r.Count("chunks", 32)
+	b.Self.Chunks = digests(r, n, "chunk commitment")
+	np := r.Count("parents", 64)
 	wantParents := map[Kind]func(int) bool{
 		KindCommit: func(k int) bool { return k == 0 },
 		KindUpdate: func(k int) bool { return k == 1 },
 		KindMerge:  func(k int) bool { return k >= 2 && k <= MaxParents },
 	}
 	ok, known := wantParents[b.Kind]
-	if r.err == nil && !known {
-		r.fail("kind %d", b.Kind)
+	if r.Err() == nil && !known {
+		r.Fail("kind %d", b.Kind)
 	}
-	if r.err == nil && !ok(np) {
-		r.fail("%s proof with %d parents", b.Kind, np)
+	if r.Err() == nil && !ok(np) {
+		r.Fail("%s proof with %d parents", b.Kind, np)
 	}
-	for i := 0; i < np && r.err == nil; i++ {
+	for i := 0; i < np && r.Err() == nil; i++ {
 		var p ParentCommitment
-		copy(p.Commit[:], r.take(32, "parent commit"))
-		copy(p.Extras[:], r.take(32, "parent extras"))
-		if r.err == nil && len(r.b)/32 < n {
-			r.fail("truncated parent chunks")
+		copy(p.Commit[:], r.Take(32, "parent commit"))
+		copy(p.Extras[:], r.Take(32, "parent extras"))
+		if r.Err() == nil && r.Len()/32 < n {
+			r.Fail("truncated parent chunks")
 		}
-		p.Chunks = r.digests(n, "parent chunk commitment")
+		p.Chunks = digests(r, n, "parent chunk commitment")
 		b.Parents = append(b.Parents, p)
 	}
 	switch b.Kind {
 	case KindUpdate:
-		b.Linf = r.uvarint("linf")
-		b.LBits = int(r.byte1("linf bits"))
-		switch r.byte1("l2 flag") {
+		b.Linf = r.Uvarint("linf")
+		b.LBits = int(r.Byte("linf bits"))
+		switch r.Byte("l2 flag") {
 		case 0:
 		case 1:
 			b.HasL2 = true
-			b.L2 = r.uvarint("l2")
+			b.L2 = r.Uvarint("l2")
 		default:
-			r.fail("l2 flag")
+			r.Fail("l2 flag")
 		}
-		for i := 0; i < n && r.err == nil; i++ {
-			b.Budgets = append(b.Budgets, r.uvarint("budget"))
+		for i := 0; i < n && r.Err() == nil; i++ {
+			b.Budgets = append(b.Budgets, r.Uvarint("budget"))
 		}
 	case KindMerge:
-		b.WBits = int(r.byte1("weight bits"))
-		for i := 0; i < np && r.err == nil; i++ {
-			b.Weights = append(b.Weights, r.uvarint("weight"))
+		b.WBits = int(r.Byte("weight bits"))
+		for i := 0; i < np && r.Err() == nil; i++ {
+			b.Weights = append(b.Weights, r.Uvarint("weight"))
 		}
 	}
-	copy(b.VK[:], r.take(32, "verifying key id"))
-	for i := 0; i < n && r.err == nil; i++ {
-		l := r.count("proof length", 1)
-		if r.err == nil && (l == 0 || l > maxProofBytes) {
-			r.fail("proof %d has %d bytes", i, l)
+	copy(b.VK[:], r.Take(32, "verifying key id"))
+	for i := 0; i < n && r.Err() == nil; i++ {
+		l := r.Count("proof length", 1)
+		if r.Err() == nil && (l == 0 || l > maxProofBytes) {
+			r.Fail("proof %d has %d bytes", i, l)
 		}
-		b.Proofs = append(b.Proofs, append([]byte(nil), r.take(l, "proof")...))
+		b.Proofs = append(b.Proofs, append([]byte(nil), r.Take(l, "proof")...))
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if err := b.Shape().Validate(); err != nil {
 		return nil, err
