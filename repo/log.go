@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 )
 
 // LogEntry is one commit of a history listing.
@@ -41,17 +42,11 @@ func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 	}
 	set := map[objects.ID]*objects.Commit{}
 	order := []objects.ID{}
-	stack := append([]objects.ID(nil), opts.Start...)
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if _, ok := set[id]; ok || excluded[id] || id.IsZero() {
-			continue
-		}
-		c, err := objects.ReadCommit(ctx, r.Objects, id)
-		if err != nil {
-			return nil, err
-		}
+	walk := graph.History{
+		Parents: graph.Boundary(shallow, opts.FirstParent),
+		Stop:    func(id objects.ID) bool { return excluded[id] },
+	}
+	err = walk.Run(ctx, r.Objects, opts.Start, func(id objects.ID, c *objects.Commit) error {
 		if shallow[id] {
 			// a shallow clone's oldest commit: its parents are not here
 			cc := *c
@@ -60,11 +55,10 @@ func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 		}
 		set[id] = c
 		order = append(order, id)
-		ps := c.Parents
-		if opts.FirstParent && len(ps) > 1 {
-			ps = ps[:1]
-		}
-		stack = append(stack, ps...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Kahn's algorithm: a commit is ready when all its children in the set
 	// have been emitted; among ready commits, newest first.
@@ -123,47 +117,24 @@ func (h *commitHeap) Pop() any {
 	return x
 }
 
-// reachable returns the commits reachable from starts, stopping at stop.
+// reachable returns the commits reachable from starts, stopping at stop
+// and at the shallow boundary.
 func (r *Repo) reachable(ctx context.Context, starts []objects.ID, stop map[objects.ID]bool, firstParent bool) (map[objects.ID]bool, error) {
 	shallow, err := r.Shallow()
 	if err != nil {
 		return nil, err
 	}
-	seen := map[objects.ID]bool{}
-	stack := append([]objects.ID(nil), starts...)
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || id.IsZero() || stop[id] {
-			continue
-		}
-		seen[id] = true
-		if shallow[id] {
-			continue
-		}
-		c, err := objects.ReadCommit(ctx, r.Objects, id)
-		if err != nil {
-			return nil, err
-		}
-		ps := c.Parents
-		if firstParent && len(ps) > 1 {
-			ps = ps[:1]
-		}
-		stack = append(stack, ps...)
-	}
-	return seen, nil
+	h := graph.History{Parents: graph.Boundary(shallow, firstParent), Stop: func(id objects.ID) bool { return stop[id] }}
+	return h.Reachable(ctx, r.Objects, starts...)
 }
 
 // IsAncestor reports whether a is an ancestor of (or equal to) b.
 func (r *Repo) IsAncestor(ctx context.Context, a, b objects.ID) (bool, error) {
-	if a == b {
-		return true, nil
-	}
-	set, err := r.reachable(ctx, []objects.ID{b}, nil, false)
+	shallow, err := r.Shallow()
 	if err != nil {
 		return false, err
 	}
-	return set[a], nil
+	return graph.History{Parents: graph.Boundary(shallow, false)}.IsAncestor(ctx, r.Objects, a, b)
 }
 
 // GraphRow is what log --graph draws around one entry: Pre lines, the

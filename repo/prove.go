@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/zk"
 )
@@ -419,27 +420,12 @@ func (r *Repo) revList(ctx context.Context, revs string) ([]objects.ID, error) {
 // walk visits start and its ancestors once each; fn returns false to not
 // descend. Absent commits (shallow clones) are skipped.
 func (r *Repo) walk(ctx context.Context, start objects.ID, fn func(objects.ID, *objects.Commit) bool) error {
-	seen := map[objects.ID]bool{}
-	stack := []objects.ID{start}
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || id.IsZero() {
-			continue
+	return graph.History{SkipAbsent: true}.Run(ctx, r.Objects, []objects.ID{start}, func(id objects.ID, c *objects.Commit) error {
+		if !fn(id, c) {
+			return graph.SkipParents
 		}
-		seen[id] = true
-		c, err := objects.ReadCommit(ctx, r.Objects, id)
-		if errors.Is(err, objects.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fn(id, c) {
-			stack = append(stack, c.Parents...)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // VerifyOptions tune Verify.

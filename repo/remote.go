@@ -14,6 +14,7 @@ import (
 
 	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 )
@@ -285,61 +286,16 @@ func parentsOf(id objects.ID, c *objects.Commit, shallow map[objects.ID]bool) []
 // isAncestorShallow is IsAncestor that stops at shallow commits; a
 // commit it cannot read counts as not leading to a.
 func (r *Repo) isAncestorShallow(ctx context.Context, a, b objects.ID, shallow map[objects.ID]bool) (bool, error) {
-	if a == b {
-		return true, nil
-	}
-	seen := map[objects.ID]bool{}
-	stack := []objects.ID{b}
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || id.IsZero() {
-			continue
-		}
-		seen[id] = true
-		if id == a {
-			return true, nil
-		}
-		c, err := objects.ReadCommit(ctx, r.Objects, id)
-		if errors.Is(err, objects.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		stack = append(stack, parentsOf(id, c, shallow)...)
-	}
-	return false, nil
+	h := graph.History{Parents: graph.Boundary(shallow, false), SkipAbsent: true}
+	return h.IsAncestor(ctx, r.Objects, a, b)
 }
 
 // treeClosure adds to set every object reachable from tree (metadata
 // objects read, chunks listed from their tensors and blobs). Objects it
 // cannot read are skipped: the set is only used to leave things out.
 func (r *Repo) treeClosure(ctx context.Context, tree objects.ID, set map[objects.ID]bool) {
-	chunk := map[objects.ID]bool{}
-	stack := []objects.ID{tree}
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if set[id] {
-			continue
-		}
-		set[id] = true
-		if chunk[id] {
-			continue
-		}
-		o, err := objects.Read(ctx, r.Objects, id, 0)
-		if err != nil {
-			continue
-		}
-		switch o.(type) {
-		case *objects.Tensor, *objects.Blob:
-			for _, c := range o.Refs() {
-				chunk[c] = true
-			}
-		}
-		stack = append(stack, o.Refs()...)
-	}
+	skip := func(objects.ID, error) error { return nil }
+	_ = graph.Walk{Seen: set, Unreadable: skip}.Run(ctx, r.Objects, tree)
 }
 
 // pushSet lists the objects reachable from tip that the server may lack:
@@ -357,33 +313,20 @@ func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID
 	}
 	var out []objects.ID
 	seen := map[objects.ID]bool{}
-	chunk := map[objects.ID]bool{}
-	walk := func(root objects.ID) error {
-		stack := []objects.ID{root}
-		for len(stack) > 0 {
-			id := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if seen[id] || excluded[id] {
-				continue
-			}
-			seen[id] = true
+	w := graph.Walk{
+		Seen:       seen,
+		Skip:       func(id objects.ID) bool { return excluded[id] },
+		Unreadable: func(_ objects.ID, err error) error { return fmt.Errorf("push: %w", err) },
+		Visit: func(id objects.ID, _ bool) (bool, error) {
 			out = append(out, id)
-			if chunk[id] {
-				continue
-			}
-			o, err := objects.Read(ctx, r.Objects, id, 0)
-			if err != nil {
-				return fmt.Errorf("push: %w", err)
-			}
+			return true, nil
+		},
+		Next: func(_ objects.ID, o objects.Object) []objects.ID {
 			switch o := o.(type) {
-			case *objects.Tensor, *objects.Blob:
-				for _, c := range o.Refs() {
-					chunk[c] = true
-				}
-				stack = append(stack, o.Refs()...)
 			case *objects.Commit:
-				stack = append(stack, o.Tree)
+				return []objects.ID{o.Tree}
 			case *objects.Model:
+				var next []objects.ID
 				for _, s := range o.Segments {
 					if s.IsTensor() && withhold != nil && withhold(s.ID) {
 						if !seen[s.ID] && !excluded[s.ID] {
@@ -392,13 +335,12 @@ func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID
 						}
 						continue
 					}
-					stack = append(stack, s.ID)
+					next = append(next, s.ID)
 				}
-			default:
-				stack = append(stack, o.Refs()...)
+				return next
 			}
-		}
-		return nil
+			return o.Refs()
+		},
 	}
 	next := []objects.ID{tip}
 	for len(next) > 0 {
@@ -411,7 +353,7 @@ func (r *Repo) pushSet(ctx context.Context, tip objects.ID, known map[objects.ID
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("push: %w", err)
 		}
-		if err := walk(id); err != nil {
+		if err := w.Run(ctx, r.Objects, id); err != nil {
 			return nil, nil, nil, err
 		}
 		switch o := o.(type) {
@@ -941,49 +883,35 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 // stopping at complete commits and at the shallow boundary, and passing
 // over absent objects listed in withheld.
 func (r *Repo) checkClosure(ctx context.Context, roots []objects.ID, complete, shallow, withheld map[objects.ID]bool) error {
-	seen := map[objects.ID]bool{}
-	chunk := map[objects.ID]bool{}
-	stack := append([]objects.ID(nil), roots...)
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || complete[id] || id.IsZero() {
-			continue
-		}
-		seen[id] = true
-		if withheld[id] {
-			if ok, err := r.Objects.Has(ctx, id); err == nil && !ok {
-				continue
+	w := graph.Walk{
+		Skip: func(id objects.ID) bool { return complete[id] },
+		Visit: func(id objects.ID, chunk bool) (bool, error) {
+			if withheld[id] {
+				if ok, err := r.Objects.Has(ctx, id); err == nil && !ok {
+					return false, nil
+				}
 			}
-		}
-		if chunk[id] {
+			if !chunk {
+				return true, nil
+			}
 			ok, err := r.Objects.Has(ctx, id)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if !ok {
-				return fmt.Errorf("%w: object %s missing after download", remote.ErrIncomplete, id.Short())
+				return false, fmt.Errorf("%w: object %s missing after download", remote.ErrIncomplete, id.Short())
 			}
-			continue
-		}
-		o, err := objects.Read(ctx, r.Objects, id, 0)
-		if err != nil {
-			return fmt.Errorf("after download: %w", err)
-		}
-		switch o := o.(type) {
-		case *objects.Tensor, *objects.Blob:
-			for _, c := range o.Refs() {
-				chunk[c] = true
+			return false, nil
+		},
+		Unreadable: func(_ objects.ID, err error) error { return fmt.Errorf("after download: %w", err) },
+		Next: func(id objects.ID, o objects.Object) []objects.ID {
+			if c, ok := o.(*objects.Commit); ok {
+				return append([]objects.ID{c.Tree}, parentsOf(id, c, shallow)...)
 			}
-			stack = append(stack, o.Refs()...)
-		case *objects.Commit:
-			stack = append(stack, o.Tree)
-			stack = append(stack, parentsOf(id, o, shallow)...)
-		default:
-			stack = append(stack, o.Refs()...)
-		}
+			return o.Refs()
+		},
 	}
-	return nil
+	return w.Run(ctx, r.Objects, roots...)
 }
 
 // PullOptions tune Pull.

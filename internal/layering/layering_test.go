@@ -13,6 +13,7 @@ const mod = "github.com/fed-vcs/fed/"
 // fed's but none of the libraries owned by others below.
 var allowed = map[string][]string{
 	"objects":               {"github.com/klauspost/compress/", mod + "internal/fsys"},
+	"objects/graph":         {mod + "objects"},
 	"objects/s3store":       {mod + "objects", "github.com/minio/minio-go/"},
 	"refs":                  {mod + "objects", mod + "internal/fsys"},
 	"refs/refstest":         {mod + "objects", mod + "refs"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/remote"
 )
 
@@ -135,46 +136,26 @@ type treeWalker struct {
 // object), skipping those in skip; with add nil it adds them to skip
 // instead of calling add.
 func (w *treeWalker) walk(ctx context.Context, root objects.ID, skip map[objects.ID]bool, add func(objects.ID) error) error {
-	st := w.st
-	chunk := map[objects.ID]bool{}
-	seen := map[objects.ID]bool{}
-	stack := []objects.ID{root}
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || skip[id] {
-			continue
-		}
-		seen[id] = true
-		if w.absent != nil && w.absent(id) {
-			if add == nil {
-				skip[id] = true
-			} else if w.withheld != nil {
-				w.withheld(id)
+	gw := graph.Walk{
+		Next:       graph.NoCommits, // trees do not hold commits
+		Unreadable: func(_ objects.ID, err error) error { return fmt.Errorf("plan: %w", err) },
+		Visit: func(id objects.ID, _ bool) (bool, error) {
+			if w.absent != nil && w.absent(id) {
+				if add != nil && w.withheld != nil {
+					w.withheld(id)
+				}
+				return false, nil
 			}
-			continue
-		}
-		if add == nil {
-			skip[id] = true
-		} else if err := add(id); err != nil {
-			return err
-		}
-		if chunk[id] {
-			continue
-		}
-		o, err := objects.Read(ctx, st, id, 0)
-		if err != nil {
-			return fmt.Errorf("plan: %w", err)
-		}
-		switch o.(type) {
-		case *objects.Tensor, *objects.Blob:
-			for _, r := range o.Refs() {
-				chunk[r] = true
+			if add != nil {
+				return true, add(id)
 			}
-		case *objects.Commit:
-			continue // trees do not hold commits
-		}
-		stack = append(stack, o.Refs()...)
+			return true, nil
+		},
 	}
-	return nil
+	if add == nil {
+		gw.Seen = skip // what the walk visits is skipped from then on
+	} else {
+		gw.Skip = func(id objects.ID) bool { return skip[id] }
+	}
+	return gw.Run(ctx, w.st, root)
 }

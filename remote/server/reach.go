@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 )
@@ -82,37 +82,7 @@ func (rp *repository) isPublished(id objects.ID) bool {
 // already in it. Chunks are listed from their tensors and blobs, not
 // read; absent objects (withheld weights) reach nothing.
 func (rp *repository) mark(ctx context.Context, roots []objects.ID, set map[objects.ID]bool) error {
-	chunk := map[objects.ID]bool{}
-	stack := append([]objects.ID(nil), roots...)
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if set[id] || id.IsZero() {
-			continue
-		}
-		set[id] = true
-		if chunk[id] {
-			continue
-		}
-		o, err := objects.Read(ctx, rp.store, id, 0)
-		if errors.Is(err, objects.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		switch o.(type) {
-		case *objects.Tensor, *objects.Blob:
-			for _, r := range o.Refs() {
-				chunk[r] = true
-			}
-		}
-		stack = append(stack, o.Refs()...)
-	}
-	return nil
+	return graph.Reach(ctx, rp.store, set, roots...)
 }
 
 // unpublish notes a ref update that may have made objects unreachable.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 )
@@ -300,83 +301,77 @@ type closure struct {
 // malformed object is an error.
 func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int, declared map[objects.ID]bool) (*closure, error) {
 	res := &closure{}
-	seen := map[objects.ID]bool{}
-	chunk := map[objects.ID]bool{}
 	tensor := map[objects.ID]bool{} // tensor segments of models
-	stack := append([]objects.ID(nil), roots...)
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	errFull := errors.New("missing list full")
+	missing := func(id objects.ID) error {
+		if res.missing = append(res.missing, id); len(res.missing) >= limit {
+			return errFull
 		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || id.IsZero() {
-			continue
-		}
-		seen[id] = true
-		rp.mu.Lock()
-		done := rp.complete[id]
-		rp.mu.Unlock()
-		if done {
-			continue
-		}
-		if chunk[id] {
+		return nil
+	}
+	w := graph.Walk{
+		Visit: func(id objects.ID, chunk bool) (bool, error) {
+			rp.mu.Lock()
+			done := rp.complete[id]
+			rp.mu.Unlock()
+			if done || !chunk {
+				return !done, nil
+			}
 			ok, err := rp.store.Has(ctx, id)
-			if err != nil {
-				return nil, err
+			if err != nil || ok {
+				return false, err
 			}
-			if !ok {
-				if res.missing = append(res.missing, id); len(res.missing) >= limit {
-					return res, nil
-				}
+			return false, missing(id)
+		},
+		Unreadable: func(id objects.ID, err error) error {
+			if !errors.Is(err, objects.ErrNotFound) {
+				return err
 			}
-			continue
-		}
-		o, err := objects.Read(ctx, rp.store, id, 0)
-		if errors.Is(err, objects.ErrNotFound) {
 			if tensor[id] && (declared[id] || rp.isWithheld(id)) {
 				res.absent = append(res.absent, id)
-				continue
+				return nil
 			}
-			if res.missing = append(res.missing, id); len(res.missing) >= limit {
-				return res, nil
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		res.visited = append(res.visited, id)
-		switch o := o.(type) {
-		case *objects.Tensor, *objects.Blob:
-			for _, r := range o.Refs() {
-				chunk[r] = true
-			}
-		case *objects.Model:
-			for _, s := range o.Segments {
-				if s.IsTensor() {
-					tensor[s.ID] = true
-				}
-			}
-		case *objects.Tree:
-			for _, e := range o.Entries {
-				if objects.ReservedName(e.Name) && res.badName == nil {
-					res.badName = fmt.Errorf("tree %s: entry %q", id, e.Name)
-				}
-			}
-		case *objects.Commit:
-			res.commits = append(res.commits, id)
-			if err := objects.VerifyCommit(o); err != nil && res.badSig == nil {
-				res.badSig = fmt.Errorf("commit %s: %w", id, err)
-			}
-		case *objects.Tag:
-			if err := objects.VerifyTag(o); err != nil && res.badSig == nil {
-				res.badSig = fmt.Errorf("tag object %s: %w", id, err)
-			}
-		}
-		stack = append(stack, o.Refs()...)
+			return missing(id)
+		},
+		Next: func(id objects.ID, o objects.Object) []objects.ID {
+			res.visited = append(res.visited, id)
+			rp.checkObject(id, o, res, tensor)
+			return o.Refs()
+		},
+	}
+	if err := w.Run(ctx, rp.store, roots...); err != nil && err != errFull {
+		return nil, err
 	}
 	return res, nil
+}
+
+// checkObject notes in res what checkComplete finds wrong with object id
+// (a bad signature, a reserved name) and the commits it visits, and in
+// tensor the tensor segments of a model.
+func (rp *repository) checkObject(id objects.ID, o objects.Object, res *closure, tensor map[objects.ID]bool) {
+	switch o := o.(type) {
+	case *objects.Model:
+		for _, s := range o.Segments {
+			if s.IsTensor() {
+				tensor[s.ID] = true
+			}
+		}
+	case *objects.Tree:
+		for _, e := range o.Entries {
+			if objects.ReservedName(e.Name) && res.badName == nil {
+				res.badName = fmt.Errorf("tree %s: entry %q", id, e.Name)
+			}
+		}
+	case *objects.Commit:
+		res.commits = append(res.commits, id)
+		if err := objects.VerifyCommit(o); err != nil && res.badSig == nil {
+			res.badSig = fmt.Errorf("commit %s: %w", id, err)
+		}
+	case *objects.Tag:
+		if err := objects.VerifyTag(o); err != nil && res.badSig == nil {
+			res.badSig = fmt.Errorf("tag object %s: %w", id, err)
+		}
+	}
 }
 
 // markComplete adds ids to the complete set.
@@ -400,29 +395,20 @@ func (rp *repository) markComplete(ids []objects.ID) {
 // lists the commits reachable from b but not a (up to limit; the list is
 // cut, not the answer, beyond it).
 func (rp *repository) isAncestor(ctx context.Context, a, b objects.ID, limit int) (bool, []objects.ID, error) {
-	seen := map[objects.ID]bool{}
-	stack := []objects.ID{b}
 	var newCommits []objects.ID
 	found := false
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[id] || id.IsZero() {
-			continue
-		}
-		seen[id] = true
-		if id == a {
-			found = true
-			continue
-		}
-		c, err := objects.ReadCommit(ctx, rp.store, id)
-		if err != nil {
-			return false, nil, err
-		}
+	h := graph.History{Stop: func(id objects.ID) bool {
+		found = found || id == a
+		return id == a
+	}}
+	err := h.Run(ctx, rp.store, []objects.ID{b}, func(id objects.ID, _ *objects.Commit) error {
 		if len(newCommits) < limit {
 			newCommits = append(newCommits, id)
 		}
-		stack = append(stack, c.Parents...)
+		return nil
+	})
+	if err != nil {
+		return false, nil, err
 	}
 	return found, newCommits, nil
 }
@@ -466,30 +452,21 @@ func (rp *repository) published(ctx context.Context, id objects.ID) (bool, error
 // through tag targets and commit parents (tips included).
 func (rp *repository) commitsOf(ctx context.Context, tips []objects.ID) (map[objects.ID]bool, error) {
 	seen := map[objects.ID]bool{}
-	stack := append([]objects.ID(nil), tips...)
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] || x.IsZero() {
-			continue
-		}
-		seen[x] = true
-		o, err := objects.Read(ctx, rp.store, x, 0)
-		if errors.Is(err, objects.ErrNotFound) {
-			continue // a hole left by an older server: reaches nothing
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch o := o.(type) {
-		case *objects.Commit:
-			stack = append(stack, o.Parents...)
-		case *objects.Tag:
-			stack = append(stack, o.Target)
-		}
+	w := graph.Walk{
+		Seen:       seen,
+		Unreadable: graph.PassAbsent, // a hole left by an older server: reaches nothing
+		Next: func(_ objects.ID, o objects.Object) []objects.ID {
+			switch o := o.(type) {
+			case *objects.Commit:
+				return o.Parents
+			case *objects.Tag:
+				return []objects.ID{o.Target}
+			}
+			return nil
+		},
+	}
+	if err := w.Run(ctx, rp.store, tips...); err != nil {
+		return nil, err
 	}
 	return seen, nil
 }
