@@ -12,24 +12,27 @@ const mod = "github.com/fed-vcs/fed/"
 // may use (besides itself). Packages not listed may import anything of
 // fed's but none of the libraries owned by others below.
 var allowed = map[string][]string{
-	"objects":               {"github.com/klauspost/compress/", mod + "internal/fsys"},
-	"objects/graph":         {mod + "objects"},
-	"objects/s3store":       {mod + "objects", "github.com/minio/minio-go/"},
-	"refs":                  {mod + "objects", mod + "internal/fsys"},
-	"refs/refstest":         {mod + "objects", mod + "refs"},
-	"repometa":              {mod + "objects", mod + "internal/fsys"},
-	"repometa/repometatest": {mod + "objects", mod + "repometa"},
-	"merge":                 {mod + "objects"},
-	"governance":            {mod + "objects"},
-	"codec":                 {mod + "objects"},
-	"codec/safetensors":     {mod + "codec", mod + "objects"},
-	"codec/torch":           {mod + "codec", mod + "objects"},
-	"codec/npy":             {mod + "codec", mod + "objects"},
-	"codec/onnx":            {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
-	"zk":                    {mod + "objects", mod + "merge", "github.com/consensys/", mod + "internal/fsys"},
-	"remote":                {mod + "objects", mod + "refs", mod + "governance"},
-	"remote/server":         {mod + "objects", mod + "refs", mod + "remote", mod + "governance", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
-	"nft":                   {mod + "objects", "github.com/gagliardetto/"},
+	"objects":                    {"github.com/klauspost/compress/", mod + "internal/fsys"},
+	"objects/graph":              {mod + "objects"},
+	"objects/s3store":            {mod + "objects", "github.com/minio/minio-go/"},
+	"refs":                       {mod + "objects", mod + "internal/fsys"},
+	"refs/refstest":              {mod + "objects", mod + "refs"},
+	"repometa":                   {mod + "objects", mod + "internal/fsys"},
+	"repometa/repometatest":      {mod + "objects", mod + "repometa"},
+	"merge":                      {mod + "objects"},
+	"governance":                 {mod + "objects"},
+	"codec":                      {mod + "objects"},
+	"codec/safetensors":          {mod + "codec", mod + "objects"},
+	"codec/torch":                {mod + "codec", mod + "objects"},
+	"codec/npy":                  {mod + "codec", mod + "objects"},
+	"codec/onnx":                 {mod + "codec", mod + "objects", "google.golang.org/protobuf/"},
+	"zk":                         {mod + "objects", mod + "merge", "github.com/consensys/", mod + "internal/fsys"},
+	"remote":                     {mod + "objects", mod + "refs", mod + "governance"},
+	"remote/server":              {mod + "objects", mod + "refs", mod + "remote", mod + "governance", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
+	"nft":                        {mod + "objects", "github.com/gagliardetto/"},
+	"remote/server/pgstore":      {mod + "objects", mod + "refs", mod + "remote", mod + "remote/server", "github.com/jackc/pgx/v5"},
+	"remote/server/sessionstest": {mod + "objects", mod + "remote/server"},
+	"internal/testpg":            {},
 }
 
 // owned libraries may be imported by one package only.
@@ -40,6 +43,7 @@ var owned = map[string]string{
 	"github.com/go-git/go-git/": "repo",
 	"github.com/prometheus/":    "remote/server",
 	"github.com/minio/":         "objects/s3store",
+	"github.com/jackc/":         "remote/server/pgstore",
 }
 
 func TestLayering(t *testing.T) {

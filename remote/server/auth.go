@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"math"
 	"net/http"
 	"strings"
@@ -14,32 +15,13 @@ import (
 	"github.com/fed-vcs/fed/remote"
 )
 
-// maxPending bounds outstanding login nonces and live tokens.
+// maxPending bounds outstanding login nonces (MemorySessions) and the
+// rate limiter's buckets.
 const maxPending = 100_000
 
-type pending struct {
-	address string
-	message string
-	expires time.Time
-}
-
-type session struct {
-	key     objects.PublicKey
-	expires time.Time
-}
-
-// authState holds login nonces and bearer tokens in memory: a restarted
-// server forgets them, and clients log in again.
-type authState struct {
-	now    func() time.Time
-	mu     sync.Mutex
-	nonces map[string]pending
-	tokens map[string]session
-}
-
-func newAuthState(now func() time.Time) *authState {
-	return &authState{now: now, nonces: map[string]pending{}, tokens: map[string]session{}}
-}
+// sessionsRetryAfter is the Retry-After of a 503 caused by the
+// SessionStore.
+const sessionsRetryAfter = "1"
 
 func randomString(n int) string {
 	b := make([]byte, n)
@@ -47,39 +29,39 @@ func randomString(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// sweep drops expired nonces and tokens; called with mu held.
-func (a *authState) sweep() {
-	now := a.now()
-	for k, p := range a.nonces {
-		if now.After(p.expires) {
-			delete(a.nonces, k)
-		}
+// sessionsFailed answers 503 when the session store failed (logged) or
+// is full.
+func (s *Server) sessionsFailed(w http.ResponseWriter, op string, err error) {
+	if errors.Is(err, ErrSessionsFull) {
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, remote.NewProblem(503, remote.CodeUnavailable, "too many logins in progress"))
+		return
 	}
-	for k, s := range a.tokens {
-		if now.After(s.expires) {
-			delete(a.tokens, k)
-		}
-	}
+	s.opts.ErrorLog("sessions: %s: %v", op, err)
+	w.Header().Set("Retry-After", sessionsRetryAfter)
+	writeProblem(w, remote.NewProblem(503, remote.CodeUnavailable, "sign-in store unavailable; retry"))
 }
 
 // identify returns the key of the request's bearer token: nil without
-// one, a problem for an unknown or expired token.
-func (a *authState) identify(r *http.Request) (*objects.PublicKey, *remote.Problem) {
+// one, a problem for an unknown or expired token, an error when the
+// session store failed.
+func (s *Server) identify(r *http.Request) (*objects.PublicKey, *remote.Problem, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
-		return nil, remote.NewProblem(401, remote.CodeUnauthenticated, "Authorization must be a Bearer token")
+		return nil, remote.NewProblem(401, remote.CodeUnauthenticated, "Authorization must be a Bearer token"), nil
 	}
-	a.mu.Lock()
-	s, ok := a.tokens[tok]
-	a.mu.Unlock()
-	if !ok || a.now().After(s.expires) {
-		return nil, remote.NewProblem(401, remote.CodeTokenExpired, "unknown or expired token; log in again")
+	sess, ok, err := s.opts.Sessions.Session(r.Context(), tok, s.opts.Now())
+	if err != nil {
+		return nil, nil, err
 	}
-	return &s.key, nil
+	if !ok {
+		return nil, remote.NewProblem(401, remote.CodeTokenExpired, "unknown or expired token; log in again"), nil
+	}
+	return &sess.Key, nil, nil
 }
 
 func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
@@ -88,8 +70,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(err))
 		return
 	}
-	a := s.auth
-	now := a.now().UTC().Truncate(time.Second)
+	now := s.opts.Now().UTC().Truncate(time.Second)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -98,18 +79,10 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	nonce := randomString(16)
 	msg := remote.SignInMessage{Domain: domain, Address: req.Address, URI: scheme + "://" + domain, ChainID: s.opts.ChainID, Nonce: nonce, IssuedAt: now}.String()
 	exp := now.Add(s.opts.NonceTTL)
-	a.mu.Lock()
-	if len(a.nonces) >= maxPending/2 {
-		a.sweep()
-	}
-	if len(a.nonces) >= maxPending {
-		a.mu.Unlock()
-		w.Header().Set("Retry-After", "5")
-		writeProblem(w, remote.NewProblem(503, remote.CodeUnavailable, "too many logins in progress"))
+	if err := s.opts.Sessions.AddNonce(r.Context(), nonce, Challenge{Address: req.Address, Message: msg, Expires: exp}, s.opts.Now()); err != nil {
+		s.sessionsFailed(w, "add nonce", err)
 		return
 	}
-	a.nonces[nonce] = pending{address: req.Address, message: msg, expires: exp}
-	a.mu.Unlock()
 	writeJSON(w, 200, remote.Challenge{Nonce: nonce, Message: msg, ExpiresAt: exp})
 }
 
@@ -119,33 +92,32 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(err))
 		return
 	}
-	a := s.auth
-	a.mu.Lock()
-	p, ok := a.nonces[req.Nonce]
-	delete(a.nonces, req.Nonce) // single use, whatever happens next
-	a.mu.Unlock()
-	if !ok || a.now().After(p.expires) {
+	// single use, whatever happens next
+	p, ok, err := s.opts.Sessions.TakeNonce(r.Context(), req.Nonce, s.opts.Now())
+	if err != nil {
+		s.sessionsFailed(w, "take nonce", err)
+		return
+	}
+	if !ok {
 		writeProblem(w, remote.NewProblem(401, remote.CodeBadNonce, "nonce unknown, already used or expired; ask for a new challenge"))
 		return
 	}
-	if p.address != req.Address {
+	if p.Address != req.Address {
 		writeProblem(w, remote.NewProblem(401, remote.CodeBadNonce, "nonce was issued to another address"))
 		return
 	}
 	key, _ := objects.ParsePublicKey(req.Address) // checked by the decoder
 	sig, _ := remote.DecodeSignature(req.Signature)
-	if !objects.Verify(key, []byte(p.message), sig) {
+	if !objects.Verify(key, []byte(p.Message), sig) {
 		writeProblem(w, remote.NewProblem(401, remote.CodeBadSignature, "signature does not verify for %s", req.Address))
 		return
 	}
 	tok := randomString(32)
-	exp := a.now().UTC().Truncate(time.Second).Add(s.opts.TokenTTL)
-	a.mu.Lock()
-	if len(a.tokens) >= maxPending/2 {
-		a.sweep()
+	exp := s.opts.Now().UTC().Truncate(time.Second).Add(s.opts.TokenTTL)
+	if err := s.opts.Sessions.AddSession(r.Context(), tok, Session{Key: key, Expires: exp}, s.opts.Now()); err != nil {
+		s.sessionsFailed(w, "add session", err)
+		return
 	}
-	a.tokens[tok] = session{key: key, expires: exp}
-	a.mu.Unlock()
 	writeJSON(w, 200, remote.LoginResponse{Token: tok, Address: req.Address, ExpiresAt: exp})
 }
 

@@ -8,8 +8,10 @@
 // owner and access settings, push.log with every signed push.
 //
 // Access: a login signs a Sign-In-With-Solana challenge and gets a
-// short-lived bearer token (nonces and tokens live in memory: a restart
-// logs everyone out). The first authenticated write to a repository that
+// short-lived bearer token. Nonces and tokens live in Options.Sessions
+// (sessions.go): by default in memory, where a restart logs everyone
+// out; replicas share one (package pgstore keeps it in PostgreSQL), and
+// when it fails requests answer 503 with Retry-After. The first authenticated write to a repository that
 // does not exist creates it with that key as owner (unless NoCreate).
 // Owners and collaborators push; only the owner forces (also to move or
 // replace a tag), deletes, changes settings or pushes to protected

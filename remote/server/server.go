@@ -113,6 +113,9 @@ type Options struct {
 	// should cache answers briefly (fed serve: nft.HolderCache). Nil: NFT
 	// ownership is off, and a repository that names an NFT has no owner.
 	NFTHolder func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error)
+	// Sessions keeps sign-in nonces and login tokens (default: a
+	// MemorySessions of this server alone). Replicas share one.
+	Sessions SessionStore
 	// Now returns the current time (tests).
 	Now func() time.Time
 	// ZKSettings reads (set nil) or changes (set not nil: a key with value
@@ -193,6 +196,9 @@ func (o *Options) Validate() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Sessions == nil {
+		o.Sessions = NewMemorySessions()
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -216,7 +222,6 @@ const storedSlack = 64
 // http.Handler; Serve runs it on a listener.
 type Server struct {
 	opts     Options
-	auth     *authState
 	limiter  *limiter
 	inflight *weighted
 
@@ -244,7 +249,6 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:     opts,
-		auth:     newAuthState(opts.Now),
 		limiter:  newLimiter(opts.Rate, opts.Burst, opts.Now),
 		inflight: newWeighted(opts.MaxInflightBytes),
 		repos:    map[string]*repository{},
@@ -375,7 +379,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	key, authErr := s.auth.identify(r)
+	key, authErr, err := s.identify(r)
+	if err != nil {
+		s.sessionsFailed(w, "identify", err)
+		return
+	}
 	noteKey(w, key)
 	rateKey := clientAddr(r)
 	if authErr == nil && key != nil {

@@ -1,0 +1,23 @@
+// Package pgstore keeps fed serve's shared state in PostgreSQL, so that
+// several replicas (fed serve --db postgres://…) serve the same users and
+// repositories: sign-in nonces and login sessions (Sessions, a
+// server.SessionStore) today, refs, ref logs, repository settings and
+// the proving queue as they move here. It is the only importer of the
+// PostgreSQL driver (github.com/jackc/pgx/v5).
+//
+// Schema: numbered migrations compiled into the binary (migrate.go),
+// applied in order by Migrate in one transaction under an advisory lock
+// and recorded in the table fed_schema; a database at a newer version
+// than this fed knows is refused, naming both versions. doc/design.md §20
+// specifies every table and what each transaction does.
+//
+// Left to others: objects (an objects.Store, on disk or S3), what a
+// request may do (package server), reading flags and environment (fed
+// serve), and starting PostgreSQL (the operator; tests: internal/testpg).
+//
+// Invariants: a nonce is removed by the statement that reads it, so it is
+// used at most once across every replica; tokens are stored only as
+// their SHA-256; every change that must be atomic is one transaction; an
+// error of the database is returned, never retried here, and the server
+// answers it 503 with Retry-After.
+package pgstore
