@@ -20,7 +20,6 @@ import (
 // signature check, and every revision check out to the recorded bytes.
 func TestOpenFormatV1(t *testing.T) {
 	ctx := context.Background()
-	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "cfg"))
 	src := "../testdata/repos/v1"
 	root := t.TempDir()
 	err := filepath.WalkDir(filepath.Join(src, "dot-fed"), func(p string, d fs.DirEntry, err error) error {

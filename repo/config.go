@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -27,22 +26,6 @@ func newConfig(path string) *Config {
 	return &Config{path: path, repo: gitconfig.New(), user: gitconfig.New()}
 }
 
-// UserConfigPath is the user's config file: $FED_CONFIG, else
-// $XDG_CONFIG_HOME/fed/config, else ~/.config/fed/config.
-func UserConfigPath() string {
-	if p := os.Getenv("FED_CONFIG"); p != "" {
-		return p
-	}
-	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
-		return filepath.Join(x, "fed", "config")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".config", "fed", "config")
-}
-
 func readGitConfig(path string) (*gitconfig.Config, error) {
 	c := gitconfig.New()
 	if path == "" {
@@ -61,21 +44,24 @@ func readGitConfig(path string) (*gitconfig.Config, error) {
 	return c, nil
 }
 
-func loadConfig(path string) (*Config, error) {
+// loadConfig reads the repository's config file path and beneath it the
+// user's, userPath ("" for none).
+func loadConfig(path, userPath string) (*Config, error) {
 	rc, err := readGitConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	uc, err := readGitConfig(UserConfigPath())
+	uc, err := readGitConfig(userPath)
 	if err != nil {
 		return nil, err
 	}
 	return &Config{path: path, repo: rc, user: uc}, nil
 }
 
-// LoadUserConfig reads only the user's config (outside a repository).
-func LoadUserConfig() (*Config, error) {
-	p := UserConfigPath()
+// LoadUserConfig reads only the user's config file, path (outside a
+// repository; the caller finds the file, see Options.UserConfig).
+func LoadUserConfig(path string) (*Config, error) {
+	p := path
 	uc, err := readGitConfig(p)
 	if err != nil {
 		return nil, err

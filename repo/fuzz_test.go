@@ -39,15 +39,6 @@ func FuzzResolve(f *testing.F) {
 		"@{", "a@{x}", "@{-0}", "@{99999999999999999999}", "HEAD:a.txt", "v1^{}", "..", "@"} {
 		f.Add(s)
 	}
-	old, had := os.LookupEnv("FED_CONFIG")
-	os.Setenv("FED_CONFIG", filepath.Join(f.TempDir(), "userconfig"))
-	defer func() {
-		if had {
-			os.Setenv("FED_CONFIG", old)
-		} else {
-			os.Unsetenv("FED_CONFIG")
-		}
-	}()
 	r, _, _ := historyRepo(f, f.TempDir())
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, rev string) {

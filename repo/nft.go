@@ -37,20 +37,12 @@ var ErrNoRPC = errors.New("repo: no Solana RPC node configured")
 // ReleaseNFTKey is the config key holding the mint of tag's release NFT.
 func ReleaseNFTKey(tag string) string { return "release." + tag + ".nft" }
 
-// SolanaCLIConfigPath is the Solana CLI's config file
-// (~/.config/solana/cli/config.yml).
-func SolanaCLIConfigPath() string {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".config", "solana", "cli", "config.yml")
-}
-
 // ResolveSolanaRPC picks the RPC node: flag when set, else config
 // solana.rpc (cfg may be nil), else json_rpc_url of the Solana CLI's
-// config file. source says which one it was.
-func ResolveSolanaRPC(flag string, cfg *Config) (url, source string, err error) {
+// config file cliConfig (the caller finds it, cmd/fed in
+// ~/.config/solana/cli/config.yml; "" for none). source says which one it
+// was.
+func ResolveSolanaRPC(flag string, cfg *Config, cliConfig string) (url, source string, err error) {
 	if flag != "" {
 		return flag, "--rpc", nil
 	}
@@ -59,7 +51,7 @@ func ResolveSolanaRPC(flag string, cfg *Config) (url, source string, err error) 
 			return v, "config " + ConfigSolanaRPC, nil
 		}
 	}
-	p := SolanaCLIConfigPath()
+	p := cliConfig
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) || p == "" {
 		return "", "", ErrNoRPC

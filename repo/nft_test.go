@@ -9,17 +9,17 @@ import (
 
 func TestResolveSolanaRPC(t *testing.T) {
 	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("USERPROFILE", home) // os.UserHomeDir on Windows
-	t.Setenv("FED_CONFIG", filepath.Join(home, "fedconfig"))
 	r, err := Init(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ResolveSolanaRPC("", r.Config); !errors.Is(err, ErrNoRPC) {
+	cli := filepath.Join(home, ".config", "solana", "cli", "config.yml")
+	if _, _, err := ResolveSolanaRPC("", r.Config, cli); !errors.Is(err, ErrNoRPC) {
 		t.Fatalf("nothing configured: %v, want ErrNoRPC", err)
 	}
-	cli := filepath.Join(home, ".config", "solana", "cli", "config.yml")
+	if _, _, err := ResolveSolanaRPC("", r.Config, ""); !errors.Is(err, ErrNoRPC) {
+		t.Fatalf("no CLI config file: %v, want ErrNoRPC", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(cli), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestResolveSolanaRPC(t *testing.T) {
 	}
 	check := func(flag, wantURL, wantSource string) {
 		t.Helper()
-		u, src, err := ResolveSolanaRPC(flag, r.Config)
+		u, src, err := ResolveSolanaRPC(flag, r.Config, cli)
 		if err != nil || u != wantURL || src != wantSource {
 			t.Errorf("ResolveSolanaRPC(%q) = %q, %q, %v; want %q from %q", flag, u, src, err, wantURL, wantSource)
 		}
@@ -46,7 +46,7 @@ func TestResolveSolanaRPC(t *testing.T) {
 	if err := os.WriteFile(cli, []byte("keypair_path: x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ResolveSolanaRPC("", r.Config); !errors.Is(err, ErrNoRPC) {
+	if _, _, err := ResolveSolanaRPC("", r.Config, cli); !errors.Is(err, ErrNoRPC) {
 		t.Errorf("file without json_rpc_url: %v, want ErrNoRPC", err)
 	}
 }

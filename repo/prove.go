@@ -219,7 +219,7 @@ func (r *Repo) mergeWeights(ctx context.Context, c *objects.Commit) ([]uint64, e
 
 // ProveOptions tune Prove.
 type ProveOptions struct {
-	Cache *zk.Cache // nil: zk.DefaultCacheDir()
+	Cache *zk.Cache // the proving keys (required)
 	// Setup makes development keys for shapes the cache lacks; otherwise
 	// a missing key fails with zk.ErrNoKeys.
 	Setup bool
@@ -239,14 +239,9 @@ type ProveResult struct {
 }
 
 func (o *ProveOptions) cache() (*zk.Cache, error) {
-	if o.Cache != nil {
-		return o.Cache, nil
+	if o.Cache == nil {
+		return nil, errors.New("prove: no key cache given (ProveOptions.Cache)")
 	}
-	d, err := zk.DefaultCacheDir()
-	if err != nil {
-		return nil, err
-	}
-	o.Cache = zk.NewCache(d)
 	return o.Cache, nil
 }
 
@@ -430,7 +425,7 @@ func (r *Repo) walk(ctx context.Context, start objects.ID, fn func(objects.ID, *
 
 // VerifyOptions tune Verify.
 type VerifyOptions struct {
-	Cache   *zk.Cache // verifying keys missing from the repository; nil: default
+	Cache   *zk.Cache // verifying keys missing from the repository; nil: none
 	Workers int
 	// RequireProof fails a commit without a proof even in a repository
 	// without zk settings (a hosting server's protected branches).
@@ -536,11 +531,6 @@ func (r *Repo) Verify(ctx context.Context, revs string, opts VerifyOptions) (*Ve
 	s, err := r.ZKSettings()
 	if err != nil {
 		return nil, err
-	}
-	if opts.Cache == nil {
-		if d, err := zk.DefaultCacheDir(); err == nil {
-			opts.Cache = zk.NewCache(d)
-		}
 	}
 	ids, err := r.revList(ctx, revs)
 	if err != nil {

@@ -57,7 +57,6 @@ func historyRepo(tb testing.TB, dir string) (*Repo, objects.ID, objects.ID) {
 }
 
 func TestResolveReflog(t *testing.T) {
-	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
 	ctx := context.Background()
 	r, one, two := historyRepo(t, t.TempDir())
 	stash, err := r.stashEntry(ctx, 0)
@@ -101,7 +100,6 @@ func TestResolveReflog(t *testing.T) {
 }
 
 func TestStashRoundTrip(t *testing.T) {
-	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
 	ctx := context.Background()
 	r, _, _ := historyRepo(t, t.TempDir())
 	a := filepath.Join(r.Root, "a.txt")

@@ -1032,6 +1032,8 @@ type CloneOptions struct {
 	Key      *objects.Keypair
 	Progress Progress
 	Client   remote.Options
+	// UserConfig is the user's config file (see Options).
+	UserConfig string
 }
 
 // Clone makes a new repository from a remote one: it adds the remote as
@@ -1050,7 +1052,7 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 	}
 	_, statErr := os.Stat(opts.Dir)
 	made := errors.Is(statErr, fs.ErrNotExist)
-	r, err := Init(opts.Dir)
+	r, err := initRepo(opts.Dir, Options{UserConfig: opts.UserConfig})
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,9 @@ type Repo struct {
 }
 
 // Init creates a repository in dir (created if missing).
-func Init(dir string) (*Repo, error) {
+func Init(dir string) (*Repo, error) { return initRepo(dir, Options{}) }
+
+func initRepo(dir string, o Options) (*Repo, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -92,18 +94,32 @@ func Init(dir string) (*Repo, error) {
 	if err := cfg.Save(); err != nil {
 		return nil, err
 	}
-	return open(root)
+	return open(root, o)
 }
 
-// Open opens the repository containing dir (dir or one of its parents).
-func Open(dir string) (*Repo, error) {
+// Options are what a Repo learns of the user's environment from its
+// caller: repo reads no environment variables (cmd/fed does).
+type Options struct {
+	// UserConfig is the user's config file, read beneath the repository's
+	// own .fed/config ("" reads none). cmd/fed's is $FED_CONFIG, else
+	// $XDG_CONFIG_HOME/fed/config, else ~/.config/fed/config.
+	UserConfig string
+}
+
+// Open opens the repository containing dir (dir or one of its parents),
+// without a user config file.
+func Open(dir string) (*Repo, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens the repository containing dir (dir or one of its
+// parents) with the caller's options.
+func OpenWith(dir string, o Options) (*Repo, error) {
 	d, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		if fi, err := os.Stat(filepath.Join(d, DirName)); err == nil && fi.IsDir() {
-			return open(d)
+			return open(d, o)
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
@@ -113,7 +129,7 @@ func Open(dir string) (*Repo, error) {
 	}
 }
 
-func open(root string) (*Repo, error) {
+func open(root string, o Options) (*Repo, error) {
 	fd := filepath.Join(root, DirName)
 	st, err := objects.OpenDisk(filepath.Join(fd, "objects"))
 	if err != nil {
@@ -123,7 +139,7 @@ func open(root string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(filepath.Join(fd, "config"))
+	cfg, err := loadConfig(filepath.Join(fd, "config"), o.UserConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +151,9 @@ func open(root string) (*Repo, error) {
 
 // OpenBare opens a repository directory without a working tree (the
 // layout of a .fed directory, as a hosting server keeps repositories):
-// enough to read objects, refs and history and to verify proofs.
+// enough to read objects, refs and history and to verify proofs. It reads
+// the repository's config file only: a hosted repository does not depend
+// on the settings of whoever runs the server.
 func OpenBare(dir string) (*Repo, error) {
 	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s has no objects directory", ErrNotRepo, dir)
@@ -148,7 +166,7 @@ func OpenBare(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(filepath.Join(dir, "config"))
+	cfg, err := loadConfig(filepath.Join(dir, "config"), "")
 	if err != nil {
 		return nil, err
 	}

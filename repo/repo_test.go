@@ -42,7 +42,6 @@ func writeModel(t testing.TB, path string, seed uint64, sizes map[string]int) {
 
 func newTestRepo(t *testing.T) *Repo {
 	t.Helper()
-	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
 	r, err := Init(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

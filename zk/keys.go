@@ -160,7 +160,8 @@ func publicInputs(s Shape) int {
 }
 
 // Cache holds compiled circuits in memory and key files in a directory
-// ($FED_ZK_CACHE, else the user cache directory + "/fed/zk").
+// that its caller chooses (cmd/fed: $FED_ZK_CACHE, else the user cache
+// directory + "/fed/zk").
 type Cache struct {
 	Dir string
 
@@ -169,18 +170,6 @@ type Cache struct {
 	pks  map[string]groth16.ProvingKey
 	vks  map[string]*VerifyingKey
 	busy map[string]*sync.Mutex // one setup per shape at a time
-}
-
-// DefaultCacheDir returns $FED_ZK_CACHE, else <user cache dir>/fed/zk.
-func DefaultCacheDir() (string, error) {
-	if d := os.Getenv("FED_ZK_CACHE"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("zk: key cache: %w", err)
-	}
-	return filepath.Join(d, "fed", "zk"), nil
 }
 
 // NewCache returns a cache over dir (created when keys are written).

@@ -60,7 +60,7 @@ func runClone(ctx context.Context, opts cloneOptions, e *env) error {
 		}
 		opts.dir = e.path(path.Base(name))
 	}
-	r, err := repo.Clone(ctx, repo.CloneOptions{URL: opts.url, Dir: opts.dir, Depth: opts.depth, Branch: opts.branch, Key: key, Progress: e.progress(false)})
+	r, err := repo.Clone(ctx, repo.CloneOptions{URL: opts.url, Dir: opts.dir, Depth: opts.depth, Branch: opts.branch, Key: key, Progress: e.progress(false), UserConfig: e.userConfigPath()})
 	if err != nil {
 		return remoteError(err)
 	}
@@ -83,7 +83,7 @@ func runClone(ctx context.Context, opts cloneOptions, e *env) error {
 // userKey loads the signing key outside a repository (from --keypair,
 // $FED_KEYPAIR, the user config or the default file); none is fine.
 func (e *env) userKey() (*objects.Keypair, error) {
-	cfg, err := repo.LoadUserConfig()
+	cfg, err := repo.LoadUserConfig(e.userConfigPath())
 	if err != nil {
 		return nil, err
 	}

@@ -272,7 +272,7 @@ func matching(prefix string, words []string) []string {
 // revisionNames lists branch names, and for argRevs tags, remote-tracking
 // branches and HEAD, of the repository fed runs in (none outside one).
 func revisionNames(e *env, kind int) []string {
-	r, err := repo.Open(e.workdir())
+	r, err := repo.OpenWith(e.workdir(), e.repoOptions())
 	if err != nil {
 		return nil
 	}
@@ -297,7 +297,7 @@ func revisionNames(e *env, kind int) []string {
 }
 
 func remoteNames(e *env) []string {
-	r, err := repo.Open(e.workdir())
+	r, err := repo.OpenWith(e.workdir(), e.repoOptions())
 	if err != nil {
 		return nil
 	}

@@ -69,7 +69,7 @@ func runConfig(ctx context.Context, opts configOptions, e *env) error {
 	}
 	var cfg *repo.Config
 	if opts.global {
-		c, err := repo.LoadUserConfig()
+		c, err := repo.LoadUserConfig(e.userConfigPath())
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func runConfig(ctx context.Context, opts configOptions, e *env) error {
 			cfg = r.Config
 		case errors.Is(err, repo.ErrNotRepo) && !writing:
 			// outside a repository, reading sees the user's file
-			if cfg, err = repo.LoadUserConfig(); err != nil {
+			if cfg, err = repo.LoadUserConfig(e.userConfigPath()); err != nil {
 				return err
 			}
 		default:

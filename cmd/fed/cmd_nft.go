@@ -116,7 +116,7 @@ func runNFT(ctx context.Context, opts nftOptions, e *env) error {
 // solanaClient connects to the node chosen by --rpc, config solana.rpc or
 // the Solana CLI's config.
 func (e *env) solanaClient(flag string, cfg *repo.Config) (*nft.Client, error) {
-	url, _, err := repo.ResolveSolanaRPC(flag, cfg)
+	url, _, err := repo.ResolveSolanaRPC(flag, cfg, solanaCLIConfigPath())
 	if errors.Is(err, repo.ErrNoRPC) {
 		return nil, withHint(err, "name a node with --rpc URL or 'fed config solana.rpc URL' (devnet: https://api.devnet.solana.com)")
 	}
@@ -215,7 +215,7 @@ func nftShowOutside(ctx context.Context, opts nftOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := repo.LoadUserConfig()
+	cfg, err := repo.LoadUserConfig(e.userConfigPath())
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func (e *env) workdir() string {
 // openRepo opens the repository containing the working directory, with
 // a progress bar unless output is JSON, quiet, or stderr is no terminal.
 func (e *env) openRepo(jsonOut bool) (*repo.Repo, error) {
-	r, err := repo.Open(e.workdir())
+	r, err := repo.OpenWith(e.workdir(), e.repoOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -58,17 +58,46 @@ func (e *env) openRepo(jsonOut bool) (*repo.Repo, error) {
 	return r, nil
 }
 
+// repoOptions are what repo learns of the environment.
+func (e *env) repoOptions() repo.Options { return repo.Options{UserConfig: e.userConfigPath()} }
+
+// userConfigPath is the user's config file: $FED_CONFIG, else
+// $XDG_CONFIG_HOME/fed/config, else ~/.config/fed/config.
+func (e *env) userConfigPath() string {
+	if p := e.getenv("FED_CONFIG"); p != "" {
+		return p
+	}
+	if x := e.getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "fed", "config")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".config", "fed", "config")
+}
+
+// solanaCLIConfigPath is the Solana CLI's config file
+// (~/.config/solana/cli/config.yml; "" without a home directory).
+func solanaCLIConfigPath() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".config", "solana", "cli", "config.yml")
+}
+
 // zkCache is the proving and verifying key cache: $FED_ZK_CACHE, else
 // <user cache dir>/fed/zk.
 func (e *env) zkCache() (*zk.Cache, error) {
 	if d := e.getenv("FED_ZK_CACHE"); d != "" {
 		return zk.NewCache(expandHome(d)), nil
 	}
-	d, err := zk.DefaultCacheDir()
+	d, err := os.UserCacheDir()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("zk: key cache: %w", err)
 	}
-	return zk.NewCache(d), nil
+	return zk.NewCache(filepath.Join(d, "fed", "zk")), nil
 }
 
 func (e *env) progress(jsonOut bool) *ui.Progress {
