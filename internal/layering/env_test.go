@@ -12,7 +12,7 @@ import (
 // TestEnvOnlyInCmd: only commands (package main: cmd/fed, the benchmark
 // and test drivers) read environment variables, the home or cache
 // directory they name; libraries take what they need from their caller.
-// Tests and test-support packages (…test) may.
+// Tests and test-support packages (test…, …test) may.
 func TestEnvOnlyInCmd(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -30,7 +30,8 @@ func TestEnvOnlyInCmd(t *testing.T) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || strings.HasSuffix(filepath.Base(filepath.Dir(path)), "test") {
+		pkg := filepath.Base(filepath.Dir(path))
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || strings.HasSuffix(pkg, "test") || strings.HasPrefix(pkg, "test") {
 			return nil
 		}
 		b, err := os.ReadFile(path)
