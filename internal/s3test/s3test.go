@@ -94,24 +94,12 @@ type Server struct {
 // stops it when t ends. It skips t when versitygw is missing.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
+	if _, err := Binary(); err != nil {
 		t.Skipf("no real S3 server: %v", err)
 	}
-	s := &Server{bin: bin, Dir: t.TempDir()}
-	var last error
-	for try := 0; try < 3; try++ {
-		addr, err := freeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.addr, s.Endpoint = addr, "http://"+addr
-		if last = s.Restart(); last == nil {
-			break
-		}
-	}
-	if last != nil {
-		t.Fatalf("start versitygw: %v", last)
+	s, err := Launch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
@@ -119,6 +107,29 @@ func Start(t testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// Launch starts versitygw on a free port over dir, for callers that are
+// not tests (testscript commands); they must Stop it. It returns
+// ErrMissing when versitygw is not installed.
+func Launch(dir string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, Dir: dir}
+	var last error
+	for try := 0; try < 3; try++ {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		s.addr, s.Endpoint = addr, "http://"+addr
+		if last = s.Restart(); last == nil {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("start versitygw: %w", last)
 }
 
 // freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
@@ -217,13 +228,20 @@ func (s *Server) Config(bucket, prefix string) s3store.Config {
 // prefix.
 func (s *Server) Bucket(t testing.TB, bucket, prefix string) s3store.Config {
 	t.Helper()
-	cfg := s.Config(bucket, prefix)
+	if err := s.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	return s.Config(bucket, prefix)
+}
+
+// CreateBucket creates bucket on s unless it exists.
+func (s *Server) CreateBucket(bucket string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s3store.CreateBucket(ctx, cfg); err != nil {
-		t.Fatalf("create bucket %s: %v", bucket, err)
+	if err := s3store.CreateBucket(ctx, s.Config(bucket, "")); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
 	}
-	return cfg
+	return nil
 }
 
 type lockedWriter struct {
