@@ -108,10 +108,10 @@ func TestParseRefuses(t *testing.T) {
 			c, _ := Sign(r, k)
 			return c
 		}},
-		{"review with a parent", "no parent", func() *objects.Commit {
-			r := review()
-			r.Parent = commitY
-			c, _ := Sign(r, k)
+		{"review with two parents", "2 parents", func() *objects.Commit {
+			c := review().Build()
+			c.Parents = []objects.ID{commitX, commitY}
+			objects.SignCommit(c, k)
 			return c
 		}},
 		{"upper-case commit id", "not a commit id", func() *objects.Commit {
@@ -256,5 +256,32 @@ func TestParseRecordRef(t *testing.T) {
 		if _, _, _, ok := ParseRecordRef(bad); ok {
 			t.Errorf("%s parsed", bad)
 		}
+	}
+}
+
+// TestLatestOrder: a key's last word is the record that replaces the others
+// (its parent chain), whatever their times; records of one second that
+// replace nothing count only when they agree.
+func TestLatestOrder(t *testing.T) {
+	alice, bob := key(t, 2), key(t, 4)
+	sign1 := func(r *Review, k *objects.Keypair) *Review {
+		Sign(r, k)
+		return r
+	}
+	first := sign1(&Review{Head: Head{Time: 10}, Commit: commitX, Verdict: Reject}, alice)
+	second := sign1(&Review{Head: Head{Time: 10, Parent: first.ID}, Commit: commitX, Verdict: Approve}, alice)
+	// bob "replaces" alice's approval: not his to replace
+	bobs := sign1(&Review{Head: Head{Time: 9, Parent: second.ID}, Commit: commitX, Verdict: Approve}, bob)
+	ev := Evidence{Commit: commitX, Reviews: []*Review{second, bobs, first}}
+	got, notes := Approvals(ev)
+	if len(got) != 2 || len(notes) != 0 {
+		t.Fatalf("approvers %v, notes %v; want alice and bob", got, notes)
+	}
+	// two reviews of one second, neither replacing the other, disagree
+	other := sign1(&Review{Head: Head{Time: 10, Message: "on second thought"}, Commit: commitX, Verdict: Reject}, alice)
+	ev.Reviews = append(ev.Reviews, other)
+	got, notes = Approvals(ev)
+	if len(got) != 1 || len(notes) != 1 || !strings.Contains(notes[0], "disagree") {
+		t.Fatalf("approvers %v, notes %v; want bob, and alice's disagreeing", got, notes)
 	}
 }

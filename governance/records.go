@@ -306,9 +306,6 @@ func Parse(id objects.ID, c *objects.Commit) (Record, error) {
 	switch len(c.Parents) {
 	case 0:
 	case 1:
-		if kind == KindReview || kind == KindAttestation {
-			return fail("a %s has no parent", kind)
-		}
 		h.Parent = c.Parents[0]
 	default:
 		return fail("%d parents (at most 1)", len(c.Parents))

@@ -77,44 +77,77 @@ type Evidence struct {
 	Label        func(objects.PublicKey) string // how to name a key in messages; nil: base58
 }
 
-// Latest returns, per signer, the newest of its records about commit
-// (later time, then larger id): a signer's last word counts, once.
-func Latest[R Record](records []R, about func(R) objects.ID, commit objects.ID) []R {
-	best := map[objects.PublicKey]R{}
+// Latest returns, per signer (in key order), its last word on commit:
+// its records about commit that no later record of its own replaces (a
+// record's parent is the one it replaces), and of those the newest by
+// time; records of one second are all returned, and callers count them
+// only when they agree.
+func Latest[R Record](records []R, about func(R) objects.ID, commit objects.ID) [][]R {
+	bySigner := map[objects.PublicKey][]R{}
+	replaced := map[objects.ID]objects.PublicKey{}
 	for _, r := range records {
 		if about(r) != commit {
 			continue
 		}
 		h := r.head()
-		b, ok := best[h.Signer]
-		if !ok || h.Time > b.head().Time || h.Time == b.head().Time && strings.Compare(h.ID.String(), b.head().ID.String()) > 0 {
-			best[h.Signer] = r
+		if !h.Parent.IsZero() {
+			replaced[h.Parent] = h.Signer
 		}
 	}
-	out := make([]R, 0, len(best))
-	for _, r := range best {
-		out = append(out, r)
+	seen := map[objects.ID]bool{}
+	for _, r := range records {
+		h := r.head()
+		if about(r) != commit || seen[h.ID] {
+			continue
+		}
+		seen[h.ID] = true
+		if by, ok := replaced[h.ID]; ok && by == h.Signer {
+			continue
+		}
+		cur := bySigner[h.Signer]
+		switch {
+		case len(cur) == 0 || h.Time > cur[0].head().Time:
+			bySigner[h.Signer] = []R{r}
+		case h.Time == cur[0].head().Time:
+			bySigner[h.Signer] = append(cur, r)
+		}
 	}
-	slices.SortFunc(out, func(a, b R) int { return strings.Compare(a.head().Signer.String(), b.head().Signer.String()) })
+	keys := make([]objects.PublicKey, 0, len(bySigner))
+	for k := range bySigner {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b objects.PublicKey) int { return strings.Compare(a.String(), b.String()) })
+	out := make([][]R, len(keys))
+	for i, k := range keys {
+		out[i] = bySigner[k]
+	}
 	return out
 }
 
-// Approvals returns the keys whose last review of the commit approves
-// it, in key order, and notes on reviews that do not count.
+// Approvals returns the keys whose last word on the commit approves it,
+// in key order, and notes on reviews that do not count.
 func Approvals(ev Evidence) (approvers []objects.PublicKey, notes []string) {
 	name := ev.name
-	for _, r := range Latest(ev.Reviews, func(r *Review) objects.ID { return r.Commit }, ev.Commit) {
-		switch {
-		case r.Verdict != Approve:
-			if r.Verdict == Reject {
-				notes = append(notes, "rejected by "+name(r.Signer))
+	for _, rs := range Latest(ev.Reviews, func(r *Review) objects.ID { return r.Commit }, ev.Commit) {
+		signer := rs[0].Signer
+		verdict := rs[0].Verdict
+		for _, r := range rs[1:] {
+			if r.Verdict != verdict {
+				verdict = "conflicting"
 			}
-		case r.Signer == ev.Author:
-			notes = append(notes, "approval by the commit's author "+name(r.Signer)+" does not count")
-		case ev.MayReview != nil && !ev.MayReview(r.Signer):
-			notes = append(notes, "approval by "+name(r.Signer)+", who is not a collaborator, does not count")
+		}
+		switch {
+		case verdict == Reject:
+			notes = append(notes, "rejected by "+name(signer))
+		case verdict == "conflicting":
+			notes = append(notes, "reviews by "+name(signer)+" of the same second disagree")
+		case verdict != Approve:
+		case signer == ev.Author:
+			notes = append(notes, "approval by the commit's author "+name(signer)+" does not count")
+		case ev.MayReview != nil && !ev.MayReview(signer):
+			notes = append(notes, "approval by "+name(signer)+", who is not a collaborator, does not count")
 		default:
-			approvers = append(approvers, r.Signer)
+			approvers = append(approvers, signer)
 		}
 	}
 	return approvers, notes
@@ -157,18 +190,26 @@ func Check(p *Policy, ev Evidence) []Missing {
 		for _, c := range p.Attest {
 			var have []string
 			met := false
-			for _, a := range latest {
-				i := slices.IndexFunc(a.Metrics, func(m Metric) bool { return m.Name == c.Metric })
-				listed := slices.Contains(p.Validators, a.Signer)
-				switch {
-				case i < 0:
-					continue
-				case !listed:
-					have = append(have, fmt.Sprintf("%s=%s by %s, not a listed validator", c.Metric, a.Metrics[i].Text, ev.name(a.Signer)))
-				case c.Holds(a.Metrics[i].Value):
+			for _, as := range latest {
+				signer := as[0].Signer
+				listed := slices.Contains(p.Validators, signer)
+				holds, any := true, false
+				for _, a := range as {
+					i := slices.IndexFunc(a.Metrics, func(m Metric) bool { return m.Name == c.Metric })
+					if i < 0 {
+						continue
+					}
+					any = true
+					switch {
+					case !listed:
+						have = append(have, fmt.Sprintf("%s=%s by %s, not a listed validator", c.Metric, a.Metrics[i].Text, ev.name(signer)))
+					case !c.Holds(a.Metrics[i].Value):
+						holds = false
+						have = append(have, fmt.Sprintf("%s=%s by %s", c.Metric, a.Metrics[i].Text, ev.name(signer)))
+					}
+				}
+				if any && listed && holds {
 					met = true
-				default:
-					have = append(have, fmt.Sprintf("%s=%s by %s", c.Metric, a.Metrics[i].Text, ev.name(a.Signer)))
 				}
 			}
 			if !met {

@@ -512,6 +512,9 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 		if err := r.pushProofs(ctx, c, local, list, opts.Force); err != nil {
 			return nil, err
 		}
+		if err := r.pushGovernance(ctx, c, list); err != nil {
+			return nil, err
+		}
 		return res, setTracking()
 	}
 	shallow, err := r.Shallow()
@@ -607,6 +610,10 @@ func (r *Repo) Push(ctx context.Context, opts PushOptions) (*PushResult, error) 
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	if err := r.pushProofs(ctx, c, local, list, opts.Force); err != nil {
+		return nil, err
+	}
+	// reviews and attestations first: the branch's policy may need them
+	if err := r.pushGovernance(ctx, c, list); err != nil {
 		return nil, err
 	}
 	var marks []objects.ID
@@ -839,6 +846,7 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 	}
 	var ups []refs.Update
 	onRemote := map[refs.Name]bool{}
+	var govOwn govOwner
 	for _, ref := range list.Refs {
 		var name refs.Name
 		switch {
@@ -858,6 +866,15 @@ func (r *Repo) fetchOnce(ctx context.Context, c *remote.Client, opts FetchOption
 					return err
 				}
 			}
+		case remote.IsGovernanceRef(ref.Name):
+			n, keep, err := r.fetchedGovernanceRef(ctx, c, opts.Remote, ref, &govOwn)
+			if err != nil {
+				return err
+			}
+			if !keep {
+				continue
+			}
+			name = n
 		default:
 			continue
 		}

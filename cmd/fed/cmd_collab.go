@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/governance"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
@@ -15,25 +16,31 @@ type collabOptions struct {
 	action, remote string
 	keys           []string
 	json           bool
+	name           string
+	hasName        bool
 }
 
 func newCollabCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "collab",
 		Usage:     "manage who may push to a remote repository",
-		ArgsUsage: "add PUBKEY... | rm PUBKEY... | list",
+		ArgsUsage: "add PUBKEY... [--name LABEL] | rm PUBKEY... | list",
 		Description: "Collaborators (Solana public keys) may push to the repository on the server;\n" +
-			"only its owner may add or remove them, force-push or push to protected branches.",
+			"only its owner may add or remove them, force-push or push to protected branches.\n" +
+			"--name labels the key in the repository's name map, which the owner signs\n" +
+			"(refs/meta/names): log, show, policy and collab list show the label. Names are\n" +
+			"labels, never identities: signatures are checked on keys. '--name \"\"' removes one.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the `REMOTE` whose repository to change"},
 			&cli.BoolFlag{Name: "json", Usage: "print the list as JSON"},
+			&cli.StringFlag{Name: "name", Usage: "add: label the key `LABEL` in the signed name map"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
 			if len(args) == 0 {
 				args = []string{"list"}
 			}
-			return runCollab(c.Context, collabOptions{action: args[0], keys: args[1:], remote: c.String("remote"), json: c.Bool("json")}, e)
+			return runCollab(c.Context, collabOptions{action: args[0], keys: args[1:], remote: c.String("remote"), json: c.Bool("json"), name: c.String("name"), hasName: c.IsSet("name")}, e)
 		},
 	}
 }
@@ -52,18 +59,34 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 		if len(opts.keys) == 0 {
 			return usageErrorf("collab %s needs PUBKEY...", opts.action)
 		}
+		if opts.hasName && (opts.action != "add" || len(opts.keys) != 1) {
+			return usageErrorf("--name labels one key: collab add PUBKEY --name LABEL")
+		}
+		if opts.hasName && opts.name != "" {
+			if err := governance.CheckLabel(opts.name); err != nil {
+				return usageErrorf("--name: %v", err)
+			}
+		}
 		for _, s := range opts.keys {
 			k, err := objects.ParsePublicKey(s)
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
 			if opts.action == "add" {
-				err = c.AddCollaborator(ctx, k)
+				// the owner needs no adding, only a name
+				if s, serr := c.Settings(ctx); serr != nil || s.Owner != k.String() || !opts.hasName {
+					err = c.AddCollaborator(ctx, k)
+				}
 			} else {
 				err = c.RemoveCollaborator(ctx, k)
 			}
 			if err != nil {
 				return remoteError(err)
+			}
+			if opts.hasName {
+				if _, err := r.SetNames(ctx, opts.remote, map[objects.PublicKey]string{k: opts.name}); err != nil {
+					return remoteError(err)
+				}
 			}
 		}
 		return nil
@@ -75,16 +98,37 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 		if err != nil {
 			return remoteError(err)
 		}
+		names, err := r.FetchNames(ctx, opts.remote)
+		if err != nil {
+			return remoteError(err)
+		}
+		label := func(k string) string {
+			if pk, err := objects.ParsePublicKey(k); err == nil && names.Labels[pk] != "" {
+				return "  " + names.Labels[pk]
+			}
+			return ""
+		}
 		if opts.json {
-			return e.printJSON(s)
+			type listJSON struct {
+				*remote.Settings
+				Names map[string]string `json:"names,omitempty"`
+			}
+			out := listJSON{Settings: s}
+			for k, v := range names.Labels {
+				if out.Names == nil {
+					out.Names = map[string]string{}
+				}
+				out.Names[k.String()] = v
+			}
+			return e.printJSON(out)
 		}
 		if s.Owner != "" {
-			e.printf("%s owner\n", s.Owner)
+			e.printf("%s owner%s\n", s.Owner, label(s.Owner))
 		} else {
 			e.note("no owner now: the repository's NFT (%s) has no holder the server can confirm\n", s.NFT)
 		}
 		for _, k := range s.Collaborators {
-			e.printf("%s\n", k)
+			e.printf("%s%s\n", k, label(k))
 		}
 		if len(s.Protected) > 0 {
 			e.note("protected: %s\n", strings.Join(s.Protected, " "))

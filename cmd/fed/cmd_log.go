@@ -26,6 +26,7 @@ type logOptions struct {
 	pretty        string
 	format        string
 	revs          []string
+	keys          bool
 }
 
 func newLogCommand(e *env) *cli.Command {
@@ -51,6 +52,7 @@ func newLogCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "print each commit as `STRING` with %H, %h, %an, %ad, %s, ... (see above)"},
 			&cli.BoolFlag{Name: "patch", Aliases: []string{"p", "u"}, Usage: "show each commit's changes"},
 			&cli.BoolFlag{Name: "show-signature", Usage: "verify each commit's signature"},
+			&cli.BoolFlag{Name: "keys", Usage: "show authors' keys beside their names (fed collab add KEY --name)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -58,7 +60,7 @@ func newLogCommand(e *env) *cli.Command {
 			return runLog(c.Context, logOptions{
 				oneline: c.Bool("oneline"), graph: c.Bool("graph"), max: c.Int("max-count"),
 				showSignature: c.Bool("show-signature"), json: c.Bool("json"), revs: revs,
-				all: c.Bool("all"), patch: c.Bool("patch"), pretty: c.String("pretty"), format: c.String("format"),
+				all: c.Bool("all"), patch: c.Bool("patch"), pretty: c.String("pretty"), format: c.String("format"), keys: c.Bool("keys"),
 			}, e)
 		},
 	}
@@ -127,6 +129,7 @@ func runLog(ctx context.Context, opts logOptions, e *env) error {
 	if err != nil {
 		return err
 	}
+	e.setLabels(ctx, r, opts.keys)
 	lo := repo.LogOptions{Max: opts.max}
 	rev := "HEAD"
 	if len(opts.revs) == 1 {
@@ -335,7 +338,7 @@ func printCommitBodyFormat(e *env, prefix string, c *objects.Commit, showSignatu
 	if showSignature {
 		e.printf("%s%s\n", prefix, signatureLine(c))
 	}
-	e.printf("%sAuthor: %s\n", prefix, c.Author)
+	e.printf("%sAuthor: %s\n", prefix, e.keyName(c.Author))
 	msg := strings.TrimRight(c.Message, "\n")
 	switch format {
 	case "short":

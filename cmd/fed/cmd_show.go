@@ -14,6 +14,7 @@ type showOptions struct {
 	rev  string
 	stat bool
 	json bool
+	keys bool
 }
 
 func newShowCommand(e *env) *cli.Command {
@@ -26,6 +27,7 @@ func newShowCommand(e *env) *cli.Command {
 			"bytes of the file PATH (from the repository's root) as it is in REV.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "stat", Usage: "one summary line per file"},
+			&cli.BoolFlag{Name: "keys", Usage: "show keys beside their names (fed collab add KEY --name)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -33,7 +35,7 @@ func newShowCommand(e *env) *cli.Command {
 			if len(args) > 1 {
 				return usageErrorf("show takes at most one revision")
 			}
-			return runShow(c.Context, showOptions{rev: c.Args().First(), stat: c.Bool("stat"), json: c.Bool("json")}, e)
+			return runShow(c.Context, showOptions{rev: c.Args().First(), stat: c.Bool("stat"), json: c.Bool("json"), keys: c.Bool("keys")}, e)
 		},
 	}
 }
@@ -42,6 +44,9 @@ type showJSON struct {
 	Tag    *tagJSON       `json:"tag,omitempty"`
 	Commit commitJSON     `json:"commit"`
 	Files  []fileDiffJSON `json:"files"`
+	// the reviews and attestations of the commit held here
+	Reviews      []recordJSON `json:"reviews,omitempty"`
+	Attestations []recordJSON `json:"attestations,omitempty"`
 }
 
 func runShow(ctx context.Context, opts showOptions, e *env) error {
@@ -78,6 +83,11 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 			tag = t
 		}
 	}
+	e.setLabels(ctx, r, opts.keys)
+	reviews, attestations, err := r.Records(ctx, id)
+	if err != nil {
+		return err
+	}
 	parent, err := r.DiffParent(id, c)
 	if err != nil {
 		return err
@@ -88,6 +98,13 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 	}
 	if opts.json {
 		out := showJSON{Commit: toCommitJSON(id, c), Files: diffJSON(diffs)}
+		names := e.names(ctx, r)
+		for _, rv := range reviews {
+			out.Reviews = append(out.Reviews, reviewJSON(rv, names))
+		}
+		for _, a := range attestations {
+			out.Attestations = append(out.Attestations, attestationJSON(a, names))
+		}
 		if tag != nil {
 			tj := toTagJSON(tag)
 			tj.ID = tid
@@ -109,6 +126,7 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 	}
 	e.printf("commit %s%s\n", id, d)
 	printCommitBody(e, "", c, true)
+	printRecords(e, reviews, attestations)
 	if len(c.Parents) > 1 && !parent.IsZero() {
 		e.printf("\nchanges against the first parent %s:\n", parent.Short())
 	}

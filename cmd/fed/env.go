@@ -27,6 +27,17 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	args           []string // the command line, without the program name
+	// label names a key in output (the name map of governance, doc/design.md
+	// §19); nil: the key itself
+	label func(objects.PublicKey) string
+}
+
+// keyName names k as e.label says, else by the key.
+func (e *env) keyName(k objects.PublicKey) string {
+	if e.label != nil {
+		return e.label(k)
+	}
+	return k.String()
 }
 
 // path resolves a path given on the command line against -C.
