@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"remote":                     {mod + "objects", mod + "refs", mod + "governance"},
 	"remote/server":              {mod + "objects", mod + "refs", mod + "remote", mod + "governance", "github.com/prometheus/client_golang/", mod + "internal/fsys"},
 	"nft":                        {mod + "objects", "github.com/gagliardetto/"},
-	"remote/server/pgstore":      {mod + "objects", mod + "refs", mod + "remote", mod + "remote/server", "github.com/jackc/pgx/v5"},
+	"remote/server/pgstore":      {mod + "objects", mod + "refs", mod + "repometa", mod + "remote", mod + "remote/server", "github.com/jackc/pgx/v5"},
 	"remote/server/sessionstest": {mod + "objects", mod + "remote/server"},
 	"internal/testpg":            {},
 }

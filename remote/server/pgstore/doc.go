@@ -1,9 +1,10 @@
 // Package pgstore keeps fed serve's shared state in PostgreSQL, so that
 // several replicas (fed serve --db postgres://…) serve the same users and
 // repositories: sign-in nonces and login sessions (Sessions, a
-// server.SessionStore) today, refs, ref logs, repository settings and
-// the proving queue as they move here. It is the only importer of the
-// PostgreSQL driver (github.com/jackc/pgx/v5).
+// server.SessionStore), and per repository (Repo) its refs and ref logs
+// (Refs, a refs.Backend) and its settings, collaborators, zk settings,
+// push log and id lists (Meta, a repometa.Store). It is the only importer
+// of the PostgreSQL driver (github.com/jackc/pgx/v5).
 //
 // Schema: numbered migrations compiled into the binary (migrate.go),
 // applied in order by Migrate in one transaction under an advisory lock
@@ -17,7 +18,11 @@
 //
 // Invariants: a nonce is removed by the statement that reads it, so it is
 // used at most once across every replica; tokens are stored only as
-// their SHA-256; every change that must be atomic is one transaction; an
-// error of the database is returned, never retried here, and the server
-// answers it 503 with Retry-After.
+// their SHA-256; a push's ref updates are one transaction under the
+// repository's row lock, each a compare-and-swap (UPDATE … WHERE value =
+// old), all applied or none; every other change that must be atomic is
+// one transaction too. A statement is repeated only when the database
+// closed its connection before running it (db.go: do, tx); any other
+// failure to reach the database is returned wrapping
+// objects.ErrUnavailable, and the server answers it 503 with Retry-After.
 package pgstore

@@ -35,6 +35,54 @@ CREATE TABLE fed_sessions (
 );
 CREATE INDEX fed_sessions_expires ON fed_sessions (expires_at);
 `},
+	{2, "repositories: settings, refs, ref logs, zk settings, push logs, id lists", `
+CREATE TABLE fed_repos (
+	id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name          text COLLATE "C" NOT NULL UNIQUE,
+	owner         text NOT NULL,
+	public        boolean NOT NULL,
+	protected     text[] NOT NULL,
+	collaborators text[] NOT NULL,
+	nft           text NOT NULL,
+	created_at    timestamptz NOT NULL,
+	head          text COLLATE "C" NOT NULL
+);
+CREATE TABLE fed_refs (
+	repo  bigint NOT NULL REFERENCES fed_repos (id) ON DELETE CASCADE,
+	name  text COLLATE "C" NOT NULL,
+	value bytea NOT NULL CHECK (length(value) = 32),
+	PRIMARY KEY (repo, name)
+);
+CREATE TABLE fed_reflog (
+	repo    bigint NOT NULL REFERENCES fed_repos (id) ON DELETE CASCADE,
+	name    text COLLATE "C" NOT NULL,
+	seq     bigint GENERATED ALWAYS AS IDENTITY,
+	old     bytea NOT NULL CHECK (length(old) = 32),
+	new     bytea NOT NULL CHECK (length(new) = 32),
+	at      timestamptz NOT NULL,
+	author  text NOT NULL,
+	message text NOT NULL,
+	PRIMARY KEY (repo, name, seq)
+);
+CREATE TABLE fed_zk (
+	repo  bigint NOT NULL REFERENCES fed_repos (id) ON DELETE CASCADE,
+	key   text COLLATE "C" NOT NULL,
+	value text NOT NULL CHECK (value <> ''),
+	PRIMARY KEY (repo, key)
+);
+CREATE TABLE fed_pushlog (
+	repo  bigint NOT NULL REFERENCES fed_repos (id) ON DELETE CASCADE,
+	seq   bigint GENERATED ALWAYS AS IDENTITY,
+	entry bytea NOT NULL,
+	PRIMARY KEY (repo, seq)
+);
+CREATE TABLE fed_ids (
+	repo bigint NOT NULL REFERENCES fed_repos (id) ON DELETE CASCADE,
+	list text NOT NULL CHECK (list IN ('withheld', 'private')),
+	id   bytea NOT NULL CHECK (length(id) = 32),
+	PRIMARY KEY (repo, list, id)
+);
+`},
 }
 
 // Latest is the schema version this fed writes and reads.
@@ -54,7 +102,7 @@ const createSchemaTable = `CREATE TABLE IF NOT EXISTS fed_schema (
 // once; it returns the versions before and after. A database at a newer
 // version than Latest is refused (ErrSchemaNewer) and left alone.
 func (db *DB) Migrate(ctx context.Context) (from, to int, err error) {
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLock); err != nil {
 			return err
 		}
@@ -91,7 +139,7 @@ func (db *DB) Migrate(ctx context.Context) (from, to int, err error) {
 // Version returns the database's schema version (0: none).
 func (db *DB) Version(ctx context.Context) (int, error) {
 	var v int
-	err := db.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM fed_schema`).Scan(&v)
+	err := db.queryRow(ctx, `SELECT coalesce(max(version), 0) FROM fed_schema`, nil, &v)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 		return 0, nil

@@ -53,10 +53,10 @@ func (s *Sessions) sweep(ctx context.Context, now time.Time) error {
 	}
 	s.lastSweep = now
 	s.mu.Unlock()
-	if _, err := s.db.pool.Exec(ctx, `DELETE FROM fed_nonces WHERE expires_at < $1`, now); err != nil {
+	if _, err := s.db.exec(ctx, `DELETE FROM fed_nonces WHERE expires_at < $1`, now); err != nil {
 		return fmt.Errorf("pgstore: sweep nonces: %w", err)
 	}
-	if _, err := s.db.pool.Exec(ctx, `DELETE FROM fed_sessions WHERE expires_at < $1`, now); err != nil {
+	if _, err := s.db.exec(ctx, `DELETE FROM fed_sessions WHERE expires_at < $1`, now); err != nil {
 		return fmt.Errorf("pgstore: sweep sessions: %w", err)
 	}
 	return nil
@@ -67,7 +67,7 @@ func (s *Sessions) AddNonce(ctx context.Context, nonce string, c server.Challeng
 	if err := s.sweep(ctx, now); err != nil {
 		return err
 	}
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO fed_nonces (nonce, address, message, expires_at) VALUES ($1, $2, $3, $4)`,
+	_, err := s.db.exec(ctx, `INSERT INTO fed_nonces (nonce, address, message, expires_at) VALUES ($1, $2, $3, $4)`,
 		nonce, c.Address, c.Message, c.Expires)
 	if err != nil {
 		return fmt.Errorf("pgstore: add nonce: %w", err)
@@ -78,8 +78,8 @@ func (s *Sessions) AddNonce(ctx context.Context, nonce string, c server.Challeng
 // TakeNonce implements server.SessionStore.
 func (s *Sessions) TakeNonce(ctx context.Context, nonce string, now time.Time) (server.Challenge, bool, error) {
 	var c server.Challenge
-	err := s.db.pool.QueryRow(ctx, `DELETE FROM fed_nonces WHERE nonce = $1 RETURNING address, message, expires_at`, nonce).
-		Scan(&c.Address, &c.Message, &c.Expires)
+	err := s.db.queryRow(ctx, `DELETE FROM fed_nonces WHERE nonce = $1 RETURNING address, message, expires_at`, []any{nonce},
+		&c.Address, &c.Message, &c.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return server.Challenge{}, false, nil
 	}
@@ -99,7 +99,7 @@ func (s *Sessions) AddSession(ctx context.Context, token string, sess server.Ses
 		return err
 	}
 	h := sha256.Sum256([]byte(token))
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO fed_sessions (token_sha256, key, expires_at) VALUES ($1, $2, $3)`,
+	_, err := s.db.exec(ctx, `INSERT INTO fed_sessions (token_sha256, key, expires_at) VALUES ($1, $2, $3)`,
 		h[:], sess.Key.String(), sess.Expires)
 	if err != nil {
 		return fmt.Errorf("pgstore: add session: %w", err)
@@ -120,7 +120,7 @@ func (s *Sessions) Session(ctx context.Context, token string, now time.Time) (se
 		return sess, true, nil
 	}
 	var key string
-	err := s.db.pool.QueryRow(ctx, `SELECT key, expires_at FROM fed_sessions WHERE token_sha256 = $1`, h[:]).Scan(&key, &sess.Expires)
+	err := s.db.queryRow(ctx, `SELECT key, expires_at FROM fed_sessions WHERE token_sha256 = $1`, []any{h[:]}, &key, &sess.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return server.Session{}, false, nil
 	}

@@ -1,0 +1,277 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/jackc/pgx/v5"
+)
+
+// Refs is a repository's refs.Backend in the tables fed_refs and
+// fed_reflog (doc/design.md §20). An Apply is one transaction that locks
+// the repository's row, so that Applies of one repository (at any
+// replica) run one after the other, checks every compare, then writes
+// with UPDATE … WHERE value = old; listings see every Apply whole or not
+// at all.
+type Refs struct {
+	r *Repo
+}
+
+var _ refs.Backend = (*Refs)(nil)
+
+func idOf(b []byte) (objects.ID, error) {
+	var id objects.ID
+	if len(b) != len(id) {
+		return id, fmt.Errorf("pgstore: stored id of %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Read implements refs.Backend.
+func (s *Refs) Read(ctx context.Context, name refs.Name) (objects.ID, error) {
+	if err := refs.ValidateName(string(name)); err != nil {
+		return objects.ZeroID, fmt.Errorf("read ref: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return objects.ZeroID, fmt.Errorf("read ref %s: %w", name, err)
+	}
+	var b []byte
+	err := s.r.db.queryRow(ctx, `SELECT value FROM fed_refs WHERE repo = $1 AND name = $2`, []any{s.r.id, string(name)}, &b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return objects.ZeroID, fmt.Errorf("read ref %s of %s: %w", name, s.r.name, refs.ErrNotFound)
+	}
+	if err != nil {
+		return objects.ZeroID, failed(ctx, fmt.Sprintf("read ref %s of %s", name, s.r.name), err)
+	}
+	return idOf(b)
+}
+
+// Head implements refs.Backend: HEAD is symbolic, naming the repository's
+// head column.
+func (s *Refs) Head(ctx context.Context) (refs.Head, error) {
+	if err := ctx.Err(); err != nil {
+		return refs.Head{}, fmt.Errorf("read HEAD: %w", err)
+	}
+	var head string
+	var b []byte
+	err := s.r.db.queryRow(ctx, `SELECT r.head, f.value FROM fed_repos r
+		LEFT JOIN fed_refs f ON f.repo = r.id AND f.name = r.head WHERE r.id = $1`, []any{s.r.id}, &head, &b)
+	if err != nil {
+		return refs.Head{}, failed(ctx, "read HEAD of "+s.r.name, err)
+	}
+	h := refs.Head{Symbolic: refs.Name(head)}
+	if b != nil {
+		if h.ID, err = idOf(b); err != nil {
+			return refs.Head{}, err
+		}
+	}
+	return h, nil
+}
+
+// List implements refs.Backend: one statement, so one snapshot.
+func (s *Refs) List(ctx context.Context, prefix string) ([]refs.Ref, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list refs %q: %w", prefix, err)
+	}
+	var out []refs.Ref
+	var name string
+	var b []byte
+	err := s.r.db.query(ctx, `SELECT name, value FROM fed_refs WHERE repo = $1 AND starts_with(name, $2) ORDER BY name`, []any{s.r.id, prefix}, []any{&name, &b}, func() error {
+		id, err := idOf(b)
+		out = append(out, refs.Ref{Name: refs.Name(name), ID: id})
+		return err
+	})
+	if err != nil {
+		return nil, failed(ctx, "list refs of "+s.r.name, err)
+	}
+	return out, nil
+}
+
+// Reflog implements refs.Backend.
+func (s *Refs) Reflog(ctx context.Context, name refs.Name) ([]refs.LogEntry, error) {
+	if err := refs.ValidateName(string(name)); err != nil {
+		return nil, fmt.Errorf("read reflog: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read reflog %s: %w", name, err)
+	}
+	var out []refs.LogEntry
+	var old, new []byte
+	var e refs.LogEntry
+	err := s.r.db.query(ctx, `SELECT old, new, at, author, message FROM fed_reflog WHERE repo = $1 AND name = $2 ORDER BY seq`, []any{s.r.id, string(name)}, []any{&old, &new, &e.Time, &e.Author, &e.Message}, func() error {
+		var err1, err2 error
+		e.Old, err1 = idOf(old)
+		e.New, err2 = idOf(new)
+		e.Time = e.Time.UTC()
+		out = append(out, e)
+		return errors.Join(err1, err2)
+	})
+	if err != nil {
+		return nil, failed(ctx, fmt.Sprintf("read reflog %s of %s", name, s.r.name), err)
+	}
+	return out, nil
+}
+
+// Apply implements refs.Backend. In one transaction: lock the
+// repository's row (SELECT … FOR UPDATE), read the current values of the
+// updated refs, check each compare in the order given (a *refs.StaleError
+// for the first that fails) and the name conflicts against the other
+// refs, then delete (with their reflogs), UPDATE … WHERE value = old, or
+// INSERT each ref and append one reflog row per changed ref.
+func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry) error {
+	what := describe(updates)
+	seen := make(map[refs.Name]bool, len(updates))
+	for _, u := range updates {
+		if err := refs.ValidateName(string(u.Name)); err != nil {
+			return fmt.Errorf("update refs %s: %w", what, err)
+		}
+		if !strings.HasPrefix(string(u.Name), "refs/") {
+			return fmt.Errorf("update refs %s: %w %q: only refs under refs/ are updated here", what, refs.ErrBadName, u.Name)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("update refs %s: %s is updated twice", what, u.Name)
+		}
+		seen[u.Name] = true
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("update refs %s: %w", what, err)
+	}
+	at := msg.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	at = at.UTC().Truncate(time.Second)
+	op := fmt.Sprintf("update refs %s of %s", what, s.r.name)
+	var refused error // a lost compare or a conflict: rolled back, returned as is
+	err := s.r.db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM fed_repos WHERE id = $1 FOR UPDATE`, s.r.id); err != nil {
+			return err
+		}
+		names := make([]string, len(updates))
+		for i, u := range updates {
+			names[i] = string(u.Name)
+		}
+		cur := map[refs.Name]objects.ID{}
+		rows, err := tx.Query(ctx, `SELECT name, value FROM fed_refs WHERE repo = $1 AND name = ANY($2)`, s.r.id, names)
+		if err != nil {
+			return err
+		}
+		var name string
+		var b []byte
+		if _, err := pgx.ForEachRow(rows, []any{&name, &b}, func() error {
+			id, err := idOf(b)
+			cur[refs.Name(name)] = id
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, u := range updates {
+			if got := cur[u.Name]; !u.Force && got != u.Old {
+				refused = &refs.StaleError{Name: u.Name, Want: u.Old, Got: got}
+				return refused
+			}
+		}
+		if refused, err = s.conflicts(ctx, tx, updates, cur); refused != nil || err != nil {
+			return errors.Join(refused, err)
+		}
+		for _, u := range updates {
+			old := cur[u.Name]
+			switch {
+			case u.New == old:
+				continue
+			case u.New.IsZero():
+				if _, err := tx.Exec(ctx, `DELETE FROM fed_refs WHERE repo = $1 AND name = $2 AND value = $3`, s.r.id, string(u.Name), old[:]); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `DELETE FROM fed_reflog WHERE repo = $1 AND name = $2`, s.r.id, string(u.Name))
+				if err != nil {
+					return err
+				}
+				continue
+			case old.IsZero():
+				if _, err := tx.Exec(ctx, `INSERT INTO fed_refs (repo, name, value) VALUES ($1, $2, $3)`, s.r.id, string(u.Name), u.New[:]); err != nil {
+					return err
+				}
+			default:
+				t, err := tx.Exec(ctx, `UPDATE fed_refs SET value = $4 WHERE repo = $1 AND name = $2 AND value = $3`, s.r.id, string(u.Name), old[:], u.New[:])
+				if err != nil {
+					return err
+				}
+				if t.RowsAffected() != 1 { // cannot happen under the row lock; never write blindly
+					refused = &refs.StaleError{Name: u.Name, Want: old}
+					return refused
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO fed_reflog (repo, name, old, new, at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				s.r.id, string(u.Name), old[:], u.New[:], at, msg.Author, msg.Message); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if refused != nil {
+		return fmt.Errorf("update refs of %s: %w", s.r.name, refused)
+	}
+	if err != nil {
+		return failed(ctx, op, err)
+	}
+	return nil
+}
+
+// conflicts returns an error wrapping refs.ErrConflict when a ref the
+// updates create would be a directory prefix of another ref, or have one,
+// counting the refs as they will be after the updates.
+func (s *Refs) conflicts(ctx context.Context, tx pgx.Tx, updates []refs.Update, cur map[refs.Name]objects.ID) (conflict, err error) {
+	deleted := map[string]bool{}
+	var created []string
+	for _, u := range updates {
+		switch {
+		case u.New.IsZero():
+			deleted[string(u.Name)] = true
+		case cur[u.Name].IsZero():
+			created = append(created, string(u.Name))
+		}
+	}
+	for i, a := range created {
+		for _, b := range created[i+1:] {
+			if strings.HasPrefix(a, b+"/") || strings.HasPrefix(b, a+"/") {
+				return fmt.Errorf("create ref %s: %w %s", a, refs.ErrConflict, b), nil
+			}
+		}
+	}
+	if len(created) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT c, f.name FROM unnest($2::text[]) AS c
+		JOIN fed_refs f ON f.repo = $1 AND (starts_with(f.name, c || '/') OR starts_with(c, f.name || '/'))`, s.r.id, created)
+	if err != nil {
+		return nil, err
+	}
+	var c, other string
+	var found error
+	if _, err := pgx.ForEachRow(rows, []any{&c, &other}, func() error {
+		if found == nil && !deleted[other] {
+			found = fmt.Errorf("create ref %s: %w %s", c, refs.ErrConflict, other)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+func describe(updates []refs.Update) string {
+	names := make([]string, len(updates))
+	for i, u := range updates {
+		names[i] = string(u.Name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
