@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -55,18 +56,12 @@ type Cluster struct {
 	stdin    io.WriteCloser
 }
 
-// Start starts a cluster that stops when t ends. It skips t when the
-// PostgreSQL binaries are missing.
+// Start starts a cluster of the test's own that stops when t ends. It
+// skips t when the PostgreSQL binaries are missing. Tests that stop or
+// restart the server take their own; others may share one (DB).
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	bin := Bin()
-	if bin == "" {
-		t.Skipf("skipping: PostgreSQL is not installed (no %s/<version>/bin/pg_ctl; Debian: apt-get install postgresql-15)", BinRoot)
-	}
-	u, err := clusterUser()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, u := prepare(t)
 	dir := t.TempDir()
 	if u != nil {
 		// The postgres user must reach its files through the test's
@@ -77,50 +72,27 @@ func Start(t testing.TB) *Cluster {
 			}
 		}
 	}
-	c := &Cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data"), sock: filepath.Join(dir, "sock"), user: u}
 	// A unix socket's path is at most 107 bytes; a long test name makes a
 	// longer directory, and then the socket goes to a short one.
-	if len(c.sock)+len("/.s.PGSQL.65535") > 100 {
+	sock := filepath.Join(dir, "sock")
+	if len(sock)+len("/.s.PGSQL.65535") > 100 {
 		short, err := os.MkdirTemp("", "fedpg")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(short) })
-		c.sock = filepath.Join(short, "sock")
+		sock = filepath.Join(short, "sock")
 		if u != nil {
 			if err := os.Chmod(short, 0o711); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	for _, d := range []string{c.data, c.sock} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := u.give(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := c.run("initdb", "-D", c.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		t.Fatalf("testpg: initdb: %v\n%s", err, out)
-	}
-	if err := c.startWatchdog(); err != nil {
-		t.Fatal(err)
-	}
+	c := &Cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data"), sock: sock, user: u}
+	err := c.boot("")
 	t.Cleanup(func() { c.stopWatchdog() })
-	// Another process may take the free port between the look and
-	// postgres's bind: try a few.
-	var startErr error
-	for range 5 {
-		if c.port, err = freePort(); err != nil {
-			t.Fatal(err)
-		}
-		if startErr = c.start(); startErr == nil {
-			break
-		}
-	}
-	if startErr != nil {
-		t.Fatalf("testpg: %v", startErr)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := c.stop(); err != nil {
@@ -128,6 +100,89 @@ func Start(t testing.TB) *Cluster {
 		}
 	})
 	return c
+}
+
+// prepare finds the binaries (skipping t without them) and the user to
+// run them as.
+func prepare(t testing.TB) (string, *runAs) {
+	t.Helper()
+	bin := Bin()
+	if bin == "" {
+		t.Skipf("skipping: PostgreSQL is not installed (no %s/<version>/bin/pg_ctl; Debian: apt-get install postgresql-15)", BinRoot)
+	}
+	u, err := clusterUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, u
+}
+
+// boot makes the cluster's directories, runs initdb, starts the watchdog
+// (which removes remove, when not empty, after stopping the server) and
+// the server.
+func (c *Cluster) boot(remove string) error {
+	for _, d := range []string{c.data, c.sock} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return err
+		}
+		if err := c.user.give(d); err != nil {
+			return err
+		}
+	}
+	if out, err := c.run("initdb", "-D", c.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		return fmt.Errorf("testpg: initdb: %v\n%s", err, out)
+	}
+	if err := c.startWatchdog(remove); err != nil {
+		return err
+	}
+	// Another process may take the free port between the look and
+	// postgres's bind: try a few.
+	var err error
+	for range 5 {
+		if c.port, err = freePort(); err != nil {
+			return err
+		}
+		if err = c.start(); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("testpg: %v", err)
+}
+
+var shared struct {
+	once sync.Once
+	c    *Cluster
+	err  error
+	n    atomic.Int64
+}
+
+// DB returns the URL of a new, empty database of its own for t, in a
+// cluster shared by every test of the process that calls DB: started by
+// the first, stopped (and its directory removed) by the watchdog when the
+// process exits. It skips t when the PostgreSQL binaries are missing.
+func DB(t testing.TB) string {
+	t.Helper()
+	bin, u := prepare(t)
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "fedpg-shared-")
+		if err == nil {
+			err = u.give(dir)
+		}
+		if err != nil {
+			shared.err = err
+			return
+		}
+		c := &Cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data"), sock: filepath.Join(dir, "sock"), user: u}
+		if shared.err = c.boot(dir); shared.err != nil {
+			c.stopWatchdog()
+			return
+		}
+		shared.c = c
+	})
+	if shared.err != nil {
+		t.Fatalf("testpg: shared cluster: %v", shared.err)
+	}
+	return shared.c.CreateDB(t, fmt.Sprintf("db%d", shared.n.Add(1)))
 }
 
 // run runs one of PostgreSQL's programs as the cluster's user.
@@ -200,10 +255,11 @@ func (c *Cluster) Log() string {
 }
 
 // startWatchdog starts the shell that stops the cluster once the test
-// binary is gone: its stdin is a pipe whose only writer is this process.
-func (c *Cluster) startWatchdog() error {
-	script := `read -r _; exec "$0" stop -D "$1" -m immediate >/dev/null 2>&1`
-	cmd := exec.Command("/bin/sh", "-c", script, filepath.Join(c.bin, "pg_ctl"), c.data)
+// binary is gone (and then removes the directory remove, when not empty):
+// its stdin is a pipe whose only writer is this process.
+func (c *Cluster) startWatchdog(remove string) error {
+	script := `read -r _; "$0" stop -D "$1" -m immediate >/dev/null 2>&1; if [ -n "$2" ]; then rm -rf "$2"; fi`
+	cmd := exec.Command("/bin/sh", "-c", script, filepath.Join(c.bin, "pg_ctl"), c.data, remove)
 	cmd.SysProcAttr = c.user.attr()
 	cmd.Dir = c.dir
 	stdin, err := cmd.StdinPipe()

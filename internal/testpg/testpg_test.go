@@ -51,7 +51,8 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("run by TestWatchdogStopsOrphan")
 	}
 	c := Start(t)
-	os.Stdout.WriteString(strconv.Itoa(c.Port()) + " " + c.data + "\n")
+	DB(t)
+	os.Stdout.WriteString(strconv.Itoa(c.Port()) + " " + c.data + " " + shared.c.dir + "\n")
 	time.Sleep(time.Hour)
 }
 
@@ -69,12 +70,12 @@ func TestWatchdogStopsOrphan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var port, data string
+	var port, data, sharedDir string
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 2 && filepath.IsAbs(f[1]) {
-			port, data = f[0], f[1]
+		if len(f) == 3 && filepath.IsAbs(f[1]) {
+			port, data, sharedDir = f[0], f[1], f[2]
 			break
 		}
 	}
@@ -100,5 +101,35 @@ func TestWatchdogStopsOrphan(t *testing.T) {
 			t.Fatal("the cluster of a killed test process still runs after 60 s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The shared cluster is stopped and its directory removed.
+	for i := 0; ; i++ {
+		_, err := os.Stat(sharedDir)
+		if os.IsNotExist(err) {
+			break
+		}
+		if i == 600 {
+			t.Fatalf("the shared cluster's directory %s is still there 60 s after its process died", sharedDir)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestSharedDatabases(t *testing.T) {
+	a, b := DB(t), DB(t)
+	if a == b {
+		t.Fatalf("two databases at one URL %s", a)
+	}
+	c := shared.c
+	q := func(url, query string) (string, error) {
+		db := url[strings.LastIndex(url, "/")+1 : strings.Index(url, "?")]
+		out, err := c.run("psql", "-X", "-A", "-t", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "-d", db, "-c", query)
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := q(a, "CREATE TABLE t (v int); INSERT INTO t VALUES (5); SELECT v FROM t"); err != nil || out != "5" {
+		t.Fatalf("first database: %q, %v", out, err)
+	}
+	if out, err := q(b, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"); err != nil || out != "0" {
+		t.Fatalf("the second database sees the first's table: %q, %v", out, err)
 	}
 }

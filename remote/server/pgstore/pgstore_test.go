@@ -52,8 +52,7 @@ func TestMigrationsNumbered(t *testing.T) {
 
 func TestMigrate(t *testing.T) {
 	ctx := context.Background()
-	c := testpg.Start(t)
-	url := c.CreateDB(t, "fed")
+	url := testpg.DB(t)
 	db, err := pgstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -124,11 +123,8 @@ func TestOpenBadURL(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	c := testpg.Start(t)
-	n := 0
 	sessionstest.Run(t, func(t *testing.T) (server.SessionStore, server.SessionStore) {
-		n++
-		url := c.CreateDB(t, "sessions"+strconv.Itoa(n))
+		url := testpg.DB(t)
 		return open(t, url).Sessions(), open(t, url).Sessions()
 	})
 }
@@ -199,8 +195,7 @@ var missingBody = remote.IDList{IDs: []objects.ID{}}
 // TestTwoReplicasShareSignIn: a nonce issued by one replica is redeemed
 // at the other, once; a token issued by one works at both.
 func TestTwoReplicasShareSignIn(t *testing.T) {
-	c := testpg.Start(t)
-	url := c.CreateDB(t, "fed")
+	url := testpg.DB(t)
 	a, b := replica(t, url), replica(t, url)
 	key := objects.KeypairFromSeed(bytes.Repeat([]byte{7}, 32))
 
@@ -291,8 +286,8 @@ func TestDatabaseDown(t *testing.T) {
 // token.
 func TestTokensStoredHashed(t *testing.T) {
 	ctx := context.Background()
-	c := testpg.Start(t)
-	db := open(t, c.CreateDB(t, "fed"))
+	url := testpg.DB(t)
+	db := open(t, url)
 	key := objects.KeypairFromSeed(bytes.Repeat([]byte{9}, 32)).Public()
 	token := strings.Repeat("5e", 32)
 	exp := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -308,7 +303,7 @@ func TestTokensStoredHashed(t *testing.T) {
 		t.Fatalf("stored session %s: want the token's SHA-256 and the key, not the token", rows[0])
 	}
 	// Another replica finds it by the token.
-	if s, ok, err := open(t, c.URL("fed")).Sessions().Session(ctx, token, exp.Add(-time.Minute)); err != nil || !ok || s.Key != key {
+	if s, ok, err := open(t, url).Sessions().Session(ctx, token, exp.Add(-time.Minute)); err != nil || !ok || s.Key != key {
 		t.Fatalf("session: %+v %v %v", s, ok, err)
 	}
 }

@@ -74,8 +74,7 @@ func TestMetaConform(t *testing.T) {
 
 func TestCreateOpenRepos(t *testing.T) {
 	ctx := context.Background()
-	c := testpg.Start(t)
-	url := c.CreateDB(t, "fed")
+	url := testpg.DB(t)
 	a, b := open(t, url), open(t, url)
 	if _, err := a.OpenRepo(ctx, "x/y"); !errors.Is(err, repometa.ErrNotFound) {
 		t.Fatalf("OpenRepo of nothing: %v", err)
@@ -142,8 +141,7 @@ func TestCreateOpenRepos(t *testing.T) {
 // refusal is a stale ref, and the log has every move in order.
 func TestRefsAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
-	c := testpg.Start(t)
-	url := c.CreateDB(t, "fed")
+	url := testpg.DB(t)
 	dbs := []*pgstore.DB{open(t, url), open(t, url), open(t, url)}
 	r, _, err := dbs[0].CreateRepo(ctx, "o/r", repometatest.Initial())
 	if err != nil {
