@@ -442,11 +442,11 @@ func (r *Repo) diffMeta(ctx context.Context, fa, fb *sideFile) ([]MetaChange, er
 // sideMeta returns the metadata of a model file on one side of a diff.
 func (r *Repo) sideMeta(ctx context.Context, f *sideFile) (map[string]string, error) {
 	if f.path == "" {
-		sm, err := r.loadSideModel(ctx, f.model)
+		sm, err := r.LoadModel(ctx, f.model)
 		if err != nil {
 			return nil, err
 		}
-		return sm.det.Meta, nil
+		return sm.Details.Meta, nil
 	}
 	fh, err := os.Open(f.path)
 	if err != nil {
@@ -523,7 +523,7 @@ func (r *Repo) tensorsOf(ctx context.Context, f *sideFile) (map[string]*tensorRe
 
 func (r *Repo) open(ctx context.Context, t *tensorRef) (io.ReadCloser, error) {
 	if t.t != nil {
-		return tensorStream(ctx, r.Objects, t.t), nil
+		return objects.TensorReader(ctx, r.Objects, t.t), nil
 	}
 	f, err := os.Open(t.path)
 	if err != nil {
@@ -587,7 +587,7 @@ func (r *Repo) tensorStats(ctx context.Context, x, y *tensorRef, d *TensorDiff) 
 	elem, _ := x.info.DType.Size()
 	var va, vb []float64
 	var ss, aa, bb, ab float64
-	err = lockstep(elem, []io.Reader{ra, rb}, func(blocks [][]byte) error {
+	err = objects.Lockstep(1<<20, elem, []io.Reader{ra, rb}, func(blocks [][]byte) error {
 		va = merge.DecodeFloats(x.info.DType, blocks[0], va)
 		vb = merge.DecodeFloats(y.info.DType, blocks[1], vb)
 		for i := range va {

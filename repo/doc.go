@@ -1,7 +1,8 @@
 // Package repo is fed's porcelain: a repository on disk (the working tree
 // and its .fed directory), and the operations a user runs on it — init,
-// add, status, commit, log, diff, branch, checkout, reset, revert, merge,
-// fsck, gc — built from the objects, refs, codec and merge packages.
+// add, status, commit, log, diff, branch, checkout, reset, fsck, gc, and
+// what a merge leaves between commands (its state, --continue, --abort) —
+// built from the objects, refs, codec and merge packages.
 //
 // Layout of a repository:
 //
@@ -22,6 +23,7 @@
 // process killed at any instant leaves a repository that fsck finds clean,
 // with the last completed commit intact.
 //
-// Left to others: parsing flags, printing, exit codes (cmd/fed); the
-// numerics of merges (merge); bytes on disk (objects, refs).
+// Left to others: parsing flags, printing, exit codes (cmd/fed); executing
+// merges and reverts (mergeexec, beside repo), their numerics (merge);
+// bytes on disk (objects, refs).
 package repo

@@ -1,157 +1,25 @@
 package repo
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 
-	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 )
 
-// A merge writes the working-tree file of every model it produces while it
-// merges, next to its destination, instead of reading the merged model back
-// from the store afterwards (which would decode and verify every piece
-// again). checkoutFile then renames the prebuilt file into place. A prebuilt
-// file is used only for the object id it was completed for; anything left
-// over is removed when the operation ends.
+// A merge (package mergeexec) and a clone write the working-tree file of
+// a model while they produce or fetch it, next to its destination,
+// instead of reading it back from the store afterwards (which would
+// decode and verify every piece again). checkoutFile then renames the
+// prebuilt file into place. A prebuilt file is used only for the object
+// id it was completed for; anything left over is removed when the
+// operation ends (DropPrebuilt).
 
-// prebuild collects the files of one merge, keyed by model path.
-type prebuild struct {
-	r     *Repo
-	files map[string]*prebuiltFile
-}
-
-type prebuiltFile struct {
-	f       *os.File
-	name    string
-	model   *objects.Model
-	offsets []int64 // segment i starts at offsets[i]
-	written []bool  // segment i holds its final bytes
-	broken  bool    // a write failed: fall back to a normal checkout
-	pending int64   // bytes written since the last fsys.StartWriteback
-}
-
-func newPrebuild(r *Repo) *prebuild {
-	return &prebuild{r: r, files: map[string]*prebuiltFile{}}
-}
-
-// segment returns the file of path's model m and the offset of segment
-// seg, creating the file on first use; nil when the file cannot be made.
-func (b *prebuild) segment(path string, m *objects.Model, seg int) (*prebuiltFile, int64) {
-	pf, ok := b.files[path]
-	if !ok {
-		pf = &prebuiltFile{model: m}
-		b.files[path] = pf
-		if !b.r.locked || validPath(path) != nil || b.r.mkdirs(path) != nil {
-			// (temporaries are written only under the lock: sweepTemps)
-			pf.broken = true
-			return nil, 0
-		}
-		f, err := os.CreateTemp(dirOf(b.r.abs(path)), ".fed-tmp-*")
-		if err != nil {
-			pf.broken = true
-			return nil, 0
-		}
-		// the file this one replaces: release its cached pages now, while
-		// the merge computes, rather than in the rename at the end
-		go fsys.DropCache(b.r.abs(path))
-		pf.f, pf.name = f, f.Name()
-		var off int64
-		for _, s := range m.Segments {
-			pf.offsets = append(pf.offsets, off)
-			off += int64(s.Size)
-		}
-		pf.written = make([]bool, len(m.Segments))
-		if f.Truncate(off) != nil {
-			pf.broken = true
-		}
-	}
-	if pf.broken || pf.model != m || seg >= len(pf.offsets) {
-		return nil, 0
-	}
-	return pf, pf.offsets[seg]
-}
-
-// writeAt writes p at off; a failure only disables the prebuilt file.
-func (pf *prebuiltFile) writeAt(p []byte, off int64) {
-	if pf == nil || pf.broken {
-		return
-	}
-	if _, err := pf.f.WriteAt(p, off); err != nil {
-		pf.broken = true
-		return
-	}
-	if pf.pending += int64(len(p)); pf.pending >= writebackEvery {
-		fsys.StartWriteback(pf.f)
-		pf.pending = 0
-	}
-}
-
-// finish completes path's file for the final model m (after fixups) and
-// registers it as the content of object id. When m's layout differs from
-// the one the pieces were written for, the file is dropped.
-func (b *prebuild) finish(ctx context.Context, path string, m *objects.Model, id objects.ID) error {
-	pf, ok := b.files[path]
-	if !ok || pf.broken || pf.f == nil {
-		return nil
-	}
-	if len(m.Segments) != len(pf.model.Segments) || m.Size != pf.model.Size {
-		pf.broken = true
-		return nil
-	}
-	for i, s := range m.Segments {
-		if s.Size != pf.model.Segments[i].Size {
-			pf.broken = true
-			return nil
-		}
-	}
-	for i, s := range m.Segments {
-		if pf.written[i] && s == pf.model.Segments[i] {
-			continue
-		}
-		w := io.NewOffsetWriter(pf.f, pf.offsets[i])
-		var err error
-		if s.IsTensor() {
-			var t *objects.Tensor
-			if t, err = objects.ReadTensor(ctx, b.r.Objects, s.ID); err == nil {
-				err = objects.WriteTensorTo(ctx, b.r.Objects, t, w)
-			}
-		} else {
-			err = objects.WriteFileTo(ctx, b.r.Objects, s.ID, w)
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	fsys.StartWriteback(pf.f)
-	if err := pf.f.Close(); err != nil {
-		pf.broken = true
-		return nil
-	}
-	pf.f = nil
-	b.r.addPrebuilt(id, pf.name)
-	delete(b.files, path)
-	return nil
-}
-
-// cleanup removes every file not handed over and every handed-over file
-// that no checkout used.
-func (b *prebuild) cleanup() {
-	for _, pf := range b.files {
-		if pf.f != nil {
-			pf.f.Close()
-			os.Remove(pf.name)
-		}
-	}
-	b.files = nil
-	b.r.dropPrebuilt()
-}
-
-// addPrebuilt registers the finished temporary file name as holding the
-// content of object id (replacing, and removing, an earlier one).
-func (r *Repo) addPrebuilt(id objects.ID, name string) {
+// AddPrebuilt registers the finished temporary file name (made by
+// WorktreeTemp) as holding the content of object id, for the next
+// checkout of id to rename into place (replacing, and removing, an
+// earlier one).
+func (r *Repo) AddPrebuilt(id objects.ID, name string) {
 	if r.prebuilt == nil {
 		r.prebuilt = map[objects.ID]string{}
 	}
@@ -161,8 +29,8 @@ func (r *Repo) addPrebuilt(id objects.ID, name string) {
 	r.prebuilt[id] = name
 }
 
-// dropPrebuilt removes prebuilt files no checkout used.
-func (r *Repo) dropPrebuilt() {
+// DropPrebuilt removes the prebuilt files no checkout used.
+func (r *Repo) DropPrebuilt() {
 	for id, name := range r.prebuilt {
 		os.Remove(name)
 		delete(r.prebuilt, id)
@@ -178,4 +46,27 @@ func (r *Repo) takePrebuilt(id objects.ID) (string, bool) {
 		r.prebuiltUsed++
 	}
 	return name, ok
+}
+
+// PrebuiltUsed is how many files checkouts took from prebuilt ones (for
+// tests).
+func (r *Repo) PrebuiltUsed() int { return r.prebuiltUsed }
+
+// WorktreeTemp creates an empty temporary file in the directory of the
+// working-tree file at path (slash-separated, relative to the root),
+// making the directories it needs, for a file that a checkout will rename
+// into place (AddPrebuilt). It works only while the caller holds the
+// repository lock (LockWorktree), so that the sweep of temporaries an
+// interrupted command left cannot take it.
+func (r *Repo) WorktreeTemp(path string) (*os.File, error) {
+	if !r.locked {
+		return nil, fmt.Errorf("temporary file for %s: the repository lock is not held", path)
+	}
+	if err := validPath(path); err != nil {
+		return nil, err
+	}
+	if err := r.mkdirs(path); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(dirOf(r.abs(path)), ".fed-tmp-*")
 }

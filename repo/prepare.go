@@ -254,7 +254,7 @@ func (p *prepared) finish(ctx context.Context) {
 			os.Remove(pf.f.Name())
 			continue
 		}
-		p.r.addPrebuilt(pf.id, pf.f.Name())
+		p.r.AddPrebuilt(pf.id, pf.f.Name())
 	}
 	p.files = nil
 }

@@ -936,9 +936,11 @@ type PullOptions struct {
 	Remote string // default: branch.<current>.remote, else DefaultRemote
 	Branch string // remote branch (default: branch.<current>.merge, else the current branch's name)
 	Client remote.Options
-	// Merge, when set, merges diverged branches with these options;
-	// otherwise they give ErrDiverged.
-	Merge *MergeOptions
+	// Merge, when set, merges diverged branches: Pull calls it, without
+	// the repository lock, with the remote branch's commit and the message
+	// of the merge commit, and reports the commit it returns (package
+	// mergeexec merges). Without it, diverged branches give ErrDiverged.
+	Merge func(ctx context.Context, upstream objects.ID, message string) (objects.ID, error)
 }
 
 // PullResult reports a pull.
@@ -947,7 +949,7 @@ type PullResult struct {
 	Old, New    objects.ID
 	UpToDate    bool
 	FastForward bool
-	Merged      *MergeResult // when the branches had diverged and were merged
+	Merged      bool // the branches had diverged and opts.Merge merged them
 }
 
 // Pull fetches and then brings the current branch up to the remote one:
@@ -1010,14 +1012,10 @@ func (r *Repo) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) 
 		if !ok && opts.Merge != nil {
 			unlock()
 			unlock = func() error { return nil }
-			mo := *opts.Merge
-			if mo.Message == "" {
-				mo.Message = fmt.Sprintf("Merge %s/%s into %s", opts.Remote, opts.Branch, cur.Short())
-			}
-			mr, err := r.Merge(ctx, []string{upstream.String()}, mo)
-			res.Merged = mr
-			if mr != nil {
-				res.New = mr.Commit
+			id, err := opts.Merge(ctx, upstream, fmt.Sprintf("Merge %s/%s into %s", opts.Remote, opts.Branch, cur.Short()))
+			res.Merged = true
+			if !id.IsZero() {
+				res.New = id
 			}
 			return res, err
 		}
@@ -1097,7 +1095,7 @@ func Clone(ctx context.Context, opts CloneOptions) (_ *Repo, err error) {
 		return nil, err
 	}
 	defer unlock()
-	defer r.dropPrebuilt()
+	defer r.DropPrebuilt()
 	fr, err := r.Fetch(ctx, FetchOptions{Remote: DefaultRemote, Depth: opts.Depth, Client: opts.Client, Prepare: opts.Branch, Prepared: true})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/merge"
+	"github.com/fed-vcs/fed/mergeexec"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -53,7 +54,7 @@ func newMergeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-ff", Usage: "make a merge commit even when a fast-forward would do"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message `MSG`"},
 			&cli.StringFlag{Name: "on-conflict", Usage: "settle conflicts with the file of `SIDE`: ours, theirs (the first REV) or base"},
-			&cli.StringFlag{Name: "metadata", Value: repo.MetaOurs, Usage: "metadata keys changed differently on several sides: `POLICY` ours (HEAD's value), base, union (a JSON array of the values) or fail (a conflict)"},
+			&cli.StringFlag{Name: "metadata", Value: mergeexec.MetaOurs, Usage: "metadata keys changed differently on several sides: `POLICY` ours (HEAD's value), base, union (a JSON array of the values) or fail (a conflict)"},
 			&cli.BoolFlag{Name: "abort", Usage: "give up a merge in progress and restore HEAD's files"},
 			&cli.BoolFlag{Name: "continue", Usage: "commit a merge whose conflicts are resolved"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
@@ -109,7 +110,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 	if len(opts.args) == 0 {
 		return usageErrorf("merge needs at least one revision")
 	}
-	mo := repo.MergeOptions{Strategy: opts.strategy, NoCommit: opts.noCommit, NoFF: opts.noFF,
+	mo := mergeexec.Options{Strategy: opts.strategy, NoCommit: opts.noCommit, NoFF: opts.noFF,
 		Message: opts.message, OnConflict: opts.onConflict, Metadata: opts.metadata, Params: map[string]string{}}
 	if opts.weights != "" {
 		for _, s := range strings.Split(opts.weights, ",") {
@@ -144,7 +145,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 			return err
 		}
 	}
-	res, err := r.Merge(ctx, opts.args, mo)
+	res, err := mergeexec.Merge(ctx, r, opts.args, mo)
 	if err != nil {
 		if errors.Is(err, merge.ErrInvalidOptions) || errors.Is(err, merge.ErrUnknownStrategy) {
 			return usageErrorf("%v", err)
@@ -184,7 +185,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 	return nil
 }
 
-func printMergeReport(e *env, r *repo.Repo, res *repo.MergeResult) {
+func printMergeReport(e *env, r *repo.Repo, res *mergeexec.Result) {
 	head := res.Parents[0]
 	rep := res.Report
 	strategy := ""

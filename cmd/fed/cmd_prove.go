@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/merge"
+	"github.com/fed-vcs/fed/mergeexec"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -157,7 +158,7 @@ func wantProof(r *repo.Repo, flag bool) (bool, error) {
 
 // exactForProof makes a merge provable: the merge circuit proves fedavg's
 // exact mode (integer weights, fixed-point floor average) and nothing else.
-func exactForProof(mo *repo.MergeOptions) error {
+func exactForProof(mo *mergeexec.Options) error {
 	const hint = "merge with --strategy fedavg and integer weights, or without proofs ('fed config zk.prove never')"
 	if mo.Strategy != "" && mo.Strategy != merge.FedAvg {
 		return &usageError{msg: fmt.Sprintf("a proven merge must use fedavg (the merge circuit proves its exact mode), not %s", mo.Strategy), hint: hint}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/mergeexec"
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -56,8 +58,9 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 		return err
 	}
 	po := repo.PullOptions{Remote: opts.remote, Branch: opts.branch}
+	var merged *mergeexec.Result // when diverged branches were merged
 	if !opts.ffOnly {
-		mo := &repo.MergeOptions{Strategy: opts.strategy, Params: map[string]string{}}
+		mo := &mergeexec.Options{Strategy: opts.strategy, Params: map[string]string{}}
 		for _, p := range opts.params {
 			k, v, ok := strings.Cut(p, "=")
 			if !ok || k == "" {
@@ -68,12 +71,21 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 		if err := mo.Validate(); err != nil {
 			return usageErrorf("%v", err)
 		}
-		po.Merge = mo
+		po.Merge = func(ctx context.Context, upstream objects.ID, message string) (objects.ID, error) {
+			o := *mo
+			o.Message = message
+			res, err := mergeexec.Merge(ctx, r, []string{upstream.String()}, o)
+			merged = res
+			if res == nil {
+				return objects.ZeroID, err
+			}
+			return res.Commit, err
+		}
 	}
 	res, err := r.Pull(ctx, po)
 	if err != nil {
-		if res != nil && res.Merged != nil {
-			for _, c := range res.Merged.Conflicts {
+		if merged != nil {
+			for _, c := range merged.Conflicts {
 				e.printf("CONFLICT %s\n", c)
 			}
 			return mergeHint(err)
@@ -81,8 +93,8 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 		return remoteError(err)
 	}
 	switch {
-	case res.Merged != nil:
-		printMergeReport(e, r, res.Merged)
+	case merged != nil:
+		printMergeReport(e, r, merged)
 		e.printCommitLine(r, res.New, false, commitSubject(ctx, r, res.New))
 	case res.UpToDate:
 		e.note("Already up to date.\n")

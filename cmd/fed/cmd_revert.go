@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/mergeexec"
 )
 
 type revertOptions struct {
@@ -50,7 +50,7 @@ func runRevert(ctx context.Context, opts revertOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	id, err := r.Revert(ctx, opts.args[0], repo.RevertOptions{Mainline: opts.mainline, NoCommit: opts.noCommit, Message: opts.message})
+	id, err := mergeexec.Revert(ctx, r, opts.args[0], mergeexec.RevertOptions{Mainline: opts.mainline, NoCommit: opts.noCommit, Message: opts.message})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"remote/server/pgstore":      {mod + "objects", mod + "refs", mod + "repometa", mod + "remote", mod + "remote/server", "github.com/jackc/pgx/v5"},
 	"remote/server/sessionstest": {mod + "objects", mod + "remote/server"},
 	"internal/testpg":            {},
+	"mergeexec":                  {mod + "objects", mod + "codec", mod + "merge", mod + "repo", mod + "internal/fsys", mod + "internal/textdiff"},
 }
 
 // owned libraries may be imported by one package only.

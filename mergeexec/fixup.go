@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
@@ -11,44 +11,11 @@ import (
 	"github.com/fed-vcs/fed/objects"
 )
 
-// tensorReaderAt reads a stored tensor's bytes at any offset, a piece at
-// a time (the last piece read is kept).
-type tensorReaderAt struct {
-	ctx   context.Context
-	s     objects.Store
-	t     *objects.Tensor
-	piece int
-	data  []byte
-}
-
-func (r *tensorReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	n := 0
-	for n < len(p) {
-		pos := uint64(off) + uint64(n)
-		if pos >= r.t.Size {
-			return n, io.EOF
-		}
-		i := int(pos / r.t.PieceSize)
-		if r.data == nil || r.piece != i {
-			b, err := r.s.Get(r.ctx, r.t.Pieces[i])
-			if err != nil {
-				return n, err
-			}
-			if uint64(len(b)-objects.HeaderSize) != r.t.PieceLen(i) {
-				return n, &objects.CorruptError{ID: r.t.Pieces[i], Err: fmt.Errorf("piece has %d bytes, want %d", len(b)-objects.HeaderSize, r.t.PieceLen(i))}
-			}
-			r.piece, r.data = i, b[objects.HeaderSize:]
-		}
-		n += copy(p[n:], r.data[pos-uint64(i)*r.t.PieceSize:])
-	}
-	return n, nil
-}
-
 // fixupModel makes a model object whose tensor segments were replaced (a
 // merge) consistent again: formats whose raw bytes depend on tensor data
 // (zip containers carry CRC-32s: PyTorch checkpoints, .npz) get their raw
 // segments patched, through w. Other formats are returned as they are.
-func (r *Repo) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Model) (*objects.Model, error) {
+func (r *runner) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Model) (*objects.Model, error) {
 	if !codec.HasFixer(m.Format) {
 		return m, nil // nothing in its raw bytes depends on tensor bytes
 	}
@@ -64,7 +31,7 @@ func (r *Repo) fixupModel(ctx context.Context, w *objects.Writer, m *objects.Mod
 				return nil, err
 			}
 			seg.Tensor = &codec.TensorInfo{Name: s.Name, DType: t.DType, Shape: t.Shape}
-			segs[i] = &tensorReaderAt{ctx: ctx, s: r.Objects, t: t, piece: -1}
+			segs[i] = objects.TensorReaderAt(ctx, r.Objects, t)
 		} else {
 			var buf bytes.Buffer
 			if err := objects.WriteFileTo(ctx, r.Objects, s.ID, &buf); err != nil {

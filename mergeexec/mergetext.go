@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/fed-vcs/fed/internal/textdiff"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // planText merges a file several sides changed when every side and the
@@ -17,8 +18,8 @@ import (
 // (textdiff.MergeJSON) when that resolves it. clean is false for a conflict; with two sides the
 // working tree then gets the file with git's conflict markers
 // (p.markers), labelled with the revisions' names.
-func (r *Repo) planText(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile, present []bool) (clean bool, err error) {
-	read := func(f TreeFile) ([]byte, bool, error) {
+func (r *runner) planText(ctx context.Context, p *mergePlan, path string, b repo.TreeFile, inB bool, vals []repo.TreeFile, present []bool) (clean bool, err error) {
+	read := func(f repo.TreeFile) ([]byte, bool, error) {
 		if f.Kind != objects.KindBlob {
 			return nil, false, nil
 		}
@@ -64,7 +65,7 @@ func (r *Repo) planText(ctx context.Context, p *mergePlan, path string, b TreeFi
 	if err != nil {
 		return false, fmt.Errorf("merge %s: %w", path, err)
 	}
-	f := TreeFile{Mode: vals[0].Mode, Kind: objects.KindBlob, ID: id}
+	f := repo.TreeFile{Mode: vals[0].Mode, Kind: objects.KindBlob, ID: id}
 	if conflicts == 0 {
 		p.result[path] = f
 		return true, nil

@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/fed-vcs/fed/repo"
 )
 
 // hfScript writes a model folder the way transformers' save_pretrained
@@ -125,15 +127,15 @@ func TestHuggingFaceFolder(t *testing.T) {
 	r := newTestRepo(t)
 	folder := filepath.Join(r.Root, "tiny")
 	copyDir(t, filepath.Join(tmp, "base"), folder)
-	if err := r.Add(ctx, []string{folder}, AddOptions{}); err != nil {
+	if err := r.Add(ctx, []string{folder}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	base, err := r.Commit(ctx, CommitOptions{Message: "base"})
+	base, err := r.Commit(ctx, repo.CommitOptions{Message: "base"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, side := range []string{"a", "b"} {
-		if err := r.Switch(ctx, side, SwitchOptions{Create: true, Start: base.String()}); err != nil {
+		if err := r.Switch(ctx, side, repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
 			t.Fatal(err)
 		}
 		copyDir(t, filepath.Join(tmp, side), folder)
@@ -142,16 +144,16 @@ func TestHuggingFaceFolder(t *testing.T) {
 			os.WriteFile(filepath.Join(folder, "config.json"), bytes.Replace(b, []byte(`"hidden_size": 16,`), []byte(`"dropout": 0.1,
   "hidden_size": 16,`), 1), 0o644)
 		}
-		if _, err := r.Commit(ctx, CommitOptions{Message: side, All: true}); err != nil {
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: side, All: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// round trip: back on main, the folder is the base's, byte for byte
-	if err := r.Switch(ctx, "main", SwitchOptions{}); err != nil {
+	if err := r.Switch(ctx, "main", repo.SwitchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sameDir(t, folder, filepath.Join(tmp, "base"))
-	if _, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{}); err != nil {
+	if _, err := Merge(ctx, r, []string{"a", "b"}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(folder, "config.json"))
@@ -162,15 +164,15 @@ func TestHuggingFaceFolder(t *testing.T) {
 	sameDir(t, folder, filepath.Join(tmp, "want"))
 
 	// another shard size: tensors move between shards
-	if err := r.Switch(ctx, "resharded", SwitchOptions{Create: true, Start: base.String()}); err != nil {
+	if err := r.Switch(ctx, "resharded", repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
 		t.Fatal(err)
 	}
 	os.RemoveAll(folder)
 	copyDir(t, filepath.Join(tmp, "resharded"), folder)
-	if err := r.Add(ctx, []string{folder}, AddOptions{}); err != nil {
+	if err := r.Add(ctx, []string{folder}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := r.Diff(ctx, DiffSide{Commit: base}, DiffSide{Index: true}, DiffOptions{})
+	d, err := r.Diff(ctx, repo.DiffSide{Commit: base}, repo.DiffSide{Index: true}, repo.DiffOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,21 +191,21 @@ func TestHuggingFaceFolder(t *testing.T) {
 
 	// a round where one side shards differently merges as one model, into
 	// the base's shards: the base scaled by 3, byte for byte
-	if err := r.Switch(ctx, "c", SwitchOptions{Create: true, Start: base.String(), Force: true}); err != nil {
+	if err := r.Switch(ctx, "c", repo.SwitchOptions{Create: true, Start: base.String(), Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	os.RemoveAll(folder)
 	copyDir(t, filepath.Join(tmp, "resharded4"), folder)
-	if err := r.Add(ctx, []string{folder}, AddOptions{}); err != nil {
+	if err := r.Add(ctx, []string{folder}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Commit(ctx, CommitOptions{Message: "c, resharded"}); err != nil {
+	if _, err := r.Commit(ctx, repo.CommitOptions{Message: "c, resharded"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Switch(ctx, "round2", SwitchOptions{Create: true, Start: base.String()}); err != nil {
+	if err := r.Switch(ctx, "round2", repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Merge(ctx, []string{"a", "c"}, MergeOptions{}); err != nil {
+	if _, err := Merge(ctx, r, []string{"a", "c"}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(tmp, "want2", "config.json"), cfg, 0o644) // a's edit

@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // RevertOptions tune Revert.
@@ -21,19 +22,6 @@ type RevertOptions struct {
 	Message  string // default: Revert "<subject>"
 }
 
-// ConflictError lists what an operation could not decide. It unwraps to
-// ErrConflict.
-type ConflictError struct {
-	Op    string
-	Items []string // "path" or "path: tensor name"
-}
-
-func (e *ConflictError) Error() string {
-	return fmt.Sprintf("%s: conflicts in %s", e.Op, strings.Join(e.Items, ", "))
-}
-
-func (e *ConflictError) Unwrap() error { return ErrConflict }
-
 // Revert undoes commit rev on top of HEAD: for every tensor, the result
 // is HEAD − (rev − parent), computed in float64 and rounded once to the
 // tensor's dtype. A tensor rev did not change stays bit-identical; one
@@ -41,9 +29,13 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // bits exactly. Files that are not models revert like git: unchanged by
 // rev → kept; unchanged since rev → the parent's version; otherwise a
 // conflict.
-func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (objects.ID, error) {
+func Revert(ctx context.Context, r *repo.Repo, rev string, opts RevertOptions) (objects.ID, error) {
+	return (&runner{r}).revert(ctx, rev, opts)
+}
+
+func (r *runner) revert(ctx context.Context, rev string, opts RevertOptions) (objects.ID, error) {
 	if !opts.NoCommit && r.Key == nil {
-		return objects.ZeroID, ErrNoKey
+		return objects.ZeroID, repo.ErrNoKey
 	}
 	target, err := r.Resolve(ctx, rev)
 	if err != nil {
@@ -67,7 +59,7 @@ func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (obje
 	case len(c.Parents) == 1:
 		parent = c.Parents[0]
 	}
-	unlock, err := r.lockWorktree()
+	unlock, err := r.LockWorktree()
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -93,7 +85,7 @@ func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (obje
 	defer unlock()
 	result, err := r.revertFiles(ctx, hf, cf, pf)
 	if err == nil {
-		err = r.moveTo(ctx, "revert", hf, result, false)
+		err = r.CheckoutFiles(ctx, "revert", hf, result, false)
 	}
 	if err != nil {
 		return objects.ZeroID, err
@@ -109,16 +101,16 @@ func (r *Repo) Revert(ctx context.Context, rev string, opts RevertOptions) (obje
 			msg = fmt.Sprintf("Revert %q\n\nThis reverts commit %s, reversing changes made to %s.\n", subject, target, parent)
 		}
 	}
-	co := CommitOptions{Message: msg, Meta: map[string]string{"revert": target.String()}}
+	co := repo.CommitOptions{Message: msg, Meta: map[string]string{"revert": target.String()}}
 	if err := co.Validate(); err != nil {
 		return objects.ZeroID, err
 	}
-	return r.commitLocked(ctx, co)
+	return r.CommitLocked(ctx, co)
 }
 
 // revertFiles computes the file list after reverting c (from p) on h.
-func (r *Repo) revertFiles(ctx context.Context, h, c, p map[string]TreeFile) (map[string]TreeFile, error) {
-	out := map[string]TreeFile{}
+func (r *runner) revertFiles(ctx context.Context, h, c, p map[string]repo.TreeFile) (map[string]repo.TreeFile, error) {
+	out := map[string]repo.TreeFile{}
 	for k, v := range h {
 		out[k] = v
 	}
@@ -161,13 +153,13 @@ func (r *Repo) revertFiles(ctx context.Context, h, c, p map[string]TreeFile) (ma
 				}
 				continue
 			}
-			out[path] = TreeFile{Mode: hv.Mode, Kind: objects.KindModel, ID: id}
+			out[path] = repo.TreeFile{Mode: hv.Mode, Kind: objects.KindModel, ID: id}
 		default:
 			conflicts = append(conflicts, path)
 		}
 	}
 	if len(conflicts) > 0 {
-		return nil, &ConflictError{Op: "revert", Items: conflicts}
+		return nil, &repo.ConflictError{Op: "revert", Items: conflicts}
 	}
 	if err := w.Flush(); err != nil {
 		return nil, err
@@ -177,7 +169,7 @@ func (r *Repo) revertFiles(ctx context.Context, h, c, p map[string]TreeFile) (ma
 
 // revertModel reverts model c (from p) on model h segment by segment.
 // The three must have the same structure (segment names and sizes).
-func (r *Repo) revertModel(ctx context.Context, w *objects.Writer, hid, cid, pid objects.ID) (objects.ID, []string, error) {
+func (r *runner) revertModel(ctx context.Context, w *objects.Writer, hid, cid, pid objects.ID) (objects.ID, []string, error) {
 	var ms [3]*objects.Model
 	for i, id := range []objects.ID{hid, cid, pid} {
 		m, err := objects.ReadModel(ctx, r.Objects, id)
@@ -231,7 +223,7 @@ func (r *Repo) revertModel(ctx context.Context, w *objects.Writer, hid, cid, pid
 
 // revertTensor computes h − (c − p) element-wise for float tensors of one
 // dtype and shape.
-func (r *Repo) revertTensor(ctx context.Context, w *objects.Writer, hid, cid, pid objects.ID) (objects.ID, error) {
+func (r *runner) revertTensor(ctx context.Context, w *objects.Writer, hid, cid, pid objects.ID) (objects.ID, error) {
 	var ts [3]*objects.Tensor
 	for i, id := range []objects.ID{hid, cid, pid} {
 		t, err := objects.ReadTensor(ctx, r.Objects, id)
@@ -252,14 +244,14 @@ func (r *Repo) revertTensor(ctx context.Context, w *objects.Writer, hid, cid, pi
 	elem, _ := h.DType.Size()
 	streams := make([]io.Reader, 3)
 	for i, t := range ts {
-		rc := tensorStream(ctx, r.Objects, t)
+		rc := objects.TensorReader(ctx, r.Objects, t)
 		defer rc.Close()
 		streams[i] = rc
 	}
 	pr, pw := io.Pipe()
 	go func() {
 		var out []byte
-		err := lockstep(elem, streams, func(b [][]byte) error {
+		err := objects.Lockstep(1<<20, elem, streams, func(b [][]byte) error {
 			out = slices.Grow(out[:0], len(b[0]))[:len(b[0])]
 			if err := merge.Revert(h.DType, b[0], b[1], b[2], out); err != nil {
 				return err

@@ -1,6 +1,7 @@
-package repo
+package mergeexec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -9,34 +10,37 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fed-vcs/fed/codec"
+	_ "github.com/fed-vcs/fed/codec/safetensors"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // fedRound makes a base commit on main and one commit per contributor
 // branch, each scaling tensor "a" by its factor, with its samples.
-func fedRound(t *testing.T, r *Repo, factors []float32, samples []int64) (base objects.ID, branches []string) {
+func fedRound(t *testing.T, r *repo.Repo, factors []float32, samples []int64) (base objects.ID, branches []string) {
 	t.Helper()
 	ctx := context.Background()
 	model := filepath.Join(r.Root, "m.safetensors")
 	writeModel(t, model, 1, map[string]int{"a": 1000, "b": 10})
-	r.Add(ctx, []string{r.Root}, AddOptions{})
-	base, err := r.Commit(ctx, CommitOptions{Message: "global model"})
+	r.Add(ctx, []string{r.Root}, repo.AddOptions{})
+	base, err := r.Commit(ctx, repo.CommitOptions{Message: "global model"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, f := range factors {
 		name := string(rune('p' + i))
-		if err := r.Switch(ctx, name, SwitchOptions{Create: true, Start: base.String()}); err != nil {
+		if err := r.Switch(ctx, name, repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
 			t.Fatal(err)
 		}
 		f := f
 		setTensor(t, model, "a", func(_ int, v float32) float32 { return v * f })
-		if _, err := r.Commit(ctx, CommitOptions{Message: "train " + name, All: true, Samples: samples[i]}); err != nil {
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "train " + name, All: true, Samples: samples[i]}); err != nil {
 			t.Fatal(err)
 		}
 		branches = append(branches, name)
 	}
-	if err := r.Switch(ctx, "main", SwitchOptions{}); err != nil {
+	if err := r.Switch(ctx, "main", repo.SwitchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return base, branches
@@ -48,7 +52,7 @@ func TestMergeFedAvgRound(t *testing.T) {
 	base, br := fedRound(t, r, []float32{2, 3, 5}, []int64{100, 300, 600})
 	a0 := readTensorF32(t, r, base, "m.safetensors", "a")
 	b0 := readTensorF32(t, r, base, "m.safetensors", "b")
-	res, err := r.Merge(ctx, br, MergeOptions{})
+	res, err := Merge(ctx, r, br, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +72,7 @@ func TestMergeFedAvgRound(t *testing.T) {
 		t.Error("tensor b, unchanged on every side, changed")
 	}
 	c, _ := objects.ReadCommit(ctx, r.Objects, res.Commit)
-	if v, _ := c.Value(MetaMergeWeights); v != "0,100,300,600" {
+	if v, _ := c.Value(repo.MetaMergeWeights); v != "0,100,300,600" {
 		t.Errorf("merge.weights = %q", v)
 	}
 	if v, _ := c.Value(MetaMergeBase); v != base.String() {
@@ -84,8 +88,8 @@ func TestMergeFedAvgRound(t *testing.T) {
 	if string(got) != string(want) {
 		t.Error("working tree differs from the merge commit")
 	}
-	if r.prebuiltUsed != 1 {
-		t.Errorf("the merged model was checked out from %d prebuilt files, want 1 (written while merging)", r.prebuiltUsed)
+	if r.PrebuiltUsed() != 1 {
+		t.Errorf("the merged model was checked out from %d prebuilt files, want 1 (written while merging)", r.PrebuiltUsed())
 	}
 	noTempFiles(t, r)
 	rep, err := r.Fsck(ctx)
@@ -96,7 +100,7 @@ func TestMergeFedAvgRound(t *testing.T) {
 
 // noTempFiles fails when a temporary file of fed is left in the working
 // tree (a merge writes its models next to their destination first).
-func noTempFiles(t *testing.T, r *Repo) {
+func noTempFiles(t *testing.T, r *repo.Repo) {
 	t.Helper()
 	filepath.WalkDir(r.Root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasPrefix(d.Name(), ".fed-tmp-") {
@@ -127,7 +131,7 @@ func TestMergeSelfIsIdentity(t *testing.T) {
 	r := newTestRepo(t)
 	_, br := fedRound(t, r, []float32{2, 2}, []int64{7, 9})
 	for _, s := range []string{"fedavg", "median", "trimmed-mean", "linear", "task-arithmetic", "ties", "model-stock"} {
-		res, err := r.Merge(ctx, br, MergeOptions{Strategy: s, NoCommit: true})
+		res, err := Merge(ctx, r, br, Options{Strategy: s, NoCommit: true})
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -145,7 +149,7 @@ func TestMergeSelfIsIdentity(t *testing.T) {
 	}
 }
 
-func mustResolve(t *testing.T, r *Repo, rev string) objects.ID {
+func mustResolve(t *testing.T, r *repo.Repo, rev string) objects.ID {
 	id, err := r.Resolve(context.Background(), rev)
 	if err != nil {
 		t.Fatal(err)
@@ -157,11 +161,11 @@ func TestMergeFastForwardAndUpToDate(t *testing.T) {
 	ctx := context.Background()
 	r := newTestRepo(t)
 	_, br := fedRound(t, r, []float32{2}, []int64{1})
-	res, err := r.Merge(ctx, br, MergeOptions{})
+	res, err := Merge(ctx, r, br, Options{})
 	if err != nil || !res.FastForward || res.Commit != mustResolve(t, r, br[0]) {
 		t.Fatalf("fast-forward: %+v %v", res, err)
 	}
-	res, err = r.Merge(ctx, br, MergeOptions{})
+	res, err = Merge(ctx, r, br, Options{})
 	if err != nil || !res.UpToDate {
 		t.Fatalf("up to date: %+v %v", res, err)
 	}
@@ -173,16 +177,16 @@ func TestMergeConflictAbortContinue(t *testing.T) {
 	base, br := fedRound(t, r, []float32{2, 3}, []int64{1, 1})
 	// a non-model file changed on both sides conflicts
 	for i, b := range br {
-		r.Switch(ctx, b, SwitchOptions{})
+		r.Switch(ctx, b, repo.SwitchOptions{})
 		os.WriteFile(filepath.Join(r.Root, "notes.txt"), []byte{byte('x' + i)}, 0o644)
-		r.Add(ctx, []string{filepath.Join(r.Root, "notes.txt")}, AddOptions{})
-		if _, err := r.Commit(ctx, CommitOptions{Message: "notes"}); err != nil {
+		r.Add(ctx, []string{filepath.Join(r.Root, "notes.txt")}, repo.AddOptions{})
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "notes"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r.Switch(ctx, "main", SwitchOptions{})
-	_, err := r.Merge(ctx, br, MergeOptions{})
-	var ce *ConflictError
+	r.Switch(ctx, "main", repo.SwitchOptions{})
+	_, err := Merge(ctx, r, br, Options{})
+	var ce *repo.ConflictError
 	if !errors.As(err, &ce) || len(ce.Items) != 1 || ce.Items[0] != "notes.txt" {
 		t.Fatalf("merge: %v", err)
 	}
@@ -190,7 +194,7 @@ func TestMergeConflictAbortContinue(t *testing.T) {
 		t.Fatal("no merge in progress after a conflict")
 	}
 	noTempFiles(t, r)
-	if _, err := r.MergeContinue(ctx, ""); !errors.Is(err, ErrConflict) {
+	if _, err := r.MergeContinue(ctx, ""); !errors.Is(err, repo.ErrConflict) {
 		t.Fatalf("continue with conflicts: %v", err)
 	}
 	if err := r.MergeAbort(ctx); err != nil {
@@ -203,11 +207,11 @@ func TestMergeConflictAbortContinue(t *testing.T) {
 		t.Fatalf("status after abort: %+v", st)
 	}
 	// again, resolve by hand, continue
-	if _, err := r.Merge(ctx, br, MergeOptions{}); !errors.As(err, &ce) {
+	if _, err := Merge(ctx, r, br, Options{}); !errors.As(err, &ce) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(r.Root, "notes.txt"), []byte("both"), 0o644)
-	r.Add(ctx, []string{filepath.Join(r.Root, "notes.txt")}, AddOptions{})
+	r.Add(ctx, []string{filepath.Join(r.Root, "notes.txt")}, repo.AddOptions{})
 	id, err := r.MergeContinue(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -220,13 +224,13 @@ func TestMergeConflictAbortContinue(t *testing.T) {
 	r2 := newTestRepo(t)
 	_, br2 := fedRound(t, r2, []float32{2, 3}, []int64{1, 1})
 	for i, b := range br2 {
-		r2.Switch(ctx, b, SwitchOptions{})
+		r2.Switch(ctx, b, repo.SwitchOptions{})
 		os.WriteFile(filepath.Join(r2.Root, "notes.txt"), []byte{byte('x' + i)}, 0o644)
-		r2.Add(ctx, []string{filepath.Join(r2.Root, "notes.txt")}, AddOptions{})
-		r2.Commit(ctx, CommitOptions{Message: "notes"})
+		r2.Add(ctx, []string{filepath.Join(r2.Root, "notes.txt")}, repo.AddOptions{})
+		r2.Commit(ctx, repo.CommitOptions{Message: "notes"})
 	}
-	r2.Switch(ctx, "main", SwitchOptions{})
-	if _, err := r2.Merge(ctx, br2, MergeOptions{OnConflict: "theirs"}); err != nil {
+	r2.Switch(ctx, "main", repo.SwitchOptions{})
+	if _, err := Merge(ctx, r2, br2, Options{OnConflict: "theirs"}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(r2.Root, "notes.txt")); string(b) != "x" {
@@ -238,7 +242,7 @@ func TestMergeServerOptimiserState(t *testing.T) {
 	ctx := context.Background()
 	r := newTestRepo(t)
 	_, br := fedRound(t, r, []float32{2, 3}, []int64{1, 1})
-	res, err := r.Merge(ctx, br, MergeOptions{Strategy: "fedadam"})
+	res, err := Merge(ctx, r, br, Options{Strategy: "fedadam"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +266,11 @@ func TestMergeServerOptimiserState(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.Root, StateDir, "m.safetensors")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.fileID(ctx, filepath.Join(r.Root, StateDir, "m.safetensors"), "x.safetensors"); err != nil {
+	b, err := os.ReadFile(filepath.Join(r.Root, StateDir, "m.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := codec.Parse(bytes.NewReader(b), int64(len(b)), "x.safetensors"); err != nil || l.Format != codec.FormatSafetensors {
 		t.Fatalf("state file does not parse: %v", err)
 	}
 }
@@ -271,7 +279,7 @@ func TestMergeBadOptions(t *testing.T) {
 	ctx := context.Background()
 	r := newTestRepo(t)
 	_, br := fedRound(t, r, []float32{2, 3}, []int64{1, 1})
-	for name, o := range map[string]MergeOptions{
+	for name, o := range map[string]Options{
 		"unknown strategy": {Strategy: "avg"},
 		"weights count":    {Weights: []float64{1}},
 		"negative weight":  {Weights: []float64{1, -1}},
@@ -279,7 +287,7 @@ func TestMergeBadOptions(t *testing.T) {
 		"bulyan too few":   {Strategy: "bulyan", Params: map[string]string{"f": "1"}},
 		"bad param":        {Strategy: "trimmed-mean", Params: map[string]string{"beta": "0.9"}},
 	} {
-		if _, err := r.Merge(ctx, br, o); err == nil {
+		if _, err := Merge(ctx, r, br, o); err == nil {
 			t.Errorf("%s: merged", name)
 		}
 		if r.MergeInProgress() {

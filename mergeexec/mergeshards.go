@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // shardSet is one version of a sharded safetensors model: the index file
@@ -20,13 +21,13 @@ type shardSet struct {
 	index  string            // repository path of the index
 	shards []string          // repository paths of the shards, sorted
 	where  map[string]string // tensor → shard path
-	files  map[string]*sideModel
+	files  map[string]*repo.StoredModel
 }
 
 // readShardSet reads the sharded model whose index is at index in files;
 // nil when it is not one (no such file, not JSON, a shard missing or not
 // a safetensors model).
-func (r *Repo) readShardSet(ctx context.Context, files map[string]TreeFile, index string) *shardSet {
+func (r *runner) readShardSet(ctx context.Context, files map[string]repo.TreeFile, index string) *shardSet {
 	f, ok := files[index]
 	if !ok || f.Kind != objects.KindBlob {
 		return nil
@@ -41,7 +42,7 @@ func (r *Repo) readShardSet(ctx context.Context, files map[string]TreeFile, inde
 	if json.Unmarshal(buf.Bytes(), &idx) != nil || len(idx.WeightMap) == 0 {
 		return nil
 	}
-	s := &shardSet{index: index, where: map[string]string{}, files: map[string]*sideModel{}}
+	s := &shardSet{index: index, where: map[string]string{}, files: map[string]*repo.StoredModel{}}
 	dir := path.Dir(index)
 	for t, shard := range idx.WeightMap {
 		p := path.Join(dir, shard)
@@ -60,7 +61,7 @@ func (r *Repo) readShardSet(ctx context.Context, files map[string]TreeFile, inde
 		if err != nil || m.Format != codec.FormatSafetensors {
 			return nil
 		}
-		sm, err := r.loadSideModel(ctx, m)
+		sm, err := r.LoadModel(ctx, m)
 		if err != nil {
 			return nil
 		}
@@ -69,7 +70,7 @@ func (r *Repo) readShardSet(ctx context.Context, files map[string]TreeFile, inde
 	}
 	slices.Sort(s.shards)
 	for t, p := range s.where {
-		if s.files[p].tensors[t] == nil {
+		if s.files[p].Tensors[t] == nil {
 			return nil // the index names a tensor its shard lacks
 		}
 	}
@@ -98,7 +99,7 @@ func sameTensors(a, b *shardSet) bool {
 // tensor returns a tensor of the set and its object id.
 func (s *shardSet) tensor(name string) (*objects.Tensor, objects.ID) {
 	sm := s.files[s.where[name]]
-	return sm.tensors[name], sm.ids[name]
+	return sm.Tensors[name], sm.IDs[name]
 }
 
 // planShardGroups merges each sharded safetensors model whose sides put
@@ -112,12 +113,12 @@ func (s *shardSet) tensor(name string) (*objects.Tensor, objects.ID) {
 // shardings are not in the result. It returns the paths it settled
 // (index, and every shard of the base and the sides); models whose sides
 // shard alike are left to the per-file rules.
-func (r *Repo) planShardGroups(ctx context.Context, p *mergePlan, bf map[string]TreeFile, sf []map[string]TreeFile, conflict func(string, ...string)) (map[string]bool, error) {
+func (r *runner) planShardGroups(ctx context.Context, p *mergePlan, bf map[string]repo.TreeFile, sf []map[string]repo.TreeFile, conflict func(string, ...string)) (map[string]bool, error) {
 	done := map[string]bool{}
 	indexes := map[string]bool{}
-	for _, m := range append([]map[string]TreeFile{bf}, sf...) {
+	for _, m := range append([]map[string]repo.TreeFile{bf}, sf...) {
 		for k := range m {
-			if strings.HasSuffix(k, IndexSuffix) {
+			if strings.HasSuffix(k, repo.IndexSuffix) {
 				indexes[k] = true
 			}
 		}
@@ -157,7 +158,7 @@ func (r *Repo) planShardGroups(ctx context.Context, p *mergePlan, bf map[string]
 		var changed []int
 		for i, m := range sf {
 			for q := range group {
-				if f, ok := m[q]; f != bf[q] || ok != (bf[q] != TreeFile{}) {
+				if f, ok := m[q]; f != bf[q] || ok != (bf[q] != repo.TreeFile{}) {
 					changed = append(changed, i)
 					break
 				}
@@ -190,7 +191,7 @@ func (r *Repo) planShardGroups(ctx context.Context, p *mergePlan, bf map[string]
 }
 
 // planShardSet plans one sharded model (see planShardGroups).
-func (r *Repo) planShardSet(p *mergePlan, base *shardSet, sides []*shardSet, bf map[string]TreeFile, sf []map[string]TreeFile) ([]string, error) {
+func (r *runner) planShardSet(p *mergePlan, base *shardSet, sides []*shardSet, bf map[string]repo.TreeFile, sf []map[string]repo.TreeFile) ([]string, error) {
 	names := slices.Sorted(maps.Keys(sides[0].where))
 	for _, s := range sides[1:] {
 		if len(s.where) != len(names) {
@@ -217,7 +218,7 @@ func (r *Repo) planShardSet(p *mergePlan, base *shardSet, sides []*shardSet, bf 
 		// metadata: the base's shard against each side's shard holding
 		// this shard's first tensor
 		var first string
-		for _, s := range sm.m.Segments {
+		for _, s := range sm.Model.Segments {
 			if s.IsTensor() {
 				first = s.Name
 				break
@@ -226,14 +227,14 @@ func (r *Repo) planShardSet(p *mergePlan, base *shardSet, sides []*shardSet, bf 
 		baseMeta := map[string]string{}
 		if base != nil {
 			if bs := base.files[shard]; bs != nil {
-				baseMeta = bs.det.Meta
+				baseMeta = bs.Details.Meta
 			}
 		}
 		metas := make([]map[string]string, len(sides))
 		for i, s := range sides {
 			metas[i] = map[string]string{}
 			if first != "" {
-				metas[i] = s.files[s.where[first]].det.Meta
+				metas[i] = s.files[s.where[first]].Details.Meta
 			}
 		}
 		ours := baseMeta
@@ -249,17 +250,17 @@ func (r *Repo) planShardSet(p *mergePlan, base *shardSet, sides []*shardSet, bf 
 		}
 		p.metaConflicts = append(p.metaConflicts, conflicts...)
 		var edits []codec.Edit
-		if !maps.Equal(merged, sm.det.Meta) {
+		if !maps.Equal(merged, sm.Details.Meta) {
 			var err error
-			if edits, err = codec.SetMeta(sm.rd, sm.l, merged); err != nil {
+			if edits, err = codec.SetMeta(sm.Reader, sm.Layout, merged); err != nil {
 				return nil, fmt.Errorf("merge %s: %w", shard, err)
 			}
 		}
-		pieces, err := codec.ApplyEdits(sm.l, sm.raw, edits)
+		pieces, err := codec.ApplyEdits(sm.Layout, sm.Raw, edits)
 		if err != nil {
 			return nil, fmt.Errorf("merge %s: %w", shard, err)
 		}
-		out := &objects.Model{Format: sm.m.Format, Meta: sm.m.Meta}
+		out := &objects.Model{Format: sm.Model.Format, Meta: sm.Model.Meta}
 		for _, pc := range pieces {
 			if pc.Tensor < 0 {
 				id, _, err := p.w.Blob(bytes.NewReader(pc.Raw))
@@ -270,7 +271,7 @@ func (r *Repo) planShardSet(p *mergePlan, base *shardSet, sides []*shardSet, bf 
 				out.Size += uint64(len(pc.Raw))
 				continue
 			}
-			seg := sm.m.Segments[pc.Tensor]
+			seg := sm.Model.Segments[pc.Tensor]
 			t0, id0 := sides[0].tensor(seg.Name)
 			seg.ID = id0
 			same := true

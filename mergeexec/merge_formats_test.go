@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"archive/zip"
@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // scaleF32 writes a copy of the model file src to dst with every F32
@@ -77,10 +78,10 @@ func mergeRealFormat(t *testing.T, fixture string) {
 		t.Fatal(err)
 	}
 	os.WriteFile(model, b, 0o644)
-	if err := r.Add(ctx, []string{model}, AddOptions{}); err != nil {
+	if err := r.Add(ctx, []string{model}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	base, err := r.Commit(ctx, CommitOptions{Message: "base"})
+	base, err := r.Commit(ctx, repo.CommitOptions{Message: "base"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +90,16 @@ func mergeRealFormat(t *testing.T, fixture string) {
 	}
 	for i, f := range []float32{2, 4} {
 		br := []string{"a", "b"}[i]
-		if err := r.Switch(ctx, br, SwitchOptions{Create: true, Start: base.String()}); err != nil {
+		if err := r.Switch(ctx, br, repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
 			t.Fatal(err)
 		}
 		scaleF32(t, src, model, f)
-		if _, err := r.Commit(ctx, CommitOptions{Message: br, All: true}); err != nil {
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: br, All: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r.Switch(ctx, "main", SwitchOptions{})
-	d, err := r.Diff(ctx, DiffSide{Commit: base}, DiffSide{Commit: mustResolve(t, r, "a")}, DiffOptions{Stats: true})
+	r.Switch(ctx, "main", repo.SwitchOptions{})
+	d, err := r.Diff(ctx, repo.DiffSide{Commit: base}, repo.DiffSide{Commit: mustResolve(t, r, "a")}, repo.DiffOptions{Stats: true})
 	if err != nil || len(d) != 1 || len(d[0].Tensors) == 0 || d[0].Opaque {
 		t.Fatalf("tensor-level diff of %s: %+v %v", name, d, err)
 	}
@@ -107,7 +108,7 @@ func mergeRealFormat(t *testing.T, fixture string) {
 			t.Errorf("diff of tensor %s: %+v (want modified, relative change 1)", td.Name, td)
 		}
 	}
-	if _, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{}); err != nil {
+	if _, err := Merge(ctx, r, []string{"a", "b"}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(model)
@@ -151,33 +152,5 @@ print("ok", len(b))
 `, model, src).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "ok") {
 		t.Fatalf("torch.load of the merged checkpoint: %v\n%s", err, out)
-	}
-}
-
-// TestAddWarnsOpaque: a legacy (non-zip) torch pickle is stored opaque and
-// add says why; status (hashing only) says nothing.
-func TestAddWarnsOpaque(t *testing.T) {
-	ctx := context.Background()
-	r := newTestRepo(t)
-	var warnings []string
-	r.Warn = func(m string) { warnings = append(warnings, m) }
-	b, err := os.ReadFile("../codec/torch/testdata/legacy.pt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(r.Root, "legacy.pt")
-	os.WriteFile(p, b, 0o644)
-	if err := r.Add(ctx, []string{p}, AddOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "legacy.pt") || !strings.Contains(warnings[0], "opaque") {
-		t.Fatalf("warnings: %q", warnings)
-	}
-	os.WriteFile(p, append(b, 0), 0o644)
-	if _, err := r.Status(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if len(warnings) != 1 {
-		t.Fatalf("status warned: %q", warnings)
 	}
 }

@@ -1,21 +1,21 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"sort"
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // Policies for metadata keys changed differently on several sides
-// (MergeOptions.Metadata).
+// (Options.Metadata).
 const (
 	MetaOurs  = "ours"  // HEAD's value (the base's when HEAD is the base)
 	MetaBase  = "base"  // the base's value
@@ -34,70 +34,22 @@ type MetaConflict struct {
 	Kept  *string   `json:"kept"`
 }
 
-// sideModel is one side's model file as the container rules see it.
-type sideModel struct {
-	m       *objects.Model
-	l       *codec.Layout
-	raw     [][]byte // raw segments' bytes; nil for tensors
-	rd      io.ReaderAt
-	tensors map[string]*objects.Tensor
-	ids     map[string]objects.ID // tensor objects by name
-	det     *codec.Details
-}
-
-// loadSideModel reads a stored model's raw segments and tensor headers
-// and describes it.
-func (r *Repo) loadSideModel(ctx context.Context, m *objects.Model) (*sideModel, error) {
-	sm := &sideModel{m: m, l: &codec.Layout{Format: m.Format, Size: int64(m.Size)}, raw: make([][]byte, len(m.Segments)), tensors: map[string]*objects.Tensor{}, ids: map[string]objects.ID{}}
-	segs := make([]io.ReaderAt, len(m.Segments))
-	var off int64
-	for i, s := range m.Segments {
-		seg := codec.Segment{Offset: off, Length: int64(s.Size)}
-		if s.IsTensor() {
-			t, err := objects.ReadTensor(ctx, r.Objects, s.ID)
-			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", s.Name, err)
-			}
-			seg.Tensor = &codec.TensorInfo{Name: s.Name, DType: t.DType, Shape: t.Shape}
-			segs[i] = &tensorReaderAt{ctx: ctx, s: r.Objects, t: t, piece: -1}
-			sm.tensors[s.Name] = t
-			sm.ids[s.Name] = s.ID
-		} else {
-			var buf bytes.Buffer
-			if err := objects.WriteFileTo(ctx, r.Objects, s.ID, &buf); err != nil {
-				return nil, err
-			}
-			sm.raw[i] = buf.Bytes()
-			segs[i] = bytes.NewReader(sm.raw[i])
-		}
-		sm.l.Segments = append(sm.l.Segments, seg)
-		off += int64(s.Size)
-	}
-	sm.rd = codec.NewReaderAt(sm.l, segs)
-	det, err := codec.Describe(sm.rd, sm.l)
-	if err != nil {
-		return nil, err
-	}
-	sm.det = det
-	return sm, nil
-}
-
 // tensorDiff describes how b's tensors differ from a's (names, dtypes,
 // shapes), "" when they do not.
-func tensorDiff(a, b *sideModel) string {
-	names := slices.Sorted(maps.Keys(a.tensors))
+func tensorDiff(a, b *repo.StoredModel) string {
+	names := slices.Sorted(maps.Keys(a.Tensors))
 	for _, n := range names {
-		tb, ok := b.tensors[n]
+		tb, ok := b.Tensors[n]
 		if !ok {
 			return fmt.Sprintf("%s (missing on one side)", n)
 		}
-		ta := a.tensors[n]
+		ta := a.Tensors[n]
 		if ta.DType != tb.DType || !slices.Equal(ta.Shape, tb.Shape) {
 			return fmt.Sprintf("%s (%s%v on one side, %s%v on another)", n, ta.DType, ta.Shape, tb.DType, tb.Shape)
 		}
 	}
-	for _, n := range slices.Sorted(maps.Keys(b.tensors)) {
-		if _, ok := a.tensors[n]; !ok {
+	for _, n := range slices.Sorted(maps.Keys(b.Tensors)) {
+		if _, ok := a.Tensors[n]; !ok {
 			return fmt.Sprintf("%s (missing on one side)", n)
 		}
 	}
@@ -110,10 +62,10 @@ func tensorDiff(a, b *sideModel) string {
 // metadata. The result takes the container of the base (of the first
 // side when the base's file does not hold the same model), the metadata
 // merged key by key (mergeMetadata), and the tensors merged as usual.
-func (r *Repo) planContainer(ctx context.Context, p *mergePlan, path string, bm *objects.Model, ms []*objects.Model, mode uint32) ([]string, error) {
-	sides := make([]*sideModel, len(ms))
+func (r *runner) planContainer(ctx context.Context, p *mergePlan, path string, bm *objects.Model, ms []*objects.Model, mode uint32) ([]string, error) {
+	sides := make([]*repo.StoredModel, len(ms))
 	for i, m := range ms {
-		sm, err := r.loadSideModel(ctx, m)
+		sm, err := r.LoadModel(ctx, m)
 		if err != nil {
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}
@@ -126,28 +78,28 @@ func (r *Repo) planContainer(ctx context.Context, p *mergePlan, path string, bm 
 		}
 	}
 	for _, s := range sides[1:] {
-		if !bytes.Equal(s.det.Content, ref.det.Content) {
-			return []string{fmt.Sprintf("(the %s file's content besides tensors and metadata differs between sides)", ref.m.Format)}, nil
+		if !bytes.Equal(s.Details.Content, ref.Details.Content) {
+			return []string{fmt.Sprintf("(the %s file's content besides tensors and metadata differs between sides)", ref.Model.Format)}, nil
 		}
 	}
-	var base *sideModel
-	if bm != nil && bm.Format == ref.m.Format {
-		if sm, err := r.loadSideModel(ctx, bm); err == nil {
+	var base *repo.StoredModel
+	if bm != nil && bm.Format == ref.Model.Format {
+		if sm, err := r.LoadModel(ctx, bm); err == nil {
 			base = sm
 		}
 	}
 	tmpl := ref
-	if base != nil && tensorDiff(base, ref) == "" && bytes.Equal(base.det.Content, ref.det.Content) {
+	if base != nil && tensorDiff(base, ref) == "" && bytes.Equal(base.Details.Content, ref.Details.Content) {
 		tmpl = base
 	}
 	// metadata, key by key
 	baseMeta := map[string]string{}
 	if base != nil {
-		baseMeta = base.det.Meta
+		baseMeta = base.Details.Meta
 	}
 	metas := make([]map[string]string, len(sides))
 	for i, s := range sides {
-		metas[i] = s.det.Meta
+		metas[i] = s.Details.Meta
 	}
 	ours := baseMeta
 	if !p.headIsBase {
@@ -165,17 +117,17 @@ func (r *Repo) planContainer(ctx context.Context, p *mergePlan, path string, bm 
 		return items, nil
 	}
 	var edits []codec.Edit
-	if !maps.Equal(merged, tmpl.det.Meta) {
+	if !maps.Equal(merged, tmpl.Details.Meta) {
 		var err error
-		if edits, err = codec.SetMeta(tmpl.rd, tmpl.l, merged); err != nil {
+		if edits, err = codec.SetMeta(tmpl.Reader, tmpl.Layout, merged); err != nil {
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}
 	}
-	pieces, err := codec.ApplyEdits(tmpl.l, tmpl.raw, edits)
+	pieces, err := codec.ApplyEdits(tmpl.Layout, tmpl.Raw, edits)
 	if err != nil {
 		return nil, fmt.Errorf("merge %s: %w", path, err)
 	}
-	out := &objects.Model{Format: tmpl.m.Format, Meta: tmpl.m.Meta}
+	out := &objects.Model{Format: tmpl.Model.Format, Meta: tmpl.Model.Meta}
 	var jobs []*mergeJob
 	for _, pc := range pieces {
 		if pc.Tensor < 0 {
@@ -187,24 +139,24 @@ func (r *Repo) planContainer(ctx context.Context, p *mergePlan, path string, bm 
 			out.Size += uint64(len(pc.Raw))
 			continue
 		}
-		seg := tmpl.m.Segments[pc.Tensor]
+		seg := tmpl.Model.Segments[pc.Tensor]
 		name := seg.Name
-		seg.ID = sides[0].ids[name]
+		seg.ID = sides[0].IDs[name]
 		same := true
 		for _, s := range sides[1:] {
-			if s.ids[name] != seg.ID {
+			if s.IDs[name] != seg.ID {
 				same = false
 			}
 		}
 		out.Size += seg.Size
 		if !same {
-			t0 := sides[0].tensors[name]
+			t0 := sides[0].Tensors[name]
 			job := &mergeJob{key: path + "\x00" + name, path: path, name: name, size: seg.Size, model: out, segIdx: len(out.Segments), dtype: t0.DType, shape: t0.Shape}
 			for _, s := range sides {
-				job.sides = append(job.sides, s.tensors[name])
+				job.sides = append(job.sides, s.Tensors[name])
 			}
 			if base != nil {
-				if t := base.tensors[name]; t != nil && t.DType == job.dtype && slices.Equal(t.Shape, job.shape) {
+				if t := base.Tensors[name]; t != nil && t.DType == job.dtype && slices.Equal(t.Shape, job.shape) {
 					job.base = t
 				}
 			}

@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"context"
@@ -49,7 +49,7 @@ type pieceFeed struct {
 	free   chan []byte // buffers of consumed sets, decoded into again
 }
 
-func (r *Repo) startFeed(ctx context.Context, jobs []*mergeJob, ahead int) *pieceFeed {
+func (r *runner) startFeed(ctx context.Context, jobs []*mergeJob, ahead int) *pieceFeed {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &pieceFeed{ch: make(chan *pieceSet, ahead), cancel: cancel, free: make(chan []byte, 64)}
 	f.wg.Add(1)
@@ -71,7 +71,7 @@ func (r *Repo) startFeed(ctx context.Context, jobs []*mergeJob, ahead int) *piec
 }
 
 // fetchSet starts reading piece i of every input of j.
-func (r *Repo) fetchSet(ctx context.Context, f *pieceFeed, j *mergeJob, i int) *pieceSet {
+func (r *runner) fetchSet(ctx context.Context, f *pieceFeed, j *mergeJob, i int) *pieceSet {
 	ps := &pieceSet{done: make(chan struct{}), sides: make([][]byte, len(j.sides))}
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,18 +14,9 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
-	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
-)
-
-// Errors of merges.
-var (
-	// ErrMergeInProgress reports a merge that waits for --continue or
-	// --abort.
-	ErrMergeInProgress = errors.New("repo: a merge is in progress")
-	// ErrNoMerge reports --continue or --abort without a merge.
-	ErrNoMerge = errors.New("repo: no merge in progress")
+	"github.com/fed-vcs/fed/repo"
 )
 
 // StateDir holds the server-optimiser state of merged models (fedavgm,
@@ -50,8 +38,8 @@ const (
 	MetaMergeMetadata = "merge.metadata"
 )
 
-// MergeOptions tune Merge.
-type MergeOptions struct {
+// Options tune Merge.
+type Options struct {
 	Strategy string            // default fedavg
 	Weights  []float64         // one per side; default samples, else equal
 	Params   map[string]string // strategy parameters
@@ -69,7 +57,7 @@ type MergeOptions struct {
 }
 
 // Validate checks the options.
-func (o *MergeOptions) Validate() error {
+func (o *Options) Validate() error {
 	switch o.OnConflict {
 	case "", "ours", "theirs", "base":
 	default:
@@ -91,8 +79,8 @@ func (o *MergeOptions) Validate() error {
 	return nil
 }
 
-// MergeResult says what Merge did.
-type MergeResult struct {
+// Result says what Merge did.
+type Result struct {
 	Commit      objects.ID   // the merge commit (or fast-forward target)
 	UpToDate    bool         // nothing to merge
 	FastForward bool         // HEAD moved to a descendant
@@ -107,101 +95,19 @@ type MergeResult struct {
 	Metadata []MetaConflict
 }
 
-// mergeState is kept in .fed/MERGE_STATE while a merge waits for its
-// conflicts to be resolved.
-type mergeState struct {
-	Head    objects.ID        `json:"head"`
-	Parents []objects.ID      `json:"parents"`
-	Message string            `json:"message"`
-	Meta    map[string]string `json:"meta"`
-}
-
-func (r *Repo) mergeStatePath() string { return filepath.Join(r.Dir, "MERGE_STATE") }
-
-func (r *Repo) readMergeState() (*mergeState, error) {
-	b, err := os.ReadFile(r.mergeStatePath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var st mergeState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("merge state %s: %w", r.mergeStatePath(), err)
-	}
-	return &st, nil
-}
-
-// MergeInProgress reports whether a merge waits for --continue.
-func (r *Repo) MergeInProgress() bool {
-	_, err := os.Stat(r.mergeStatePath())
-	return err == nil
-}
-
-// MergeBase returns the best common ancestor of ids: a common ancestor
-// that is not an ancestor of another common ancestor; among several, the
-// newest by commit time, then the smallest id. ZeroID when there is none.
-func (r *Repo) MergeBase(ctx context.Context, ids []objects.ID) (objects.ID, error) {
-	if len(ids) == 0 {
-		return objects.ZeroID, nil
-	}
-	common, err := r.reachable(ctx, ids[:1], nil, false)
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	for _, id := range ids[1:] {
-		set, err := r.reachable(ctx, []objects.ID{id}, nil, false)
-		if err != nil {
-			return objects.ZeroID, err
-		}
-		for c := range common {
-			if !set[c] {
-				delete(common, c)
-			}
-		}
-	}
-	// drop common ancestors that are ancestors of other common ancestors
-	best := map[objects.ID]bool{}
-	for c := range common {
-		best[c] = true
-	}
-	for c := range common {
-		if !best[c] {
-			continue
-		}
-		cm, err := objects.ReadCommit(ctx, r.Objects, c)
-		if err != nil {
-			return objects.ZeroID, err
-		}
-		anc, err := r.reachable(ctx, cm.Parents, nil, false)
-		if err != nil {
-			return objects.ZeroID, err
-		}
-		for a := range anc {
-			delete(best, a)
-		}
-	}
-	var out objects.ID
-	var outTime int64
-	for c := range best {
-		cm, err := objects.ReadCommit(ctx, r.Objects, c)
-		if err != nil {
-			return objects.ZeroID, err
-		}
-		if out.IsZero() || cm.Time > outTime || cm.Time == outTime && c.String() < out.String() {
-			out, outTime = c, cm.Time
-		}
-	}
-	return out, nil
-}
-
 // Merge merges HEAD with revs (N-way). See doc/design.md §14 for the
 // rules; in short: the merge base is the best common ancestor; when HEAD
 // is the base, HEAD is not a side (a federated round); tensors present on
 // every side with one dtype and shape are merged by the strategy; other
 // differences are settled by three-way rules or are conflicts.
-func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*MergeResult, error) {
+func Merge(ctx context.Context, r *repo.Repo, revs []string, opts Options) (*Result, error) {
+	return (&runner{r}).merge(ctx, revs, opts)
+}
+
+// runner executes a merge or revert in one repository.
+type runner struct{ *repo.Repo }
+
+func (r *runner) merge(ctx context.Context, revs []string, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -209,9 +115,9 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 		return nil, fmt.Errorf("merge: name at least one revision")
 	}
 	if !opts.NoCommit && r.Key == nil {
-		return nil, ErrNoKey
+		return nil, repo.ErrNoKey
 	}
-	unlock, err := r.lockWorktree()
+	unlock, err := r.LockWorktree()
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +127,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 		}
 	}()
 	if r.MergeInProgress() {
-		return nil, fmt.Errorf("%w: finish it with `fed merge --continue` or `fed merge --abort`", ErrMergeInProgress)
+		return nil, fmt.Errorf("%w: finish it with `fed merge --continue` or `fed merge --abort`", repo.ErrMergeInProgress)
 	}
 	head, _, err := r.Head()
 	if err != nil {
@@ -230,7 +136,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if head.IsZero() {
 		return nil, fmt.Errorf("merge: HEAD has no commits yet")
 	}
-	res := &MergeResult{Parents: []objects.ID{head}}
+	res := &Result{Parents: []objects.ID{head}}
 	var others []objects.ID
 	revName := map[objects.ID]string{head: "HEAD"}
 	for _, rev := range revs {
@@ -270,10 +176,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 				}
 			}
 			if all {
-				if err := r.moveHeadFiles(ctx, "merge", head, x, false); err != nil {
-					return nil, err
-				}
-				if err := r.Refs.UpdateHead(head, x, r.entry("merge: fast-forward")); err != nil {
+				if err := r.FastForward(ctx, "merge", head, x); err != nil {
 					return nil, err
 				}
 				res.FastForward, res.Commit = true, x
@@ -303,7 +206,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 			if err != nil {
 				return nil, err
 			}
-			n := Samples(c)
+			n := repo.Samples(c)
 			if n <= 0 {
 				all = false
 			}
@@ -324,7 +227,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if err != nil {
 		return nil, err
 	}
-	sf := make([]map[string]TreeFile, len(res.Sides))
+	sf := make([]map[string]repo.TreeFile, len(res.Sides))
 	for i, s := range res.Sides {
 		if sf[i], err = r.CommitFiles(ctx, s); err != nil {
 			return nil, err
@@ -342,7 +245,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	if err := r.planMerge(ctx, plan, bf, sf); err != nil {
 		return nil, err
 	}
-	pre := newPrebuild(r)
+	pre := newPrebuild(r.Repo)
 	defer pre.cleanup()
 	report, err := r.runMerge(ctx, w, plan, mopts, len(res.Sides), hf, pre)
 	if err != nil {
@@ -359,7 +262,7 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 	res.Report = report
 	result := plan.result
 	if len(plan.conflicts) > 0 && opts.OnConflict != "" {
-		var pick map[string]TreeFile
+		var pick map[string]repo.TreeFile
 		switch opts.OnConflict {
 		case "ours":
 			pick = hf
@@ -397,24 +300,22 @@ func (r *Repo) Merge(ctx context.Context, revs []string, opts MergeOptions) (*Me
 			delete(result, p)
 		}
 	}
-	if err := r.moveTo(ctx, "merge", hf, result, false); err != nil {
+	if err := r.CheckoutFiles(ctx, "merge", hf, result, false); err != nil {
 		return nil, err
 	}
 	if len(plan.conflictPaths) > 0 || opts.NoCommit {
 		if err := r.stageConflicts(bf, hf, sf, res, plan.conflictPaths); err != nil {
 			return nil, err
 		}
-		st := mergeState{Head: head, Parents: res.Parents[1:], Message: msg, Meta: meta}
-		b, _ := json.MarshalIndent(st, "", "  ")
-		if err := fsys.WriteFile(r.mergeStatePath(), 0o644, b); err != nil {
+		if err := r.WriteMergeState(repo.MergeState{Head: head, Parents: res.Parents[1:], Message: msg, Meta: meta}); err != nil {
 			return nil, err
 		}
 		if len(plan.conflictPaths) > 0 {
-			return res, &ConflictError{Op: "merge", Items: plan.conflicts}
+			return res, &repo.ConflictError{Op: "merge", Items: plan.conflicts}
 		}
 		return res, nil
 	}
-	id, err := r.commitLocked(ctx, CommitOptions{Message: msg, Parents: res.Parents[1:], Meta: meta, AllowEmpty: true})
+	id, err := r.CommitLocked(ctx, repo.CommitOptions{Message: msg, Parents: res.Parents[1:], Meta: meta, AllowEmpty: true})
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +336,7 @@ func sideNames(sides []objects.ID, head objects.ID) string {
 }
 
 // mergeMeta is what a merge commit records.
-func (r *Repo) mergeMeta(res *MergeResult, mopts merge.Options, rep *merge.Report) map[string]string {
+func (r *runner) mergeMeta(res *Result, mopts merge.Options, rep *merge.Report) map[string]string {
 	params, _ := json.Marshal(mopts.Params) // encoding/json sorts map keys
 	var sides []string
 	for _, s := range res.Sides {
@@ -454,11 +355,11 @@ func (r *Repo) mergeMeta(res *MergeResult, mopts merge.Options, rep *merge.Repor
 		pw = append(pw, strconv.FormatFloat(w, 'f', -1, 64))
 	}
 	meta := map[string]string{
-		MetaMergeStrategy: mopts.Strategy,
-		MetaMergeParams:   string(params),
-		MetaMergeBase:     res.Base.String(),
-		MetaMergeSides:    strings.Join(sides, ","),
-		MetaMergeWeights:  strings.Join(pw, ","),
+		MetaMergeStrategy:     mopts.Strategy,
+		MetaMergeParams:       string(params),
+		MetaMergeBase:         res.Base.String(),
+		MetaMergeSides:        strings.Join(sides, ","),
+		repo.MetaMergeWeights: strings.Join(pw, ","),
 	}
 	if rep != nil {
 		summary := struct {
@@ -495,7 +396,7 @@ type mergeJob struct {
 }
 
 type mergePlan struct {
-	result        map[string]TreeFile
+	result        map[string]repo.TreeFile
 	conflicts     []string
 	conflictPaths []string
 	jobs          []*mergeJob
@@ -504,22 +405,22 @@ type mergePlan struct {
 	finals        map[string]*objects.Model // path → stored result model
 	modes         map[string]uint32
 	w             *objects.Writer // stores the raw segments planned
-	metaPolicy    string          // MergeOptions.Metadata
+	metaPolicy    string          // Options.Metadata
 	metaConflicts []MetaConflict  // sorted by path, then key
 	labels        []string        // per side, for conflict markers
 	// markers holds, per conflicted text file, the file with conflict
 	// markers that the working tree gets
-	markers map[string]TreeFile
+	markers map[string]repo.TreeFile
 }
 
 func newMergePlan(w *objects.Writer, headIsBase bool, metaPolicy string) *mergePlan {
-	return &mergePlan{result: map[string]TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{},
-		finals: map[string]*objects.Model{}, w: w, headIsBase: headIsBase, metaPolicy: metaPolicy, markers: map[string]TreeFile{}}
+	return &mergePlan{result: map[string]repo.TreeFile{}, models: map[string]*objects.Model{}, modes: map[string]uint32{},
+		finals: map[string]*objects.Model{}, w: w, headIsBase: headIsBase, metaPolicy: metaPolicy, markers: map[string]repo.TreeFile{}}
 }
 
 // planMerge applies the file-level and structure rules and lists the
 // tensors the strategy must merge.
-func (r *Repo) planMerge(ctx context.Context, p *mergePlan, bf map[string]TreeFile, sf []map[string]TreeFile) error {
+func (r *runner) planMerge(ctx context.Context, p *mergePlan, bf map[string]repo.TreeFile, sf []map[string]repo.TreeFile) error {
 	paths := map[string]bool{}
 	for k := range bf {
 		paths[k] = true
@@ -554,7 +455,7 @@ func (r *Repo) planMerge(ctx context.Context, p *mergePlan, bf map[string]TreeFi
 			continue
 		}
 		b, inB := bf[path]
-		vals := make([]TreeFile, len(sf))
+		vals := make([]repo.TreeFile, len(sf))
 		present := make([]bool, len(sf))
 		allSame := true
 		for i, m := range sf {
@@ -614,7 +515,7 @@ func (r *Repo) planMerge(ctx context.Context, p *mergePlan, bf map[string]TreeFi
 }
 
 // sameChange reports whether every changed side made the same change.
-func sameChange(changed []int, vals []TreeFile, present []bool) bool {
+func sameChange(changed []int, vals []repo.TreeFile, present []bool) bool {
 	for _, i := range changed[1:] {
 		if present[i] != present[changed[0]] || vals[i] != vals[changed[0]] {
 			return false
@@ -625,7 +526,7 @@ func sameChange(changed []int, vals []TreeFile, present []bool) bool {
 
 // planModel plans the merge of one model file changed on several sides.
 // It returns conflict items, or queues jobs and a result model.
-func (r *Repo) planModel(ctx context.Context, p *mergePlan, path string, b TreeFile, inB bool, vals []TreeFile) ([]string, error) {
+func (r *runner) planModel(ctx context.Context, p *mergePlan, path string, b repo.TreeFile, inB bool, vals []repo.TreeFile) ([]string, error) {
 	ms := make([]*objects.Model, len(vals))
 	for i, v := range vals {
 		m, err := objects.ReadModel(ctx, r.Objects, v.ID)
@@ -771,12 +672,12 @@ func rawClash(ms []*objects.Model, baseSeg map[string]objects.Segment) bool {
 }
 
 // jobStreams opens the base (nil when absent) and side streams of a job.
-func (r *Repo) jobStreams(ctx context.Context, j *mergeJob) (base io.ReadCloser, sides []io.ReadCloser) {
+func (r *runner) jobStreams(ctx context.Context, j *mergeJob) (base io.ReadCloser, sides []io.ReadCloser) {
 	if j.base != nil && j.readBase {
-		base = tensorStream(ctx, r.Objects, j.base)
+		base = objects.TensorReader(ctx, r.Objects, j.base)
 	}
 	for _, t := range j.sides {
-		sides = append(sides, tensorStream(ctx, r.Objects, t))
+		sides = append(sides, objects.TensorReader(ctx, r.Objects, t))
 	}
 	return base, sides
 }
@@ -784,7 +685,7 @@ func (r *Repo) jobStreams(ctx context.Context, j *mergeJob) (base io.ReadCloser,
 // eachPiece streams a job's inputs in lockstep blocks of one piece size
 // and calls fn with piece index, base block (nil without base) and side
 // blocks. Results of the merge package do not depend on the block size.
-func (r *Repo) eachPiece(ctx context.Context, j *mergeJob, extra []io.Reader, fn func(i int, base []byte, sides [][]byte, extra [][]byte) error) error {
+func (r *runner) eachPiece(ctx context.Context, j *mergeJob, extra []io.Reader, fn func(i int, base []byte, sides [][]byte, extra [][]byte) error) error {
 	base, sides := r.jobStreams(ctx, j)
 	defer func() {
 		if base != nil {
@@ -813,7 +714,7 @@ func (r *Repo) eachPiece(ctx context.Context, j *mergeJob, extra []io.Reader, fn
 	if j.size == 0 {
 		return nil
 	}
-	return lockstepSize(objects.DefaultPieceSize, elem, streams, func(blocks [][]byte) error {
+	return objects.Lockstep(objects.DefaultPieceSize, elem, streams, func(blocks [][]byte) error {
 		var b []byte
 		if nb == 1 {
 			b = blocks[k]
@@ -826,7 +727,7 @@ func (r *Repo) eachPiece(ctx context.Context, j *mergeJob, extra []io.Reader, fn
 
 // runMerge runs the strategy over the planned jobs, stores the merged
 // tensors (and optimiser state) and fills the result models.
-func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mopts merge.Options, k int, hf map[string]TreeFile, pre *prebuild) (*merge.Report, error) {
+func (r *runner) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mopts merge.Options, k int, hf map[string]repo.TreeFile, pre *prebuild) (*merge.Report, error) {
 	for _, j := range p.jobs {
 		if j.base == nil {
 			mopts.HasBase = false
@@ -944,7 +845,7 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 					extra = append(extra, &zeroReader{n: int64(j.size)})
 					continue
 				}
-				rc := tensorStream(ctx, r.Objects, st)
+				rc := objects.TensorReader(ctx, r.Objects, st)
 				closers = append(closers, rc)
 				extra = append(extra, rc)
 			}
@@ -1049,14 +950,14 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}
 		p.finals[path] = m
-		p.result[path] = TreeFile{Mode: p.modes[path], Kind: objects.KindModel, ID: id}
+		p.result[path] = repo.TreeFile{Mode: p.modes[path], Kind: objects.KindModel, ID: id}
 	}
 	for path, ts := range newState {
 		id, err := r.writeStateModel(w, ts, newStateIDs[path])
 		if err != nil {
 			return nil, fmt.Errorf("merge %s optimiser state: %w", path, err)
 		}
-		p.result[StateDir+"/"+path] = TreeFile{Mode: objects.ModeFile, Kind: objects.KindModel, ID: id}
+		p.result[StateDir+"/"+path] = repo.TreeFile{Mode: objects.ModeFile, Kind: objects.KindModel, ID: id}
 	}
 	// state files of models this merge did not touch stay as HEAD has them
 	for path, f := range hf {
@@ -1073,7 +974,7 @@ func (r *Repo) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, mo
 func mergeError(j *mergeJob, err error) error {
 	var ce *merge.ConflictError
 	if errors.As(err, &ce) {
-		return &ConflictError{Op: "merge", Items: []string{fmt.Sprintf("%s: %s (%s values differ and cannot be averaged)", j.path, j.name, j.dtype)}}
+		return &repo.ConflictError{Op: "merge", Items: []string{fmt.Sprintf("%s: %s (%s values differ and cannot be averaged)", j.path, j.name, j.dtype)}}
 	}
 	return fmt.Errorf("merge %s tensor %q: %w", j.path, j.name, err)
 }
@@ -1089,7 +990,7 @@ type pendingTensor struct {
 // pieces from feed, merging each straight into the buffer the writer
 // stores (and into the prebuilt working-tree file), and returns the
 // tensor's writer, every piece put (Finish gives its id).
-func (r *Repo) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFeed, j *mergeJob, t *merge.Tensor, parent *objects.Tensor, pre *prebuild) (*objects.TensorWriter, error) {
+func (r *runner) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFeed, j *mergeJob, t *merge.Tensor, parent *objects.Tensor, pre *prebuild) (*objects.TensorWriter, error) {
 	tw, err := w.StartTensor(objects.TensorInfo{DType: j.dtype, Shape: j.shape, Size: j.size}, parent)
 	if err != nil {
 		return nil, err
@@ -1129,18 +1030,29 @@ func (r *Repo) mergeDirect(ctx context.Context, w *objects.Writer, feed *pieceFe
 }
 
 // readState maps the tensors of HEAD's state file for a model path.
-func (r *Repo) readState(ctx context.Context, hf map[string]TreeFile, path string) map[string]*objects.Tensor {
+func (r *runner) readState(ctx context.Context, hf map[string]repo.TreeFile, path string) map[string]*objects.Tensor {
 	out := map[string]*objects.Tensor{}
 	f, ok := hf[StateDir+"/"+path]
 	if !ok || f.Kind != objects.KindModel {
 		return out
 	}
-	return r.parentTensors(ctx, f.ID)
+	m, err := objects.ReadModel(ctx, r.Objects, f.ID)
+	if err != nil {
+		return out // a state file that is not a model: zero state
+	}
+	for _, s := range m.Segments {
+		if s.IsTensor() {
+			if t, err := objects.ReadTensor(ctx, r.Objects, s.ID); err == nil {
+				out[s.Name] = t
+			}
+		}
+	}
+	return out
 }
 
 // writeStateModel assembles a safetensors file of state tensors from
 // stored tensors, laid out as safetensors.Write would write it.
-func (r *Repo) writeStateModel(w *objects.Writer, ts []safetensors.WriteTensor, ids []objects.ID) (objects.ID, error) {
+func (r *runner) writeStateModel(w *objects.Writer, ts []safetensors.WriteTensor, ids []objects.ID) (objects.ID, error) {
 	header, order, err := safetensors.Plan(map[string]string{"fed": "optimizer-state"}, ts)
 	if err != nil {
 		return objects.ZeroID, err
@@ -1175,7 +1087,7 @@ func (z *zeroReader) Read(p []byte) (int, error) {
 
 // stageConflicts records the sides of conflicted paths in the index:
 // stage 1 base, 2 ours (HEAD), 3… the other sides in order.
-func (r *Repo) stageConflicts(bf, hf map[string]TreeFile, sf []map[string]TreeFile, res *MergeResult, paths []string) error {
+func (r *runner) stageConflicts(bf, hf map[string]repo.TreeFile, sf []map[string]repo.TreeFile, res *Result, paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
@@ -1185,9 +1097,9 @@ func (r *Repo) stageConflicts(bf, hf map[string]TreeFile, sf []map[string]TreeFi
 	}
 	for _, p := range paths {
 		idx.Remove(p)
-		add := func(stage uint8, f TreeFile, ok bool) {
+		add := func(stage uint8, f repo.TreeFile, ok bool) {
 			if ok {
-				idx.Entries = append(idx.Entries, IndexEntry{Path: p, Stage: stage, Mode: f.Mode, Kind: f.Kind, ID: f.ID})
+				idx.Entries = append(idx.Entries, repo.IndexEntry{Path: p, Stage: stage, Mode: f.Mode, Kind: f.Kind, ID: f.ID})
 			}
 		}
 		b, ok := bf[p]
@@ -1205,73 +1117,4 @@ func (r *Repo) stageConflicts(bf, hf map[string]TreeFile, sf []map[string]TreeFi
 		}
 	}
 	return r.WriteIndex(idx)
-}
-
-// MergeContinue commits a merge whose conflicts have been resolved (by
-// `fed add` of each conflicted path); a plain Commit does the same.
-func (r *Repo) MergeContinue(ctx context.Context, message string) (objects.ID, error) {
-	st, err := r.readMergeState()
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	if st == nil {
-		return objects.ZeroID, ErrNoMerge
-	}
-	idx, err := r.ReadIndex()
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	if c := idx.Conflicted(); len(c) > 0 {
-		return objects.ZeroID, &ConflictError{Op: "merge --continue", Items: c}
-	}
-	if message == "" {
-		message = st.Message
-	}
-	return r.Commit(ctx, CommitOptions{Message: message, AllowEmpty: true})
-}
-
-// MergeAbort drops a merge in progress and restores HEAD's files.
-func (r *Repo) MergeAbort(ctx context.Context) error {
-	st, err := r.readMergeState()
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return ErrNoMerge
-	}
-	unlock, err := r.lockWorktree()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	head, _, err := r.Head()
-	if err != nil {
-		return err
-	}
-	hf, err := r.CommitFiles(ctx, head)
-	if err != nil {
-		return err
-	}
-	idx, err := r.ReadIndex()
-	if err != nil {
-		return err
-	}
-	cur := indexFiles(idx)
-	for _, p := range idx.Conflicted() {
-		if _, ok := cur[p]; !ok {
-			cur[p] = TreeFile{} // force a rewrite of conflicted paths
-		}
-	}
-	for _, e := range idx.Entries {
-		if e.Stage != 0 {
-			idx.Remove(e.Path)
-		}
-	}
-	if err := r.WriteIndex(idx); err != nil {
-		return err
-	}
-	if err := r.moveTo(ctx, "merge --abort", cur, hf, true); err != nil {
-		return err
-	}
-	return os.Remove(r.mergeStatePath())
 }

@@ -1,4 +1,4 @@
-package repo
+package mergeexec
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // writeSafetensors writes F32 tensors (name → values) with metadata.
@@ -41,29 +42,29 @@ func writeSafetensors(t *testing.T, path string, meta map[string]string, tensors
 
 // round commits base as the first commit, then one branch per side file
 // (each started from base) and switches back to main.
-func round(t *testing.T, r *Repo, name string, base func(path string), sides ...func(path string)) {
+func round(t *testing.T, r *repo.Repo, name string, base func(path string), sides ...func(path string)) {
 	t.Helper()
 	ctx := context.Background()
 	p := filepath.Join(r.Root, name)
 	base(p)
-	if err := r.Add(ctx, []string{p}, AddOptions{}); err != nil {
+	if err := r.Add(ctx, []string{p}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	b, err := r.Commit(ctx, CommitOptions{Message: "base"})
+	b, err := r.Commit(ctx, repo.CommitOptions{Message: "base"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, side := range sides {
 		br := string(rune('a' + i))
-		if err := r.Switch(ctx, br, SwitchOptions{Create: true, Start: b.String()}); err != nil {
+		if err := r.Switch(ctx, br, repo.SwitchOptions{Create: true, Start: b.String()}); err != nil {
 			t.Fatal(err)
 		}
 		side(p)
-		if _, err := r.Commit(ctx, CommitOptions{Message: br, All: true}); err != nil {
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: br, All: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := r.Switch(ctx, "main", SwitchOptions{}); err != nil {
+	if err := r.Switch(ctx, "main", repo.SwitchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -117,7 +118,7 @@ func TestMergeSafetensorsMetadata(t *testing.T) {
 		t.Run("policy="+tc.policy, func(t *testing.T) {
 			r := newTestRepo(t)
 			round(t, r, "model.safetensors", func(p string) { writeSafetensors(t, p, baseMeta, w) }, sides...)
-			res, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{Metadata: tc.policy})
+			res, err := Merge(ctx, r, []string{"a", "b"}, Options{Metadata: tc.policy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,8 +148,8 @@ func TestMergeSafetensorsMetadata(t *testing.T) {
 	t.Run("policy=fail", func(t *testing.T) {
 		r := newTestRepo(t)
 		round(t, r, "model.safetensors", func(p string) { writeSafetensors(t, p, baseMeta, w) }, sides...)
-		_, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{Metadata: MetaFail})
-		var ce *ConflictError
+		_, err := Merge(ctx, r, []string{"a", "b"}, Options{Metadata: MetaFail})
+		var ce *repo.ConflictError
 		if !errors.As(err, &ce) || !strings.Contains(strings.Join(ce.Items, "\n"), `metadata key "client"`) {
 			t.Fatalf("merge with --metadata fail: %v", err)
 		}
@@ -159,8 +160,8 @@ func TestMergeSafetensorsMetadata(t *testing.T) {
 			sides[0], func(p string) {
 				writeSafetensors(t, p, baseMeta, map[string][]float32{"fc.weight": {1, 2, 3, 4, 5}, "fc.bias": {0, 0}})
 			})
-		_, err := r.Merge(ctx, []string{"a", "b"}, MergeOptions{})
-		var ce *ConflictError
+		_, err := Merge(ctx, r, []string{"a", "b"}, Options{})
+		var ce *repo.ConflictError
 		if !errors.As(err, &ce) || !strings.Contains(strings.Join(ce.Items, "\n"), "fc.weight") {
 			t.Fatalf("merge of different shapes: %v", err)
 		}
@@ -220,7 +221,7 @@ np.savez(tmp + "/bob_final.npz", w=a * 4, b=b * 4)
 			}
 			r := newTestRepo(t)
 			round(t, r, tc.name, cp("base"), cp("alice_round3"), cp("bob_final"))
-			if _, err := r.Merge(context.Background(), []string{"a", "b"}, MergeOptions{}); err != nil {
+			if _, err := Merge(context.Background(), r, []string{"a", "b"}, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := os.ReadFile(filepath.Join(r.Root, tc.name))
@@ -275,7 +276,7 @@ save("bob", 4, "2.0.1", {"round": "2", "client": "bob"})
 	}
 	r := newTestRepo(t)
 	round(t, r, "model.onnx", cp("base"), cp("alice"), cp("bob"))
-	res, err := r.Merge(context.Background(), []string{"a", "b"}, MergeOptions{})
+	res, err := Merge(context.Background(), r, []string{"a", "b"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
