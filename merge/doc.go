@@ -6,7 +6,7 @@
 //
 // It knows nothing about refs, branches, files or object stores. The caller
 // streams each tensor's raw little-endian bytes in pieces (any whole number
-// of elements; the repo layer uses 4 MiB) through a Merger, in passes:
+// of elements; package mergeexec uses 4 MiB) through a Merger, in passes:
 //
 //	m, err := merge.New(opts, k)           // validates everything up front
 //	if m.NeedsModelPass() {                // krum, multi-krum, bulyan
