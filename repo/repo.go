@@ -166,6 +166,14 @@ func OpenBare(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return OpenBareStores(dir, st, rs)
+}
+
+// OpenBareStores is OpenBare over the object store and refs of dir, already
+// open (a hosting server opens a repository's once): it only reads the
+// repository's config file, which others may have changed since the last
+// call.
+func OpenBareStores(dir string, st *objects.DiskStore, rs *refs.Store) (*Repo, error) {
 	cfg, err := loadConfig(filepath.Join(dir, "config"), "")
 	if err != nil {
 		return nil, err

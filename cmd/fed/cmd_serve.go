@@ -2,25 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/hosting"
 	"github.com/fed-vcs/fed/nft"
-	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
-	"github.com/fed-vcs/fed/repo"
-	"github.com/fed-vcs/fed/zk"
 )
 
 type serveOptions struct {
@@ -166,11 +161,10 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		defer cancel()
 	}
 	var ferr error
-	var verifyCache *zk.Cache
-	var err error
+	logger := serveLogger(opts.logFormat, opts.logLevel, e.stderr)
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
-		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: serveLogger(opts.logFormat, opts.logLevel, e.stderr),
+		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: logger,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey, InsecureHTTP: opts.insecureHTTP, ShutdownTimeout: opts.shutdownTimeout,
 	}
 	if opts.tlsCert != "" {
@@ -178,98 +172,32 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		defer stop()
 		sopts.Reload = reload
 	}
-	hosted := func(name string) (*repo.Repo, error) {
-		return repo.OpenBare(filepath.Join(opts.root, filepath.FromSlash(name)+".fed"))
+	files, err := server.NewFiles(opts.root, nil)
+	if err != nil {
+		return err
 	}
 	// The owner's zk settings live in the hosted repository's config.
-	sopts.ZKSettings = func(name string, set map[string]string) (map[string]string, error) {
-		r, err := hosted(name)
-		if err != nil {
-			return nil, err
-		}
-		if set != nil {
-			for k, v := range set {
-				if v == "" {
-					err = r.Config.Unset(k)
-				} else {
-					err = r.Config.Set(k, v)
-				}
-				if err != nil {
-					return nil, err
-				}
-			}
-			if _, err := r.ZKSettings(); err != nil {
-				return nil, err // nothing saved
-			}
-			if err := r.Config.Save(); err != nil {
-				return nil, err
-			}
-		}
-		out := map[string]string{}
-		for _, k := range remote.ZKSettingKeys {
-			if v, ok := r.Config.Get(k); ok && v != "" {
-				out[k] = v
-			}
-		}
-		return out, nil
-	}
-	// Every server verifies the proofs pushed to it (CheckProof), with the
-	// hosted repository's settings; --require-proofs also needs proofs on
+	hopts := hosting.Options{Storage: files, ZK: true, RequireProofs: opts.requireProofs, ProveSetup: opts.proveSetup, Logger: logger}
+	// Every server verifies the proofs pushed to it, with the hosted
+	// repository's settings; --require-proofs also needs proofs on
 	// protected branches and the bound their updates are proven against.
-	verify := func(ctx context.Context, name string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
-		r, err := hosted(name)
-		if err != nil {
-			return err
-		}
-		// the bound: requireBound below, under --require-proofs
-		rep, err := r.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: verifyCache, RequireProof: true, Proofs: proofs, UncheckedBound: true})
-		if err != nil || !opts.requireProofs {
-			return err
-		}
-		return requireBound(r, name, rep)
-	}
-	if verifyCache, err = e.zkCache(); err != nil {
+	if hopts.VerifyCache, err = e.zkCache(); err != nil {
 		if opts.requireProofs {
 			return err
 		}
 		// no key cache: proofs come from their commits' authors or the owner
 		fmt.Fprintf(e.stderr, "fed: serve: not verifying pushed proofs: %v\n", err)
-	} else {
-		sopts.CheckProof = verify
-	}
-	if opts.requireProofs {
-		sopts.RequireProofs = func(ctx context.Context, name string, commit objects.ID) error {
-			return verify(ctx, name, commit, nil)
-		}
 	}
 	if opts.prove {
-		cache, err := e.zkCache()
-		if err != nil {
+		if hopts.ProveCache, err = e.zkCache(); err != nil {
 			return err
-		}
-		sopts.Prove = func(ctx context.Context, name string, commit objects.ID) error {
-			r, err := hosted(name)
-			if err != nil {
-				return err
-			}
-			if on, _, err := r.ZKEnabled(); err != nil || !on {
-				return err // no zk settings: nothing to prove with
-			}
-			res, err := r.Prove(ctx, commit.String(), repo.ProveOptions{Cache: cache, Setup: opts.proveSetup})
-			if err != nil {
-				return err
-			}
-			for _, p := range res {
-				if !p.Skipped {
-					sopts.Logger.Info("proved", slog.String("repo", name), slog.String("commit", p.Commit.String()),
-						slog.String("kind", p.Kind), slog.Int("chunks", p.Chunks), slog.String("keys", fmt.Sprint(p.Keys)))
-				}
-			}
-			return nil
 		}
 	}
 	if opts.solanaRPC != "" {
-		sopts.NFTHolder = nftHolder(nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL))
+		hopts.NFT = nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL)
+	}
+	if sopts.Hosting, err = hosting.New(hopts); err != nil {
+		return err
 	}
 	err = server.Serve(ctx, sopts, func(a net.Addr) {
 		if opts.addrFile != "" {
@@ -328,34 +256,4 @@ func serveLogger(format, level string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}
 	return slog.New(slog.NewTextHandler(w, ho))
-}
-
-// requireBound refuses, under --require-proofs, an update proof verified in
-// a repository without zk.linf: the bound it was proven against was
-// compared with nothing (server.ErrSettingMissing names the setting).
-func requireBound(r *repo.Repo, name string, rep *repo.VerifyReport) error {
-	s, err := r.ZKSettings()
-	if err != nil {
-		return err
-	}
-	for _, c := range rep.Commits {
-		if c.Kind == zk.KindUpdate.String() && !s.HasLinf {
-			return fmt.Errorf("%w: repository %s has no zk.linf, the bound an update proof must meet (its owner sets it: fed config --remote REMOTE zk.linf BOUND)", server.ErrSettingMissing, name)
-		}
-	}
-	return nil
-}
-
-// nftHolder is the server's NFT lookup: cache.RepoHolder, with a node
-// that cannot be asked (or answers nonsense) marked
-// server.ErrChainUnavailable, so that the server answers 503 rather than
-// 403.
-func nftHolder(cache *nft.HolderCache) func(context.Context, objects.PublicKey, objects.ID) (objects.PublicKey, error) {
-	return func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error) {
-		k, err := cache.RepoHolder(ctx, mint, repoID)
-		if errors.Is(err, nft.ErrUnreachable) || errors.Is(err, nft.ErrRPC) || errors.Is(err, context.DeadlineExceeded) {
-			return k, fmt.Errorf("%w: %w", server.ErrChainUnavailable, err)
-		}
-		return k, err
-	}
 }

@@ -3,9 +3,13 @@
 // of package remote (doc/protocol.md), and Serve, which runs it on a
 // listener with periodic garbage collection.
 //
-// Repository <name> lives in <root>/<name>.fed/ (see repository.go):
+// Where repositories live is a Hosting (hosting.go): Options.Hosting, or
+// NewFiles (files.go), which keeps repository <name> in <root>/<name>.fed/:
 // refs and objects as in a client's .fed directory, fed-repo.json with the
-// owner and access settings, push.log with every signed push.
+// owner and access settings, push.log with every signed push. The server
+// opens each repository once and reaches its storage only through the
+// interfaces of Repository (ObjectStore, refs.Backend, repometa.Store), so
+// that other backends (S3, PostgreSQL) serve the same protocol.
 //
 // Access: a login signs a Sign-In-With-Solana challenge and gets a
 // short-lived bearer token. Nonces and tokens live in Options.Sessions
@@ -15,7 +19,7 @@
 // does not exist creates it with that key as owner (unless NoCreate).
 // Owners and collaborators push; only the owner forces (also to move or
 // replace a tag), deletes, changes settings or pushes to protected
-// branches, where RequireProofs (the zk hook) must accept every new
+// branches, where Repository.RequireProofs (the zk hook) must accept every new
 // commit. Every commit and tag object a push brings must verify against
 // its author (tagger); a collaborator sets a branch or tag only to a value
 // it signed or one a branch or tag already reaches (doc/security.md). A
@@ -25,12 +29,12 @@
 // 404). Reads serve only published objects (reach.go): what a branch or
 // tag reaches, and the proofs of its commits; an upload publishes nothing.
 //
-// Ownership by NFT: with Options.NFTHolder set, the owner may link the
+// Ownership by NFT: with Features.NFTHolder, the owner may link the
 // repository to its Solana repository NFT (settings "nft"); from then on
 // the owner is whoever holds the NFT now, for every owner check, as long
 // as the NFT names the repository's id (the first-parent root commit of
 // the default branch). The server does not import the Solana code: fed
-// serve injects the lookup (nft.HolderCache). It fails closed: when the
+// serve injects the lookup (package hosting, nft.HolderCache). It fails closed: when the
 // holder cannot be resolved nobody is the owner, and an owner check
 // answers 503 when the chain was unreachable (owner.go).
 //
@@ -42,12 +46,12 @@
 // for clients that announce the withheld-weights feature), and its gc and
 // Fsck treat them as absent on purpose.
 //
-// Background proving (prover.go): with Options.Prove, accepted pushes
+// Background proving (prover.go): with Features.Prove, accepted pushes
 // queue their new commits that lack proofs (bounded queue), and RunProver
 // (started by Serve) proves them one at a time until the server stops.
 //
 // Invariants: every stored object was re-hashed on upload; a ref moves
-// (all of a request's refs or none, by refs.Transaction with each
+// (all of a request's refs or none, by refs.Backend's Apply with each
 // update's old value) only when every object reachable from its new value
 // is present or withheld under the rules above, so no client ever sees a
 // ref whose objects are incomplete;
@@ -63,7 +67,8 @@
 // Options.Reload, refuses plain HTTP beyond loopback unless InsecureHTTP,
 // and shuts down gracefully within ShutdownTimeout.
 //
-// Left to others: verifying and
-// making proofs (RequireProofs, CheckProof, Prove: fed serve plugs package
-// repo in), anything on the client side (package remote, repo).
+// Left to others: verifying and making proofs, zk settings and the chain
+// (the hooks of Repository: package hosting implements them with package
+// repo, zk and nft), storage backends (objects, refs, repometa), anything on
+// the client side (package remote, repo).
 package server

@@ -39,9 +39,9 @@ func newRefWorld(t testing.TB, verifying bool) *refWorld {
 	var st *objects.DiskStore
 	opts := server.Options{Rate: 1e9, Burst: 1e9}
 	if verifying {
-		opts.CheckProof = func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+		opts = withHooks(t, opts, hooks{CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
 			return fakeCheck(nil, st)(ctx, repo, commit, proofs)
-		}
+		}})
 	}
 	tr := newTrustRepo(t, opts)
 	st, _ = objects.OpenDisk(filepath.Join(tr.ts.root, "lab", "m.fed", "objects"))

@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repometa"
 )
 
 // GCResult is the outcome of collecting one repository.
@@ -28,14 +26,21 @@ type GCResult struct {
 // it is collected. Leftover temporary directories of interrupted
 // repository creations older than the grace period are removed too.
 func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
-	names, err := s.repoNames()
+	if rs, ok := s.hosting.(interface {
+		RemoveStale(ctx context.Context, cutoff time.Time) error
+	}); ok {
+		if err := rs.RemoveStale(ctx, s.opts.Now().Add(-s.opts.GCGrace)); err != nil {
+			return nil, err
+		}
+	}
+	names, err := s.hosting.Names(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []GCResult
 	var errs []error
 	for _, name := range names {
-		rp, err := s.open(name, nil)
+		rp, err := s.open(ctx, name, nil)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc %s: %w", name, err))
 			continue
@@ -56,7 +61,7 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
 		return nil, err
 	}
-	all, err := rp.refs.List("refs/")
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		return nil, err
 	}
@@ -65,51 +70,22 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 		roots = append(roots, r.ID)
 	}
 	// withheld weights are absent on purpose, not a reason to stop
-	rep, err := objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace, Absent: rp.withheldSnapshot()})
+	withheld, err := rp.meta.IDs(ctx, repometa.Withheld)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace, Absent: withheld})
 	// The complete set may name objects that no ref reaches any more
 	// (a deleted branch, a forced one): once collected, a push building on
 	// them must be refused as incomplete, so the set restarts from the
 	// refs, also after a collection that failed half-way.
 	rp.mu.Lock()
-	rerr := rp.resetComplete()
+	rerr := rp.resetComplete(ctx)
 	rp.mu.Unlock()
 	if err == nil {
 		err = rerr
 	}
 	return rep, err
-}
-
-// repoNames lists the repositories under the root.
-func (s *Server) repoNames() ([]string, error) {
-	var names []string
-	err := filepath.WalkDir(s.opts.Root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() || path == s.opts.Root {
-			return nil
-		}
-		base := d.Name()
-		if strings.HasPrefix(base, tmpDirPrefix) {
-			if fi, err := d.Info(); err == nil && s.opts.Now().Sub(fi.ModTime()) > s.opts.GCGrace {
-				os.RemoveAll(path)
-			}
-			return fs.SkipDir
-		}
-		if strings.HasSuffix(base, repoSuffix) {
-			rel, err := filepath.Rel(s.opts.Root, path)
-			if err != nil {
-				return err
-			}
-			name := strings.TrimSuffix(filepath.ToSlash(rel), repoSuffix)
-			if _, err := os.Stat(filepath.Join(path, metaFile)); err == nil {
-				names = append(names, name)
-			}
-			return fs.SkipDir
-		}
-		return nil
-	})
-	return names, err
 }
 
 // dropDanglingProofs deletes the proof refs of commits that no branch or
@@ -118,7 +94,7 @@ func (s *Server) repoNames() ([]string, error) {
 // never comes) the proof ref would keep the commit and its weights on the
 // server for good, unpublished (reach.go). The caller holds rp.gc.
 func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duration) error {
-	all, err := rp.refs.List("refs/")
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		return err
 	}
@@ -146,7 +122,7 @@ func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duratio
 		if err != nil || commits[commit] {
 			continue
 		}
-		if t, err := rp.store.ModTime(r.ID); err == nil && t.Before(cutoff) {
+		if t, err := modTime(rp.store, r.ID); err == nil && t.Before(cutoff) {
 			drop = append(drop, refs.Update{Name: r.Name, Old: r.ID})
 		}
 	}
@@ -155,5 +131,15 @@ func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duratio
 	}
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	return rp.refs.Transaction(drop, refs.Entry{Message: "gc: proofs of commits no branch or tag reaches"})
+	return rp.refs.Apply(ctx, drop, refs.Entry{Message: "gc: proofs of commits no branch or tag reaches"})
+}
+
+// modTime returns when id was last written or reused, when st knows
+// (objects.ModTimer); otherwise an error, so that nothing is dropped.
+func modTime(st ObjectStore, id objects.ID) (time.Time, error) {
+	mt, ok := st.(objects.ModTimer)
+	if !ok {
+		return time.Time{}, fmt.Errorf("object store does not know when %s was written", id.Short())
+	}
+	return mt.ModTime(id)
 }

@@ -29,7 +29,7 @@ func (rp *repository) policyFor(ctx context.Context, name string) (*governance.P
 	if !ok {
 		return nil, nil
 	}
-	id, err := rp.refs.Read(refs.Name(governance.PolicyRef(branch)))
+	id, err := rp.refs.Read(ctx, refs.Name(governance.PolicyRef(branch)))
 	if errors.Is(err, refs.ErrNotFound) {
 		return nil, nil
 	}
@@ -203,7 +203,7 @@ func (c *call) checkPolicy(ctx context.Context, rp *repository, m *meta, u remot
 		return own.is(&k) || slices.Contains(m.Collaborators, k.String())
 	}
 	for _, prefix := range []string{governance.ReviewsPrefix, governance.AttestationsPrefix} {
-		held, err := rp.refs.List(prefix + u.New.String() + "/")
+		held, err := rp.refs.List(ctx, prefix+u.New.String()+"/")
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +222,7 @@ func (c *call) checkPolicy(ctx context.Context, rp *repository, m *meta, u remot
 	}
 	if _, ok := proofs[u.New]; ok {
 		ev.HasProof = true
-	} else if _, err := rp.refs.Read(refs.Name(remote.ProofsPrefix + u.New.String())); err == nil {
+	} else if _, err := rp.refs.Read(ctx, refs.Name(remote.ProofsPrefix+u.New.String())); err == nil {
 		ev.HasProof = true
 	}
 	missing := governance.Check(p, ev)

@@ -34,14 +34,25 @@ func (c *call) internal(err error) {
 	if c.r.Context().Err() != nil {
 		return // the client went away
 	}
+	if errors.Is(err, objects.ErrUnavailable) {
+		// storage that could not answer: the client retries
+		c.s.opts.ErrorLog("%s %s: %v", c.r.Method, c.r.URL.Path, err)
+		c.w.Header().Set("Retry-After", storageRetryAfter)
+		c.fail(remote.NewProblem(503, remote.CodeUnavailable, "storage unavailable; retry later"))
+		return
+	}
 	c.s.opts.ErrorLog("%s %s: %v", c.r.Method, c.r.URL.Path, err)
 	c.fail(remote.NewProblem(500, remote.CodeInternal, "internal error"))
 }
 
+// storageRetryAfter is the Retry-After of a 503 caused by storage that
+// could not answer (objects.ErrUnavailable).
+const storageRetryAfter = "1"
+
 // readable opens the repository for reading, or answers with a problem.
 // A private repository looks absent to those who may not read it.
 func (c *call) readable() (*repository, bool) {
-	rp, err := c.s.open(c.name, nil)
+	rp, err := c.s.open(c.r.Context(), c.name, nil)
 	if errors.Is(err, errNoRepo) {
 		c.fail(remote.NewProblem(404, remote.CodeNotFound, "no repository %s", c.name))
 		return nil, false
@@ -50,7 +61,11 @@ func (c *call) readable() (*repository, bool) {
 		c.internal(err)
 		return nil, false
 	}
-	m := rp.snapshotMeta()
+	m, err := rp.snapshotMeta(c.r.Context())
+	if err != nil {
+		c.internal(err)
+		return nil, false
+	}
 	// A private repository stays indistinguishable from an absent one,
 	// even when the chain cannot say whether the caller owns it.
 	if !c.canRead(rp, &m) {
@@ -75,7 +90,7 @@ func (c *call) writable() (*repository, bool) {
 	if !c.s.opts.NoCreate {
 		create = c.key
 	}
-	rp, err := c.s.open(c.name, create)
+	rp, err := c.s.open(c.r.Context(), c.name, create)
 	if errors.Is(err, errNoRepo) {
 		c.fail(remote.NewProblem(403, remote.CodeNoCreate, "no repository %s, and this server does not create repositories on push", c.name))
 		return nil, false
@@ -84,7 +99,11 @@ func (c *call) writable() (*repository, bool) {
 		c.internal(err)
 		return nil, false
 	}
-	m := rp.snapshotMeta()
+	m, err := rp.snapshotMeta(c.r.Context())
+	if err != nil {
+		c.internal(err)
+		return nil, false
+	}
 	if !c.canWrite(rp, &m) {
 		if c.canRead(rp, &m) {
 			c.deny(remote.NewProblem(403, remote.CodeForbidden, "%s may not push to %s (ask the owner %s: fed collab add)", c.key, c.name, c.ownership(rp, &m)))
@@ -101,13 +120,13 @@ func (c *call) listRefs() {
 	if !ok {
 		return
 	}
-	all, err := rp.refs.List("refs/")
+	all, err := rp.refs.List(c.r.Context(), "refs/")
 	if err != nil {
 		c.internal(err)
 		return
 	}
 	out := remote.RefList{Refs: []remote.Ref{}}
-	if h, err := rp.refs.Head(); err == nil {
+	if h, err := rp.refs.Head(c.r.Context()); err == nil {
 		out.Head = string(h.Symbolic)
 	}
 	for _, r := range all {
@@ -185,7 +204,9 @@ func (c *call) upload() {
 	}
 	// One flush for the request's objects instead of an fsync per object;
 	// they are durable before the response says they arrived.
-	rp.store.BeginBatch()
+	if b, ok := rp.store.(batcher); ok {
+		b.BeginBatch()
+	}
 	for !failed() {
 		f, err := fr.Next(alloc)
 		if errors.Is(err, io.EOF) {
@@ -222,8 +243,10 @@ func (c *call) upload() {
 		}()
 	}
 	wg.Wait()
-	if err := rp.store.EndBatch(); err != nil && firstErr == nil {
-		firstErr = err
+	if b, ok := rp.store.(batcher); ok {
+		if err := b.EndBatch(); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	if firstErr != nil {
 		if ctx.Err() != nil {
@@ -246,7 +269,7 @@ const uploadWorkers = 4
 
 // storeFrame verifies and stores one uploaded object, mapping bad input
 // to problems.
-func storeFrame(r *http.Request, st *objects.DiskStore, f remote.Frame) (bool, error) {
+func storeFrame(r *http.Request, st ObjectStore, f remote.Frame) (bool, error) {
 	ctx := r.Context()
 	if f.Form == remote.FormCanonical {
 		if got := objects.Sum(f.Payload); got != f.ID {
@@ -311,11 +334,15 @@ func (c *call) updateRefs() {
 	if !ok {
 		return
 	}
-	m := rp.snapshotMeta()
+	m, err := rp.snapshotMeta(ctx)
+	if err != nil {
+		c.internal(err)
+		return
+	}
 	// The owner is asked for only when an update needs the owner's rights.
 	owner := func() bool { return c.isOwner(rp, &m) }
 	for _, u := range req.Updates {
-		if m.protected(u.Name) && !owner() {
+		if isProtected(&m, u.Name) && !owner() {
 			p := remote.NewProblem(403, remote.CodeProtected, "%s is protected: only the owner %s may push to it", u.Name, c.ownership(rp, &m))
 			p.Ref = u.Name
 			c.deny(p)
@@ -354,7 +381,7 @@ func (c *call) updateRefs() {
 	}
 	defer unlock()
 	for _, u := range req.Updates {
-		cur, err := rp.refs.Read(refs.Name(u.Name))
+		cur, err := rp.refs.Read(ctx, refs.Name(u.Name))
 		if err != nil && !errors.Is(err, refs.ErrNotFound) {
 			c.internal(err)
 			return
@@ -378,9 +405,11 @@ func (c *call) updateRefs() {
 	// Objects another upload still holds in its batch count as present
 	// below: publish them first, so that no ref reaches a file a crash
 	// could lose.
-	if err := rp.store.Flush(); err != nil {
-		c.internal(err)
-		return
+	if b, ok := rp.store.(batcher); ok {
+		if err := b.Flush(); err != nil {
+			c.internal(err)
+			return
+		}
 	}
 	cl, err := rp.checkComplete(ctx, news, 100, declared)
 	if err != nil {
@@ -488,7 +517,7 @@ func (c *call) updateRefs() {
 		} else {
 			newCommits = []objects.ID{u.New}
 		}
-		if c.s.opts.Prove != nil {
+		if c.s.features.Prove {
 			history := newCommits
 			if u.Old.IsZero() {
 				// a new branch or tag: its whole history may lack proofs
@@ -501,9 +530,9 @@ func (c *call) updateRefs() {
 				toProve = append(toProve, history[i])
 			}
 		}
-		if m.protected(u.Name) && c.s.opts.RequireProofs != nil {
+		if isProtected(&m, u.Name) && c.s.features.RequireProofs {
 			for _, id := range newCommits {
-				if err := c.s.opts.RequireProofs(ctx, c.name, id); err != nil {
+				if err := rp.hosted.RequireProofs(ctx, id); err != nil {
 					code := remote.CodeProofRequired
 					if errors.Is(err, ErrSettingMissing) {
 						code = remote.CodeZKSettingMissing
@@ -555,14 +584,14 @@ func (c *call) updateRefs() {
 	}
 	rp.mu.Lock()
 	locked = true
-	if err := rp.recordPrivate(req.Private); err != nil {
+	if err := rp.recordPrivate(ctx, req.Private); err != nil {
 		c.internal(err)
 		return
 	}
 	// Listed before the refs that make them reachable: a crash between
 	// the two leaves ids that are only "may be absent".
 	if len(cl.absent) > 0 {
-		if err := rp.recordWithheld(cl.absent); err != nil {
+		if err := rp.recordWithheld(ctx, cl.absent); err != nil {
 			c.internal(err)
 			return
 		}
@@ -571,7 +600,7 @@ func (c *call) updateRefs() {
 	for i, u := range req.Updates {
 		ups[i] = refs.Update{Name: refs.Name(u.Name), Old: u.Old, New: u.New}
 	}
-	err = rp.refs.Transaction(ups, refs.Entry{Author: c.key.String(), Message: "push", Time: now})
+	err = rp.refs.Apply(ctx, ups, refs.Entry{Author: c.key.String(), Message: "push", Time: now})
 	var se *refs.StaleError
 	if errors.As(err, &se) {
 		c.fail(staleProblem(string(se.Name), se.Got))
@@ -589,11 +618,11 @@ func (c *call) updateRefs() {
 		c.internal(err)
 		return
 	}
-	if err := rp.appendPushLog(remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Withheld: req.Withheld, Private: req.Private, Signature: req.Signature}); err != nil {
+	if err := rp.appendPushLog(ctx, remote.PushLogEntry{Time: req.Time.UTC(), Pusher: c.key.String(), Updates: req.Updates, Withheld: req.Withheld, Private: req.Private, Signature: req.Signature}); err != nil {
 		c.s.opts.ErrorLog("push log of %s: %v", c.name, err)
 	}
 	unlock()
-	rp.markComplete(append(cl.visited, news...))
+	rp.markComplete(ctx, append(cl.visited, news...))
 	c.s.enqueueProofs(c.name, toProve, private)
 	out := remote.UpdateResponse{}
 	for _, u := range req.Updates {
@@ -645,8 +674,9 @@ func (c *call) checkProofRefs(rp *repository, updates []remote.RefUpdate, proofs
 			p.Ref = u.Name
 			return nil, p
 		}
-		if check := c.s.opts.CheckProof; check != nil {
-			if err := check(ctx, c.name, commit, proofs); err != nil {
+		if c.s.features.CheckProof {
+			check := rp.hosted.CheckProof
+			if err := check(ctx, commit, proofs); err != nil {
 				if errors.Is(err, ErrSettingMissing) {
 					return refused(422, remote.CodeZKSettingMissing, "%s: %v", u.Name, err)
 				}
@@ -656,7 +686,7 @@ func (c *call) checkProofRefs(rp *repository, updates []remote.RefUpdate, proofs
 			if !u.Old.IsZero() && !u.Force {
 				stored := maps.Clone(proofs)
 				stored[commit] = u.Old
-				if check(ctx, c.name, commit, stored) == nil {
+				if check(ctx, commit, stored) == nil {
 					return refused(409, remote.CodeNonFastForward, "%s holds a valid proof of that commit already; replacing it needs force", u.Name)
 				}
 			}
@@ -691,16 +721,16 @@ func (c *call) checkPrivate(rp *repository, id objects.ID, proofs map[objects.ID
 	}
 	proof, ok := proofs[id]
 	if !ok {
-		cur, err := rp.refs.Read(refs.Name(remote.ProofsPrefix + id.String()))
+		cur, err := rp.refs.Read(ctx, refs.Name(remote.ProofsPrefix+id.String()))
 		if err != nil {
 			return remote.NewProblem(422, remote.CodeProofRequired, "commit %s: its weights are withheld, and it has no proof here (run 'fed prove %s' and push with --private-weights, or push the weights)", id.Short(), id.Short())
 		}
 		proof = cur
 	}
-	if c.s.opts.CheckProof != nil && !checked[id] {
+	if c.s.features.CheckProof && !checked[id] {
 		use := maps.Clone(proofs)
 		use[id] = proof
-		if err := c.s.opts.CheckProof(ctx, c.name, id, use); err != nil {
+		if err := rp.hosted.CheckProof(ctx, id, use); err != nil {
 			if errors.Is(err, ErrSettingMissing) {
 				return remote.NewProblem(422, remote.CodeZKSettingMissing, "commit %s: %v", id.Short(), err)
 			}
@@ -736,7 +766,7 @@ func describe(id objects.ID) string {
 	return id.String()
 }
 
-func kindOf(ctx context.Context, st *objects.DiskStore, id objects.ID) (objects.Kind, error) {
+func kindOf(ctx context.Context, st objects.Store, id objects.ID) (objects.Kind, error) {
 	b, err := st.Get(ctx, id)
 	if err != nil {
 		return 0, err
@@ -754,7 +784,8 @@ func (c *call) plan() {
 	if !ok {
 		return
 	}
-	all, err := rp.refs.List("refs/")
+	ctx := c.r.Context()
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		c.internal(err)
 		return
@@ -763,7 +794,6 @@ func (c *call) plan() {
 	for _, r := range all {
 		tips[r.ID] = true
 	}
-	ctx := c.r.Context()
 	if err := rp.refreshPublished(ctx); err != nil {
 		c.internal(err)
 		return
@@ -777,7 +807,12 @@ func (c *call) plan() {
 			return
 		}
 	}
-	plan, err := makePlan(ctx, rp.store, req, func(id objects.ID) bool { return rp.absentOnPurpose(ctx, id) })
+	withheld, err := rp.withheldSet(ctx)
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	plan, err := makePlan(ctx, rp.store, req, rp.absentOnPurpose(ctx, withheld))
 	if err != nil {
 		c.internal(err)
 		return
@@ -786,7 +821,7 @@ func (c *call) plan() {
 		c.fail(remote.NewProblem(422, remote.CodeWithheld, "%d object(s) of what you asked for are weights their contributors withheld (only commitments and proofs are here); this fed is too old to fetch such commits: upgrade it", len(plan.Withheld)))
 		return
 	}
-	if plan.Private, err = rp.markedIn(plan); err != nil {
+	if plan.Private, err = rp.markedIn(ctx, plan); err != nil {
 		c.internal(err)
 		return
 	}
@@ -893,10 +928,10 @@ func (c *call) getObject(hexID string) {
 		return
 	}
 	c.w.Header().Set("Content-Type", remote.MediaStored)
-	if info.Base.IsZero() {
+	if so, ok := rp.store.(storedOpener); ok && info.Base.IsZero() {
 		// Self-contained on disk: serve the file (ranges), without the
 		// checksum only this server's copy carries.
-		f, err := rp.store.OpenStored(id)
+		f, err := so.OpenStored(id)
 		if err != nil {
 			c.internal(err)
 			return
@@ -918,14 +953,18 @@ func (c *call) getSettings() {
 	if !ok {
 		return
 	}
-	m := rp.snapshotMeta()
+	m, err := rp.snapshotMeta(c.r.Context())
+	if err != nil {
+		c.internal(err)
+		return
+	}
 	if o := c.ownership(rp, &m); o.unavailable {
 		c.failChainDown()
 		return
 	}
 	s := c.settingsOf(rp, m)
-	if c.s.opts.ZKSettings != nil {
-		zk, err := c.zkSettings(nil)
+	if c.s.features.ZKSettings {
+		zk, err := c.zkSettings(rp, nil)
 		if err != nil {
 			c.internal(err)
 			return
@@ -935,12 +974,12 @@ func (c *call) getSettings() {
 	writeJSON(c.w, 200, s)
 }
 
-// zkSettings reads or changes the repository's zk settings (Options.ZKSettings),
-// one change at a time per server.
-func (c *call) zkSettings(set map[string]string) (map[string]string, error) {
+// zkSettings reads or changes the repository's zk settings
+// (Repository.ZKSettings), one change at a time per server.
+func (c *call) zkSettings(rp *repository, set map[string]string) (map[string]string, error) {
 	c.s.zkMu.Lock()
 	defer c.s.zkMu.Unlock()
-	zk, err := c.s.opts.ZKSettings(c.name, set)
+	zk, err := rp.hosted.ZKSettings(c.r.Context(), set)
 	if len(zk) == 0 {
 		zk = nil
 	}
@@ -969,7 +1008,11 @@ func (c *call) owned() (*repository, bool) {
 	if !ok {
 		return nil, false
 	}
-	m := rp.snapshotMeta()
+	m, err := rp.snapshotMeta(c.r.Context())
+	if err != nil {
+		c.internal(err)
+		return nil, false
+	}
 	if !c.isOwner(rp, &m) {
 		if c.key == nil {
 			c.fail(remote.NewProblem(401, remote.CodeUnauthenticated, "changing settings needs a login"))
@@ -991,7 +1034,7 @@ func (c *call) putSettings() {
 	if !ok {
 		return
 	}
-	if req.ZK != nil && c.s.opts.ZKSettings == nil {
+	if req.ZK != nil && !c.s.features.ZKSettings {
 		c.fail(remote.NewProblem(400, remote.CodeBadRequest, "this server keeps no zk settings for its repositories"))
 		return
 	}
@@ -1002,10 +1045,10 @@ func (c *call) putSettings() {
 		}
 	}
 	var zk map[string]string
-	if c.s.opts.ZKSettings != nil {
+	if c.s.features.ZKSettings {
 		// after every other check: a value the server refuses, or a
 		// refused link, changes nothing
-		if zk, err = c.zkSettings(req.ZK); err != nil {
+		if zk, err = c.zkSettings(rp, req.ZK); err != nil {
 			if req.ZK != nil {
 				c.fail(remote.NewProblem(400, remote.CodeBadRequest, "zk settings of %s: %v", c.name, err))
 			} else {
@@ -1014,7 +1057,7 @@ func (c *call) putSettings() {
 			return
 		}
 	}
-	m, err := rp.setMeta(func(m *meta) {
+	m, err := rp.setMeta(c.r.Context(), func(m *meta) {
 		if req.Public != nil {
 			m.Public = *req.Public
 		}
@@ -1047,7 +1090,7 @@ func (c *call) collaborator(keyText string) {
 	if !ok {
 		return
 	}
-	m, err := rp.setMeta(func(m *meta) {
+	m, err := rp.setMeta(c.r.Context(), func(m *meta) {
 		k := key.String()
 		out := m.Collaborators[:0]
 		for _, x := range m.Collaborators {
@@ -1072,7 +1115,7 @@ func (c *call) pushLog() {
 	if !ok {
 		return
 	}
-	entries, err := rp.readPushLog()
+	entries, err := rp.readPushLog(c.r.Context())
 	if err != nil {
 		c.internal(err)
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/repometa"
 )
 
 func keyN(n byte) *objects.Keypair { return objects.KeypairFromSeed(bytes.Repeat([]byte{n}, 32)) }
@@ -212,4 +213,82 @@ func countObjects(t *testing.T, root, name string) int {
 	n := 0
 	st.List(context.Background(), func(objects.ID) error { n++; return nil })
 	return n
+}
+
+// hooks are the repository hooks a test turns on, as functions of the
+// repository's name (nil: off).
+type hooks struct {
+	RequireProofs func(ctx context.Context, repo string, commit objects.ID) error
+	CheckProof    func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error
+	Prove         func(ctx context.Context, repo string, commit objects.ID) error
+	ZKSettings    func(name string, set map[string]string) (map[string]string, error)
+	NFTHolder     func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error)
+}
+
+// withHooks serves opts.Root (a new temporary directory when empty)
+// through a Hosting whose repositories call h, as fed serve's (package
+// hosting) call proofs, zk settings and the chain.
+func withHooks(t testing.TB, opts server.Options, h hooks) server.Options {
+	t.Helper()
+	if opts.Root == "" {
+		opts.Root = t.TempDir()
+	}
+	f, err := server.NewFiles(opts.Root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Hosting = hookHosting{f, h}
+	return opts
+}
+
+type hookHosting struct {
+	*server.Files
+	h hooks
+}
+
+func (hh hookHosting) Features() server.Features {
+	return server.Features{RequireProofs: hh.h.RequireProofs != nil, CheckProof: hh.h.CheckProof != nil,
+		Prove: hh.h.Prove != nil, ZKSettings: hh.h.ZKSettings != nil, NFTHolder: hh.h.NFTHolder != nil}
+}
+
+func (hh hookHosting) Open(ctx context.Context, name string) (server.Repository, error) {
+	r, err := hh.Files.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return hookRepo{r, name, hh.h}, nil
+}
+
+func (hh hookHosting) Create(ctx context.Context, name string, s repometa.Settings) (server.Repository, error) {
+	r, err := hh.Files.Create(ctx, name, s)
+	if err != nil {
+		return nil, err
+	}
+	return hookRepo{r, name, hh.h}, nil
+}
+
+type hookRepo struct {
+	server.Repository
+	name string
+	h    hooks
+}
+
+func (r hookRepo) RequireProofs(ctx context.Context, commit objects.ID) error {
+	return r.h.RequireProofs(ctx, r.name, commit)
+}
+
+func (r hookRepo) CheckProof(ctx context.Context, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+	return r.h.CheckProof(ctx, r.name, commit, proofs)
+}
+
+func (r hookRepo) Prove(ctx context.Context, commit objects.ID) error {
+	return r.h.Prove(ctx, r.name, commit)
+}
+
+func (r hookRepo) ZKSettings(_ context.Context, set map[string]string) (map[string]string, error) {
+	return r.h.ZKSettings(r.name, set)
+}
+
+func (r hookRepo) NFTHolder(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error) {
+	return r.h.NFTHolder(ctx, mint, repoID)
 }

@@ -70,7 +70,7 @@ func TestNFTOwnership(t *testing.T) {
 	mint := keyN(40).Public()
 	ch := newChain()
 	root := t.TempDir()
-	ts := newServer(t, server.Options{Root: root, NFTHolder: ch.holderOf})
+	ts := newServer(t, withHooks(t, server.Options{Root: root}, hooks{NFTHolder: ch.holderOf}))
 	url := ts.URL + "/lab/m"
 	noRetry := remote.Options{MaxRetries: -1}
 	co := newClient(t, url, owner, noRetry)
@@ -257,7 +257,7 @@ func TestNFTPrivateChainDown(t *testing.T) {
 	owner, stranger := keyN(1), keyN(3)
 	mint := keyN(41).Public()
 	ch := newChain()
-	ts := newServer(t, server.Options{NFTHolder: ch.holderOf})
+	ts := newServer(t, withHooks(t, server.Options{}, hooks{NFTHolder: ch.holderOf}))
 	noRetry := remote.Options{MaxRetries: -1}
 	co := newClient(t, ts.URL+"/lab/p", owner, noRetry)
 	h := newHistory(t, owner)

@@ -2,11 +2,9 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -240,32 +238,9 @@ func (s *Server) storageReady(ctx context.Context) error {
 	if !c.at.IsZero() && time.Since(c.at) < readyFor {
 		return c.err
 	}
-	c.err = s.checkStorage(ctx)
+	c.err = s.hosting.Check(ctx)
 	c.at = time.Now()
 	return c.err
-}
-
-// checkStorage creates, syncs and removes a file in the root directory.
-func (s *Server) checkStorage(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(s.opts.Root, ".readyz-*")
-	if err != nil {
-		return fmt.Errorf("check storage %s: %w", s.opts.Root, err)
-	}
-	name := f.Name()
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if rerr := os.Remove(name); err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return fmt.Errorf("check storage %s: %w", s.opts.Root, err)
-	}
-	return nil
 }
 
 func writeText(w http.ResponseWriter, status int, text string) {

@@ -17,7 +17,7 @@ import (
 // Without an NFT, a repository's owner is the key stored in fed-repo.json
 // (the creator, or whoever last linked or unlinked an NFT). When the
 // settings name an NFT mint, the owner is whoever holds that NFT now, as
-// Options.NFTHolder says for the repository's id: the root commit reached
+// Repository.NFTHolder says for the repository's id: the root commit reached
 // by first parents from the default branch (the branch HEAD names). The
 // stored key then has no rights of its own. Every owner check (protected
 // refs, force, delete, settings, collaborators, reads and writes of the
@@ -26,7 +26,7 @@ import (
 // owner; the request gets 503 unavailable when the chain could not be
 // asked (ErrChainUnavailable) and the refusal it would get otherwise.
 
-// ErrChainUnavailable is what an Options.NFTHolder returns (wrapped) when
+// ErrChainUnavailable is what a Repository.NFTHolder returns (wrapped) when
 // it could not ask the chain: the server then answers 503 unavailable,
 // which clients retry, instead of 403.
 var ErrChainUnavailable = errors.New("server: chain unavailable")
@@ -114,7 +114,7 @@ func (s *Server) resolveOwner(ctx context.Context, rp *repository, m *meta) owne
 	if err != nil {
 		return ownership{why: fmt.Sprintf("the settings name an invalid NFT %q", m.NFT)}
 	}
-	if s.opts.NFTHolder == nil {
+	if !s.features.NFTHolder {
 		return ownership{why: fmt.Sprintf("the holder of NFT %s owns it, and this server does not ask the chain", mint)}
 	}
 	id, err := rp.repoID(ctx)
@@ -124,14 +124,15 @@ func (s *Server) resolveOwner(ctx context.Context, rp *repository, m *meta) owne
 		}
 		return ownership{why: fmt.Sprintf("the holder of NFT %s owns it, but %v", mint, err)}
 	}
-	return s.holder(ctx, mint, id)
+	return s.holder(ctx, rp, mint, id)
 }
 
-// holder asks Options.NFTHolder who holds mint for repository id.
-func (s *Server) holder(ctx context.Context, mint objects.PublicKey, id objects.ID) ownership {
+// holder asks the repository's NFTHolder who holds mint for repository
+// id.
+func (s *Server) holder(ctx context.Context, rp *repository, mint objects.PublicKey, id objects.ID) ownership {
 	hctx, cancel := context.WithTimeout(ctx, holderTimeout)
 	defer cancel()
-	k, err := s.opts.NFTHolder(hctx, mint, id)
+	k, err := rp.hosted.NFTHolder(hctx, mint, id)
 	switch {
 	case err == nil && k == (objects.PublicKey{}):
 		return ownership{why: fmt.Sprintf("nobody holds NFT %s", mint)}
@@ -150,7 +151,7 @@ var errNoRepoID = errors.New("server: the default branch has no commits, so the 
 // parents from the default branch (the branch HEAD names). Roots are
 // cached by tip, so a walk stops at the previous tip.
 func (rp *repository) repoID(ctx context.Context) (objects.ID, error) {
-	h, err := rp.refs.Head()
+	h, err := rp.refs.Head(ctx)
 	if errors.Is(err, refs.ErrNotFound) {
 		return objects.ZeroID, errNoRepoID
 	}
@@ -205,7 +206,7 @@ func (c *call) keepsRepoID(ctx context.Context, rp *repository, m *meta, updates
 	if m.NFT == "" {
 		return true
 	}
-	h, err := rp.refs.Head()
+	h, err := rp.refs.Head(ctx)
 	if err != nil {
 		return true // no default branch: no id to keep
 	}
@@ -247,7 +248,7 @@ func (c *call) keepsRepoID(ctx context.Context, rp *repository, m *meta, updates
 // the chain, mint's fed.repo is rp's id, and the caller holds it. It
 // answers the problem and returns false otherwise.
 func (c *call) linkNFT(rp *repository, mint objects.PublicKey) bool {
-	if c.s.opts.NFTHolder == nil {
+	if !c.s.features.NFTHolder {
 		c.fail(remote.NewProblem(400, remote.CodeBadRequest, "this server does not ask a chain who holds NFTs (fed serve --solana-rpc), so it cannot link %s to NFT %s", c.name, mint))
 		return false
 	}
@@ -261,7 +262,7 @@ func (c *call) linkNFT(rp *repository, mint objects.PublicKey) bool {
 		c.internal(err)
 		return false
 	}
-	o := c.s.holder(ctx, mint, id)
+	o := c.s.holder(ctx, rp, mint, id)
 	switch {
 	case o.unavailable:
 		c.own = &o

@@ -17,7 +17,7 @@ import (
 // listed from their tensors and blobs. Objects for which absent reports
 // true (withheld by their pushers, not stored) are listed in
 // plan.Withheld instead, and not walked.
-func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanRequest, absent func(objects.ID) bool) (*remote.Plan, error) {
+func makePlan(ctx context.Context, st ObjectStore, req *remote.PlanRequest, absent func(objects.ID) bool) (*remote.Plan, error) {
 	have := make(map[objects.ID]bool, len(req.Have))
 	for _, id := range req.Have {
 		have[id] = true
@@ -125,7 +125,7 @@ func makePlan(ctx context.Context, st *objects.DiskStore, req *remote.PlanReques
 
 // treeWalker walks trees for a plan.
 type treeWalker struct {
-	st *objects.DiskStore
+	st objects.Store
 	// absent reports objects withheld and not stored (nil: none); the
 	// walk gives them to withheld (when set) and does not read them.
 	absent   func(objects.ID) bool

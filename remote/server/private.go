@@ -2,11 +2,10 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repometa"
 )
 
 // Private marks (doc/protocol.md §6.5.2): a contributor who sends its
@@ -17,25 +16,9 @@ import (
 // client never pushes them on. A mark is never removed: it only says who
 // may not receive the object from a fetcher of this repository.
 
-// privateFile lists the ids marked private in a repository.
-const privateFile = "private"
-
-// privateMarks returns the repository's private marks, read on first use.
-// The caller holds rp.mu.
-func (rp *repository) privateMarks() (map[objects.ID]bool, error) {
-	if rp.private == nil {
-		m, err := readIDFile(filepath.Join(rp.dir, privateFile))
-		if err != nil {
-			return nil, fmt.Errorf("read private marks: %w", err)
-		}
-		rp.private = m
-	}
-	return rp.private, nil
-}
-
 // checkPrivateMarks refuses marks of objects that are not tensor objects
 // the server holds (bad-request).
-func checkPrivateMarks(ctx context.Context, st *objects.DiskStore, ids []objects.ID) *remote.Problem {
+func checkPrivateMarks(ctx context.Context, st ObjectStore, ids []objects.ID) *remote.Problem {
 	for _, id := range ids {
 		k, err := kindOf(ctx, st, id)
 		if err != nil || k != objects.KindTensor {
@@ -47,21 +30,14 @@ func checkPrivateMarks(ctx context.Context, st *objects.DiskStore, ids []objects
 	return nil
 }
 
-// recordPrivate appends the ids not yet marked to the private file. The
-// caller holds rp.mu.
-func (rp *repository) recordPrivate(ids []objects.ID) error {
-	marks, err := rp.privateMarks()
-	if err != nil {
-		return err
-	}
-	return appendIDFile(filepath.Join(rp.dir, privateFile), marks, ids)
+// recordPrivate adds ids to the private marks. The caller holds rp.mu.
+func (rp *repository) recordPrivate(ctx context.Context, ids []objects.ID) error {
+	return rp.meta.AddIDs(ctx, repometa.Private, ids)
 }
 
 // markedIn lists the objects of plan marked private.
-func (rp *repository) markedIn(plan *remote.Plan) ([]objects.ID, error) {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	marks, err := rp.privateMarks()
+func (rp *repository) markedIn(ctx context.Context, plan *remote.Plan) ([]objects.ID, error) {
+	marks, err := rp.meta.IDs(ctx, repometa.Private)
 	if err != nil || len(marks) == 0 {
 		return nil, err
 	}

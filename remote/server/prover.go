@@ -18,7 +18,7 @@ import (
 	"github.com/fed-vcs/fed/remote"
 )
 
-// Background proving (Options.Prove, fed serve --prove): accepted pushes
+// Background proving (Repository.Prove, fed serve --prove): accepted pushes
 // queue their new commits; one goroutine (RunProver) proves them one at a
 // time, oldest first within a push. The queue is bounded and kept in
 // <root>/prove-queue (every change rewrites it atomically): jobs queued or
@@ -96,7 +96,7 @@ func (s *Server) loadQueue() error {
 // enqueueProofs queues the commits of a push for proving, skipping those
 // whose weights are withheld (the server cannot prove them).
 func (s *Server) enqueueProofs(repo string, commits, withheld []objects.ID) {
-	if s.opts.Prove == nil || len(commits) == 0 {
+	if !s.features.Prove || len(commits) == 0 {
 		return
 	}
 	skip := make(map[objects.ID]bool, len(withheld))
@@ -137,12 +137,12 @@ func (s *Server) ProveQueueLen() int {
 	return len(s.prover.queued)
 }
 
-// RunProver proves queued commits with Options.Prove, one at a time,
+// RunProver proves queued commits with Repository.Prove, one at a time,
 // until ctx ends (Serve runs it; a caller of New that wants background
 // proving runs it itself). A commit that got a proof meanwhile is
 // skipped; errors go to ErrorLog.
 func (s *Server) RunProver(ctx context.Context) {
-	if s.opts.Prove == nil {
+	if !s.features.Prove {
 		return
 	}
 	p := &s.prover
@@ -177,15 +177,15 @@ func (s *Server) RunProver(ctx context.Context) {
 }
 
 func (s *Server) proveJob(ctx context.Context, j proveJob) {
-	rp, err := s.open(j.repo, nil)
+	rp, err := s.open(ctx, j.repo, nil)
 	if err != nil {
 		s.opts.ErrorLog("prove %s of %s: %v", j.commit.Short(), j.repo, err)
 		return
 	}
-	if _, err := rp.refs.Read(refs.Name(remote.ProofsPrefix + j.commit.String())); err == nil {
+	if _, err := rp.refs.Read(ctx, refs.Name(remote.ProofsPrefix+j.commit.String())); err == nil {
 		return // proven meanwhile (pushed by someone)
 	}
-	if err := s.opts.Prove(ctx, j.repo, j.commit); err != nil && ctx.Err() == nil {
+	if err := rp.hosted.Prove(ctx, j.commit); err != nil && ctx.Err() == nil {
 		s.opts.ErrorLog("prove %s of %s: %v", j.commit.Short(), j.repo, err)
 	}
 }

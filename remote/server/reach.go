@@ -32,7 +32,7 @@ func (rp *repository) refreshPublished(ctx context.Context) error {
 	rp.mu.Lock()
 	gen := rp.reachGen
 	rp.mu.Unlock()
-	all, err := rp.refs.List("refs/")
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		return err
 	}

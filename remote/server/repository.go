@@ -5,76 +5,38 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repometa"
 )
 
-// On disk, repository <name> lives in <root>/<name>.fed/:
-//
-//	HEAD, refs/, logs/   package refs (HEAD names refs/heads/main)
-//	objects/             package objects (DiskStore)
-//	fed-repo.json        owner, NFT and access settings (meta)
-//	push.log             one JSON PushLogEntry per line, appended and
-//	                     fsynced after each accepted push
-//	withheld             ids of weight objects withheld by private
-//	                     pushes, one hex id per line (withheld.go)
-//	config               the repository's zk settings for fed serve's
-//	                     hooks (zk.chunk, zk.linf, zk.l2, zk.vk; read by
-//	                     package repo, written by the administrator)
-//
-// Repository names never end a component in ".fed" (ValidateRepoName), so
-// no repository directory lies inside another.
+// maxComplete bounds the set of ids known complete per repository.
+const maxComplete = 1 << 20
 
-const (
-	repoSuffix   = ".fed"
-	metaFile     = "fed-repo.json"
-	pushLogFile  = "push.log"
-	metaVersion  = 1
-	tmpDirPrefix = ".tmp-repo-"
-	// maxComplete bounds the set of ids known complete per repository.
-	maxComplete = 1 << 20
-)
+// meta is a repository's settings.
+type meta = repometa.Settings
 
-// meta is the content of fed-repo.json.
-type meta struct {
-	Version       int       `json:"version"`
-	Owner         string    `json:"owner"`
-	Public        bool      `json:"public"`
-	Protected     []string  `json:"protected"`
-	Collaborators []string  `json:"collaborators"`
-	Created       time.Time `json:"created"`
-	// NFT is the base58 mint of the repository NFT: when set, its holder
-	// is the owner and Owner has no rights of its own (owner.go).
-	NFT string `json:"nft,omitempty"`
-}
-
-// repository is one open repository.
+// repository is one open repository: the Hosting's Repository and what
+// the server learnt of it.
 type repository struct {
-	name  string
-	dir   string
-	store *objects.DiskStore
-	refs  *refs.Store
+	name   string
+	hosted Repository
+	store  ObjectStore
+	refs   refs.Backend
+	meta   repometa.Store
 
 	// gc excludes ref updates (read-locked by them) while it runs.
 	gc sync.RWMutex
 	// mu serialises ref updates and settings changes in this process
-	// (refs' file locks cover other processes).
+	// (the ref store's compare-and-swap covers other processes).
 	mu       sync.Mutex
-	meta     meta
 	complete map[objects.ID]bool       // objects whose whole closure is present (withheld objects aside)
-	withheld map[objects.ID]bool       // objects pushers withheld (withheld.go)
-	private  map[objects.ID]bool       // objects pushers marked private, nil until read (private.go)
 	roots    map[objects.ID]objects.ID // first-parent root commit by tip (repoID)
 	reachGen uint64                    // bumped when objects may have become unreachable (reach.go)
 
@@ -84,106 +46,44 @@ type repository struct {
 	reachSetGen uint64
 }
 
-func (s *Server) repoDir(name string) string {
-	return filepath.Join(s.opts.Root, filepath.FromSlash(name)+repoSuffix)
-}
-
 // errNoRepo reports a repository that does not exist.
 var errNoRepo = errors.New("server: no such repository")
 
 // open returns the repository, creating it with owner when create is set
 // and it does not exist.
-func (s *Server) open(name string, create *objects.PublicKey) (*repository, error) {
+func (s *Server) open(ctx context.Context, name string, create *objects.PublicKey) (*repository, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rp, ok := s.repos[name]; ok {
 		return rp, nil
 	}
-	dir := s.repoDir(name)
-	if _, err := os.Stat(filepath.Join(dir, metaFile)); errors.Is(err, fs.ErrNotExist) {
+	h, err := s.hosting.Open(ctx, name)
+	if errors.Is(err, repometa.ErrNotFound) {
 		if create == nil {
 			return nil, errNoRepo
 		}
-		if err := s.create(dir, *create); err != nil {
-			return nil, err
-		}
+		h, err = s.hosting.Create(ctx, name, meta{Owner: create.String(), Public: !s.opts.PrivateByDefault, Created: s.opts.Now().UTC()})
 	}
-	rp, err := loadRepository(name, dir)
 	if err != nil {
+		return nil, err
+	}
+	rp := &repository{name: name, hosted: h, store: h.Objects(), refs: h.Refs(), meta: h.Meta(), complete: map[objects.ID]bool{}}
+	// read now, so that an unreadable list fails the open as before
+	if _, err := rp.meta.IDs(ctx, repometa.Withheld); err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", name, err)
+	}
+	if err := rp.resetComplete(ctx); err != nil {
 		return nil, err
 	}
 	s.repos[name] = rp
 	return rp, nil
 }
 
-// create makes a repository in a temporary directory and renames it into
-// place, so that a crash never leaves half a repository; when another
-// process won the race, its repository stays.
-func (s *Server) create(dir string, owner objects.PublicKey) error {
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create repository: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, tmpDirPrefix)
-	if err != nil {
-		return fmt.Errorf("create repository: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	if _, err := objects.OpenDisk(filepath.Join(tmp, "objects")); err != nil {
-		return err
-	}
-	if _, err := refs.Init(tmp, refs.Branch("main")); err != nil {
-		return err
-	}
-	m := meta{Version: metaVersion, Owner: owner.String(), Public: !s.opts.PrivateByDefault, Protected: []string{}, Collaborators: []string{}, Created: s.opts.Now().UTC()}
-	if err := writeMeta(tmp, m); err != nil {
-		return err
-	}
-	if err := fsys.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, metaFile)); serr == nil {
-			return nil // created meanwhile by another server process
-		}
-		return fmt.Errorf("create repository: %w", err)
-	}
-	return fsys.SyncDir(parent)
-}
-
-func loadRepository(name, dir string) (*repository, error) {
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
-	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", name, err)
-	}
-	var m meta
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("open repository %s: %s: %w", name, metaFile, err)
-	}
-	if m.Version != metaVersion {
-		return nil, fmt.Errorf("open repository %s: settings version %d, this fed reads %d (a newer fed release is needed)", name, m.Version, metaVersion)
-	}
-	st, err := objects.OpenDisk(filepath.Join(dir, "objects"))
-	if err != nil {
-		return nil, err
-	}
-	rs, err := refs.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	withheld, err := loadWithheld(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", name, err)
-	}
-	rp := &repository{name: name, dir: dir, store: st, refs: rs, meta: m, complete: map[objects.ID]bool{}, withheld: withheld}
-	if err := rp.resetComplete(); err != nil {
-		return nil, err
-	}
-	return rp, nil
-}
-
 // resetComplete restarts the complete set from the ref tips: a ref only
 // ever names an id whose closure was checked (updateRefs). The caller
 // holds rp.mu, or has rp to itself.
-func (rp *repository) resetComplete() error {
-	all, err := rp.refs.List("refs/")
+func (rp *repository) resetComplete(ctx context.Context) error {
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		return err
 	}
@@ -194,82 +94,42 @@ func (rp *repository) resetComplete() error {
 	return nil
 }
 
-func writeMeta(dir string, m meta) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsys.WriteFile(filepath.Join(dir, metaFile), 0o600, b, []byte{'\n'})
-}
-
 // Access rules: who owns a repository is in owner.go.
 
-func (m *meta) protected(ref string) bool { return slices.Contains(m.Protected, ref) }
+// isProtected reports whether ref is one of m's protected refs.
+func isProtected(m *meta, ref string) bool { return slices.Contains(m.Protected, ref) }
 
-func (rp *repository) snapshotMeta() meta {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	m := rp.meta
-	m.Protected = slices.Clone(m.Protected)
-	m.Collaborators = slices.Clone(m.Collaborators)
-	return m
+// snapshotMeta returns the repository's settings.
+func (rp *repository) snapshotMeta(ctx context.Context) (meta, error) {
+	return rp.meta.Settings(ctx)
 }
 
-// setMeta changes the settings under the lock and saves them.
-func (rp *repository) setMeta(change func(m *meta)) (meta, error) {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	m := rp.meta
-	m.Protected = slices.Clone(m.Protected)
-	m.Collaborators = slices.Clone(m.Collaborators)
-	change(&m)
-	slices.Sort(m.Protected)
-	m.Protected = slices.Compact(m.Protected)
-	slices.Sort(m.Collaborators)
-	m.Collaborators = slices.Compact(m.Collaborators)
-	if err := writeMeta(rp.dir, m); err != nil {
-		return rp.meta, err
-	}
-	rp.meta = m
-	return m, nil
+// setMeta changes the settings and saves them.
+func (rp *repository) setMeta(ctx context.Context, change func(m *meta)) (meta, error) {
+	return rp.meta.UpdateSettings(ctx, func(m *meta) error {
+		change(m)
+		return nil
+	})
 }
 
 // appendPushLog records a signed push.
-func (rp *repository) appendPushLog(e remote.PushLogEntry) error {
+func (rp *repository) appendPushLog(ctx context.Context, e remote.PushLogEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(rp.dir, pushLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return rp.meta.AppendPushLog(ctx, b)
 }
 
-func (rp *repository) readPushLog() ([]remote.PushLogEntry, error) {
-	b, err := os.ReadFile(filepath.Join(rp.dir, pushLogFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+func (rp *repository) readPushLog(ctx context.Context) ([]remote.PushLogEntry, error) {
+	lines, err := rp.meta.PushLog(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []remote.PushLogEntry
-	for _, line := range strings.Split(string(b), "\n") {
-		if line == "" {
-			continue
-		}
+	for _, line := range lines {
 		var e remote.PushLogEntry
-		if json.Unmarshal([]byte(line), &e) != nil {
+		if json.Unmarshal(line, &e) != nil {
 			continue // a line cut by a crash
 		}
 		out = append(out, e)
@@ -301,6 +161,10 @@ type closure struct {
 // malformed object is an error.
 func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int, declared map[objects.ID]bool) (*closure, error) {
 	res := &closure{}
+	withheld, err := rp.withheldSet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tensor := map[objects.ID]bool{} // tensor segments of models
 	errFull := errors.New("missing list full")
 	missing := func(id objects.ID) error {
@@ -327,7 +191,7 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 			if !errors.Is(err, objects.ErrNotFound) {
 				return err
 			}
-			if tensor[id] && (declared[id] || rp.isWithheld(id)) {
+			if tensor[id] && (declared[id] || withheld[id]) {
 				res.absent = append(res.absent, id)
 				return nil
 			}
@@ -375,12 +239,12 @@ func (rp *repository) checkObject(id objects.ID, o objects.Object, res *closure,
 }
 
 // markComplete adds ids to the complete set.
-func (rp *repository) markComplete(ids []objects.ID) {
+func (rp *repository) markComplete(ctx context.Context, ids []objects.ID) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	if len(rp.complete)+len(ids) > maxComplete {
 		rp.complete = map[objects.ID]bool{}
-		if all, err := rp.refs.List("refs/"); err == nil {
+		if all, err := rp.refs.List(ctx, "refs/"); err == nil {
 			for _, r := range all {
 				rp.complete[r.ID] = true
 			}
@@ -434,7 +298,7 @@ func (rp *repository) signer(ctx context.Context, id objects.ID) (key objects.Pu
 // parents. Proof refs do not count: they may name commits no branch
 // holds.
 func (rp *repository) published(ctx context.Context, id objects.ID) (bool, error) {
-	all, err := rp.refs.List("refs/")
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		return false, err
 	}

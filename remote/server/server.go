@@ -21,8 +21,13 @@ import (
 
 // Options configure a Server. Zero values mean the defaults named.
 type Options struct {
-	// Root is the directory holding the repositories (required).
+	// Root is the directory holding the repositories (required): those of
+	// the default Hosting, and the server's own files (prove-queue).
 	Root string
+	// Hosting keeps the repositories and offers the hooks of Features
+	// (proofs, zk settings, repository NFTs); nil: NewFiles(Root, nil),
+	// without hooks. fed serve passes package hosting's.
+	Hosting Hosting
 	// Addr is where Serve listens (default 127.0.0.1:8417). Beyond
 	// loopback (IsLoopback) Serve needs TLS or InsecureHTTP.
 	Addr string
@@ -73,57 +78,14 @@ type Options struct {
 	// hours); GCInterval is how often Serve collects (default 1 hour,
 	// negative: never).
 	GCGrace, GCInterval time.Duration
-	// RequireProofs, when set, is called for every new commit pushed to a
-	// protected branch; an error refuses the push (proof-required;
-	// zk-setting-missing when it wraps ErrSettingMissing). The zk layer
-	// plugs its verification in here.
-	RequireProofs func(ctx context.Context, repo string, commit objects.ID) error
-	// CheckProof, when set, verifies the proof of commit with the
-	// repository's keys and settings: proofs names proof object ids by
-	// commit that override the stored refs/proofs/<commit> (the proofs
-	// the request sets, commit's own among them). The server calls it for
-	// every proof ref a push sets (an error refuses it: invalid-proof) and
-	// for the proof of every commit whose weights a push withholds
-	// (proof-required). Without it the server cannot tell a valid proof
-	// from garbage: it takes a proof ref only from its commit's author or
-	// the owner, and for withheld weights only checks that a proof exists.
-	// An error wrapping ErrSettingMissing refuses with zk-setting-missing.
-	CheckProof func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error
-	// Prove, when set, proves commit of repository repo in the background
-	// and attaches the proof under refs/proofs/<commit> of that
-	// repository (fed serve --prove: package repo's Prove on the hosted
-	// repository). The server calls it, one job at a time, for every
-	// commit a push adds to a branch or tag that has no proof and whose
-	// weights are on the server; it returns nil when it has nothing to do
-	// (e.g. the repository has no zk settings). Jobs run while Serve (or
-	// RunProver) runs; jobs still queued or running when it stops are kept
-	// in <root>/prove-queue and proven after a restart.
-	Prove func(ctx context.Context, repo string, commit objects.ID) error
 	// ProveQueue bounds the proving jobs waiting (default 256); commits
 	// pushed while it is full are not proven (logged).
 	ProveQueue int
-	// NFTHolder, when set, lets a repository's settings name a repository
-	// NFT (PUT settings "nft"): its owner is then whoever holds the NFT
-	// now. The server calls it with the NFT's mint and the repository's
-	// id (the root commit reached by first parents from the default
-	// branch); it returns the holder, or an error when the NFT is not that
-	// repository's or cannot be read. Errors fail closed (nobody is the
-	// owner): one wrapping ErrChainUnavailable answers 503 unavailable,
-	// any other the refusal the request would get from a non-owner. It
-	// should cache answers briefly (fed serve: nft.HolderCache). Nil: NFT
-	// ownership is off, and a repository that names an NFT has no owner.
-	NFTHolder func(ctx context.Context, mint objects.PublicKey, repoID objects.ID) (objects.PublicKey, error)
 	// Sessions keeps sign-in nonces and login tokens (default: a
 	// MemorySessions of this server alone). Replicas share one.
 	Sessions SessionStore
 	// Now returns the current time (tests).
 	Now func() time.Time
-	// ZKSettings reads (set nil) or changes (set not nil: a key with value
-	// "" is removed) the zk settings of hosted repository name and returns
-	// those set afterwards; it rejects values `fed config` would reject.
-	// fed serve keeps them in the repository's config file. Nil: settings
-	// answers carry no zk member and a change of them is refused (501).
-	ZKSettings func(name string, set map[string]string) (map[string]string, error)
 	// ErrorLog receives internal errors (default: Logger's Error).
 	ErrorLog func(format string, args ...any)
 	// Logger receives one line per request (access log: ops.go) and the
@@ -209,7 +171,7 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// ErrSettingMissing is what RequireProofs and CheckProof return (wrapped)
+// ErrSettingMissing is what Repository.RequireProofs and CheckProof return (wrapped)
 // when the repository lacks a setting that checking proofs needs (fed
 // serve --require-proofs: zk.linf, the bound of update proofs): the server
 // refuses with zk-setting-missing, naming it.
@@ -222,6 +184,8 @@ const storedSlack = 64
 // http.Handler; Serve runs it on a listener.
 type Server struct {
 	opts     Options
+	hosting  Hosting
+	features Features
 	limiter  *limiter
 	inflight *weighted
 
@@ -247,15 +211,25 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	h := opts.Hosting
+	if h == nil {
+		f, err := NewFiles(opts.Root, nil)
+		if err != nil {
+			return nil, err
+		}
+		h = f
+	}
 	s := &Server{
 		opts:     opts,
+		hosting:  h,
+		features: h.Features(),
 		limiter:  newLimiter(opts.Rate, opts.Burst, opts.Now),
 		inflight: newWeighted(opts.MaxInflightBytes),
 		repos:    map[string]*repository{},
 		prover:   prover{wake: make(chan struct{}, 1), queued: map[proveJob]bool{}},
 	}
 	s.metrics = newMetrics(s)
-	if opts.Prove != nil {
+	if s.features.Prove {
 		if err := s.loadQueue(); err != nil {
 			return nil, err
 		}
@@ -297,7 +271,7 @@ func Serve(ctx context.Context, opts Options, ready func(addr net.Addr)) error {
 	}
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn)}
-	if s.opts.Prove != nil {
+	if s.features.Prove {
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { s.RunProver(pctx); close(done) }()
@@ -455,7 +429,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	features := []string{remote.FeatureWithheld, remote.FeatureDeepen, remote.FeaturePrivate}
-	if s.opts.Prove != nil {
+	if s.features.Prove {
 		features = append(features, remote.FeatureProve)
 	}
 	writeJSON(w, 200, remote.Info{Protocol: remote.Version, Server: "fed-serve", Limits: remote.Limits{

@@ -384,7 +384,7 @@ func TestAccess(t *testing.T) {
 	ctx := context.Background()
 	var proofCalls []objects.ID
 	var mu sync.Mutex
-	ts := newServer(t, server.Options{RequireProofs: func(ctx context.Context, repo string, commit objects.ID) error {
+	ts := newServer(t, withHooks(t, server.Options{}, hooks{RequireProofs: func(ctx context.Context, repo string, commit objects.ID) error {
 		mu.Lock()
 		defer mu.Unlock()
 		proofCalls = append(proofCalls, commit)
@@ -392,7 +392,7 @@ func TestAccess(t *testing.T) {
 			return fmt.Errorf("unexpected repo %s", repo)
 		}
 		return nil
-	}})
+	}}))
 	owner, collab, stranger := keyN(1), keyN(2), keyN(3)
 	url := ts.URL + "/own/m"
 	h := newHistory(t, owner)
@@ -479,7 +479,7 @@ func TestAccess(t *testing.T) {
 		t.Fatalf("removed collaborator read: %v", err)
 	}
 	// Rejecting proofs refuses the push.
-	ts2 := newServer(t, server.Options{RequireProofs: func(context.Context, string, objects.ID) error { return errors.New("no proof") }})
+	ts2 := newServer(t, withHooks(t, server.Options{}, hooks{RequireProofs: func(context.Context, string, objects.ID) error { return errors.New("no proof") }}))
 	co2 := newClient(t, ts2.URL+"/own/m", owner, remote.Options{})
 	if err := push(ctx, co2, h.store, ids1, "refs/heads/dev", objects.ZeroID, c1, false); err != nil {
 		t.Fatal(err)

@@ -377,11 +377,11 @@ func TestProofRefs(t *testing.T) {
 	proofRef := func(c objects.ID) string { return remote.ProofsPrefix + c.String() }
 	t.Run("verifying server", func(t *testing.T) {
 		var st *objects.DiskStore
-		tr := newTrustRepo(t, server.Options{
+		tr := newTrustRepo(t, withHooks(t, server.Options{}, hooks{
 			CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
 				return fakeCheck(t, st)(ctx, repo, commit, proofs)
 			},
-		})
+		}))
 		st, _ = objects.OpenDisk(filepath.Join(tr.ts.root, "lab", "m.fed", "objects"))
 		c, _, ids := tr.collab.h.commit(tr.root, 1, 1024, 2, nil)
 		if code := tr.collab.update(t, tr.store, ids, remote.RefUpdate{Name: "refs/heads/collab", New: c}); code != "" {

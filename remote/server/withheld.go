@@ -3,10 +3,9 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repometa"
 )
 
 // Withheld weights (doc/protocol.md §6.5, "Withheld weights"): a push may
@@ -18,56 +17,36 @@ import (
 // says "may be absent on purpose": when its object is uploaded later, the
 // object is served like any other.
 
-// withheldFile lists the withheld ids of a repository.
-const withheldFile = "withheld"
+// withheldSet returns the ids withheld by pushes (the caller must not
+// modify the set).
+func (rp *repository) withheldSet(ctx context.Context) (map[objects.ID]bool, error) {
+	return rp.meta.IDs(ctx, repometa.Withheld)
+}
 
-// loadWithheld reads a repository's withheld list; a line cut by a crash
-// is ignored (its push was not applied).
-func loadWithheld(dir string) (map[objects.ID]bool, error) {
-	out, err := readIDFile(filepath.Join(dir, withheldFile))
-	if err != nil {
-		return nil, fmt.Errorf("read withheld list: %w", err)
+// absentOnPurpose returns whether an id was withheld and is not stored,
+// for ids of the withheld set.
+func (rp *repository) absentOnPurpose(ctx context.Context, withheld map[objects.ID]bool) func(objects.ID) bool {
+	return func(id objects.ID) bool {
+		if !withheld[id] {
+			return false
+		}
+		ok, err := rp.store.Has(ctx, id)
+		return err == nil && !ok
 	}
-	return out, nil
 }
 
-// isWithheld reports whether id was withheld by a push.
-func (rp *repository) isWithheld(id objects.ID) bool {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	return rp.withheld[id]
-}
-
-// absentOnPurpose reports whether id was withheld and is not stored.
-func (rp *repository) absentOnPurpose(ctx context.Context, id objects.ID) bool {
-	if !rp.isWithheld(id) {
-		return false
-	}
-	ok, err := rp.store.Has(ctx, id)
-	return err == nil && !ok
-}
-
-// withheldSnapshot copies the withheld set.
-func (rp *repository) withheldSnapshot() map[objects.ID]bool {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	out := make(map[objects.ID]bool, len(rp.withheld))
-	for id := range rp.withheld {
-		out[id] = true
-	}
-	return out
-}
-
-// recordWithheld appends the ids not yet listed to the withheld file and
-// set. The caller holds rp.mu.
-func (rp *repository) recordWithheld(ids []objects.ID) error {
-	return appendIDFile(filepath.Join(rp.dir, withheldFile), rp.withheld, ids)
+// recordWithheld adds ids to the withheld list. The caller holds rp.mu.
+func (rp *repository) recordWithheld(ctx context.Context, ids []objects.ID) error {
+	return rp.meta.AddIDs(ctx, repometa.Withheld, ids)
 }
 
 // weightsAbsent returns the commits among commits whose trees reach a
 // tensor that is withheld (listed, or in declared) and not stored.
 func (rp *repository) weightsAbsent(ctx context.Context, commits []objects.ID, declared map[objects.ID]bool) ([]objects.ID, error) {
-	withheld := rp.withheldSnapshot()
+	withheld, err := rp.withheldSet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if len(withheld) == 0 && len(declared) == 0 {
 		return nil, nil
 	}
@@ -92,11 +71,11 @@ type FsckResult struct {
 // refs reach is present, except objects withheld by private pushes, which
 // it lists apart.
 func (s *Server) Fsck(ctx context.Context, name string) (*FsckResult, error) {
-	rp, err := s.open(name, nil)
+	rp, err := s.open(ctx, name, nil)
 	if err != nil {
 		return nil, err
 	}
-	all, err := rp.refs.List("refs/")
+	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +87,10 @@ func (s *Server) Fsck(ctx context.Context, name string) (*FsckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	withheld := rp.withheldSnapshot()
+	withheld, err := rp.withheldSet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res := &FsckResult{Report: rep}
 	kept := rep.Problems[:0]
 	for _, p := range rep.Problems {

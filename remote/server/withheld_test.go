@@ -68,7 +68,7 @@ func TestWithheldWeights(t *testing.T) {
 	var mu sync.Mutex
 	var checks []check
 	var bad objects.ID
-	opts := server.Options{CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+	opts := withHooks(t, server.Options{}, hooks{CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
 		proof := proofs[commit]
 		mu.Lock()
 		defer mu.Unlock()
@@ -77,7 +77,7 @@ func TestWithheldWeights(t *testing.T) {
 			return errors.New("tampered")
 		}
 		return nil
-	}}
+	}})
 	ts := newServer(t, opts)
 	owner := keyN(1)
 	url := ts.URL + "/lab/m"
@@ -284,7 +284,7 @@ func TestProver(t *testing.T) {
 	proved := make(chan objects.ID, 10)
 	release := make(chan struct{})
 	first := true
-	ts := newServer(t, server.Options{Prove: func(ctx context.Context, repo string, commit objects.ID) error {
+	ts := newServer(t, withHooks(t, server.Options{}, hooks{Prove: func(ctx context.Context, repo string, commit objects.ID) error {
 		if repo != "lab/p" {
 			t.Errorf("Prove of repository %q", repo)
 		}
@@ -298,7 +298,7 @@ func TestProver(t *testing.T) {
 		}
 		proved <- commit
 		return nil
-	}})
+	}}))
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { ts.srv.RunProver(runCtx); close(done) }()
@@ -372,11 +372,11 @@ func TestProverQueueSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	started := make(chan objects.ID, 10)
-	ts := newServer(t, server.Options{Root: root, Prove: func(ctx context.Context, repo string, commit objects.ID) error {
+	ts := newServer(t, withHooks(t, server.Options{Root: root}, hooks{Prove: func(ctx context.Context, repo string, commit objects.ID) error {
 		started <- commit
 		<-ctx.Done() // never finishes: the server stops first
 		return ctx.Err()
-	}})
+	}}))
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { ts.srv.RunProver(runCtx); close(done) }()
@@ -409,19 +409,19 @@ func TestProverQueueSurvivesRestart(t *testing.T) {
 	var logged []string
 	var mu sync.Mutex
 	proved := make(chan objects.ID, 10)
-	ts2 := newServer(t, server.Options{Root: root,
+	ts2 := newServer(t, withHooks(t, server.Options{Root: root,
 		ErrorLog: func(format string, args ...any) {
 			mu.Lock()
 			logged = append(logged, fmt.Sprintf(format, args...))
 			mu.Unlock()
-		},
+		}}, hooks{
 		Prove: func(ctx context.Context, repo string, commit objects.ID) error {
 			if repo != "lab/q" {
 				t.Errorf("Prove of repository %q", repo)
 			}
 			proved <- commit
 			return nil
-		}})
+		}}))
 	if n := ts2.srv.ProveQueueLen(); n != 2 {
 		t.Fatalf("restarted server queues %d jobs, want 2 (c1 interrupted, c2)", n)
 	}
@@ -454,14 +454,14 @@ func TestProverQueueSurvivesRestart(t *testing.T) {
 	}
 }
 
-// The owner's zk settings go through Options.ZKSettings: read by anyone who
+// The owner's zk settings go through Repository.ZKSettings: read by anyone who
 // may read, changed by the owner only, refused when the hook refuses (and
 // then unchanged), and refused outright by a server without the hook.
 func TestZKSettings(t *testing.T) {
 	ctx := context.Background()
 	kept := map[string]string{}
 	var mu sync.Mutex
-	ts := newServer(t, server.Options{ZKSettings: func(name string, set map[string]string) (map[string]string, error) {
+	ts := newServer(t, withHooks(t, server.Options{}, hooks{ZKSettings: func(name string, set map[string]string) (map[string]string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if name != "lab/z" {
@@ -478,7 +478,7 @@ func TestZKSettings(t *testing.T) {
 			}
 		}
 		return maps.Clone(kept), nil
-	}})
+	}}))
 	owner, other := keyN(1), keyN(2)
 	h := newHistory(t, owner)
 	co := newClient(t, ts.URL+"/lab/z", owner, remote.Options{})
