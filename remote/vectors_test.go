@@ -338,6 +338,9 @@ func examples() map[string]any {
 	stale.Ref, stale.Current = "refs/heads/main", &cur
 	inc := remote.NewProblem(422, remote.CodeIncomplete, "1 or more objects reachable from the new ids are missing; upload them first")
 	inc.Missing = []objects.ID{vecID("piece")}
+	unmet := remote.NewProblem(422, remote.CodePolicyUnmet, "commit %s does not meet the policy %s of refs/heads/main: approvals>=2 (have: 1 approval(s) by %s); attestation accuracy>=0.9 (have: no attestation of accuracy by a listed validator)", cur.Short(), vecID("policy").Short(), k)
+	unmet.Ref = "refs/heads/main"
+	unmet.Unmet = []remote.Unmet{{Condition: "approvals>=2", Have: "1 approval(s) by " + k}, {Condition: "attestation accuracy>=0.9", Have: "no attestation of accuracy by a listed validator"}}
 	return map[string]any{
 		"info":              remote.Info{Protocol: 1, Server: "fed-serve", Limits: remote.Limits{MaxObjectSize: 64 << 20, MaxRequestBytes: 1 << 30, MaxJSONBytes: 4 << 20, MaxBatch: 10000}, Features: []string{remote.FeatureWithheld, remote.FeatureDeepen, remote.FeaturePrivate, remote.FeatureProve}},
 		"challenge-request": remote.ChallengeRequest{Address: k},
@@ -354,10 +357,11 @@ func examples() map[string]any {
 		"upload-response":   remote.UploadResponse{Received: 12, Added: 10, Bytes: 4 << 20},
 		"settings": remote.Settings{Owner: k, Public: true, Protected: prot, Collaborators: []string{objects.KeypairFromSeed(bytes.Repeat([]byte{8}, 32)).Public().String()}, NFT: mint,
 			ZK: map[string]string{"zk.chunk": "8192", "zk.linf": "0.05"}},
-		"settings-update":    remote.SettingsUpdate{Public: &pub, Protected: &prot, NFT: &mint, ZK: map[string]string{"zk.linf": "0.05", "zk.l2": ""}},
-		"push-log":           remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Withheld: []objects.ID{vecID("tensor w")}, Private: []objects.ID{vecID("tensor v")}, Signature: sig}}},
-		"problem":            stale,
-		"problem-incomplete": inc,
+		"settings-update":      remote.SettingsUpdate{Public: &pub, Protected: &prot, NFT: &mint, ZK: map[string]string{"zk.linf": "0.05", "zk.l2": ""}},
+		"push-log":             remote.PushLog{Entries: []remote.PushLogEntry{{Time: at, Pusher: k, Updates: []remote.RefUpdate{{Name: "refs/heads/main", Old: vecID("c1"), New: vecID("c2")}}, Withheld: []objects.ID{vecID("tensor w")}, Private: []objects.ID{vecID("tensor v")}, Signature: sig}}},
+		"problem":              stale,
+		"problem-incomplete":   inc,
+		"problem-policy-unmet": unmet,
 	}
 }
 
@@ -381,6 +385,13 @@ var decoders = map[string]func([]byte) error{
 	"push-log":           func(b []byte) error { _, err := remote.UnmarshalJSON[remote.PushLog](b); return err },
 	"problem":            func(b []byte) error { _, err := remote.UnmarshalJSON[remote.Problem](b); return err },
 	"problem-incomplete": func(b []byte) error { _, err := remote.UnmarshalJSON[remote.Problem](b); return err },
+	"problem-policy-unmet": func(b []byte) error {
+		p, err := remote.UnmarshalJSON[remote.Problem](b)
+		if err == nil && (p.Code != remote.CodePolicyUnmet || len(p.Unmet) != 2) {
+			err = fmt.Errorf("decoded as %+v", p)
+		}
+		return err
+	},
 }
 
 // TestVectorsExamples checks every example body against its JSON Schema
@@ -400,7 +411,10 @@ func TestVectorsExamples(t *testing.T) {
 	sort.Strings(files)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		schemaName := strings.TrimSuffix(name, "-incomplete")
+		schemaName := name
+		if strings.HasPrefix(name, "problem-") {
+			schemaName = "problem" // problem-incomplete, problem-policy-unmet: one schema
+		}
 		t.Run(name, func(t *testing.T) {
 			b, _ := os.ReadFile(f)
 			sb, err := os.ReadFile("../doc/schemas/" + schemaName + ".schema.json")

@@ -42,7 +42,7 @@ func TestExampleTorch(t *testing.T) {
 		t.Fatalf("examples/torch/federated.sh: %v\n%s", err, out)
 	}
 	for _, want := range []string{"verify: OK: 9 of 9 commit(s) verified", "torch.load of the published model", "together (FedAvg, 2 rounds)",
-		"fedavg check: 4 tensors of model.pt and model.safetensors bit-identical", `Metadata model.safetensors: "client" changed differently`} {
+		"fedavg check: 4 tensors of model.pt and model.safetensors bit-identical", "contributors check: shares match the records", `Metadata model.safetensors: "client" changed differently`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

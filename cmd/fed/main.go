@@ -164,6 +164,7 @@ func newApp(e *env) *cli.App {
 			newPolicyCommand(e),
 			newReviewCommand(e),
 			newAttestCommand(e),
+			newContributorsCommand(e),
 			newProveCommand(e),
 			newVerifyCommand(e),
 			newZKCommand(e),

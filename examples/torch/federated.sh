@@ -84,6 +84,7 @@ echo "global accuracy after round 0: $acc0"
 runs="$work/runs"  # where the clinics' scripts save their checkpoints
 mkdir -p "$runs"
 declare -A samples
+records=()  # key:round:records, for the contributors check
 for r in $(seq 1 "$ROUNDS"); do
   step "round $r: each clinic trains on its own records and pushes only the weights"
   for k in "${!clinics[@]}"; do
@@ -111,6 +112,7 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     fed diff --stat | sed 's/^/  /'
     fed commit -q -a -m "$u: round $r on ${samples[$u]} private records" --samples "${samples[$u]}"
+    records+=("${pub[$u]}:$r:${samples[$u]}")
     fed prove --setup -q
     fed push -q origin "$u-r$r"
   done
@@ -134,6 +136,31 @@ for r in $(seq 1 "$ROUNDS"); do
   acc=$("$PY" "$TRAIN" eval model.pt)
   echo "accuracy after round $r, on held-out patients with every value measured: $acc"
 done
+
+step "what each clinic gave, from the merge records, against the records each trained on"
+cd "$work/owner"
+fed contributors
+fed contributors --csv >"$work/contributors.csv"
+# by hand: a clinic's share is the mean over rounds of its records over the round's records
+"$PY" - "$work/contributors.csv" "$ROUNDS" "${records[@]}" <<'PY'
+import csv, sys
+rows = {r["key"]: r for r in csv.DictReader(open(sys.argv[1]))}
+rounds = int(sys.argv[2])
+per_round = {}
+for rec in sys.argv[3:]:
+    key, r, n = rec.split(":")
+    per_round.setdefault(r, {})[key] = int(n)
+share = {}
+for ns in per_round.values():
+    total = sum(ns.values())
+    for key, n in ns.items():
+        share[key] = share.get(key, 0) + n / total / rounds
+for key, s in sorted(share.items()):
+    row = rows.get(key)
+    if row is None or abs(float(row["share"]) - s) > 1e-12 or int(row["proofs"]) != rounds or int(row["merged"]) != rounds:
+        sys.exit(f"contributors check: {key}: {row}, by hand share {s}, {rounds} proofs and merged updates")
+print("contributors check: shares match the records:", ", ".join(f"{k[:8]} {v:.4f}" for k, v in sorted(share.items())))
+PY
 
 step "what each clinic would get alone: the same $((ROUNDS * 5)) epochs on its own records only"
 cd "$work/owner"
