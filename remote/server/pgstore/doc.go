@@ -3,8 +3,10 @@
 // repositories: sign-in nonces and login sessions (Sessions, a
 // server.SessionStore), and per repository (Repo) its refs and ref logs
 // (Refs, a refs.Backend) and its settings, collaborators, zk settings,
-// push log and id lists (Meta, a repometa.Store). It is the only importer
-// of the PostgreSQL driver (github.com/jackc/pgx/v5).
+// push log and id lists (Meta, a repometa.Store). Hosting puts these
+// together with object stores (DiskObjects: a directory shared by the
+// replicas) into a server.Hosting. It is the only importer of the
+// PostgreSQL driver (github.com/jackc/pgx/v5).
 //
 // Schema: numbered migrations compiled into the binary (migrate.go),
 // applied in order by Migrate in one transaction under an advisory lock

@@ -1,0 +1,323 @@
+package pgstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/fed-vcs/fed/internal/testpg"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/remote/server/pgstore"
+)
+
+// hostedReplica is a fed serve handler on the database at url with its
+// objects under root: what fed serve --db url --root root runs.
+func hostedReplica(t *testing.T, url, root string) *httptest.Server {
+	t.Helper()
+	db := open(t, url)
+	s, err := server.New(server.Options{Root: root, Hosting: db.Hosting(pgstore.DiskObjects{Root: root}),
+		Sessions: db.Sessions(), GCInterval: -1, Rate: 1e6, Burst: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// pusher is one client of the test: a key, its own object store, and a
+// client of each replica.
+type pusher struct {
+	key     *objects.Keypair
+	store   *objects.DiskStore
+	clients []*remote.Client
+	seq     int
+}
+
+func newPusher(t *testing.T, n int, urls []string, hc *http.Client) *pusher {
+	key := objects.KeypairFromSeed(bytes.Repeat([]byte{1}, 32)) // the owner
+	st, err := objects.OpenDisk(filepath.Join(t.TempDir(), "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pusher{key: key, store: st, seq: n * 1000}
+	for _, u := range urls {
+		c, err := remote.New(u+"/o/model", remote.Options{Key: key, HTTPClient: hc, MaxRetries: 12, RetryBase: 20e6, RetryMax: 1e9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.clients = append(p.clients, c)
+	}
+	return p
+}
+
+// commit stores a signed commit on parent with one small file of its own
+// and returns its id and the ids it adds.
+func (p *pusher) commit(ctx context.Context, parent objects.ID) (objects.ID, []objects.ID, error) {
+	p.seq++
+	var ids []objects.ID
+	data := make([]byte, 256)
+	binary.LittleEndian.PutUint64(data, uint64(p.seq))
+	chunk, err := p.store.Put(ctx, objects.EncodeChunk(data), objects.PutOptions{})
+	if err != nil {
+		return objects.ZeroID, nil, err
+	}
+	ids = append(ids, chunk)
+	put := func(o objects.Object) (objects.ID, error) {
+		id, err := objects.Write(ctx, p.store, o)
+		ids = append(ids, id)
+		return id, err
+	}
+	blob, err := put(&objects.Blob{Size: uint64(len(data)), Chunks: []objects.ChunkRef{{ID: chunk, Size: uint64(len(data))}}})
+	if err != nil {
+		return objects.ZeroID, nil, err
+	}
+	tree, err := put(&objects.Tree{Entries: []objects.TreeEntry{{Name: "f" + strconv.Itoa(p.seq), Mode: objects.ModeFile, Kind: objects.KindBlob, ID: blob}}})
+	if err != nil {
+		return objects.ZeroID, nil, err
+	}
+	c := &objects.Commit{Tree: tree, Time: int64(1_800_000_000 + p.seq), Message: "push " + strconv.Itoa(p.seq)}
+	if !parent.IsZero() {
+		c.Parents = []objects.ID{parent}
+	}
+	if err := objects.SignCommit(c, p.key); err != nil {
+		return objects.ZeroID, nil, err
+	}
+	cid, err := put(c)
+	return cid, ids, err
+}
+
+// pushOnce moves branch from its current value to a new commit on it, at
+// replicas chosen at random for each request. It returns the commit on
+// success, and conflict true when the server refused the move as stale.
+func (p *pusher) pushOnce(ctx context.Context, rng *rand.Rand, branch string) (objects.ID, bool, error) {
+	c := p.clients[rng.IntN(len(p.clients))]
+	rl, err := c.Refs(ctx)
+	var prob *remote.Problem
+	if err != nil && !(errors.As(err, &prob) && prob.Code == remote.CodeNotFound) {
+		return objects.ZeroID, false, fmt.Errorf("list refs: %w", err)
+	}
+	var cur objects.ID
+	if rl != nil {
+		for _, r := range rl.Refs {
+			if r.Name == branch {
+				cur = r.ID
+			}
+		}
+	}
+	// The server has cur's objects: a commit on it sends only its own.
+	id, ids, err := p.commit(ctx, cur)
+	if err != nil {
+		return objects.ZeroID, false, err
+	}
+	c = p.clients[rng.IntN(len(p.clients))]
+	if _, err := c.SendMissing(ctx, p.store, ids); err != nil {
+		return objects.ZeroID, false, fmt.Errorf("send: %w", err)
+	}
+	c = p.clients[rng.IntN(len(p.clients))]
+	_, err = c.UpdateRefs(ctx, []remote.RefUpdate{{Name: branch, Old: cur, New: id}})
+	if errors.As(err, &prob) && (prob.Code == remote.CodeStale || prob.Code == remote.CodeNonFastForward) {
+		return objects.ZeroID, true, nil
+	}
+	if err != nil {
+		return objects.ZeroID, false, fmt.Errorf("update %s %s -> %s: %w", branch, cur.Short(), id.Short(), err)
+	}
+	return id, false, nil
+}
+
+// statusCounter counts 503 answers, and those without Retry-After.
+type statusCounter struct {
+	unavailable, noRetryAfter atomic.Int64
+}
+
+func (s *statusCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+		s.unavailable.Add(1)
+		if resp.Header.Get("Retry-After") == "" {
+			s.noRetryAfter.Add(1)
+		}
+	}
+	return resp, err
+}
+
+// pushers runs n pushers, pusher i pushing each commits to branch
+// refs/heads/b<i%branches> against urls, and returns the commits pushed
+// by branch and the conflicts the server reported. during, when not nil,
+// runs once every pusher has pushed once.
+func pushers(t *testing.T, urls []string, n, each, branches int, hc *http.Client, during func()) (pushed map[string]map[objects.ID]bool, conflicts int64) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	pushed = map[string]map[objects.ID]bool{}
+	for b := range branches {
+		pushed["refs/heads/b"+strconv.Itoa(b)] = map[objects.ID]bool{}
+	}
+	var nconf atomic.Int64
+	var first sync.WaitGroup
+	first.Add(n)
+	var wg sync.WaitGroup
+	for i := range n {
+		p := newPusher(t, i, urls, hc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			branch := "refs/heads/b" + strconv.Itoa(i%branches)
+			firstDone := false
+			for done := 0; done < each; {
+				id, conflict, err := p.pushOnce(ctx, rng, branch)
+				if err != nil {
+					t.Errorf("pusher %d: %v", i, err)
+					break
+				}
+				if conflict {
+					nconf.Add(1)
+					continue
+				}
+				done++
+				mu.Lock()
+				pushed[branch][id] = true
+				mu.Unlock()
+				if !firstDone {
+					firstDone = true
+					first.Done()
+				}
+			}
+			if !firstDone {
+				first.Done()
+			}
+		}()
+	}
+	if during != nil {
+		first.Wait()
+		during()
+	}
+	wg.Wait()
+	return pushed, nconf.Load()
+}
+
+// checkHistory checks that each branch's first-parent history is exactly
+// the commits pushed to it (nothing lost, nothing else), and that the
+// repository's objects are complete and sound (fsck).
+func checkHistory(t *testing.T, url, root string, pushed map[string]map[objects.ID]bool) {
+	ctx := context.Background()
+	db := open(t, url)
+	r, err := db.OpenRepo(ctx, "o/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := objects.OpenDisk(filepath.Join(root, "o", "model.fed", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tips []objects.ID
+	total := 0
+	for branch, commits := range pushed {
+		tip, err := r.Refs().Read(ctx, refs.Name(branch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tips = append(tips, tip)
+		total += len(commits)
+		checkBranch(t, st, branch, tip, commits)
+	}
+	rep, err := objects.Fsck(ctx, st, tips, objects.FsckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("fsck: %d problems, first %s", len(rep.Problems), rep.Problems[0])
+	}
+	if rep.Reachable < total*4 { // a chunk, a blob, a tree and a commit each
+		t.Fatalf("fsck reached %d objects, fewer than the %d pushed", rep.Reachable, total*4)
+	}
+}
+
+func checkBranch(t *testing.T, st objects.Store, branch string, tip objects.ID, pushed map[objects.ID]bool) {
+	ctx := context.Background()
+	seen := 0
+	for id := tip; !id.IsZero(); {
+		c, err := objects.ReadCommit(ctx, st, id)
+		if err != nil {
+			t.Fatalf("%s's history: %v", branch, err)
+		}
+		if !pushed[id] {
+			t.Fatalf("%s's history holds %s, which no pusher was told was pushed", branch, id.Short())
+		}
+		seen++
+		if len(c.Parents) == 0 {
+			break
+		}
+		id = c.Parents[0]
+	}
+	if seen != len(pushed) {
+		t.Fatalf("%s's history has %d commits, %d were pushed to it: pushes were lost", branch, seen, len(pushed))
+	}
+}
+
+// TestReplicasPushConcurrently: two replicas on one database and one
+// object directory, 100 clients pushing to ten branches at both at
+// random: every push the server accepted is in its branch's history,
+// every other attempt was told it lost (stale-ref), and fsck finds the
+// repository sound.
+func TestReplicasPushConcurrently(t *testing.T) {
+	url := testpg.DB(t)
+	root := t.TempDir()
+	urls := []string{hostedReplica(t, url, root).URL, hostedReplica(t, url, root).URL}
+	const n, each, branches = 100, 1, 10
+	pushed, conflicts := pushers(t, urls, n, each, branches, http.DefaultClient, nil)
+	if t.Failed() {
+		return
+	}
+	checkHistory(t, url, root, pushed)
+	t.Logf("%d clients pushed %d commits each at 2 replicas to %d branches; %d conflicts reported and retried", n, each, branches, conflicts)
+}
+
+// TestReplicasDatabaseRestart: PostgreSQL stopped and restarted while
+// clients push at two replicas: requests meanwhile get 503 with
+// Retry-After, the clients' retries succeed once it is back, nothing is
+// lost and no ref names a missing object.
+func TestReplicasDatabaseRestart(t *testing.T) {
+	c := testpg.Start(t)
+	url := c.CreateDB(t, "fed")
+	root := t.TempDir()
+	urls := []string{hostedReplica(t, url, root).URL, hostedReplica(t, url, root).URL}
+	counter := &statusCounter{}
+	hc := &http.Client{Transport: counter}
+	const n, each, branches = 8, 4, 2
+	pushed, _ := pushers(t, urls, n, each, branches, hc, func() {
+		c.Stop(t)
+		// a request while it is down, to see its answer for certain
+		resp, err := hc.Get(urls[0] + remote.RepoPath("o/model", "refs"))
+		if err != nil {
+			t.Errorf("refs with the database down: %v", err)
+		} else {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("refs with the database down: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}
+		c.Restart(t)
+	})
+	if t.Failed() {
+		return
+	}
+	if counter.unavailable.Load() == 0 || counter.noRetryAfter.Load() != 0 {
+		t.Fatalf("%d answers 503, %d of them without Retry-After", counter.unavailable.Load(), counter.noRetryAfter.Load())
+	}
+	checkHistory(t, url, root, pushed)
+	t.Logf("%d pushes, %d answers 503 while the database was down", n*each, counter.unavailable.Load())
+}
