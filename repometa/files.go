@@ -335,11 +335,19 @@ func readIDFile(path string) (map[objects.ID]bool, error) {
 	return out, sc.Err()
 }
 
-// appendFile appends data to path (created if missing) and fsyncs it.
+// appendFile appends data to path (created if missing) and fsyncs it. A
+// last line cut short by a crash is ended first, so that it stays one
+// damaged line that readers skip and does not swallow the first of data.
 func appendFile(path string, data []byte) error {
-	fl, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	fl, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
+	}
+	if fi, err := fl.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := fl.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			data = append([]byte{'\n'}, data...)
+		}
 	}
 	_, errW := fl.Write(data)
 	errS := fl.Sync()

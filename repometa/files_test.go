@@ -119,7 +119,8 @@ func TestFilesRefuse(t *testing.T) {
 	}
 }
 
-// A line cut by a crash is skipped; the ids around it are kept.
+// A line cut by a crash is skipped; the ids around it are kept, and the
+// next append starts a line of its own.
 func TestFilesTornIDLine(t *testing.T) {
 	dir := t.TempDir()
 	if err := repometa.CreateFiles(dir, repometa.Settings{Owner: "Own"}); err != nil {
@@ -134,5 +135,26 @@ func TestFilesTornIDLine(t *testing.T) {
 	m, err := f.IDs(t.Context(), repometa.Private)
 	if err != nil || !maps.Equal(m, map[objects.ID]bool{a: true}) {
 		t.Fatalf("IDs with a torn line = %v, %v", m, err)
+	}
+	// the next append does not run into the torn line
+	c := objects.Sum([]byte("c"))
+	if err := f.AddIDs(t.Context(), repometa.Private, []objects.ID{c}); err != nil {
+		t.Fatal(err)
+	}
+	f, err = repometa.OpenFiles(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := f.IDs(t.Context(), repometa.Private); err != nil || !maps.Equal(m, map[objects.ID]bool{a: true, c: true}) {
+		t.Fatalf("IDs appended after a torn line, reopened = %v, %v", m, err)
+	}
+	// the same for the push log
+	os.WriteFile(filepath.Join(dir, "push.log"), []byte("{\"n\":1}\n{\"n\":"), 0o644)
+	if err := f.AppendPushLog(t.Context(), []byte(`{"n":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := f.PushLog(t.Context())
+	if err != nil || len(l) != 3 || string(l[0]) != `{"n":1}` || string(l[2]) != `{"n":2}` {
+		t.Fatalf("push log appended after a torn entry = %q, %v", l, err)
 	}
 }
