@@ -48,7 +48,8 @@ func samples(t testing.TB) []Record {
 			Dataset: strings.Repeat("ab", 32), Command: "python3 eval.py", Output: `{"accuracy":0.93}`},
 		&Policy{Head: Head{Time: 102, Parent: commitY, Message: "two reviews\n"}, Branch: "main", Approvals: 2,
 			Attest:     []Condition{{Metric: "accuracy", Op: ">=", Value: 0.9, Text: "0.9"}, {Metric: "loss", Op: "<=", Value: 0.5, Text: "0.5"}},
-			Validators: SortKeys([]objects.PublicKey{val.Public(), owner.Public()}), Maintainers: []objects.PublicKey{owner.Public()}, RequireProofs: true},
+			Validators: SortKeys([]objects.PublicKey{val.Public(), owner.Public()}), Maintainers: []objects.PublicKey{owner.Public()}, RequireProofs: true,
+			Voters: SortKeys([]objects.PublicKey{val.Public(), owner.Public()}), Votes: 2},
 		&Policy{Head: Head{Time: 103}, Branch: "release/v1", Off: true},
 		&Names{Head: Head{Time: 104}, Labels: map[objects.PublicKey]string{owner.Public(): "St. Mary's clinic", val.Public(): "Validator ünï"}},
 	}
@@ -283,5 +284,39 @@ func TestLatestOrder(t *testing.T) {
 	got, notes = Approvals(ev)
 	if len(got) != 1 || len(notes) != 1 || !strings.Contains(notes[0], "disagree") {
 		t.Fatalf("approvers %v, notes %v; want bob, and alice's disagreeing", got, notes)
+	}
+}
+
+// TestVotes: N of M named voters decide; a voter counts once, by its last
+// word, and keys outside the list do not count.
+func TestVotes(t *testing.T) {
+	alice, bob, carol, mallory := key(t, 2), key(t, 4), key(t, 5), key(t, 7)
+	p := &Policy{Branch: "main", Voters: SortKeys([]objects.PublicKey{alice.Public(), bob.Public(), carol.Public()}), Votes: Majority(3)}
+	vote := func(k *objects.Keypair, verdict string, t0 int64) *Review {
+		r := &Review{Head: Head{Time: t0}, Commit: commitX, Verdict: verdict}
+		Sign(r, k)
+		return r
+	}
+	ev := Evidence{Commit: commitX, Reviews: []*Review{vote(bob, Approve, 1), vote(bob, Approve, 2), vote(mallory, Approve, 1), vote(alice, Reject, 1)}}
+	got := Check(p, ev)
+	if len(got) != 1 || got[0].Condition != "votes>=2 of 3" {
+		t.Fatalf("got %v", got)
+	}
+	want := "1 for (" + bob.Public().String() + "), 1 against (" + alice.Public().String() + "), 1 not voted (" + carol.Public().String() + ")"
+	if got[0].Have != want {
+		t.Fatalf("have %q, want %q", got[0].Have, want)
+	}
+	ev.Reviews = append(ev.Reviews, vote(carol, Approve, 3))
+	if got := Check(p, ev); len(got) != 0 {
+		t.Fatalf("two of three for: %v", got)
+	}
+	// a policy whose votes exceed its voters, or voters without votes
+	k := key(t, 9)
+	for _, bad := range []*Policy{{Branch: "main", Voters: p.Voters, Votes: 4}, {Branch: "main", Voters: p.Voters}} {
+		c, _ := Sign(bad, k)
+		b, _ := objects.Encode(c)
+		if _, err := Parse(objects.Sum(b), c); err == nil || !strings.Contains(err.Error(), "policy.votes") {
+			t.Errorf("votes %d of %d: %v", bad.Votes, len(bad.Voters), err)
+		}
 	}
 }

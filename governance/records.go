@@ -43,6 +43,8 @@ const (
 	PolicyValidatorsKey    = "policy.validators"
 	PolicyMaintainersKey   = "policy.maintainers"
 	PolicyRequireProofsKey = "policy.require-proofs"
+	PolicyVotersKey        = "policy.voters"
+	PolicyVotesKey         = "policy.votes"
 
 	NamesPrefix = "names."
 )
@@ -140,7 +142,15 @@ type Policy struct {
 	Validators    []objects.PublicKey
 	Maintainers   []objects.PublicKey
 	RequireProofs bool
+	// Voters decide by vote: Votes of them (N of M) must approve, by
+	// their last word on the commit (doc/design.md §19).
+	Voters []objects.PublicKey
+	Votes  int
 }
+
+// Majority returns the smallest number of m voters that is more than
+// half of them.
+func Majority(m int) int { return m/2 + 1 }
 
 // Names is the owner's signed map of labels for keys. Labels are never
 // identities: signatures are checked on keys.
@@ -233,6 +243,9 @@ func (p *Policy) Build() *objects.Commit {
 		}
 		if p.RequireProofs {
 			meta = append(meta, objects.KV{Key: PolicyRequireProofsKey, Value: "true"})
+		}
+		if len(p.Voters) > 0 {
+			meta = append(meta, objects.KV{Key: PolicyVotersKey, Value: joinKeys(p.Voters)}, objects.KV{Key: PolicyVotesKey, Value: strconv.Itoa(p.Votes)})
 		}
 	}
 	return p.Head.commit(KindPolicy, meta)
@@ -551,7 +564,7 @@ func parsePolicy(h Head, fields map[string]string) (Record, error) {
 		p.Approvals = n
 		delete(fields, PolicyApprovalsKey)
 	}
-	for _, key := range []string{PolicyValidatorsKey, PolicyMaintainersKey} {
+	for _, key := range []string{PolicyValidatorsKey, PolicyMaintainersKey, PolicyVotersKey} {
 		v, ok := fields[key]
 		if !ok {
 			continue
@@ -560,12 +573,25 @@ func parsePolicy(h Head, fields map[string]string) (Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
-		if key == PolicyValidatorsKey {
+		switch key {
+		case PolicyValidatorsKey:
 			p.Validators = keys
-		} else {
+		case PolicyMaintainersKey:
 			p.Maintainers = keys
+		default:
+			p.Voters = keys
 		}
 		delete(fields, key)
+	}
+	if v, ok := fields[PolicyVotesKey]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > len(p.Voters) || strconv.Itoa(n) != v {
+			return nil, fmt.Errorf("%s=%q: want 1 to the number of voters (%d)", PolicyVotesKey, v, len(p.Voters))
+		}
+		p.Votes = n
+		delete(fields, PolicyVotesKey)
+	} else if len(p.Voters) > 0 {
+		return nil, fmt.Errorf("%s without %s", PolicyVotersKey, PolicyVotesKey)
 	}
 	if v, ok := fields[PolicyRequireProofsKey]; ok {
 		if v != "true" {

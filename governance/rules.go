@@ -185,6 +185,11 @@ func Check(p *Policy, ev Evidence) []Missing {
 			out = append(out, Missing{Condition: fmt.Sprintf("approvals>=%d", p.Approvals), Have: have})
 		}
 	}
+	if len(p.Voters) > 0 {
+		if m, ok := Tally(p, ev); !ok {
+			out = append(out, m)
+		}
+	}
 	if len(p.Attest) > 0 {
 		latest := Latest(ev.Attestations, func(a *Attestation) objects.ID { return a.Commit }, ev.Commit)
 		for _, c := range p.Attest {
@@ -231,4 +236,60 @@ func Check(p *Policy, ev Evidence) []Missing {
 // p's maintainers.
 func MayPush(p *Policy, owner, key objects.PublicKey) bool {
 	return key == owner || slices.Contains(p.Maintainers, key)
+}
+
+// Tally counts the votes of p's voters on the commit of ev: each voter's
+// last word (Latest), once; approve is for, reject against, comment or
+// silence no vote. It reports whether Votes voters are for and, when
+// not, what is missing.
+func Tally(p *Policy, ev Evidence) (Missing, bool) {
+	var yes, no, split []string
+	voted := map[objects.PublicKey]bool{}
+	for _, rs := range Latest(ev.Reviews, func(r *Review) objects.ID { return r.Commit }, ev.Commit) {
+		signer := rs[0].Signer
+		if !slices.Contains(p.Voters, signer) {
+			continue
+		}
+		verdict := rs[0].Verdict
+		for _, r := range rs[1:] {
+			if r.Verdict != verdict {
+				verdict = ""
+			}
+		}
+		voted[signer] = true
+		switch verdict {
+		case Approve:
+			yes = append(yes, ev.name(signer))
+		case Reject:
+			no = append(no, ev.name(signer))
+		case "":
+			split = append(split, ev.name(signer))
+		default:
+			voted[signer] = false
+		}
+	}
+	if len(yes) >= p.Votes {
+		return Missing{}, true
+	}
+	have := fmt.Sprintf("%d for", len(yes))
+	if len(yes) > 0 {
+		have += " (" + strings.Join(yes, ", ") + ")"
+	}
+	have += fmt.Sprintf(", %d against", len(no))
+	if len(no) > 0 {
+		have += " (" + strings.Join(no, ", ") + ")"
+	}
+	if len(split) > 0 {
+		have += ", reviews of one second disagree: " + strings.Join(split, ", ")
+	}
+	var silent []string
+	for _, k := range p.Voters {
+		if !voted[k] {
+			silent = append(silent, ev.name(k))
+		}
+	}
+	if len(silent) > 0 {
+		have += fmt.Sprintf(", %d not voted (%s)", len(silent), strings.Join(silent, ", "))
+	}
+	return Missing{Condition: fmt.Sprintf("votes>=%d of %d", p.Votes, len(p.Voters)), Have: have}, false
 }

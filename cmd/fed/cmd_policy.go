@@ -18,6 +18,8 @@ type policyOptions struct {
 	attest                 []string
 	validators             string
 	maintainers            string
+	voters                 string
+	votes                  int
 	requireProofs          bool
 	message                string
 	log, keys, json        bool
@@ -27,13 +29,15 @@ func newPolicyCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "policy",
 		Usage:     "protect a branch of a remote repository with a signed policy",
-		ArgsUsage: "set BRANCH [--approvals N] [--attestation METRIC>=VALUE]... [--validators KEY,...] [--require-proofs] [--maintainers KEY,...] | show [BRANCH] | unset BRANCH",
+		ArgsUsage: "set BRANCH [--approvals N] [--voters KEY,... [--votes N]] [--attestation METRIC>=VALUE]... [--validators KEY,...] [--require-proofs] [--maintainers KEY,...] | show [BRANCH] | unset BRANCH",
 		Description: "A policy is a record the owner signs and pushes (refs/meta/policy/BRANCH on the\n" +
 			"server; each replaces the one before, so 'show --log' lists every change). While\n" +
 			"it is on, only the owner and the maintainers may move the branch, and only to a\n" +
 			"commit with N approving reviews (fed review) by other collaborators, an\n" +
 			"attestation within each bound by a listed validator (fed attest), and a proof\n" +
-			"if required. 'show' prints the policies fetched from the remote.",
+			"if required. With --voters, N of them (default: a majority) must approve the\n" +
+			"commit: each voter's last review counts once, approve for, reject against.\n" +
+			"'show' prints the policies fetched from the remote.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the `REMOTE` whose repository to change"},
 			&cli.IntFlag{Name: "approvals", Usage: "`N` approving reviews by keys other than the commit's author"},
@@ -41,6 +45,8 @@ func newPolicyCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "validators", Usage: "the `KEY,...` whose attestations count"},
 			&cli.StringFlag{Name: "maintainers", Usage: "the `KEY,...` who may move the branch besides the owner"},
 			&cli.BoolFlag{Name: "require-proofs", Usage: "the new commit needs a proof"},
+			&cli.StringFlag{Name: "voters", Usage: "the `KEY,...` who decide by vote (their approving or rejecting reviews)"},
+			&cli.IntFlag{Name: "votes", Usage: "with --voters: `N` of them must approve", DefaultText: "a majority"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "why (recorded in the policy)"},
 			&cli.BoolFlag{Name: "log", Usage: "show: every policy the branch has had, newest first"},
 			&cli.BoolFlag{Name: "keys", Usage: "show keys beside their names"},
@@ -52,7 +58,7 @@ func newPolicyCommand(e *env) *cli.Command {
 				args = []string{"show"}
 			}
 			o := policyOptions{action: args[0], remote: c.String("remote"), approvals: c.Int("approvals"), attest: c.StringSlice("attestation"),
-				validators: c.String("validators"), maintainers: c.String("maintainers"), requireProofs: c.Bool("require-proofs"),
+				validators: c.String("validators"), maintainers: c.String("maintainers"), requireProofs: c.Bool("require-proofs"), voters: c.String("voters"), votes: c.Int("votes"),
 				message: c.String("message"), log: c.Bool("log"), keys: c.Bool("keys"), json: c.Bool("json")}
 			switch {
 			case len(args) > 2:
@@ -80,12 +86,14 @@ type policyJSON struct {
 	Validators    []string `json:"validators,omitempty"`
 	Maintainers   []string `json:"maintainers,omitempty"`
 	RequireProofs bool     `json:"require_proofs,omitempty"`
+	Voters        []string `json:"voters,omitempty"`
+	Votes         int      `json:"votes,omitempty"`
 	Message       string   `json:"message,omitempty"`
 }
 
 func toPolicyJSON(p *governance.Policy) policyJSON {
 	j := policyJSON{Branch: p.Branch, ID: p.ID.String(), State: "on", Signer: p.Signer.String(), Time: time.Unix(p.Time, 0).UTC().Format(time.RFC3339),
-		Approvals: p.Approvals, RequireProofs: p.RequireProofs, Message: p.Message, Validators: keyStrings(p.Validators), Maintainers: keyStrings(p.Maintainers)}
+		Approvals: p.Approvals, RequireProofs: p.RequireProofs, Message: p.Message, Validators: keyStrings(p.Validators), Maintainers: keyStrings(p.Maintainers), Voters: keyStrings(p.Voters), Votes: p.Votes}
 	if p.Off {
 		j.State = "off"
 	}
@@ -152,6 +160,19 @@ func runPolicy(ctx context.Context, opts policyOptions, e *env) error {
 		}
 		if p.Maintainers, err = parseKeyList("maintainers", opts.maintainers); err != nil {
 			return err
+		}
+		if p.Voters, err = parseKeyList("voters", opts.voters); err != nil {
+			return err
+		}
+		switch {
+		case len(p.Voters) == 0 && opts.votes != 0:
+			return usageErrorf("--votes needs --voters")
+		case len(p.Voters) > 0 && opts.votes == 0:
+			p.Votes = governance.Majority(len(p.Voters))
+		case opts.votes < 0 || opts.votes > len(p.Voters):
+			return usageErrorf("--votes %d: want 1 to the number of voters (%d)", opts.votes, len(p.Voters))
+		default:
+			p.Votes = opts.votes
 		}
 		if len(p.Attest) > 0 && len(p.Validators) == 0 {
 			return usageErrorf("--attestation needs --validators: only listed validators' attestations count")
@@ -236,6 +257,9 @@ func policySummary(p *governance.Policy, label func(objects.PublicKey) string) s
 	parts := []string{"protected"}
 	if p.Approvals > 0 {
 		parts = append(parts, fmt.Sprintf("approvals>=%d", p.Approvals))
+	}
+	if len(p.Voters) > 0 {
+		parts = append(parts, fmt.Sprintf("votes>=%d of %s", p.Votes, labels(p.Voters, label)))
 	}
 	for _, c := range p.Attest {
 		parts = append(parts, "attestation "+c.String())
