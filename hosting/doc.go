@@ -19,5 +19,8 @@
 // file, which its administrator may edit, is read again at each hook call;
 // a zk settings change that the settings parser refuses saves nothing;
 // hooks the options leave off are off in Features and return an error
-// wrapping errors.ErrUnsupported.
+// wrapping errors.ErrUnsupported. The proof hooks need repositories kept
+// as directories (server.Files); on other storage (pgstore) they are
+// refused or off, and the zk settings live in the repository's
+// repometa.Store, checked as `fed config` checks them.
 package hosting

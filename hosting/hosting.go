@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fed-vcs/fed/nft"
@@ -17,10 +19,16 @@ import (
 )
 
 // Options say which hooks a Host offers and with what.
+//
+// The proof hooks read a repository through package repo, which needs it
+// kept as a directory: with Storage other than a *server.Files (refs in a
+// database), New refuses RequireProofs and ProveCache, and CheckProof is
+// off, so the server takes a proof ref only from its commit's author or
+// the owner. ZK and NFT work on any storage: the zk settings are then
+// kept by the repository's repometa.Store.
 type Options struct {
 	// Storage keeps the repositories (required): server.NewFiles for a
-	// root directory. The hooks need its repositories to be
-	// *server.FileRepo (package repo reads a repository directory).
+	// root directory, or another server.Hosting (pgstore).
 	Storage server.Hosting
 	// VerifyCache holds the verifying keys the repositories lack; nil:
 	// pushed proofs are not verified (CheckProof is off).
@@ -44,7 +52,8 @@ type Options struct {
 
 // Host is a server.Hosting whose repositories have the hooks of Options.
 type Host struct {
-	opts Options
+	opts  Options
+	files bool // Storage keeps repository directories
 }
 
 var _ server.Hosting = (*Host)(nil)
@@ -57,17 +66,21 @@ func New(opts Options) (*Host, error) {
 	if opts.RequireProofs && opts.VerifyCache == nil {
 		return nil, errors.New("hosting: requiring proofs needs a key cache to verify them with")
 	}
+	_, files := opts.Storage.(*server.Files)
+	if !files && (opts.RequireProofs || opts.ProveCache != nil) {
+		return nil, fmt.Errorf("hosting: requiring or making proofs needs repositories kept as directories, not in %T", opts.Storage)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Host{opts: opts}, nil
+	return &Host{opts: opts, files: files}, nil
 }
 
 // Features reports the hooks the options turn on.
 func (h *Host) Features() server.Features {
 	return server.Features{
 		RequireProofs: h.opts.RequireProofs,
-		CheckProof:    h.opts.VerifyCache != nil,
+		CheckProof:    h.opts.VerifyCache != nil && h.files,
 		Prove:         h.opts.ProveCache != nil,
 		ZKSettings:    h.opts.ZK,
 		NFTHolder:     h.opts.NFT != nil,
@@ -138,7 +151,7 @@ func (r *Repo) bare() (*repo.Repo, error) {
 // overriding the stored ones) with the repository's keys and settings;
 // with RequireProofs, an update proof also needs the repository's zk.linf.
 func (r *Repo) CheckProof(ctx context.Context, commit objects.ID, proofs map[objects.ID]objects.ID) error {
-	if r.h.opts.VerifyCache == nil {
+	if r.h.opts.VerifyCache == nil || !r.h.files {
 		return errOff
 	}
 	rr, err := r.bare()
@@ -213,6 +226,9 @@ func (r *Repo) ZKSettings(ctx context.Context, set map[string]string) (map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if _, ok := r.Repository.(*server.FileRepo); !ok {
+		return r.zkInMeta(ctx, set)
+	}
 	rr, err := r.bare()
 	if err != nil {
 		return nil, err
@@ -242,6 +258,32 @@ func (r *Repo) ZKSettings(ctx context.Context, set map[string]string) (map[strin
 		}
 	}
 	return out, nil
+}
+
+// zkInMeta reads or changes the zk settings a repometa.Store keeps (a
+// repository not kept as a directory); values are checked as `fed config`
+// checks them.
+func (r *Repo) zkInMeta(ctx context.Context, set map[string]string) (map[string]string, error) {
+	if set == nil {
+		return r.Meta().ZK(ctx)
+	}
+	for k := range set {
+		if !slices.Contains(remote.ZKSettingKeys, k) {
+			return nil, fmt.Errorf("zk settings: unknown key %s (the keys are %s)", k, strings.Join(remote.ZKSettingKeys, ", "))
+		}
+	}
+	return r.Meta().UpdateZK(ctx, set, func(next map[string]string) error {
+		scratch, err := repo.LoadUserConfig("") // an empty config: only Set's checks
+		if err != nil {
+			return err
+		}
+		for k, v := range next {
+			if err := scratch.Set(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // NFTHolder asks the chain (through the holder cache) who holds mint for

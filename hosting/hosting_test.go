@@ -3,6 +3,7 @@ package hosting_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"net"
@@ -211,5 +212,95 @@ func TestOpen(t *testing.T) {
 	}
 	if names, err := h.Names(ctx); err != nil || len(names) != 1 || names[0] != "lab/m" {
 		t.Fatalf("Names = %v, %v", names, err)
+	}
+}
+
+// jsonZK keeps zk settings in a JSON file of the repository directory,
+// standing in for a database column.
+type jsonZK struct{}
+
+func (jsonZK) ReadZK(dir string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "zk.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	m := map[string]string{}
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	return m, err
+}
+
+func (z jsonZK) WriteZK(dir string, set map[string]string) error {
+	cur, err := z.ReadZK(dir)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(repometa.ApplyZK(cur, set))
+	return os.WriteFile(filepath.Join(dir, "zk.json"), b, 0o644)
+}
+
+// elsewhere is storage whose repositories are not directories package
+// repo can read (as with refs in PostgreSQL).
+type elsewhere struct{ *server.Files }
+
+type elsewhereRepo struct{ server.Repository }
+
+func (e elsewhere) Open(ctx context.Context, name string) (server.Repository, error) {
+	r, err := e.Files.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return elsewhereRepo{r}, nil
+}
+
+func (e elsewhere) Create(ctx context.Context, name string, s repometa.Settings) (server.Repository, error) {
+	r, err := e.Files.Create(ctx, name, s)
+	if err != nil {
+		return nil, err
+	}
+	return elsewhereRepo{r}, nil
+}
+
+// On storage that is not repository directories, the proof hooks are
+// refused or off, and zk settings live in the repository's records,
+// checked as fed config checks them.
+func TestOtherStorage(t *testing.T) {
+	ctx := context.Background()
+	f, err := server.NewFiles(t.TempDir(), jsonZK{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := elsewhere{f}
+	cache := zk.NewCache(t.TempDir())
+	if _, err := hosting.New(hosting.Options{Storage: st, VerifyCache: cache, RequireProofs: true}); err == nil {
+		t.Error("New requiring proofs on storage package repo cannot read succeeded")
+	}
+	if _, err := hosting.New(hosting.Options{Storage: st, ProveCache: cache}); err == nil {
+		t.Error("New proving on storage package repo cannot read succeeded")
+	}
+	h, err := hosting.New(hosting.Options{Storage: st, VerifyCache: cache, ZK: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (server.Features{ZKSettings: true}); h.Features() != want {
+		t.Fatalf("Features = %+v, want %+v", h.Features(), want)
+	}
+	r := create(t, h, "lab/pg")
+	got, err := r.ZKSettings(ctx, map[string]string{"zk.linf": "0.5", "zk.chunk": "16"})
+	if want := map[string]string{"zk.linf": "0.5", "zk.chunk": "16"}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("ZKSettings change = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []map[string]string{{"zk.linf": "-1"}, {"zk.chunk": "x"}, {"core.other": "1"}} {
+		if _, err := r.ZKSettings(ctx, bad); err == nil {
+			t.Errorf("ZKSettings(%v) was taken", bad)
+		}
+	}
+	got, err = r.Meta().ZK(ctx)
+	if want := map[string]string{"zk.linf": "0.5", "zk.chunk": "16"}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("zk settings in the records after refused changes = %v, %v; want %v", got, err, want)
+	}
+	if got, err := r.ZKSettings(ctx, nil); err != nil || len(got) != 2 {
+		t.Fatalf("ZKSettings read = %v, %v", got, err)
 	}
 }
