@@ -11,6 +11,7 @@ import (
 
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
@@ -159,7 +160,7 @@ func (r *Repo) CheckProof(ctx context.Context, commit objects.ID, proofs map[obj
 		return err
 	}
 	// the bound: requireBound below, under RequireProofs
-	rep, err := rr.Verify(ctx, commit.String(), repo.VerifyOptions{Cache: r.h.opts.VerifyCache, RequireProof: true, Proofs: proofs, UncheckedBound: true})
+	rep, err := proving.Verify(ctx, rr, commit.String(), proving.VerifyOptions{Cache: r.h.opts.VerifyCache, RequireProof: true, Proofs: proofs, UncheckedBound: true})
 	if err != nil || !r.h.opts.RequireProofs {
 		return err
 	}
@@ -178,8 +179,8 @@ func (r *Repo) RequireProofs(ctx context.Context, commit objects.ID) error {
 // requireBound refuses, under RequireProofs, an update proof verified in
 // a repository without zk.linf: the bound it was proven against was
 // compared with nothing (server.ErrSettingMissing names the setting).
-func requireBound(rr *repo.Repo, name string, rep *repo.VerifyReport) error {
-	s, err := rr.ZKSettings()
+func requireBound(rr *repo.Repo, name string, rep *proving.VerifyReport) error {
+	s, err := proving.ReadSettings(rr)
 	if err != nil {
 		return err
 	}
@@ -201,10 +202,10 @@ func (r *Repo) Prove(ctx context.Context, commit objects.ID) error {
 	if err != nil {
 		return err
 	}
-	if on, _, err := rr.ZKEnabled(); err != nil || !on {
+	if on, _, err := proving.Enabled(rr); err != nil || !on {
 		return err // no zk settings: nothing to prove with
 	}
-	res, err := rr.Prove(ctx, commit.String(), repo.ProveOptions{Cache: r.h.opts.ProveCache, Setup: r.h.opts.ProveSetup})
+	res, err := proving.Prove(ctx, rr, commit.String(), proving.ProveOptions{Cache: r.h.opts.ProveCache, Setup: r.h.opts.ProveSetup})
 	if err != nil {
 		return err
 	}
@@ -244,7 +245,7 @@ func (r *Repo) ZKSettings(ctx context.Context, set map[string]string) (map[strin
 				return nil, err
 			}
 		}
-		if _, err := rr.ZKSettings(); err != nil {
+		if _, err := proving.ReadSettings(rr); err != nil {
 			return nil, err // nothing saved
 		}
 		if err := rr.Config.Save(); err != nil {

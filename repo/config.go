@@ -118,18 +118,31 @@ func (c *Config) Get(key string) (string, bool) {
 	return lookup(c.user, section, sub, name)
 }
 
-// Set sets key in the repository file (not yet saved).
+// keyChecks holds, per section, the check of values set in it.
+var keyChecks = map[string]func(key, value string) error{}
+
+// RegisterKeyCheck makes Set refuse a value for a key of section
+// ("section.name" or "section.sub.name") that check refuses, so that a bad
+// setting fails when it is set rather than at every later command that
+// reads it. The package that reads the section registers it in an init
+// function (proving: zk). It is not safe to call concurrently with Set.
+func RegisterKeyCheck(section string, check func(key, value string) error) {
+	keyChecks[section] = check
+}
+
+// Set sets key in the repository file (not yet saved); a section with a
+// registered check (RegisterKeyCheck) refuses the values it refuses.
 func (c *Config) Set(key, value string) error {
 	section, sub, name, err := splitKey(key)
 	if err != nil {
 		return err
 	}
-	if section == "zk" {
+	if check := keyChecks[section]; check != nil {
 		k := section + "." + name
 		if sub != "" {
 			k = key
 		}
-		if err := checkZKValue(k, value); err != nil {
+		if err := check(k, value); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package repo
+package repo_test
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // tensorOf returns the id of tensor name of the model of commit id.
-func tensorOf(t *testing.T, r *Repo, id objects.ID, name string) objects.ID {
+func tensorOf(t *testing.T, r *repo.Repo, id objects.ID, name string) objects.ID {
 	t.Helper()
 	ctx := context.Background()
 	files, err := r.CommitFiles(ctx, id)
@@ -35,22 +37,22 @@ func tensorOf(t *testing.T, r *Repo, id objects.ID, name string) objects.ID {
 
 func TestPrivatePush(t *testing.T) {
 	ctx := context.Background()
-	pubURL, pubRoot := startServer(t)
+	pubURL, pubRoot := repo.StartServer(t)
 	pubURL += "/lab/m"
-	mirrorURL, _ := startServer(t)
-	a := newTestRepo(t)
+	mirrorURL, _ := repo.StartServer(t)
+	a := repo.NewTestRepo(t)
 	if err := a.Config.Set("zk.chunk", "16"); err != nil {
 		t.Fatal(err)
 	}
-	a.EnableZK()
-	commitSeeded(t, a, map[string][2]int{"w": {64, 1}, "b": {8, 2}}, "global")
+	proving.RecordRoots(a)
+	repo.CommitSeeded(t, a, map[string][2]int{"w": {64, 1}, "b": {8, 2}}, "global")
 	if err := a.RemoteAdd("origin", pubURL); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Push(ctx, PushOptions{}); err != nil {
+	if _, err := a.Push(ctx, repo.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c2 := commitSeeded(t, a, map[string][2]int{"w": {64, 3}, "b": {8, 2}}, "private update")
+	c2 := repo.CommitSeeded(t, a, map[string][2]int{"w": {64, 3}, "b": {8, 2}}, "private update")
 	w2 := tensorOf(t, a, c2, "w")
 	serverStore, err := objects.OpenDisk(filepath.Join(pubRoot, "lab", "m.fed", "objects"))
 	if err != nil {
@@ -63,7 +65,7 @@ func TestPrivatePush(t *testing.T) {
 	}
 	before := count()
 	// Without a proof nothing leaves the machine.
-	if _, err := a.Push(ctx, PushOptions{PrivateWeights: true}); !errors.Is(err, ErrProofNeeded) {
+	if _, err := a.Push(ctx, repo.PushOptions{PrivateWeights: true}); !errors.Is(err, repo.ErrProofNeeded) {
 		t.Fatalf("private push without proof: %v", err)
 	}
 	if n := count(); n != before {
@@ -74,10 +76,10 @@ func TestPrivatePush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Refs.Update(ProofRef(c2), objects.ZeroID, pid, refs.Entry{Message: "test proof"}); err != nil {
+	if err := a.Refs.Update(repo.ProofRef(c2), objects.ZeroID, pid, refs.Entry{Message: "test proof"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Push(ctx, PushOptions{PrivateWeights: true})
+	res, err := a.Push(ctx, repo.PushOptions{PrivateWeights: true})
 	if err != nil {
 		t.Fatalf("private push: %v", err)
 	}
@@ -92,7 +94,7 @@ func TestPrivatePush(t *testing.T) {
 	}
 
 	// A clone gets the commit without its weights and knows why.
-	b, err := Clone(ctx, CloneOptions{URL: pubURL, Dir: filepath.Join(t.TempDir(), "b"), Key: keyN(2)})
+	b, err := repo.Clone(ctx, repo.CloneOptions{URL: pubURL, Dir: filepath.Join(t.TempDir(), "b"), Key: repo.KeyN(2)})
 	if err != nil {
 		t.Fatalf("clone of a repository with withheld weights: %v", err)
 	}
@@ -109,7 +111,7 @@ func TestPrivatePush(t *testing.T) {
 	if err != nil || len(w) != 1 || w[0] != w2 {
 		t.Fatalf("clone's withheld list %v %v, want [%s]", w, err, w2.Short())
 	}
-	if _, err := b.ZKValues(ctx, c2); !errors.Is(err, objects.ErrNotFound) {
+	if _, err := proving.Values(ctx, b, c2); !errors.Is(err, objects.ErrNotFound) {
 		t.Fatalf("weights of the private commit on the clone: %v", err)
 	}
 	rep, err := b.Fsck(ctx)
@@ -123,10 +125,10 @@ func TestPrivatePush(t *testing.T) {
 	if err := b.RemoteAdd("mirror", mirrorURL+"/copy/m"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Refs.Update(ProofRef(c2), objects.ZeroID, pid, refs.Entry{Message: "test"}); err != nil && !errors.Is(err, refs.ErrStale) {
+	if err := b.Refs.Update(repo.ProofRef(c2), objects.ZeroID, pid, refs.Entry{Message: "test"}); err != nil && !errors.Is(err, refs.ErrStale) {
 		t.Fatal(err)
 	}
-	mres, err := b.Push(ctx, PushOptions{Remote: "mirror"})
+	mres, err := b.Push(ctx, repo.PushOptions{Remote: "mirror"})
 	if err != nil {
 		t.Fatalf("push from a clone without the weights: %v", err)
 	}
@@ -135,11 +137,11 @@ func TestPrivatePush(t *testing.T) {
 	}
 
 	// remote.<name>.private-weights makes a remote private.
-	if err := a.Config.Set(PrivateWeightsKey("origin"), "true"); err != nil {
+	if err := a.Config.Set(repo.PrivateWeightsKey("origin"), "true"); err != nil {
 		t.Fatal(err)
 	}
-	commitSeeded(t, a, map[string][2]int{"w": {64, 4}, "b": {8, 2}}, "another update")
-	if _, err := a.Push(ctx, PushOptions{}); !errors.Is(err, ErrProofNeeded) {
+	repo.CommitSeeded(t, a, map[string][2]int{"w": {64, 4}, "b": {8, 2}}, "another update")
+	if _, err := a.Push(ctx, repo.PushOptions{}); !errors.Is(err, repo.ErrProofNeeded) {
 		t.Fatalf("push to a private-weights remote without proof: %v", err)
 	}
 }

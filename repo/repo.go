@@ -206,6 +206,10 @@ func (r *Repo) Head() (objects.ID, refs.Name, error) {
 	return h.ID, h.Symbolic, nil
 }
 
+// Entry builds a reflog entry with message msg for this repository's
+// user (its key) at r.Now, for a package beside repo that moves refs.
+func (r *Repo) Entry(msg string) refs.Entry { return r.entry(msg) }
+
 // entry builds a reflog entry for this repository's user.
 func (r *Repo) entry(msg string) refs.Entry {
 	e := refs.Entry{Message: msg, Time: r.Now()}

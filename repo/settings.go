@@ -18,7 +18,7 @@ import (
 // a branch, check that it is well formed, that the owner the server names
 // signed it and that it descends from the settings this repository held
 // before (a server cannot roll them back), and keep it as
-// refs/meta/<remote>/settings. ZKSettings falls back to the settings of
+// refs/meta/<remote>/settings. proving.ReadSettings falls back to the settings of
 // the current branch's remote for every key .fed/config does not set, so
 // a clone checks proofs against the repository's bounds.
 
@@ -60,9 +60,10 @@ func (r *Repo) RemoteSettings(ctx context.Context, remoteName string) (*SignedSe
 	return &SignedSettings{Remote: remoteName, Commit: id, Signer: c.Author, ZK: zk}, nil
 }
 
-// settingsRemote is the remote whose signed settings ZKSettings falls
-// back to: the current branch's remote, else DefaultRemote.
-func (r *Repo) settingsRemote() string {
+// SettingsRemote is the remote whose signed settings the zk settings
+// (proving.ReadSettings) fall back to: the current branch's remote, else
+// DefaultRemote.
+func (r *Repo) SettingsRemote() string {
 	if _, cur, err := r.Head(); err == nil && cur != "" {
 		if v, ok := r.Config.Get("branch." + cur.Short() + ".remote"); ok && v != "" {
 			return v

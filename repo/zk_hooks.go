@@ -1,131 +1,15 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
-	"github.com/fed-vcs/fed/zk"
 )
-
-// ZKEnabled reports whether the repository has zk settings: zk.linf,
-// zk.l2, zk.chunk or zk.prove always. Commits of such a repository record
-// their commitment root (MetaZKRoot) once EnableZK is on.
-func (r *Repo) ZKEnabled() (bool, ZKSettings, error) {
-	s, err := r.ZKSettings()
-	if err != nil {
-		return false, s, err
-	}
-	return s.Any(), s, nil
-}
-
-// EnableZK makes every new commit of a repository with zk settings (see
-// ZKEnabled, read at each commit) record the hex commitment root of its
-// tree as MetaZKRoot before it is signed, so that the signature binds the
-// weights to the root a proof commits to, even where the weights are
-// withheld. A model outside the provable range (zk.ErrRange) then cannot
-// be committed. It chains any BeforeSign hook already set.
-func (r *Repo) EnableZK() {
-	prev := r.BeforeSign
-	r.BeforeSign = func(ctx context.Context, c *objects.Commit) error {
-		if prev != nil {
-			if err := prev(ctx, c); err != nil {
-				return err
-			}
-		}
-		on, s, err := r.ZKEnabled()
-		if err != nil || !on {
-			return err
-		}
-		root, err := r.zkTreeRoot(ctx, c.Tree, s.ChunkSize)
-		if errors.Is(err, objects.ErrNotFound) {
-			// weights withheld from this repository (a clone of private
-			// contributions): no root to record, so the commit claims
-			// nothing a proof would have to back
-			if absent, werr := r.WithheldAbsent(ctx); werr == nil && len(absent) > 0 {
-				return nil
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("record %s: %w", MetaZKRoot, err)
-		}
-		meta := c.Meta[:0:0]
-		for _, kv := range c.Meta {
-			if kv.Key != MetaZKRoot {
-				meta = append(meta, kv)
-			}
-		}
-		c.Meta = append(meta, objects.KV{Key: MetaZKRoot, Value: root})
-		return nil
-	}
-}
-
-// zkTreeRoot is ZKRoot for a tree that no commit names yet.
-func (r *Repo) zkTreeRoot(ctx context.Context, tree objects.ID, chunk int) (string, error) {
-	files, err := r.Files(ctx, tree)
-	if err != nil {
-		return "", err
-	}
-	v, err := r.zkFilesValues(ctx, files)
-	if err != nil {
-		return "", err
-	}
-	c, err := zk.Commit(ctx, v, chunk)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%x", c.Root), nil
-}
-
-// zkFilesValues quantises the float tensors of files (sorted by path,
-// then in file order): the values ZKValues commits to.
-func (r *Repo) zkFilesValues(ctx context.Context, files map[string]TreeFile) (*zk.Values, error) {
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	m := &zk.Model{}
-	for _, p := range paths {
-		f := files[p]
-		if f.Kind != objects.KindModel {
-			m.Extras = append(m.Extras, zk.Extra{Path: p, ID: f.ID})
-			continue
-		}
-		mo, err := objects.ReadModel(ctx, r.Objects, f.ID)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		for i, seg := range mo.Segments {
-			if !seg.IsTensor() {
-				m.Extras = append(m.Extras, zk.Extra{Path: p, Name: "#" + strconv.Itoa(i), ID: seg.ID})
-				continue
-			}
-			t, err := objects.ReadTensor(ctx, r.Objects, seg.ID)
-			if err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: %w", p, seg.Name, err)
-			}
-			if !t.DType.IsFloat() {
-				m.Extras = append(m.Extras, zk.Extra{Path: p, Name: seg.Name, ID: seg.ID})
-				continue
-			}
-			var buf bytes.Buffer
-			buf.Grow(int(t.Size))
-			if err := objects.WriteTensorTo(ctx, r.Objects, t, &buf); err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: %w", p, seg.Name, err)
-			}
-			m.Tensors = append(m.Tensors, zk.Tensor{Path: p, Name: seg.Name, DType: t.DType, Shape: t.Shape, Data: buf.Bytes()})
-		}
-	}
-	return zk.Quantize(m)
-}
 
 // Proofs travel with push and fetch under refs/proofs/<commit>: each
 // transfer moves the proof object and its verifying-key chunk (the commit

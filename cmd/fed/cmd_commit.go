@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -108,7 +109,7 @@ func runCommit(ctx context.Context, opts commitOptions, e *env) error {
 		return err
 	}
 	e.printCommitLine(r, id, before.IsZero(), opts.message)
-	if prove, err := wantProof(r, opts.prove); err != nil || !prove {
+	if prove, err := proving.Wanted(r, opts.prove); err != nil || !prove {
 		return err
 	}
 	return proveAfterCommit(ctx, e, r, id, true)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/mergeexec"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -102,7 +103,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 			return mergeHint(err)
 		}
 		e.printCommitLine(r, id, false, commitSubject(ctx, r, id))
-		if prove, err := wantProof(r, opts.prove); err != nil || !prove {
+		if prove, err := proving.Wanted(r, opts.prove); err != nil || !prove {
 			return err
 		}
 		return proveAfterCommit(ctx, e, r, id, true)
@@ -128,7 +129,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 		}
 		mo.Params[k] = v
 	}
-	prove, err := wantProof(r, opts.prove)
+	prove, err := proving.Wanted(r, opts.prove)
 	if err != nil {
 		return err
 	}

@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/mergeexec"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -76,7 +75,7 @@ func runProve(ctx context.Context, opts proveOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	res, err := r.Prove(ctx, opts.revs, repo.ProveOptions{Cache: cache, Setup: opts.setup, Force: opts.force, Workers: opts.workers})
+	res, err := proving.Prove(ctx, r, opts.revs, proving.ProveOptions{Cache: cache, Setup: opts.setup, Force: opts.force, Workers: opts.workers})
 	if opts.json {
 		out := []proveJSON{}
 		for _, p := range res {
@@ -101,7 +100,7 @@ func runProve(ctx context.Context, opts proveOptions, e *env) error {
 
 // printProveResult prints one line per proven commit; development keys
 // are named on it.
-func (e *env) printProveResult(p repo.ProveResult) {
+func (e *env) printProveResult(p proving.Result) {
 	if p.Skipped {
 		e.printf("%s already proven (proof %s); --force proves it again\n", p.Commit.Short(), p.Proof.Short())
 		return
@@ -110,7 +109,7 @@ func (e *env) printProveResult(p repo.ProveResult) {
 }
 
 // devKeysNote warns once when any result used development keys.
-func (e *env) devKeysNote(res []repo.ProveResult) {
+func (e *env) devKeysNote(res []proving.Result) {
 	for _, p := range res {
 		if p.Keys == "development" {
 			e.note("note: development keys come from a single-party setup: whoever made them can forge proofs;\n" +
@@ -121,18 +120,18 @@ func (e *env) devKeysNote(res []repo.ProveResult) {
 }
 
 // proveAfterCommit proves a commit just made by commit or merge (--prove
-// or zk.prove always) and, when print is set, prints the result. The
-// commit stays when proving fails; the error says how to prove it later.
+// or zk.prove always; proving.AfterCommit) and, when print is set, prints
+// the result. The commit stays when proving fails; the hint says how to
+// prove it later.
 func proveAfterCommit(ctx context.Context, e *env, r *repo.Repo, id objects.ID, print bool) error {
 	useProveMemoryLimit() // zk.prove always: the command line did not say --prove
 	cache, err := e.zkCache()
 	if err != nil {
 		return err
 	}
-	res, err := r.Prove(ctx, id.String(), repo.ProveOptions{Cache: cache})
+	res, err := proving.AfterCommit(ctx, r, id, proving.ProveOptions{Cache: cache})
 	if err != nil {
-		return withHint(fmt.Errorf("commit %s was made, but proving it failed: %w", id.Short(), err),
-			fmt.Sprintf("fix the cause, then run 'fed prove %s'", id.Short()))
+		return withHint(err, fmt.Sprintf("fix the cause, then run 'fed prove %s'", id.Short()))
 	}
 	if print {
 		for _, p := range res {
@@ -143,35 +142,13 @@ func proveAfterCommit(ctx context.Context, e *env, r *repo.Repo, id objects.ID, 
 	return nil
 }
 
-// wantProof reports whether a new commit gets a proof: --prove, or config
-// zk.prove always.
-func wantProof(r *repo.Repo, flag bool) (bool, error) {
-	if flag {
-		return true, nil
-	}
-	s, err := r.ZKSettings()
-	if err != nil {
-		return false, err
-	}
-	return s.Always, nil
-}
-
-// exactForProof makes a merge provable: the merge circuit proves fedavg's
-// exact mode (integer weights, fixed-point floor average) and nothing else.
+// exactForProof makes a merge provable (proving.ProvableMerge), or says
+// why it cannot be and what to do.
 func exactForProof(mo *mergeexec.Options) error {
-	const hint = "merge with --strategy fedavg and integer weights, or without proofs ('fed config zk.prove never')"
-	if mo.Strategy != "" && mo.Strategy != merge.FedAvg {
-		return &usageError{msg: fmt.Sprintf("a proven merge must use fedavg (the merge circuit proves its exact mode), not %s", mo.Strategy), hint: hint}
+	strategy, err := proving.ProvableMerge(mo.Strategy, mo.Params, mo.Weights)
+	if err != nil {
+		return &usageError{msg: err.Error(), hint: "merge with --strategy fedavg and integer weights, or without proofs ('fed config zk.prove never')"}
 	}
-	if v, ok := mo.Params["exact"]; ok && v != "true" {
-		return &usageError{msg: fmt.Sprintf("a proven merge needs fedavg's exact mode, not exact=%s", v), hint: hint}
-	}
-	for i, w := range mo.Weights {
-		if w != math.Trunc(w) || w < 0 || w > merge.MaxFixedWeight {
-			return &usageError{msg: fmt.Sprintf("a proven merge needs integer weights in [0, %d]; weight %d is %v", uint64(merge.MaxFixedWeight), i+1, w), hint: hint}
-		}
-	}
-	mo.Strategy = merge.FedAvg
-	mo.Params["exact"] = "true"
+	mo.Strategy = strategy
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/zk"
 )
 
@@ -79,8 +79,8 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.Verify(ctx, opts.revs, repo.VerifyOptions{Cache: cache, Workers: opts.workers, RequireProof: opts.requireProofs})
-	if err != nil && !errors.Is(err, repo.ErrVerify) {
+	rep, err := proving.Verify(ctx, r, opts.revs, proving.VerifyOptions{Cache: cache, Workers: opts.workers, RequireProof: opts.requireProofs})
+	if err != nil && !errors.Is(err, proving.ErrVerify) {
 		return err
 	}
 	failed, dev := 0, false
@@ -92,7 +92,7 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 	}
 	if opts.json {
 		if rep.Commits == nil {
-			rep.Commits = []*repo.CommitReport{}
+			rep.Commits = []*proving.CommitReport{}
 		}
 		if err := e.printJSON(rep); err != nil {
 			return err
@@ -124,10 +124,10 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 	}
 	if failed > 0 {
 		var hints []string
-		if errors.Is(err, repo.ErrProofMissing) {
+		if errors.Is(err, proving.ErrProofMissing) {
 			hints = append(hints, "a missing proof: 'fed fetch' brings the proofs its remote holds; else its author proves it ('fed prove REV') and pushes")
 		}
-		if errors.Is(err, repo.ErrSettingsMissing) {
+		if errors.Is(err, proving.ErrSettingsMissing) {
 			hints = append(hints, "missing zk settings: 'fed fetch' brings the settings the repository's owner signed ('fed config --remote REMOTE KEY VALUE')")
 		}
 		if errors.Is(err, zk.ErrNoKeys) {
@@ -138,7 +138,7 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 	return anchorErr
 }
 
-func printCommitReport(e *env, c *repo.CommitReport) {
+func printCommitReport(e *env, c *proving.CommitReport) {
 	status := "ok"
 	if !c.OK {
 		status = "FAILED"

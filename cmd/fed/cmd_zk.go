@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 	"github.com/fed-vcs/fed/zk"
 )
@@ -97,15 +98,15 @@ func runZK(ctx context.Context, opts zkOptions, e *env) error {
 
 // zkShapes returns the shapes setup makes keys for.
 func zkShapes(opts zkOptions, e *env) ([]zk.Shape, error) {
-	var s repo.ZKSettings
+	var s proving.Settings
 	r, err := e.openRepo(true)
 	switch {
 	case err == nil:
-		if s, err = r.ZKSettings(); err != nil {
+		if s, err = proving.ReadSettings(r); err != nil {
 			return nil, err
 		}
 	case errors.Is(err, repo.ErrNotRepo) && opts.kind != "":
-		s = repo.ZKSettings{ChunkSize: zk.DefaultChunk}
+		s = proving.Settings{ChunkSize: zk.DefaultChunk}
 	default:
 		if errors.Is(err, repo.ErrNotRepo) {
 			return nil, withHint(err, "outside a repository, name the circuit: 'fed zk setup --kind commit|update|merge --chunk N'")
@@ -218,7 +219,7 @@ func runZKPin(opts zkOptions, e *env, cache *zk.Cache) error {
 	if err != nil {
 		return err
 	}
-	s, err := r.ZKSettings()
+	s, err := proving.ReadSettings(r)
 	if err != nil {
 		return err
 	}
@@ -294,7 +295,7 @@ type zkKeyJSON struct {
 func runZKList(opts zkOptions, e *env, cache *zk.Cache) error {
 	var pins []objects.ID
 	if r, err := e.openRepo(true); err == nil {
-		s, err := r.ZKSettings()
+		s, err := proving.ReadSettings(r)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fed-vcs/fed/internal/ui"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 	"github.com/fed-vcs/fed/zk"
 )
@@ -65,7 +66,7 @@ func (e *env) openRepo(jsonOut bool) (*repo.Repo, error) {
 	}
 	r.Progress = e.progress(jsonOut)
 	r.Warn = func(msg string) { e.note("fed: warning: %s\n", msg) }
-	r.EnableZK() // commits of a repository with zk settings record zk.root
+	proving.RecordRoots(r) // commits of a repository with zk settings record zk.root
 	return r, nil
 }
 

@@ -1,4 +1,4 @@
-package repo
+package proving
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/fed-vcs/fed/codec/safetensors"
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/repo"
 	"github.com/fed-vcs/fed/zk"
 )
 
@@ -45,11 +46,11 @@ func zkSeq(n int, f func(i int) float32) []float32 {
 	return xs
 }
 
-func zkCommitModel(t *testing.T, r *Repo, msg string, tensors map[string][]float32, opts CommitOptions) objects.ID {
+func zkCommitModel(t *testing.T, r *repo.Repo, msg string, tensors map[string][]float32, opts repo.CommitOptions) objects.ID {
 	t.Helper()
 	ctx := context.Background()
 	zkWriteF32(t, filepath.Join(r.Root, "m.safetensors"), tensors)
-	if err := r.Add(ctx, []string{r.Root}, AddOptions{}); err != nil {
+	if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	opts.Message = msg
@@ -60,7 +61,7 @@ func zkCommitModel(t *testing.T, r *Repo, msg string, tensors map[string][]float
 	return id
 }
 
-func zkRepo(t *testing.T) (*Repo, *zk.Cache) {
+func zkRepo(t *testing.T) (*repo.Repo, *zk.Cache) {
 	r := newTestRepo(t)
 	for k, v := range map[string]string{"zk.chunk": "16", "zk.linf": "0.05", "zk.l2": "1"} {
 		if err := r.Config.Set(k, v); err != nil {
@@ -84,18 +85,18 @@ func TestProveVerifyHistory(t *testing.T) {
 	ctx := context.Background()
 	r, cache := zkRepo(t)
 	base := map[string][]float32{"a": zkSeq(30, func(i int) float32 { return float32(i) / 7 }), "b": zkSeq(5, func(i int) float32 { return -float32(i) })}
-	c1 := zkCommitModel(t, r, "base", base, CommitOptions{})
+	c1 := zkCommitModel(t, r, "base", base, repo.CommitOptions{})
 	next := map[string][]float32{"a": zkSeq(30, func(i int) float32 { return float32(i)/7 + 0.01 }), "b": base["b"]}
-	c2 := zkCommitModel(t, r, "small step", next, CommitOptions{})
+	c2 := zkCommitModel(t, r, "small step", next, repo.CommitOptions{})
 
-	res, err := r.Prove(ctx, "..HEAD", ProveOptions{Cache: cache, Setup: true})
+	res, err := Prove(ctx, r, "..HEAD", ProveOptions{Cache: cache, Setup: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res) != 2 || res[0].Commit != c1 || res[0].Kind != "commitment" || res[1].Kind != "update" || res[1].Keys != "development" {
 		t.Fatalf("prove results %+v", res)
 	}
-	rep, err := r.Verify(ctx, "..HEAD", VerifyOptions{Cache: cache})
+	rep, err := Verify(ctx, r, "..HEAD", VerifyOptions{Cache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,15 +110,15 @@ func TestProveVerifyHistory(t *testing.T) {
 	}
 
 	t.Run("proof for another commit", func(t *testing.T) {
-		p1, _ := r.Refs.Read(ProofRef(c1))
-		p2, _ := r.Refs.Read(ProofRef(c2))
-		r.Refs.Update(ProofRef(c2), p2, p1, r.entry("test"))
-		defer r.Refs.Update(ProofRef(c2), p1, p2, r.entry("test"))
-		rep, err := r.Verify(ctx, c2.String(), VerifyOptions{Cache: cache})
+		p1, _ := r.Refs.Read(repo.ProofRef(c1))
+		p2, _ := r.Refs.Read(repo.ProofRef(c2))
+		r.Refs.Update(repo.ProofRef(c2), p2, p1, r.Entry("test"))
+		defer r.Refs.Update(repo.ProofRef(c2), p1, p2, r.Entry("test"))
+		rep, err := Verify(ctx, r, c2.String(), VerifyOptions{Cache: cache})
 		wantVerifyErr(t, rep, err, "is for commit "+c1.Short())
 	})
 	t.Run("tampered proof", func(t *testing.T) {
-		p2, _ := r.Refs.Read(ProofRef(c2))
+		p2, _ := r.Refs.Read(repo.ProofRef(c2))
 		o, _ := objects.Read(ctx, r.Objects, p2, objects.KindProof)
 		p := *o.(*objects.Proof)
 		body, _ := zk.DecodeBody(p.Body)
@@ -128,27 +129,27 @@ func TestProveVerifyHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Refs.Update(ProofRef(c2), p2, bad, r.entry("test"))
-		defer r.Refs.Update(ProofRef(c2), bad, p2, r.entry("test"))
-		rep, err := r.Verify(ctx, c2.String(), VerifyOptions{Cache: cache})
+		r.Refs.Update(repo.ProofRef(c2), p2, bad, r.Entry("test"))
+		defer r.Refs.Update(repo.ProofRef(c2), bad, p2, r.Entry("test"))
+		rep, err := Verify(ctx, r, c2.String(), VerifyOptions{Cache: cache})
 		wantVerifyErr(t, rep, err, "commit "+c2.Short()+" chunk 1 update check")
 	})
 	t.Run("commitment not matching weights", func(t *testing.T) {
-		p2, _ := r.Refs.Read(ProofRef(c2))
+		p2, _ := r.Refs.Read(repo.ProofRef(c2))
 		o, _ := objects.Read(ctx, r.Objects, p2, objects.KindProof)
 		p := *o.(*objects.Proof)
 		p.Commit = c1 // c2's proof moved onto c1: valid proof, wrong weights
 		moved, _ := objects.Write(ctx, r.Objects, &p)
-		p1, _ := r.Refs.Read(ProofRef(c1))
-		r.Refs.Update(ProofRef(c1), p1, moved, r.entry("test"))
-		defer r.Refs.Update(ProofRef(c1), moved, p1, r.entry("test"))
-		rep, err := r.Verify(ctx, c1.String(), VerifyOptions{Cache: cache})
+		p1, _ := r.Refs.Read(repo.ProofRef(c1))
+		r.Refs.Update(repo.ProofRef(c1), p1, moved, r.Entry("test"))
+		defer r.Refs.Update(repo.ProofRef(c1), moved, p1, r.Entry("test"))
+		rep, err := Verify(ctx, r, c1.String(), VerifyOptions{Cache: cache})
 		wantVerifyErr(t, rep, err, "proof has 1 parents, the commit 0")
 	})
 	t.Run("pinned ceremony key", func(t *testing.T) {
 		r.Config.Set("zk.vk", strings.Repeat("ab", 32))
 		defer r.Config.Unset("zk.vk")
-		rep, err := r.Verify(ctx, c2.String(), VerifyOptions{Cache: cache})
+		rep, err := Verify(ctx, r, c2.String(), VerifyOptions{Cache: cache})
 		wantVerifyErr(t, rep, err, "development key")
 		if !errors.Is(err, zk.ErrUnpinned) {
 			t.Errorf("%v does not match ErrUnpinned", err)
@@ -157,22 +158,22 @@ func TestProveVerifyHistory(t *testing.T) {
 
 	// An update over the bound cannot be proven, and verify fails on it.
 	over := map[string][]float32{"a": next["a"], "b": zkSeq(5, func(i int) float32 { return -float32(i) + 0.5 })}
-	c3 := zkCommitModel(t, r, "big step", over, CommitOptions{})
-	_, err = r.Prove(ctx, "HEAD", ProveOptions{Cache: cache, Setup: true})
+	c3 := zkCommitModel(t, r, "big step", over, repo.CommitOptions{})
+	_, err = Prove(ctx, r, "HEAD", ProveOptions{Cache: cache, Setup: true})
 	if !errors.Is(err, zk.ErrBound) || !strings.Contains(err.Error(), "m.safetensors:b element 0") {
 		t.Fatalf("prove over bound: %v", err)
 	}
-	rep, err = r.Verify(ctx, c3.String(), VerifyOptions{Cache: cache})
+	rep, err = Verify(ctx, r, c3.String(), VerifyOptions{Cache: cache})
 	wantVerifyErr(t, rep, err, "no proof attached")
 	// Proven under a looser bound, it fails the repository's bound.
 	r.Config.Set("zk.linf", "1")
 	r.Config.Set("zk.l2", "10")
-	if _, err := r.Prove(ctx, "HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
+	if _, err := Prove(ctx, r, "HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
 		t.Fatal(err)
 	}
 	r.Config.Set("zk.linf", "0.05")
 	r.Config.Set("zk.l2", "1")
-	rep, err = r.Verify(ctx, c3.String(), VerifyOptions{Cache: cache})
+	rep, err = Verify(ctx, r, c3.String(), VerifyOptions{Cache: cache})
 	wantVerifyErr(t, rep, err, "above zk.linf")
 }
 
@@ -181,11 +182,11 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 	r, cache := zkRepo(t)
 	a := zkSeq(20, func(i int) float32 { return float32(i) / 3 })
 	b := zkSeq(20, func(i int) float32 { return float32(i)/3 + 0.04 })
-	base := zkCommitModel(t, r, "base", map[string][]float32{"w": a}, CommitOptions{})
+	base := zkCommitModel(t, r, "base", map[string][]float32{"w": a}, repo.CommitOptions{})
 	if _, err := r.CreateBranch(ctx, "side", "HEAD"); err != nil {
 		t.Fatal(err)
 	}
-	cb := zkCommitModel(t, r, "side step", map[string][]float32{"w": b}, CommitOptions{})
+	cb := zkCommitModel(t, r, "side step", map[string][]float32{"w": b}, repo.CommitOptions{})
 	w := []uint64{1, 3}
 	m := make([]float32, len(a))
 	for i := range a {
@@ -198,11 +199,11 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 		m[i] = float32(merge.Dequantize(q))
 	}
 	// HEAD is cb; merge base (first parent) and cb (second).
-	if _, err := r.Reset(ctx, base.String(), ResetHard); err != nil {
+	if _, err := r.Reset(ctx, base.String(), repo.ResetHard); err != nil {
 		t.Fatal(err)
 	}
-	mid := zkCommitModel(t, r, "merge", map[string][]float32{"w": m}, CommitOptions{Parents: []objects.ID{cb}, Meta: map[string]string{MetaMergeWeights: "1,3"}})
-	if _, err := r.Prove(ctx, "..HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
+	mid := zkCommitModel(t, r, "merge", map[string][]float32{"w": m}, repo.CommitOptions{Parents: []objects.ID{cb}, Meta: map[string]string{repo.MetaMergeWeights: "1,3"}})
+	if _, err := Prove(ctx, r, "..HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Withhold the parents' weights: delete their tensor objects.
@@ -215,7 +216,7 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 			}
 		}
 	}
-	rep, err := r.Verify(ctx, mid.String(), VerifyOptions{Cache: cache})
+	rep, err := Verify(ctx, r, mid.String(), VerifyOptions{Cache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +225,8 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 		t.Errorf("report %+v", c)
 	}
 	// A wrong weight in the commit's metadata is caught.
-	bad := zkCommitModel(t, r, "merge again", map[string][]float32{"w": m}, CommitOptions{Parents: []objects.ID{cb}, AllowEmpty: true, Meta: map[string]string{MetaMergeWeights: "1,2"}})
-	p, _ := r.Refs.Read(ProofRef(mid))
+	bad := zkCommitModel(t, r, "merge again", map[string][]float32{"w": m}, repo.CommitOptions{Parents: []objects.ID{cb}, AllowEmpty: true, Meta: map[string]string{repo.MetaMergeWeights: "1,2"}})
+	p, _ := r.Refs.Read(repo.ProofRef(mid))
 	o, _ := objects.Read(ctx, r.Objects, p, objects.KindProof)
 	pr := *o.(*objects.Proof)
 	pr.Commit = bad
@@ -233,8 +234,8 @@ func TestProveVerifyMergeWithoutParentWeights(t *testing.T) {
 	body.Parents[0].Commit = mid // bad's first parent is mid
 	pr.Body = body.Encode()
 	moved, _ := objects.Write(ctx, r.Objects, &pr)
-	r.Refs.Update(ProofRef(bad), objects.ZeroID, moved, r.entry("test"))
-	rep, err = r.Verify(ctx, bad.String(), VerifyOptions{Cache: cache})
+	r.Refs.Update(repo.ProofRef(bad), objects.ZeroID, moved, r.Entry("test"))
+	rep, err = Verify(ctx, r, bad.String(), VerifyOptions{Cache: cache})
 	wantVerifyErr(t, rep, err, "the commit says [1 2]")
 }
 
@@ -247,10 +248,10 @@ func TestVerifyUpdateDrift(t *testing.T) {
 	ctx := context.Background()
 	r, cache := zkRepo(t)
 	a := func(d float32) []float32 { return zkSeq(30, func(i int) float32 { return float32(i)/7 + d }) }
-	zkCommitModel(t, r, "base", map[string][]float32{"a": a(0)}, CommitOptions{})
-	c2 := zkCommitModel(t, r, "step 1", map[string][]float32{"a": a(0.01)}, CommitOptions{})
-	c3 := zkCommitModel(t, r, "step 2", map[string][]float32{"a": a(0.02)}, CommitOptions{})
-	if _, err := r.Prove(ctx, "..HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
+	zkCommitModel(t, r, "base", map[string][]float32{"a": a(0)}, repo.CommitOptions{})
+	c2 := zkCommitModel(t, r, "step 1", map[string][]float32{"a": a(0.01)}, repo.CommitOptions{})
+	c3 := zkCommitModel(t, r, "step 2", map[string][]float32{"a": a(0.02)}, repo.CommitOptions{})
+	if _, err := Prove(ctx, r, "..HEAD", ProveOptions{Cache: cache, Setup: true}); err != nil {
 		t.Fatal(err)
 	}
 	// withhold the weights of the two updates: drop their tensor pieces
@@ -269,16 +270,16 @@ func TestVerifyUpdateDrift(t *testing.T) {
 			}
 		}
 	}
-	rep, err := r.Verify(ctx, c3.String(), VerifyOptions{Cache: cache})
+	rep, err := Verify(ctx, r, c3.String(), VerifyOptions{Cache: cache})
 	if err != nil || rep.Commits[0].Commitment == "recomputed" {
 		t.Fatalf("verify with the chain of proofs: %v %+v", err, rep)
 	}
 	// without c2's proof nothing bounds c2's values: c3's statement is
 	// not established
-	p2, _ := r.Refs.Read(ProofRef(c2))
-	if err := r.Refs.Update(ProofRef(c2), p2, objects.ZeroID, r.entry("test")); err != nil {
+	p2, _ := r.Refs.Read(repo.ProofRef(c2))
+	if err := r.Refs.Update(repo.ProofRef(c2), p2, objects.ZeroID, r.Entry("test")); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = r.Verify(ctx, c3.String(), VerifyOptions{Cache: cache})
+	rep, err = Verify(ctx, r, c3.String(), VerifyOptions{Cache: cache})
 	wantVerifyErr(t, rep, err, "parent range not established")
 }
