@@ -69,7 +69,7 @@ func runCheckout(ctx context.Context, opts checkoutOptions, e *env) error {
 			return err
 		}
 	}
-	if _, err := r.Refs.Read(refs.Branch(rev)); err == nil {
+	if _, err := r.ReadRef(refs.Branch(rev)); err == nil {
 		return runSwitch(ctx, switchOptions{force: opts.force, args: []string{rev}}, e)
 	}
 	_, wasBranch, err := r.Head()
@@ -105,7 +105,7 @@ Or go back to your branch with:
 `
 
 func commitSubject(ctx context.Context, r *repo.Repo, id objects.ID) string {
-	c, err := objects.ReadCommit(ctx, r.Objects, id)
+	c, err := r.ReadCommit(ctx, id)
 	if err != nil {
 		return ""
 	}

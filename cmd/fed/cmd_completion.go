@@ -282,7 +282,7 @@ func revisionNames(e *env, kind int) []string {
 	}
 	var out []string
 	for _, p := range prefixes {
-		list, err := r.Refs.List(p)
+		list, err := r.ListRefs(p)
 		if err != nil {
 			continue
 		}

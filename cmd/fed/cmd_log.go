@@ -278,7 +278,7 @@ func allStarts(ctx context.Context, r *repo.Repo) ([]objects.ID, error) {
 		out = append(out, h)
 	}
 	for _, prefix := range []string{refs.HeadsPrefix, refs.TagsPrefix, refs.RemotesPrefix} {
-		list, err := r.Refs.List(prefix)
+		list, err := r.ListRefs(prefix)
 		if err != nil {
 			return nil, err
 		}
@@ -381,7 +381,7 @@ func signatureLine(c *objects.Commit) string {
 // oldest commits of a shallow clone.
 func decorations(r *repo.Repo) (map[objects.ID][]string, error) {
 	out := map[objects.ID][]string{}
-	all, err := r.Refs.List("refs/")
+	all, err := r.ListRefs("refs/")
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +406,7 @@ func decorations(r *repo.Repo) (map[objects.ID][]string, error) {
 		label := ref.Name.Short()
 		if strings.HasPrefix(string(ref.Name), refs.TagsPrefix) {
 			label = "tag: " + label
-			if t, err := objects.ReadTag(context.Background(), r.Objects, id); err == nil {
+			if t, err := r.ReadTag(context.Background(), id); err == nil {
 				id = t.Target
 			}
 		}

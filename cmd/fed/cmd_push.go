@@ -155,7 +155,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 		return runPushTags(ctx, r, opts, e)
 	}
 	var tag string
-	exists := func(n refs.Name) bool { _, err := r.Refs.Read(n); return err == nil }
+	exists := func(n refs.Name) bool { _, err := r.ReadRef(n); return err == nil }
 	if opts.branch != "" && !exists(refs.Branch(opts.branch)) {
 		if opts.remoteBranch != "" {
 			return withHint(fmt.Errorf("push: no local branch named %s", opts.branch), "list them with 'fed branch'")
@@ -198,7 +198,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 // with another value) does not stop the others; the first refusal is the
 // command's error.
 func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) error {
-	tags, err := r.Refs.List(refs.TagsPrefix)
+	tags, err := r.ListRefs(refs.TagsPrefix)
 	if err != nil {
 		return err
 	}

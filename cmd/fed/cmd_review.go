@@ -232,7 +232,7 @@ func (e *env) evaluate(ctx context.Context, r *repo.Repo, opts attestOptions) (s
 	if err != nil {
 		return "", nil, err
 	}
-	c, err := objects.ReadCommit(ctx, r.Objects, id)
+	c, err := r.ReadCommit(ctx, id)
 	if err != nil {
 		return "", nil, err
 	}

@@ -71,7 +71,7 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	c, err := objects.ReadCommit(ctx, r.Objects, id)
+	c, err := r.ReadCommit(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 	var tag *objects.Tag
 	_, tid, err := r.ResolveRef(rev)
 	if err == nil && tid != id {
-		if t, err := objects.ReadTag(ctx, r.Objects, tid); err == nil {
+		if t, err := r.ReadTag(ctx, tid); err == nil {
 			tag = t
 		}
 	}

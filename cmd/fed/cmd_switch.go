@@ -60,7 +60,7 @@ func runSwitch(ctx context.Context, opts switchOptions, e *env) error {
 		if err != nil {
 			return err
 		}
-		if _, err := r.Refs.Read(refs.Branch(prev)); err != nil {
+		if _, err := r.ReadRef(refs.Branch(prev)); err != nil {
 			return withHint(fmt.Errorf("switch -: HEAD was detached at %s before, not on a branch", prev),
 				"go back to it with 'fed checkout -'")
 		}

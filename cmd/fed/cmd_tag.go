@@ -106,14 +106,14 @@ func runTag(ctx context.Context, opts tagOptions, e *env) error {
 }
 
 func listTags(ctx context.Context, r *repo.Repo, jsonOut bool, e *env) error {
-	list, err := r.Refs.List(refs.TagsPrefix)
+	list, err := r.ListRefs(refs.TagsPrefix)
 	if err != nil {
 		return err
 	}
 	out := []tagJSON{}
 	for _, ref := range list {
 		j := tagJSON{Name: ref.Name.Short(), ID: ref.ID, Commit: ref.ID}
-		if t, err := objects.ReadTag(ctx, r.Objects, ref.ID); err == nil {
+		if t, err := r.ReadTag(ctx, ref.ID); err == nil {
 			tj := toTagJSON(t)
 			tj.Name, tj.ID = j.Name, ref.ID
 			j = tj

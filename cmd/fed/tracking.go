@@ -25,7 +25,7 @@ func branchTracking(ctx context.Context, r *repo.Repo, branch string, id objects
 		return tracking{}, nil
 	}
 	t := tracking{upstream: up.Short()}
-	uid, err := r.Refs.Read(up)
+	uid, err := r.ReadRef(up)
 	if errors.Is(err, refs.ErrNotFound) {
 		t.gone = true
 		return t, nil
