@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fed-vcs/fed/governance"
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 )
 
@@ -52,4 +53,23 @@ func validateGovernanceRef(name string) (isGov bool, err error) {
 		return true, fmt.Errorf("ref %q: a review or attestation ref is <prefix><commit id>/<record id>", name)
 	}
 	return true, nil
+}
+
+// VerifyPushLogEntry checks that e's signature is its pusher's over the
+// push statement of this client's repository and server (doc/protocol.md
+// §6.5): a push log entry a server made up, or altered, fails.
+func (c *Client) VerifyPushLogEntry(e PushLogEntry) error {
+	pusher, err := objects.ParsePublicKey(e.Pusher)
+	if err != nil {
+		return fmt.Errorf("push log entry of %s: pusher: %w", e.Time.UTC().Format(TimeFormat), err)
+	}
+	sig, err := DecodeSignature(e.Signature)
+	if err != nil {
+		return fmt.Errorf("push log entry of %s by %s: %w", e.Time.UTC().Format(TimeFormat), e.Pusher, err)
+	}
+	text := StatementPrivate(c.repo, c.base.Host, pusher, e.Time, e.Updates, e.Withheld, e.Private)
+	if !objects.Verify(pusher, []byte(text), sig) {
+		return fmt.Errorf("push log entry of %s by %s: the signature does not verify over its push statement", e.Time.UTC().Format(TimeFormat), e.Pusher)
+	}
+	return nil
 }

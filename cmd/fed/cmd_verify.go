@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/proving"
+	"github.com/fed-vcs/fed/repo"
 	"github.com/fed-vcs/fed/zk"
 )
 
@@ -21,6 +24,9 @@ type verifyOptions struct {
 	rpc     string
 	// requireProofs fails every commit without a verifying proof
 	requireProofs bool
+	// governance replays the push log of remote (doc/design.md §19)
+	governance bool
+	remote     string
 }
 
 func newVerifyCommand(e *env) *cli.Command {
@@ -48,6 +54,8 @@ func newVerifyCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "require-proofs", Usage: "fail every commit in range that has no verifying proof (CI)"},
 			&cli.BoolFlag{Name: "anchors", Usage: "also check that every commit anchored on Solana (fed anchor) is in this history"},
 			&cli.StringFlag{Name: "rpc", Usage: "Solana JSON-RPC `URL` for --anchors (default: config solana.rpc, then the Solana CLI's)"},
+			&cli.BoolFlag{Name: "governance", Usage: "also replay REMOTE's push log: every update of a branch under a policy met the policy that held when it arrived"},
+			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the `REMOTE` whose push log --governance replays"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
@@ -55,7 +63,11 @@ func newVerifyCommand(e *env) *cli.Command {
 				return usageErrorf("verify takes at most one revision or range")
 			}
 			opts := verifyOptions{revs: "HEAD", workers: c.Int("workers"), json: c.Bool("json"),
-				anchors: c.Bool("anchors"), rpc: c.String("rpc"), requireProofs: c.Bool("require-proofs")}
+				anchors: c.Bool("anchors"), rpc: c.String("rpc"), requireProofs: c.Bool("require-proofs"),
+				governance: c.Bool("governance"), remote: c.String("remote")}
+			if opts.governance && opts.json {
+				return usageErrorf("--governance prints text")
+			}
 			if opts.anchors && opts.json {
 				return usageErrorf("--anchors prints text; use 'fed anchor --verify --json' for JSON")
 			}
@@ -112,6 +124,10 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 		}
 		e.printf("verify: %s: %d of %d commit(s) verified%s\n", status, len(rep.Commits)-failed, len(rep.Commits), keys)
 	}
+	var govErr error
+	if opts.governance {
+		govErr = verifyGovernance(ctx, r, opts.remote, e)
+	}
 	var anchorErr error
 	if opts.anchors {
 		_ = e.loadKey(r) // anchors signed by this key are found on chain too
@@ -134,6 +150,9 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 			hints = append(hints, "missing verifying keys: import them with 'fed zk import' (or make development keys with 'fed zk setup')")
 		}
 		return withHint(&exitError{code: exitFailure, msg: fmt.Sprintf("verification failed: %d of %d commit(s)", failed, len(rep.Commits))}, hints...)
+	}
+	if govErr != nil {
+		return govErr
 	}
 	return anchorErr
 }
@@ -177,4 +196,50 @@ func printCommitReport(e *env, c *proving.CommitReport) {
 	for _, err := range c.Errors {
 		field("error", messageText(err))
 	}
+}
+
+// verifyGovernance prints the replay of remoteName's push log
+// (repo.VerifyGovernance), one line per check.
+func verifyGovernance(ctx context.Context, r *repo.Repo, remoteName string, e *env) error {
+	rep, err := r.VerifyGovernance(ctx, remoteName)
+	if rep == nil {
+		return remoteError(err)
+	}
+	label := r.Label(ctx, remoteName, false)
+	failed := 0
+	for _, ck := range rep.Checks {
+		what := ck.Ref
+		if !ck.New.IsZero() {
+			what += " -> " + ck.New.Short()
+		}
+		if ck.Pusher != "" {
+			who := ck.Pusher
+			if k, perr := objects.ParsePublicKey(ck.Pusher); perr == nil {
+				who = label(k)
+			}
+			what += " by " + who
+		}
+		if !ck.Time.IsZero() {
+			what = ck.Time.UTC().Format(time.RFC3339) + " " + what
+		}
+		if !ck.Policy.IsZero() {
+			what += " (policy " + ck.Policy.Short() + ")"
+		}
+		if ck.OK {
+			e.printf("governance: ok %s\n", what)
+			continue
+		}
+		failed++
+		e.printf("governance: FAILED %s: %s\n", what, strings.Join(ck.Problems, "; "))
+	}
+	status := "OK"
+	if failed > 0 {
+		status = "FAILED"
+	}
+	e.printf("governance: %s: %d push(es) of %s replayed, %d review(s) and attestation(s), %d check(s), %d failed\n", status, rep.Pushes, remoteName, rep.Records, len(rep.Checks), failed)
+	if failed > 0 {
+		return withHint(&exitError{code: exitFailure, msg: fmt.Sprintf("governance verification failed: %d of %d check(s)", failed, len(rep.Checks))},
+			"a record that is not held here: 'fed fetch "+remoteName+"' brings the server's reviews, attestations and policies")
+	}
+	return nil
 }
