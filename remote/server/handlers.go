@@ -302,8 +302,8 @@ func storeFrame(r *http.Request, st ObjectStore, f remote.Frame) (bool, error) {
 		return false, ctx.Err()
 	}
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return false, err // a disk problem, not the client's
+	if errors.As(err, &pe) || errors.Is(err, objects.ErrUnavailable) {
+		return false, err // a storage problem (503 when retryable), not the client's
 	}
 	return false, remote.NewProblem(422, remote.CodeBadObject, "%v", err)
 }

@@ -14,12 +14,13 @@ import (
 	"github.com/fed-vcs/fed/repometa"
 )
 
-// flakyHosting is the repositories under a root whose ref store fails
-// with objects.ErrUnavailable while down is set (a database that went
-// away).
+// flakyHosting is the repositories under a root whose ref store or
+// object store fails with objects.ErrUnavailable while down or objDown is
+// set (a database or an object server that went away).
 type flakyHosting struct {
 	*server.Files
-	down *atomic.Bool
+	down    *atomic.Bool // the ref store fails
+	objDown *atomic.Bool // the object store fails
 }
 
 func (f flakyHosting) Open(ctx context.Context, name string) (server.Repository, error) {
@@ -27,7 +28,7 @@ func (f flakyHosting) Open(ctx context.Context, name string) (server.Repository,
 	if err != nil {
 		return nil, err
 	}
-	return flakyRepo{r, f.down}, nil
+	return flakyRepo{r, f.down, f.objDown}, nil
 }
 
 func (f flakyHosting) Create(ctx context.Context, name string, s repometa.Settings) (server.Repository, error) {
@@ -35,15 +36,39 @@ func (f flakyHosting) Create(ctx context.Context, name string, s repometa.Settin
 	if err != nil {
 		return nil, err
 	}
-	return flakyRepo{r, f.down}, nil
+	return flakyRepo{r, f.down, f.objDown}, nil
 }
 
 type flakyRepo struct {
 	server.Repository
-	down *atomic.Bool
+	down, objDown *atomic.Bool
 }
 
 func (r flakyRepo) Refs() refs.Backend { return flakyRefs{r.Repository.Refs(), r.down} }
+
+func (r flakyRepo) Objects() server.ObjectStore {
+	return flakyObjects{r.Repository.Objects(), r.objDown}
+}
+
+// flakyObjects fails uploads while down (an object server that went away).
+type flakyObjects struct {
+	server.ObjectStore
+	down *atomic.Bool
+}
+
+func (o flakyObjects) Put(ctx context.Context, obj []byte, po objects.PutOptions) (objects.ID, error) {
+	if o.down.Load() {
+		return objects.ZeroID, fmt.Errorf("put: %w: connection refused", objects.ErrUnavailable)
+	}
+	return o.ObjectStore.Put(ctx, obj, po)
+}
+
+func (o flakyObjects) PutStored(ctx context.Context, id objects.ID, stored []byte) (bool, error) {
+	if o.down.Load() {
+		return false, fmt.Errorf("put %s: %w: connection refused", id.Short(), objects.ErrUnavailable)
+	}
+	return o.ObjectStore.PutStored(ctx, id, stored)
+}
 
 type flakyRefs struct {
 	refs.Backend
@@ -57,9 +82,9 @@ func (r flakyRefs) Apply(ctx context.Context, ups []refs.Update, msg refs.Entry)
 	return r.Backend.Apply(ctx, ups, msg)
 }
 
-// A push while the ref store cannot answer gets 503 unavailable (which
-// clients retry) and moves nothing; once the store is back the same push
-// succeeds.
+// A push while the object store or the ref store cannot answer gets 503
+// unavailable (which clients retry), not a refusal of the client's objects,
+// and moves nothing; once the store is back the same push succeeds.
 func TestStorageUnavailable(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
@@ -67,18 +92,26 @@ func TestStorageUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := new(atomic.Bool)
-	ts := newServer(t, server.Options{Root: root, Hosting: flakyHosting{f, down}})
+	down, objDown := new(atomic.Bool), new(atomic.Bool)
+	ts := newServer(t, server.Options{Root: root, Hosting: flakyHosting{f, down, objDown}})
 	owner := keyN(1)
 	h := newHistory(t, owner)
 	c := newClient(t, ts.URL+"/lab/m", owner, remote.Options{MaxRetries: -1})
 	c1, _, ids := h.commit(objects.ZeroID, 1, 1024, 1, nil)
+	// objects (clients send their stored forms)
+	objDown.Store(true)
+	_, err = c.SendMissing(ctx, h.store, ids)
+	var p *remote.Problem
+	if !errors.As(err, &p) || p.Status != 503 || p.Code != remote.CodeUnavailable {
+		t.Fatalf("upload while the object store is down: %v, want 503 %s", err, remote.CodeUnavailable)
+	}
+	objDown.Store(false)
+	// refs
 	down.Store(true)
 	err = push(ctx, c, h.store, ids, "refs/heads/main", objects.ZeroID, c1, false)
 	if problemCode(err) != remote.CodeUnavailable {
 		t.Fatalf("push while the ref store is down: %v, want %s", err, remote.CodeUnavailable)
 	}
-	var p *remote.Problem
 	if !errors.As(err, &p) || p.Status != 503 {
 		t.Fatalf("push while the ref store is down: %v, want status 503", err)
 	}
