@@ -16,6 +16,7 @@ import (
 	"github.com/fed-vcs/fed/hosting"
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/remote/server/pgstore"
 )
 
 type serveOptions struct {
@@ -31,6 +32,8 @@ type serveOptions struct {
 	tlsCert, tlsKey              string
 	insecureHTTP                 bool
 	shutdownTimeout              time.Duration
+	db                           string
+	migrate                      bool
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -60,7 +63,16 @@ func newServeCommand(e *env) *cli.Command {
 			"The server verifies every proof pushed to it with the repository's keys and settings\n" +
 			"and refuses those that fail. With --require-proofs, new commits on protected branches\n" +
 			"need a valid proof, and an update proof is refused while the repository has no\n" +
-			"zk.linf (its owner sets it: fed config --remote REMOTE zk.linf BOUND).",
+			"zk.linf (its owner sets it: fed config --remote REMOTE zk.linf BOUND).\n\n" +
+			"With --db URL, the refs, ref logs, settings, collaborators, push logs and sign-in\n" +
+			"sessions live in that PostgreSQL database (15 or later) instead of under --root, which\n" +
+			"keeps only the objects: several fed serve processes (replicas) on one database and one\n" +
+			"--root directory serve the same repositories behind any load balancer; a token issued\n" +
+			"by one works at all, a push's ref updates are one transaction. On start the server\n" +
+			"applies the database's schema migrations (under a lock); --migrate applies them and\n" +
+			"exits. The driver also reads PGPASSWORD and ~/.pgpass. While the database cannot be\n" +
+			"reached, requests answer 503 and clients retry. --prove and --require-proofs do not\n" +
+			"go with --db yet, and proofs are taken from their commits' authors or the owner.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
@@ -80,14 +92,23 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, wait up to `DURATION` for requests in flight"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log every request and event on stderr as `FORMAT`: text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log records of `LEVEL` and above: debug (also health checks and metric scrapes), info, warn or error"},
+			&cli.StringFlag{Name: "db", Usage: "keep refs, ref logs, repository settings and sign-in sessions in the PostgreSQL database at `URL` (postgres://USER@HOST:PORT/DB), shared by every replica on it; objects stay under --root"},
+			&cli.BoolFlag{Name: "migrate", Usage: "bring the schema of the --db database up to date, then exit"},
 			&cli.IntFlag{Name: "parent", Usage: "stop when process `PID` has exited (scripts and tests start fed serve with --parent $$, so it never outlives them)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usageErrorf("serve takes no arguments")
 			}
-			if c.String("root") == "" {
+			if c.Bool("migrate") && c.String("db") == "" {
+				return usageErrorf("--migrate needs --db URL")
+			}
+			if c.String("root") == "" && !c.Bool("migrate") {
 				return usageErrorf("serve needs --root DIR")
+			}
+			if c.String("db") != "" && (c.Bool("prove") || c.Bool("require-proofs")) {
+				return withHint(usageErrorf("--db does not go with --prove or --require-proofs yet"),
+					"the proving hooks read a repository directory; serve those repositories without --db")
 			}
 			if c.Duration("nft-cache-ttl") <= 0 {
 				return usageErrorf("--nft-cache-ttl must be positive")
@@ -123,7 +144,8 @@ func newServeCommand(e *env) *cli.Command {
 				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
 				logFormat: c.String("log-format"), logLevel: c.String("log-level"), tlsCert: e.path(c.String("tls-cert")), tlsKey: e.path(c.String("tls-key")),
-				insecureHTTP: c.Bool("insecure-http"), shutdownTimeout: c.Duration("shutdown-timeout")}, e)
+				insecureHTTP: c.Bool("insecure-http"), shutdownTimeout: c.Duration("shutdown-timeout"),
+				db: c.String("db"), migrate: c.Bool("migrate")}, e)
 		},
 	}
 }
@@ -160,7 +182,6 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		ctx, cancel = stopWithParent(ctx, opts.parent, e)
 		defer cancel()
 	}
-	var ferr error
 	logger := serveLogger(opts.logFormat, opts.logLevel, e.stderr)
 	sopts := server.Options{
 		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
@@ -171,6 +192,25 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		reload, stop := reloadOnHangup(ctx)
 		defer stop()
 		sopts.Reload = reload
+	}
+	if opts.db != "" {
+		db, err := openDB(ctx, opts, logger, e)
+		if err != nil || db == nil {
+			return err
+		}
+		defer db.Close()
+		sopts.Sessions = db.Sessions()
+		// Replicas share the database and the object directory. The zk
+		// hooks read a repository directory, so they are off: proof refs
+		// are taken from their commits' authors or the owner.
+		hopts := hosting.Options{Storage: db.Hosting(pgstore.DiskObjects{Root: opts.root}), Logger: logger}
+		if opts.solanaRPC != "" {
+			hopts.NFT = nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL)
+		}
+		if sopts.Hosting, err = hosting.New(hopts); err != nil {
+			return err
+		}
+		return serve(ctx, sopts, opts, e)
 	}
 	files, err := server.NewFiles(opts.root, nil)
 	if err != nil {
@@ -199,7 +239,39 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	if sopts.Hosting, err = hosting.New(hopts); err != nil {
 		return err
 	}
-	err = server.Serve(ctx, sopts, func(a net.Addr) {
+	return serve(ctx, sopts, opts, e)
+}
+
+// openDB opens the --db database and brings its schema up to date (under
+// the database's lock, so replicas starting together migrate once); with
+// --migrate it says so and returns nil.
+func openDB(ctx context.Context, opts serveOptions, logger *slog.Logger, e *env) (*pgstore.DB, error) {
+	db, err := pgstore.Open(ctx, opts.db)
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if opts.migrate {
+		db.Close()
+		if from == to {
+			e.printf("Database %s: schema at version %d, nothing to do\n", db, to)
+		} else {
+			e.printf("Database %s: schema migrated from version %d to %d\n", db, from, to)
+		}
+		return nil, nil
+	}
+	logger.Info("database", slog.String("db", db.String()), slog.Int("schema", to), slog.Int("migrated_from", from))
+	return db, nil
+}
+
+// serve runs the server until ctx ends.
+func serve(ctx context.Context, sopts server.Options, opts serveOptions, e *env) error {
+	var ferr error
+	err := server.Serve(ctx, sopts, func(a net.Addr) {
 		if opts.addrFile != "" {
 			ferr = os.WriteFile(opts.addrFile, []byte(a.String()+"\n"), 0o644)
 		}
@@ -208,6 +280,9 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 			scheme = "https"
 		}
 		e.note("Serving %s on %s://%s\n", opts.root, scheme, a)
+		if opts.db != "" {
+			e.note("Refs, settings and sessions in the database (replicas share it)\n")
+		}
 		if opts.solanaRPC != "" {
 			e.note("Repository NFTs: holders per %s, trusted for %s\n", opts.solanaRPC, opts.nftCacheTTL)
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/internal/testpg"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/repo"
@@ -97,6 +98,14 @@ func TestScripts(t *testing.T) {
 			"protect":     cmdProtect,
 			"mkcert":      cmdMkcert,
 			"httpget":     cmdHTTPGet,
+			"pgdb":        cmdPGDB,
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "pg": // PostgreSQL's binaries are installed (pgdb works)
+				return testpg.Bin() != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }
@@ -485,4 +494,16 @@ func cmdWithhold(ts *testscript.TestScript, neg bool, args []string) {
 	_, err = f.WriteString(list.String())
 	ts.Check(err)
 	ts.Check(f.Close())
+}
+
+// pgdb NAME sets $NAME to the URL of a new, empty PostgreSQL database in
+// a cluster the test binary starts once (internal/testpg) and its
+// watchdog stops when the binary exits. Scripts guard it with [pg].
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb NAME")
+	}
+	url, err := testpg.NewDB()
+	ts.Check(err)
+	ts.Setenv(args[0], url)
 }

@@ -2,6 +2,7 @@ package testpg
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -157,13 +158,36 @@ var shared struct {
 }
 
 // DB returns the URL of a new, empty database of its own for t, in a
-// cluster shared by every test of the process that calls DB: started by
-// the first, stopped (and its directory removed) by the watchdog when the
-// process exits. It skips t when the PostgreSQL binaries are missing.
+// cluster shared by every test of the process that calls DB or NewDB:
+// started by the first, stopped (and its directory removed) by the
+// watchdog when the process exits. It skips t when the PostgreSQL
+// binaries are missing.
 func DB(t testing.TB) string {
 	t.Helper()
-	bin, u := prepare(t)
+	prepare(t)
+	url, err := NewDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// ErrMissing reports a machine without PostgreSQL's binaries.
+var ErrMissing = errors.New("testpg: PostgreSQL is not installed (Debian: apt-get install postgresql-15)")
+
+// NewDB is DB for callers that are not tests (testscript commands): it
+// returns ErrMissing without the binaries.
+func NewDB() (string, error) {
+	bin := Bin()
+	if bin == "" {
+		return "", ErrMissing
+	}
 	shared.once.Do(func() {
+		u, err := clusterUser()
+		if err != nil {
+			shared.err = err
+			return
+		}
 		dir, err := os.MkdirTemp("", "fedpg-shared-")
 		if err == nil {
 			err = u.give(dir)
@@ -180,9 +204,9 @@ func DB(t testing.TB) string {
 		shared.c = c
 	})
 	if shared.err != nil {
-		t.Fatalf("testpg: shared cluster: %v", shared.err)
+		return "", fmt.Errorf("testpg: shared cluster: %w", shared.err)
 	}
-	return shared.c.CreateDB(t, fmt.Sprintf("db%d", shared.n.Add(1)))
+	return shared.c.createDB(fmt.Sprintf("db%d", shared.n.Add(1)))
 }
 
 // run runs one of PostgreSQL's programs as the cluster's user.
@@ -242,10 +266,18 @@ func (c *Cluster) URL(db string) string {
 // CreateDB makes an empty database and returns its URL.
 func (c *Cluster) CreateDB(t testing.TB, name string) string {
 	t.Helper()
-	if out, err := c.run("createdb", "-h", c.sock, "-p", strconv.Itoa(c.port), "-U", "postgres", name); err != nil {
-		t.Fatalf("testpg: createdb %s: %v\n%s", name, err, out)
+	url, err := c.createDB(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return c.URL(name)
+	return url
+}
+
+func (c *Cluster) createDB(name string) (string, error) {
+	if out, err := c.run("createdb", "-h", c.sock, "-p", strconv.Itoa(c.port), "-U", "postgres", name); err != nil {
+		return "", fmt.Errorf("testpg: createdb %s: %v\n%s", name, err, out)
+	}
+	return c.URL(name), nil
 }
 
 // Log returns the server's log so far (for failure messages).
