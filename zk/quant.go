@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/fed-vcs/fed/merge"
@@ -128,13 +127,16 @@ func Quantize(m *Model) (*Values, error) {
 		v.Names = append(v.Names, t.Path+":"+t.Name)
 		v.Starts = append(v.Starts, len(v.Q))
 		sz, _ := t.DType.Size()
-		for off := 0; off < len(t.Data); off += sz {
-			x := decodeFloat(t.DType, t.Data[off:off+sz])
-			q, err := quantize(x)
-			if err != nil {
-				return nil, fmt.Errorf("zk: quantize: tensor %s:%s element %d: %w", t.Path, t.Name, off/sz, err)
+		var xs []float64
+		for lo := 0; lo < len(t.Data); lo += quantBlock * sz {
+			xs = merge.DecodeFloats(t.DType, t.Data[lo:min(lo+quantBlock*sz, len(t.Data))], xs)
+			for i, x := range xs {
+				q, err := quantize(x)
+				if err != nil {
+					return nil, fmt.Errorf("zk: quantize: tensor %s:%s element %d: %w", t.Path, t.Name, lo/sz+i, err)
+				}
+				v.Q = append(v.Q, q)
 			}
-			v.Q = append(v.Q, q)
 		}
 	}
 	ex := append([]Extra(nil), m.Extras...)
@@ -155,6 +157,9 @@ func Quantize(m *Model) (*Values, error) {
 	return v, nil
 }
 
+// quantBlock is how many elements Quantize decodes at a time.
+const quantBlock = 4096
+
 // quantize is merge.Quantize restricted to the committed range.
 func quantize(x float64) (int32, error) {
 	q, err := merge.Quantize(x)
@@ -162,19 +167,6 @@ func quantize(x float64) (int32, error) {
 		return 0, fmt.Errorf("%w: %v (|x| must be below %d)", ErrRange, x, 1<<(ValueBits-ScaleShift))
 	}
 	return q, nil
-}
-
-func decodeFloat(dt objects.DType, b []byte) float64 {
-	switch dt {
-	case objects.F16:
-		return merge.F16ToFloat64(binary.LittleEndian.Uint16(b))
-	case objects.BF16:
-		return merge.BF16ToFloat64(binary.LittleEndian.Uint16(b))
-	case objects.F32:
-		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-	default: // F64
-		return math.Float64frombits(binary.LittleEndian.Uint64(b))
-	}
 }
 
 type byteWriter interface{ Write([]byte) (int, error) }
