@@ -15,7 +15,7 @@
 //	<root>/.fed/lock        held by every command that changes the repository
 //	<root>/.fed/MERGE_STATE a merge waiting for --continue (doc/design.md §14)
 //	<root>/.fed/shallow     the oldest commits of a --depth clone
-//	<root>/.fed/anchors     commits this repository anchored on Solana
+//	<root>/.fed/anchors     commits this repository anchored on Solana (nftlink)
 //
 // Invariants: an object is stored only after every object it refers to;
 // a ref moves only after the objects it points to are stored; the index and

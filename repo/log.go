@@ -128,6 +128,12 @@ func (r *Repo) reachable(ctx context.Context, starts []objects.ID, stop map[obje
 	return h.Reachable(ctx, r.Objects, starts...)
 }
 
+// Reachable returns the commits reachable from starts, up to the shallow
+// boundary.
+func (r *Repo) Reachable(ctx context.Context, starts ...objects.ID) (map[objects.ID]bool, error) {
+	return r.reachable(ctx, starts, nil, false)
+}
+
 // IsAncestor reports whether a is an ancestor of (or equal to) b.
 func (r *Repo) IsAncestor(ctx context.Context, a, b objects.ID) (bool, error) {
 	shallow, err := r.Shallow()

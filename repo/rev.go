@@ -183,6 +183,12 @@ func (r *Repo) absentCommit(ctx context.Context, rev string, id objects.ID, err 
 	return fmt.Errorf("%w: %s: commit %s is not in this repository: %w", ErrUnknownRev, rev, id.Short(), err)
 }
 
+// Peel follows tag objects from id to the commit they name at last;
+// rev names id in errors.
+func (r *Repo) Peel(ctx context.Context, id objects.ID, rev string) (objects.ID, error) {
+	return r.peel(ctx, id, rev)
+}
+
 // peel follows tags to the commit they name.
 func (r *Repo) peel(ctx context.Context, id objects.ID, rev string) (objects.ID, error) {
 	for depth := 0; depth < 16; depth++ {

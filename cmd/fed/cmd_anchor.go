@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/nft"
+	"github.com/fed-vcs/fed/nftlink"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -71,7 +72,7 @@ func runAnchor(ctx context.Context, opts anchorOptions, e *env) error {
 	if opts.verify {
 		return e.solanaError(verifyAnchors(ctx, r, c, opts, e), r)
 	}
-	a, err := r.Anchor(ctx, c, opts.rev)
+	a, err := nftlink.Anchor(ctx, r, c, opts.rev)
 	if err != nil {
 		return e.solanaError(err, r)
 	}
@@ -85,7 +86,7 @@ func verifyAnchors(ctx context.Context, r *repo.Repo, c *nft.Client, opts anchor
 	if r.Key != nil {
 		signers = append(signers, r.Key.Public())
 	}
-	checks, err := r.VerifyAnchors(ctx, c, signers...)
+	checks, err := nftlink.VerifyAnchors(ctx, r, c, signers...)
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func verifyAnchors(ctx context.Context, r *repo.Repo, c *nft.Client, opts anchor
 	}
 	if opts.json {
 		if checks == nil {
-			checks = []repo.AnchorCheck{}
+			checks = []nftlink.AnchorCheck{}
 		}
 		if err := e.printJSON(checks); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/nft"
+	"github.com/fed-vcs/fed/nftlink"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
@@ -116,8 +117,8 @@ func runNFT(ctx context.Context, opts nftOptions, e *env) error {
 // solanaClient connects to the node chosen by --rpc, config solana.rpc or
 // the Solana CLI's config.
 func (e *env) solanaClient(flag string, cfg *repo.Config) (*nft.Client, error) {
-	url, _, err := repo.ResolveSolanaRPC(flag, cfg, solanaCLIConfigPath())
-	if errors.Is(err, repo.ErrNoRPC) {
+	url, _, err := nftlink.ResolveSolanaRPC(flag, cfg, solanaCLIConfigPath())
+	if errors.Is(err, nftlink.ErrNoRPC) {
 		return nil, withHint(err, "name a node with --rpc URL or 'fed config solana.rpc URL' (devnet: https://api.devnet.solana.com)")
 	}
 	if err != nil {
@@ -149,7 +150,7 @@ func (e *env) solanaError(err error, r *repo.Repo) error {
 		return withHint(err, "check the node: --rpc URL, 'fed config solana.rpc URL', or json_rpc_url in ~/.config/solana/cli/config.yml")
 	case errors.Is(err, nft.ErrAlreadyMinted):
 		return withHint(err, "see it with 'fed nft show'")
-	case errors.Is(err, repo.ErrNoNFT):
+	case errors.Is(err, nftlink.ErrNoNFT):
 		return withHint(err, "mint it with 'fed nft mint'")
 	case errors.Is(err, nft.ErrNotHolder):
 		return withHint(err, "only the holder's key (--keypair) can transfer it")
@@ -163,7 +164,7 @@ func runNFTMint(ctx context.Context, r *repo.Repo, c *nft.Client, opts nftOption
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	res, replaced, err := r.MintNFT(ctx, c, opts.release)
+	res, replaced, err := nftlink.Mint(ctx, r, c, opts.release)
 	if err != nil {
 		return err
 	}
@@ -186,10 +187,10 @@ func runNFTShow(ctx context.Context, r *repo.Repo, c *nft.Client, opts nftOption
 		if mint, err = parseWallet(opts.args[0]); err != nil {
 			return err
 		}
-	} else if mint, err = r.NFTMint(opts.release); err != nil {
+	} else if mint, err = nftlink.MintOf(r, opts.release); err != nil {
 		return err
 	}
-	s, err := r.ShowNFT(ctx, c, mint)
+	s, err := nftlink.Show(ctx, r, c, mint)
 	if err != nil {
 		return err
 	}
@@ -263,7 +264,7 @@ func runNFTTransfer(ctx context.Context, r *repo.Repo, c *nft.Client, opts nftOp
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	sig, err := r.TransferNFT(ctx, c, to)
+	sig, err := nftlink.Transfer(ctx, r, c, to)
 	if err != nil {
 		return err
 	}
@@ -296,7 +297,7 @@ func runNFTLink(ctx context.Context, opts nftOptions, e *env) error {
 	}
 	value := ""
 	if opts.verb == "link" {
-		mint, err := r.NFTMint("")
+		mint, err := nftlink.MintOf(r, "")
 		if err != nil {
 			return e.solanaError(err, r)
 		}

@@ -36,14 +36,15 @@ var allowed = map[string][]string{
 	"internal/testpg":            {},
 	"mergeexec":                  {mod + "objects", mod + "codec", mod + "merge", mod + "repo", mod + "internal/fsys", mod + "internal/textdiff"},
 	"proving":                    {mod + "objects", mod + "refs", mod + "merge", mod + "zk", mod + "repo"},
+	"nftlink":                    {mod + "objects", mod + "refs", mod + "nft", mod + "repo", mod + "internal/fsys"},
 }
 
 // forbidden lists imports that a package (listed in allowed or not) must
-// not make: repo knows nothing of zk; proving sits beside it and reaches
-// repo's commits through the hooks repo offers (BeforeSign,
-// RegisterKeyCheck).
+// not make: repo knows nothing of zk or Solana; proving sits beside it and
+// reaches repo's commits through the hooks repo offers (BeforeSign,
+// RegisterKeyCheck), nftlink only calls into repo.
 var forbidden = map[string][]string{
-	"repo": {mod + "zk", mod + "proving"},
+	"repo": {mod + "zk", mod + "proving", mod + "nft", mod + "nftlink"},
 }
 
 // owned libraries may be imported by one package only.

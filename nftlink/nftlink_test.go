@@ -1,15 +1,17 @@
-package repo
+package nftlink
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fed-vcs/fed/repo"
 )
 
 func TestResolveSolanaRPC(t *testing.T) {
 	home := t.TempDir()
-	r, err := Init(t.TempDir())
+	r, err := repo.Init(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package repo
+package nftlink
 
 import (
 	"bufio"
@@ -16,14 +16,12 @@ import (
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/repo"
 )
 
-// NFTs and anchors: the glue between a repository and nft.
-//
-// The repository NFT's mint is the config key nft.mint; a release NFT's
-// is release.<tag>.nft. Anchors this repository wrote are listed in
-// .fed/anchors, one "<commit hex> <signature base58>" line each, so they
-// can be checked without searching the chain.
+// nrepo is a repository seen by this package: the moved methods keep
+// their receiver.
+type nrepo struct{ *repo.Repo }
 
 // Config keys of the Solana integration.
 const (
@@ -32,7 +30,7 @@ const (
 )
 
 // ErrNoRPC reports that no Solana RPC node is configured anywhere.
-var ErrNoRPC = errors.New("repo: no Solana RPC node configured")
+var ErrNoRPC = errors.New("nftlink: no Solana RPC node configured")
 
 // ReleaseNFTKey is the config key holding the mint of tag's release NFT.
 func ReleaseNFTKey(tag string) string { return "release." + tag + ".nft" }
@@ -42,7 +40,7 @@ func ReleaseNFTKey(tag string) string { return "release." + tag + ".nft" }
 // config file cliConfig (the caller finds it, cmd/fed in
 // ~/.config/solana/cli/config.yml; "" for none). source says which one it
 // was.
-func ResolveSolanaRPC(flag string, cfg *Config, cliConfig string) (url, source string, err error) {
+func ResolveSolanaRPC(flag string, cfg *repo.Config, cliConfig string) (url, source string, err error) {
 	if flag != "" {
 		return flag, "--rpc", nil
 	}
@@ -86,13 +84,17 @@ func yamlValue(b []byte, key string) string {
 
 // RepoID is the repository's id: the root commit reached from HEAD by
 // first parents. It is what the NFT's fed.repo field and anchors name.
-func (r *Repo) RepoID(ctx context.Context) (objects.ID, error) {
+func RepoID(ctx context.Context, r *repo.Repo) (objects.ID, error) {
+	return nrepo{r}.repoID(ctx)
+}
+
+func (r nrepo) repoID(ctx context.Context) (objects.ID, error) {
 	head, _, err := r.Head()
 	if err != nil {
 		return objects.ZeroID, err
 	}
 	if head.IsZero() {
-		return objects.ZeroID, fmt.Errorf("%w: HEAD has no commits yet; commit before minting or anchoring", ErrUnknownRev)
+		return objects.ZeroID, fmt.Errorf("%w: HEAD has no commits yet; commit before minting or anchoring", repo.ErrUnknownRev)
 	}
 	id := head
 	for {
@@ -107,12 +109,16 @@ func (r *Repo) RepoID(ctx context.Context) (objects.ID, error) {
 	}
 }
 
-// NFTMintOptions builds the metadata of the repository NFT (release "")
+// MintOptions builds the metadata of the repository NFT (release "")
 // or of the release NFT of tag release: name "fed: <dir>[ <tag>]",
 // symbol FED, uri the origin remote's URL (or the first remote's), fields
 // fed.repo and, for a release, fed.tag, fed.commit and fed.tree.
-func (r *Repo) NFTMintOptions(ctx context.Context, release string) (nft.MintOptions, error) {
-	id, err := r.RepoID(ctx)
+func MintOptions(ctx context.Context, r *repo.Repo, release string) (nft.MintOptions, error) {
+	return nrepo{r}.mintOptions(ctx, release)
+}
+
+func (r nrepo) mintOptions(ctx context.Context, release string) (nft.MintOptions, error) {
+	id, err := r.repoID(ctx)
 	if err != nil {
 		return nft.MintOptions{}, err
 	}
@@ -121,7 +127,7 @@ func (r *Repo) NFTMintOptions(ctx context.Context, release string) (nft.MintOpti
 	if rs, err := r.Remotes(); err == nil && len(rs) > 0 {
 		opts.URI = rs[0].URL
 		for _, rm := range rs {
-			if rm.Name == DefaultRemote {
+			if rm.Name == repo.DefaultRemote {
 				opts.URI = rm.URL
 			}
 		}
@@ -129,12 +135,12 @@ func (r *Repo) NFTMintOptions(ctx context.Context, release string) (nft.MintOpti
 	if release != "" {
 		tagID, err := r.Refs.Read(refs.Tag(release))
 		if errors.Is(err, refs.ErrNotFound) {
-			return nft.MintOptions{}, fmt.Errorf("%w: no tag %s", ErrUnknownRev, release)
+			return nft.MintOptions{}, fmt.Errorf("%w: no tag %s", repo.ErrUnknownRev, release)
 		}
 		if err != nil {
 			return nft.MintOptions{}, err
 		}
-		commit, err := r.peel(ctx, tagID, release)
+		commit, err := r.Peel(ctx, tagID, release)
 		if err != nil {
 			return nft.MintOptions{}, err
 		}
@@ -155,14 +161,18 @@ func (r *Repo) NFTMintOptions(ctx context.Context, release string) (nft.MintOpti
 	return opts, nil
 }
 
-// MintNFT mints the repository NFT (release "") or tag release's NFT to
+// Mint mints the repository NFT (release "") or tag release's NFT to
 // r.Key and records its mint in the config. It refuses with
 // nft.ErrAlreadyMinted when the config names a mint that exists on the
 // node; replaced is the recorded mint that does not exist there (another
 // network), if any.
-func (r *Repo) MintNFT(ctx context.Context, c *nft.Client, release string) (res *nft.MintResult, replaced string, err error) {
+func Mint(ctx context.Context, r *repo.Repo, c *nft.Client, release string) (res *nft.MintResult, replaced string, err error) {
+	return nrepo{r}.mint(ctx, c, release)
+}
+
+func (r nrepo) mint(ctx context.Context, c *nft.Client, release string) (res *nft.MintResult, replaced string, err error) {
 	if r.Key == nil {
-		return nil, "", ErrNoKey
+		return nil, "", repo.ErrNoKey
 	}
 	key := ConfigNFTMint
 	if release != "" {
@@ -183,7 +193,7 @@ func (r *Repo) MintNFT(ctx context.Context, c *nft.Client, release string) (res 
 			return nil, "", err
 		}
 	}
-	opts, err := r.NFTMintOptions(ctx, release)
+	opts, err := r.mintOptions(ctx, release)
 	if err != nil {
 		return nil, "", err
 	}
@@ -207,9 +217,13 @@ func nftWhat(release string) string {
 	return "release " + release
 }
 
-// NFTMint returns the mint recorded for the repository (release "") or a
+// MintOf returns the mint recorded for the repository (release "") or a
 // release.
-func (r *Repo) NFTMint(release string) (objects.PublicKey, error) {
+func MintOf(r *repo.Repo, release string) (objects.PublicKey, error) {
+	return nrepo{r}.mintOf(release)
+}
+
+func (r nrepo) mintOf(release string) (objects.PublicKey, error) {
 	key := ConfigNFTMint
 	if release != "" {
 		key = ReleaseNFTKey(release)
@@ -226,25 +240,29 @@ func (r *Repo) NFTMint(release string) (objects.PublicKey, error) {
 }
 
 // ErrNoNFT reports a repository without a recorded NFT.
-var ErrNoNFT = errors.New("repo: no NFT minted")
+var ErrNoNFT = errors.New("nftlink: no NFT minted")
 
-// NFTShow is an NFT as seen from this repository.
-type NFTShow struct {
+// Info is an NFT as seen from this repository.
+type Info struct {
 	NFT *nft.Info `json:"nft"`
 	// RepoMatch tells whether the NFT's fed.repo is this repository's id.
 	RepoMatch bool       `json:"repo_match"`
 	RepoID    objects.ID `json:"repo_id"`
 }
 
-// ShowNFT reads NFT mint and checks its fed.repo against this
+// Show reads NFT mint and checks its fed.repo against this
 // repository.
-func (r *Repo) ShowNFT(ctx context.Context, c *nft.Client, mint objects.PublicKey) (*NFTShow, error) {
+func Show(ctx context.Context, r *repo.Repo, c *nft.Client, mint objects.PublicKey) (*Info, error) {
+	return nrepo{r}.show(ctx, c, mint)
+}
+
+func (r nrepo) show(ctx context.Context, c *nft.Client, mint objects.PublicKey) (*Info, error) {
 	info, err := c.Show(ctx, mint)
 	if err != nil {
 		return nil, err
 	}
-	s := &NFTShow{NFT: info}
-	if id, err := r.RepoID(ctx); err == nil {
+	s := &Info{NFT: info}
+	if id, err := r.repoID(ctx); err == nil {
 		s.RepoID = id
 		v, _ := info.Metadata.Get(nft.FieldRepo)
 		s.RepoMatch = v == id.String()
@@ -252,12 +270,16 @@ func (r *Repo) ShowNFT(ctx context.Context, c *nft.Client, mint objects.PublicKe
 	return s, nil
 }
 
-// TransferNFT gives the repository NFT to the wallet to.
-func (r *Repo) TransferNFT(ctx context.Context, c *nft.Client, to objects.PublicKey) (string, error) {
+// Transfer gives the repository NFT to the wallet to.
+func Transfer(ctx context.Context, r *repo.Repo, c *nft.Client, to objects.PublicKey) (string, error) {
+	return nrepo{r}.transfer(ctx, c, to)
+}
+
+func (r nrepo) transfer(ctx context.Context, c *nft.Client, to objects.PublicKey) (string, error) {
 	if r.Key == nil {
-		return "", ErrNoKey
+		return "", repo.ErrNoKey
 	}
-	mint, err := r.NFTMint("")
+	mint, err := r.mintOf("")
 	if err != nil {
 		return "", err
 	}
@@ -274,7 +296,11 @@ type AnchorEntry struct {
 }
 
 // Anchors reads .fed/anchors.
-func (r *Repo) Anchors() ([]AnchorEntry, error) {
+func Anchors(r *repo.Repo) ([]AnchorEntry, error) {
+	return nrepo{r}.anchors()
+}
+
+func (r nrepo) anchors() ([]AnchorEntry, error) {
 	b, err := os.ReadFile(filepath.Join(r.Dir, anchorsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -300,9 +326,13 @@ func (r *Repo) Anchors() ([]AnchorEntry, error) {
 // Anchor writes commit rev's id (and its zk.root, when the commit
 // records one) to the chain with the Memo program, signed by r.Key, and
 // records the transaction in .fed/anchors.
-func (r *Repo) Anchor(ctx context.Context, c *nft.Client, rev string) (*nft.Anchor, error) {
+func Anchor(ctx context.Context, r *repo.Repo, c *nft.Client, rev string) (*nft.Anchor, error) {
+	return nrepo{r}.anchor(ctx, c, rev)
+}
+
+func (r nrepo) anchor(ctx context.Context, c *nft.Client, rev string) (*nft.Anchor, error) {
 	if r.Key == nil {
-		return nil, ErrNoKey
+		return nil, repo.ErrNoKey
 	}
 	if rev == "" {
 		rev = "HEAD"
@@ -315,19 +345,19 @@ func (r *Repo) Anchor(ctx context.Context, c *nft.Client, rev string) (*nft.Anch
 	if err != nil {
 		return nil, fmt.Errorf("anchor %s: %w", rev, err)
 	}
-	repoID, err := r.RepoID(ctx)
+	repoID, err := r.repoID(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rec := nft.AnchorRecord{Repo: repoID, Commit: id}
-	if v, ok := commit.Value(MetaZKRoot); ok {
+	if v, ok := commit.Value(repo.MetaZKRoot); ok {
 		rec.ZKRoot = v
 	}
 	a, err := c.Anchor(ctx, r.Key, rec)
 	if err != nil {
 		return nil, err
 	}
-	list, err := r.Anchors()
+	list, err := r.anchors()
 	if err != nil {
 		return a, err
 	}
@@ -354,8 +384,12 @@ type AnchorCheck struct {
 // signed by signers (when given) found on chain, and checks that each
 // names this repository, that its commit is in the history (reachable
 // from a branch or tag) and that its zk root is the commit's zk.root.
-func (r *Repo) VerifyAnchors(ctx context.Context, c *nft.Client, signers ...objects.PublicKey) ([]AnchorCheck, error) {
-	repoID, err := r.RepoID(ctx)
+func VerifyAnchors(ctx context.Context, r *repo.Repo, c *nft.Client, signers ...objects.PublicKey) ([]AnchorCheck, error) {
+	return nrepo{r}.verifyAnchors(ctx, c, signers...)
+}
+
+func (r nrepo) verifyAnchors(ctx context.Context, c *nft.Client, signers ...objects.PublicKey) ([]AnchorCheck, error) {
+	repoID, err := r.repoID(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -366,17 +400,17 @@ func (r *Repo) VerifyAnchors(ctx context.Context, c *nft.Client, signers ...obje
 	}
 	for _, ref := range all {
 		if strings.HasPrefix(string(ref.Name), refs.HeadsPrefix) || strings.HasPrefix(string(ref.Name), refs.TagsPrefix) {
-			id, err := r.peel(ctx, ref.ID, string(ref.Name))
+			id, err := r.Peel(ctx, ref.ID, string(ref.Name))
 			if err == nil {
 				starts = append(starts, id)
 			}
 		}
 	}
-	history, err := r.reachable(ctx, starts, nil, false)
+	history, err := r.Reachable(ctx, starts...)
 	if err != nil {
 		return nil, err
 	}
-	recorded, err := r.Anchors()
+	recorded, err := r.anchors()
 	if err != nil {
 		return nil, err
 	}
@@ -397,9 +431,9 @@ func (r *Repo) VerifyAnchors(ctx context.Context, c *nft.Client, signers ...obje
 				ch.Problem = err.Error()
 				break
 			}
-			v, has := cm.Value(MetaZKRoot)
+			v, has := cm.Value(repo.MetaZKRoot)
 			if a.ZKRoot != "" && (!has || v != a.ZKRoot) {
-				ch.Problem = fmt.Sprintf("anchored zk root %.12s… differs from the commit's %s %q", a.ZKRoot, MetaZKRoot, v)
+				ch.Problem = fmt.Sprintf("anchored zk root %.12s… differs from the commit's %s %q", a.ZKRoot, repo.MetaZKRoot, v)
 				break
 			}
 			ch.OK = true
