@@ -67,6 +67,12 @@
 // Options.Reload, refuses plain HTTP beyond loopback unless InsecureHTTP,
 // and shuts down gracefully within ShutdownTimeout.
 //
+// Replicas (shared.go): when a repository's ref store implements
+// SharedState (pgstore's, for several fed serve processes on one
+// database), the server reads its counters before a ref update, fetch
+// plan or download and forgets what it knew complete, or rebuilds its
+// published set, when another process collected or unpublished since.
+//
 // Left to others: verifying and making proofs, zk settings and the chain
 // (the hooks of Repository: package hosting implements them with package
 // repo, zk and nft), storage backends (objects, refs, repometa), anything on

@@ -74,7 +74,16 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 	if err != nil {
 		return nil, err
 	}
+	// Other processes forget what they knew complete when the collection
+	// starts and again when it is done (shared.go): what they learn while
+	// it runs may name objects it removes.
+	if err := rp.bumpShared(ctx, true, false); err != nil {
+		return nil, err
+	}
 	rep, err := objects.GC(ctx, rp.store, roots, objects.GCOptions{Grace: grace, Absent: withheld})
+	if berr := rp.bumpShared(ctx, true, false); err == nil {
+		err = berr
+	}
 	// The complete set may name objects that no ref reaches any more
 	// (a deleted branch, a forced one): once collected, a push building on
 	// them must be refused as incomplete, so the set restarts from the

@@ -371,6 +371,10 @@ func (c *call) updateRefs() {
 	// Ref updates wait for a running gc, and run one at a time.
 	rp.gc.RLock()
 	defer rp.gc.RUnlock()
+	if err := rp.syncShared(ctx); err != nil {
+		c.internal(err)
+		return
+	}
 	rp.mu.Lock()
 	locked := true
 	unlock := func() {
@@ -611,6 +615,11 @@ func (c *call) updateRefs() {
 		// old value may leave objects unreachable
 		if !u.Old.IsZero() && (u.Force || u.New.IsZero() || !strings.HasPrefix(u.Name, refs.HeadsPrefix)) {
 			rp.unpublish()
+			if err == nil {
+				if berr := rp.bumpShared(ctx, false, true); berr != nil {
+					c.s.opts.ErrorLog("%v", berr)
+				}
+			}
 			break
 		}
 	}

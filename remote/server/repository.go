@@ -39,6 +39,8 @@ type repository struct {
 	complete map[objects.ID]bool       // objects whose whole closure is present (withheld objects aside)
 	roots    map[objects.ID]objects.ID // first-parent root commit by tip (repoID)
 	reachGen uint64                    // bumped when objects may have become unreachable (reach.go)
+	// the other processes' counters last seen (shared.go)
+	seenCollected, seenUnpublished uint64
 
 	// reachMu guards the published set (reach.go), valid for reachSetGen.
 	reachMu     sync.Mutex
@@ -74,6 +76,12 @@ func (s *Server) open(ctx context.Context, name string, create *objects.PublicKe
 	}
 	if err := rp.resetComplete(ctx); err != nil {
 		return nil, err
+	}
+	if sh, ok := rp.refs.(SharedState); ok {
+		// what this process knows now is as of these counters
+		if rp.seenCollected, rp.seenUnpublished, err = sh.Generations(ctx); err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", name, err)
+		}
 	}
 	s.repos[name] = rp
 	return rp, nil

@@ -83,6 +83,11 @@ CREATE TABLE fed_ids (
 	PRIMARY KEY (repo, list, id)
 );
 `},
+	{3, "counters of collections and unpublishing updates shared by replicas", `
+ALTER TABLE fed_repos
+	ADD COLUMN collected   bigint NOT NULL DEFAULT 0,
+	ADD COLUMN unpublished bigint NOT NULL DEFAULT 0;
+`},
 }
 
 // Latest is the schema version this fed writes and reads.

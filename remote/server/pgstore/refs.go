@@ -10,6 +10,7 @@ import (
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote/server"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -23,7 +24,34 @@ type Refs struct {
 	r *Repo
 }
 
-var _ refs.Backend = (*Refs)(nil)
+var (
+	_ refs.Backend       = (*Refs)(nil)
+	_ server.SharedState = (*Refs)(nil)
+)
+
+// Generations implements server.SharedState: the repository's counters.
+func (s *Refs) Generations(ctx context.Context) (collected, unpublished uint64, err error) {
+	var c, u int64
+	if err := s.r.db.queryRow(ctx, `SELECT collected, unpublished FROM fed_repos WHERE id = $1`, []any{s.r.id}, &c, &u); err != nil {
+		return 0, 0, failed(ctx, "counters of "+s.r.name, err)
+	}
+	return uint64(c), uint64(u), nil
+}
+
+// Bump implements server.SharedState: one UPDATE.
+func (s *Refs) Bump(ctx context.Context, collected, unpublished bool) error {
+	c, u := 0, 0
+	if collected {
+		c = 1
+	}
+	if unpublished {
+		u = 1
+	}
+	if _, err := s.r.db.exec(ctx, `UPDATE fed_repos SET collected = collected + $2, unpublished = unpublished + $3 WHERE id = $1`, s.r.id, c, u); err != nil {
+		return failed(ctx, "counters of "+s.r.name, err)
+	}
+	return nil
+}
 
 func idOf(b []byte) (objects.ID, error) {
 	var id objects.ID

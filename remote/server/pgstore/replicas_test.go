@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fed-vcs/fed/internal/testpg"
 	"github.com/fed-vcs/fed/objects"
@@ -27,15 +28,23 @@ import (
 // objects under root: what fed serve --db url --root root runs.
 func hostedReplica(t *testing.T, url, root string) *httptest.Server {
 	t.Helper()
+	ts, _ := replicaServer(t, url, root, server.Options{})
+	return ts
+}
+
+// replicaServer is hostedReplica with options, returning the server too.
+func replicaServer(t *testing.T, url, root string, opts server.Options) (*httptest.Server, *server.Server) {
+	t.Helper()
 	db := open(t, url)
-	s, err := server.New(server.Options{Root: root, Hosting: db.Hosting(pgstore.DiskObjects{Root: root}),
-		Sessions: db.Sessions(), GCInterval: -1, Rate: 1e6, Burst: 1e6})
+	opts.Root, opts.Hosting, opts.Sessions = root, db.Hosting(pgstore.DiskObjects{Root: root}), db.Sessions()
+	opts.GCInterval, opts.Rate, opts.Burst = -1, 1e6, 1e6
+	s, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
-	return ts
+	return ts, s
 }
 
 // pusher is one client of the test: a key, its own object store, and a
@@ -320,4 +329,91 @@ func TestReplicasDatabaseRestart(t *testing.T) {
 	}
 	checkHistory(t, url, root, pushed)
 	t.Logf("%d pushes, %d answers 503 while the database was down", n*each, counter.unavailable.Load())
+}
+
+// TestReplicasUnpublish: a branch deleted through one replica takes what
+// only it reached out of the other replica's downloads too.
+func TestReplicasUnpublish(t *testing.T) {
+	ctx := context.Background()
+	url := testpg.DB(t)
+	root := t.TempDir()
+	urls := []string{hostedReplica(t, url, root).URL, hostedReplica(t, url, root).URL}
+	p := newPusher(t, 0, urls, http.DefaultClient)
+	a, b := p.clients[0], p.clients[1]
+	main, mids, err := p.commit(ctx, objects.ZeroID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, ids, err := p.commit(ctx, objects.ZeroID) // a second root, for the doomed branch
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SendMissing(ctx, p.store, append(ids, mids...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateRefs(ctx, []remote.RefUpdate{{Name: "refs/heads/main", New: main}, {Name: "refs/heads/topic", New: topic}}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := a.GetObject(ctx, topic, 0, &buf); err != nil {
+		t.Fatalf("the topic commit at replica A while published: %v", err)
+	}
+	if _, err := b.UpdateRefs(ctx, []remote.RefUpdate{{Name: "refs/heads/topic", Old: topic, Force: true}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.GetObject(ctx, topic, 0, &buf)
+	var prob *remote.Problem
+	if !errors.As(err, &prob) || prob.Code != remote.CodeNotFound {
+		t.Fatalf("replica A serves the commit of a branch replica B deleted: %v", err)
+	}
+	if _, err := a.GetObject(ctx, main, 0, &buf); err != nil {
+		t.Fatalf("main's commit at A: %v", err)
+	}
+}
+
+// TestReplicasCollected: after one replica collected the objects of a
+// branch deleted elsewhere, the other refuses a push that builds on them
+// (incomplete) instead of trusting its memory that they were complete.
+func TestReplicasCollected(t *testing.T) {
+	ctx := context.Background()
+	url := testpg.DB(t)
+	root := t.TempDir()
+	tsA, _ := replicaServer(t, url, root, server.Options{})
+	tsB, sB := replicaServer(t, url, root, server.Options{GCGrace: time.Nanosecond})
+	p := newPusher(t, 0, []string{tsA.URL, tsB.URL}, http.DefaultClient)
+	a, b := p.clients[0], p.clients[1]
+	base, ids, err := p.commit(ctx, objects.ZeroID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SendMissing(ctx, p.store, ids); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateRefs(ctx, []remote.RefUpdate{{Name: "refs/heads/topic", New: base}}); err != nil {
+		t.Fatal(err)
+	}
+	// A knows base complete. B deletes the branch and collects.
+	if _, err := b.UpdateRefs(ctx, []remote.RefUpdate{{Name: "refs/heads/topic", Old: base, Force: true}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sB.GC(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Report.Removed == 0 {
+		t.Fatalf("B's collection: %+v", res)
+	}
+	// A push of a commit on base, sending only the new commit's objects.
+	next, ids2, err := p.commit(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SendMissing(ctx, p.store, ids2); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.UpdateRefs(ctx, []remote.RefUpdate{{Name: "refs/heads/topic", New: next}})
+	var prob *remote.Problem
+	if !errors.As(err, &prob) || prob.Code != remote.CodeIncomplete {
+		t.Fatalf("a push at A on a commit B collected: %v, want incomplete", err)
+	}
 }
