@@ -163,9 +163,10 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 
 // Touch refreshes the modification time of id and of its delta bases, as
 // Put does for an object already present, so that GC's grace period starts
-// again. It reports whether id is present.
-func (s *DiskStore) Touch(ctx context.Context, id ID) bool {
-	return s.touch(ctx, id, time.Now())
+// again. It reports whether id is present; a DiskStore's Touch never
+// fails (the error is for stores that can: objects.ErrUnavailable).
+func (s *DiskStore) Touch(ctx context.Context, id ID) (bool, error) {
+	return s.touch(ctx, id, time.Now()), nil
 }
 
 // EncodeStored returns a self-contained stored form of canonical object

@@ -34,6 +34,7 @@ type serveOptions struct {
 	shutdownTimeout              time.Duration
 	db                           string
 	migrate                      bool
+	objects                      *s3Objects // --objects s3://…: nil keeps objects under --root
 }
 
 func newServeCommand(e *env) *cli.Command {
@@ -72,7 +73,13 @@ func newServeCommand(e *env) *cli.Command {
 			"applies the database's schema migrations (under a lock); --migrate applies them and\n" +
 			"exits. The driver also reads PGPASSWORD and ~/.pgpass. While the database cannot be\n" +
 			"reached, requests answer 503 and clients retry. --prove and --require-proofs do not\n" +
-			"go with --db yet, and proofs are taken from their commits' authors or the owner.",
+			"go with --db yet, and proofs are taken from their commits' authors or the owner.\n\n" +
+			"With --objects s3://BUCKET/PREFIX and --s3-endpoint URL, the repositories' objects\n" +
+			"live in that S3-compatible bucket, repository NAME under PREFIX/NAME.fed/objects/,\n" +
+			"signed in with $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (and $AWS_SESSION_TOKEN)\n" +
+			"in region $AWS_REGION; --root then keeps only refs and settings (none with --db).\n" +
+			"With both, replicas share nothing on disk. --prove and --require-proofs do not go\n" +
+			"with --objects yet.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
@@ -94,6 +101,8 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log records of `LEVEL` and above: debug (also health checks and metric scrapes), info, warn or error"},
 			&cli.StringFlag{Name: "db", Usage: "keep refs, ref logs, repository settings and sign-in sessions in the PostgreSQL database at `URL` (postgres://USER@HOST:PORT/DB), shared by every replica on it; objects stay under --root"},
 			&cli.BoolFlag{Name: "migrate", Usage: "bring the schema of the --db database up to date, then exit"},
+			&cli.StringFlag{Name: "objects", Usage: "keep the repositories' objects in S3-compatible storage at `s3://BUCKET/PREFIX` (with --s3-endpoint)"},
+			&cli.StringFlag{Name: "s3-endpoint", Usage: "`URL` of the S3 service of --objects (https://s3.REGION.amazonaws.com, http://127.0.0.1:7070)"},
 			&cli.IntFlag{Name: "parent", Usage: "stop when process `PID` has exited (scripts and tests start fed serve with --parent $$, so it never outlives them)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -118,6 +127,19 @@ func newServeCommand(e *env) *cli.Command {
 			}
 			if c.Bool("prove-setup") && !c.Bool("prove") {
 				return usageErrorf("--prove-setup needs --prove")
+			}
+			var objs *s3Objects
+			if c.String("objects") != "" {
+				if c.Bool("prove") || c.Bool("require-proofs") {
+					return withHint(usageErrorf("--objects does not go with --prove or --require-proofs yet"),
+						"the proving hooks read the objects of a repository directory; serve those repositories without --objects")
+				}
+				var err error
+				if objs, err = newS3Objects(c.String("objects"), c.String("s3-endpoint"), e); err != nil {
+					return err
+				}
+			} else if c.String("s3-endpoint") != "" {
+				return usageErrorf("--s3-endpoint needs --objects s3://BUCKET/PREFIX")
 			}
 			if f := c.String("log-format"); f != "text" && f != "json" {
 				return usageErrorf("--log-format %q: want text or json", f)
@@ -145,7 +167,7 @@ func newServeCommand(e *env) *cli.Command {
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
 				logFormat: c.String("log-format"), logLevel: c.String("log-level"), tlsCert: e.path(c.String("tls-cert")), tlsKey: e.path(c.String("tls-key")),
 				insecureHTTP: c.Bool("insecure-http"), shutdownTimeout: c.Duration("shutdown-timeout"),
-				db: c.String("db"), migrate: c.Bool("migrate")}, e)
+				db: c.String("db"), migrate: c.Bool("migrate"), objects: objs}, e)
 		},
 	}
 }
@@ -203,7 +225,11 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		// Replicas share the database and the object directory. The zk
 		// hooks read a repository directory, so they are off: proof refs
 		// are taken from their commits' authors or the owner.
-		hopts := hosting.Options{Storage: db.Hosting(pgstore.DiskObjects{Root: opts.root}), Logger: logger}
+		var objs pgstore.ObjectStores = pgstore.DiskObjects{Root: opts.root}
+		if opts.objects != nil {
+			objs = opts.objects
+		}
+		hopts := hosting.Options{Storage: db.Hosting(objs), Logger: logger}
 		if opts.solanaRPC != "" {
 			hopts.NFT = nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL)
 		}
@@ -218,10 +244,16 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	}
 	// The owner's zk settings live in the hosted repository's config.
 	hopts := hosting.Options{Storage: files, ZK: true, RequireProofs: opts.requireProofs, ProveSetup: opts.proveSetup, Logger: logger}
-	// Every server verifies the proofs pushed to it, with the hosted
-	// repository's settings; --require-proofs also needs proofs on
-	// protected branches and the bound their updates are proven against.
-	if hopts.VerifyCache, err = e.zkCache(); err != nil {
+	if opts.objects != nil {
+		// Objects in S3, refs and settings under --root. The zk hooks
+		// read the objects of a repository directory, so they are off:
+		// proof refs are taken from their commits' authors or the owner.
+		hopts = hosting.Options{Storage: server.WithObjects(files, opts.objects), Logger: logger}
+	} else if hopts.VerifyCache, err = e.zkCache(); err != nil {
+		// Every server verifies the proofs pushed to it, with the hosted
+		// repository's settings; --require-proofs also needs proofs on
+		// protected branches and the bound their updates are proven
+		// against.
 		if opts.requireProofs {
 			return err
 		}
@@ -282,6 +314,9 @@ func serve(ctx context.Context, sopts server.Options, opts serveOptions, e *env)
 		e.note("Serving %s on %s://%s\n", opts.root, scheme, a)
 		if opts.db != "" {
 			e.note("Refs, settings and sessions in the database (replicas share it)\n")
+		}
+		if opts.objects != nil {
+			e.note("Objects in %s\n", opts.objects)
 		}
 		if opts.solanaRPC != "" {
 			e.note("Repository NFTs: holders per %s, trusted for %s\n", opts.solanaRPC, opts.nftCacheTTL)

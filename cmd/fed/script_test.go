@@ -24,6 +24,7 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/internal/s3test"
 	"github.com/fed-vcs/fed/internal/testpg"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
@@ -98,12 +99,16 @@ func TestScripts(t *testing.T) {
 			"protect":     cmdProtect,
 			"mkcert":      cmdMkcert,
 			"httpget":     cmdHTTPGet,
+			"s3server":    cmdS3Server,
 			"pgdb":        cmdPGDB,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "pg": // PostgreSQL's binaries are installed (pgdb works)
 				return testpg.Bin() != "", nil
+			case "versitygw": // a real S3 server can be started (s3server works)
+				_, err := s3test.Binary()
+				return err == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -6,18 +6,19 @@ import (
 	"path"
 
 	"github.com/fed-vcs/fed/objects/s3store"
+	"github.com/fed-vcs/fed/remote/server"
 )
 
-// s3Hosting is where `fed serve --objects s3://BUCKET/PREFIX` keeps the
+// s3Objects is where `fed serve --objects s3://BUCKET/PREFIX` keeps the
 // hosted repositories' objects: repository NAME under the prefix
 // PREFIX/NAME.fed/objects/ (doc/design.md §6a), credentials from the
 // standard AWS environment variables.
-type s3Hosting struct {
+type s3Objects struct {
 	cfg s3store.Config // Prefix: the server's, every repository's below it
 }
 
 // newS3Hosting checks the flags and reads the credentials.
-func newS3Hosting(objectsURL, endpoint string, e *env) (*s3Hosting, error) {
+func newS3Objects(objectsURL, endpoint string, e *env) (*s3Objects, error) {
 	bucket, prefix, err := s3store.ParseURL(objectsURL)
 	if err != nil {
 		return nil, usageErrorf("--objects: %v", err)
@@ -41,25 +42,33 @@ func newS3Hosting(objectsURL, endpoint string, e *env) (*s3Hosting, error) {
 	if _, err := s3store.Open(cfg); err != nil {
 		return nil, usageErrorf("--s3-endpoint: %v", err)
 	}
-	return &s3Hosting{cfg: cfg}, nil
+	return &s3Objects{cfg: cfg}, nil
 }
 
-// open returns the object store of repository name.
-func (h *s3Hosting) open(name string) (*s3store.Store, error) {
+var _ server.ObjectStores = (*s3Objects)(nil)
+
+// Open returns the object store of repository name (server.ObjectStores):
+// a prefix needs no creating.
+func (h *s3Objects) Open(ctx context.Context, name string, create bool) (server.ObjectStore, error) {
 	cfg := h.cfg
 	cfg.Prefix = h.cfg.Prefix + path.Clean(name) + ".fed/objects/"
 	return s3store.Open(cfg)
 }
 
-// check asks the service whether the bucket is there and the credentials
+// Check asks the service whether the bucket is there and the credentials
 // work.
-func (h *s3Hosting) check(ctx context.Context) error {
+func (h *s3Objects) Check(ctx context.Context) error {
 	s, err := s3store.Open(h.cfg)
 	if err != nil {
 		return err
 	}
 	if err := s.Check(ctx); err != nil {
-		return fmt.Errorf("object store s3://%s/%s at %s: %w", h.cfg.Bucket, h.cfg.Prefix, h.cfg.Endpoint, err)
+		return fmt.Errorf("object store %s: %w", h, err)
 	}
 	return nil
+}
+
+// String names the bucket, prefix and service.
+func (h *s3Objects) String() string {
+	return fmt.Sprintf("s3://%s/%s at %s", h.cfg.Bucket, h.cfg.Prefix, h.cfg.Endpoint)
 }

@@ -109,13 +109,17 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Launch starts versitygw on a free port over dir, for callers that are
+// Launch starts versitygw on a free port over dir (created if
+// missing), for callers that are
 // not tests (testscript commands); they must Stop it. It returns
 // ErrMissing when versitygw is not installed.
 func Launch(dir string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("s3test: %w", err)
 	}
 	s := &Server{bin: bin, Dir: dir}
 	var last error

@@ -430,8 +430,11 @@ func TestStoredForms(t *testing.T) {
 	if _, err := s.OpenStored(objects.Sum([]byte("absent"))); !errors.Is(err, objects.ErrNotFound) {
 		t.Errorf("OpenStored(absent) = %v", err)
 	}
-	if !s.Touch(ctx, nextID) || s.Touch(ctx, objects.Sum([]byte("absent"))) {
-		t.Error("Touch does not report presence")
+	if ok, err := s.Touch(ctx, nextID); !ok || err != nil {
+		t.Errorf("Touch(present) = %v, %v", ok, err)
+	}
+	if ok, err := s.Touch(ctx, objects.Sum([]byte("absent"))); ok || err != nil {
+		t.Errorf("Touch(absent) = %v, %v", ok, err)
 	}
 }
 

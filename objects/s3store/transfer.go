@@ -85,9 +85,8 @@ func (r *rangedObject) Close() error { return r.o.Close() }
 
 // Touch reports whether id is present. A Store has no modification times
 // to refresh: GC removes nothing from it (see the package documentation).
-func (s *Store) Touch(ctx context.Context, id objects.ID) bool {
-	ok, err := s.Has(ctx, id)
-	return err == nil && ok
+func (s *Store) Touch(ctx context.Context, id objects.ID) (bool, error) {
+	return s.Has(ctx, id)
 }
 
 // PutStored stores an object received in stored form under id after

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
@@ -151,15 +152,61 @@ func (c *call) missing() {
 	if !ok {
 		return
 	}
+	// Touch what is there, so gc's grace period restarts for objects a
+	// push is about to reference.
+	have, err := touchAll(c.r.Context(), rp.store, req.IDs)
+	if err != nil {
+		c.internal(err) // storage that cannot answer: 503, the client retries
+		return
+	}
 	out := remote.IDList{IDs: []objects.ID{}}
-	for _, id := range req.IDs {
-		// Touch what is there, so gc's grace period restarts for objects a
-		// push is about to reference.
-		if !rp.store.Touch(c.r.Context(), id) {
+	for i, id := range req.IDs {
+		if !have[i] {
 			out.IDs = append(out.IDs, id)
 		}
 	}
 	writeJSON(c.w, 200, out)
+}
+
+// touchWorkers bounds the Touch calls of one request in flight: a remote
+// store answers each after a round trip, which they overlap.
+const touchWorkers = 16
+
+// touchAll touches ids in st, reporting which are present; it stops at
+// the first error.
+func touchAll(ctx context.Context, st ObjectStore, ids []objects.ID) ([]bool, error) {
+	have := make([]bool, len(ids))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		next  atomic.Int64
+		once  sync.Once
+		first error
+	)
+	for w := 0; w < min(touchWorkers, len(ids)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) || ctx.Err() != nil {
+					return
+				}
+				ok, err := st.Touch(ctx, ids[i])
+				if err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+				have[i] = ok
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return have, first
 }
 
 func (c *call) upload() {
@@ -300,6 +347,8 @@ func storeFrame(r *http.Request, st ObjectStore, f remote.Frame) (bool, error) {
 		return false, remote.NewProblem(422, remote.CodeMissingBase, "%v", err)
 	case ctx.Err() != nil:
 		return false, ctx.Err()
+	case errors.Is(err, objects.ErrUnavailable):
+		return false, err // the storage's, not the client's: 503, retried
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) || errors.Is(err, objects.ErrUnavailable) {

@@ -130,7 +130,7 @@ type ObjectStore interface {
 	GetStored(ctx context.Context, id objects.ID, baseOK func(objects.ID) bool) ([]byte, error)
 	// Touch restarts GC's grace period of id, reporting whether it is
 	// present.
-	Touch(ctx context.Context, id objects.ID) bool
+	Touch(ctx context.Context, id objects.ID) (bool, error)
 }
 
 // The optional methods of an ObjectStore.
