@@ -14,8 +14,8 @@ var s3Servers sync.Map // *testscript.TestScript -> *s3test.Server
 
 // s3server start BUCKET | stop | restart drives a versitygw for the
 // script: start serves $WORK-s3 on a free port, creates BUCKET and sets
-// $S3_ENDPOINT, $S3_DIR and the AWS credential variables fed serve
-// reads; the server stops when the script ends. Guard scripts with
+// $S3_ENDPOINT, $S3_DIR, the AWS credential variables fed serve reads
+// (and $S3_SECRET, the secret key again); the server stops when the script ends. Guard scripts with
 // [!versitygw] skip.
 func cmdS3Server(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
@@ -40,6 +40,7 @@ func cmdS3Server(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv("S3_DIR", filepath.Clean(dir))
 		ts.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
 		ts.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
+		ts.Setenv("S3_SECRET", s3test.SecretKey)
 		ts.Setenv("AWS_REGION", "us-east-1")
 	case args[0] == "stop" && len(args) == 1 && srv != nil:
 		ts.Check(srv.Stop())
