@@ -773,6 +773,13 @@ func (s *DiskStore) ModTime(id ID) (time.Time, error) {
 	return fi.ModTime(), nil
 }
 
+// MinTempAge is the least age at which gc removes a temporary file,
+// whatever its grace period: a writer creates its temporary file before
+// it can register it as pending or rename it into place, and a short
+// grace period (tests use a nanosecond) must not pull the file from under
+// a writer in that window.
+const MinTempAge = time.Hour
+
 // RemoveStaleTemp deletes temporary files older than age, left behind by
 // killed writers. It returns how many it removed.
 func (s *DiskStore) RemoveStaleTemp(age time.Duration) (int, error) {

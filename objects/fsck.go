@@ -271,7 +271,7 @@ func GC(ctx context.Context, s Store, roots []ID, opts GCOptions) (*GCReport, er
 		rep.Removed++
 	}
 	if d, ok := s.(*DiskStore); ok && !opts.DryRun {
-		rep.TempRemoved, _ = d.RemoveStaleTemp(opts.Grace)
+		rep.TempRemoved, _ = d.RemoveStaleTemp(max(opts.Grace, MinTempAge))
 	}
 	return rep, nil
 }

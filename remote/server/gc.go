@@ -24,12 +24,13 @@ type GCResult struct {
 // uploaded and never referenced. Proof refs of commits that no branch or
 // tag reaches go first, once their proofs are as old. Ref updates of a repository wait while
 // it is collected. Leftover temporary directories of interrupted
-// repository creations older than the grace period are removed too.
+// repository creations older than the grace period (and objects.MinTempAge)
+// are removed too.
 func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
 	if rs, ok := s.hosting.(interface {
 		RemoveStale(ctx context.Context, cutoff time.Time) error
 	}); ok {
-		if err := rs.RemoveStale(ctx, s.opts.Now().Add(-s.opts.GCGrace)); err != nil {
+		if err := rs.RemoveStale(ctx, s.opts.Now().Add(-max(s.opts.GCGrace, objects.MinTempAge))); err != nil {
 			return nil, err
 		}
 	}
