@@ -222,6 +222,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		}
 		defer db.Close()
 		sopts.Sessions = db.Sessions()
+		sopts.Jobs = db.Jobs() // the proving queue, once proving goes with --db
 		// Replicas share the database and the object directory. The zk
 		// hooks read a repository directory, so they are off: proof refs
 		// are taken from their commits' authors or the owner.

@@ -49,6 +49,8 @@
 // Background proving (prover.go): with Features.Prove, accepted pushes
 // queue their new commits that lack proofs (bounded queue), and RunProver
 // (started by Serve) proves them one at a time until the server stops.
+// With Options.Jobs (jobs.go) the queue is shared by replicas: any of them
+// proves a job, and a job held by a replica that dies goes back to it.
 //
 // Invariants: every stored object was re-hashed on upload; a ref moves
 // (all of a request's refs or none, by refs.Backend's Apply with each

@@ -103,6 +103,10 @@ func (s *Server) enqueueProofs(repo string, commits, withheld []objects.ID) {
 	for _, id := range withheld {
 		skip[id] = true
 	}
+	if s.opts.Jobs != nil {
+		s.addJobs(repo, commits, skip)
+		return
+	}
 	p := &s.prover
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -132,6 +136,9 @@ func (s *Server) enqueueProofs(repo string, commits, withheld []objects.ID) {
 
 // ProveQueueLen returns how many proving jobs wait or run.
 func (s *Server) ProveQueueLen() int {
+	if s.opts.Jobs != nil {
+		return s.jobsLen()
+	}
 	s.prover.mu.Lock()
 	defer s.prover.mu.Unlock()
 	return len(s.prover.queued)
@@ -143,6 +150,10 @@ func (s *Server) ProveQueueLen() int {
 // skipped; errors go to ErrorLog.
 func (s *Server) RunProver(ctx context.Context) {
 	if !s.features.Prove {
+		return
+	}
+	if s.opts.Jobs != nil {
+		s.runJobs(ctx)
 		return
 	}
 	p := &s.prover

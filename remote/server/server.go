@@ -78,6 +78,11 @@ type Options struct {
 	// hours); GCInterval is how often Serve collects (default 1 hour,
 	// negative: never).
 	GCGrace, GCInterval time.Duration
+	// Jobs, when set, keeps the proving jobs instead of this process's
+	// queue and <root>/prove-queue: replicas share it (pgstore's), any of
+	// them proves a job, and a job survives the loss of the replica
+	// proving it (jobs.go). ProveQueue does not bound it.
+	Jobs JobQueue
 	// ProveQueue bounds the proving jobs waiting (default 256); commits
 	// pushed while it is full are not proven (logged).
 	ProveQueue int
@@ -229,7 +234,7 @@ func New(opts Options) (*Server, error) {
 		prover:   prover{wake: make(chan struct{}, 1), queued: map[proveJob]bool{}},
 	}
 	s.metrics = newMetrics(s)
-	if s.features.Prove {
+	if s.features.Prove && opts.Jobs == nil {
 		if err := s.loadQueue(); err != nil {
 			return nil, err
 		}

@@ -3,7 +3,9 @@
 // repositories: sign-in nonces and login sessions (Sessions, a
 // server.SessionStore), and per repository (Repo) its refs and ref logs
 // (Refs, a refs.Backend) and its settings, collaborators, zk settings,
-// push log and id lists (Meta, a repometa.Store). Hosting puts these
+// push log and id lists (Meta, a repometa.Store); the proving queue
+// (Jobs, a server.JobQueue) and the counters replicas share
+// (server.SharedState, on Refs). Hosting puts these
 // together with object stores (DiskObjects: a directory shared by the
 // replicas) into a server.Hosting. It is the only importer of the
 // PostgreSQL driver (github.com/jackc/pgx/v5).

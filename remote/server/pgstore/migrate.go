@@ -88,6 +88,15 @@ ALTER TABLE fed_repos
 	ADD COLUMN collected   bigint NOT NULL DEFAULT 0,
 	ADD COLUMN unpublished bigint NOT NULL DEFAULT 0;
 `},
+	{4, "the proving queue shared by replicas", `
+CREATE TABLE fed_prove_jobs (
+	id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	repo      text COLLATE "C" NOT NULL,
+	commit    bytea NOT NULL CHECK (length(commit) = 32),
+	queued_at timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (repo, commit)
+);
+`},
 }
 
 // Latest is the schema version this fed writes and reads.

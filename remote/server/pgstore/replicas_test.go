@@ -36,7 +36,10 @@ func hostedReplica(t *testing.T, url, root string) *httptest.Server {
 func replicaServer(t *testing.T, url, root string, opts server.Options) (*httptest.Server, *server.Server) {
 	t.Helper()
 	db := open(t, url)
-	opts.Root, opts.Hosting, opts.Sessions = root, db.Hosting(pgstore.DiskObjects{Root: root}), db.Sessions()
+	opts.Root, opts.Sessions = root, db.Sessions()
+	if opts.Hosting == nil {
+		opts.Hosting = db.Hosting(pgstore.DiskObjects{Root: root})
+	}
 	opts.GCInterval, opts.Rate, opts.Burst = -1, 1e6, 1e6
 	s, err := server.New(opts)
 	if err != nil {
