@@ -21,6 +21,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 )
 
 // benchModel writes a safetensors file of 40 F32 tensors totalling mib
@@ -146,8 +147,8 @@ func BenchmarkPushClone(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var push1 *repo.PushResult
-		upFed, err := timeIt(func() error { var err error; push1, err = r.Push(ctx, repo.PushOptions{}); return err })
+		var push1 *transfer.PushResult
+		upFed, err := timeIt(func() error { var err error; push1, err = transfer.Push(ctx, r, transfer.PushOptions{}); return err })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -173,7 +174,7 @@ func BenchmarkPushClone(b *testing.B) {
 		}
 		cloneDir := filepath.Join(b.TempDir(), "clone")
 		downFed, err := timeIt(func() error {
-			_, err := repo.Clone(ctx, repo.CloneOptions{URL: url, Dir: cloneDir})
+			_, err := transfer.Clone(ctx, transfer.CloneOptions{URL: url, Dir: cloneDir})
 			return err
 		})
 		if err != nil {
@@ -185,7 +186,7 @@ func BenchmarkPushClone(b *testing.B) {
 			b.Fatal(err)
 		}
 		r2.RemoteAdd("origin", url)
-		fetchFed, err := timeIt(func() error { _, err := r2.Fetch(ctx, repo.FetchOptions{}); return err })
+		fetchFed, err := timeIt(func() error { _, err := transfer.Fetch(ctx, r2, transfer.FetchOptions{}); return err })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -203,7 +204,7 @@ func BenchmarkPushClone(b *testing.B) {
 		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "v3"}); err != nil {
 			b.Fatal(err)
 		}
-		push3, err := r.Push(ctx, repo.PushOptions{})
+		push3, err := transfer.Push(ctx, r, transfer.PushOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -25,5 +25,7 @@
 //
 // Left to others: parsing flags, printing, exit codes (cmd/fed); executing
 // merges and reverts (mergeexec, beside repo), their numerics (merge);
+// push, fetch, clone and pull's fetch (transfer, beside repo, which keeps
+// its lists here: remotes, .fed/shallow, .fed/withheld, .fed/private);
 // bytes on disk (objects, refs).
 package repo

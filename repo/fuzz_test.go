@@ -75,7 +75,7 @@ func FuzzPrivateMarks(f *testing.F) {
 				if strings.ContainsAny(u, "\n") {
 					t.Fatalf("url %q with a newline parsed", u)
 				}
-				if err := r2.addPrivateMarks([]objects.ID{id}, u); err != nil {
+				if err := r2.AddPrivateMarks([]objects.ID{id}, u); err != nil {
 					t.Fatal(err)
 				}
 			}

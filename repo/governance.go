@@ -285,7 +285,7 @@ func (r *Repo) Label(ctx context.Context, remoteName string, withKey bool) func(
 // one with set applied (an empty label removes the key), pushes it and
 // keeps it as NamesRef.
 func (r *Repo) SetNames(ctx context.Context, remoteName string, set map[objects.PublicKey]string) (objects.ID, error) {
-	c, err := r.client(remoteName, remote.Options{})
+	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -351,7 +351,7 @@ func (r *Repo) publishChain(ctx context.Context, remoteName, serverName string, 
 	if r.Key == nil {
 		return objects.ZeroID, fmt.Errorf("sign %s: %w", rec.Kind(), ErrNoKey)
 	}
-	c, err := r.client(remoteName, remote.Options{})
+	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -392,9 +392,10 @@ func recordHead(rec governance.Record) *governance.Head {
 	panic("unknown record")
 }
 
-// pushGovernance sends the reviews and attestations held here that the
-// server (whose refs are onServer) lacks.
-func (r *Repo) pushGovernance(ctx context.Context, c *remote.Client, onServer *remote.RefList) error {
+// PushGovernance sends the reviews and attestations held here that the
+// server of c (whose refs are onServer) lacks (a push sends them before
+// it moves a branch whose policy may need them).
+func (r *Repo) PushGovernance(ctx context.Context, c *remote.Client, onServer *remote.RefList) error {
 	have := map[string]bool{}
 	if onServer != nil {
 		for _, ref := range onServer.Refs {
@@ -435,7 +436,7 @@ func (r *Repo) pushGovernance(ctx context.Context, c *remote.Client, onServer *r
 // PushRecords sends the reviews and attestations held here that
 // remoteName's server lacks.
 func (r *Repo) PushRecords(ctx context.Context, remoteName string) error {
-	c, err := r.client(remoteName, remote.Options{})
+	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return err
 	}
@@ -443,21 +444,22 @@ func (r *Repo) PushRecords(ctx context.Context, remoteName string) error {
 	if err != nil && !errors.Is(err, remote.ErrNotFound) {
 		return err
 	}
-	return r.pushGovernance(ctx, c, list)
+	return r.PushGovernance(ctx, c, list)
 }
 
-// govOwner caches, for one fetch, the owner a server names.
-type govOwner struct {
+// GovOwner caches, for one fetch, the owner a server names (the zero
+// value knows none yet).
+type GovOwner struct {
 	owner string
 	done  bool
 }
 
-// fetchedGovernanceRef decides where fetch keeps the server's governance
+// FetchedGovernanceRef decides where fetch keeps the server's governance
 // ref (whose objects it has fetched): reviews and attestations under
 // their own names, after checking them; a policy and the name map under
 // remoteName, after checking that the owner signed them. ok is false for
 // a ref not to keep.
-func (r *Repo) fetchedGovernanceRef(ctx context.Context, c *remote.Client, remoteName string, ref remote.Ref, own *govOwner) (refs.Name, bool, error) {
+func (r *Repo) FetchedGovernanceRef(ctx context.Context, c *remote.Client, remoteName string, ref remote.Ref, own *GovOwner) (refs.Name, bool, error) {
 	rec, err := r.readRecord(ctx, ref.ID)
 	if err != nil {
 		return "", false, fmt.Errorf("%w: %s of %s: %w", ErrBadGovernance, ref.Name, remoteName, err)
@@ -510,7 +512,7 @@ func orNobody(s string) string {
 // signed by the owner the server names) and keeps it as NamesRef; it
 // returns the map, empty when the server has none.
 func (r *Repo) FetchNames(ctx context.Context, remoteName string) (*governance.Names, error) {
-	c, err := r.client(remoteName, remote.Options{})
+	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +523,7 @@ func (r *Repo) FetchNames(ctx context.Context, remoteName string) (*governance.N
 	if err := r.fetchRecord(ctx, c, id); err != nil {
 		return nil, fmt.Errorf("names: %w", err)
 	}
-	name, _, err := r.fetchedGovernanceRef(ctx, c, remoteName, remote.Ref{Name: governance.NamesRef, ID: id}, &govOwner{})
+	name, _, err := r.FetchedGovernanceRef(ctx, c, remoteName, remote.Ref{Name: governance.NamesRef, ID: id}, &GovOwner{})
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ type GovernanceReport struct {
 // owner and collaborators are the server's now: changes of them are not
 // logged.
 func (r *Repo) VerifyGovernance(ctx context.Context, remoteName string) (*GovernanceReport, error) {
-	c, err := r.client(remoteName, remote.Options{})
+	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -82,9 +82,9 @@ func (r *Repo) Fsck(ctx context.Context) (*objects.FsckReport, error) {
 	return rep, nil
 }
 
-// shallowBoundary lists the parents of a shallow clone's oldest commits:
+// ShallowBoundary lists the parents of a shallow clone's oldest commits:
 // objects absent on purpose.
-func (r *Repo) shallowBoundary(ctx context.Context) (map[objects.ID]bool, error) {
+func (r *Repo) ShallowBoundary(ctx context.Context) (map[objects.ID]bool, error) {
 	shallow, err := r.Shallow()
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/remote"
 )
 
 // Private marks (doc/design.md §15.6a, doc/protocol.md §6.5.2).
@@ -24,7 +22,7 @@ import (
 // to: "<64 lowercase hex id> <remote URL>\n", sorted. Every later push
 // to a remote with another URL withholds them, as a private push would
 // (commitments and proofs go, weights stay), unless released
-// (PushOptions.ReleaseWeights).
+// (transfer.PushOptions.ReleaseWeights).
 
 // marksFile lists weight objects fetched as private.
 const marksFile = "private"
@@ -55,8 +53,8 @@ func (r *Repo) PrivateMarks() (map[objects.ID][]string, error) {
 	return out, nil
 }
 
-// addPrivateMarks records ids as private to the remote at url.
-func (r *Repo) addPrivateMarks(ids []objects.ID, url string) error {
+// AddPrivateMarks records ids as private to the remote at url.
+func (r *Repo) AddPrivateMarks(ids []objects.ID, url string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -78,9 +76,9 @@ func (r *Repo) addPrivateMarks(ids []objects.ID, url string) error {
 	return fsys.WriteFile(filepath.Join(r.Dir, marksFile), 0o644, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
-// privateTo returns the weight objects a push to the remote at url must
+// PrivateTo returns the weight objects a push to the remote at url must
 // withhold because they were fetched as private to another remote.
-func (r *Repo) privateTo(url string) (map[objects.ID]bool, error) {
+func (r *Repo) PrivateTo(url string) (map[objects.ID]bool, error) {
 	marks, err := r.PrivateMarks()
 	if err != nil {
 		return nil, err
@@ -90,32 +88,6 @@ func (r *Repo) privateTo(url string) (map[objects.ID]bool, error) {
 		if !slices.Contains(urls, url) {
 			out[id] = true
 		}
-	}
-	return out, nil
-}
-
-// tensorsToMark lists the tensor objects among ids (a push's objects)
-// that the models of commits name: what a push to an aggregator marks
-// private.
-func (r *Repo) tensorsToMark(ctx context.Context, commits, ids []objects.ID) ([]objects.ID, error) {
-	sending := make(map[objects.ID]bool, len(ids))
-	for _, id := range ids {
-		sending[id] = true
-	}
-	var out []objects.ID
-	seen := map[objects.ID]bool{}
-	_, err := objects.CommitsReachingTensor(ctx, r.Objects, commits, func(t objects.ID) (bool, error) {
-		if sending[t] && !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-		return false, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("push: private marks: %w", err)
-	}
-	if len(out) > remote.MaxBatch {
-		return nil, fmt.Errorf("push: %d weight objects to mark private (at most %d a push): push fewer commits at a time", len(out), remote.MaxBatch)
 	}
 	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 )
 
@@ -32,25 +31,12 @@ const (
 	maxPrepared = 64
 )
 
-// prepareTip returns the commit whose files a fetch prepares, or zero.
-func (r *Repo) prepareTip(list *remote.RefList, opts FetchOptions) objects.ID {
-	if !opts.Prepared {
-		return objects.ZeroID
-	}
-	name := refs.HeadsPrefix + opts.Prepare
-	if opts.Prepare == "" {
-		name = list.Head
-	}
-	for _, ref := range list.Refs {
-		if ref.Name == name {
-			return ref.ID
-		}
-	}
-	return objects.ZeroID
-}
-
-// fetchPlan fetches plan, preparing the files of tip when it is not zero.
-func (r *Repo) fetchPlan(ctx context.Context, c *remote.Client, plan *remote.Plan, tip objects.ID) (remote.FetchStats, error) {
+// FetchObjects downloads the objects of plan through c into the store.
+// When tip is not zero (a clone, holding the repository lock), it writes
+// the large files of commit tip next to their destinations while their
+// objects arrive; the checkout that follows renames them into place, and
+// DropPrebuilt removes those it did not use.
+func (r *Repo) FetchObjects(ctx context.Context, c *remote.Client, plan *remote.Plan, tip objects.ID) (remote.FetchStats, error) {
 	if tip.IsZero() {
 		return c.FetchObjects(ctx, r.Objects, plan)
 	}

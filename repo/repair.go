@@ -52,7 +52,7 @@ func (r *Repo) Repair(ctx context.Context, remoteName string, opts remote.Option
 	}
 	res := &RepairResult{}
 	if len(todo) > 0 {
-		c, err := r.client(remoteName, opts)
+		c, err := r.Client(remoteName, opts)
 		if err != nil {
 			return nil, err
 		}

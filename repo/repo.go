@@ -71,6 +71,10 @@ type Repo struct {
 // Init creates a repository in dir (created if missing).
 func Init(dir string) (*Repo, error) { return initRepo(dir, Options{}) }
 
+// InitWith is Init with the caller's options (a clone passes the user's
+// config file).
+func InitWith(dir string, o Options) (*Repo, error) { return initRepo(dir, o) }
+
 func initRepo(dir string, o Options) (*Repo, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
@@ -248,3 +252,7 @@ func (r *Repo) abs(rel string) string {
 // lockWait is how long a command waits for another fed process holding
 // the repository lock before it gives up.
 const lockWait = 10 * time.Second
+
+// LockWait is how long Lock should wait for another fed process holding
+// the repository lock, as repo's own commands wait.
+const LockWait = lockWait

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 )
 
@@ -206,15 +205,4 @@ func (r *Repo) peel(ctx context.Context, id objects.ID, rev string) (objects.ID,
 		}
 	}
 	return objects.ZeroID, fmt.Errorf("%w: %s: tag chain too long", ErrUnknownRev, rev)
-}
-
-// walk visits start and its ancestors once each; fn returns false to not
-// descend. Absent commits (shallow clones) are skipped.
-func (r *Repo) walk(ctx context.Context, start objects.ID, fn func(objects.ID, *objects.Commit) bool) error {
-	return graph.History{SkipAbsent: true}.Run(ctx, r.Objects, []objects.ID{start}, func(id objects.ID, c *objects.Commit) error {
-		if !fn(id, c) {
-			return graph.SkipParents
-		}
-		return nil
-	})
 }

@@ -80,7 +80,7 @@ func (r *Repo) PublishSettings(ctx context.Context, remoteName string, zk map[st
 	if r.Key == nil {
 		return objects.ZeroID, fmt.Errorf("sign settings: %w", ErrNoKey)
 	}
-	c, err := r.client(remoteName, remote.Options{})
+	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -115,38 +115,4 @@ func (r *Repo) PublishSettings(ctx context.Context, remoteName string, zk map[st
 	}
 	err = r.Refs.Transaction([]refs.Update{{Name: SettingsRef(remoteName), New: id, Force: true}}, r.entry("config --remote: signed settings"))
 	return id, err
-}
-
-// checkFetchedSettings checks the settings commit id that remoteName's
-// server holds under remote.SettingsRef before fetch keeps it: well
-// formed, signed by the owner the server names, and a descendant of held
-// (the settings kept before; zero: none).
-func (r *Repo) checkFetchedSettings(ctx context.Context, c *remote.Client, remoteName string, id, held objects.ID, shallow map[objects.ID]bool) error {
-	cm, err := objects.ReadCommit(ctx, r.Objects, id)
-	if err != nil {
-		return fmt.Errorf("settings %s: %w", id.Short(), err)
-	}
-	if _, err := remote.ParseSettingsCommit(cm); err != nil {
-		return fmt.Errorf("settings %s of %s: %w", id.Short(), remoteName, err)
-	}
-	st, err := c.Settings(ctx)
-	if err != nil {
-		return fmt.Errorf("settings %s: who owns the repository: %w", id.Short(), err)
-	}
-	if st.Owner == "" {
-		return fmt.Errorf("%w: settings %s of %s: the server names no owner to check the signature against", remote.ErrBadSettings, id.Short(), remoteName)
-	}
-	if cm.Author.String() != st.Owner {
-		return fmt.Errorf("%w: settings %s of %s are signed by %s, not by the repository's owner %s", remote.ErrBadSettings, id.Short(), remoteName, cm.Author, st.Owner)
-	}
-	if !held.IsZero() {
-		ok, err := r.isAncestorShallow(ctx, held, id, shallow)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s's settings %s do not descend from %s, the ones this repository holds (%s)", ErrSettingsRollback, remoteName, id.Short(), held.Short(), SettingsRef(remoteName))
-		}
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 )
 
 type cloneOptions struct {
@@ -60,7 +61,7 @@ func runClone(ctx context.Context, opts cloneOptions, e *env) error {
 		}
 		opts.dir = e.path(path.Base(name))
 	}
-	r, err := repo.Clone(ctx, repo.CloneOptions{URL: opts.url, Dir: opts.dir, Depth: opts.depth, Branch: opts.branch, Key: key, Progress: e.progress(false), UserConfig: e.userConfigPath()})
+	r, err := transfer.Clone(ctx, transfer.CloneOptions{URL: opts.url, Dir: opts.dir, Depth: opts.depth, Branch: opts.branch, Key: key, Progress: e.progress(false), UserConfig: e.userConfigPath()})
 	if err != nil {
 		return remoteError(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 )
 
 type fetchOptions struct {
@@ -66,12 +66,12 @@ func runFetch(ctx context.Context, opts fetchOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	fo := repo.FetchOptions{Remote: opts.remote}
+	fo := transfer.FetchOptions{Remote: opts.remote}
 	if opts.unshallow || opts.depth > 0 {
 		fo.Deepen, fo.Depth = true, opts.depth
 	}
-	res, err := r.Fetch(ctx, fo)
-	if errors.Is(err, repo.ErrNotShallow) {
+	res, err := transfer.Fetch(ctx, r, fo)
+	if errors.Is(err, transfer.ErrNotShallow) {
 		return withHint(err, "--unshallow and --depth deepen a clone made with 'fed clone --depth N'")
 	}
 	if err != nil {
@@ -81,7 +81,7 @@ func runFetch(ctx context.Context, opts fetchOptions, e *env) error {
 	return nil
 }
 
-func printChanges(e *env, res *repo.FetchResult, jsonOut bool) {
+func printChanges(e *env, res *transfer.FetchResult, jsonOut bool) {
 	if jsonOut {
 		out := []refChangeJSON{}
 		for _, c := range res.Changes {

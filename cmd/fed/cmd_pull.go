@@ -8,7 +8,7 @@ import (
 
 	"github.com/fed-vcs/fed/mergeexec"
 	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 )
 
 type pullOptions struct {
@@ -57,7 +57,7 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	po := repo.PullOptions{Remote: opts.remote, Branch: opts.branch}
+	po := transfer.PullOptions{Remote: opts.remote, Branch: opts.branch}
 	var merged *mergeexec.Result // when diverged branches were merged
 	if !opts.ffOnly {
 		mo := &mergeexec.Options{Strategy: opts.strategy, Params: map[string]string{}}
@@ -82,7 +82,7 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 			return res.Commit, err
 		}
 	}
-	res, err := r.Pull(ctx, po)
+	res, err := transfer.Pull(ctx, r, po)
 	if err != nil {
 		if merged != nil {
 			for _, c := range merged.Conflicts {

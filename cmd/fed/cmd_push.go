@@ -12,6 +12,7 @@ import (
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 )
 
 type pushOptions struct {
@@ -165,9 +166,9 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 		}
 		tag, opts.branch = opts.branch, ""
 	}
-	var agg *repo.PushResult
+	var agg *transfer.PushResult
 	if opts.aggregator != "" {
-		if agg, err = r.Push(ctx, repo.PushOptions{Remote: opts.aggregator, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, MarkPrivate: true}); err != nil {
+		if agg, err = transfer.Push(ctx, r, transfer.PushOptions{Remote: opts.aggregator, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, MarkPrivate: true}); err != nil {
 			return remoteError(fmt.Errorf("push to the aggregator %s: %w", opts.aggregator, err))
 		}
 		if agg.Private {
@@ -177,7 +178,7 @@ func runPush(ctx context.Context, opts pushOptions, e *env) error {
 			printPush(e, agg)
 		}
 	}
-	res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, PrivateWeights: opts.private, ReleaseWeights: opts.release})
+	res, err := transfer.Push(ctx, r, transfer.PushOptions{Remote: opts.remote, Branch: opts.branch, RemoteBranch: opts.remoteBranch, Tag: tag, Force: opts.force, PrivateWeights: opts.private, ReleaseWeights: opts.release})
 	if err != nil {
 		return remoteError(err)
 	}
@@ -206,8 +207,8 @@ func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) er
 	var first error
 	pushed := 0
 	for _, t := range tags {
-		res, err := r.Push(ctx, repo.PushOptions{Remote: opts.remote, Tag: strings.TrimPrefix(string(t.Name), refs.TagsPrefix), Force: opts.force})
-		if errors.Is(err, repo.ErrRejected) {
+		res, err := transfer.Push(ctx, r, transfer.PushOptions{Remote: opts.remote, Tag: strings.TrimPrefix(string(t.Name), refs.TagsPrefix), Force: opts.force})
+		if errors.Is(err, transfer.ErrRejected) {
 			e.note("rejected: %v\n", err)
 			if first == nil {
 				first = err
@@ -241,13 +242,13 @@ func runPushTags(ctx context.Context, r *repo.Repo, opts pushOptions, e *env) er
 	return nil
 }
 
-func toPushJSON(res *repo.PushResult) pushJSON {
+func toPushJSON(res *transfer.PushResult) pushJSON {
 	return pushJSON{Remote: res.Remote, Ref: res.Ref, Old: res.Old, New: res.New, UpToDate: res.UpToDate, Objects: res.Stats.Objects, Bytes: res.Stats.Bytes,
 		Private: res.Private, Withheld: res.Withheld, PrivateDefault: res.PrivateDefault,
 		KeptPrivate: res.KeptPrivate, Released: res.Released, Marked: res.Marked}
 }
 
-func printPush(e *env, res *repo.PushResult) {
+func printPush(e *env, res *transfer.PushResult) {
 	if res.UpToDate {
 		e.note("Everything up-to-date\n")
 		return
@@ -291,9 +292,9 @@ func hasCode(err error, code string) bool {
 // remoteError gives remote failures their exit codes and hints.
 func remoteError(err error) error {
 	switch {
-	case errors.Is(err, repo.ErrRejected):
+	case errors.Is(err, transfer.ErrRejected):
 		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "run 'fed pull' to bring in the remote commits, then push again")
-	case errors.Is(err, repo.ErrDiverged):
+	case errors.Is(err, transfer.ErrDiverged):
 		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "merge the remote branch ('fed pull' without --ff-only does), or push --force if you own the repository")
 	case errors.Is(err, remote.ErrStale):
 		return withHint(&exitError{code: exitConflict, msg: err.Error()}, "someone pushed meanwhile: run 'fed pull', then push again")
@@ -311,7 +312,7 @@ func remoteError(err error) error {
 		return withHint(err, "prove the commit again ('fed prove --force REV') with the repository's settings ('fed config --remote REMOTE --list'), then push again")
 	case hasCode(err, remote.CodeZKSettingMissing):
 		return withHint(err, "the repository's owner sets it ('fed config --remote REMOTE zk.linf BOUND'), then push again")
-	case errors.Is(err, repo.ErrProofNeeded), errors.Is(err, remote.ErrProofRequired):
+	case errors.Is(err, transfer.ErrProofNeeded), errors.Is(err, remote.ErrProofRequired):
 		return withHint(err, "prove the commits first ('fed prove ..BRANCH' in a repository with zk settings), then push again")
 	}
 	return err

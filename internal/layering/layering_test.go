@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"mergeexec":                  {mod + "objects", mod + "codec", mod + "merge", mod + "repo", mod + "internal/fsys", mod + "internal/textdiff"},
 	"proving":                    {mod + "objects", mod + "refs", mod + "merge", mod + "zk", mod + "repo"},
 	"nftlink":                    {mod + "objects", mod + "refs", mod + "nft", mod + "repo", mod + "internal/fsys"},
+	"transfer":                   {mod + "objects", mod + "refs", mod + "remote", mod + "repo"},
 }
 
 // forbidden lists imports that a package (listed in allowed or not) must
@@ -44,7 +45,7 @@ var allowed = map[string][]string{
 // reaches repo's commits through the hooks repo offers (BeforeSign,
 // RegisterKeyCheck), nftlink only calls into repo.
 var forbidden = map[string][]string{
-	"repo": {mod + "zk", mod + "proving", mod + "nft", mod + "nftlink"},
+	"repo": {mod + "zk", mod + "proving", mod + "nft", mod + "nftlink", mod + "transfer"},
 }
 
 // owned libraries may be imported by one package only.

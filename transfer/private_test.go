@@ -1,4 +1,4 @@
-package repo_test
+package transfer
 
 import (
 	"context"
@@ -37,22 +37,22 @@ func tensorOf(t *testing.T, r *repo.Repo, id objects.ID, name string) objects.ID
 
 func TestPrivatePush(t *testing.T) {
 	ctx := context.Background()
-	pubURL, pubRoot := repo.StartServer(t)
+	pubURL, pubRoot := startServer(t)
 	pubURL += "/lab/m"
-	mirrorURL, _ := repo.StartServer(t)
-	a := repo.NewTestRepo(t)
+	mirrorURL, _ := startServer(t)
+	a := newTestRepo(t)
 	if err := a.Config.Set("zk.chunk", "16"); err != nil {
 		t.Fatal(err)
 	}
 	proving.RecordRoots(a)
-	repo.CommitSeeded(t, a, map[string][2]int{"w": {64, 1}, "b": {8, 2}}, "global")
+	commitSeeded(t, a, map[string][2]int{"w": {64, 1}, "b": {8, 2}}, "global")
 	if err := a.RemoteAdd("origin", pubURL); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Push(ctx, repo.PushOptions{}); err != nil {
+	if _, err := Push(ctx, a, PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c2 := repo.CommitSeeded(t, a, map[string][2]int{"w": {64, 3}, "b": {8, 2}}, "private update")
+	c2 := commitSeeded(t, a, map[string][2]int{"w": {64, 3}, "b": {8, 2}}, "private update")
 	w2 := tensorOf(t, a, c2, "w")
 	serverStore, err := objects.OpenDisk(filepath.Join(pubRoot, "lab", "m.fed", "objects"))
 	if err != nil {
@@ -65,7 +65,7 @@ func TestPrivatePush(t *testing.T) {
 	}
 	before := count()
 	// Without a proof nothing leaves the machine.
-	if _, err := a.Push(ctx, repo.PushOptions{PrivateWeights: true}); !errors.Is(err, repo.ErrProofNeeded) {
+	if _, err := Push(ctx, a, PushOptions{PrivateWeights: true}); !errors.Is(err, ErrProofNeeded) {
 		t.Fatalf("private push without proof: %v", err)
 	}
 	if n := count(); n != before {
@@ -79,7 +79,7 @@ func TestPrivatePush(t *testing.T) {
 	if err := a.Refs.Update(repo.ProofRef(c2), objects.ZeroID, pid, refs.Entry{Message: "test proof"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Push(ctx, repo.PushOptions{PrivateWeights: true})
+	res, err := Push(ctx, a, PushOptions{PrivateWeights: true})
 	if err != nil {
 		t.Fatalf("private push: %v", err)
 	}
@@ -94,7 +94,7 @@ func TestPrivatePush(t *testing.T) {
 	}
 
 	// A clone gets the commit without its weights and knows why.
-	b, err := repo.Clone(ctx, repo.CloneOptions{URL: pubURL, Dir: filepath.Join(t.TempDir(), "b"), Key: repo.KeyN(2)})
+	b, err := Clone(ctx, CloneOptions{URL: pubURL, Dir: filepath.Join(t.TempDir(), "b"), Key: keyN(2)})
 	if err != nil {
 		t.Fatalf("clone of a repository with withheld weights: %v", err)
 	}
@@ -128,7 +128,7 @@ func TestPrivatePush(t *testing.T) {
 	if err := b.Refs.Update(repo.ProofRef(c2), objects.ZeroID, pid, refs.Entry{Message: "test"}); err != nil && !errors.Is(err, refs.ErrStale) {
 		t.Fatal(err)
 	}
-	mres, err := b.Push(ctx, repo.PushOptions{Remote: "mirror"})
+	mres, err := Push(ctx, b, PushOptions{Remote: "mirror"})
 	if err != nil {
 		t.Fatalf("push from a clone without the weights: %v", err)
 	}
@@ -137,11 +137,11 @@ func TestPrivatePush(t *testing.T) {
 	}
 
 	// remote.<name>.private-weights makes a remote private.
-	if err := a.Config.Set(repo.PrivateWeightsKey("origin"), "true"); err != nil {
+	if err := a.Config.Set(PrivateWeightsKey("origin"), "true"); err != nil {
 		t.Fatal(err)
 	}
-	repo.CommitSeeded(t, a, map[string][2]int{"w": {64, 4}, "b": {8, 2}}, "another update")
-	if _, err := a.Push(ctx, repo.PushOptions{}); !errors.Is(err, repo.ErrProofNeeded) {
+	commitSeeded(t, a, map[string][2]int{"w": {64, 4}, "b": {8, 2}}, "another update")
+	if _, err := Push(ctx, a, PushOptions{}); !errors.Is(err, ErrProofNeeded) {
 		t.Fatalf("push to a private-weights remote without proof: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package repo
+package transfer
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // TestSignedSettingsTampering: clones and fetches keep the settings the
@@ -23,7 +24,7 @@ func TestSignedSettingsTampering(t *testing.T) {
 	if err := owner.RemoteAdd("origin", url); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := owner.Push(ctx, PushOptions{}); err != nil {
+	if _, err := Push(ctx, owner, PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s1, err := owner.PublishSettings(ctx, "origin", map[string]string{"zk.chunk": "16", "zk.linf": "0.05"})
@@ -31,7 +32,7 @@ func TestSignedSettingsTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clone := func(name string) (*Repo, error) {
+	clone := func(name string) (*repo.Repo, error) {
 		return Clone(ctx, CloneOptions{URL: url, Dir: filepath.Join(t.TempDir(), name), Key: keyN(2)})
 	}
 	b, err := clone("b")
@@ -75,7 +76,7 @@ func TestSignedSettingsTampering(t *testing.T) {
 		return id
 	}
 	forge(keyN(9), s1, "10")
-	if _, err := b.Fetch(ctx, FetchOptions{}); !errors.Is(err, remote.ErrBadSettings) {
+	if _, err := Fetch(ctx, b, FetchOptions{}); !errors.Is(err, remote.ErrBadSettings) {
 		t.Fatalf("fetch of settings signed by another key: %v, want ErrBadSettings", err)
 	}
 	if got, _ := b.RemoteSettings(ctx, "origin"); got == nil || got.Commit != s1 {
@@ -85,8 +86,8 @@ func TestSignedSettingsTampering(t *testing.T) {
 		t.Fatalf("clone of settings signed by another key: %v, want ErrBadSettings", err)
 	}
 	forge(owner.Key, objects.ZeroID, "10")
-	if _, err := b.Fetch(ctx, FetchOptions{}); !errors.Is(err, ErrSettingsRollback) {
-		t.Fatalf("fetch of settings that do not descend from the held ones: %v, want ErrSettingsRollback", err)
+	if _, err := Fetch(ctx, b, FetchOptions{}); !errors.Is(err, repo.ErrSettingsRollback) {
+		t.Fatalf("fetch of settings that do not descend from the held ones: %v, want repo.ErrSettingsRollback", err)
 	}
 	if got, _ := b.RemoteSettings(ctx, "origin"); got == nil || got.Commit != s1 {
 		t.Fatalf("settings after a refused fetch: %+v", got)
@@ -100,7 +101,7 @@ func TestSignedSettingsTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Fetch(ctx, FetchOptions{}); err != nil {
+	if _, err := Fetch(ctx, b, FetchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := b.RemoteSettings(ctx, "origin"); got == nil || got.Commit != s2 || got.ZK["zk.linf"] != "0.01" {
