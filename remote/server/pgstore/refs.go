@@ -148,11 +148,13 @@ func (s *Refs) Reflog(ctx context.Context, name refs.Name) ([]refs.LogEntry, err
 }
 
 // Apply implements refs.Backend. In one transaction: lock the
-// repository's row (SELECT … FOR UPDATE), read the current values of the
-// updated refs, check each compare in the order given (a *refs.StaleError
-// for the first that fails) and the name conflicts against the other
-// refs, then delete (with their reflogs), UPDATE … WHERE value = old, or
-// INSERT each ref and append one reflog row per changed ref.
+// repository's row and read the current values of the updated refs (one
+// SELECT … FOR UPDATE OF r), check each compare in the order given (a
+// *refs.StaleError for the first that fails) and the name conflicts
+// against the other refs, then, in one batch, delete (with their
+// reflogs), UPDATE … WHERE value = old, or INSERT each ref and append
+// one reflog row per changed ref. Four round trips: BEGIN, the SELECT,
+// the batch, COMMIT (and the conflict check when refs are created).
 func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry) error {
 	what := describe(updates)
 	seen := make(map[refs.Name]bool, len(updates))
@@ -179,23 +181,27 @@ func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry)
 	op := fmt.Sprintf("update refs %s of %s", what, s.r.name)
 	var refused error // a lost compare or a conflict: rolled back, returned as is
 	err := s.r.db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM fed_repos WHERE id = $1 FOR UPDATE`, s.r.id); err != nil {
-			return err
-		}
 		names := make([]string, len(updates))
 		for i, u := range updates {
 			names[i] = string(u.Name)
 		}
+		// The repository's row lock and the current values, in one round
+		// trip (a row with a NULL name when none of the refs exists).
 		cur := map[refs.Name]objects.ID{}
-		rows, err := tx.Query(ctx, `SELECT name, value FROM fed_refs WHERE repo = $1 AND name = ANY($2)`, s.r.id, names)
+		rows, err := tx.Query(ctx, `SELECT f.name, f.value FROM fed_repos r
+			LEFT JOIN fed_refs f ON f.repo = r.id AND f.name = ANY($2)
+			WHERE r.id = $1 FOR UPDATE OF r`, s.r.id, names)
 		if err != nil {
 			return err
 		}
-		var name string
+		var name *string
 		var b []byte
 		if _, err := pgx.ForEachRow(rows, []any{&name, &b}, func() error {
+			if name == nil {
+				return nil
+			}
 			id, err := idOf(b)
-			cur[refs.Name(name)] = id
+			cur[refs.Name(*name)] = id
 			return err
 		}); err != nil {
 			return err
@@ -209,38 +215,46 @@ func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry)
 		if refused, err = s.conflicts(ctx, tx, updates, cur); refused != nil || err != nil {
 			return errors.Join(refused, err)
 		}
+		// Every write in one round trip; each UPDATE must change its row.
+		batch := &pgx.Batch{}
+		var casOf []refs.Name // the ref of each queued statement whose row count is checked ("" : not checked)
 		for _, u := range updates {
 			old := cur[u.Name]
 			switch {
 			case u.New == old:
 				continue
 			case u.New.IsZero():
-				if _, err := tx.Exec(ctx, `DELETE FROM fed_refs WHERE repo = $1 AND name = $2 AND value = $3`, s.r.id, string(u.Name), old[:]); err != nil {
-					return err
-				}
-				_, err := tx.Exec(ctx, `DELETE FROM fed_reflog WHERE repo = $1 AND name = $2`, s.r.id, string(u.Name))
-				if err != nil {
-					return err
-				}
+				batch.Queue(`DELETE FROM fed_refs WHERE repo = $1 AND name = $2 AND value = $3`, s.r.id, string(u.Name), old[:])
+				batch.Queue(`DELETE FROM fed_reflog WHERE repo = $1 AND name = $2`, s.r.id, string(u.Name))
+				casOf = append(casOf, u.Name, "")
 				continue
 			case old.IsZero():
-				if _, err := tx.Exec(ctx, `INSERT INTO fed_refs (repo, name, value) VALUES ($1, $2, $3)`, s.r.id, string(u.Name), u.New[:]); err != nil {
-					return err
-				}
+				batch.Queue(`INSERT INTO fed_refs (repo, name, value) VALUES ($1, $2, $3)`, s.r.id, string(u.Name), u.New[:])
 			default:
-				t, err := tx.Exec(ctx, `UPDATE fed_refs SET value = $4 WHERE repo = $1 AND name = $2 AND value = $3`, s.r.id, string(u.Name), old[:], u.New[:])
-				if err != nil {
-					return err
-				}
-				if t.RowsAffected() != 1 { // cannot happen under the row lock; never write blindly
-					refused = &refs.StaleError{Name: u.Name, Want: old}
-					return refused
-				}
+				batch.Queue(`UPDATE fed_refs SET value = $4 WHERE repo = $1 AND name = $2 AND value = $3`, s.r.id, string(u.Name), old[:], u.New[:])
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO fed_reflog (repo, name, old, new, at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				s.r.id, string(u.Name), old[:], u.New[:], at, msg.Author, msg.Message); err != nil {
+			batch.Queue(`INSERT INTO fed_reflog (repo, name, old, new, at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				s.r.id, string(u.Name), old[:], u.New[:], at, msg.Author, msg.Message)
+			casOf = append(casOf, u.Name, "")
+		}
+		if batch.Len() == 0 {
+			return nil
+		}
+		br := tx.SendBatch(ctx, batch)
+		for _, n := range casOf {
+			t, err := br.Exec()
+			if err != nil {
+				br.Close()
 				return err
 			}
+			if n != "" && t.RowsAffected() != 1 { // cannot happen under the row lock; never write blindly
+				br.Close()
+				refused = &refs.StaleError{Name: n, Want: cur[n]}
+				return refused
+			}
+		}
+		if err := br.Close(); err != nil {
+			return err
 		}
 		return nil
 	})

@@ -33,7 +33,7 @@ func hostedReplica(t *testing.T, url, root string) *httptest.Server {
 }
 
 // replicaServer is hostedReplica with options, returning the server too.
-func replicaServer(t *testing.T, url, root string, opts server.Options) (*httptest.Server, *server.Server) {
+func replicaServer(t testing.TB, url, root string, opts server.Options) (*httptest.Server, *server.Server) {
 	t.Helper()
 	db := open(t, url)
 	opts.Root, opts.Sessions = root, db.Sessions()
@@ -59,7 +59,7 @@ type pusher struct {
 	seq     int
 }
 
-func newPusher(t *testing.T, n int, urls []string, hc *http.Client) *pusher {
+func newPusher(t testing.TB, n int, urls []string, hc *http.Client) *pusher {
 	key := objects.KeypairFromSeed(bytes.Repeat([]byte{1}, 32)) // the owner
 	st, err := objects.OpenDisk(filepath.Join(t.TempDir(), "objects"))
 	if err != nil {
