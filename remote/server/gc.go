@@ -16,7 +16,7 @@ import (
 // GCResult is the outcome of collecting one repository.
 type GCResult struct {
 	Repo   string
-	Report *objects.GCReport
+	Report *objects.GCReport // nil: another process (replica) was collecting it
 }
 
 // GC removes, in every repository, the objects no ref reaches that were
@@ -59,6 +59,16 @@ func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
 func (rp *repository) collect(ctx context.Context, grace time.Duration) (*objects.GCReport, error) {
 	rp.gc.Lock()
 	defer rp.gc.Unlock()
+	if sh, ok := rp.refs.(SharedState); ok {
+		release, ok, err := sh.Collecting(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, nil // another process is collecting it
+		}
+		defer release()
+	}
 	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 //   - collected counts garbage collections that removed objects: a
 //     process then forgets which objects it knew complete (a push
 //     building on a collected commit is incomplete, not accepted);
+//   - one process at a time collects the repository (Collecting);
 //   - unpublished counts ref updates that may have left objects
 //     unreachable (a deletion, a forced update, a replaced tag or proof):
 //     a process then rebuilds its set of published objects (reach.go).
@@ -27,6 +28,11 @@ type SharedState interface {
 	Generations(ctx context.Context) (collected, unpublished uint64, err error)
 	// Bump adds one to each counter named.
 	Bump(ctx context.Context, collected, unpublished bool) error
+	// Collecting takes the repository's collection lock for this process
+	// unless another holds it (ok false: that one collects, this one
+	// skips the repository); release gives it back. A process that dies
+	// holding it releases it.
+	Collecting(ctx context.Context) (release func(), ok bool, err error)
 }
 
 // syncShared brings what rp remembers up to the other processes'

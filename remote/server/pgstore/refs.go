@@ -38,6 +38,39 @@ func (s *Refs) Generations(ctx context.Context) (collected, unpublished uint64, 
 	return uint64(c), uint64(u), nil
 }
 
+// collectLock is the advisory lock key of repository id's collection:
+// "fed" in the top bytes, the id below.
+func collectLock(id int64) int64 { return 0x666564<<40 | id }
+
+// Collecting implements server.SharedState: a session advisory lock on a
+// connection held until release (pg_try_advisory_lock); a replica that
+// dies closes the connection and the lock goes with it.
+func (s *Refs) Collecting(ctx context.Context) (func(), bool, error) {
+	conn, err := s.r.db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, failed(ctx, "collection lock of "+s.r.name, err)
+	}
+	key := collectLock(s.r.id)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, failed(ctx, "collection lock of "+s.r.name, err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	release := func() {
+		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			// a connection that cannot unlock must not go back to the pool
+			// holding the lock
+			_ = conn.Conn().Close(context.Background())
+		}
+		conn.Release()
+	}
+	return release, true, nil
+}
+
 // Bump implements server.SharedState: one UPDATE.
 func (s *Refs) Bump(ctx context.Context, collected, unpublished bool) error {
 	c, u := 0, 0

@@ -420,3 +420,42 @@ func TestReplicasCollected(t *testing.T) {
 		t.Fatalf("a push at A on a commit B collected: %v, want incomplete", err)
 	}
 }
+
+// TestReplicasCollectOneAtATime: while one replica collects a repository
+// (holds its collection lock), another skips it; once released, the
+// other collects.
+func TestReplicasCollectOneAtATime(t *testing.T) {
+	ctx := context.Background()
+	url := testpg.DB(t)
+	root := t.TempDir()
+	tsA, sA := replicaServer(t, url, root, server.Options{GCGrace: time.Nanosecond})
+	p := newPusher(t, 0, []string{tsA.URL}, http.DefaultClient)
+	// an upload no ref reaches: garbage once the grace has passed
+	_, ids, err := p.commit(ctx, objects.ZeroID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.clients[0].SendMissing(ctx, p.store, ids); err != nil {
+		t.Fatal(err)
+	}
+	r, err := open(t, url).OpenRepo(ctx, "o/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, ok, err := r.Refs().(server.SharedState).Collecting(ctx) // replica B collects
+	if err != nil || !ok {
+		t.Fatalf("B's collection lock: %v, %v", ok, err)
+	}
+	res, err := sA.GC(ctx)
+	if err != nil || len(res) != 1 || res[0].Report != nil {
+		t.Fatalf("A's collection while B collects: %+v, %v; want the repository skipped", res, err)
+	}
+	if _, ok, err := r.Refs().(server.SharedState).Collecting(ctx); err != nil || ok {
+		t.Fatalf("a second holder of the collection lock: %v, %v", ok, err)
+	}
+	release()
+	res, err = sA.GC(ctx)
+	if err != nil || len(res) != 1 || res[0].Report == nil || res[0].Report.Removed != len(ids) {
+		t.Fatalf("A's collection after B's: %+v, %v; want the %d objects removed", res, err, len(ids))
+	}
+}
