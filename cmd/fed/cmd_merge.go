@@ -11,6 +11,7 @@ import (
 
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/mergeexec"
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -194,8 +195,12 @@ func printMergeReport(e *env, r *repo.Repo, res *mergeexec.Result) {
 		strategy = rep.Strategy
 	}
 	e.printf("Merging %d side(s) with %s, base %s\n", len(res.Sides), strategy, res.Base.Short())
+	labels := e.names(context.Background(), r) // the name map (fed collab add --name), when there is one
 	for i, s := range res.Sides {
 		name := s.Short()
+		if c, err := objects.ReadCommit(context.Background(), r.Objects, s); err == nil && labels[c.Author] != "" {
+			name += " " + labels[c.Author]
+		}
 		if s == head {
 			name += " (HEAD)"
 		}
