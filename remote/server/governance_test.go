@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -193,5 +194,35 @@ func TestGovernance(t *testing.T) {
 	var buf bytes.Buffer
 	if _, err := collab.c.GetObject(ctx, nid, 0, &buf); err != nil {
 		t.Fatalf("download of the name map: %v", err)
+	}
+}
+
+// TestGovernanceRequireProofs: a policy that requires proofs takes the
+// branch's new commit only with a proof, here one the same request sets,
+// on a server that verifies proofs.
+func TestGovernanceRequireProofs(t *testing.T) {
+	var st *objects.DiskStore
+	tr := newTrustRepo(t, withHooks(t, server.Options{}, hooks{
+		CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+			return fakeCheck(t, st)(ctx, repo, commit, proofs)
+		},
+	}))
+	st, _ = objects.OpenDisk(filepath.Join(tr.ts.root, "lab", "m.fed", "objects"))
+	owner := tr.owner
+	pol, ids := record(t, tr.store, &governance.Policy{Head: governance.Head{Time: 1}, Branch: "main", RequireProofs: true}, owner.key)
+	wantCode(t, "owner sets the policy", updateProblem(t, owner, tr.store, ids, remote.RefUpdate{Name: governance.PolicyRef("main"), New: pol}), "")
+	c2, _, ids2 := owner.h.commit(tr.root, 1, 1024, 2, nil)
+	pr := updateProblem(t, owner, tr.store, ids2, remote.RefUpdate{Name: "refs/heads/main", Old: tr.root, New: c2})
+	wantCode(t, "no proof", pr, remote.CodePolicyUnmet, "proof (have: no proof of the commit)")
+	valid := owner.h.proof(c2, "valid")
+	if _, err := owner.c.SendMissing(context.Background(), tr.store, []objects.ID{valid}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := owner.c.UpdateRefs(context.Background(), []remote.RefUpdate{
+		{Name: remote.ProofsPrefix + c2.String(), New: valid},
+		{Name: "refs/heads/main", Old: tr.root, New: c2},
+	})
+	if err != nil {
+		t.Fatalf("main with its proof in the same push: %v", err)
 	}
 }
