@@ -18,6 +18,7 @@ var commandGroups = []struct {
 	{"examine the history and state", []string{"status", "log", "show", "diff", "reflog"}},
 	{"grow, mark and tweak your history", []string{"commit", "branch", "switch", "checkout", "tag", "merge", "reset", "revert"}},
 	{"collaborate", []string{"remote", "fetch", "pull", "push", "collab", "serve"}},
+	{"govern a shared model", []string{"policy", "review", "attest", "contributors"}},
 	{"proofs and ownership", []string{"keygen", "prove", "verify", "zk", "nft", "anchor"}},
 	{"set up and maintain", []string{"config", "fsck", "gc", "version", "completion", "help"}},
 }
