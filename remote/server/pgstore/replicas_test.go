@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -458,4 +460,66 @@ func TestReplicasCollectOneAtATime(t *testing.T) {
 	if err != nil || len(res) != 1 || res[0].Report == nil || res[0].Report.Removed != len(ids) {
 		t.Fatalf("A's collection after B's: %+v, %v; want the %d objects removed", res, err, len(ids))
 	}
+}
+
+// balancer is a load balancer in front of replicas: requests go to the
+// live ones in turn; a replica that cannot be reached is taken out (as a
+// proxy's passive health check does) and the request gets 502, which
+// clients retry.
+type balancer struct {
+	mu       sync.Mutex
+	next     int
+	backends []*url.URL
+	dead     map[*url.URL]bool
+}
+
+func (lb *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	lb.mu.Lock()
+	var u *url.URL
+	for range lb.backends {
+		u = lb.backends[lb.next%len(lb.backends)]
+		lb.next++
+		if !lb.dead[u] {
+			break
+		}
+	}
+	lb.mu.Unlock()
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		lb.mu.Lock()
+		lb.dead[u] = true
+		lb.mu.Unlock()
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// TestReplicaKilledMidPush: clients push through a load balancer to two
+// replicas; one is killed in the middle (its connections cut); the
+// clients' retries reach the other and every push completes, nothing
+// lost, fsck clean.
+func TestReplicaKilledMidPush(t *testing.T) {
+	dbURL := testpg.DB(t)
+	root := t.TempDir()
+	tsA, _ := replicaServer(t, dbURL, root, server.Options{})
+	tsB, _ := replicaServer(t, dbURL, root, server.Options{})
+	lb := &balancer{dead: map[*url.URL]bool{}}
+	for _, ts := range []*httptest.Server{tsA, tsB} {
+		u, err := url.Parse(ts.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lb.backends = append(lb.backends, u)
+	}
+	front := httptest.NewServer(lb)
+	t.Cleanup(front.Close)
+	const n, each, branches = 12, 4, 3
+	pushed, _ := pushers(t, []string{front.URL}, n, each, branches, http.DefaultClient, func() {
+		tsA.CloseClientConnections() // requests in flight at A are cut
+		tsA.Close()
+	})
+	if t.Failed() {
+		return
+	}
+	checkHistory(t, dbURL, root, pushed)
 }
