@@ -63,6 +63,7 @@ type Store struct {
 	prefix   string
 	partSize int
 	endpoint string
+	sizes    sizeCache
 }
 
 var (
@@ -191,12 +192,14 @@ func (s *Store) Has(ctx context.Context, id objects.ID) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	_, err := s.core.StatObject(ctx, s.bucket, s.Key(id), minio.StatObjectOptions{})
+	oi, err := s.core.StatObject(ctx, s.bucket, s.Key(id), minio.StatObjectOptions{})
 	if err == nil {
+		s.sizes.set(id, oi.Size)
 		return true, nil
 	}
 	err = classify(ctx, "stat", id, err)
 	if errors.Is(err, objects.ErrNotFound) {
+		s.sizes.drop(id) // deleted by another process
 		return false, nil
 	}
 	return false, err
@@ -245,6 +248,7 @@ func (s *Store) getStored(ctx context.Context, id objects.ID) ([]byte, error) {
 	if err != nil {
 		return nil, classify(ctx, "get", id, err)
 	}
+	s.sizes.set(id, int64(len(b)))
 	return b, nil
 }
 
@@ -284,7 +288,11 @@ func (s *Store) putStored(ctx context.Context, id objects.ID, body []byte) (adde
 	}
 	opts.SetMatchETagExcept("*")
 	_, err = s.core.PutObject(ctx, s.bucket, s.Key(id), bytes.NewReader(body), int64(len(body)), "", hex.EncodeToString(sum[:]), opts)
-	return s.putResult(ctx, id, err)
+	added, err = s.putResult(ctx, id, err)
+	if added {
+		s.sizes.set(id, int64(len(body)))
+	}
+	return added, err
 }
 
 // putResult classifies the outcome of a conditional write.
@@ -346,6 +354,7 @@ func (s *Store) putMultipart(ctx context.Context, id objects.ID, body []byte) (a
 	added, err = s.putResult(ctx, id, err)
 	if err == nil && added {
 		done = true // a completed upload has nothing to abort
+		s.sizes.set(id, int64(len(body)))
 	}
 	return added, err
 }
@@ -355,6 +364,7 @@ func (s *Store) Delete(ctx context.Context, id objects.ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.sizes.drop(id)
 	err := s.core.RemoveObject(ctx, s.bucket, s.Key(id), minio.RemoveObjectOptions{})
 	if err != nil {
 		err = classify(ctx, "delete", id, err)

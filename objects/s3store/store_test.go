@@ -301,7 +301,7 @@ func TestUnavailable(t *testing.T) {
 	_, checks["Put"] = s.Put(ctx, nb, objects.PutOptions{})
 	checks["Delete"] = s.Delete(ctx, id)
 	checks["List"] = s.List(ctx, func(objects.ID) error { return nil })
-	_, checks["StoredInfo"] = s.StoredInfo(ctx, id)
+	_, checks["StoredInfo"] = s.StoredInfo(ctx, objects.Sum([]byte("never seen")))
 	checks["Check"] = s.Check(ctx)
 	for op, err := range checks {
 		if !errors.Is(err, objects.ErrUnavailable) || errors.Is(err, objects.ErrNotFound) {
@@ -504,5 +504,55 @@ func TestWriterAcrossOutage(t *testing.T) {
 				t.Errorf("fsck of the rewritten model: %+v, %v", rep, err)
 			}
 		})
+	}
+}
+
+// StoredInfo after Has, Get or a put needs no request; after Delete it
+// asks again.
+func TestSizeCache(t *testing.T) {
+	srv := s3test.Start(t)
+	ct := &countingTransport{}
+	s := newStore(t, srv, "sizes", func(c *s3store.Config) { c.Transport = ct })
+	other, _ := s3store.Open(srv.Config("fed", "sizes"))
+	ctx := context.Background()
+	b := objects.EncodeChunk(objectstest.Floats(3000, 4))
+	id, err := other.Put(ctx, b, objects.PutOptions{ElemSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := other.StoredInfo(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Has(ctx, id); !ok || err != nil {
+		t.Fatalf("Has = %v, %v", ok, err)
+	}
+	heads := ct.count("HEAD")
+	for i := 0; i < 3; i++ {
+		if got, err := s.StoredInfo(ctx, id); err != nil || got != want {
+			t.Fatalf("StoredInfo = %+v, %v; want %+v", got, err, want)
+		}
+	}
+	if n := ct.count("HEAD"); n != heads {
+		t.Errorf("StoredInfo after Has sent %d HEAD requests, want none", n-heads)
+	}
+	// Has itself always asks: another process may have deleted the key.
+	if err := other.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Has(ctx, id); ok || err != nil {
+		t.Errorf("Has after another store's Delete = %v, %v", ok, err)
+	}
+	if _, err := s.StoredInfo(ctx, id); !errors.Is(err, objects.ErrNotFound) {
+		t.Errorf("StoredInfo after Has found it gone = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Put(ctx, b, objects.PutOptions{ElemSize: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StoredInfo(ctx, id); !errors.Is(err, objects.ErrNotFound) {
+		t.Errorf("StoredInfo after Delete = %v, want ErrNotFound", err)
 	}
 }

@@ -15,15 +15,19 @@ import (
 // a form it sends is never a delta.
 
 // StoredInfo returns the size of id's stored form (its Base is always
-// zero).
+// zero), without a request when this Store has seen it (sizeCache).
 func (s *Store) StoredInfo(ctx context.Context, id objects.ID) (objects.StoredInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return objects.StoredInfo{}, err
+	}
+	if n, ok := s.sizes.get(id); ok {
+		return objects.StoredInfo{Size: n}, nil
 	}
 	oi, err := s.core.StatObject(ctx, s.bucket, s.Key(id), minio.StatObjectOptions{})
 	if err != nil {
 		return objects.StoredInfo{}, classify(ctx, "stat", id, err)
 	}
+	s.sizes.set(id, oi.Size)
 	return objects.StoredInfo{Size: oi.Size}, nil
 }
 
