@@ -7,6 +7,7 @@ import (
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repometa"
 )
 
 // benchHistory stores a history of n commits in a disk store, each
@@ -80,7 +81,15 @@ func BenchmarkPlanHistory(b *testing.B) {
 		}
 	})
 	b.Run("closure", func(b *testing.B) {
-		rp := &repository{store: st, complete: map[objects.ID]bool{commits[499]: true}}
+		dir := b.TempDir()
+		if err := repometa.CreateFiles(dir, repometa.Settings{}); err != nil {
+			b.Fatal(err)
+		}
+		meta, err := repometa.OpenFiles(dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rp := &repository{store: st, meta: meta, complete: map[objects.ID]bool{commits[499]: true}}
 		for i := 0; i < b.N; i++ {
 			if _, err := rp.checkComplete(ctx, []objects.ID{tip}, 100, nil); err != nil {
 				b.Fatal(err)
