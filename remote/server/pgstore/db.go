@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// DefaultMaxConns is how many connections a DB opens at most, unless the
+// URL says otherwise (pool_max_conns=N).
+const DefaultMaxConns = 20
 
 // DB is an open fed database: a pool of connections to one PostgreSQL
 // database. It is safe for concurrent use.
@@ -30,6 +35,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// pgx's default is the number of CPUs (at least 4): too few for a
+	// server whose prover and collector each hold a connection while
+	// requests need theirs.
+	if !strings.Contains(rawURL, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -35,3 +35,6 @@ func (db *DB) Rows(ctx context.Context, table string) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// MaxConns is the pool's bound.
+func (db *DB) MaxConns() int32 { return db.pool.Config().MaxConns }

@@ -307,3 +307,20 @@ func TestTokensStoredHashed(t *testing.T) {
 		t.Fatalf("session: %+v %v %v", s, ok, err)
 	}
 }
+
+func TestPoolSize(t *testing.T) {
+	ctx := context.Background()
+	for url, want := range map[string]int32{
+		"postgres://fed@127.0.0.1:5432/fed":                  pgstore.DefaultMaxConns,
+		"postgres://fed@127.0.0.1:5432/fed?pool_max_conns=3": 3,
+	} {
+		db, err := pgstore.Open(ctx, url) // does not connect
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.MaxConns(); got != want {
+			t.Errorf("%s: %d connections at most, want %d", url, got, want)
+		}
+		db.Close()
+	}
+}
