@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"container/heap"
 	"context"
 	"slices"
 	"strings"
@@ -26,7 +25,8 @@ type LogOptions struct {
 }
 
 // Log lists commits newest first: children always before their parents,
-// otherwise by commit time (then id, so the order is deterministic).
+// otherwise by commit time (then id, so the order is deterministic;
+// graph.NewestFirst).
 func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 	excluded := map[objects.ID]bool{}
 	if len(opts.Exclude) > 0 {
@@ -40,8 +40,7 @@ func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := map[objects.ID]*objects.Commit{}
-	order := []objects.ID{}
+	var entries []graph.Entry
 	walk := graph.History{
 		Parents: graph.Boundary(shallow, opts.FirstParent),
 		Stop:    func(id objects.ID) bool { return excluded[id] },
@@ -53,68 +52,21 @@ func (r *Repo) Log(ctx context.Context, opts LogOptions) ([]LogEntry, error) {
 			cc.Parents = nil
 			c = &cc
 		}
-		set[id] = c
-		order = append(order, id)
+		entries = append(entries, graph.Entry{ID: id, Commit: c})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Kahn's algorithm: a commit is ready when all its children in the set
-	// have been emitted; among ready commits, newest first.
-	children := map[objects.ID]int{}
-	for _, id := range order {
-		for i, p := range set[id].Parents {
-			if opts.FirstParent && i > 0 {
-				break
-			}
-			if _, ok := set[p]; ok {
-				children[p]++
-			}
-		}
+	sorted, err := graph.NewestFirst(entries, opts.FirstParent, opts.Max)
+	if err != nil {
+		return nil, err
 	}
-	h := &commitHeap{}
-	for _, id := range order {
-		if children[id] == 0 {
-			heap.Push(h, LogEntry{id, set[id]})
-		}
-	}
-	var out []LogEntry
-	for h.Len() > 0 && (opts.Max == 0 || len(out) < opts.Max) {
-		e := heap.Pop(h).(LogEntry)
-		out = append(out, e)
-		for i, p := range e.Commit.Parents {
-			if opts.FirstParent && i > 0 {
-				break
-			}
-			if _, ok := set[p]; !ok {
-				continue
-			}
-			children[p]--
-			if children[p] == 0 {
-				heap.Push(h, LogEntry{p, set[p]})
-			}
-		}
+	out := make([]LogEntry, len(sorted))
+	for i, e := range sorted {
+		out[i] = LogEntry{e.ID, e.Commit}
 	}
 	return out, nil
-}
-
-type commitHeap []LogEntry
-
-func (h commitHeap) Len() int { return len(h) }
-func (h commitHeap) Less(i, j int) bool {
-	if h[i].Commit.Time != h[j].Commit.Time {
-		return h[i].Commit.Time > h[j].Commit.Time
-	}
-	return h[i].ID.String() < h[j].ID.String()
-}
-func (h commitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *commitHeap) Push(x any)   { *h = append(*h, x.(LogEntry)) }
-func (h *commitHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 // reachable returns the commits reachable from starts, stopping at stop

@@ -1,7 +1,7 @@
 // Package graph holds fed's walks of the object graph, written once: the
 // closure of a set of roots (everything they reach, minus what the other
-// side holds), and walks of commit history (ancestry, the commits a set of
-// tips reaches).
+// side holds), walks of commit history (ancestry, the commits a set of
+// tips reaches) and the order a log lists commits in (NewestFirst).
 //
 // Every walk keeps an explicit stack and a set of visited ids, so a
 // history of a million commits does not recurse and a graph with a cycle
@@ -16,6 +16,6 @@
 // Left to others: what to do with the objects a walk reaches (sending,
 // checking signatures, listing a plan — the callers in transfer,
 // remote/server and repo), shallow lists and withheld lists (their
-// callers pass them in as functions), and the order in which a log is
-// shown. Only package objects is imported.
+// callers pass them in as functions), and how a log is shown. Only
+// package objects is imported.
 package graph

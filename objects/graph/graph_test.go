@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -385,5 +386,55 @@ func TestHistoryStopAndSkip(t *testing.T) {
 	// a tree where a commit belongs
 	if _, err := (History{}).Reachable(ctx, s, tree); err == nil || !strings.Contains(err.Error(), tree.Short()) {
 		t.Fatalf("a tree as a commit: got %v, want an error naming it", err)
+	}
+}
+
+func TestNewestFirst(t *testing.T) {
+	id := func(n int) objects.ID { return fakeID(100 + n) }
+	c := func(time int64, parents ...objects.ID) *objects.Commit {
+		return &objects.Commit{Time: time, Parents: parents}
+	}
+	// 1 <- 2 <- 4 (merge of 2 and 3), 1 <- 3; 3 is newer than 4 by its
+	// clock, yet comes after its child 4.
+	in := []Entry{
+		{id(1), c(1)},
+		{id(2), c(2, id(1))},
+		{id(3), c(9, id(1))},
+		{id(4), c(5, id(2), id(3))},
+	}
+	got, err := NewestFirst(in, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []objects.ID
+	for _, e := range got {
+		order = append(order, e.ID)
+	}
+	if want := []objects.ID{id(4), id(3), id(2), id(1)}; !slices.Equal(order, want) {
+		t.Fatalf("order %v, want %v", order, want)
+	}
+	if got, err := NewestFirst(in, false, 2); err != nil || len(got) != 2 || got[1].ID != id(3) {
+		t.Fatalf("max 2: %v %v", got, err)
+	}
+	// first parent: 3 no longer waits for 4, and comes first (newest)
+	got, err = NewestFirst(in, true, 0)
+	if err != nil || got[0].ID != id(3) {
+		t.Fatalf("first parent: %v %v", got, err)
+	}
+	// equal times: by id
+	a, b := Entry{fakeID(1), c(7)}, Entry{fakeID(2), c(7)}
+	got, _ = NewestFirst([]Entry{a, b}, false, 0)
+	if (got[0].ID.String() < got[1].ID.String()) != true {
+		t.Fatalf("equal times not ordered by id: %v", got)
+	}
+	// a cycle, and a commit listed twice
+	cyc := []Entry{{id(1), c(1, id(2))}, {id(2), c(2, id(1))}, {id(3), c(3, id(2))}}
+	if _, err := NewestFirst(cyc, false, 0); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("cycle: %v", err)
+	} else if !strings.Contains(err.Error(), id(1).String()) && !strings.Contains(err.Error(), id(2).String()) {
+		t.Fatalf("cycle error names neither commit of it: %v", err)
+	}
+	if _, err := NewestFirst([]Entry{in[0], in[0]}, false, 0); err == nil || !strings.Contains(err.Error(), id(1).String()) {
+		t.Fatalf("duplicate: %v", err)
 	}
 }
