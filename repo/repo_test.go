@@ -124,36 +124,6 @@ func TestCommitCheckoutRoundTrip(t *testing.T) {
 	}
 }
 
-func readTensorF32(t *testing.T, r *Repo, commit objects.ID, path, name string) []float32 {
-	t.Helper()
-	ctx := context.Background()
-	files, err := r.CommitFiles(ctx, commit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := objects.ReadModel(ctx, r.Objects, files[path].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range m.Segments {
-		if s.Name == name {
-			tt, _ := objects.ReadTensor(ctx, r.Objects, s.ID)
-			var buf bytes.Buffer
-			if err := objects.WriteTensorTo(ctx, r.Objects, tt, &buf); err != nil {
-				t.Fatal(err)
-			}
-			b := buf.Bytes()
-			out := make([]float32, len(b)/4)
-			for i := range out {
-				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			}
-			return out
-		}
-	}
-	t.Fatalf("no tensor %s", name)
-	return nil
-}
-
 // setTensor rewrites one F32 tensor of a safetensors file in place.
 func setTensor(t *testing.T, path, name string, f func(i int, v float32) float32) {
 	t.Helper()

@@ -8,13 +8,14 @@ import (
 )
 
 // Errors a History visit function may return to steer the walk, as
-// fs.WalkDir's SkipDir and SkipAll do; Run itself returns nil for them.
+// fs.WalkDir's SkipDir and SkipAll do (and named like them: they are
+// answers, not failures); Run itself returns nil for them.
 var (
 	// SkipParents leaves the parents of the commit visited unwalked
 	// (unless another path reaches them).
-	SkipParents = errors.New("graph: skip parents")
+	SkipParents = errors.New("graph: skip parents") //nolint:staticcheck // ST1012: named as fs.SkipDir
 	// SkipAll ends the walk.
-	SkipAll = errors.New("graph: skip all")
+	SkipAll = errors.New("graph: skip all") //nolint:staticcheck // ST1012: named as fs.SkipAll
 )
 
 // History describes a walk of commits through their parents. The zero
