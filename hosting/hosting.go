@@ -136,6 +136,10 @@ type Repo struct {
 
 var _ server.Repository = (*Repo)(nil)
 
+// Unwrap returns the storage's repository beneath the hooks (the web
+// pages read a repository directory through it).
+func (r *Repo) Unwrap() server.Repository { return r.Repository }
+
 var errOff = fmt.Errorf("hosting: hook off: %w", errors.ErrUnsupported)
 
 // bare returns package repo's view of the repository over its open

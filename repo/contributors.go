@@ -204,6 +204,18 @@ func (r *Repo) Contributors(ctx context.Context, rng string) (*ContributorsRepor
 	return rep, nil
 }
 
+// MergeRound reads the merge record of commit id (design §19): its
+// strategy and each side with its author, normalised weight, what a
+// robust strategy discarded and whether a proof is held here; nil when
+// id is not a merge fed merge recorded. For the web pages of fed serve.
+func (r *Repo) MergeRound(ctx context.Context, id objects.ID) (*Round, error) {
+	c, err := objects.ReadCommit(ctx, r.Objects, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.round(ctx, id, c)
+}
+
 // round reads the merge record of commit id: nil when it is not a merge
 // fed merge recorded.
 func (r *Repo) round(ctx context.Context, id objects.ID, c *objects.Commit) (*Round, error) {

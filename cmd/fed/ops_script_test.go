@@ -58,9 +58,10 @@ func selfSignedDER() (cert, key []byte, err error) {
 	return cert, key, err
 }
 
-// httpget [-cacert FILE] URL gets URL and prints the status code and the
-// body on stdout; with -cacert it trusts only the PEM certificates of
-// FILE. It fails when the request does.
+// httpget [-cacert FILE] [-o FILE] URL gets URL and prints the status
+// code and the body on stdout (with -o, the body goes to FILE instead);
+// with -cacert it trusts only the PEM certificates of FILE. It fails when
+// the request does.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	var roots *x509.CertPool
 	if len(args) == 3 && args[0] == "-cacert" {
@@ -72,8 +73,12 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		args = args[2:]
 	}
+	out := ""
+	if len(args) == 3 && args[0] == "-o" {
+		out, args = args[1], args[2:]
+	}
 	if len(args) != 1 {
-		ts.Fatalf("usage: httpget [-cacert FILE] URL")
+		ts.Fatalf("usage: httpget [-cacert FILE] [-o FILE] URL")
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	req, err := http.NewRequestWithContext(context.Background(), "GET", args[0], nil)
@@ -91,6 +96,11 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if neg {
 		ts.Fatalf("httpget %s succeeded", args[0])
+	}
+	if out != "" {
+		ts.Check(os.WriteFile(ts.MkAbs(out), b, 0o644))
+		fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
+		return
 	}
 	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
 }

@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"proving":                    {mod + "objects", mod + "refs", mod + "merge", mod + "zk", mod + "repo"},
 	"nftlink":                    {mod + "objects", mod + "refs", mod + "nft", mod + "repo", mod + "internal/fsys"},
 	"transfer":                   {mod + "objects", mod + "refs", mod + "remote", mod + "repo"},
+	"webui":                      {mod + "objects", mod + "refs", mod + "governance", mod + "remote", mod + "repo"},
 }
 
 // forbidden lists imports that a package (listed in allowed or not) must

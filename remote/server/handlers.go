@@ -27,9 +27,17 @@ type call struct {
 	name string
 	key  *objects.PublicKey // nil: anonymous
 	own  *ownership         // who owns the repository, once asked
+	page bool               // a web page: Options.Pages answers problems
 }
 
-func (c *call) fail(p *remote.Problem) { writeProblem(c.w, p) }
+func (c *call) fail(p *remote.Problem) {
+	if c.page {
+		noteProblem(c.w, p.Code)
+		c.s.opts.Pages.Problem(c.w, c.r, p)
+		return
+	}
+	writeProblem(c.w, p)
+}
 
 func (c *call) internal(err error) {
 	if c.r.Context().Err() != nil {

@@ -105,6 +105,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = body
 	}
 	route, repo := routeOf(r)
+	if s.opts.Pages != nil && route == "other" && !strings.HasPrefix(r.URL.Path, "/fed/") {
+		route, repo = pageRoute(r.URL.Path)
+	}
 	defer func() {
 		status := rec.status
 		if status == 0 {

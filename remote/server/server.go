@@ -93,6 +93,9 @@ type Options struct {
 	Now func() time.Time
 	// ErrorLog receives internal errors (default: Logger's Error).
 	ErrorLog func(format string, args ...any)
+	// Pages, when set, answers the web pages (pages.go) on every path
+	// outside /fed/ and the operational endpoints; nil: none (404).
+	Pages Pages
 	// Logger receives one line per request (access log: ops.go) and the
 	// server's events (default: discarded). Never tokens or signatures.
 	Logger *slog.Logger
@@ -342,6 +345,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	path := r.URL.Path
+	if s.opts.Pages != nil && !strings.HasPrefix(path, "/fed/") {
+		s.servePage(w, r)
+		return
+	}
 	if !strings.HasPrefix(path, remote.PathPrefix) {
 		if strings.HasPrefix(path, "/fed/") {
 			p := remote.NewProblem(404, remote.CodeBadVersion, "this server speaks fed protocol %d under %s", remote.Version, remote.PathPrefix)

@@ -1,0 +1,174 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+)
+
+// Web pages (doc/protocol.md, "Web pages"): with Options.Pages set, fed
+// serve answers GET and HEAD of every path outside /fed/ and the
+// operational endpoints with a page Pages builds. The server routes the
+// request, knows the visitor's key (the bearer token of the protocol,
+// nothing else) and applies the protocol's access rules before Pages
+// sees a repository: a private repository's pages are refused as its
+// protocol endpoints are (401 without a key, 404 to a key that may not
+// read it), so a page never tells a private repository from an absent
+// one.
+
+// Pages builds the web pages of fed serve (package webui's). Its methods
+// write the whole answer, as HTML or as its JSON twin.
+type Pages interface {
+	// Index answers the server page (path /) with the repositories the
+	// visitor may read, sorted by name.
+	Index(w http.ResponseWriter, r *http.Request, repos []PageRepo)
+	// Repository answers a page of a repository the visitor may read:
+	// rest is the path after /<name>, "" for the repository page, else
+	// what follows /<name>/-/ (commit/<id>, …).
+	Repository(w http.ResponseWriter, r *http.Request, repo PageRepo, rest string)
+	// Problem answers a refusal or an error, with p's status.
+	Problem(w http.ResponseWriter, r *http.Request, p *remote.Problem)
+}
+
+// PageRepo is a repository as a page sees it.
+type PageRepo struct {
+	Name string
+	// Repository is the hosted repository, opened by the server.
+	Repository Repository
+	// Owner is who owns it now: a base58 key, or "nobody (why)".
+	Owner   string
+	Public  bool
+	Created time.Time
+	// CheckProof: the server verifies every proof pushed to it
+	// (Features.CheckProof), so a proof held here was verified.
+	CheckProof bool
+}
+
+// PagePath returns the path of a page of repository name: /<name>, or
+// /<name>/-/<rest>.
+func PagePath(name, rest string) string {
+	if rest == "" {
+		return "/" + name
+	}
+	return "/" + name + remote.RepoSeparator + rest
+}
+
+// servePage answers a request for a web page.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	pages := s.opts.Pages
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.pageProblem(w, r, remote.NewProblem(405, remote.CodeBadRequest, "web pages take GET"))
+		return
+	}
+	key, authErr, err := s.identify(r)
+	if err != nil {
+		s.sessionsFailed(w, "identify", err)
+		return
+	}
+	noteKey(w, key)
+	rateKey := clientAddr(r)
+	if authErr == nil && key != nil {
+		rateKey = key.String()
+	}
+	if wait, ok := s.limiter.allow(rateKey); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		s.pageProblem(w, r, remote.NewProblem(429, remote.CodeRateLimited, "too many requests; retry later"))
+		return
+	}
+	if authErr != nil {
+		s.pageProblem(w, r, authErr)
+		return
+	}
+	if r.URL.Path == "/" {
+		s.serveIndex(w, r, key)
+		return
+	}
+	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), remote.RepoSeparator)
+	name = strings.TrimSuffix(name, "/")
+	if remote.ValidateRepoName(name) != nil {
+		s.pageProblem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no page %s", r.URL.Path))
+		return
+	}
+	c := &call{s: s, w: w, r: r, name: name, key: key, page: true}
+	rp, ok := c.readable()
+	if !ok {
+		return
+	}
+	m, err := rp.snapshotMeta(r.Context())
+	if err != nil {
+		c.internal(err)
+		return
+	}
+	pages.Repository(w, r, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), Public: m.Public,
+		Created: m.Created, CheckProof: s.features.CheckProof}, rest)
+}
+
+// serveIndex answers the server page: the repositories key may read.
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request, key *objects.PublicKey) {
+	names, err := s.hosting.Names(r.Context())
+	if err != nil {
+		c := &call{s: s, w: w, r: r, key: key, page: true}
+		c.internal(err)
+		return
+	}
+	slices.Sort(names)
+	var out []PageRepo
+	for _, name := range names {
+		c := &call{s: s, w: w, r: r, name: name, key: key}
+		rp, err := s.open(r.Context(), name, nil)
+		if errors.Is(err, errNoRepo) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			c.page = true
+			c.internal(err)
+			return
+		}
+		m, err := rp.snapshotMeta(r.Context())
+		if err != nil {
+			c.page = true
+			c.internal(err)
+			return
+		}
+		if !c.canRead(rp, &m) {
+			continue
+		}
+		out = append(out, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), Public: m.Public,
+			Created: m.Created, CheckProof: s.features.CheckProof})
+	}
+	s.opts.Pages.Index(w, r, out)
+}
+
+// pageProblem answers p as a page (Pages.Problem).
+func (s *Server) pageProblem(w http.ResponseWriter, r *http.Request, p *remote.Problem) {
+	noteProblem(w, p.Code)
+	s.opts.Pages.Problem(w, r, p)
+}
+
+// pageRoute names a page for logs and metrics: page:/ (the server page),
+// page:/{repo}, page:/{repo}/-/commit/{id}, page:other; and the
+// repository it shows.
+func pageRoute(path string) (route, repo string) {
+	if path == "/" {
+		return "page:/", ""
+	}
+	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), remote.RepoSeparator)
+	name = strings.TrimSuffix(name, "/")
+	if remote.ValidateRepoName(name) != nil {
+		return "page:other", ""
+	}
+	switch {
+	case rest == "":
+		return "page:/{repo}", name
+	case strings.HasPrefix(rest, "commit/"):
+		return "page:/{repo}/-/commit/{id}", name
+	}
+	return "page:other", name
+}

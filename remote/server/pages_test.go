@@ -1,0 +1,20 @@
+package server
+
+import "testing"
+
+// Pages are logged and counted under a bounded set of routes, with the
+// repository they show.
+func TestPageRoute(t *testing.T) {
+	for _, c := range []struct{ path, route, repo string }{
+		{"/", "page:/", ""},
+		{"/lab/model", "page:/{repo}", "lab/model"},
+		{"/lab/model/", "page:/{repo}", "lab/model"},
+		{"/lab/model/-/commit/abc", "page:/{repo}/-/commit/{id}", "lab/model"},
+		{"/lab/model/-/rounds", "page:other", "lab/model"},
+		{"/lab/.hidden", "page:other", ""},
+	} {
+		if route, repo := pageRoute(c.path); route != c.route || repo != c.repo {
+			t.Errorf("pageRoute(%q) = %q, %q; want %q, %q", c.path, route, repo, c.route, c.repo)
+		}
+	}
+}

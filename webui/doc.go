@@ -1,0 +1,23 @@
+// Package webui builds the read-only web pages of fed serve (doc/protocol.md,
+// "Web pages"): the server page (the repositories a visitor may read), a
+// repository's page (branches, tags, the history of its default branch
+// with each commit's author, signature and proof) and a commit's page
+// (files and tensors changed, the L2 norm and relative change of every
+// changed tensor in model order, and for merges the merge record with
+// each side's normalised weight), each as HTML drawn with html/template
+// (charts as inline SVG, no JavaScript) or as its JSON twin (?format=json
+// or Accept: application/json).
+//
+// It implements server.Pages; fed serve sets it as server.Options.Pages.
+// The server routes the requests, identifies the visitor's key and
+// applies the access rules before a page is built: webui never decides
+// who may read what. The history, diffs and merge records are read
+// through package repo (Log, Diff with statistics, MergeRound), so pages
+// and the CLI compute them once, the same way.
+//
+// Invariants: every string a commit's author controls (messages, file
+// and tensor names, name-map labels, refs) reaches the page through
+// html/template's contextual escaping, SVG charts included; long lists
+// are paginated (PageSize rows a page); a page and its JSON twin are
+// built from one value.
+package webui

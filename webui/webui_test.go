@@ -1,0 +1,372 @@
+package webui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fed-vcs/fed/codec"
+	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/hosting"
+	"github.com/fed-vcs/fed/mergeexec"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
+	"github.com/fed-vcs/fed/webui"
+)
+
+func key(n byte) *objects.Keypair { return objects.KeypairFromSeed(bytes.Repeat([]byte{n}, 32)) }
+
+// startServer runs fed serve's handler, with the web pages, on loopback.
+func startServer(t *testing.T) string {
+	t.Helper()
+	files, err := server.NewFiles(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hosting.New(hosting.Options{Storage: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(server.Options{Root: t.TempDir(), Hosting: h, ErrorLog: t.Logf, Pages: webui.New(webui.Options{ErrorLog: t.Logf})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// writeModel writes a safetensors file of F32 tensors a (1000 values)
+// and b (10), drawn from seed, with f applied to a's values.
+func writeModel(t *testing.T, path string, f func(float32) float32) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 7))
+	var ts []safetensors.WriteTensor
+	for _, tn := range []struct {
+		name string
+		n    int
+	}{{"a", 1000}, {"b", 10}} {
+		b := make([]byte, 4*tn.n)
+		for i := 0; i < tn.n; i++ {
+			v := float32(r.NormFloat64())
+			if tn.name == "a" {
+				v = f(v)
+			}
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		ts = append(ts, safetensors.WriteTensor{Info: codec.TensorInfo{Name: tn.name, DType: objects.F32, Shape: []uint64{uint64(tn.n)}}, Data: bytes.NewReader(b), Len: int64(len(b))})
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, map[string]string{"format": "pt"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const hostile = `<script>alert("x")</script> & round`
+
+// fedRound makes a repository signed by key 1 with a base commit whose
+// message is hostile, three contributor branches scaling tensor a by 2,
+// 3 and 5 with 100, 300 and 600 samples, and their fedavg merge on main.
+func fedRound(t *testing.T) (*repo.Repo, objects.ID) {
+	t.Helper()
+	ctx := context.Background()
+	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
+	r, err := repo.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = key(1)
+	clock := time.Unix(1_700_000_000, 0)
+	r.Now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+	model := filepath.Join(r.Root, "m.safetensors")
+	writeModel(t, model, func(v float32) float32 { return v })
+	if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	base, err := r.Commit(ctx, repo.CommitOptions{Message: hostile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var branches []string
+	for i, f := range []float32{2, 3, 5} {
+		name := string(rune('p' + i))
+		if err := r.Switch(ctx, name, repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
+			t.Fatal(err)
+		}
+		writeModel(t, model, func(v float32) float32 { return v * f })
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "train " + name, All: true, Samples: []int64{100, 300, 600}[i]}); err != nil {
+			t.Fatal(err)
+		}
+		branches = append(branches, name)
+	}
+	if err := r.Switch(ctx, "main", repo.SwitchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := mergeexec.Merge(ctx, r, branches, mergeexec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, res.Commit
+}
+
+func push(t *testing.T, r *repo.Repo, url string) {
+	t.Helper()
+	if err := r.RemoteAdd("origin", url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer.Push(context.Background(), r, transfer.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// login returns a bearer token of k.
+func login(t *testing.T, base string, k *objects.Keypair) string {
+	t.Helper()
+	var ch remote.Challenge
+	post(t, base+remote.PathPrefix+"login/challenge", remote.ChallengeRequest{Address: k.Public().String()}, &ch)
+	var resp remote.LoginResponse
+	post(t, base+remote.PathPrefix+"login", remote.LoginRequest{Address: k.Public().String(), Nonce: ch.Nonce, Signature: objects.Base58(k.Sign([]byte(ch.Message)))}, &resp)
+	return resp.Token
+}
+
+func post(t *testing.T, url string, body, out any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, remote.MediaJSON, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// get fetches url with token (when not empty) and accept, returning the
+// status and body.
+func get(t *testing.T, url, token, accept string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func getJSON[T any](t *testing.T, url, token string) T {
+	t.Helper()
+	code, body := get(t, url+"?format=json", token, "")
+	if code != 200 {
+		t.Fatalf("GET %s?format=json: %d %s", url, code, body)
+	}
+	var v T
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("GET %s?format=json: %v\n%s", url, err, body)
+	}
+	return v
+}
+
+// attrs returns the values of attribute name on the page, in order.
+func attrs(page, name string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(` `+name+`="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// A public repository's pages render for anonymous visitors, agree with
+// their JSON twins, escape what authors wrote, and the fedavg merge's
+// page shows each side's weight as its merge record has it.
+func TestPublicPages(t *testing.T) {
+	base := startServer(t)
+	r, merge := fedRound(t)
+	push(t, r, base+"/lab/model")
+
+	// server page
+	code, page := get(t, base+"/", "", "text/html")
+	if code != 200 || !strings.Contains(page, `href="/lab/model"`) {
+		t.Fatalf("server page: %d\n%s", code, page)
+	}
+	idx := getJSON[webui.IndexPage](t, base+"/", "")
+	if len(idx.Repositories) != 1 || idx.Repositories[0].Name != "lab/model" || idx.Repositories[0].Owner != key(1).Public().String() ||
+		idx.Repositories[0].Updated == nil || idx.Repositories[0].Branch != "main" {
+		t.Fatalf("server page's twin: %+v", idx)
+	}
+	if got := attrs(page, "data-name"); len(got) != 1 || got[0] != "lab/model" {
+		t.Errorf("server page lists %q, its twin %q", got, "lab/model")
+	}
+
+	// repository page
+	code, page = get(t, base+"/lab/model", "", "")
+	if code != 200 {
+		t.Fatalf("repository page: %d\n%s", code, page)
+	}
+	rp := getJSON[webui.RepoPage](t, base+"/lab/model", "")
+	if len(rp.Commits) != 5 || rp.Commits[0].ID != merge.String() || !rp.Commits[0].Merge || rp.Branch != "main" || len(rp.Branches) != 1 {
+		t.Fatalf("repository page's twin: %+v", rp)
+	}
+	var ids []string
+	for _, c := range rp.Commits {
+		ids = append(ids, c.ID)
+		k := key(1).Public().String()
+		if c.Signature != "valid" || c.Proof != "none" || c.Author != k || c.AuthorName != k[:4]+"…"+k[len(k)-4:] {
+			t.Errorf("commit %s: signature %s, proof %s, author %s (%s)", c.ID, c.Signature, c.Proof, c.AuthorName, c.Author)
+		}
+	}
+	if got := attrs(page, "data-id"); strings.Join(got, " ") != strings.Join(ids, " ") {
+		t.Errorf("repository page lists commits %q, its twin %q", got, ids)
+	}
+	if got := attrs(page, "data-signature"); len(got) != 5 || got[0] != "valid" {
+		t.Errorf("signature badges %q", got)
+	}
+	if strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; round") {
+		t.Errorf("the hostile message is not escaped on the repository page:\n%s", page)
+	}
+	if rp.Commits[4].Subject != hostile {
+		t.Errorf("twin's subject %q, want %q", rp.Commits[4].Subject, hostile)
+	}
+
+	// the base commit's page: escaped, files added
+	baseURL := base + rp.Commits[4].URL
+	code, page = get(t, baseURL, "", "")
+	if code != 200 || strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") {
+		t.Fatalf("base commit page: %d, hostile message not escaped\n%s", code, page)
+	}
+
+	// the merge's page
+	mergeURL := base + "/lab/model/-/commit/" + merge.String()
+	code, page = get(t, mergeURL, "", "")
+	if code != 200 {
+		t.Fatalf("merge page: %d\n%s", code, page)
+	}
+	cp := getJSON[webui.CommitPage](t, mergeURL, "")
+	if cp.Merge == nil || cp.Merge.Strategy != "fedavg" || len(cp.Merge.Sides) != 3 {
+		t.Fatalf("merge page's twin: %+v", cp.Merge)
+	}
+	// the merge record: merge.weights per parent (the base first)
+	c, err := r.ReadCommit(context.Background(), merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := c.Value(repo.MetaMergeWeights)
+	ws := strings.Split(rec, ",")
+	sum := 0.0
+	for _, w := range ws[1:] {
+		f, _ := strconv.ParseFloat(w, 64)
+		sum += f
+	}
+	chart := page[strings.Index(page, `data-chart="normalised weight of each side"`):]
+	chart = chart[:strings.Index(chart, "</svg>")]
+	bars := attrs(chart, "data-value")
+	if len(bars) != 3 {
+		t.Fatalf("weight chart has %d bars, want 3:\n%s", len(bars), chart)
+	}
+	for i, s := range cp.Merge.Sides {
+		f, _ := strconv.ParseFloat(ws[i+1], 64)
+		want := f / sum
+		if math.Abs(s.Weight-want) > 1e-12 || s.Commit != c.Parents[i+1].String() {
+			t.Errorf("side %d: weight %v of %s, the merge record says %v of %s", i, s.Weight, s.Commit, want, c.Parents[i+1])
+		}
+		if got, _ := strconv.ParseFloat(bars[i], 64); got != s.Weight {
+			t.Errorf("side %d: chart bar %v, twin %v", i, got, s.Weight)
+		}
+	}
+	// tensors: a changed (0.1·2 + 0.3·3 + 0.6·5 = 4.1 times the base: relative change 3.1), b not
+	if len(cp.Tensors) != 1 || cp.Tensors[0].Name != "a" || cp.Tensors[0].RelChange == nil || math.Abs(*cp.Tensors[0].RelChange-3.1) > 1e-4 {
+		t.Fatalf("merge page's tensors: %+v", cp.Tensors)
+	}
+	rel := page[strings.Index(page, `data-chart="relative change"`):]
+	if got := attrs(rel[:strings.Index(rel, "</svg>")], "data-value"); len(got) != 1 || got[0] != strconv.FormatFloat(*cp.Tensors[0].RelChange, 'g', -1, 64) {
+		t.Errorf("relative change chart %q, twin %v", got, *cp.Tensors[0].RelChange)
+	}
+	if got := attrs(page, "data-path"); len(got) != 1 || got[0] != "m.safetensors" || len(cp.Files) != 1 {
+		t.Errorf("files on the page %q, in the twin %+v", got, cp.Files)
+	}
+
+	// a commit that is not there, and a page that is not
+	if code, _ := get(t, base+"/lab/model/-/commit/"+objects.Sum([]byte("x")).String(), "", ""); code != 404 {
+		t.Errorf("absent commit: %d", code)
+	}
+	if code, _ := get(t, base+"/lab/model/-/nothing", "", ""); code != 404 {
+		t.Errorf("absent page: %d", code)
+	}
+	if code, body := get(t, base+"/lab/model", "", "application/json"); code != 200 || !strings.HasPrefix(body, "{") {
+		t.Errorf("Accept: application/json: %d %.40s", code, body)
+	}
+}
+
+// A private repository's pages are refused to anonymous visitors (401)
+// and to an outsider's key (404, as if absent), and shown to its owner.
+func TestPrivatePages(t *testing.T) {
+	ctx := context.Background()
+	base := startServer(t)
+	r, merge := fedRound(t)
+	push(t, r, base+"/lab/secret")
+	c, err := remote.New(base+"/lab/secret", remote.Options{Key: key(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := false
+	if _, err := c.UpdateSettings(ctx, remote.SettingsUpdate{Public: &private}); err != nil {
+		t.Fatal(err)
+	}
+	owner, outsider := login(t, base, key(1)), login(t, base, key(9))
+	for _, page := range []string{"/lab/secret", "/lab/secret/-/commit/" + merge.String()} {
+		if code, body := get(t, base+page, "", ""); code != 401 || strings.Contains(body, "fedavg") {
+			t.Errorf("anonymous %s: %d\n%s", page, code, body)
+		}
+		code, body := get(t, base+page, outsider, "")
+		if code != 404 || strings.Contains(body, "fedavg") {
+			t.Errorf("outsider's %s: %d\n%s", page, code, body)
+		}
+		if absent, _ := get(t, base+"/lab/nothing", outsider, ""); absent != code {
+			t.Errorf("a private repository answers %d to an outsider, an absent one %d", code, absent)
+		}
+		if code, body := get(t, base+page, owner, ""); code != 200 {
+			t.Errorf("owner's %s: %d\n%s", page, code, body)
+		}
+	}
+	if code, body := get(t, base+"/lab/secret", "no-such-token", ""); code != 401 {
+		t.Errorf("unknown token: %d %s", code, body)
+	}
+	for _, tok := range []string{"", outsider} {
+		if idx := getJSON[webui.IndexPage](t, base+"/", tok); len(idx.Repositories) != 0 {
+			t.Errorf("server page lists %+v to a visitor who may not read it", idx.Repositories)
+		}
+	}
+	if idx := getJSON[webui.IndexPage](t, base+"/", owner); len(idx.Repositories) != 1 || idx.Repositories[0].Public {
+		t.Errorf("server page to the owner: %+v", idx.Repositories)
+	}
+}
