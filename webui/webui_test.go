@@ -87,10 +87,18 @@ const hostile = `<script>alert("x")</script> & round`
 // message is hostile, three contributor branches scaling tensor a by 2,
 // 3 and 5 with 100, 300 and 600 samples, and their fedavg merge on main.
 func fedRound(t *testing.T) (*repo.Repo, objects.ID) {
+	r, merge, _, _ := fedRounds(t)
+	return r, merge
+}
+
+// fedRounds is fedRound, and also merges the three branches with krum on
+// branch k from the base: krum keeps one side and discards two.
+func fedRounds(t *testing.T) (r *repo.Repo, merge, krum objects.ID, base objects.ID) {
 	t.Helper()
 	ctx := context.Background()
 	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
-	r, err := repo.Init(t.TempDir())
+	var err error
+	r, err = repo.Init(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +110,7 @@ func fedRound(t *testing.T) (*repo.Repo, objects.ID) {
 	if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	base, err := r.Commit(ctx, repo.CommitOptions{Message: hostile})
+	base, err = r.Commit(ctx, repo.CommitOptions{Message: hostile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +133,17 @@ func fedRound(t *testing.T) (*repo.Repo, objects.ID) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, res.Commit
+	if err := r.Switch(ctx, "k", repo.SwitchOptions{Create: true, Start: base.String()}); err != nil {
+		t.Fatal(err)
+	}
+	kres, err := mergeexec.Merge(ctx, r, branches, mergeexec.Options{Strategy: "krum", Params: map[string]string{"f": "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Switch(ctx, "main", repo.SwitchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return r, res.Commit, kres.Commit, base
 }
 
 func push(t *testing.T, r *repo.Repo, url string) {
@@ -186,7 +204,11 @@ func get(t *testing.T, url, token, accept string) (int, string) {
 
 func getJSON[T any](t *testing.T, url, token string) T {
 	t.Helper()
-	code, body := get(t, url+"?format=json", token, "")
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	code, body := get(t, url+sep+"format=json", token, "")
 	if code != 200 {
 		t.Fatalf("GET %s?format=json: %d %s", url, code, body)
 	}
@@ -322,6 +344,11 @@ func TestPublicPages(t *testing.T) {
 	if code, _ := get(t, base+"/lab/model/-/nothing", "", ""); code != 404 {
 		t.Errorf("absent page: %d", code)
 	}
+	if resp, err := http.Post(base+"/lab/model", "text/plain", nil); err != nil || resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST to a page: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if code, body := get(t, base+"/lab/model", "", "application/json"); code != 200 || !strings.HasPrefix(body, "{") {
 		t.Errorf("Accept: application/json: %d %.40s", code, body)
 	}
@@ -368,5 +395,115 @@ func TestPrivatePages(t *testing.T) {
 	}
 	if idx := getJSON[webui.IndexPage](t, base+"/", owner); len(idx.Repositories) != 1 || idx.Repositories[0].Public {
 		t.Errorf("server page to the owner: %+v", idx.Repositories)
+	}
+}
+
+// Long histories paginate (the page and its twin agree on each page),
+// and authors are named by the repository's name map, escaped.
+func TestPaginationAndNames(t *testing.T) {
+	ctx := context.Background()
+	base := startServer(t)
+	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
+	r, err := repo.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = key(1)
+	clock := time.Unix(1_700_000_000, 0)
+	r.Now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+	const n = webui.PageSize + 5
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(r.Root, "notes.txt"), []byte(strconv.Itoa(i)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "note " + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(t, r, base+"/lab/notes")
+	const label = `<i>Lab</i> & co`
+	if _, err := r.SetNames(ctx, "origin", map[objects.PublicKey]string{key(1).Public(): label}); err != nil {
+		t.Fatal(err)
+	}
+
+	url := base + "/lab/notes"
+	seen := map[string]bool{}
+	for page, want := range []int{webui.PageSize, 5} {
+		q := "?page=" + strconv.Itoa(page+1)
+		rp := getJSON[webui.RepoPage](t, url+q, "")
+		if len(rp.Commits) != want || rp.Pager.Total != n || rp.Pager.Page != page+1 {
+			t.Fatalf("page %d: %d commits, pager %+v", page+1, len(rp.Commits), rp.Pager)
+		}
+		code, html := get(t, url+q, "", "")
+		if code != 200 {
+			t.Fatalf("page %d: %d", page+1, code)
+		}
+		var ids []string
+		for _, c := range rp.Commits {
+			if seen[c.ID] {
+				t.Errorf("commit %s on two pages", c.ID)
+			}
+			seen[c.ID] = true
+			ids = append(ids, c.ID)
+			if c.AuthorName != label {
+				t.Errorf("author %q, want the name map's %q", c.AuthorName, label)
+			}
+		}
+		if got := attrs(html, "data-id"); strings.Join(got, " ") != strings.Join(ids, " ") {
+			t.Errorf("page %d lists %q, its twin %q", page+1, got, ids)
+		}
+		if next := strings.Contains(html, `rel="next" href="/lab/notes?page=2"`); next != (page == 0) {
+			t.Errorf("page %d: link to the next page: %v", page+1, next)
+		}
+		if strings.Contains(html, "<i>Lab") || !strings.Contains(html, "&lt;i&gt;Lab&lt;/i&gt; &amp; co") {
+			t.Errorf("page %d: the label is not escaped", page+1)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d commits over the pages, want %d", len(seen), n)
+	}
+	idx := getJSON[webui.IndexPage](t, base+"/", "")
+	if len(idx.Repositories) != 1 || idx.Repositories[0].OwnerName != label {
+		t.Errorf("server page: %+v", idx.Repositories)
+	}
+}
+
+// A robust merge's page names the sides it discarded, in the table, the
+// twin and the chart (grey bars).
+func TestDiscardedSides(t *testing.T) {
+	base := startServer(t)
+	r, _, krum, _ := fedRounds(t)
+	push(t, r, base+"/lab/model")
+	if _, err := transfer.Push(context.Background(), r, transfer.PushOptions{Branch: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	url := base + "/lab/model/-/commit/" + krum.String()
+	cp := getJSON[webui.CommitPage](t, url, "")
+	if cp.Merge == nil || cp.Merge.Strategy != "krum" || len(cp.Merge.Sides) != 3 {
+		t.Fatalf("krum merge's twin: %+v", cp.Merge)
+	}
+	var dropped []string
+	for _, s := range cp.Merge.Sides {
+		if !s.Selected {
+			dropped = append(dropped, s.Commit)
+		}
+	}
+	if len(dropped) != 2 {
+		t.Fatalf("krum with f=0 of three sides kept %d, want 1: %+v", 3-len(dropped), cp.Merge.Sides)
+	}
+	_, page := get(t, url, "", "")
+	if n := strings.Count(page, "<strong>discarded</strong>"); n != 2 {
+		t.Errorf("the page marks %d sides discarded, want 2", n)
+	}
+	if n := strings.Count(page, `fill="#bbb"`); n != 2 {
+		t.Errorf("the weight chart greys %d bars, want 2", n)
+	}
+	for _, id := range dropped {
+		if !strings.Contains(page, `data-label="`+key(1).Public().String()[:4]+"…"+key(1).Public().String()[40:]+" "+id[:12]+` (discarded)"`) {
+			t.Errorf("side %s not labelled discarded in the chart", id[:12])
+		}
 	}
 }
