@@ -162,7 +162,7 @@ func (c *call) missing() {
 	}
 	// Touch what is there, so gc's grace period restarts for objects a
 	// push is about to reference.
-	have, err := touchAll(c.r.Context(), rp.store, req.IDs)
+	have, err := eachID(c.r.Context(), req.IDs, rp.store.Touch)
 	if err != nil {
 		c.internal(err) // storage that cannot answer: 503, the client retries
 		return
@@ -176,13 +176,14 @@ func (c *call) missing() {
 	writeJSON(c.w, 200, out)
 }
 
-// touchWorkers bounds the Touch calls of one request in flight: a remote
-// store answers each after a round trip, which they overlap.
-const touchWorkers = 16
+// idWorkers bounds the store calls of one request in flight (eachID): a
+// remote store answers each after a round trip, which they overlap.
+const idWorkers = 16
 
-// touchAll touches ids in st, reporting which are present; it stops at
-// the first error.
-func touchAll(ctx context.Context, st ObjectStore, ids []objects.ID) ([]bool, error) {
+// eachID calls fn (a store's Has or Touch) for every id, idWorkers at a
+// time, and returns the answers in the order of ids; it stops at the
+// first error.
+func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, objects.ID) (bool, error)) ([]bool, error) {
 	have := make([]bool, len(ids))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -192,7 +193,7 @@ func touchAll(ctx context.Context, st ObjectStore, ids []objects.ID) ([]bool, er
 		once  sync.Once
 		first error
 	)
-	for w := 0; w < min(touchWorkers, len(ids)); w++ {
+	for w := 0; w < min(idWorkers, len(ids)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -201,7 +202,7 @@ func touchAll(ctx context.Context, st ObjectStore, ids []objects.ID) ([]bool, er
 				if i >= len(ids) || ctx.Err() != nil {
 					return
 				}
-				ok, err := st.Touch(ctx, ids[i])
+				ok, err := fn(ctx, ids[i])
 				if err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
@@ -914,13 +915,15 @@ func (c *call) download() {
 		c.internal(err)
 		return
 	}
+	present, err := eachID(ctx, req.IDs, rp.store.Has)
+	if err != nil {
+		c.internal(err)
+		return
+	}
 	var absent []objects.ID
-	for _, id := range req.IDs {
+	for i, id := range req.IDs {
 		// what no ref reaches is not served: as if absent
-		if ok, err := rp.store.Has(ctx, id); err != nil {
-			c.internal(err)
-			return
-		} else if (!ok || !rp.isPublished(id)) && len(absent) < 100 {
+		if (!present[i] || !rp.isPublished(id)) && len(absent) < 100 {
 			absent = append(absent, id)
 		}
 	}
@@ -938,30 +941,70 @@ func (c *call) download() {
 	c.w.WriteHeader(200)
 	bw := bufio.NewWriterSize(c.w, 256<<10)
 	fw := remote.NewFrameWriter(bw)
-	for _, id := range req.IDs {
-		info, err := rp.store.StoredInfo(ctx, id)
-		if err != nil {
-			c.s.opts.ErrorLog("download %s from %s: %v", id, c.name, err)
-			return // the client sees a truncated stream
-		}
-		if err := c.s.inflight.acquire(ctx, info.Size); err != nil {
-			return
-		}
-		b, err := rp.store.GetStored(ctx, id, func(b objects.ID) bool { return have[b] })
-		if err == nil {
-			err = fw.WriteFrame(id, remote.FormStored, b)
-		}
-		c.s.inflight.release(info.Size)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.s.opts.ErrorLog("download %s from %s: %v", id, c.name, err)
+	// The next objects are read while one is written (a remote store
+	// answers each read after a round trip), in order, each holding its
+	// share of the in-flight bytes from before its read until written.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *fetched, downloadPrefetch)
+	go func() {
+		defer close(queue)
+		for _, id := range req.IDs {
+			f := &fetched{id: id, done: make(chan struct{})}
+			info, err := rp.store.StoredInfo(dctx, id)
+			if err == nil {
+				err = c.s.inflight.acquire(dctx, info.Size)
 			}
-			return
+			if err != nil {
+				f.err = err
+				close(f.done)
+				queue <- f // the consumer reads every queued entry
+				return
+			}
+			f.size = info.Size
+			go func() {
+				f.b, f.err = rp.store.GetStored(dctx, id, func(b objects.ID) bool { return have[b] })
+				close(f.done)
+			}()
+			queue <- f
+			if dctx.Err() != nil {
+				return
+			}
+		}
+	}()
+	failed := false
+	for f := range queue {
+		<-f.done
+		err := f.err
+		if err == nil && !failed {
+			err = fw.WriteFrame(f.id, remote.FormStored, f.b)
+		}
+		c.s.inflight.release(f.size)
+		if err != nil && !failed {
+			failed = true
+			cancel() // the client sees a truncated stream
+			if ctx.Err() == nil {
+				c.s.opts.ErrorLog("download %s from %s: %v", f.id, c.name, err)
+			}
 		}
 	}
-	if fw.Close() == nil {
+	if !failed && fw.Close() == nil {
 		bw.Flush()
 	}
+}
+
+// downloadPrefetch is how many objects a download reads ahead of the one
+// it writes.
+const downloadPrefetch = 4
+
+// fetched is an object a download has read, or failed to, for writing in
+// order; size is its share of the in-flight bytes (0: none held).
+type fetched struct {
+	id   objects.ID
+	size int64
+	b    []byte
+	err  error
+	done chan struct{}
 }
 
 func (c *call) getObject(hexID string) {
