@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,9 +138,9 @@ func newAttestCommand(e *env) *cli.Command {
 		Description: "Signs an attestation of the commit REV: the metrics you measured on your own\n" +
 			"data (--metric, repeatable), the SHA-256 of that data, and the command. With\n" +
 			"--command, fed writes REV's model file to a temporary directory, runs CMD through\n" +
-			"the shell with the file's path as $FED_MODEL and as its last argument, and\n" +
-			"records its output, which must be a JSON object: its numeric members are the\n" +
-			"metrics (--metric values win). The attestation is kept under\n" +
+			"the shell (sh; cmd /C on Windows) with the file's path as $FED_MODEL and as its\n" +
+			"last argument, and records its output, which must be a JSON object: its numeric\n" +
+			"members are the metrics (--metric values win). The attestation is kept under\n" +
 			"refs/attestations/<commit>/<attestation> and pushed to REMOTE unless --local.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "metric", Usage: "a measured value `NAME=VALUE` (repeatable)"},
@@ -272,6 +273,9 @@ func (e *env) evaluate(ctx context.Context, r *repo.Repo, opts attestOptions) (s
 		return "", nil, fmt.Errorf("attest: write %s of %s: %w", path, id.Short(), err)
 	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", opts.command+` "$FED_MODEL"`)
+	if runtime.GOOS == "windows" {
+		cmd = exec.CommandContext(ctx, "cmd", "/C", opts.command+` "`+file+`"`)
+	}
 	cmd.Dir = e.workdir()
 	cmd.Env = append(os.Environ(), "FED_MODEL="+file)
 	var stdout bytes.Buffer
