@@ -133,6 +133,15 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 		if len(s.Protected) > 0 {
 			e.note("protected: %s\n", strings.Join(s.Protected, " "))
 		}
+		// the branch policies fetched or set here (fed policy show)
+		if ps, err := r.Policies(ctx, opts.remote); err == nil {
+			lbl := r.Label(ctx, opts.remote, false)
+			for _, p := range ps {
+				if !p.Off {
+					e.note("policy of %s: %s\n", p.Branch, policySummary(p, lbl))
+				}
+			}
+		}
 		return nil
 	}
 	return usageErrorf("unknown collab command %q (want add, rm or list)", opts.action)
