@@ -429,7 +429,8 @@ func (c *call) updateRefs() {
 	// Ref updates wait for a running gc, and run one at a time.
 	rp.gc.RLock()
 	defer rp.gc.RUnlock()
-	if err := rp.syncShared(ctx); err != nil {
+	collected, err := rp.syncShared(ctx)
+	if err != nil {
 		c.internal(err)
 		return
 	}
@@ -662,7 +663,7 @@ func (c *call) updateRefs() {
 	for i, u := range req.Updates {
 		ups[i] = refs.Update{Name: refs.Name(u.Name), Old: u.Old, New: u.New}
 	}
-	err = rp.refs.Apply(ctx, ups, refs.Entry{Author: c.key.String(), Message: "push", Time: now})
+	err = rp.apply(ctx, collected, ups, refs.Entry{Author: c.key.String(), Message: "push", Time: now})
 	var se *refs.StaleError
 	if errors.As(err, &se) {
 		c.fail(staleProblem(string(se.Name), se.Got))

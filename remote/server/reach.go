@@ -27,7 +27,7 @@ import (
 // refreshPublished brings the published set up to the refs now; then
 // isPublished answers for them.
 func (rp *repository) refreshPublished(ctx context.Context) error {
-	if err := rp.syncShared(ctx); err != nil {
+	if _, err := rp.syncShared(ctx); err != nil {
 		return err
 	}
 	rp.reachMu.Lock()

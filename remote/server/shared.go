@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+
+	"github.com/fed-vcs/fed/refs"
 )
 
 // SharedState is what a repository's ref store offers when several
@@ -20,14 +22,23 @@ import (
 //     a process then rebuilds its set of published objects (reach.go).
 //
 // The server reads them before a ref update and before a fetch plan or
-// download, and bumps them after the change that calls for it; between
-// a change at one process and its bump, another may still act on what it
-// remembered (a download of an object just unpublished).
+// download, and bumps them after the change that calls for it (collected
+// also when a collection begins). A push's updates apply only while
+// collected is still the count the push was checked at (ApplyCollected).
+// Between an unpublishing update at one process and its bump, another may
+// still serve an object just unpublished.
 type SharedState interface {
 	// Generations returns the two counters.
 	Generations(ctx context.Context) (collected, unpublished uint64, err error)
 	// Bump adds one to each counter named.
 	Bump(ctx context.Context, collected, unpublished bool) error
+	// ApplyCollected is the ref store's Apply, done only while the
+	// collected counter still is collected (checked in the same
+	// transaction): a push checked against what this process knew complete
+	// at that count. Otherwise it changes nothing and returns an error
+	// wrapping objects.ErrUnavailable (the client retries, and the server
+	// then checks anew).
+	ApplyCollected(ctx context.Context, collected uint64, updates []refs.Update, msg refs.Entry) error
 	// Collecting takes the repository's collection lock for this process
 	// unless another holds it (ok false: that one collects, this one
 	// skips the repository); release gives it back. A process that dies
@@ -36,15 +47,16 @@ type SharedState interface {
 }
 
 // syncShared brings what rp remembers up to the other processes'
-// changes (SharedState); nothing when the repository is not shared.
-func (rp *repository) syncShared(ctx context.Context) error {
+// changes (SharedState); nothing when the repository is not shared. It
+// returns the collected counter what rp knows complete is valid for.
+func (rp *repository) syncShared(ctx context.Context) (uint64, error) {
 	sh, ok := rp.refs.(SharedState)
 	if !ok {
-		return nil
+		return 0, nil
 	}
 	collected, unpublished, err := sh.Generations(ctx)
 	if err != nil {
-		return fmt.Errorf("repository %s: %w", rp.name, err)
+		return 0, fmt.Errorf("repository %s: %w", rp.name, err)
 	}
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
@@ -54,11 +66,22 @@ func (rp *repository) syncShared(ctx context.Context) error {
 	}
 	if collected != rp.seenCollected {
 		if err := rp.resetComplete(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		rp.seenCollected = collected
 	}
-	return nil
+	return collected, nil
+}
+
+// apply applies a push's updates; when the repository is shared, only
+// while the collected counter still is collected, the value syncShared
+// returned before the push was checked.
+func (rp *repository) apply(ctx context.Context, collected uint64, ups []refs.Update, msg refs.Entry) error {
+	sh, ok := rp.refs.(SharedState)
+	if !ok {
+		return rp.refs.Apply(ctx, ups, msg)
+	}
+	return sh.ApplyCollected(ctx, collected, ups, msg)
 }
 
 // bumpShared tells the other processes of a change (SharedState).

@@ -189,6 +189,17 @@ func (s *Refs) Reflog(ctx context.Context, name refs.Name) ([]refs.LogEntry, err
 // one reflog row per changed ref. Four round trips: BEGIN, the SELECT,
 // the batch, COMMIT (and the conflict check when refs are created).
 func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry) error {
+	return s.apply(ctx, updates, msg, nil)
+}
+
+// ApplyCollected implements server.SharedState: Apply, refused (wrapping
+// objects.ErrUnavailable, nothing changed) when the repository's
+// collected counter, read under its row lock, is no longer collected.
+func (s *Refs) ApplyCollected(ctx context.Context, collected uint64, updates []refs.Update, msg refs.Entry) error {
+	return s.apply(ctx, updates, msg, &collected)
+}
+
+func (s *Refs) apply(ctx context.Context, updates []refs.Update, msg refs.Entry, collected *uint64) error {
 	what := describe(updates)
 	seen := make(map[refs.Name]bool, len(updates))
 	for _, u := range updates {
@@ -221,15 +232,16 @@ func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry)
 		// The repository's row lock and the current values, in one round
 		// trip (a row with a NULL name when none of the refs exists).
 		cur := map[refs.Name]objects.ID{}
-		rows, err := tx.Query(ctx, `SELECT f.name, f.value FROM fed_repos r
+		rows, err := tx.Query(ctx, `SELECT r.collected, f.name, f.value FROM fed_repos r
 			LEFT JOIN fed_refs f ON f.repo = r.id AND f.name = ANY($2)
 			WHERE r.id = $1 FOR UPDATE OF r`, s.r.id, names)
 		if err != nil {
 			return err
 		}
+		var gen int64
 		var name *string
 		var b []byte
-		if _, err := pgx.ForEachRow(rows, []any{&name, &b}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&gen, &name, &b}, func() error {
 			if name == nil {
 				return nil
 			}
@@ -238,6 +250,10 @@ func (s *Refs) Apply(ctx context.Context, updates []refs.Update, msg refs.Entry)
 			return err
 		}); err != nil {
 			return err
+		}
+		if collected != nil && uint64(gen) != *collected {
+			refused = fmt.Errorf("%w: repository %s was collected since the push was checked; retry", objects.ErrUnavailable, s.r.name)
+			return refused
 		}
 		for _, u := range updates {
 			if got := cur[u.Name]; !u.Force && got != u.Old {

@@ -14,6 +14,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/refs/refstest"
+	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/remote/server/pgstore"
 	"github.com/fed-vcs/fed/repometa"
 	"github.com/fed-vcs/fed/repometa/repometatest"
@@ -203,4 +204,34 @@ func TestRefsAcrossReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("%d moves, %d lost compares retried", workers*each, stale.Load())
+}
+
+// TestApplyCollected: a push checked before a collection began is not
+// applied after it (retryable, nothing changed); one checked at the
+// current count is.
+func TestApplyCollected(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, testpg.DB(t))
+	r := newRepo(t, db, repometatest.Initial())
+	sh := r.Refs().(server.SharedState)
+	c0, _, err := sh.Generations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Bump(ctx, true, false); err != nil { // a collection begins elsewhere
+		t.Fatal(err)
+	}
+	v := objects.Sum([]byte("v"))
+	up := []refs.Update{{Name: refs.Branch("main"), New: v}}
+	err = sh.ApplyCollected(ctx, c0, up, refs.Entry{})
+	if !errors.Is(err, objects.ErrUnavailable) || errors.Is(err, refs.ErrStale) {
+		t.Fatalf("a push checked before the collection: %v, want a retryable refusal", err)
+	}
+	if _, err := r.Refs().Read(ctx, refs.Branch("main")); !errors.Is(err, refs.ErrNotFound) {
+		t.Fatalf("the refused push changed main: %v", err)
+	}
+	c1, _, _ := sh.Generations(ctx)
+	if err := sh.ApplyCollected(ctx, c1, up, refs.Entry{}); err != nil {
+		t.Fatalf("a push checked at the current count: %v", err)
+	}
 }
