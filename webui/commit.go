@@ -134,19 +134,8 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		return
 	}
 	if round != nil {
-		m := &MergeInfo{Strategy: round.Strategy, Sides: []SideInfo{}}
-		var bars []Bar
-		for _, s := range round.Sides {
-			si := SideInfo{Commit: s.Commit.String(), URL: server.PagePath(rp.Name, "commit/"+s.Commit.String()), Author: s.Key,
-				AuthorName: names.name(s.Contributor), Weight: s.Weight, Selected: s.Selected, Discarded: s.Discarded, Reason: s.Reason, Proof: s.Proof}
-			m.Sides = append(m.Sides, si)
-			label := si.AuthorName + " " + s.Commit.Short()
-			if !s.Selected {
-				label += " (discarded)"
-			}
-			bars = append(bars, Bar{Label: label, Value: s.Weight, Muted: !s.Selected})
-		}
-		m.Chart = newChart("normalised weight of each side", bars)
+		m := &MergeInfo{Strategy: round.Strategy, Sides: sideInfos(rp, names, round.Sides)}
+		m.Chart = weightChart(m.Sides, round.Sides)
 		page.Merge = m
 	}
 	p.answer(w, r, "commit", page)

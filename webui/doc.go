@@ -4,7 +4,9 @@
 // with each commit's author, signature and proof) and a commit's page
 // (files and tensors changed, the L2 norm and relative change of every
 // changed tensor in model order, and for merges the merge record with
-// each side's normalised weight), each as HTML drawn with html/template
+// each side's normalised weight) and a branch's rounds (its merges with
+// their sides' weights, the attested metrics over the rounds as a line
+// chart, the contributors), each as HTML drawn with html/template
 // (charts as inline SVG, no JavaScript) or as its JSON twin (?format=json
 // or Accept: application/json).
 //
@@ -12,7 +14,8 @@
 // The server routes the requests, identifies the visitor's key and
 // applies the access rules before a page is built: webui never decides
 // who may read what. The history, diffs and merge records are read
-// through package repo (Log, Diff with statistics, MergeRound), so pages
+// through package repo (Log, Diff with statistics, MergeRound,
+// Contributors, Records), so pages
 // and the CLI compute them once, the same way.
 //
 // Invariants: every string a commit's author controls (messages, file

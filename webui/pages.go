@@ -70,6 +70,10 @@ func (p *Pages) Repository(w http.ResponseWriter, r *http.Request, rp server.Pag
 			return
 		}
 		p.commitPage(w, r, rp, id)
+	case rest == "rounds":
+		p.roundsPage(w, r, rp, "")
+	case strings.HasPrefix(rest, "rounds/"):
+		p.roundsPage(w, r, rp, strings.TrimPrefix(rest, "rounds/"))
 	default:
 		p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no page %s", r.URL.Path))
 	}
@@ -82,6 +86,7 @@ type RepoPage struct {
 	OwnerName string      `json:"owner_name,omitempty"`
 	Public    bool        `json:"public"`
 	Branch    string      `json:"branch,omitempty"` // the default branch, whose history Commits pages
+	RoundsURL string      `json:"rounds_url"`       // its rounds page
 	Branches  []RefRow    `json:"branches"`
 	Tags      []RefRow    `json:"tags"`
 	Commits   []CommitRow `json:"commits"`
@@ -122,7 +127,7 @@ func (p *Pages) repoPage(w http.ResponseWriter, r *http.Request, rp server.PageR
 		return
 	}
 	names := readLabels(ctx, rp.Repository)
-	page := RepoPage{Name: rp.Name, Owner: rp.Owner, Public: rp.Public, Branches: []RefRow{}, Tags: []RefRow{}, Commits: []CommitRow{}}
+	page := RepoPage{Name: rp.Name, Owner: rp.Owner, Public: rp.Public, RoundsURL: server.PagePath(rp.Name, "rounds"), Branches: []RefRow{}, Tags: []RefRow{}, Commits: []CommitRow{}}
 	if k, err := objects.ParsePublicKey(rp.Owner); err == nil {
 		page.OwnerName = names[k]
 	}

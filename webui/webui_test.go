@@ -20,6 +20,7 @@ import (
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
+	"github.com/fed-vcs/fed/governance"
 	"github.com/fed-vcs/fed/hosting"
 	"github.com/fed-vcs/fed/mergeexec"
 	"github.com/fed-vcs/fed/objects"
@@ -505,5 +506,102 @@ func TestDiscardedSides(t *testing.T) {
 		if !strings.Contains(page, `data-label="`+key(1).Public().String()[:4]+"…"+key(1).Public().String()[40:]+" "+id[:12]+` (discarded)"`) {
 			t.Errorf("side %s not labelled discarded in the chart", id[:12])
 		}
+	}
+}
+
+// The rounds page of main: two fedavg rounds, oldest first, with each
+// side's weight as its merge record has it, the validators' accuracy on a
+// line chart, and the contributors; page and twin agree.
+func TestRoundsPage(t *testing.T) {
+	ctx := context.Background()
+	base := startServer(t)
+	r, first := fedRound(t)
+	// round 2: two updates of the merged model, 1 and 3 samples
+	model := filepath.Join(r.Root, "m.safetensors")
+	var sides []string
+	for i, f := range []float32{1.5, 0.5} {
+		name := []string{"s", "u"}[i]
+		if err := r.Switch(ctx, name, repo.SwitchOptions{Create: true, Start: first.String()}); err != nil {
+			t.Fatal(err)
+		}
+		writeModel(t, model, func(v float32) float32 { return v * f })
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "train " + name, All: true, Samples: int64(1 + 2*i)}); err != nil {
+			t.Fatal(err)
+		}
+		sides = append(sides, name)
+	}
+	if err := r.Switch(ctx, "main", repo.SwitchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := mergeexec.Merge(ctx, r, sides, mergeexec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []struct {
+		rev string
+		acc string
+	}{{first.String(), "0.75"}, {second.Commit.String(), "0.875"}} {
+		m, err := governance.ParseMetric("accuracy", a.acc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := r.Attest(ctx, a.rev, repo.AttestOptions{Metrics: []governance.Metric{m}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(t, r, base+"/lab/model")
+
+	url := base + "/lab/model/-/rounds"
+	rp := getJSON[webui.RoundsPage](t, url, "")
+	if rp.Branch != "main" || len(rp.Rounds) != 2 || rp.Rounds[0].Commit != first.String() || rp.Rounds[1].Commit != second.Commit.String() {
+		t.Fatalf("rounds twin: %+v", rp)
+	}
+	want := [][]float64{{0.1, 0.3, 0.6}, {0.25, 0.75}}
+	for i, rd := range rp.Rounds {
+		if rd.Number != i+1 || rd.Strategy != "fedavg" || len(rd.Sides) != len(want[i]) {
+			t.Fatalf("round %d: %+v", i+1, rd)
+		}
+		for j, s := range rd.Sides {
+			if math.Abs(s.Weight-want[i][j]) > 1e-12 {
+				t.Errorf("round %d side %d: weight %v, want %v", i+1, j, s.Weight, want[i][j])
+			}
+		}
+		if len(rd.Attestations) != 1 {
+			t.Errorf("round %d: attestations %+v", i+1, rd.Attestations)
+		}
+	}
+	if len(rp.Contributors) != 1 || rp.Contributors[0].Updates != 5 || rp.Contributors[0].Share != 1 {
+		t.Errorf("contributors: %+v", rp.Contributors)
+	}
+	code, page := get(t, url, "", "")
+	if code != 200 {
+		t.Fatalf("rounds page: %d", code)
+	}
+	if got := attrs(page, "data-round"); len(got) < 2 || got[len(got)-2] != "1" || got[len(got)-1] != "2" {
+		t.Errorf("rounds on the page: %q", got)
+	}
+	chart := page[strings.Index(page, `data-metric="accuracy"`):]
+	chart = chart[:strings.Index(chart, "</svg>")]
+	if got := attrs(chart, "data-value"); strings.Join(got, " ") != "0.75 0.875" {
+		t.Errorf("accuracy chart %q, want 0.75 0.875", got)
+	}
+	var weights []string
+	for _, rd := range rp.Rounds {
+		for _, s := range rd.Sides {
+			weights = append(weights, strconv.FormatFloat(s.Weight, 'g', -1, 64))
+		}
+	}
+	if got := attrs(page, "data-weight"); strings.Join(got, " ") != strings.Join(weights, " ") {
+		t.Errorf("weights on the page %q, in the twin %q", got, weights)
+	}
+	if code, _ := get(t, url+"/nosuch", "", ""); code != 404 {
+		t.Errorf("rounds of an absent branch: %d", code)
+	}
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{Branch: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	// s branched from round 1's merge: its line holds that round only
+	if rp := getJSON[webui.RoundsPage](t, url+"/s", ""); len(rp.Rounds) != 1 || rp.Rounds[0].Commit != first.String() || rp.Branch != "s" {
+		t.Errorf("rounds of branch s: %+v", rp.Rounds)
 	}
 }

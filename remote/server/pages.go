@@ -153,7 +153,8 @@ func (s *Server) pageProblem(w http.ResponseWriter, r *http.Request, p *remote.P
 }
 
 // pageRoute names a page for logs and metrics: page:/ (the server page),
-// page:/{repo}, page:/{repo}/-/commit/{id}, page:other; and the
+// page:/{repo}, page:/{repo}/-/commit/{id}, page:/{repo}/-/rounds,
+// page:other; and the
 // repository it shows.
 func pageRoute(path string) (route, repo string) {
 	if path == "/" {
@@ -169,6 +170,8 @@ func pageRoute(path string) (route, repo string) {
 		return "page:/{repo}", name
 	case strings.HasPrefix(rest, "commit/"):
 		return "page:/{repo}/-/commit/{id}", name
+	case rest == "rounds" || strings.HasPrefix(rest, "rounds/"):
+		return "page:/{repo}/-/rounds", name
 	}
 	return "page:other", name
 }
