@@ -11,7 +11,6 @@ import (
 
 	"github.com/fed-vcs/fed/merge"
 	"github.com/fed-vcs/fed/mergeexec"
-	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -198,7 +197,7 @@ func printMergeReport(e *env, r *repo.Repo, res *mergeexec.Result) {
 	labels := e.names(context.Background(), r) // the name map (fed collab add --name), when there is one
 	for i, s := range res.Sides {
 		name := s.Short()
-		if c, err := objects.ReadCommit(context.Background(), r.Objects, s); err == nil && labels[c.Author] != "" {
+		if c, err := r.ReadCommit(context.Background(), s); err == nil && labels[c.Author] != "" {
 			name += " " + labels[c.Author]
 		}
 		if s == head {
