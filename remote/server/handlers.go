@@ -176,15 +176,27 @@ func (c *call) missing() {
 	writeJSON(c.w, 200, out)
 }
 
-// idWorkers bounds the store calls of one request in flight (eachID): a
-// remote store answers each after a round trip, which they overlap.
+// idWorkers bounds the store calls of one request in flight (eachID,
+// storedInfos): a remote store answers each after a round trip, which
+// they overlap.
 const idWorkers = 16
 
 // eachID calls fn (a store's Has or Touch) for every id, idWorkers at a
 // time, and returns the answers in the order of ids; it stops at the
 // first error.
 func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, objects.ID) (bool, error)) ([]bool, error) {
-	have := make([]bool, len(ids))
+	out := make([]bool, len(ids))
+	err := parallel(ctx, len(ids), func(ctx context.Context, i int) error {
+		ok, err := fn(ctx, ids[i])
+		out[i] = ok
+		return err
+	})
+	return out, err
+}
+
+// parallel calls fn(i) for i in [0, n), idWorkers at a time, and returns
+// the first error (the calls after it see their context cancelled).
+func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -193,21 +205,19 @@ func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, obje
 		once  sync.Once
 		first error
 	)
-	for w := 0; w < min(idWorkers, len(ids)); w++ {
+	for w := 0; w < min(idWorkers, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(ids) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				ok, err := fn(ctx, ids[i])
-				if err != nil {
+				if err := fn(ctx, i); err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
 				}
-				have[i] = ok
 			}
 		}()
 	}
@@ -215,7 +225,7 @@ func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, obje
 	if first == nil && ctx.Err() != nil {
 		first = ctx.Err()
 	}
-	return have, first
+	return first
 }
 
 func (c *call) upload() {

@@ -60,16 +60,7 @@ func makePlan(ctx context.Context, st ObjectStore, req *remote.PlanRequest, abse
 			return nil
 		}
 		listed[id] = true
-		info, err := st.StoredInfo(ctx, id)
-		if err != nil {
-			return err
-		}
-		po := remote.PlannedObject{ID: id, Size: info.Size}
-		if !info.Base.IsZero() {
-			b := info.Base
-			po.Base = &b
-		}
-		plan.Objects = append(plan.Objects, po)
+		plan.Objects = append(plan.Objects, remote.PlannedObject{ID: id}) // sized below
 		return nil
 	}
 	type item struct {
@@ -119,6 +110,24 @@ func makePlan(ctx context.Context, st ObjectStore, req *remote.PlanRequest, abse
 				return nil, err
 			}
 		}
+	}
+	// The sizes and delta bases, idWorkers at a time (a remote store
+	// answers each after a round trip).
+	err := parallel(ctx, len(plan.Objects), func(ctx context.Context, i int) error {
+		po := &plan.Objects[i]
+		info, err := st.StoredInfo(ctx, po.ID)
+		if err != nil {
+			return err
+		}
+		po.Size = info.Size
+		if !info.Base.IsZero() {
+			b := info.Base
+			po.Base = &b
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return plan, nil
 }
