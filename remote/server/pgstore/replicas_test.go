@@ -523,3 +523,40 @@ func TestReplicaKilledMidPush(t *testing.T) {
 	}
 	checkHistory(t, dbURL, root, pushed)
 }
+
+// TestReadyzDatabase: a replica is ready while its database answers, not
+// while it is stopped (503 with Retry-After: a load balancer sends the
+// requests elsewhere), and ready again once it is back.
+func TestReadyzDatabase(t *testing.T) {
+	c := testpg.Start(t)
+	ts := hostedReplica(t, c.CreateDB(t, "fed"), t.TempDir())
+	status := func() (int, string) {
+		resp, err := http.Get(ts.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	// the answer is reused for up to a second: poll, within a bound that
+	// only keeps a broken check from hanging the test
+	until := func(want int) string {
+		for i := 0; ; i++ {
+			st, ra := status()
+			if st == want {
+				return ra
+			}
+			if i == 300 {
+				t.Fatalf("/readyz answers %d for 30 s, want %d", st, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	until(200)
+	c.Stop(t)
+	if ra := until(503); ra == "" {
+		t.Fatal("/readyz answers 503 without Retry-After")
+	}
+	c.Restart(t)
+	until(200)
+}
