@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -102,27 +103,12 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.fail(w, r, err)
 		return
 	}
-	diffs, err := rr.Diff(ctx, repo.DiffSide{Commit: parent}, repo.DiffSide{Commit: id}, repo.DiffOptions{Stats: true})
-	if err != nil && errors.Is(err, objects.ErrNotFound) {
-		// weights withheld: list the files without their tensors
-		page.Withheld = true
-		diffs, err = rr.Diff(ctx, repo.DiffSide{Commit: parent}, repo.DiffSide{Commit: id}, repo.DiffOptions{})
-	}
-	if err != nil && !page.Withheld {
+	files, all, withheld, err := changes(ctx, rr, parent, id)
+	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	var all []TensorRow
-	for _, d := range diffs {
-		page.Files = append(page.Files, FileRow{Path: d.Path, Status: string(d.Status), Format: d.Format, Tensors: len(d.Tensors)})
-		for _, t := range d.Tensors {
-			tr := TensorRow{File: d.Path, Name: t.Name, Status: string(t.Status)}
-			if t.HasStats {
-				tr.L2, tr.RelChange = finite(t.L2), finite(t.RelChange)
-			}
-			all = append(all, tr)
-		}
-	}
+	page.Files, page.Withheld = files, withheld
 	pager, lo, hi := pageOf(r, len(all))
 	page.TensorPager = pager
 	page.Tensors = append(page.Tensors, all[lo:hi]...)
@@ -157,4 +143,30 @@ func tensorChart(title string, ts []TensorRow, value func(TensorRow) *float64) *
 		return nil
 	}
 	return newChart(title, bars)
+}
+
+// changes compares commit to with from (zero: nothing) file by file and
+// tensor by tensor, with statistics; withheld: some weights are not here,
+// so only the files are listed.
+func changes(ctx context.Context, rr *repo.Repo, from, to objects.ID) (files []FileRow, tensors []TensorRow, withheld bool, err error) {
+	diffs, err := rr.Diff(ctx, repo.DiffSide{Commit: from}, repo.DiffSide{Commit: to}, repo.DiffOptions{Stats: true})
+	if err != nil && errors.Is(err, objects.ErrNotFound) {
+		withheld = true
+		diffs, err = rr.Diff(ctx, repo.DiffSide{Commit: from}, repo.DiffSide{Commit: to}, repo.DiffOptions{})
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	files, tensors = []FileRow{}, []TensorRow{}
+	for _, d := range diffs {
+		files = append(files, FileRow{Path: d.Path, Status: string(d.Status), Format: d.Format, Tensors: len(d.Tensors)})
+		for _, t := range d.Tensors {
+			tr := TensorRow{File: d.Path, Name: t.Name, Status: string(t.Status)}
+			if t.HasStats {
+				tr.L2, tr.RelChange = finite(t.L2), finite(t.RelChange)
+			}
+			tensors = append(tensors, tr)
+		}
+	}
+	return files, tensors, withheld, nil
 }

@@ -6,7 +6,8 @@
 // changed tensor in model order, and for merges the merge record with
 // each side's normalised weight) and a branch's rounds (its merges with
 // their sides' weights, the attested metrics over the rounds as a line
-// chart, the contributors), each as HTML drawn with html/template
+// chart, the contributors) and the comparison of two revisions (tensor by
+// tensor, sorted as asked), each as HTML drawn with html/template
 // (charts as inline SVG, no JavaScript) or as its JSON twin (?format=json
 // or Accept: application/json).
 //

@@ -70,6 +70,8 @@ func (p *Pages) Repository(w http.ResponseWriter, r *http.Request, rp server.Pag
 			return
 		}
 		p.commitPage(w, r, rp, id)
+	case rest == "compare":
+		p.comparePage(w, r, rp)
 	case rest == "rounds":
 		p.roundsPage(w, r, rp, "")
 	case strings.HasPrefix(rest, "rounds/"):

@@ -605,3 +605,103 @@ func TestRoundsPage(t *testing.T) {
 		t.Errorf("rounds of branch s: %+v", rp.Rounds)
 	}
 }
+
+// writeScaled writes a safetensors file of F32 tensors x (1000 values), y
+// (10) and z (4000), drawn from one seed, each multiplied by its factor.
+func writeScaled(t *testing.T, path string, fx, fy, fz float32) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 5))
+	var ts []safetensors.WriteTensor
+	for _, tn := range []struct {
+		name string
+		n    int
+		f    float32
+	}{{"x", 1000, fx}, {"y", 10, fy}, {"z", 4000, fz}} {
+		b := make([]byte, 4*tn.n)
+		for i := 0; i < tn.n; i++ {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(rng.NormFloat64())*tn.f))
+		}
+		ts = append(ts, safetensors.WriteTensor{Info: codec.TensorInfo{Name: tn.name, DType: objects.F32, Shape: []uint64{uint64(tn.n)}}, Data: bytes.NewReader(b), Len: int64(len(b))})
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, nil, ts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The compare page lists the tensors two revisions differ in, sorted by
+// the L2 norm of the change, the relative change or the name as asked;
+// the chart follows the order, and page and twin agree.
+func TestComparePage(t *testing.T) {
+	ctx := context.Background()
+	base := startServer(t)
+	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
+	r, err := repo.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = key(1)
+	model := filepath.Join(r.Root, "m.safetensors")
+	// x: relative change 0.1 over 1000 values, y: 2 over 10, z: 0.2 over
+	// 4000; by L2 z (≈12.6), y (≈6.3), x (≈3.2); by relative change y, z, x
+	for i, f := range [][3]float32{{1, 1, 1}, {1.1, 3, 1.2}} {
+		writeScaled(t, model, f[0], f[1], f[2])
+		if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Commit(ctx, repo.CommitOptions{Message: "v" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.CreateTag(ctx, "v1", "HEAD", repo.TagOptions{Message: "release <1>"}); err != nil {
+		t.Fatal(err)
+	}
+	push(t, r, base+"/lab/cmp")
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	for sort, want := range map[string]string{"l2": "z y x", "rel": "y z x", "name": "x y z"} {
+		url := base + "/lab/cmp/-/compare?from=main~1&to=main&sort=" + sort
+		cp := getJSON[webui.ComparePage](t, url, "")
+		var names []string
+		for _, tr := range cp.Tensors {
+			names = append(names, tr.Name)
+		}
+		if strings.Join(names, " ") != want || cp.Sort != sort || len(cp.Files) != 1 {
+			t.Errorf("sort=%s: tensors %q, want %q (%+v)", sort, names, want, cp)
+		}
+		code, page := get(t, url, "", "")
+		if code != 200 {
+			t.Fatalf("sort=%s: %d", sort, code)
+		}
+		if got := attrs(page, "data-name"); strings.Join(got, " ") != want {
+			t.Errorf("sort=%s: page lists %q, twin %q", sort, got, want)
+		}
+		chart := page[strings.Index(page, `data-chart="relative change"`):]
+		chart = chart[:strings.Index(chart, "</svg>")]
+		if labels := attrs(chart, "data-label"); strings.Join(labels, " ") != want {
+			t.Errorf("sort=%s: chart bars %q", sort, labels)
+		}
+		if y := cp.Tensors[strings.Index(want, "y")/2]; y.RelChange == nil || math.Abs(*y.RelChange-2) > 1e-6 {
+			t.Errorf("sort=%s: relative change of y %v, want 2", sort, y.RelChange)
+		}
+	}
+	if code, _ := get(t, base+"/lab/cmp/-/compare?from=nosuch&to=main", "", ""); code != 404 {
+		t.Errorf("compare with an absent revision: %d", code)
+	}
+	if code, _ := get(t, base+"/lab/cmp/-/compare?from=main&to=main&sort=size", "", ""); code != 400 {
+		t.Errorf("compare with an unknown order: %d", code)
+	}
+	// a tag and an id name revisions too; nothing between a commit and itself
+	if cp := getJSON[webui.ComparePage](t, base+"/lab/cmp/-/compare?from=v1&to=main", ""); len(cp.Tensors) != 0 || cp.FromID != cp.ToID {
+		t.Errorf("v1..main: %+v", cp)
+	}
+	// the repository page peels the annotated tag to its commit
+	rp := getJSON[webui.RepoPage](t, base+"/lab/cmp", "")
+	if len(rp.Tags) != 1 || rp.Tags[0].Name != "v1" || rp.Tags[0].Commit != rp.Commits[0].ID {
+		t.Errorf("tags %+v, head %s", rp.Tags, rp.Commits[0].ID)
+	}
+}

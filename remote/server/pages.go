@@ -154,7 +154,7 @@ func (s *Server) pageProblem(w http.ResponseWriter, r *http.Request, p *remote.P
 
 // pageRoute names a page for logs and metrics: page:/ (the server page),
 // page:/{repo}, page:/{repo}/-/commit/{id}, page:/{repo}/-/rounds,
-// page:other; and the
+// page:/{repo}/-/compare, page:other; and the
 // repository it shows.
 func pageRoute(path string) (route, repo string) {
 	if path == "/" {
@@ -172,6 +172,8 @@ func pageRoute(path string) (route, repo string) {
 		return "page:/{repo}/-/commit/{id}", name
 	case rest == "rounds" || strings.HasPrefix(rest, "rounds/"):
 		return "page:/{repo}/-/rounds", name
+	case rest == "compare":
+		return "page:/{repo}/-/compare", name
 	}
 	return "page:other", name
 }

@@ -12,7 +12,8 @@ func TestPageRoute(t *testing.T) {
 		{"/lab/model/-/commit/abc", "page:/{repo}/-/commit/{id}", "lab/model"},
 		{"/lab/model/-/rounds", "page:/{repo}/-/rounds", "lab/model"},
 		{"/lab/model/-/rounds/feature/x", "page:/{repo}/-/rounds", "lab/model"},
-		{"/lab/model/-/compare", "page:other", "lab/model"},
+		{"/lab/model/-/compare", "page:/{repo}/-/compare", "lab/model"},
+		{"/lab/model/-/nft.json", "page:other", "lab/model"},
 		{"/lab/.hidden", "page:other", ""},
 	} {
 		if route, repo := pageRoute(c.path); route != c.route || repo != c.repo {
