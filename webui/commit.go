@@ -82,6 +82,9 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.unsupported(w, r, rp, err)
 		return
 	}
+	if !p.published(w, r, rp, id) {
+		return
+	}
 	c, err := objects.ReadCommit(ctx, rp.Repository.Objects(), id)
 	if errors.Is(err, objects.ErrNotFound) {
 		p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no commit %s in %s", id, rp.Name))
@@ -169,4 +172,22 @@ func changes(ctx context.Context, rr *repo.Repo, from, to objects.ID) (files []F
 		}
 	}
 	return files, tensors, withheld, nil
+}
+
+// published answers 404 and false when id is not published on the
+// server (server.PageRepo.Published): a page shows nothing the protocol
+// would not serve.
+func (p *Pages) published(w http.ResponseWriter, r *http.Request, rp server.PageRepo, id objects.ID) bool {
+	if rp.Published == nil {
+		return true
+	}
+	ok, err := rp.Published(r.Context(), id)
+	if err != nil {
+		p.fail(w, r, err)
+		return false
+	}
+	if !ok {
+		p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no commit %s in %s", id, rp.Name))
+	}
+	return ok
 }

@@ -64,6 +64,9 @@ func (p *Pages) comparePage(w http.ResponseWriter, r *http.Request, rp server.Pa
 			p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no revision %q in %s", rev, rp.Name))
 			return
 		}
+		if !p.published(w, r, rp, ids[i]) {
+			return
+		}
 	}
 	page.FromID, page.ToID = ids[0].String(), ids[1].String()
 	files, all, withheld, err := changes(ctx, rr, ids[0], ids[1])

@@ -36,6 +36,14 @@ func key(n byte) *objects.Keypair { return objects.KeypairFromSeed(bytes.Repeat(
 // startServer runs fed serve's handler, with the web pages, on loopback.
 func startServer(t *testing.T) string {
 	t.Helper()
+	url, _ := startServerFiles(t)
+	return url
+}
+
+// startServerFiles is startServer, also returning the repositories'
+// storage.
+func startServerFiles(t *testing.T) (string, *server.Files) {
+	t.Helper()
 	files, err := server.NewFiles(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +58,7 @@ func startServer(t *testing.T) string {
 	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
-	return ts.URL
+	return ts.URL, files
 }
 
 // writeModel writes a safetensors file of F32 tensors a (1000 values)
@@ -703,5 +711,45 @@ func TestComparePage(t *testing.T) {
 	rp := getJSON[webui.RepoPage](t, base+"/lab/cmp", "")
 	if len(rp.Tags) != 1 || rp.Tags[0].Name != "v1" || rp.Tags[0].Commit != rp.Commits[0].ID {
 		t.Errorf("tags %+v, head %s", rp.Tags, rp.Commits[0].ID)
+	}
+}
+
+// What a push uploaded without publishing it (a refused or interrupted
+// push) has no page, as the protocol serves it to nobody: a commit
+// written into the repository's store beside a published one is 404 on
+// the commit and compare pages, while its published parent shows.
+func TestUnpublishedHidden(t *testing.T) {
+	ctx := context.Background()
+	base, files := startServerFiles(t)
+	r, merge := fedRound(t)
+	push(t, r, base+"/lab/model")
+	hosted, err := files.Open(ctx, "lab/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := r.ReadCommit(ctx, merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &objects.Commit{Tree: pc.Tree, Parents: []objects.ID{merge}, Time: pc.Time + 60, Message: "secret plans"}
+	if err := objects.SignCommit(c, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	id, err := objects.Write(ctx, hosted.Objects(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := hosted.Objects().Has(ctx, id); err != nil || !ok {
+		t.Fatalf("the unpublished commit is not in the store: %v %v", ok, err)
+	}
+	for _, page := range []string{"/lab/model/-/commit/" + id.String(), "/lab/model/-/compare?from=main&to=" + id.String(),
+		"/lab/model/-/compare?from=" + id.String()[:12] + "&to=main"} {
+		code, body := get(t, base+page, "", "")
+		if code != 404 || strings.Contains(body, "secret plans") {
+			t.Errorf("%s: %d\n%s", page, code, body)
+		}
+	}
+	if code, _ := get(t, base+"/lab/model/-/commit/"+merge.String(), "", ""); code != 200 {
+		t.Errorf("the published merge: %d", code)
 	}
 }

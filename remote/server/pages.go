@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -48,6 +49,11 @@ type PageRepo struct {
 	// CheckProof: the server verifies every proof pushed to it
 	// (Features.CheckProof), so a proof held here was verified.
 	CheckProof bool
+	// Published reports whether id is published (protocol §6.7: reachable
+	// from a branch or tag, or a proof ref of such a commit). A page shows
+	// only published objects: what a refused or interrupted push uploaded
+	// stays as invisible as the protocol keeps it.
+	Published func(ctx context.Context, id objects.ID) (bool, error)
 }
 
 // PagePath returns the path of a page of repository name: /<name>, or
@@ -107,7 +113,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pages.Repository(w, r, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), Public: m.Public,
-		Created: m.Created, CheckProof: s.features.CheckProof}, rest)
+		Created: m.Created, CheckProof: s.features.CheckProof, Published: rp.publishedNow}, rest)
 }
 
 // serveIndex answers the server page: the repositories key may read.
@@ -141,7 +147,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request, key *objects
 			continue
 		}
 		out = append(out, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), Public: m.Public,
-			Created: m.Created, CheckProof: s.features.CheckProof})
+			Created: m.Created, CheckProof: s.features.CheckProof, Published: rp.publishedNow})
 	}
 	s.opts.Pages.Index(w, r, out)
 }
@@ -176,4 +182,12 @@ func pageRoute(path string) (route, repo string) {
 		return "page:/{repo}/-/compare", name
 	}
 	return "page:other", name
+}
+
+// publishedNow reports whether id is published as of the refs now.
+func (rp *repository) publishedNow(ctx context.Context, id objects.ID) (bool, error) {
+	if err := rp.refreshPublished(ctx); err != nil {
+		return false, err
+	}
+	return rp.isPublished(id), nil
 }
