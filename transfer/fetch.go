@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
@@ -244,7 +245,7 @@ func moveRefs(ctx context.Context, r *repo.Repo, c *remote.Client, opts FetchOpt
 	}
 	var ups []refs.Update
 	onRemote := map[refs.Name]bool{}
-	var govOwn repo.GovOwner
+	var govOwn governing.GovOwner
 	for _, ref := range list.Refs {
 		var name refs.Name
 		switch {
@@ -265,7 +266,7 @@ func moveRefs(ctx context.Context, r *repo.Repo, c *remote.Client, opts FetchOpt
 				}
 			}
 		case remote.IsGovernanceRef(ref.Name):
-			n, keep, err := r.FetchedGovernanceRef(ctx, c, opts.Remote, ref, &govOwn)
+			n, keep, err := governing.FetchedGovernanceRef(ctx, r, c, opts.Remote, ref, &govOwn)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
@@ -122,7 +123,7 @@ func Push(ctx context.Context, r *repo.Repo, opts PushOptions) (*PushResult, err
 		if err := pushProofs(ctx, r, c, local, list, opts.Force); err != nil {
 			return nil, err
 		}
-		if err := r.PushGovernance(ctx, c, list); err != nil {
+		if err := governing.PushGovernance(ctx, r, c, list); err != nil {
 			return nil, err
 		}
 		return res, setTracking(r, opts, local)
@@ -253,7 +254,7 @@ func finishPush(ctx context.Context, r *repo.Repo, c *remote.Client, res *PushRe
 		return err
 	}
 	// reviews and attestations first: the branch's policy may need them
-	if err := r.PushGovernance(ctx, c, list); err != nil {
+	if err := governing.PushGovernance(ctx, r, c, list); err != nil {
 		return err
 	}
 	var marks []objects.ID

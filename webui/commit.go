@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
@@ -117,7 +118,7 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 	page.Tensors = append(page.Tensors, all[lo:hi]...)
 	page.L2Chart = tensorChart("L2 norm of the change", page.Tensors, func(t TensorRow) *float64 { return t.L2 })
 	page.RelChart = tensorChart("relative change", page.Tensors, func(t TensorRow) *float64 { return t.RelChange })
-	round, err := rr.MergeRound(ctx, id)
+	round, err := governing.MergeRound(ctx, rr, id)
 	if err != nil {
 		p.fail(w, r, err)
 		return

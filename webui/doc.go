@@ -15,9 +15,9 @@
 // The server routes the requests, identifies the visitor's key and
 // applies the access rules before a page is built: webui never decides
 // who may read what. The history, diffs and merge records are read
-// through package repo (Log, Diff with statistics, MergeRound,
-// Contributors, Records), so pages
-// and the CLI compute them once, the same way.
+// through packages repo (Log, Diff with statistics) and governing
+// (MergeRound, Contributors, Records), so pages and the CLI compute them
+// once, the same way.
 //
 // Invariants: every string a commit's author controls (messages, file
 // and tensor names, name-map labels, refs) reaches the page through

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
-	"github.com/fed-vcs/fed/repo"
 )
 
 // RoundsPage is a branch's rounds: the merges fed merge recorded on its
@@ -83,7 +83,7 @@ func (p *Pages) roundsPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no branch %q in %s", branch, rp.Name))
 		return
 	}
-	rep, err := rr.Contributors(ctx, tip.String())
+	rep, err := governing.Contributors(ctx, rr, tip.String())
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -109,7 +109,7 @@ func (p *Pages) roundsPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		row := RoundRow{Number: lo + i + 1, Commit: rd.Commit.String(), URL: server.PagePath(rp.Name, "commit/"+rd.Commit.String()),
 			Time: time.Unix(c.Time, 0).UTC(), Strategy: rd.Strategy, Sides: sideInfos(rp, names, rd.Sides), Attestations: []AttestationRow{}}
 		row.Chart = weightChart(row.Sides, rd.Sides)
-		_, atts, err := rr.Records(ctx, rd.Commit)
+		_, atts, err := governing.Records(ctx, rr, rd.Commit)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -141,7 +141,7 @@ func mapKeys(m map[string]bool) func(func(string) bool) {
 }
 
 // sideInfos describes the sides of a round.
-func sideInfos(rp server.PageRepo, names labels, sides []repo.Side) []SideInfo {
+func sideInfos(rp server.PageRepo, names labels, sides []governing.Side) []SideInfo {
 	out := []SideInfo{}
 	for _, s := range sides {
 		out = append(out, SideInfo{Commit: s.Commit.String(), URL: server.PagePath(rp.Name, "commit/"+s.Commit.String()), Author: s.Key,
@@ -151,7 +151,7 @@ func sideInfos(rp server.PageRepo, names labels, sides []repo.Side) []SideInfo {
 }
 
 // weightChart draws each side's normalised weight, discarded sides grey.
-func weightChart(infos []SideInfo, sides []repo.Side) *Chart {
+func weightChart(infos []SideInfo, sides []governing.Side) *Chart {
 	var bars []Bar
 	for i, si := range infos {
 		label := si.AuthorName + " " + sides[i].Commit.Short()

@@ -21,6 +21,7 @@ import (
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
 	"github.com/fed-vcs/fed/governance"
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/hosting"
 	"github.com/fed-vcs/fed/mergeexec"
 	"github.com/fed-vcs/fed/objects"
@@ -434,7 +435,7 @@ func TestPaginationAndNames(t *testing.T) {
 	}
 	push(t, r, base+"/lab/notes")
 	const label = `<i>Lab</i> & co`
-	if _, err := r.SetNames(ctx, "origin", map[objects.PublicKey]string{key(1).Public(): label}); err != nil {
+	if _, err := governing.SetNames(ctx, r, "origin", map[objects.PublicKey]string{key(1).Public(): label}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -553,7 +554,7 @@ func TestRoundsPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := r.Attest(ctx, a.rev, repo.AttestOptions{Metrics: []governance.Metric{m}}); err != nil {
+		if _, _, err := governing.Attest(ctx, r, a.rev, governing.AttestOptions{Metrics: []governance.Metric{m}}); err != nil {
 			t.Fatal(err)
 		}
 	}

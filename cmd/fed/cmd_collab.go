@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/governance"
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repo"
@@ -84,7 +85,7 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 				return remoteError(err)
 			}
 			if opts.hasName {
-				if _, err := r.SetNames(ctx, opts.remote, map[objects.PublicKey]string{k: opts.name}); err != nil {
+				if _, err := governing.SetNames(ctx, r, opts.remote, map[objects.PublicKey]string{k: opts.name}); err != nil {
 					return remoteError(err)
 				}
 			}
@@ -98,7 +99,7 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 		if err != nil {
 			return remoteError(err)
 		}
-		names, err := r.FetchNames(ctx, opts.remote)
+		names, err := governing.FetchNames(ctx, r, opts.remote)
 		if err != nil {
 			return remoteError(err)
 		}
@@ -134,8 +135,8 @@ func runCollab(ctx context.Context, opts collabOptions, e *env) error {
 			e.note("protected: %s\n", strings.Join(s.Protected, " "))
 		}
 		// the branch policies fetched or set here (fed policy show)
-		if ps, err := r.Policies(ctx, opts.remote); err == nil {
-			lbl := r.Label(ctx, opts.remote, false)
+		if ps, err := governing.Policies(ctx, r, opts.remote); err == nil {
+			lbl := governing.Label(ctx, r, opts.remote, false)
 			for _, p := range ps {
 				if !p.Off {
 					e.note("policy of %s: %s\n", p.Branch, policySummary(p, lbl))

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fed-vcs/fed/governing"
 )
 
 type contributorsOptions struct {
@@ -54,11 +56,11 @@ func runContributors(ctx context.Context, opts contributorsOptions, e *env) erro
 	if err != nil {
 		return err
 	}
-	rep, err := r.Contributors(ctx, opts.rng)
+	rep, err := governing.Contributors(ctx, r, opts.rng)
 	if err != nil {
 		return err
 	}
-	r.LabelContributors(ctx, rep, namesRemote(r))
+	governing.LabelContributors(ctx, r, rep, namesRemote(r))
 	switch {
 	case opts.json:
 		return e.printJSON(rep)

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/governance"
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 )
 
@@ -180,19 +181,19 @@ func runPolicy(ctx context.Context, opts policyOptions, e *env) error {
 		if len(p.Validators) > 0 && len(p.Attest) == 0 {
 			return usageErrorf("--validators without --attestation: name the bounds they attest (--attestation METRIC>=VALUE)")
 		}
-		id, err := r.SetPolicy(ctx, opts.remote, p)
+		id, err := governing.SetPolicy(ctx, r, opts.remote, p)
 		if err != nil {
 			return remoteError(err)
 		}
-		e.printf("policy %s of %s on %s: %s\n", id.Short(), opts.branch, opts.remote, policySummary(p, r.Label(ctx, opts.remote, opts.keys)))
+		e.printf("policy %s of %s on %s: %s\n", id.Short(), opts.branch, opts.remote, policySummary(p, governing.Label(ctx, r, opts.remote, opts.keys)))
 		return nil
 	case "unset":
-		old, err := r.Policy(ctx, opts.remote, opts.branch)
+		old, err := governing.Policy(ctx, r, opts.remote, opts.branch)
 		if err != nil {
 			return err
 		}
 		p := &governance.Policy{Head: governance.Head{Message: opts.message}, Branch: opts.branch, Off: true}
-		id, err := r.SetPolicy(ctx, opts.remote, p)
+		id, err := governing.SetPolicy(ctx, r, opts.remote, p)
 		if err != nil {
 			return remoteError(err)
 		}
@@ -204,7 +205,7 @@ func runPolicy(ctx context.Context, opts policyOptions, e *env) error {
 	case "show":
 		var ps []*governance.Policy
 		if opts.branch != "" {
-			p, err := r.Policy(ctx, opts.remote, opts.branch)
+			p, err := governing.Policy(ctx, r, opts.remote, opts.branch)
 			if err != nil {
 				return err
 			}
@@ -212,15 +213,15 @@ func runPolicy(ctx context.Context, opts policyOptions, e *env) error {
 				return fmt.Errorf("no policy of %s from %s here (fetch first: 'fed fetch %s')", opts.branch, opts.remote, opts.remote)
 			}
 			ps = append(ps, p)
-		} else if ps, err = r.Policies(ctx, opts.remote); err != nil {
+		} else if ps, err = governing.Policies(ctx, r, opts.remote); err != nil {
 			return err
 		}
-		label := r.Label(ctx, opts.remote, opts.keys)
+		label := governing.Label(ctx, r, opts.remote, opts.keys)
 		var js []policyJSON
 		for _, p := range ps {
 			chain := []*governance.Policy{p}
 			if opts.log {
-				if chain, err = r.PolicyLog(ctx, p); err != nil {
+				if chain, err = governing.PolicyLog(ctx, r, p); err != nil {
 					return err
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fed-vcs/fed/governance"
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -94,7 +95,7 @@ func runReview(ctx context.Context, opts reviewOptions, e *env) error {
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	rv, ref, err := r.Review(ctx, opts.rev, repo.ReviewOptions{Verdict: opts.verdict, Message: opts.message})
+	rv, ref, err := governing.Review(ctx, r, opts.rev, governing.ReviewOptions{Verdict: opts.verdict, Message: opts.message})
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func pushRecord(ctx context.Context, r *repo.Repo, remoteName string, local bool
 	if _, ok := r.Config.Get("remote." + remoteName + ".url"); !ok {
 		return nil
 	}
-	if err := r.PushRecords(ctx, remoteName); err != nil {
+	if err := governing.PushRecords(ctx, r, remoteName); err != nil {
 		return withHint(remoteError(err), "the record is kept here: 'fed push' sends it once the server takes it")
 	}
 	return nil
@@ -203,11 +204,11 @@ func runAttest(ctx context.Context, opts attestOptions, e *env) error {
 	if len(metrics) == 0 {
 		return fmt.Errorf("attest: the command's output has no numeric member and no --metric is given: nothing to attest")
 	}
-	ao := repo.AttestOptions{Dataset: opts.dataset, Command: opts.command, Output: output, Message: opts.message}
+	ao := governing.AttestOptions{Dataset: opts.dataset, Command: opts.command, Output: output, Message: opts.message}
 	for _, m := range metrics {
 		ao.Metrics = append(ao.Metrics, m)
 	}
-	a, ref, err := r.Attest(ctx, opts.rev, ao)
+	a, ref, err := governing.Attest(ctx, r, opts.rev, ao)
 	if err != nil {
 		return err
 	}
@@ -315,13 +316,13 @@ func (e *env) evaluate(ctx context.Context, r *repo.Repo, opts attestOptions) (s
 // remote (origin by default), when one was fetched; withKey adds the key.
 func (e *env) setLabels(ctx context.Context, r *repo.Repo, withKey bool) {
 	if len(e.names(ctx, r)) > 0 {
-		e.label = r.Label(ctx, namesRemote(r), withKey)
+		e.label = governing.Label(ctx, r, namesRemote(r), withKey)
 	}
 }
 
 // names returns the name map of namesRemote(r), empty when none.
 func (e *env) names(ctx context.Context, r *repo.Repo) map[objects.PublicKey]string {
-	n, err := r.Names(ctx, namesRemote(r))
+	n, err := governing.Names(ctx, r, namesRemote(r))
 	if err != nil {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -84,7 +85,7 @@ func runShow(ctx context.Context, opts showOptions, e *env) error {
 		}
 	}
 	e.setLabels(ctx, r, opts.keys)
-	reviews, attestations, err := r.Records(ctx, id)
+	reviews, attestations, err := governing.Records(ctx, r, id)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fed-vcs/fed/governing"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/repo"
@@ -199,13 +200,13 @@ func printCommitReport(e *env, c *proving.CommitReport) {
 }
 
 // verifyGovernance prints the replay of remoteName's push log
-// (repo.VerifyGovernance), one line per check.
+// (governing.VerifyGovernance), one line per check.
 func verifyGovernance(ctx context.Context, r *repo.Repo, remoteName string, e *env) error {
-	rep, err := r.VerifyGovernance(ctx, remoteName)
+	rep, err := governing.VerifyGovernance(ctx, r, remoteName)
 	if rep == nil {
 		return remoteError(err)
 	}
-	label := r.Label(ctx, remoteName, false)
+	label := governing.Label(ctx, r, remoteName, false)
 	failed := 0
 	for _, ck := range rep.Checks {
 		what := ck.Ref

@@ -17,7 +17,8 @@ var worlds = []string{"zk", "remote", "nft"}
 // happens there, not inside a lower package.
 var combiners = map[string]bool{
 	"repo": true, "mergeexec": true, "transfer": true, "proving": true, "hosting": true, "nftlink": true,
-	"cmd/fed": true,
+	"governing": true,
+	"cmd/fed":   true,
 }
 
 // combined returns the worlds that imports (full import paths) reach

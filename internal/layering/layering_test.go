@@ -37,16 +37,17 @@ var allowed = map[string][]string{
 	"mergeexec":                  {mod + "objects", mod + "codec", mod + "merge", mod + "repo", mod + "internal/fsys", mod + "internal/textdiff"},
 	"proving":                    {mod + "objects", mod + "refs", mod + "merge", mod + "zk", mod + "repo"},
 	"nftlink":                    {mod + "objects", mod + "refs", mod + "nft", mod + "repo", mod + "internal/fsys"},
-	"transfer":                   {mod + "objects", mod + "refs", mod + "remote", mod + "repo"},
-	"webui":                      {mod + "objects", mod + "refs", mod + "governance", mod + "remote", mod + "repo"},
+	"transfer":                   {mod + "objects", mod + "refs", mod + "remote", mod + "repo", mod + "governing"},
+	"governing":                  {mod + "objects", mod + "refs", mod + "governance", mod + "remote", mod + "repo"},
+	"webui":                      {mod + "objects", mod + "refs", mod + "governance", mod + "governing", mod + "remote", mod + "repo"},
 }
 
 // forbidden lists imports that a package (listed in allowed or not) must
 // not make: repo knows nothing of zk or Solana; proving sits beside it and
 // reaches repo's commits through the hooks repo offers (BeforeSign,
-// RegisterKeyCheck), nftlink only calls into repo.
+// RegisterKeyCheck), nftlink and governing only call into repo.
 var forbidden = map[string][]string{
-	"repo": {mod + "zk", mod + "proving", mod + "nft", mod + "nftlink", mod + "transfer"},
+	"repo": {mod + "zk", mod + "proving", mod + "nft", mod + "nftlink", mod + "transfer", mod + "governing"},
 }
 
 // owned libraries may be imported by one package only.

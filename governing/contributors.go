@@ -1,4 +1,4 @@
-package repo
+package governing
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // Contribution records (doc/design.md §19, "Contribution records"): what
@@ -69,39 +70,13 @@ type ContributorsReport struct {
 // Contributors reports what each key gave to the main line of rng
 // ("REV", or "A..B": the first-parent line of B back to, not including,
 // A's).
-func (r *Repo) Contributors(ctx context.Context, rng string) (*ContributorsReport, error) {
+func Contributors(ctx context.Context, r *repo.Repo, rng string) (*ContributorsReport, error) {
 	if rng == "" {
 		rng = "HEAD"
 	}
-	var from, to objects.ID
-	var err error
-	if a, b, ok := strings.Cut(rng, ".."); ok {
-		if b == "" {
-			b = "HEAD"
-		}
-		if from, err = r.Resolve(ctx, a); err != nil {
-			return nil, err
-		}
-		if to, err = r.Resolve(ctx, b); err != nil {
-			return nil, err
-		}
-	} else if to, err = r.Resolve(ctx, rng); err != nil {
+	to, stop, err := mainLine(ctx, r, rng)
+	if err != nil {
 		return nil, err
-	}
-	stop := map[objects.ID]bool{}
-	if !from.IsZero() {
-		// everything on A's first-parent line is outside the range
-		for id := from; !id.IsZero() && !stop[id]; {
-			stop[id] = true
-			c, err := objects.ReadCommit(ctx, r.Objects, id)
-			if err != nil {
-				return nil, err
-			}
-			if len(c.Parents) == 0 {
-				break
-			}
-			id = c.Parents[0]
-		}
 	}
 	shallow, err := r.Shallow()
 	if err != nil {
@@ -126,7 +101,7 @@ func (r *Repo) Contributors(ctx context.Context, rng string) (*ContributorsRepor
 		}
 		line = append(line, id)
 		inRange[id] = true
-		round, err := r.round(ctx, id, c)
+		round, err := readRound(ctx, r, id, c)
 		if err != nil {
 			return nil, err
 		}
@@ -135,28 +110,8 @@ func (r *Repo) Contributors(ctx context.Context, rng string) (*ContributorsRepor
 			seen := map[objects.PublicKey]bool{}
 			for _, s := range round.Sides {
 				inRange[s.Commit] = true
-				ct := get(s.Contributor)
-				if !seen[s.Contributor] {
-					seen[s.Contributor] = true
-					ct.Rounds++
-				}
-				ct.Updates++
-				if s.Kept > 0 {
-					ct.Merged++
-				}
-				if !s.Selected || s.Discarded > 0 {
-					ct.Discarded++
-					why := s.Reason
-					if !s.Selected {
-						why = "not selected by " + round.Strategy
-					}
-					ct.Reasons = append(ct.Reasons, fmt.Sprintf("%s: %s", round.Commit.Short(), why))
-				}
-				ct.Weight += s.Weight
-				ct.Effective += s.Effective
-				if s.Proof {
-					ct.Proofs++
-				}
+				get(s.Contributor).addSide(round, s, !seen[s.Contributor])
+				seen[s.Contributor] = true
 			}
 		} else {
 			get(c.Author).Commits++
@@ -169,7 +124,7 @@ func (r *Repo) Contributors(ctx context.Context, rng string) (*ContributorsRepor
 	// rounds oldest first
 	slices.Reverse(rep.Rounds)
 	for commit := range inRange {
-		reviews, attestations, err := r.Records(ctx, commit)
+		reviews, attestations, err := Records(ctx, r, commit)
 		if err != nil {
 			return nil, err
 		}
@@ -204,21 +159,80 @@ func (r *Repo) Contributors(ctx context.Context, rng string) (*ContributorsRepor
 	return rep, nil
 }
 
+// mainLine resolves rng ("REV" or "A..B") to the tip of its main line
+// and the commits outside it: A's first-parent line.
+func mainLine(ctx context.Context, r *repo.Repo, rng string) (objects.ID, map[objects.ID]bool, error) {
+	var from, to objects.ID
+	var err error
+	if a, b, ok := strings.Cut(rng, ".."); ok {
+		if b == "" {
+			b = "HEAD"
+		}
+		if from, err = r.Resolve(ctx, a); err != nil {
+			return objects.ZeroID, nil, err
+		}
+		if to, err = r.Resolve(ctx, b); err != nil {
+			return objects.ZeroID, nil, err
+		}
+	} else if to, err = r.Resolve(ctx, rng); err != nil {
+		return objects.ZeroID, nil, err
+	}
+	stop := map[objects.ID]bool{}
+	// everything on A's first-parent line is outside the range
+	for id := from; !id.IsZero() && !stop[id]; {
+		stop[id] = true
+		c, err := objects.ReadCommit(ctx, r.Objects, id)
+		if err != nil {
+			return objects.ZeroID, nil, err
+		}
+		if len(c.Parents) == 0 {
+			break
+		}
+		id = c.Parents[0]
+	}
+	return to, stop, nil
+}
+
+// addSide counts side s of round rd for ct; first is whether it is ct's
+// first side in rd.
+func (ct *Contributor) addSide(rd *Round, s Side, first bool) {
+	if first {
+		ct.Rounds++
+	}
+	ct.Updates++
+	if s.Kept > 0 {
+		ct.Merged++
+	}
+	if !s.Selected || s.Discarded > 0 {
+		ct.Discarded++
+		why := s.Reason
+		if !s.Selected {
+			why = "not selected by " + rd.Strategy
+		}
+		ct.Reasons = append(ct.Reasons, fmt.Sprintf("%s: %s", rd.Commit.Short(), why))
+	}
+	ct.Weight += s.Weight
+	ct.Effective += s.Effective
+	if s.Proof {
+		ct.Proofs++
+	}
+}
+
 // MergeRound reads the merge record of commit id (design §19): its
 // strategy and each side with its author, normalised weight, what a
 // robust strategy discarded and whether a proof is held here; nil when
 // id is not a merge fed merge recorded. For the web pages of fed serve.
-func (r *Repo) MergeRound(ctx context.Context, id objects.ID) (*Round, error) {
+func MergeRound(ctx context.Context, r *repo.Repo, id objects.ID) (*Round, error) {
 	c, err := objects.ReadCommit(ctx, r.Objects, id)
 	if err != nil {
 		return nil, err
 	}
-	return r.round(ctx, id, c)
+	return readRound(ctx, r, id, c)
 }
 
-// round reads the merge record of commit id: nil when it is not a merge
+// readRound reads the merge record of commit id: nil when it is not a merge
 // fed merge recorded.
-func (r *Repo) round(ctx context.Context, id objects.ID, c *objects.Commit) (*Round, error) {
+func readRound(ctx context.Context, r *repo.Repo, id objects.ID, c *objects.Commit) (*Round, error) {
 	strategy, ok := c.Value("merge.strategy")
 	sidesText, ok2 := c.Value("merge.sides")
 	if !ok || !ok2 || len(c.Parents) < 2 {
@@ -302,7 +316,7 @@ func (r *Repo) round(ctx context.Context, id objects.ID, c *objects.Commit) (*Ro
 			s.Kept = 1
 		}
 		s.Effective = s.Weight * s.Kept
-		if _, err := r.Refs.Read(ProofRef(sid)); err == nil {
+		if _, err := r.Refs.Read(repo.ProofRef(sid)); err == nil {
 			s.Proof = true
 		} else if !errors.Is(err, refs.ErrNotFound) {
 			return nil, err
@@ -314,8 +328,8 @@ func (r *Repo) round(ctx context.Context, id objects.ID, c *objects.Commit) (*Ro
 
 // LabelContributors sets each contributor's Name from remoteName's name
 // map.
-func (r *Repo) LabelContributors(ctx context.Context, rep *ContributorsReport, remoteName string) {
-	n, err := r.Names(ctx, remoteName)
+func LabelContributors(ctx context.Context, r *repo.Repo, rep *ContributorsReport, remoteName string) {
+	n, err := Names(ctx, r, remoteName)
 	if err != nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package repo
+package governing
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // Governance records in a working repository (doc/design.md §19,
@@ -23,7 +24,7 @@ import (
 
 // ErrBadGovernance reports a governance record a server handed out that
 // is malformed or signed by someone other than the owner it names.
-var ErrBadGovernance = errors.New("repo: bad governance record")
+var ErrBadGovernance = errors.New("governing: bad governance record")
 
 // PolicyRef returns the local ref of remoteName's policy of branch.
 func PolicyRef(remoteName, branch string) refs.Name {
@@ -36,9 +37,9 @@ func NamesRef(remoteName string) refs.Name {
 }
 
 // storeRecord signs rec with r's key and stores it with the empty tree.
-func (r *Repo) storeRecord(ctx context.Context, rec governance.Record) (objects.ID, error) {
+func storeRecord(ctx context.Context, r *repo.Repo, rec governance.Record) (objects.ID, error) {
 	if r.Key == nil {
-		return objects.ZeroID, fmt.Errorf("sign %s: %w", rec.Kind(), ErrNoKey)
+		return objects.ZeroID, fmt.Errorf("sign %s: %w", rec.Kind(), repo.ErrNoKey)
 	}
 	c, err := governance.Sign(rec, r.Key)
 	if err != nil {
@@ -59,7 +60,7 @@ type ReviewOptions struct {
 
 // Review signs a review of the commit rev names and keeps it under its
 // ref; it returns the review and its ref.
-func (r *Repo) Review(ctx context.Context, rev string, opts ReviewOptions) (*governance.Review, string, error) {
+func Review(ctx context.Context, r *repo.Repo, rev string, opts ReviewOptions) (*governance.Review, string, error) {
 	if err := governance.CheckVerdict(opts.Verdict); err != nil {
 		return nil, "", err
 	}
@@ -68,19 +69,19 @@ func (r *Repo) Review(ctx context.Context, rev string, opts ReviewOptions) (*gov
 		return nil, "", err
 	}
 	if r.Key == nil {
-		return nil, "", fmt.Errorf("sign review: %w", ErrNoKey)
+		return nil, "", fmt.Errorf("sign review: %w", repo.ErrNoKey)
 	}
-	reviews, _, err := r.Records(ctx, commit)
+	reviews, _, err := Records(ctx, r, commit)
 	if err != nil {
 		return nil, "", err
 	}
 	rv := &governance.Review{Head: governance.Head{Time: r.Now().Unix(), Message: opts.Message, Parent: lastOwn(reviews, r.Key.Public(), commit)}, Commit: commit, Verdict: opts.Verdict}
-	id, err := r.storeRecord(ctx, rv)
+	id, err := storeRecord(ctx, r, rv)
 	if err != nil {
 		return nil, "", err
 	}
 	name := governance.ReviewRef(commit, id)
-	err = r.Refs.Transaction([]refs.Update{{Name: refs.Name(name), New: id}}, r.entry("review "+opts.Verdict))
+	err = r.Refs.Transaction([]refs.Update{{Name: refs.Name(name), New: id}}, r.Entry("review "+opts.Verdict))
 	return rv, name, err
 }
 
@@ -95,35 +96,35 @@ type AttestOptions struct {
 
 // Attest signs an attestation of the commit rev names and keeps it under
 // its ref.
-func (r *Repo) Attest(ctx context.Context, rev string, opts AttestOptions) (*governance.Attestation, string, error) {
+func Attest(ctx context.Context, r *repo.Repo, rev string, opts AttestOptions) (*governance.Attestation, string, error) {
 	commit, err := r.Resolve(ctx, rev)
 	if err != nil {
 		return nil, "", err
 	}
 	if r.Key == nil {
-		return nil, "", fmt.Errorf("sign attestation: %w", ErrNoKey)
+		return nil, "", fmt.Errorf("sign attestation: %w", repo.ErrNoKey)
 	}
-	_, held, err := r.Records(ctx, commit)
+	_, held, err := Records(ctx, r, commit)
 	if err != nil {
 		return nil, "", err
 	}
 	a := &governance.Attestation{Head: governance.Head{Time: r.Now().Unix(), Message: opts.Message, Parent: lastOwn(held, r.Key.Public(), commit)}, Commit: commit,
 		Metrics: slices.Clone(opts.Metrics), Dataset: opts.Dataset, Command: opts.Command, Output: opts.Output}
 	slices.SortFunc(a.Metrics, func(x, y governance.Metric) int { return strings.Compare(x.Name, y.Name) })
-	id, err := r.storeRecord(ctx, a)
+	id, err := storeRecord(ctx, r, a)
 	if err != nil {
 		return nil, "", err
 	}
 	// what Parse would refuse is refused before anything points at it
-	if _, err := r.readRecord(ctx, id); err != nil {
+	if _, err := readRecord(ctx, r, id); err != nil {
 		return nil, "", err
 	}
 	name := governance.AttestationRef(commit, id)
-	err = r.Refs.Transaction([]refs.Update{{Name: refs.Name(name), New: id}}, r.entry("attest"))
+	err = r.Refs.Transaction([]refs.Update{{Name: refs.Name(name), New: id}}, r.Entry("attest"))
 	return a, name, err
 }
 
-func (r *Repo) readRecord(ctx context.Context, id objects.ID) (governance.Record, error) {
+func readRecord(ctx context.Context, r *repo.Repo, id objects.ID) (governance.Record, error) {
 	c, err := objects.ReadCommit(ctx, r.Objects, id)
 	if err != nil {
 		return nil, err
@@ -133,7 +134,7 @@ func (r *Repo) readRecord(ctx context.Context, id objects.ID) (governance.Record
 
 // Records returns the reviews and attestations of commit this repository
 // holds, oldest first.
-func (r *Repo) Records(ctx context.Context, commit objects.ID) ([]*governance.Review, []*governance.Attestation, error) {
+func Records(ctx context.Context, r *repo.Repo, commit objects.ID) ([]*governance.Review, []*governance.Attestation, error) {
 	var reviews []*governance.Review
 	var attestations []*governance.Attestation
 	for _, prefix := range []string{governance.ReviewsPrefix, governance.AttestationsPrefix} {
@@ -142,7 +143,7 @@ func (r *Repo) Records(ctx context.Context, commit objects.ID) ([]*governance.Re
 			return nil, nil, err
 		}
 		for _, l := range list {
-			rec, err := r.readRecord(ctx, l.ID)
+			rec, err := readRecord(ctx, r, l.ID)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", l.Name, err)
 			}
@@ -175,7 +176,7 @@ func cmpHead(a, b *governance.Head) int {
 
 // Policy returns remoteName's policy of branch as this repository last
 // fetched or set it, nil when none.
-func (r *Repo) Policy(ctx context.Context, remoteName, branch string) (*governance.Policy, error) {
+func Policy(ctx context.Context, r *repo.Repo, remoteName, branch string) (*governance.Policy, error) {
 	id, err := r.Refs.Read(PolicyRef(remoteName, branch))
 	if errors.Is(err, refs.ErrNotFound) {
 		return nil, nil
@@ -183,7 +184,7 @@ func (r *Repo) Policy(ctx context.Context, remoteName, branch string) (*governan
 	if err != nil {
 		return nil, err
 	}
-	rec, err := r.readRecord(ctx, id)
+	rec, err := readRecord(ctx, r, id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", PolicyRef(remoteName, branch), err)
 	}
@@ -196,7 +197,7 @@ func (r *Repo) Policy(ctx context.Context, remoteName, branch string) (*governan
 
 // Policies returns remoteName's policies this repository holds, by branch
 // (those unset too: Off).
-func (r *Repo) Policies(ctx context.Context, remoteName string) ([]*governance.Policy, error) {
+func Policies(ctx context.Context, r *repo.Repo, remoteName string) ([]*governance.Policy, error) {
 	prefix := "refs/meta/" + remoteName + "/policy/"
 	list, err := r.Refs.List(prefix)
 	if err != nil {
@@ -204,7 +205,7 @@ func (r *Repo) Policies(ctx context.Context, remoteName string) ([]*governance.P
 	}
 	var out []*governance.Policy
 	for _, l := range list {
-		p, err := r.Policy(ctx, remoteName, strings.TrimPrefix(string(l.Name), prefix))
+		p, err := Policy(ctx, r, remoteName, strings.TrimPrefix(string(l.Name), prefix))
 		if err != nil {
 			return nil, err
 		}
@@ -215,13 +216,13 @@ func (r *Repo) Policies(ctx context.Context, remoteName string) ([]*governance.P
 
 // PolicyLog returns the chain of policy records ending at p, newest
 // first, as far as this repository holds it.
-func (r *Repo) PolicyLog(ctx context.Context, p *governance.Policy) ([]*governance.Policy, error) {
+func PolicyLog(ctx context.Context, r *repo.Repo, p *governance.Policy) ([]*governance.Policy, error) {
 	out := []*governance.Policy{p}
 	for seen := map[objects.ID]bool{p.ID: true}; !p.Parent.IsZero() && len(out) < 10000; {
 		if seen[p.Parent] {
 			return nil, fmt.Errorf("%w: policy chain loops at %s", ErrBadGovernance, p.Parent.Short())
 		}
-		rec, err := r.readRecord(ctx, p.Parent)
+		rec, err := readRecord(ctx, r, p.Parent)
 		if errors.Is(err, objects.ErrNotFound) {
 			break
 		}
@@ -242,12 +243,12 @@ func (r *Repo) PolicyLog(ctx context.Context, p *governance.Policy) ([]*governan
 // SetPolicy signs p as the next policy of its branch on remoteName
 // (replacing the server's current one), pushes it and keeps it as
 // PolicyRef. The server takes it from the owner only.
-func (r *Repo) SetPolicy(ctx context.Context, remoteName string, p *governance.Policy) (objects.ID, error) {
-	return r.publishChain(ctx, remoteName, governance.PolicyRef(p.Branch), PolicyRef(remoteName, p.Branch), p)
+func SetPolicy(ctx context.Context, r *repo.Repo, remoteName string, p *governance.Policy) (objects.ID, error) {
+	return publishChain(ctx, r, remoteName, governance.PolicyRef(p.Branch), PolicyRef(remoteName, p.Branch), p)
 }
 
 // Names returns remoteName's name map as held here (empty when none).
-func (r *Repo) Names(ctx context.Context, remoteName string) (*governance.Names, error) {
+func Names(ctx context.Context, r *repo.Repo, remoteName string) (*governance.Names, error) {
 	id, err := r.Refs.Read(NamesRef(remoteName))
 	if errors.Is(err, refs.ErrNotFound) {
 		return &governance.Names{Labels: map[objects.PublicKey]string{}}, nil
@@ -255,7 +256,7 @@ func (r *Repo) Names(ctx context.Context, remoteName string) (*governance.Names,
 	if err != nil {
 		return nil, err
 	}
-	rec, err := r.readRecord(ctx, id)
+	rec, err := readRecord(ctx, r, id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", NamesRef(remoteName), err)
 	}
@@ -268,8 +269,8 @@ func (r *Repo) Names(ctx context.Context, remoteName string) (*governance.Names,
 
 // Label returns a function naming keys by remoteName's name map: the
 // label, else the key; withKey adds the key after the label.
-func (r *Repo) Label(ctx context.Context, remoteName string, withKey bool) func(objects.PublicKey) string {
-	n, err := r.Names(ctx, remoteName)
+func Label(ctx context.Context, r *repo.Repo, remoteName string, withKey bool) func(objects.PublicKey) string {
+	n, err := Names(ctx, r, remoteName)
 	return func(k objects.PublicKey) string {
 		if err != nil || n.Labels[k] == "" {
 			return k.String()
@@ -284,7 +285,7 @@ func (r *Repo) Label(ctx context.Context, remoteName string, withKey bool) func(
 // SetNames signs the next name map of remoteName: the server's current
 // one with set applied (an empty label removes the key), pushes it and
 // keeps it as NamesRef.
-func (r *Repo) SetNames(ctx context.Context, remoteName string, set map[objects.PublicKey]string) (objects.ID, error) {
+func SetNames(ctx context.Context, r *repo.Repo, remoteName string, set map[objects.PublicKey]string) (objects.ID, error) {
 	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return objects.ZeroID, err
@@ -295,10 +296,10 @@ func (r *Repo) SetNames(ctx context.Context, remoteName string, set map[objects.
 		return objects.ZeroID, err
 	}
 	if !old.IsZero() {
-		if err := r.fetchRecord(ctx, c, old); err != nil {
+		if err := fetchRecord(ctx, r, c, old); err != nil {
 			return objects.ZeroID, err
 		}
-		rec, err := r.readRecord(ctx, old)
+		rec, err := readRecord(ctx, r, old)
 		if err != nil {
 			return objects.ZeroID, err
 		}
@@ -313,7 +314,7 @@ func (r *Repo) SetNames(ctx context.Context, remoteName string, set map[objects.
 			labels[k] = v
 		}
 	}
-	return r.publishChain(ctx, remoteName, governance.NamesRef, NamesRef(remoteName), &governance.Names{Labels: labels})
+	return publishChain(ctx, r, remoteName, governance.NamesRef, NamesRef(remoteName), &governance.Names{Labels: labels})
 }
 
 func serverRef(ctx context.Context, c *remote.Client, name string) (objects.ID, error) {
@@ -333,7 +334,7 @@ func serverRef(ctx context.Context, c *remote.Client, name string) (objects.ID, 
 }
 
 // fetchRecord downloads one record the server holds (and the empty tree).
-func (r *Repo) fetchRecord(ctx context.Context, c *remote.Client, id objects.ID) error {
+func fetchRecord(ctx context.Context, r *repo.Repo, c *remote.Client, id objects.ID) error {
 	if ok, _ := r.Objects.Has(ctx, id); ok {
 		return nil
 	}
@@ -347,9 +348,9 @@ func (r *Repo) fetchRecord(ctx context.Context, c *remote.Client, id objects.ID)
 
 // publishChain signs rec as the successor of the server's value of
 // serverName, pushes it and keeps it as local.
-func (r *Repo) publishChain(ctx context.Context, remoteName, serverName string, local refs.Name, rec governance.Record) (objects.ID, error) {
+func publishChain(ctx context.Context, r *repo.Repo, remoteName, serverName string, local refs.Name, rec governance.Record) (objects.ID, error) {
 	if r.Key == nil {
-		return objects.ZeroID, fmt.Errorf("sign %s: %w", rec.Kind(), ErrNoKey)
+		return objects.ZeroID, fmt.Errorf("sign %s: %w", rec.Kind(), repo.ErrNoKey)
 	}
 	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
@@ -361,7 +362,7 @@ func (r *Repo) publishChain(ctx context.Context, remoteName, serverName string, 
 	}
 	h := recordHead(rec)
 	h.Parent, h.Time = old, r.Now().Unix()
-	id, err := r.storeRecord(ctx, rec)
+	id, err := storeRecord(ctx, r, rec)
 	if err != nil {
 		return objects.ZeroID, err
 	}
@@ -373,9 +374,9 @@ func (r *Repo) publishChain(ctx context.Context, remoteName, serverName string, 
 		return objects.ZeroID, fmt.Errorf("%s: %w", rec.Kind(), err)
 	}
 	if !old.IsZero() {
-		_ = r.fetchRecord(ctx, c, old) // the log shows the one replaced
+		_ = fetchRecord(ctx, r, c, old) // the log shows the one replaced
 	}
-	return id, r.Refs.Transaction([]refs.Update{{Name: local, New: id, Force: true}}, r.entry(rec.Kind()+" signed"))
+	return id, r.Refs.Transaction([]refs.Update{{Name: local, New: id, Force: true}}, r.Entry(rec.Kind()+" signed"))
 }
 
 func recordHead(rec governance.Record) *governance.Head {
@@ -395,7 +396,7 @@ func recordHead(rec governance.Record) *governance.Head {
 // PushGovernance sends the reviews and attestations held here that the
 // server of c (whose refs are onServer) lacks (a push sends them before
 // it moves a branch whose policy may need them).
-func (r *Repo) PushGovernance(ctx context.Context, c *remote.Client, onServer *remote.RefList) error {
+func PushGovernance(ctx context.Context, r *repo.Repo, c *remote.Client, onServer *remote.RefList) error {
 	have := map[string]bool{}
 	if onServer != nil {
 		for _, ref := range onServer.Refs {
@@ -435,7 +436,7 @@ func (r *Repo) PushGovernance(ctx context.Context, c *remote.Client, onServer *r
 
 // PushRecords sends the reviews and attestations held here that
 // remoteName's server lacks.
-func (r *Repo) PushRecords(ctx context.Context, remoteName string) error {
+func PushRecords(ctx context.Context, r *repo.Repo, remoteName string) error {
 	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return err
@@ -444,7 +445,7 @@ func (r *Repo) PushRecords(ctx context.Context, remoteName string) error {
 	if err != nil && !errors.Is(err, remote.ErrNotFound) {
 		return err
 	}
-	return r.PushGovernance(ctx, c, list)
+	return PushGovernance(ctx, r, c, list)
 }
 
 // GovOwner caches, for one fetch, the owner a server names (the zero
@@ -459,8 +460,8 @@ type GovOwner struct {
 // their own names, after checking them; a policy and the name map under
 // remoteName, after checking that the owner signed them. ok is false for
 // a ref not to keep.
-func (r *Repo) FetchedGovernanceRef(ctx context.Context, c *remote.Client, remoteName string, ref remote.Ref, own *GovOwner) (refs.Name, bool, error) {
-	rec, err := r.readRecord(ctx, ref.ID)
+func FetchedGovernanceRef(ctx context.Context, r *repo.Repo, c *remote.Client, remoteName string, ref remote.Ref, own *GovOwner) (refs.Name, bool, error) {
+	rec, err := readRecord(ctx, r, ref.ID)
 	if err != nil {
 		return "", false, fmt.Errorf("%w: %s of %s: %w", ErrBadGovernance, ref.Name, remoteName, err)
 	}
@@ -511,7 +512,7 @@ func orNobody(s string) string {
 // FetchNames brings remoteName's name map (checked as fetch checks it:
 // signed by the owner the server names) and keeps it as NamesRef; it
 // returns the map, empty when the server has none.
-func (r *Repo) FetchNames(ctx context.Context, remoteName string) (*governance.Names, error) {
+func FetchNames(ctx context.Context, r *repo.Repo, remoteName string) (*governance.Names, error) {
 	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return nil, err
@@ -520,17 +521,17 @@ func (r *Repo) FetchNames(ctx context.Context, remoteName string) (*governance.N
 	if err != nil || id.IsZero() {
 		return &governance.Names{Labels: map[objects.PublicKey]string{}}, err
 	}
-	if err := r.fetchRecord(ctx, c, id); err != nil {
+	if err := fetchRecord(ctx, r, c, id); err != nil {
 		return nil, fmt.Errorf("names: %w", err)
 	}
-	name, _, err := r.FetchedGovernanceRef(ctx, c, remoteName, remote.Ref{Name: governance.NamesRef, ID: id}, &GovOwner{})
+	name, _, err := FetchedGovernanceRef(ctx, r, c, remoteName, remote.Ref{Name: governance.NamesRef, ID: id}, &GovOwner{})
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Refs.Transaction([]refs.Update{{Name: name, New: id, Force: true}}, r.entry("fetch names")); err != nil {
+	if err := r.Refs.Transaction([]refs.Update{{Name: name, New: id, Force: true}}, r.Entry("fetch names")); err != nil {
 		return nil, err
 	}
-	return r.Names(ctx, remoteName)
+	return Names(ctx, r, remoteName)
 }
 
 // lastOwn returns the record of key's last word on commit among records

@@ -1,4 +1,4 @@
-package repo
+package governing
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/repo"
 )
 
 // ErrGovernance reports a governance check that failed (VerifyGovernance).
-var ErrGovernance = errors.New("repo: governance check failed")
+var ErrGovernance = errors.New("governing: governance check failed")
 
 // GovernanceCheck is the verdict on one logged update of a branch under a
 // policy (or on a push log entry, or on the end state).
@@ -47,7 +48,7 @@ type GovernanceReport struct {
 // log leaves. The records must be held here (fetch brings them). The
 // owner and collaborators are the server's now: changes of them are not
 // logged.
-func (r *Repo) VerifyGovernance(ctx context.Context, remoteName string) (*GovernanceReport, error) {
+func VerifyGovernance(ctx context.Context, r *repo.Repo, remoteName string) (*GovernanceReport, error) {
 	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func (r *Repo) VerifyGovernance(ctx context.Context, remoteName string) (*Govern
 			set[u.Name] = u.New
 			if remote.IsGovernanceRef(u.Name) && (u.Name == governance.NamesRef || strings.HasPrefix(u.Name, governance.PolicyPrefix)) && !u.New.IsZero() {
 				ck := GovernanceCheck{Time: e.Time, Pusher: e.Pusher, Ref: u.Name, New: u.New, OK: true}
-				rec, err := r.readRecord(ctx, u.New)
+				rec, err := readRecord(ctx, r, u.New)
 				switch {
 				case err != nil:
 					ck.Problems = append(ck.Problems, fmt.Sprintf("%s %s: %v (fetch brings it)", u.Name, u.New.Short(), err))
@@ -105,10 +106,10 @@ func (r *Repo) VerifyGovernance(ctx context.Context, remoteName string) (*Govern
 				continue
 			}
 			ck := GovernanceCheck{Time: e.Time, Pusher: e.Pusher, Ref: u.Name, New: u.New, Policy: pid}
-			ck.Problems = r.checkArrival(ctx, pid, u, e, state, set, owner, collab)
+			ck.Problems = checkArrival(ctx, r, pid, u, e, state, set, owner, collab)
 			if ck.Problems == nil {
 				// an unset policy checks nothing and is not reported
-				if p, err := r.readRecord(ctx, pid); err == nil && p.(*governance.Policy).Off {
+				if p, err := readRecord(ctx, r, pid); err == nil && p.(*governance.Policy).Off {
 					continue
 				}
 			}
@@ -163,8 +164,8 @@ func orNone(id objects.ID) string {
 
 // checkArrival checks the update u of entry e against policy pid, with
 // the records state (the refs before e) and set (e's updates) name.
-func (r *Repo) checkArrival(ctx context.Context, pid objects.ID, u remote.RefUpdate, e remote.PushLogEntry, state, set map[string]objects.ID, owner objects.PublicKey, collab map[string]bool) []string {
-	rec, err := r.readRecord(ctx, pid)
+func checkArrival(ctx context.Context, r *repo.Repo, pid objects.ID, u remote.RefUpdate, e remote.PushLogEntry, state, set map[string]objects.ID, owner objects.PublicKey, collab map[string]bool) []string {
+	rec, err := readRecord(ctx, r, pid)
 	if err != nil {
 		return []string{fmt.Sprintf("policy %s: %v (fetch brings it)", pid.Short(), err)}
 	}
@@ -198,7 +199,7 @@ func (r *Repo) checkArrival(ctx context.Context, pid objects.ID, u remote.RefUpd
 				continue
 			}
 			seen[id] = true
-			rec, err := r.readRecord(ctx, id)
+			rec, err := readRecord(ctx, r, id)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v (fetch brings it)", name, err))
 				continue
