@@ -14,7 +14,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: cross test-windows release example-torch bench-merge bench-remote all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: cross test-windows release example-torch bench-merge bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -86,7 +86,7 @@ fuzz:
 	done
 
 ## bench: every benchmark, fed side by side with its peer
-bench: bench-storage bench-merge bench-remote bench-zk
+bench: bench-storage bench-merge bench-remote bench-serve bench-zk
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/
 
 ## bench-zk: proving at the production chunk size (keys kept in $$FED_ZK_CACHE when set)
@@ -106,6 +106,15 @@ bench-merge: build
 ## bench-remote: push and clone of a 512 MiB model over loopback vs plain HTTP
 bench-remote:
 	$(GO) test -run '^$$' -bench PushClone -benchtime 1x ./remote/
+
+## bench-serve: fed serve under $(CLIENTS) clients pushing small commits and fetching: the disk
+## default and 1 and 2 replicas on PostgreSQL (+ S3 via versitygw when installed), 3 runs each,
+## as fast as the clients can, then with pushes offered at $(RATE)/s in all (issue 17's goal)
+CLIENTS ?= 100
+RATE    ?= 200
+bench-serve: build
+	$(GO) run ./bench/serve -fed $(FED) -clients $(CLIENTS) -runs 3
+	$(GO) run ./bench/serve -fed $(FED) -clients $(CLIENTS) -runs 3 -rate $(RATE)
 
 ## demo: a repository with a generated model, branches, commits and history (and, when node
 ## is installed, the repository's NFT minted and a commit anchored on the local chain)
