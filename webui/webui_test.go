@@ -754,3 +754,36 @@ func TestUnpublishedHidden(t *testing.T) {
 		t.Errorf("the published merge: %d", code)
 	}
 }
+
+// A commit with a proof held on the server shows the proof badge "held"
+// (this server does not verify proofs); the others "none".
+func TestProofBadge(t *testing.T) {
+	ctx := context.Background()
+	base := startServer(t)
+	r, merge := fedRound(t)
+	pid, err := objects.Write(ctx, r.Objects, &objects.Proof{Commit: merge, System: "test", Body: []byte("not checked here")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refs.Update(repo.ProofRef(merge), objects.ZeroID, pid, r.Entry("proof")); err != nil {
+		t.Fatal(err)
+	}
+	push(t, r, base+"/lab/model")
+	rp := getJSON[webui.RepoPage](t, base+"/lab/model", "")
+	if len(rp.Commits) != 5 {
+		t.Fatalf("commits: %+v", rp.Commits)
+	}
+	for _, c := range rp.Commits {
+		want := "none"
+		if c.ID == merge.String() {
+			want = "held"
+		}
+		if c.Proof != want {
+			t.Errorf("commit %s: proof %q, want %q", c.ID[:12], c.Proof, want)
+		}
+	}
+	_, page := get(t, base+"/lab/model/-/commit/"+merge.String(), "", "")
+	if !strings.Contains(page, `data-proof="held"`) {
+		t.Errorf("the merge's page has no proof badge held")
+	}
+}
