@@ -366,8 +366,6 @@ func storeFrame(r *http.Request, st ObjectStore, f remote.Frame) (bool, error) {
 		return false, remote.NewProblem(422, remote.CodeMissingBase, "%v", err)
 	case ctx.Err() != nil:
 		return false, ctx.Err()
-	case errors.Is(err, objects.ErrUnavailable):
-		return false, err // the storage's, not the client's: 503, retried
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) || errors.Is(err, objects.ErrUnavailable) {
