@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -236,9 +235,4 @@ func finite(v float64) *float64 {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-func sorted[T any](xs []T, key func(T) string) []T {
-	slices.SortFunc(xs, func(a, b T) int { return strings.Compare(key(a), key(b)) })
-	return xs
 }
