@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,19 +72,8 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, remote.NewProblem(405, remote.CodeBadRequest, "web pages take GET"))
 		return
 	}
-	key, authErr, err := s.identify(r)
-	if err != nil {
-		s.sessionsFailed(w, "identify", err)
-		return
-	}
-	noteKey(w, key)
-	rateKey := clientAddr(r)
-	if authErr == nil && key != nil {
-		rateKey = key.String()
-	}
-	if wait, ok := s.limiter.allow(rateKey); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		s.pageProblem(w, r, remote.NewProblem(429, remote.CodeRateLimited, "too many requests; retry later"))
+	key, authErr, ok := s.admit(w, r, func(p *remote.Problem) { s.pageProblem(w, r, p) })
+	if !ok {
 		return
 	}
 	if authErr != nil {

@@ -365,19 +365,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	key, authErr, err := s.identify(r)
-	if err != nil {
-		s.sessionsFailed(w, "identify", err)
-		return
-	}
-	noteKey(w, key)
-	rateKey := clientAddr(r)
-	if authErr == nil && key != nil {
-		rateKey = key.String()
-	}
-	if wait, ok := s.limiter.allow(rateKey); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		writeProblem(w, remote.NewProblem(429, remote.CodeRateLimited, "too many requests; retry later"))
+	key, authErr, ok := s.admit(w, r, func(p *remote.Problem) { writeProblem(w, p) })
+	if !ok {
 		return
 	}
 	rest := strings.TrimPrefix(path, remote.PathPrefix)
@@ -476,6 +465,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// admit identifies a request's key (a bad or expired token is authErr,
+// for the caller to answer) and applies the rate limit, per key when
+// the request is signed in, per address otherwise. It answers the
+// request itself (through fail for a refusal) and reports false when the
+// request goes no further.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, fail func(*remote.Problem)) (*objects.PublicKey, *remote.Problem, bool) {
+	key, authErr, err := s.identify(r)
+	if err != nil {
+		s.sessionsFailed(w, "identify", err)
+		return nil, nil, false
+	}
+	noteKey(w, key)
+	rateKey := clientAddr(r)
+	if authErr == nil && key != nil {
+		rateKey = key.String()
+	}
+	if wait, ok := s.limiter.allow(rateKey); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		fail(remote.NewProblem(429, remote.CodeRateLimited, "too many requests; retry later"))
+		return nil, nil, false
+	}
+	return key, authErr, true
 }
 
 func writeProblem(w http.ResponseWriter, p *remote.Problem) {
