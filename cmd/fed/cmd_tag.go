@@ -16,6 +16,7 @@ type tagOptions struct {
 	message    string
 	hasMessage bool
 	force      bool
+	delete     bool
 	json       bool
 	args       []string
 }
@@ -24,18 +25,20 @@ func newTagCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "tag",
 		Usage:     "list tags, or name a commit with a tag",
-		ArgsUsage: "[NAME [REV]]",
+		ArgsUsage: "[NAME [REV]] | -d NAME...",
 		Description: "Without arguments, lists tags. With NAME, tags REV (default HEAD): with -m a\n" +
-			"signed tag object carrying the message, else a plain name.",
+			"signed tag object carrying the message, else a plain name. -d deletes the named\n" +
+			"tags here (a remote's copy stays until pushed with --force by its owner).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "make a signed tag with message `MSG`"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace an existing tag"},
+			&cli.BoolFlag{Name: "delete", Aliases: []string{"d"}, Usage: "delete the named tags"},
 			&cli.BoolFlag{Name: "json", Usage: "print the list as JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
 			return runTag(c.Context, tagOptions{message: c.String("message"), hasMessage: c.IsSet("message"),
-				force: c.Bool("force"), json: c.Bool("json"), args: args}, e)
+				force: c.Bool("force"), delete: c.Bool("delete"), json: c.Bool("json"), args: args}, e)
 		},
 	}
 }
@@ -78,6 +81,9 @@ func runTag(ctx context.Context, opts tagOptions, e *env) error {
 	if err != nil {
 		return err
 	}
+	if opts.delete {
+		return deleteTags(r, opts, e)
+	}
 	switch len(opts.args) {
 	case 0:
 		if opts.hasMessage || opts.force {
@@ -103,6 +109,27 @@ func runTag(ctx context.Context, opts tagOptions, e *env) error {
 	}
 	_, err = r.CreateTag(ctx, opts.args[0], rev, repo.TagOptions{Message: opts.message, Force: opts.force})
 	return err
+}
+
+// deleteTags deletes each named tag, as git tag -d does: a missing name
+// is an error after the others are deleted.
+func deleteTags(r *repo.Repo, opts tagOptions, e *env) error {
+	if len(opts.args) == 0 {
+		return usageErrorf("tag -d needs the NAME of a tag")
+	}
+	if opts.hasMessage || opts.force || opts.json {
+		return usageErrorf("-d takes no -m, --force or --json")
+	}
+	var errs []error
+	for _, name := range opts.args {
+		id, err := r.DeleteTag(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.printf("Deleted tag %s (was %s).\n", name, id.Short())
+	}
+	return errors.Join(errs...)
 }
 
 func listTags(ctx context.Context, r *repo.Repo, jsonOut bool, e *env) error {
