@@ -171,7 +171,7 @@ func runMerge(ctx context.Context, opts mergeOptions, e *env) error {
 		e.printf("Already up to date.\n")
 		return nil
 	case res.FastForward:
-		e.printf("Fast-forward to %s\n", res.Commit.Short())
+		e.status("Fast-forward to %s\n", res.Commit.Short())
 		return nil
 	}
 	printMergeReport(e, r, res)

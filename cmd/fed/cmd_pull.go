@@ -101,7 +101,7 @@ func runPull(ctx context.Context, opts pullOptions, e *env) error {
 	case res.Old.IsZero():
 		e.printf("Checked out %s\n", res.New.Short())
 	default:
-		e.printf("Fast-forward %s..%s\n", res.Old.Short(), res.New.Short())
+		e.status("Fast-forward %s..%s\n", res.Old.Short(), res.New.Short())
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func runReset(ctx context.Context, opts resetOptions, e *env) error {
 		return err
 	}
 	if mode == repo.ResetHard {
-		e.printf("HEAD is now at %s %s\n", id.Short(), commitSubject(ctx, r, id))
+		e.status("HEAD is now at %s %s\n", id.Short(), commitSubject(ctx, r, id))
 		return nil
 	}
 	if mode == repo.ResetMixed && !e.quiet {

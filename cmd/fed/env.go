@@ -235,6 +235,14 @@ func splitDashDashAll(args []string) (before, all []string, dash bool) {
 	return b, append(append([]string{}, b...), a...), d
 }
 
+// status prints what a command did, such as "HEAD is now at …", on
+// stdout (as git does), unless --quiet.
+func (e *env) status(format string, args ...any) {
+	if !e.quiet {
+		fmt.Fprintf(e.stdout, format, args...)
+	}
+}
+
 // hint prints an advice line of a result listing on stdout (like git's
 // status hints), unless --quiet.
 func (e *env) hint(s string) {
