@@ -72,6 +72,10 @@ func (p *Pages) Repository(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.commitPage(w, r, rp, id)
 	case rest == "compare":
 		p.comparePage(w, r, rp)
+	case rest == "nft.json":
+		p.nftDocument(w, r, rp)
+	case rest == "card.svg":
+		p.nftCard(w, r, rp)
 	case rest == "rounds":
 		p.roundsPage(w, r, rp, "")
 	case strings.HasPrefix(rest, "rounds/"):

@@ -13,7 +13,9 @@ func TestPageRoute(t *testing.T) {
 		{"/lab/model/-/rounds", "page:/{repo}/-/rounds", "lab/model"},
 		{"/lab/model/-/rounds/feature/x", "page:/{repo}/-/rounds", "lab/model"},
 		{"/lab/model/-/compare", "page:/{repo}/-/compare", "lab/model"},
-		{"/lab/model/-/nft.json", "page:other", "lab/model"},
+		{"/lab/model/-/nft.json", "page:/{repo}/-/nft.json", "lab/model"},
+		{"/lab/model/-/card.svg", "page:/{repo}/-/card.svg", "lab/model"},
+		{"/lab/model/-/other.json", "page:other", "lab/model"},
 		{"/lab/.hidden", "page:other", ""},
 	} {
 		if route, repo := pageRoute(c.path); route != c.route || repo != c.repo {
