@@ -61,7 +61,7 @@ func TestRepoIDAndMintOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, err := MintOptions(ctx, r, "")
-	if err != nil || o.Name != "fed: model" || o.Symbol != "FED" || o.URI != "https://fed.example/lab/model" || len(o.Fields) != 1 || o.Fields[0] != (nft.Field{Key: nft.FieldRepo, Value: root.String()}) {
+	if err != nil || o.Name != "fed: model" || o.Symbol != "FED" || o.URI != "https://fed.example/lab/model/-/nft.json" || len(o.Fields) != 1 || o.Fields[0] != (nft.Field{Key: nft.FieldRepo, Value: root.String()}) {
 		t.Fatalf("repository NFT: %+v, %v", o, err)
 	}
 	if _, err := MintOptions(ctx, r, "v1"); !errors.Is(err, repo.ErrUnknownRev) {
@@ -82,6 +82,30 @@ func TestRepoIDAndMintOptions(t *testing.T) {
 	for i := range want {
 		if o.Fields[i] != want[i] {
 			t.Errorf("field %d = %+v, want %+v", i, o.Fields[i], want[i])
+		}
+	}
+}
+
+// The uri is the metadata document of an http(s) remote, else empty; a
+// uri given must be an http(s) URL that fits the metadata.
+func TestMetadataURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8417/lab/model":                        "http://127.0.0.1:8417/lab/model/-/nft.json",
+		"https://fed.example/lab/model/":                         "https://fed.example/lab/model/-/nft.json",
+		"/srv/models/lab":                                        "",
+		"file:///srv/models/lab":                                 "",
+		"https://fed.example/" + strings.Repeat("a", nft.MaxURI): "",
+	} {
+		if got := MetadataURI(in); got != want {
+			t.Errorf("MetadataURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if err := ValidateURI("https://fed.example/x.json"); err != nil {
+		t.Errorf("a good uri: %v", err)
+	}
+	for _, bad := range []string{"ftp://fed.example/x", "fed.example/x", "https://", "https://fed.example/" + strings.Repeat("a", nft.MaxURI)} {
+		if err := ValidateURI(bad); err == nil {
+			t.Errorf("ValidateURI(%q) accepted it", bad)
 		}
 	}
 }

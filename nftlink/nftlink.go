@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -111,8 +112,9 @@ func (r nrepo) repoID(ctx context.Context) (objects.ID, error) {
 
 // MintOptions builds the metadata of the repository NFT (release "")
 // or of the release NFT of tag release: name "fed: <dir>[ <tag>]",
-// symbol FED, uri the origin remote's URL (or the first remote's), fields
-// fed.repo and, for a release, fed.tag, fed.commit and fed.tree.
+// symbol FED, uri the metadata document fed serve answers for the origin
+// remote (or the first remote): MetadataURI of its URL; fields fed.repo
+// and, for a release, fed.tag, fed.commit and fed.tree.
 func MintOptions(ctx context.Context, r *repo.Repo, release string) (nft.MintOptions, error) {
 	return nrepo{r}.mintOptions(ctx, release)
 }
@@ -125,12 +127,13 @@ func (r nrepo) mintOptions(ctx context.Context, release string) (nft.MintOptions
 	name := "fed: " + filepath.Base(r.Root)
 	opts := nft.MintOptions{Symbol: "FED", Fields: []nft.Field{{Key: nft.FieldRepo, Value: id.String()}}}
 	if rs, err := r.Remotes(); err == nil && len(rs) > 0 {
-		opts.URI = rs[0].URL
+		remoteURL := rs[0].URL
 		for _, rm := range rs {
 			if rm.Name == repo.DefaultRemote {
-				opts.URI = rm.URL
+				remoteURL = rm.URL
 			}
 		}
+		opts.URI = MetadataURI(remoteURL)
 	}
 	if release != "" {
 		tagID, err := r.Refs.Read(refs.Tag(release))
@@ -166,11 +169,45 @@ func (r nrepo) mintOptions(ctx context.Context, release string) (nft.MintOptions
 // nft.ErrAlreadyMinted when the config names a mint that exists on the
 // node; replaced is the recorded mint that does not exist there (another
 // network), if any.
-func Mint(ctx context.Context, r *repo.Repo, c *nft.Client, release string) (res *nft.MintResult, replaced string, err error) {
-	return nrepo{r}.mint(ctx, c, release)
+// A uri not empty replaces the metadata's (ValidateURI checks it).
+func Mint(ctx context.Context, r *repo.Repo, c *nft.Client, release, uri string) (res *nft.MintResult, replaced string, err error) {
+	return nrepo{r}.mint(ctx, c, release, uri)
 }
 
-func (r nrepo) mint(ctx context.Context, c *nft.Client, release string) (res *nft.MintResult, replaced string, err error) {
+// MetadataURI returns the URL of the NFT metadata document (doc/protocol.md
+// §10.1) fed serve answers for the repository at remote URL remoteURL
+// (http or https): <remoteURL>/-/nft.json. It returns "" when the remote
+// is not served over HTTP (a directory) or the URL would exceed
+// nft.MaxURI.
+func MetadataURI(remoteURL string) string {
+	u, err := url.Parse(remoteURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	s := strings.TrimSuffix(remoteURL, "/") + "/-/nft.json"
+	if len(s) > nft.MaxURI {
+		return ""
+	}
+	return s
+}
+
+// ValidateURI checks a uri given for the metadata: an http or https URL
+// with a host, of at most nft.MaxURI bytes.
+func ValidateURI(uri string) error {
+	if len(uri) > nft.MaxURI {
+		return fmt.Errorf("uri of %d bytes: the metadata holds at most %d", len(uri), nft.MaxURI)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return fmt.Errorf("uri %q: %w", uri, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("uri %q: want an http or https URL with a host", uri)
+	}
+	return nil
+}
+
+func (r nrepo) mint(ctx context.Context, c *nft.Client, release, uri string) (res *nft.MintResult, replaced string, err error) {
 	if r.Key == nil {
 		return nil, "", repo.ErrNoKey
 	}
@@ -196,6 +233,12 @@ func (r nrepo) mint(ctx context.Context, c *nft.Client, release string) (res *nf
 	opts, err := r.mintOptions(ctx, release)
 	if err != nil {
 		return nil, "", err
+	}
+	if uri != "" {
+		if err := ValidateURI(uri); err != nil {
+			return nil, "", err
+		}
+		opts.URI = uri
 	}
 	res, err = c.Mint(ctx, r.Key, opts)
 	if err != nil {

@@ -19,6 +19,7 @@ type nftOptions struct {
 	verb    string
 	args    []string
 	release string
+	uri     string
 	rpc     string
 	json    bool
 }
@@ -29,7 +30,8 @@ func newNFTCommand(e *env) *cli.Command {
 		Usage:     "mint, show, transfer or link the repository's NFT on Solana",
 		ArgsUsage: "mint [--release TAG] | show [MINT] | transfer NEW_OWNER | link [REMOTE] | unlink [REMOTE]",
 		Description: "A repository's ownership (and, on request, a release) is a Solana Token-2022 NFT\n" +
-			"with its metadata in the mint: name, symbol FED, uri (the origin remote's URL)\n" +
+			"with its metadata in the mint: name, symbol FED, uri (the metadata document\n" +
+			"fed serve answers for the origin remote, <URL>/-/nft.json; --uri URL instead)\n" +
 			"and fields fed.repo (the root commit id), and for a release fed.tag, fed.commit\n" +
 			"and fed.tree. Whoever holds the repository NFT owns the repository on servers\n" +
 			"that trust the chain.\n\n" +
@@ -54,6 +56,7 @@ func newNFTCommand(e *env) *cli.Command {
 			"CLI's ~/.config/solana/cli/config.yml. Your key (--keypair) pays the fees.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "release", Usage: "the release NFT of tag `TAG` (mint, show)"},
+			&cli.StringFlag{Name: "uri", Usage: "the metadata's uri, an http(s) `URL` (mint; default: the origin remote's <URL>/-/nft.json)"},
 			&cli.StringFlag{Name: "rpc", Usage: "Solana JSON-RPC node `URL`"},
 			&cli.BoolFlag{Name: "json", Usage: "print show's result as JSON"},
 		},
@@ -62,7 +65,7 @@ func newNFTCommand(e *env) *cli.Command {
 			if len(args) == 0 {
 				return usageErrorf("nft needs a verb: mint, show or transfer")
 			}
-			opts := nftOptions{verb: args[0], args: args[1:], release: c.String("release"), rpc: c.String("rpc"), json: c.Bool("json")}
+			opts := nftOptions{verb: args[0], args: args[1:], release: c.String("release"), uri: c.String("uri"), rpc: c.String("rpc"), json: c.Bool("json")}
 			if opts.verb == "link" || opts.verb == "unlink" {
 				return runNFTLink(c.Context, opts, e)
 			}
@@ -72,10 +75,18 @@ func newNFTCommand(e *env) *cli.Command {
 }
 
 func runNFT(ctx context.Context, opts nftOptions, e *env) error {
+	if opts.uri != "" && opts.verb != "mint" {
+		return usageErrorf("--uri is for nft mint")
+	}
 	switch opts.verb {
 	case "mint":
 		if len(opts.args) != 0 || opts.json {
 			return usageErrorf("nft mint takes no arguments and no --json")
+		}
+		if opts.uri != "" {
+			if err := nftlink.ValidateURI(opts.uri); err != nil {
+				return usageErrorf("--uri: %v", err)
+			}
 		}
 	case "show":
 		if len(opts.args) > 1 {
@@ -164,7 +175,7 @@ func runNFTMint(ctx context.Context, r *repo.Repo, c *nft.Client, opts nftOption
 	if err := e.loadKey(r); err != nil {
 		return err
 	}
-	res, replaced, err := nftlink.Mint(ctx, r, c, opts.release)
+	res, replaced, err := nftlink.Mint(ctx, r, c, opts.release, opts.uri)
 	if err != nil {
 		return err
 	}
@@ -284,8 +295,8 @@ func parseWallet(s string) (objects.PublicKey, error) {
 // runNFTLink links the repository on a server to its repository NFT
 // (settings "nft"), or unlinks it.
 func runNFTLink(ctx context.Context, opts nftOptions, e *env) error {
-	if len(opts.args) > 1 || opts.release != "" || opts.rpc != "" {
-		return usageErrorf("nft %s takes at most one REMOTE, and no --release or --rpc (the server asks its own node)", opts.verb)
+	if len(opts.args) > 1 || opts.release != "" || opts.rpc != "" || opts.uri != "" {
+		return usageErrorf("nft %s takes at most one REMOTE, and no --release, --uri or --rpc (the server asks its own node)", opts.verb)
 	}
 	name := repo.DefaultRemote
 	if len(opts.args) == 1 {
