@@ -96,9 +96,12 @@ func TestMetadataURI(t *testing.T) {
 		"file:///srv/models/lab":                                 "",
 		"https://fed.example/" + strings.Repeat("a", nft.MaxURI): "",
 	} {
-		if got := MetadataURI(in); got != want {
+		if got := MetadataURI(in, ""); got != want {
 			t.Errorf("MetadataURI(%q) = %q, want %q", in, got, want)
 		}
+	}
+	if got := MetadataURI("https://fed.example/lab/model", "rc/1.0"); got != "https://fed.example/lab/model/-/nft/rc%2F1.0.json" {
+		t.Errorf("release uri %q", got)
 	}
 	if err := ValidateURI("https://fed.example/x.json"); err != nil {
 		t.Errorf("a good uri: %v", err)

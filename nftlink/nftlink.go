@@ -133,7 +133,7 @@ func (r nrepo) mintOptions(ctx context.Context, release string) (nft.MintOptions
 				remoteURL = rm.URL
 			}
 		}
-		opts.URI = MetadataURI(remoteURL)
+		opts.URI = MetadataURI(remoteURL, release)
 	}
 	if release != "" {
 		tagID, err := r.Refs.Read(refs.Tag(release))
@@ -176,15 +176,19 @@ func Mint(ctx context.Context, r *repo.Repo, c *nft.Client, release, uri string)
 
 // MetadataURI returns the URL of the NFT metadata document (doc/protocol.md
 // §10.1) fed serve answers for the repository at remote URL remoteURL
-// (http or https): <remoteURL>/-/nft.json. It returns "" when the remote
-// is not served over HTTP (a directory) or the URL would exceed
-// nft.MaxURI.
-func MetadataURI(remoteURL string) string {
+// (http or https): <remoteURL>/-/nft.json, or for the release of tag
+// release <remoteURL>/-/nft/<tag, path-escaped>.json. It returns "" when
+// the remote is not served over HTTP (a directory) or the URL would
+// exceed nft.MaxURI.
+func MetadataURI(remoteURL, release string) string {
 	u, err := url.Parse(remoteURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return ""
 	}
 	s := strings.TrimSuffix(remoteURL, "/") + "/-/nft.json"
+	if release != "" {
+		s = strings.TrimSuffix(remoteURL, "/") + "/-/nft/" + url.PathEscape(release) + ".json"
+	}
 	if len(s) > nft.MaxURI {
 		return ""
 	}

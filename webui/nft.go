@@ -3,6 +3,7 @@ package webui
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
+	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
 )
@@ -118,6 +121,60 @@ func (p *Pages) nftDocument(w http.ResponseWriter, r *http.Request, rp server.Pa
 	if st.LastMerge != nil {
 		doc.Attributes = append(doc.Attributes, NFTAttribute{"last merge", st.LastMerge.Format(time.RFC3339)})
 	}
+	p.writeDocument(w, r, doc)
+}
+
+// nftRelease answers /<name>/-/nft/<tag>.json: the metadata document of
+// the release NFT of tag, 404 when the repository has no such tag.
+func (p *Pages) nftRelease(w http.ResponseWriter, r *http.Request, rp server.PageRepo, tag string) {
+	ctx := r.Context()
+	if refs.ValidateName(string(refs.Tag(tag))) != nil {
+		p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no tag %q in %s", tag, rp.Name))
+		return
+	}
+	id, err := rp.Repository.Refs().Read(ctx, refs.Tag(tag))
+	if errors.Is(err, refs.ErrNotFound) {
+		p.Problem(w, r, remote.NewProblem(404, remote.CodeNotFound, "no tag %q in %s", tag, rp.Name))
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	commit, err := peel(ctx, rp.Repository.Objects(), id)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	c, err := objects.ReadCommit(ctx, rp.Repository.Objects(), commit)
+	if err != nil {
+		p.fail(w, r, fmt.Errorf("tag %s: %w", tag, err))
+		return
+	}
+	base := origin(r)
+	proof := "none"
+	if _, err := rp.Repository.Refs().Read(ctx, repo.ProofRef(commit)); err == nil {
+		proof = "held"
+	}
+	doc := NFTDocument{
+		Name:        rp.Name + " " + tag,
+		Symbol:      NFTSymbol,
+		Description: fmt.Sprintf("Release %s of the fed repository %s (model weights under version control), hosted at %s.", tag, rp.Name, base),
+		Image:       base + server.PagePath(rp.Name, "card.svg"),
+		ExternalURL: base + server.PagePath(rp.Name, "commit/"+commit.String()),
+		Attributes: []NFTAttribute{
+			{"tag", tag},
+			{"commit", commit.String()},
+			{"tree", c.Tree.String()},
+			{"time", time.Unix(c.Time, 0).UTC().Format(time.RFC3339)},
+			{"proof", proof},
+		},
+	}
+	p.writeDocument(w, r, doc)
+}
+
+// writeDocument writes a metadata document as JSON.
+func (p *Pages) writeDocument(w http.ResponseWriter, r *http.Request, doc NFTDocument) {
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		p.fail(w, r, fmt.Errorf("encode the metadata document: %w", err))

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/transfer"
 	"github.com/fed-vcs/fed/webui"
 )
 
@@ -21,7 +24,13 @@ func TestNFTDocument(t *testing.T) {
 	ctx := context.Background()
 	base := startServer(t)
 	r, merge := fedRound(t)
+	if err := r.Refs.Update(refs.Tag("v1.0"), objects.ZeroID, merge, r.Entry("tag")); err != nil {
+		t.Fatal(err)
+	}
 	push(t, r, base+"/lab/model")
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{Tag: "v1.0"}); err != nil {
+		t.Fatal(err)
+	}
 
 	code, body := get(t, base+"/lab/model/-/nft.json", "", "")
 	if code != 200 {
@@ -52,6 +61,24 @@ func TestNFTDocument(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("attribute %q = %v, want %v", k, got[k], v)
 		}
+	}
+
+	// the release document of tag v1.0; an absent tag's
+	var rel webui.NFTDocument
+	code, body = get(t, base+"/lab/model/-/nft/v1.0.json", "", "")
+	if err := json.Unmarshal([]byte(body), &rel); code != 200 || err != nil {
+		t.Fatalf("release document: %d %v\n%s", code, err, body)
+	}
+	relAttrs := map[string]any{}
+	for _, a := range rel.Attributes {
+		relAttrs[a.TraitType] = a.Value
+	}
+	if rel.Name != "lab/model v1.0" || rel.ExternalURL != base+"/lab/model/-/commit/"+merge.String() ||
+		relAttrs["tag"] != "v1.0" || relAttrs["commit"] != merge.String() || relAttrs["tree"] != mc.Tree.String() {
+		t.Errorf("release document: %+v", rel)
+	}
+	if code, _ := get(t, base+"/lab/model/-/nft/v9.json", "", ""); code != 404 {
+		t.Errorf("absent tag's document: %d", code)
 	}
 
 	// the card: well-formed XML, the repository's name in it
@@ -101,7 +128,7 @@ func TestNFTDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	owner := login(t, base, key(1))
-	for _, page := range []string{"/lab/model/-/nft.json", "/lab/model/-/card.svg"} {
+	for _, page := range []string{"/lab/model/-/nft.json", "/lab/model/-/nft/v1.0.json", "/lab/model/-/card.svg"} {
 		if code, body := get(t, base+page, "", ""); code != 401 || strings.Contains(body, "commits") {
 			t.Errorf("anonymous %s of a private repository: %d\n%s", page, code, body)
 		}

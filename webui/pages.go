@@ -74,6 +74,8 @@ func (p *Pages) Repository(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.comparePage(w, r, rp)
 	case rest == "nft.json":
 		p.nftDocument(w, r, rp)
+	case strings.HasPrefix(rest, "nft/") && strings.HasSuffix(rest, ".json") && len(rest) > len("nft/.json"):
+		p.nftRelease(w, r, rp, strings.TrimSuffix(strings.TrimPrefix(rest, "nft/"), ".json"))
 	case rest == "card.svg":
 		p.nftCard(w, r, rp)
 	case rest == "rounds":

@@ -148,7 +148,8 @@ func (s *Server) pageProblem(w http.ResponseWriter, r *http.Request, p *remote.P
 
 // pageRoute names a page for logs and metrics: page:/ (the server page),
 // page:/{repo}, page:/{repo}/-/commit/{id}, page:/{repo}/-/rounds,
-// page:/{repo}/-/compare, page:/{repo}/-/nft.json, page:/{repo}/-/card.svg,
+// page:/{repo}/-/compare, page:/{repo}/-/nft.json, page:/{repo}/-/nft/{tag}.json,
+// page:/{repo}/-/card.svg,
 // page:other; and the
 // repository it shows.
 func pageRoute(path string) (route, repo string) {
@@ -171,6 +172,8 @@ func pageRoute(path string) (route, repo string) {
 		return "page:/{repo}/-/compare", name
 	case rest == "nft.json":
 		return "page:/{repo}/-/nft.json", name
+	case strings.HasPrefix(rest, "nft/"):
+		return "page:/{repo}/-/nft/{tag}.json", name
 	case rest == "card.svg":
 		return "page:/{repo}/-/card.svg", name
 	}

@@ -14,6 +14,7 @@ func TestPageRoute(t *testing.T) {
 		{"/lab/model/-/rounds/feature/x", "page:/{repo}/-/rounds", "lab/model"},
 		{"/lab/model/-/compare", "page:/{repo}/-/compare", "lab/model"},
 		{"/lab/model/-/nft.json", "page:/{repo}/-/nft.json", "lab/model"},
+		{"/lab/model/-/nft/v1.0.json", "page:/{repo}/-/nft/{tag}.json", "lab/model"},
 		{"/lab/model/-/card.svg", "page:/{repo}/-/card.svg", "lab/model"},
 		{"/lab/model/-/other.json", "page:other", "lab/model"},
 		{"/lab/.hidden", "page:other", ""},
