@@ -134,11 +134,8 @@ func (f *Files) OpenFiles(ctx context.Context, name string) (*FileRepo, error) {
 	}
 	dir := f.Dir(name)
 	meta, err := repometa.OpenFiles(dir, f.zk)
-	if errors.Is(err, repometa.ErrNotFound) {
-		return nil, fmt.Errorf("open repository %s: %w", name, err)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", name, err)
+		return nil, fmt.Errorf("open repository %s: %w", name, err) // ErrNotFound stays visible
 	}
 	st, err := objects.OpenDisk(filepath.Join(dir, "objects"))
 	if err != nil {
