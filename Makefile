@@ -14,7 +14,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: cross test-windows release example-torch bench-merge bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: cross test-windows release example-torch bench-merge bench-sides bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -86,7 +86,7 @@ fuzz:
 	done
 
 ## bench: every benchmark, fed side by side with its peer
-bench: bench-storage bench-merge bench-remote bench-serve bench-zk
+bench: bench-storage bench-merge bench-sides bench-remote bench-serve bench-zk
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/
 
 ## bench-zk: proving at the production chunk size (keys kept in $$FED_ZK_CACHE when set)
@@ -102,6 +102,13 @@ bench-storage: build
 bench-merge: build
 	@/usr/bin/python3 -c 'import numpy' 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy)
 	$(GO) run ./bench/merge -fed $(FED) -genmodel $(GENMODEL) -size 256MiB
+
+## bench-sides: fed merge of K = 16, 64, 256 and 1,000 contributions of a 32 MiB model by
+## fedavg and by median (time, CPU time and peak RSS per K; issue 20's many-sides row). The
+## repository of sides takes ~1 GB of disk under $$TMPDIR; SIDES=16,64 runs fewer
+SIDES ?= 16,64,256,1000
+bench-sides: build
+	$(GO) run ./bench/sides -fed $(FED) -genmodel $(GENMODEL) -size 32MiB -sides $(SIDES)
 
 ## bench-remote: push and clone of a 512 MiB model over loopback vs plain HTTP
 bench-remote:

@@ -4,6 +4,7 @@
 //	genmodel -o model.safetensors -size 64MiB -tensors 40 -seed 1
 //	genmodel -o v2.safetensors -from v1.safetensors -nudge 0.005 -seed 2      (every weight nudged)
 //	genmodel -o v3.safetensors -from v1.safetensors -change 2 -seed 3         (2 tensors rewritten)
+//	genmodel -o v4.safetensors -from v1.safetensors -nudge 0.01 -every 64 -seed 4 (one weight in 64 nudged)
 //
 // Values are Gaussian with standard deviation 0.02 from a PCG generator
 // seeded with -seed, so every run writes the same bytes.
@@ -76,10 +77,14 @@ func (g *gen) Read(p []byte) (int, error) {
 	return int(4 * k), nil
 }
 
-// transform streams a source tensor, changing each value with f.
+// transform streams a source tensor, changing each value with f (every
+// value when every is 0 or 1, else the values at indexes ≡ at mod every).
 type transform struct {
-	src io.Reader
-	f   func(float32) float32
+	src   io.Reader
+	f     func(float32) float32
+	every int64
+	at    int64
+	i     int64 // index of the next value
 }
 
 func (t *transform) Read(p []byte) (int, error) {
@@ -89,8 +94,11 @@ func (t *transform) Read(p []byte) (int, error) {
 		err = nil
 	}
 	for i := 0; i+4 <= n; i += 4 {
-		v := math.Float32frombits(binary.LittleEndian.Uint32(p[i:]))
-		binary.LittleEndian.PutUint32(p[i:], math.Float32bits(t.f(v)))
+		if t.every <= 1 || t.i%t.every == t.at {
+			v := math.Float32frombits(binary.LittleEndian.Uint32(p[i:]))
+			binary.LittleEndian.PutUint32(p[i:], math.Float32bits(t.f(v)))
+		}
+		t.i++
 	}
 	if n == 0 && err == nil {
 		err = io.EOF
@@ -107,6 +115,7 @@ func run(args []string) error {
 	from := fs.String("from", "", "derive from this model instead of generating")
 	nudge := fs.Float64("nudge", 0, "with -from: multiply every weight by 1+u, u uniform in ±nudge")
 	change := fs.Int("change", 0, "with -from: rewrite this many tensors with fresh values")
+	every := fs.Int64("every", 1, "with -nudge: nudge one weight in this many (at an offset drawn from -seed): small deltas, for many-sided benchmarks")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,6 +123,13 @@ func run(args []string) error {
 		return fmt.Errorf("-o is required")
 	}
 	r := rand.New(rand.NewPCG(*seed, 0x6665640a))
+	if *every < 1 {
+		return fmt.Errorf("-every %d: want at least 1", *every)
+	}
+	at := int64(0)
+	if *every > 1 {
+		at = r.Int64N(*every)
+	}
 	var tensors []safetensors.WriteTensor
 	if *from == "" {
 		total, err := parseSize(*size)
@@ -150,7 +166,7 @@ func run(args []string) error {
 			case *change > 0 && k < *change:
 				data = &gen{r: rand.New(rand.NewPCG(*seed, uint64(k)+1000)), n: seg.Length / 4}
 			case *nudge > 0:
-				data = &transform{src: data, f: func(v float32) float32 { return v * float32(1+*nudge*(2*r.Float64()-1)) }}
+				data = &transform{src: data, f: func(v float32) float32 { return v * float32(1+*nudge*(2*r.Float64()-1)) }, every: *every, at: at}
 			}
 			if seg.Tensor.DType == objects.F32 {
 				k++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,5 +68,42 @@ func TestFromAndOutputSameFile(t *testing.T) {
 	}
 	if n := tensorCount(t, x); n != 4 {
 		t.Fatalf("after a failed run X has %d tensors, want 4", n)
+	}
+}
+
+// -every N nudges one weight in N, at one offset for the whole model, and
+// leaves the others' bits alone.
+func TestNudgeEvery(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "a.safetensors")
+	y := filepath.Join(dir, "b.safetensors")
+	if err := run([]string{"-o", x, "-size", "64KiB", "-tensors", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-from", x, "-o", y, "-nudge", "0.01", "-every", "8", "-seed", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(x)
+	b, _ := os.ReadFile(y)
+	if len(a) != len(b) {
+		t.Fatalf("sizes %d and %d", len(a), len(b))
+	}
+	hdr := 8 + int(binary.LittleEndian.Uint64(a))
+	offsets := map[int]int{}
+	for i := hdr; i+4 <= len(a); i += 4 {
+		if !bytes.Equal(a[i:i+4], b[i:i+4]) {
+			offsets[(i-hdr)/4%8]++
+		}
+	}
+	if len(offsets) != 1 {
+		t.Fatalf("changed weights at offsets mod 8 %v, want one offset", offsets)
+	}
+	for _, n := range offsets {
+		if n < (len(a)-hdr)/4/8/2 {
+			t.Fatalf("%d weights changed, want about one in 8 of %d", n, (len(a)-hdr)/4)
+		}
+	}
+	if err := run([]string{"-from", x, "-o", y, "-nudge", "0.01", "-every", "0"}); err == nil {
+		t.Fatal("-every 0 accepted")
 	}
 }
