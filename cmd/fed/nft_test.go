@@ -22,7 +22,9 @@ import (
 // (litesvm behind a JSON-RPC front, see internal/testchain), exported to
 // the scripts as $SOLANA_RPC. Scripts choose how fed finds it (--rpc,
 // config solana.rpc or the Solana CLI's config file), so fed's code sees
-// an ordinary RPC node. It skips only when node is not installed.
+// an ordinary RPC node; $CHAIN_DIR/readmint.js reads a mint back with
+// the official SPL libraries, as a wallet does. It skips only when node is
+// not installed.
 func TestNFTScripts(t *testing.T) {
 	rpcURL := testchain.Run(t)
 	testscript.Run(t, testscript.Params{
@@ -45,6 +47,8 @@ func TestNFTScripts(t *testing.T) {
 			}
 			env.Setenv("PUBKEY", k.Public().String())
 			env.Setenv("SOLANA_RPC", rpcURL)
+			// testdata/chain: readmint.js reads a mint with the SPL libraries.
+			env.Setenv("CHAIN_DIR", testchain.Dir())
 			env.Setenv("TESTPID", strconv.Itoa(os.Getpid()))
 			return nil
 		},
@@ -59,6 +63,7 @@ func TestNFTScripts(t *testing.T) {
 			"waitfile":  cmdWaitFile,
 			"protect":   cmdProtect,
 			"sleep":     cmdSleep,
+			"httpget":   cmdHTTPGet,
 		},
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,27 +59,34 @@ func selfSignedDER() (cert, key []byte, err error) {
 	return cert, key, err
 }
 
-// httpget [-cacert FILE] [-o FILE] URL gets URL and prints the status
-// code and the body on stdout (with -o, the body goes to FILE instead);
-// with -cacert it trusts only the PEM certificates of FILE. It fails when
-// the request does.
+// httpget [-cacert FILE] [-o FILE] [-type] URL gets URL and prints the
+// status code and the body on stdout (with -o, the body goes to FILE
+// instead; with -type, a line "Content-Type: …" follows the status); with
+// -cacert it trusts only the PEM certificates of FILE. It fails when the
+// request does.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	var roots *x509.CertPool
-	if len(args) == 3 && args[0] == "-cacert" {
-		b, err := os.ReadFile(ts.MkAbs(args[1]))
-		ts.Check(err)
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(b) {
-			ts.Fatalf("httpget: no certificate in %s", args[1])
+	out, showType := "", false
+	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "-cacert" && len(args) > 2:
+			b, err := os.ReadFile(ts.MkAbs(args[1]))
+			ts.Check(err)
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(b) {
+				ts.Fatalf("httpget: no certificate in %s", args[1])
+			}
+			args = args[2:]
+		case args[0] == "-o" && len(args) > 2:
+			out, args = args[1], args[2:]
+		case args[0] == "-type":
+			showType, args = true, args[1:]
+		default:
+			ts.Fatalf("usage: httpget [-cacert FILE] [-o FILE] [-type] URL")
 		}
-		args = args[2:]
-	}
-	out := ""
-	if len(args) == 3 && args[0] == "-o" {
-		out, args = args[1], args[2:]
 	}
 	if len(args) != 1 {
-		ts.Fatalf("usage: httpget [-cacert FILE] [-o FILE] URL")
+		ts.Fatalf("usage: httpget [-cacert FILE] [-o FILE] [-type] URL")
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	req, err := http.NewRequestWithContext(context.Background(), "GET", args[0], nil)
@@ -97,12 +105,15 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("httpget %s succeeded", args[0])
 	}
+	fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
+	if showType {
+		fmt.Fprintf(ts.Stdout(), "Content-Type: %s\n", resp.Header.Get("Content-Type"))
+	}
 	if out != "" {
 		ts.Check(os.WriteFile(ts.MkAbs(out), b, 0o644))
-		fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
 		return
 	}
-	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
+	fmt.Fprintf(ts.Stdout(), "%s", b)
 }
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its

@@ -5,6 +5,9 @@
 //
 // The chain runs the real System, SPL Token, Token-2022, Associated Token
 // Account and Memo programs; nothing in fed knows it is a test chain.
+// Beside the front, testdata/chain/readmint.js reads a mint with the
+// official SPL libraries (@solana/spl-token 0.4.15, pinned there too) as
+// a wallet does, so that tests check fed's NFTs with a reader not fed's.
 // Tests that need it skip when node is not installed, and say so. A
 // started chain stops when the test ends, when the test process dies (its
 // stdin pipe closes) or after an idle timeout.
@@ -113,12 +116,22 @@ func (c *Chain) Stop() {
 	}
 }
 
-// install runs `npm ci` in dir unless litesvm is installed, under a lock
-// so that test binaries running at once do not install over each other.
+// installed are the packages of testdata/chain's package.json: a
+// node_modules that lacks one (installed before it was added) is
+// installed again.
+var installed = []string{"litesvm", "@solana/spl-token", "@solana/web3.js"}
+
+// install runs `npm ci` in dir unless every package is installed, under a
+// lock so that test binaries running at once do not install over each
+// other.
 func install(ctx context.Context, dir string) error {
 	ready := func() bool {
-		_, err := os.Stat(filepath.Join(dir, "node_modules", "litesvm", "package.json"))
-		return err == nil
+		for _, p := range installed {
+			if _, err := os.Stat(filepath.Join(dir, "node_modules", filepath.FromSlash(p), "package.json")); err != nil {
+				return false
+			}
+		}
+		return true
 	}
 	if ready() {
 		return nil

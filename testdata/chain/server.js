@@ -1,9 +1,11 @@
 'use strict';
 // A local Solana JSON-RPC front over litesvm, for fed's tests and demo.
 //
-// It answers only the methods fed uses, in the shapes a real node uses,
-// including preflight simulation failures (code -32002 with err and logs)
-// and requestAirdrop. litesvm runs the real System, SPL Token, Token-2022,
+// It answers only the methods fed and the SPL libraries' reads of a mint
+// (readmint.js: getAccountInfo, getTokenLargestAccounts,
+// getTokenAccountsByOwner) use, in the shapes a real node uses, including
+// preflight simulation failures (code -32002 with err and logs) and
+// requestAirdrop. litesvm runs the real System, SPL Token, Token-2022,
 // Associated Token Account and Memo programs.
 //
 // Usage: node server.js [--port N] [--idle SECONDS] [--parent PID] [--stdin]
@@ -282,6 +284,12 @@ function simulationFailure(j, logs, units) {
 }
 
 // ---- methods -----------------------------------------------------------------
+const TOKEN_PROGRAMS = ['TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb', 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA'];
+
+// isTokenAccount: d is a token account (165 bytes; a Token-2022 account
+// with extensions has account type 2 at byte 165), not a mint.
+function isTokenAccount(d) { return d.length === 165 || (d.length > 165 && d[165] === 2); }
+
 const methods = {
   getHealth: () => 'ok',
   getVersion: () => ({ 'solana-core': '2.2.0', 'feature-set': 0 }),
@@ -415,16 +423,54 @@ const methods = {
     return out;
   },
 
+  // What a wallet asks to list the tokens a key holds: its token
+  // accounts, of one mint or of one token program, base64 as a node
+  // encodes them (jsonParsed is not offered).
+  getTokenAccountsByOwner: ([owner, filter, opts]) => {
+    const o = pubkey(owner);
+    const enc = (opts && opts.encoding) || 'base64';
+    if (enc !== 'base64') throw new RpcError(-32602, `Invalid params: encoding ${enc} is not supported by this node`);
+    if (!filter || (filter.mint === undefined) === (filter.programId === undefined)) {
+      throw new RpcError(-32602, 'Invalid params: want a filter of mint or programId');
+    }
+    let programs = TOKEN_PROGRAMS;
+    let mint = null;
+    if (filter.programId !== undefined) {
+      if (!TOKEN_PROGRAMS.includes(filter.programId)) throw new RpcError(-32602, 'Invalid param: unrecognized Token program id');
+      programs = [filter.programId];
+    } else {
+      mint = pubkey(filter.mint);
+    }
+    const value = [];
+    for (const prog of programs) {
+      for (const aa of svm.getProgramAccounts(pubkey(prog))) {
+        const a = aa.account();
+        const d = a.data();
+        if (!isTokenAccount(d)) continue;
+        if (!Buffer.from(d.subarray(32, 64)).equals(Buffer.from(o))) continue;
+        if (mint && !Buffer.from(d.subarray(0, 32)).equals(Buffer.from(mint))) continue;
+        value.push({
+          pubkey: b58encode(aa.address),
+          account: {
+            data: [Buffer.from(d).toString('base64'), 'base64'], executable: a.executable(),
+            lamports: Number(a.lamports()), owner: prog, rentEpoch: 0, space: d.length,
+          },
+        });
+      }
+    }
+    return { context: context(), value };
+  },
+
   getTokenLargestAccounts: ([mint]) => {
     const m = pubkey(mint);
     const mintAccount = svm.getAccount(m);
     if (mintAccount === null) throw new RpcError(-32602, 'Invalid param: could not find account');
     const decimals = mintAccount.data()[44];
     const found = [];
-    for (const prog of ['TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb', 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA']) {
+    for (const prog of TOKEN_PROGRAMS) {
       for (const aa of svm.getProgramAccounts(pubkey(prog))) {
         const d = aa.account().data();
-        if (d.length < 165 || (d.length > 165 && d[165] !== 2)) continue;
+        if (!isTokenAccount(d)) continue;
         if (!Buffer.from(d.subarray(0, 32)).equals(Buffer.from(m))) continue;
         const amount = Buffer.from(d.subarray(64, 72)).readBigUInt64LE(0);
         found.push({ address: b58encode(aa.address), amount });

@@ -10,7 +10,7 @@
 set -eu
 dir=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null 2>&1 || { echo "start.sh: node is not installed (needs Node.js >= 20)" >&2; exit 127; }
-if [ ! -f "$dir/node_modules/litesvm/package.json" ]; then
+if [ ! -f "$dir/node_modules/litesvm/package.json" ] || [ ! -f "$dir/node_modules/@solana/spl-token/package.json" ]; then
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 exec node "$dir/server.js" --parent "${PARENT:-$PPID}" --idle "${IDLE:-600}" "$@"
