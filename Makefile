@@ -87,7 +87,7 @@ fuzz:
 
 ## bench: every benchmark, fed side by side with its peer
 bench: bench-storage bench-merge bench-sides bench-remote bench-serve bench-zk
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/ ./proving/
 
 ## bench-zk: proving at the production chunk size (keys kept in $$FED_ZK_CACHE when set)
 bench-zk:

@@ -11,7 +11,7 @@ import (
 
 // newTestRepo makes a repository with a signing key and a clock that
 // moves a minute per commit.
-func newTestRepo(t *testing.T) *repo.Repo {
+func newTestRepo(t testing.TB) *repo.Repo {
 	t.Helper()
 	r, err := repo.Init(t.TempDir())
 	if err != nil {

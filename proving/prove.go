@@ -49,7 +49,7 @@ func (o *ProveOptions) cache() (*zk.Cache, error) {
 // under repo.ProofRef. Proving needs the weights of each commit and of its
 // parents.
 func Prove(ctx context.Context, rp *repo.Repo, revs string, opts ProveOptions) ([]Result, error) {
-	r := prepo{rp}
+	r := prepo{Repo: rp}
 	s, err := ReadSettings(rp)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 	"github.com/fed-vcs/fed/zk"
 )
 
-func zkWriteF32(t *testing.T, path string, tensors map[string][]float32) {
+func zkWriteF32(t testing.TB, path string, tensors map[string][]float32) {
 	t.Helper()
 	var ts []safetensors.WriteTensor
 	for name, xs := range tensors {
@@ -46,7 +46,7 @@ func zkSeq(n int, f func(i int) float32) []float32 {
 	return xs
 }
 
-func zkCommitModel(t *testing.T, r *repo.Repo, msg string, tensors map[string][]float32, opts repo.CommitOptions) objects.ID {
+func zkCommitModel(t testing.TB, r *repo.Repo, msg string, tensors map[string][]float32, opts repo.CommitOptions) objects.ID {
 	t.Helper()
 	ctx := context.Background()
 	zkWriteF32(t, filepath.Join(r.Root, "m.safetensors"), tensors)

@@ -15,12 +15,15 @@ import (
 
 // prepo is a repository seen by this package: the moved methods keep
 // their receiver.
-type prepo struct{ *repo.Repo }
+type prepo struct {
+	*repo.Repo
+	memo *Memo // nil: none
+}
 
 // Values quantises the float tensors of commit id of r (zk.Quantize). It
 // fails with an error matching objects.ErrNotFound when weights are absent.
 func Values(ctx context.Context, r *repo.Repo, id objects.ID) (*zk.Values, error) {
-	return prepo{r}.values(ctx, id)
+	return prepo{Repo: r}.values(ctx, id)
 }
 
 func (r prepo) values(ctx context.Context, id objects.ID) (*zk.Values, error) {
@@ -39,7 +42,7 @@ func (r prepo) values(ctx context.Context, id objects.ID) (*zk.Values, error) {
 // with the repository's chunk size: the value a commit may record as
 // repo.MetaZKRoot.
 func Root(ctx context.Context, rp *repo.Repo, id objects.ID) (string, error) {
-	r := prepo{rp}
+	r := prepo{Repo: rp}
 	s, err := ReadSettings(rp)
 	if err != nil {
 		return "", err
@@ -74,7 +77,7 @@ func Enabled(r *repo.Repo) (bool, Settings, error) {
 // be committed. It installs itself as r.BeforeSign, the hook repo calls
 // before signing a commit, chaining any hook already set.
 func RecordRoots(rp *repo.Repo) {
-	r := prepo{rp}
+	r := prepo{Repo: rp}
 	prev := r.BeforeSign
 	r.BeforeSign = func(ctx context.Context, c *objects.Commit) error {
 		if prev != nil {

@@ -1,6 +1,7 @@
 package proving
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,10 @@ type VerifyOptions struct {
 	// commits' refs/proofs/<commit> (a server checking a push that sets
 	// those refs in the same request).
 	Proofs map[objects.ID]objects.ID
+	// Memo, when set, answers what an earlier verification established
+	// (commitments of weights, proofs that verified) and records what this
+	// one establishes; nil verifies everything cold.
+	Memo *Memo
 }
 
 // CommitReport is the verification of one commit.
@@ -118,7 +123,7 @@ func claimsProof(c *objects.Commit) string {
 // merge weights against the commit's metadata. The report is complete
 // even when it fails; err matches ErrVerify then.
 func Verify(ctx context.Context, rp *repo.Repo, revs string, opts VerifyOptions) (*VerifyReport, error) {
-	r := prepo{rp}
+	r := prepo{Repo: rp, memo: opts.Memo}
 	s, err := ReadSettings(rp)
 	if err != nil {
 		return nil, err
@@ -166,7 +171,7 @@ func (r prepo) verifyOne(ctx context.Context, id objects.ID, s Settings, opts Ve
 	default:
 		cr.Signature = "ok"
 	}
-	body, vk, err := r.loadProof(ctx, id, opts)
+	pid, body, vk, err := r.loadProof(ctx, id, opts)
 	if err != nil {
 		if errors.Is(err, refs.ErrNotFound) {
 			claim := claimsProof(c)
@@ -192,7 +197,7 @@ func (r prepo) verifyOne(ctx context.Context, id objects.ID, s Settings, opts Ve
 		return cr
 	}
 	cr.Kind, cr.Keys, cr.Chunks = body.Kind.String(), vk.Origin.String(), len(body.Proofs)
-	if err := zk.Verify(ctx, id, body, vk, zk.VerifyOptions{Pinned: s.Pinned, Workers: opts.Workers}); err != nil {
+	if err := r.verifyProof(ctx, id, pid, body, vk, zk.VerifyOptions{Pinned: s.Pinned, Workers: opts.Workers}); err != nil {
 		cr.Proof = "invalid"
 		cr.fail(err)
 		return cr
@@ -265,52 +270,68 @@ func (r prepo) checkStatement(ctx context.Context, cr *CommitReport, c *objects.
 	}
 }
 
-// loadProof reads commit id's proof object, its body and verifying key.
-func (r prepo) loadProof(ctx context.Context, id objects.ID, opts VerifyOptions) (*zk.Body, *zk.VerifyingKey, error) {
+// verifyProof is zk.Verify of proof object pid of commit id, answered
+// from the memo when this proof verified against this key and these pins
+// before.
+func (r prepo) verifyProof(ctx context.Context, id, pid objects.ID, body *zk.Body, vk *zk.VerifyingKey, opts zk.VerifyOptions) error {
+	key := proofKey(id, pid, vk.ID, opts.Pinned)
+	if _, ok := r.memo.get(key); ok && vk.ID == body.VK {
+		return nil
+	}
+	if err := zk.Verify(ctx, id, body, vk, opts); err != nil {
+		return err
+	}
+	r.memo.put(key, nil)
+	return nil
+}
+
+// loadProof reads commit id's proof object (returning its id), its body
+// and verifying key.
+func (r prepo) loadProof(ctx context.Context, id objects.ID, opts VerifyOptions) (objects.ID, *zk.Body, *zk.VerifyingKey, error) {
 	pid, ok := opts.Proofs[id]
 	if !ok {
 		var err error
 		if pid, err = r.Refs.Read(repo.ProofRef(id)); err != nil {
-			return nil, nil, err
+			return pid, nil, nil, err
 		}
 	}
 	fail := func(err error) error { return &zk.CheckError{Commit: id.String(), Chunk: -1, Check: "proof", Err: err} }
 	o, err := objects.Read(ctx, r.Objects, pid, objects.KindProof)
 	if err != nil {
-		return nil, nil, fail(err)
+		return pid, nil, nil, fail(err)
 	}
 	p := o.(*objects.Proof)
 	if p.Commit != id {
-		return nil, nil, fail(fmt.Errorf("%w: the attached proof is for commit %s", zk.ErrInvalidProof, p.Commit.Short()))
+		return pid, nil, nil, fail(fmt.Errorf("%w: the attached proof is for commit %s", zk.ErrInvalidProof, p.Commit.Short()))
 	}
 	if p.System != zk.System {
-		return nil, nil, fail(fmt.Errorf("%w: proof system %q (this fed knows %q)", zk.ErrUnknownVersion, p.System, zk.System))
+		return pid, nil, nil, fail(fmt.Errorf("%w: proof system %q (this fed knows %q)", zk.ErrUnknownVersion, p.System, zk.System))
 	}
 	body, err := zk.DecodeBody(p.Body)
 	if err != nil {
-		return nil, nil, fail(err)
+		return pid, nil, nil, fail(err)
 	}
 	if len(p.Needs) != 1 || p.Needs[0] != body.VK {
-		return nil, nil, fail(fmt.Errorf("%w: proof object does not name its verifying key", zk.ErrMalformed))
+		return pid, nil, nil, fail(fmt.Errorf("%w: proof object does not name its verifying key", zk.ErrMalformed))
 	}
 	var vk *zk.VerifyingKey
 	b, err := r.Objects.Get(ctx, body.VK)
 	switch {
 	case err == nil:
 		if k, _ := objects.PeekKind(b); k != objects.KindChunk {
-			return nil, nil, fail(fmt.Errorf("%w: verifying key object %s is not a chunk", zk.ErrMalformed, body.VK.Short()))
+			return pid, nil, nil, fail(fmt.Errorf("%w: verifying key object %s is not a chunk", zk.ErrMalformed, body.VK.Short()))
 		}
 		if vk, err = zk.DecodeVerifyingKey(b[objects.HeaderSize:]); err != nil {
-			return nil, nil, fail(err)
+			return pid, nil, nil, fail(err)
 		}
 	case errors.Is(err, objects.ErrNotFound) && opts.Cache != nil:
 		if vk, err = opts.Cache.VerifyingKey(body.Shape()); err != nil {
-			return nil, nil, fail(err)
+			return pid, nil, nil, fail(err)
 		}
 	default:
-		return nil, nil, fail(err)
+		return pid, nil, nil, fail(err)
 	}
-	return body, vk, nil
+	return pid, body, vk, nil
 }
 
 // driftUnknown is a drift no statement tolerates.
@@ -331,8 +352,8 @@ func (r prepo) commitmentDrift(ctx context.Context, p zk.ParentCommitment, chunk
 	root := p.Root(chunk, layout)
 	if how, err := r.recompute(ctx, p.Commit, chunk, p.Chunks, root); err == nil && how == "recomputed" {
 		d = 0
-	} else if pb, vk, err := r.loadProof(ctx, p.Commit, opts); err == nil && pb.Self.Root == root &&
-		zk.Verify(ctx, p.Commit, pb, vk, zk.VerifyOptions{Workers: opts.Workers}) == nil {
+	} else if ppid, pb, vk, err := r.loadProof(ctx, p.Commit, opts); err == nil && pb.Self.Root == root &&
+		r.verifyProof(ctx, p.Commit, ppid, pb, vk, zk.VerifyOptions{Workers: opts.Workers}) == nil {
 		switch pb.Kind {
 		case zk.KindUpdate:
 			if len(pb.Parents) == 1 {
@@ -383,7 +404,7 @@ func (r prepo) bindParent(ctx context.Context, cr *CommitReport, p zk.ParentComm
 	if how != "" {
 		return how
 	}
-	if pb, _, err := r.loadProof(ctx, p.Commit, VerifyOptions{}); err == nil || errors.Is(err, zk.ErrNoKeys) {
+	if _, pb, _, err := r.loadProof(ctx, p.Commit, VerifyOptions{}); err == nil || errors.Is(err, zk.ErrNoKeys) {
 		if pb != nil && pb.Self.Root == root {
 			return "proof"
 		}
@@ -424,6 +445,12 @@ func errChunk(err error) int {
 // recompute compares chunk commitments with commit id's weights: "" when
 // the weights are absent, "recomputed" when they match.
 func (r prepo) recompute(ctx context.Context, id objects.ID, chunk int, chunks []zk.Digest, root [32]byte) (string, error) {
+	key := commitmentKey(id, chunk)
+	if v, ok := r.memo.get(key); ok && bytes.Equal(v, commitmentValue(chunks, root)) {
+		return "recomputed", nil
+	}
+	// a miss, or a memo that disagrees: compute, so that the error names
+	// the chunk
 	v, err := r.values(ctx, id)
 	if errors.Is(err, objects.ErrNotFound) {
 		return "", nil
@@ -435,6 +462,7 @@ func (r prepo) recompute(ctx context.Context, id objects.ID, chunk int, chunks [
 	if err != nil {
 		return "", err
 	}
+	r.memo.put(key, commitmentValue(c.Chunks, c.Root))
 	if len(c.Chunks) != len(chunks) {
 		return "", fmt.Errorf("%w: the weights have %d chunks, the proof %d", zk.ErrMismatch, len(c.Chunks), len(chunks))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ type verifyOptions struct {
 	// governance replays the push log of remote (doc/design.md §19)
 	governance bool
 	remote     string
+	// noMemo verifies cold: neither reads nor writes .fed/verified
+	noMemo bool
 }
 
 func newVerifyCommand(e *env) *cli.Command {
@@ -48,7 +51,11 @@ func newVerifyCommand(e *env) *cli.Command {
 			"(fed config --remote), which fetch and clone bring. A commit that records zk.root\n" +
 			"or merge.weights fails without a proof that verifies, and an update proof fails\n" +
 			"when no zk.linf is known to check its bound against: verify never passes what it\n" +
-			"cannot check. --require-proofs (for CI) fails every commit without a verifying proof.",
+			"cannot check. --require-proofs (for CI) fails every commit without a verifying proof.\n\n" +
+			"What a verification establishes about content-addressed objects (the commitment\n" +
+			"of a commit's weights, that a proof verified against a key and the pinned keys)\n" +
+			"is kept in .fed/verified, so a later verify of a longer range does only what is\n" +
+			"new; --no-cache verifies everything cold and leaves the file alone.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "workers", Usage: "verify `N` chunks at once", DefaultText: "all cores"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
@@ -57,6 +64,7 @@ func newVerifyCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "rpc", Usage: "Solana JSON-RPC `URL` for --anchors (default: config solana.rpc, then the Solana CLI's)"},
 			&cli.BoolFlag{Name: "governance", Usage: "also replay REMOTE's push log: every update of a branch under a policy met the policy that held when it arrived"},
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the `REMOTE` whose push log --governance replays"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "verify every commitment and proof cold, without reading or writing .fed/verified"},
 		},
 		Action: func(c *cli.Context) error {
 			args, _, _ := splitDashDash(c.Args().Slice())
@@ -65,7 +73,7 @@ func newVerifyCommand(e *env) *cli.Command {
 			}
 			opts := verifyOptions{revs: "HEAD", workers: c.Int("workers"), json: c.Bool("json"),
 				anchors: c.Bool("anchors"), rpc: c.String("rpc"), requireProofs: c.Bool("require-proofs"),
-				governance: c.Bool("governance"), remote: c.String("remote")}
+				governance: c.Bool("governance"), remote: c.String("remote"), noMemo: c.Bool("no-cache")}
 			if opts.governance && opts.json {
 				return usageErrorf("--governance prints text")
 			}
@@ -92,7 +100,16 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	rep, err := proving.Verify(ctx, r, opts.revs, proving.VerifyOptions{Cache: cache, Workers: opts.workers, RequireProof: opts.requireProofs})
+	var memo *proving.Memo
+	if !opts.noMemo {
+		if memo, err = proving.OpenMemo(filepath.Join(r.Dir, proving.MemoFile)); err != nil {
+			return err
+		}
+	}
+	rep, err := proving.Verify(ctx, r, opts.revs, proving.VerifyOptions{Cache: cache, Workers: opts.workers, RequireProof: opts.requireProofs, Memo: memo})
+	if merr := memo.Close(); merr != nil {
+		e.note("warning: the verification memo was not saved (the next verify starts cold): %v\n", merr)
+	}
 	if err != nil && !errors.Is(err, proving.ErrVerify) {
 		return err
 	}
@@ -122,6 +139,9 @@ func runVerify(ctx context.Context, opts verifyOptions, e *env) error {
 		status := "OK"
 		if failed > 0 {
 			status = "FAILED"
+		}
+		if memo != nil && memo.Hits > 0 {
+			e.printf("memo: %d of %d check(s) remembered from earlier runs (.fed/verified; --no-cache verifies cold)\n", memo.Hits, memo.Hits+memo.Misses)
 		}
 		e.printf("verify: %s: %d of %d commit(s) verified%s\n", status, len(rep.Commits)-failed, len(rep.Commits), keys)
 	}
