@@ -14,7 +14,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: cross test-windows release example-torch bench-merge bench-sides bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: screenshots cross test-windows release example-torch bench-merge bench-sides bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -139,6 +139,14 @@ example-torch: build
 ## is gone, or after $$IDLE seconds (600) without a request. CHAIN_PORT=8899 pins the port.
 chain:
 	@./testdata/chain/start.sh $(if $(CHAIN_PORT),--port $(CHAIN_PORT))
+
+## screenshots: the README's pictures of the web pages (doc/img/repository.png, commit.png,
+## rounds.png), taken by webui's browser test in chromium (apt-get install chromium)
+screenshots:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || (echo "screenshots: needs chromium (apt-get install chromium)"; exit 1)
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	$(GO) test -count=1 -run '^TestBrowser$$' ./webui -screenshots "$$d" && \
+	cp "$$d/repository.png" "$$d/commit.png" "$$d/rounds.png" doc/img/ && ls -l doc/img/
 
 ## release: static binaries for the five release targets, stamped with VERSION and the
 ## commit, as dist/fed_<version>_<os>_<arch>.tar.gz (.zip for windows) with dist/SHA256SUMS,
