@@ -12,7 +12,18 @@
 // Each layout runs several times on fresh servers; the table gives the
 // median and the range.
 //
+// A second table gives what one push costs, which the machine's load
+// distorts little: the servers' CPU and the load generator's own CPU
+// (this process's rusage: signing, hashing, its store, HTTP) per push of
+// the push phase, HTTP requests per push, and with -strace the system
+// calls per push on each side, all and the fsync family's (strace -f -c
+// attached to the fed serve processes and to this process for the push
+// phase; PostgreSQL's and versitygw's are not counted). The load average
+// is printed before the runs and, per layout, its range over them.
+// -profile keeps CPU profiles of both sides.
+//
 //	go run ./bench/serve -fed bin/fed -clients 100
+//	go run ./bench/serve -fed bin/fed -layouts disk -runs 1 -rate 200 -strace
 package main
 
 import (
@@ -25,10 +36,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fed-vcs/fed/internal/s3test"
@@ -44,8 +58,15 @@ func main() {
 	fetches := flag.Int("fetches", 3, "fetches per client per run")
 	runs := flag.Int("runs", 3, "runs per layout")
 	rate := flag.Float64("rate", 0, "pushes/s offered by all clients together, each on a fixed schedule; 0: each pushes again as soon as its last push is done")
+	layouts := flag.String("layouts", "disk,pg1,pg2", "layouts to run, comma-separated: disk (the default), pg1, pg2 (replicas on PostgreSQL)")
+	straceSys := flag.Bool("strace", false, "count system calls per push, all and the fsync family, on both sides (strace -f -c for the push phase; slows the run)")
+	profile := flag.String("profile", "", "write each server's CPU profile of a run to `DIR`/<layout>-<run>-<replica>.pprof (FED_CPUPROFILE) and the load generator's of the push phase to DIR/<layout>-<run>-clients.pprof")
 	flag.Parse()
-	b := &bench{fed: *fedBin, clients: *clients, pushes: *pushes, fetches: *fetches, rate: *rate}
+	b := &bench{fed: *fedBin, clients: *clients, pushes: *pushes, fetches: *fetches, rate: *rate, strace: *straceSys, profile: *profile}
+	b.layouts = map[string]bool{}
+	for _, l := range strings.Split(*layouts, ",") {
+		b.layouts[strings.TrimSpace(l)] = true
+	}
 	if err := b.main(*runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -56,6 +77,9 @@ type bench struct {
 	fed                      string
 	clients, pushes, fetches int
 	rate                     float64
+	layouts                  map[string]bool
+	strace                   bool
+	profile                  string         // directory of the CPU profiles; "": none
 	s3                       *s3test.Server // nil without versitygw
 }
 
@@ -66,6 +90,15 @@ type result struct {
 	cpu                        float64 // servers' CPU seconds, both phases
 	cpuShare                   float64 // of the wall time, in cores
 	rss                        float64 // largest VmHWM of a replica, MB
+
+	// per push, in the push phase
+	serverCPU, clientCPU float64 // ms
+	requests             float64 // HTTP requests of the load generator
+	serverSyncs          float64 // fsync, fdatasync, sync_file_range (-strace; else -1)
+	clientSyncs          float64
+	serverCalls          float64 // all system calls (-strace)
+	clientCalls          float64
+	load                 [2]float64 // 1-minute load average before and after the run
 }
 
 func (b *bench) main(runs int) error {
@@ -91,9 +124,9 @@ func (b *bench) main(runs int) error {
 		objectsNote = "objects in S3 (versitygw on 127.0.0.1, posix backend)"
 	}
 	layouts := []struct {
-		name     string
-		replicas int // 0: the disk default
-	}{{"disk (default)", 0}, {"PostgreSQL, 1 replica", 1}, {"PostgreSQL, 2 replicas", 2}}
+		key, name string
+		replicas  int // 0: the disk default
+	}{{"disk", "disk (default)", 0}, {"pg1", "PostgreSQL, 1 replica", 1}, {"pg2", "PostgreSQL, 2 replicas", 2}}
 	fmt.Printf("fed serve benchmark: %d clients, each %d pushes of a small commit then %d fetches of another's repository; %d runs per layout, median (min–max)\n",
 		b.clients, b.pushes, b.fetches, runs)
 	if b.rate > 0 {
@@ -101,12 +134,17 @@ func (b *bench) main(runs int) error {
 	} else {
 		fmt.Printf("each client pushes again as soon as its last push is done (closed loop: latency ≈ clients / pushes/s)\n")
 	}
-	fmt.Printf("replicas on PostgreSQL: %s; clients go to the replicas in turn\n\n", objectsNote)
+	fmt.Printf("replicas on PostgreSQL: %s; clients go to the replicas in turn\n", objectsNote)
+	fmt.Printf("load average before the benchmark: %s\n\n", loadAvg())
 	fmt.Printf("| layout | pushes/s | push p50 ms | push p99 ms | fetches/s | fetch p99 ms | server CPU s (cores) | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")
+	var costs []string
 	for _, l := range layouts {
+		if !b.layouts[l.key] {
+			continue
+		}
 		var rs []result
 		for r := 0; r < runs; r++ {
-			res, err := b.run(l.replicas)
+			res, err := b.run(l.replicas, fmt.Sprintf("%s-%d", l.key, r))
 			if errors.Is(err, testpg.ErrMissing) {
 				fmt.Printf("| %s | skipped: %v |\n", l.name, err)
 				break
@@ -129,8 +167,72 @@ func (b *bench) main(runs int) error {
 			col(func(r result) float64 { return r.cpu }, "%.1f"),
 			col(func(r result) float64 { return r.cpuShare }, "%.2f"),
 			col(func(r result) float64 { return r.rss }, "%.0f"))
+		syncs := "– | – | – | –"
+		if b.strace {
+			syncs = strings.Join([]string{
+				col(func(r result) float64 { return r.serverSyncs }, "%.1f"),
+				col(func(r result) float64 { return r.clientSyncs }, "%.1f"),
+				col(func(r result) float64 { return r.serverCalls }, "%.0f"),
+				col(func(r result) float64 { return r.clientCalls }, "%.0f")}, " | ")
+		}
+		costs = append(costs, fmt.Sprintf("| %s | %s | %s | %s | %s | %s–%s |", l.name,
+			col(func(r result) float64 { return r.serverCPU }, "%.2f"),
+			col(func(r result) float64 { return r.clientCPU }, "%.2f"),
+			col(func(r result) float64 { return r.requests }, "%.2f"),
+			syncs,
+			fmt.Sprintf("%.1f", minLoad(rs)), fmt.Sprintf("%.1f", maxLoad(rs))))
+	}
+	fmt.Printf("\nWhat a push costs (push phase; the load changes these little): CPU ms per push of the servers and of the load generator (its %d clients: signing, hashing, their stores, HTTP), HTTP requests per push, fsync/fdatasync/sync_file_range calls and all system calls per push (-strace, which slows the run: its CPU and rates are not comparable; fed serve's calls only, not PostgreSQL's or versitygw's), and the 1-minute load average over the runs\n\n", b.clients)
+	fmt.Printf("| layout | server CPU ms/push | client CPU ms/push | requests/push | server fsyncs/push | client fsyncs/push | server syscalls/push | client syscalls/push | load average |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range costs {
+		fmt.Println(c)
 	}
 	return nil
+}
+
+func minLoad(rs []result) float64 {
+	m := rs[0].load[0]
+	for _, r := range rs {
+		m = min(m, r.load[0], r.load[1])
+	}
+	return m
+}
+
+func maxLoad(rs []result) float64 {
+	m := 0.0
+	for _, r := range rs {
+		m = max(m, r.load[0], r.load[1])
+	}
+	return m
+}
+
+// loadAvg returns the machine's load averages (1, 5 and 15 minutes) as
+// /proc/loadavg gives them.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// load1 returns the 1-minute load average.
+func load1() float64 {
+	v, _ := strconv.ParseFloat(strings.Fields(loadAvg() + " ")[0], 64)
+	return v
+}
+
+// selfCPU returns this process's user and system CPU seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func s3Missing() string {
@@ -155,8 +257,10 @@ func span(rs []result, f func(result) float64, format string) string {
 
 // run starts fresh servers (replicas 0: one on the disk default), pushes
 // and fetches, and stops them.
-func (b *bench) run(replicas int) (result, error) {
-	var res result
+func (b *bench) run(replicas int, label string) (res result, err error) {
+	res.serverSyncs, res.clientSyncs, res.serverCalls, res.clientCalls = -1, -1, -1, -1
+	res.load[0] = load1()
+	defer func() { res.load[1] = load1() }()
 	work, err := os.MkdirTemp("", "fed-bench-serve-")
 	if err != nil {
 		return res, err
@@ -179,6 +283,17 @@ func (b *bench) run(replicas int) (result, error) {
 	var urls []string
 	defer func() {
 		for _, s := range servers {
+			if b.profile != "" {
+				// a graceful stop writes the CPU profile
+				s.Process.Signal(syscall.SIGTERM)
+				done := make(chan struct{})
+				go func() { s.Wait(); close(done) }()
+				select {
+				case <-done:
+					continue
+				case <-time.After(time.Minute):
+				}
+			}
 			s.Process.Kill()
 			s.Wait()
 		}
@@ -187,6 +302,12 @@ func (b *bench) run(replicas int) (result, error) {
 		addrFile := filepath.Join(work, fmt.Sprintf("addr%d", i))
 		cmd := exec.Command(b.fed, append(args, "--addr", "127.0.0.1:0", "--addr-file", addrFile)...)
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
+		if b.profile != "" {
+			if err := os.MkdirAll(b.profile, 0o755); err != nil {
+				return res, err
+			}
+			cmd.Env = append(cmd.Env, "FED_CPUPROFILE="+filepath.Join(b.profile, fmt.Sprintf("%s-%d.pprof", label, i)))
+		}
 		log, err := os.Create(filepath.Join(work, fmt.Sprintf("serve%d.log", i)))
 		if err != nil {
 			return res, err
@@ -205,17 +326,72 @@ func (b *bench) run(replicas int) (result, error) {
 	}
 
 	ctx := context.Background()
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * b.clients}, Timeout: time.Minute}
+	rt := &countingTransport{rt: &http.Transport{MaxIdleConnsPerHost: 2 * b.clients}}
+	hc := &http.Client{Transport: rt, Timeout: time.Minute}
 	cs := make([]*client, b.clients)
 	for i := range cs {
 		if cs[i], err = newClient(ctx, i, urls[i%len(urls)], hc, filepath.Join(work, "clients")); err != nil {
 			return res, err
 		}
 	}
-	cpu0 := cpuSeconds(servers)
+	var tracers []*tracer
+	if b.strace {
+		// the servers first: strace -f on this process would follow
+		// (and count) the strace processes started after it
+		var pids []int
+		for _, s := range servers {
+			pids = append(pids, s.Process.Pid)
+		}
+		pids = append(pids, os.Getpid())
+		for _, pid := range pids {
+			dir := work
+			if b.profile != "" {
+				dir = b.profile // kept beside the profiles
+			}
+			t, err := startStrace(pid, filepath.Join(dir, fmt.Sprintf("%s-strace-%d", label, pid)))
+			if err != nil {
+				return res, err
+			}
+			defer t.stop()
+			tracers = append(tracers, t)
+		}
+	}
+	var prof *os.File
+	if b.profile != "" {
+		if prof, err = os.Create(filepath.Join(b.profile, label+"-clients.pprof")); err != nil {
+			return res, err
+		}
+		defer prof.Close()
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return res, err
+		}
+	}
+	cpu0, self0, req0 := cpuSeconds(servers), selfCPU(), rt.n.Load()
 	pushLat, pushWall, err := phase(cs, b.pushes, b.rate, func(c *client, _ int) error { return c.push(ctx) })
+	if prof != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return res, err
+	}
+	pushed := float64(len(pushLat))
+	res.serverCPU = (cpuSeconds(servers) - cpu0) * 1000 / pushed
+	res.clientCPU = (selfCPU() - self0) * 1000 / pushed
+	res.requests = float64(rt.n.Load()-req0) / pushed
+	if b.strace {
+		res.serverSyncs, res.serverCalls = 0, 0
+		for i, t := range tracers {
+			n, syncs, err := t.stop()
+			if err != nil {
+				return res, err
+			}
+			if i == len(tracers)-1 {
+				res.clientSyncs, res.clientCalls = float64(syncs)/pushed, float64(n)/pushed
+			} else {
+				res.serverSyncs += float64(syncs) / pushed
+				res.serverCalls += float64(n) / pushed
+			}
+		}
 	}
 	fetchLat, fetchWall, err := phase(cs, b.fetches, 0, func(c *client, i int) error {
 		return c.fetch(ctx, cs[(i+1)%len(cs)])
@@ -223,7 +399,7 @@ func (b *bench) run(replicas int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.cpu = cpuSeconds(servers) - cpu0
+	res.cpu = cpuSeconds(servers) - cpu0 // both phases
 	res.cpuShare = res.cpu / (pushWall + fetchWall).Seconds()
 	for _, s := range servers {
 		res.rss = max(res.rss, peakRSS(s.Process.Pid))
@@ -277,8 +453,11 @@ func phase(cs []*client, k int, rate float64, op func(c *client, i int) error) (
 	return slices.Concat(lat...), time.Since(start), errors.Join(errs...)
 }
 
-// quantile returns the q-quantile of v (nearest rank).
+// quantile returns the q-quantile of v (nearest rank; 0 for none).
 func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
 	s := slices.Clone(v)
 	slices.Sort(s)
 	i := int(q*float64(len(s))+0.999999) - 1
@@ -429,4 +608,70 @@ func peakRSS(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// countingTransport counts the requests sent.
+type countingTransport struct {
+	rt http.RoundTripper
+	n  atomic.Int64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	return t.rt.RoundTrip(r)
+}
+
+// tracer is strace -f -c counting the system calls of one process while
+// attached: all of them, and those of the fsync family.
+type tracer struct {
+	cmd      *exec.Cmd
+	out      string
+	stopped  bool
+	n, syncs int
+	err      error
+}
+
+var syncCalls = []string{"fsync", "fdatasync", "sync_file_range"}
+
+func startStrace(pid int, out string) (*tracer, error) {
+	cmd := exec.Command("strace", "-f", "-c", "-o", out, "-p", strconv.Itoa(pid))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("strace: %w", err)
+	}
+	// strace attaches to every thread before the work starts
+	time.Sleep(500 * time.Millisecond)
+	return &tracer{cmd: cmd, out: out}, nil
+}
+
+// stop detaches strace and returns the calls it counted: all, and the
+// fsync family's.
+func (t *tracer) stop() (all, syncs int, err error) {
+	if t.stopped {
+		return t.n, t.syncs, t.err
+	}
+	t.stopped = true
+	t.cmd.Process.Signal(os.Interrupt)
+	t.cmd.Wait()
+	b, err := os.ReadFile(t.out)
+	if err != nil {
+		t.err = fmt.Errorf("strace: %w", err)
+		return 0, 0, t.err
+	}
+	// the summary's rows: % time, seconds, usecs/call, calls, [errors,]
+	// syscall; then a total row
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[len(f)-1] == "total" {
+			continue
+		}
+		n, err := strconv.Atoi(f[3])
+		if err != nil {
+			continue
+		}
+		t.n += n
+		if slices.Contains(syncCalls, f[len(f)-1]) {
+			t.syncs += n
+		}
+	}
+	return t.n, t.syncs, nil
 }
