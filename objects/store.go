@@ -20,7 +20,26 @@ var (
 	// every storage interface: refs.ErrUnavailable and
 	// repometa.ErrUnavailable are this value.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrRefused reports storage that answered and refused a request of
+	// the store's own making (access denied, a missing bucket, a checksum
+	// it computed itself refused): a fault of the storage or of its
+	// configuration, never of the data a client sent, and one that
+	// repeating the call does not cure. Backends return a *RefusedError;
+	// a server answers 502 storage-refused.
+	ErrRefused = errors.New("storage refused the request")
 )
+
+// RefusedError is ErrRefused with what a server may tell its clients:
+// which storage refused (Storage: "S3") and its short answer (Reason:
+// "403 AccessDenied"), without keys, buckets or credentials, which only
+// Err (for logs) names.
+type RefusedError struct {
+	Storage, Reason string
+	Err             error
+}
+
+func (e *RefusedError) Error() string   { return e.Err.Error() }
+func (e *RefusedError) Unwrap() []error { return []error{ErrRefused, e.Err} }
 
 // MaxObjectSize is the largest canonical object any store accepts
 // (64 MiB). Tensor pieces are 4 MiB and file chunks at most 4 MiB, so only

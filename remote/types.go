@@ -280,6 +280,7 @@ var titles = map[string]string{
 	CodeRateLimited:        "Too many requests",
 	CodeInternal:           "Internal server error",
 	CodeUnavailable:        "Service unavailable",
+	CodeStorageRefused:     "Storage refused the server",
 	CodeTagExists:          "Tag exists",
 	CodeBadObjectSignature: "Bad object signature",
 	CodeReservedName:       "Reserved name",

@@ -26,8 +26,9 @@
 //   - Errors are classified: an absent key is *objects.NotFoundError; a
 //     refused connection, a timeout or a 5xx answer wraps
 //     objects.ErrUnavailable (retry later); a cancelled context is the
-//     context's error; anything else (access denied, no such bucket) is a
-//     configuration error naming the bucket and key.
+//     context's error; any other answer (access denied, no such bucket) is
+//     an *objects.RefusedError (objects.ErrRefused: the storage's fault,
+//     not the data's) naming the bucket and key.
 //   - No deltas: a delta form received by PutStored is decoded against
 //     its base and stored self-contained, so every key stands alone and
 //     deleting one never breaks another.

@@ -456,7 +456,8 @@ func classify(ctx context.Context, op string, id objects.ID, err error) error {
 		case er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests || er.Code == "SlowDown" || er.Code == "RequestTimeout":
 			return fmt.Errorf("s3 %s %s: %w: %d %s", op, subject(id), objects.ErrUnavailable, er.StatusCode, er.Code)
 		}
-		return fmt.Errorf("s3 %s %s in bucket %s: %d %s: %s", op, subject(id), er.BucketName, er.StatusCode, er.Code, er.Message)
+		return &objects.RefusedError{Storage: "S3", Reason: fmt.Sprintf("%d %s", er.StatusCode, er.Code),
+			Err: fmt.Errorf("s3 %s %s in bucket %s: %d %s: %s", op, subject(id), er.BucketName, er.StatusCode, er.Code, er.Message)}
 	}
 	// Below HTTP: refused, reset or cut connections, timeouts, DNS.
 	var ne net.Error

@@ -50,6 +50,15 @@ func (c *call) internal(err error) {
 		c.fail(remote.NewProblem(503, remote.CodeUnavailable, "storage unavailable; retry later"))
 		return
 	}
+	var re *objects.RefusedError
+	if errors.As(err, &re) {
+		// storage that answered no: the server's configuration, not the
+		// client's request; the log names the key and bucket, the client
+		// learns which storage and its answer only
+		c.s.opts.ErrorLog("%s %s: %v", c.r.Method, c.r.URL.Path, err)
+		c.fail(remote.NewProblem(502, remote.CodeStorageRefused, "the repository's object storage (%s) refused the server's request: %s; the server's administrator must fix its access", re.Storage, re.Reason))
+		return
+	}
 	c.s.opts.ErrorLog("%s %s: %v", c.r.Method, c.r.URL.Path, err)
 	c.fail(remote.NewProblem(500, remote.CodeInternal, "internal error"))
 }
@@ -368,8 +377,8 @@ func storeFrame(r *http.Request, st ObjectStore, f remote.Frame) (bool, error) {
 		return false, ctx.Err()
 	}
 	var pe *os.PathError
-	if errors.As(err, &pe) || errors.Is(err, objects.ErrUnavailable) {
-		return false, err // a storage problem (503 when retryable), not the client's
+	if errors.As(err, &pe) || errors.Is(err, objects.ErrUnavailable) || errors.Is(err, objects.ErrRefused) {
+		return false, err // a storage problem (503 when retryable, 502 when refused), not the client's
 	}
 	return false, remote.NewProblem(422, remote.CodeBadObject, "%v", err)
 }

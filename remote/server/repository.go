@@ -164,7 +164,7 @@ type closure struct {
 // checkComplete walks from roots and returns up to limit ids that are
 // missing, stopping at objects known complete, and verifies the
 // signatures of the commits and tag objects it reads. Chunks are only
-// checked for presence. A tensor segment of a model that is absent but withheld
+// checked for presence, once the walk is done, idWorkers at a time. A tensor segment of a model that is absent but withheld
 // (declared, or listed in the withheld file) is not missing. A corrupt or
 // malformed object is an error.
 func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, limit int, declared map[objects.ID]bool) (*closure, error) {
@@ -174,6 +174,7 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 		return nil, err
 	}
 	tensor := map[objects.ID]bool{} // tensor segments of models
+	var chunks []objects.ID         // chunks not known complete
 	errFull := errors.New("missing list full")
 	missing := func(id objects.ID) error {
 		if res.missing = append(res.missing, id); len(res.missing) >= limit {
@@ -189,11 +190,8 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 			if done || !chunk {
 				return !done, nil
 			}
-			ok, err := rp.store.Has(ctx, id)
-			if err != nil || ok {
-				return false, err
-			}
-			return false, missing(id)
+			chunks = append(chunks, id) // asked about below, idWorkers at a time
+			return false, nil
 		},
 		Unreadable: func(id objects.ID, err error) error {
 			if !errors.Is(err, objects.ErrNotFound) {
@@ -211,8 +209,24 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 			return o.Refs()
 		},
 	}
-	if err := w.Run(ctx, rp.store, roots...); err != nil && err != errFull {
+	err = w.Run(ctx, rp.store, roots...)
+	if err == errFull {
+		return res, nil
+	}
+	if err != nil {
 		return nil, err
+	}
+	// Chunks are never read, only asked about: a remote store answers
+	// each Has after a round trip, which eachID overlaps (a push of a
+	// 1 GiB model has some 256 pieces).
+	have, err := eachID(ctx, chunks, rp.store.Has)
+	if err != nil {
+		return nil, err
+	}
+	for i, ok := range have {
+		if !ok && missing(chunks[i]) == errFull {
+			break
+		}
 	}
 	return res, nil
 }
