@@ -86,8 +86,12 @@ func (p *Pages) nftStats(r *http.Request, rp server.PageRepo) (nftStats, error) 
 	return st, nil
 }
 
-// origin is the scheme and host the visitor reached the server by.
-func origin(r *http.Request) string {
+// origin is the scheme and host the visitor reached the server by: the
+// public URL when one is set, else the request's.
+func (p *Pages) origin(r *http.Request) string {
+	if p.opts.PublicURL != "" {
+		return p.opts.PublicURL
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -102,7 +106,7 @@ func (p *Pages) nftDocument(w http.ResponseWriter, r *http.Request, rp server.Pa
 		p.unsupported(w, r, rp, err)
 		return
 	}
-	base := origin(r)
+	base := p.origin(r)
 	doc := NFTDocument{
 		Name:        rp.Name,
 		Symbol:      NFTSymbol,
@@ -151,7 +155,7 @@ func (p *Pages) nftRelease(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.fail(w, r, fmt.Errorf("tag %s: %w", tag, err))
 		return
 	}
-	base := origin(r)
+	base := p.origin(r)
 	proof := "none"
 	if _, err := rp.Repository.Refs().Read(ctx, repo.ProofRef(commit)); err == nil {
 		proof = "held"

@@ -29,6 +29,12 @@ type Options struct {
 	Now func() time.Time
 	// ErrorLog receives internal errors (default: dropped).
 	ErrorLog func(format string, args ...any)
+	// PublicURL is the origin visitors reach the server by
+	// (scheme://host[:port], as server.ParsePublicURL returns it: fed
+	// serve --public-url, behind a reverse proxy). Absolute URLs in pages
+	// and documents start with it; "": the scheme and Host of each
+	// request.
+	PublicURL string
 }
 
 // Pages is fed serve's web pages, a server.Pages.

@@ -22,6 +22,7 @@ import (
 
 type serveOptions struct {
 	root, addr, domain, addrFile string
+	publicURL                    string
 	noCreate, private            bool
 	gcGrace                      time.Duration
 	solanaRPC                    string
@@ -85,6 +86,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
 			&cli.StringFlag{Name: "domain", Usage: "host name clients use, for sign-in messages (default: each request's Host)"},
+			&cli.StringFlag{Name: "public-url", Usage: "the `URL` visitors reach the server by (https://fed.example.org behind a reverse proxy): absolute URLs in web pages and NFT metadata start with it (default: each request's scheme and Host)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the address listened on to `FILE`"},
 			&cli.BoolFlag{Name: "no-create", Usage: "do not create repositories on a first push"},
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
@@ -155,6 +157,13 @@ func newServeCommand(e *env) *cli.Command {
 				return withHint(usageErrorf("--addr %s is beyond localhost: serving it needs TLS", c.String("addr")),
 					"give --tls-cert FILE --tls-key FILE, or --insecure-http behind a TLS reverse proxy")
 			}
+			publicURL := ""
+			if c.String("public-url") != "" {
+				var err error
+				if publicURL, err = server.ParsePublicURL(c.String("public-url")); err != nil {
+					return usageErrorf("--public-url: %v", err)
+				}
+			}
 			var lv slog.Level
 			if err := lv.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 				return usageErrorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
@@ -162,7 +171,7 @@ func newServeCommand(e *env) *cli.Command {
 			if c.IsSet("parent") && (c.Int("parent") <= 0 || !processAlive(c.Int("parent"))) {
 				return usageErrorf("--parent %d: no such process", c.Int("parent"))
 			}
-			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"),
+			return runServe(c.Context, serveOptions{root: e.path(c.String("root")), addr: c.String("addr"), domain: c.String("domain"), publicURL: publicURL,
 				addrFile: c.String("addr-file"), noCreate: c.Bool("no-create"), private: c.Bool("private"), gcGrace: c.Duration("gc-grace"),
 				solanaRPC: c.String("solana-rpc"), nftCacheTTL: c.Duration("nft-cache-ttl"), requireProofs: c.Bool("require-proofs"),
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
@@ -211,7 +220,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: logger,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey, InsecureHTTP: opts.insecureHTTP, ShutdownTimeout: opts.shutdownTimeout,
 	}
-	sopts.Pages = webui.New(webui.Options{ErrorLog: func(format string, args ...any) { logger.Error(fmt.Sprintf(format, args...)) }})
+	sopts.Pages = webui.New(webui.Options{ErrorLog: func(format string, args ...any) { logger.Error(fmt.Sprintf(format, args...)) }, PublicURL: opts.publicURL})
 	if opts.tlsCert != "" {
 		reload, stop := reloadOnHangup(ctx)
 		defer stop()
