@@ -23,6 +23,14 @@
 //	}
 //	rep := m.Report()
 //
+// Strategies whose result is a weighted sum over the sides (SideBySide)
+// can also take a piece one side at a time, holding one accumulator per
+// element instead of every side's piece:
+//
+//	s, _ := t.StartSum(piece, base, out)
+//	for _, j := range m.Contributing(dtype) { s.Add(j, sides[j]) }
+//	s.Finish(state, newState)
+//
 // MergeTensors is the same loop over in-memory tensors. Revert is the
 // arithmetic of `fed revert` (head − (commit − parent)), and DecodeFloats
 // the one float decoding every computation on tensors uses.
@@ -43,7 +51,9 @@
 //     to even. Other dtypes merge only when all sides are identical, else
 //     *ConflictError.
 //   - Memory is bounded by a few pieces per side plus per-tensor histograms
-//     (ties: 512 KiB per side), never by model size.
+//     (ties: 512 KiB per side), never by model size; side by side, by the
+//     accumulators of one piece (8 bytes an element, 16 for exact=true).
+//     The results of StartSum/Add/Finish are MergePiece's, bit for bit.
 //   - Every option error is reported by New/Validate before any output.
 //
 // See doc/design.md, "Merge numerics", for the formulas.

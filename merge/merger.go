@@ -47,6 +47,11 @@ type Merger struct {
 	im      *intMerger // integer tensors: the weighted-mean rules
 	io      *intOrder  // integer tensors: median, trimmed-mean, bulyan
 	cur     *Tensor
+
+	// side-by-side sums (PieceSum), one piece at a time
+	acc    []float64
+	differ []bool
+	fixAcc []i128
 }
 
 // scratch is one worker's private buffers.

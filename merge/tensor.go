@@ -39,6 +39,11 @@ type Tensor struct {
 	}
 	disc []uint64 // per-side discarded element counts
 	tr   *TensorReport
+
+	sum       PieceSum // the piece being merged side by side
+	order     []int    // Contributing, once asked
+	sumJob    func(w *scratch, lo, hi int)
+	finishJob func(w *scratch, lo, hi int)
 }
 
 // Tensor starts the merge of one tensor of elems elements. The previous
@@ -57,14 +62,16 @@ func (m *Merger) Tensor(name string, dt objects.DType, elems uint64) (*Tensor, e
 		a := &t.args
 		t.mergeRange(w, lo, hi, a.base, a.sides, a.state, a.out, a.newState)
 	}
+	t.sumJob = func(w *scratch, lo, hi int) { t.sum.addRange(w, lo, hi) }
+	t.finishJob = func(w *scratch, lo, hi int) { t.sum.finishRange(w, lo, hi) }
 	if t.cls != classFloat || elems == 0 {
 		return t, nil
 	}
 	c := m.c
+	t.rounds = m.Rounds(dt, elems)
 	switch c.strategy {
 	case Ties:
-		if c.density < 1 {
-			t.rounds = 2
+		if t.rounds == 2 {
 			t.hist = make([][]uint64, m.k)
 			for i := range t.hist {
 				t.hist[i] = make([]uint64, 1<<16)
@@ -74,10 +81,8 @@ func (m *Merger) Tensor(name string, dt objects.DType, elems uint64) (*Tensor, e
 		}
 		t.thr = make([]uint32, m.k) // zero keeps everything
 	case Slerp:
-		t.rounds = 1
 		t.acc.init(3)
 	case ModelStock:
-		t.rounds = 1
 		t.acc.init(m.k * (m.k + 1) / 2)
 	case DareLinear, DareTies:
 		t.keys = make([]uint64, m.k)
