@@ -20,7 +20,8 @@
 // Invariants:
 //   - Bit-reproducible output: the merge commit's files depend only on the
 //     commits merged, the options and the strategy's documented numerics —
-//     not on piece size, read-ahead, worker count or scheduling. Paths are
+//     not on piece size, read-ahead, worker count, the number of sides
+//     held at once or scheduling. Paths are
 //     planned in sorted order and tensors merged in (path, name) order;
 //     pieces are fed to the strategy in order, whatever order they are
 //     read in.
@@ -35,4 +36,7 @@
 //     no checkout took are removed when the merge ends. A merge that stops
 //     for conflicts leaves a consistent index (conflict stages), working
 //     tree and merge state, and never moves HEAD.
+//   - Memory does not grow with the number of sides past eight: their
+//     pieces are read one side after another and summed, or kept in a
+//     temporary file and merged in slices (manysides.go).
 package mergeexec

@@ -28,16 +28,27 @@ func (r *runner) runMerge(ctx context.Context, w *objects.Writer, p *mergePlan, 
 	}
 	r.Progress.Start("merging", int64(total), "B")
 	defer r.Progress.Done()
+	tr := newTensorRun(r, w, p, m, hf, pre)
+	many := k > manySides // see manysides.go
 	if m.NeedsModelPass() {
-		if err := r.observeModel(ctx, m, p.jobs); err != nil {
+		observe := r.observeModel
+		if many {
+			observe = func(ctx context.Context, m *merge.Merger, jobs []*mergeJob) error {
+				return r.observeModelMany(ctx, tr, m, jobs)
+			}
+		}
+		if err := observe(ctx, m, p.jobs); err != nil {
 			return nil, err
 		}
 	}
 	if err := m.Plan(); err != nil {
 		return nil, err
 	}
-	tr := newTensorRun(r, w, p, m, hf, pre)
-	if err := tr.mergeJobs(ctx); err != nil {
+	mergeJobs := tr.mergeJobs
+	if many {
+		mergeJobs = tr.mergeJobsMany
+	}
+	if err := mergeJobs(ctx); err != nil {
 		return nil, err
 	}
 	if err := w.Flush(); err != nil { // the merged tensors, for the fixups to read

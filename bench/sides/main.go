@@ -34,7 +34,7 @@ func main() {
 	size := flag.String("size", "32MiB", "size of the model")
 	tensors := flag.Int("tensors", 8, "tensors in the model")
 	sides := flag.String("sides", "16,64,256,1000", "comma-separated numbers of sides")
-	strategies := flag.String("strategies", "fedavg,median", "comma-separated strategies")
+	strategies := flag.String("strategies", "fedavg,median", "comma-separated strategies (none: only build the sides)")
 	keep := flag.String("keep", "", "build (or reuse) the repository in this directory and keep it")
 	flag.Parse()
 	var ks []int
@@ -46,7 +46,13 @@ func main() {
 		}
 		ks = append(ks, k)
 	}
-	if err := run(*fedBin, *gen, *size, *tensors, ks, strings.Split(*strategies, ","), *keep); err != nil {
+	var sts []string
+	for _, s := range strings.Split(*strategies, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			sts = append(sts, s)
+		}
+	}
+	if err := run(*fedBin, *gen, *size, *tensors, ks, sts, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
