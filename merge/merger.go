@@ -296,7 +296,7 @@ func (m *Merger) Plan() error {
 		cut := first[order[m.c.m-1]]
 		for _, i := range order[m.c.m:] {
 			m.report.Sides[i].Selected = false
-			m.report.Sides[i].Reason = fmt.Sprintf("krum score %g above the selection cut %g (sum of the %d smallest squared distances)", first[i], cut, k-f-2)
+			m.report.Sides[i].Reason = fmt.Sprintf("krum score %.6g above the selection cut %.6g (sum of the %d smallest squared distances)", first[i], cut, k-f-2)
 		}
 	case Bulyan:
 		rest := allSides(k)

@@ -3,6 +3,7 @@ package webui
 import (
 	"embed"
 	"html/template"
+	"strconv"
 	"time"
 )
 
@@ -25,4 +26,6 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return fmtG(*v)
 	},
 	"add": func(a, b int) int { return a + b },
+	// pct shows a share in [0, 1] as a percentage with one decimal
+	"pct": func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" },
 }).ParseFS(templateFiles, "templates/*.html"))
