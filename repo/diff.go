@@ -571,6 +571,36 @@ func (r *Repo) diffModels(ctx context.Context, fa, fb *sideFile, stats bool) ([]
 	return out, nil
 }
 
+// TensorStats computes the change statistics of d, a tensor that Diff
+// of two commits listed without DiffOptions.Stats, when they apply (a
+// modified float tensor of one dtype and shape on both sides; otherwise
+// d is left as it is): the numbers Diff with Stats gives, read from the
+// object store. It lets a caller list a large comparison cheaply and
+// compute the statistics of the tensors it shows.
+func (r *Repo) TensorStats(ctx context.Context, d *TensorDiff) error {
+	if d.HasStats || d.Status != 'M' || !d.OldDType.IsFloat() || d.OldDType != d.NewDType || !slices.Equal(d.OldShape, d.NewShape) {
+		return nil
+	}
+	var side [2]*tensorRef
+	for i, id := range []objects.ID{d.OldID, d.NewID} {
+		t, err := objects.ReadTensor(ctx, r.Objects, id)
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", d.Name, err)
+		}
+		side[i] = &tensorRef{name: d.Name, id: id, t: t, info: codec.TensorInfo{Name: d.Name, DType: t.DType, Shape: t.Shape}}
+	}
+	if side[0].info.DType != d.OldDType || side[1].info.DType != d.NewDType {
+		return fmt.Errorf("tensor %q: stored as %s and %s, listed as %s", d.Name, side[0].info.DType, side[1].info.DType, d.OldDType)
+	}
+	st := *d
+	st.Elements, st.Changed, st.L2, st.MaxAbs, st.RelChange, st.Cosine = 0, 0, 0, 0, 0, 0
+	if err := r.tensorStats(ctx, side[0], side[1], &st); err != nil {
+		return fmt.Errorf("tensor %q: %w", d.Name, err)
+	}
+	*d = st
+	return nil
+}
+
 // tensorStats streams both tensors and computes the change statistics,
 // accumulating in float64 in element order.
 func (r *Repo) tensorStats(ctx context.Context, x, y *tensorRef, d *TensorDiff) error {

@@ -170,8 +170,31 @@ func TestDiff(t *testing.T) {
 	}
 	setTensor(t, model, "b", func(i int, v float32) float32 { return 2 * v })
 	setTensor(t, model, "a", func(i int, v float32) float32 { return v * 3 })
-	if _, err := r.Commit(ctx, CommitOptions{Message: "b*2, a*3", All: true}); err != nil {
+	c3, err := r.Commit(ctx, CommitOptions{Message: "b*2, a*3", All: true})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// TensorStats of a diff listed without statistics gives Diff's numbers.
+	want, err := r.Diff(ctx, DiffSide{Commit: c2}, DiffSide{Commit: c3}, DiffOptions{Stats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := r.Diff(ctx, DiffSide{Commit: c2}, DiffSide{Commit: c3}, DiffOptions{})
+	if err != nil || len(listed) != 1 || len(listed[0].Tensors) != 2 || len(want[0].Tensors) != 2 {
+		t.Fatalf("diff c2..c3: %+v %v", listed, err)
+	}
+	for i := range listed[0].Tensors {
+		td := &listed[0].Tensors[i]
+		if td.HasStats {
+			t.Fatalf("%s has statistics without DiffOptions.Stats", td.Name)
+		}
+		if err := r.TensorStats(ctx, td); err != nil {
+			t.Fatal(err)
+		}
+		w := want[0].Tensors[i]
+		if !td.HasStats || td.Name != w.Name || td.L2 != w.L2 || td.RelChange != w.RelChange || td.MaxAbs != w.MaxAbs || td.Changed != w.Changed || td.Elements != w.Elements {
+			t.Errorf("TensorStats %+v, Diff with Stats %+v", *td, w)
+		}
 	}
 	d, err := r.Diff(ctx, DiffSide{Commit: c1}, DiffSide{Commit: c2}, DiffOptions{Stats: true})
 	if err != nil {

@@ -1,8 +1,8 @@
 package webui
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -107,17 +107,12 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.fail(w, r, err)
 		return
 	}
-	files, all, withheld, err := changes(ctx, rr, parent, id)
+	cs, err := p.changes(ctx, rr, rp.Name, parent, id)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	page.Files, page.Withheld = files, withheld
-	pager, lo, hi := pageOf(r, len(all))
-	page.TensorPager = pager
-	page.Tensors = append(page.Tensors, all[lo:hi]...)
-	page.L2Chart = tensorChart("L2 norm of the change", page.Tensors, func(t TensorRow) *float64 { return t.L2 })
-	page.RelChart = tensorChart("relative change", page.Tensors, func(t TensorRow) *float64 { return t.RelChange })
+	page.Files = cs.files
 	round, err := governing.MergeRound(ctx, rr, id)
 	if err != nil {
 		p.fail(w, r, err)
@@ -128,7 +123,77 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		m.Chart = weightChart(m.Sides, round.Sides)
 		page.Merge = m
 	}
-	p.answer(w, r, "commit", page)
+	pager, lo, hi := pageOf(r, len(cs.rows))
+	page.TensorPager = pager
+	if WantsJSON(r) {
+		if page.Tensors, page.Withheld, err = p.statRows(ctx, rr, cs, lo, hi); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		p.answer(w, r, "commit", page)
+		return
+	}
+	p.streamCommit(w, r, rr, cs, page, lo, hi)
+}
+
+// streamCommit writes a commit page's HTML as it is computed: the head
+// (commit, merge record, files) and each tensor row go out before the
+// statistics of the next row are computed, the charts of the page's
+// tensors last. What fails once the head is sent cuts the response short
+// (the client sees it incomplete, never as a whole page).
+func (p *Pages) streamCommit(w http.ResponseWriter, r *http.Request, rr *repo.Repo, cs *changeSet, page CommitPage, lo, hi int) {
+	ctx := r.Context()
+	// The first row is computed before anything is written: an error
+	// there is still an error page.
+	withheld := false
+	if lo < hi {
+		switch err := p.stat(ctx, rr, cs, lo); {
+		case errors.Is(err, errWithheld):
+			withheld = true
+		case err != nil:
+			p.fail(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Vary", "Accept")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(200)
+	rc := http.NewResponseController(w)
+	if err := templates.ExecuteTemplate(w, "commit_head", page); err != nil {
+		p.abort(r, fmt.Errorf("render commit page: %w", err))
+	}
+	for i := lo; i < hi; i++ {
+		if _, done := cs.row(i); !done && !withheld {
+			_ = rc.Flush() // what is written goes out before the next computation
+			switch err := p.stat(ctx, rr, cs, i); {
+			case errors.Is(err, errWithheld):
+				withheld = true
+			case err != nil:
+				p.abort(r, err)
+			}
+		}
+		t, _ := cs.row(i)
+		page.Tensors = append(page.Tensors, t)
+		if err := templates.ExecuteTemplate(w, "commit_tensor", t); err != nil {
+			p.abort(r, fmt.Errorf("render commit page: %w", err))
+		}
+	}
+	page.Withheld = withheld
+	page.L2Chart = tensorChart("L2 norm of the change", page.Tensors, func(t TensorRow) *float64 { return t.L2 })
+	page.RelChart = tensorChart("relative change", page.Tensors, func(t TensorRow) *float64 { return t.RelChange })
+	if err := templates.ExecuteTemplate(w, "commit_tail", page); err != nil {
+		p.abort(r, fmt.Errorf("render commit page: %w", err))
+	}
+}
+
+// abort ends a response whose head is sent: logged (unless the visitor
+// left), then the connection is cut so that the page shows as
+// incomplete.
+func (p *Pages) abort(r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		p.opts.ErrorLog("%s %s: %v (response cut short)", r.Method, r.URL.Path, err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // tensorChart draws value of the tensors that have one, in their order.
@@ -147,32 +212,6 @@ func tensorChart(title string, ts []TensorRow, value func(TensorRow) *float64) *
 		return nil
 	}
 	return newChart(title, bars)
-}
-
-// changes compares commit to with from (zero: nothing) file by file and
-// tensor by tensor, with statistics; withheld: some weights are not here,
-// so only the files are listed.
-func changes(ctx context.Context, rr *repo.Repo, from, to objects.ID) (files []FileRow, tensors []TensorRow, withheld bool, err error) {
-	diffs, err := rr.Diff(ctx, repo.DiffSide{Commit: from}, repo.DiffSide{Commit: to}, repo.DiffOptions{Stats: true})
-	if err != nil && errors.Is(err, objects.ErrNotFound) {
-		withheld = true
-		diffs, err = rr.Diff(ctx, repo.DiffSide{Commit: from}, repo.DiffSide{Commit: to}, repo.DiffOptions{})
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	files, tensors = []FileRow{}, []TensorRow{}
-	for _, d := range diffs {
-		files = append(files, FileRow{Path: d.Path, Status: string(d.Status), Format: d.Format, Tensors: len(d.Tensors)})
-		for _, t := range d.Tensors {
-			tr := TensorRow{File: d.Path, Name: t.Name, Status: string(t.Status)}
-			if t.HasStats {
-				tr.L2, tr.RelChange = finite(t.L2), finite(t.RelChange)
-			}
-			tensors = append(tensors, tr)
-		}
-	}
-	return files, tensors, withheld, nil
 }
 
 // published answers 404 and false when id is not published on the

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -69,16 +70,42 @@ func (p *Pages) comparePage(w http.ResponseWriter, r *http.Request, rp server.Pa
 		}
 	}
 	page.FromID, page.ToID = ids[0].String(), ids[1].String()
-	files, all, withheld, err := changes(ctx, rr, ids[0], ids[1])
+	cs, err := p.changes(ctx, rr, rp.Name, ids[0], ids[1])
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	page.Files, page.Withheld = files, withheld
-	sortTensors(all, page.Sort)
-	pager, lo, hi := pageOf(r, len(all))
+	page.Files = cs.files
+	// Ordered by a statistic, every tensor's is needed; in model or name
+	// order, only those of the page shown.
+	n := len(cs.rows)
+	if page.Sort == "l2" || page.Sort == "rel" {
+		if _, page.Withheld, err = p.statRows(ctx, rr, cs, 0, n); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	all := make([]TensorRow, n)
+	for i := range all {
+		all[i], _ = cs.row(i)
+	}
+	order := sortOrder(all, page.Sort)
+	pager, lo, hi := pageOf(r, n)
 	page.Pager = pager
-	page.Tensors = append([]TensorRow{}, all[lo:hi]...)
+	page.Tensors = []TensorRow{}
+	for _, i := range order[lo:hi] {
+		if !page.Withheld {
+			switch err := p.stat(ctx, rr, cs, i); {
+			case errors.Is(err, errWithheld):
+				page.Withheld = true
+			case err != nil:
+				p.fail(w, r, err)
+				return
+			}
+		}
+		t, _ := cs.row(i)
+		page.Tensors = append(page.Tensors, t)
+	}
 	page.L2Chart = tensorChart("L2 norm of the change", page.Tensors, func(t TensorRow) *float64 { return t.L2 })
 	page.RelChart = tensorChart("relative change", page.Tensors, func(t TensorRow) *float64 { return t.RelChange })
 	page.SortURLs = map[string]string{}
@@ -89,11 +116,16 @@ func (p *Pages) comparePage(w http.ResponseWriter, r *http.Request, rp server.Pa
 	p.answer(w, r, "compare", page)
 }
 
-// sortTensors orders ts by key (stable: ties keep model order).
-func sortTensors(ts []TensorRow, key string) {
-	desc := func(v func(TensorRow) *float64) func(a, b TensorRow) int {
-		return func(a, b TensorRow) int {
-			x, y := v(a), v(b)
+// sortOrder returns the indexes of ts in the order of key (stable: ties
+// keep model order).
+func sortOrder(ts []TensorRow, key string) []int {
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	desc := func(v func(TensorRow) *float64) func(a, b int) int {
+		return func(a, b int) int {
+			x, y := v(ts[a]), v(ts[b])
 			switch {
 			case x == nil && y == nil:
 				return 0
@@ -107,12 +139,13 @@ func sortTensors(ts []TensorRow, key string) {
 	}
 	switch key {
 	case "name":
-		slices.SortStableFunc(ts, func(a, b TensorRow) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.File, b.File))
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Or(strings.Compare(ts[a].Name, ts[b].Name), strings.Compare(ts[a].File, ts[b].File))
 		})
 	case "l2":
-		slices.SortStableFunc(ts, desc(func(t TensorRow) *float64 { return t.L2 }))
+		slices.SortStableFunc(order, desc(func(t TensorRow) *float64 { return t.L2 }))
 	case "rel":
-		slices.SortStableFunc(ts, desc(func(t TensorRow) *float64 { return t.RelChange }))
+		slices.SortStableFunc(order, desc(func(t TensorRow) *float64 { return t.RelChange }))
 	}
+	return order
 }

@@ -19,9 +19,19 @@
 // (MergeRound, Contributors, Records), so pages and the CLI compute them
 // once, the same way.
 //
+// A comparison of two commits is a pure function of immutable objects:
+// Pages keeps it (files and tensors changed, each tensor's statistics
+// once computed) in a least-recently-used cache bounded by its estimated
+// size (Options.CacheBytes), keyed by the repository and both commits.
+// A commit page computes the statistics of the tensors it shows, and
+// streams its HTML: the head and each row are flushed before the next
+// row's statistics are computed.
+//
 // Invariants: every string a commit's author controls (messages, file
 // and tensor names, name-map labels, refs) reaches the page through
 // html/template's contextual escaping, SVG charts included; long lists
 // are paginated (PageSize rows a page); a page and its JSON twin are
-// built from one value.
+// built from one value; a streamed page that fails once its head is sent
+// is cut short (the connection closes), never completed as if whole; the
+// cache never holds more than its bound.
 package webui

@@ -35,11 +35,20 @@ type Options struct {
 	// and documents start with it; "": the scheme and Host of each
 	// request.
 	PublicURL string
+	// CacheBytes bounds the comparisons (files, tensors, statistics) the
+	// pages keep in memory, by their estimated size (default
+	// DefaultCacheBytes; negative: none kept).
+	CacheBytes int64
+	// Computed, when set, is called as the pages compute what that cache
+	// keeps: "changes" as a comparison is listed, "tensor" as one
+	// tensor's statistics are computed (tests count them).
+	Computed func(what string)
 }
 
 // Pages is fed serve's web pages, a server.Pages.
 type Pages struct {
-	opts Options
+	opts  Options
+	cache *changeCache
 }
 
 var _ server.Pages = (*Pages)(nil)
@@ -52,7 +61,16 @@ func New(opts Options) *Pages {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = func(string, ...any) {}
 	}
-	return &Pages{opts: opts}
+	if opts.Computed == nil {
+		opts.Computed = func(string) {}
+	}
+	switch {
+	case opts.CacheBytes == 0:
+		opts.CacheBytes = DefaultCacheBytes
+	case opts.CacheBytes < 0:
+		opts.CacheBytes = 0
+	}
+	return &Pages{opts: opts, cache: newChangeCache(opts.CacheBytes)}
 }
 
 // Pager says which page of a list is shown.
