@@ -1,6 +1,9 @@
 package merge
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // kernel computes res[i] for the n decoded elements of one tile (value or
 // update, see valueMode); off is the tile's first element index in the
@@ -79,6 +82,76 @@ func sortVS(vals []float64, sides []int) {
 	}
 }
 
+// sortLarge is where sortPairs leaves insertion sort: past it, K² compares
+// per element cost more than a general sort's K log K.
+const sortLarge = 32
+
+// sortPairs sorts (value, side) pairs by lessVS, which is a total order,
+// so every algorithm gives the same permutation. Sides must ascend with
+// their position (so that ties by side are ties by position). narrow says
+// every value is exact in float32 (F32, F16, BF16 inputs): then the pairs
+// sort as packed integer keys.
+func sortPairs(w *scratch, vals []float64, sides []int, narrow bool) {
+	k := len(vals)
+	if k <= sortLarge {
+		sortVS(vals, sides)
+		return
+	}
+	if cap(w.keys) < k {
+		w.keys = make([]uint64, k)
+		w.pairs = make([]vsPair, k)
+	}
+	pairs := w.pairs[:k]
+	for a := range vals {
+		pairs[a] = vsPair{vals[a], sides[a]}
+	}
+	if narrow {
+		keys := w.keys[:k]
+		for a, v := range vals {
+			keys[a] = uint64(orderKey32(v))<<32 | uint64(a)
+		}
+		slices.Sort(keys)
+		for b, key := range keys {
+			p := pairs[uint32(key)]
+			vals[b], sides[b] = p.v, p.s
+		}
+		return
+	}
+	slices.SortFunc(pairs, func(x, y vsPair) int {
+		if lessVS(x.v, x.s, y.v, y.s) {
+			return -1
+		}
+		if lessVS(y.v, y.s, x.v, x.s) {
+			return 1
+		}
+		return 0
+	})
+	for b, p := range pairs {
+		vals[b], sides[b] = p.v, p.s
+	}
+}
+
+type vsPair struct {
+	v float64
+	s int
+}
+
+// orderKey32 maps a value exact in float32 to a key ordered as lessVS
+// orders values: −0 and +0 equal, every NaN equal and above +Inf.
+func orderKey32(v float64) uint32 {
+	if v != v {
+		return math.MaxUint32
+	}
+	if v == 0 {
+		v = 0 // −0 ties with +0
+	}
+	u := math.Float32bits(float32(v))
+	if u&(1<<31) != 0 {
+		return ^u
+	}
+	return u | 1<<31
+}
+
 // kOrder: coordinate-wise median (even count: mean of the middle two) or
 // trimmed mean (drop ⌊beta·K⌋ lowest and highest, mean of the rest summed
 // in ascending order).
@@ -98,7 +171,7 @@ func (t *Tensor) kOrder(w *scratch, res []float64, n int) {
 		for j := 0; j < k; j++ {
 			vals[j], sides[j] = w.xs[j][i], j
 		}
-		sortVS(vals, sides)
+		sortPairs(w, vals, sides, t.sz <= 4)
 		if trim {
 			s := vals[lo]
 			for a := lo + 1; a <= hi; a++ {
@@ -131,7 +204,7 @@ func (t *Tensor) kBulyan(w *scratch, res []float64, n int) {
 			vals[a], sides[a] = w.xs[j][i], j
 			w.chosen[j] = false
 		}
-		sortVS(vals, sides)
+		sortPairs(w, vals, sides, t.sz <= 4)
 		med := vals[th/2]
 		if th%2 == 0 {
 			med = (vals[th/2-1] + vals[th/2]) * 0.5

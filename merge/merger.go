@@ -66,6 +66,8 @@ type scratch struct {
 	dist   []float64
 	chosen []bool
 	disc   []uint64
+	keys   []uint64 // sortPairs, past sortLarge sides
+	pairs  []vsPair
 }
 
 // New validates opts for a merge of the given number of sides and returns

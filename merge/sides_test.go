@@ -396,3 +396,96 @@ func TestSideBySideNoAllocation(t *testing.T) {
 		t.Errorf("%v allocations per piece", allocs)
 	}
 }
+
+// TestSortPairsMatchesInsertionSort: past sortLarge sides the order
+// statistics sort by packed keys (or a general sort for F64); the
+// permutation is insertion sort's, ties, −0, +0 and NaN payloads
+// included.
+func TestSortPairsMatchesInsertionSort(t *testing.T) {
+	r := &rng{s: 11}
+	w := &scratch{}
+	pool32 := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), math.Float64frombits(0x7ff8000000000123),
+		float64(math.Float32frombits(1)), -float64(math.Float32frombits(1)), 1, -1, 0.5}
+	for _, k := range []int{33, 64, 257, 1000} {
+		for it := 0; it < 50; it++ {
+			for _, narrow := range []bool{true, false} {
+				vals := make([]float64, k)
+				sides := make([]int, k)
+				for a := range vals {
+					switch r.next() % 3 {
+					case 0:
+						vals[a] = pool32[r.next()%uint64(len(pool32))]
+					case 1:
+						vals[a] = float64(float32(r.norm(1)))
+					default:
+						vals[a] = r.norm(1)
+						if narrow {
+							vals[a] = float64(float32(vals[a]))
+						}
+					}
+					sides[a] = a * 3 // ascending, not positions
+				}
+				wantV, wantS := append([]float64(nil), vals...), append([]int(nil), sides...)
+				sortVS(wantV, wantS)
+				sortPairs(w, vals, sides, narrow)
+				for a := range vals {
+					if math.Float64bits(vals[a]) != math.Float64bits(wantV[a]) || sides[a] != wantS[a] {
+						t.Fatalf("k=%d narrow=%v: position %d: (%v, side %d), insertion sort (%v, side %d)", k, narrow, a, vals[a], sides[a], wantV[a], wantS[a])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestOrderRulesManySides: median, trimmed-mean and bulyan of 100 sides
+// (past sortLarge) against a per-element reference built on sort.Slice.
+func TestOrderRulesManySides(t *testing.T) {
+	const k, n = 100, 300
+	r := &rng{s: 5}
+	for _, dt := range []objects.DType{objects.F32, objects.F64, objects.BF16} {
+		var sides [][]byte
+		for j := 0; j < k; j++ {
+			s := randTensor(r, dt, n, 1)
+			copy(s[:elemSize(dt)*8], specials(dt)) // ±0, ±Inf, NaNs
+			sides = append(sides, s)
+		}
+		for _, st := range []string{Median, TrimmedMean} {
+			res, _ := run(t, Options{Strategy: st}, one("w", dt, nil, sides...), 1<<20)
+			sz := elemSize(dt)
+			for i := 0; i < n; i++ {
+				type p struct {
+					v float64
+					s int
+				}
+				ps := make([]p, k)
+				for j := range ps {
+					ps[j] = p{decodeOne(dt, sides[j][i*sz:]), j}
+				}
+				sort.Slice(ps, func(a, b int) bool { return lessVS(ps[a].v, ps[a].s, ps[b].v, ps[b].s) })
+				var want float64
+				if st == Median {
+					want = (ps[k/2-1].v + ps[k/2].v) * 0.5
+				} else {
+					b := int(math.Floor(0.2 * k))
+					want = ps[b].v
+					for a := b + 1; a <= k-1-b; a++ {
+						want += ps[a].v
+					}
+					want /= float64(k - 2*b)
+				}
+				wb := make([]byte, sz)
+				encodeFloat(dt, want, wb)
+				same := true
+				for j := 1; j < k; j++ {
+					if string(sides[j][i*sz:(i+1)*sz]) != string(sides[0][i*sz:(i+1)*sz]) {
+						same = false
+					}
+				}
+				if !same && string(res[0].Data[i*sz:(i+1)*sz]) != string(wb) {
+					t.Fatalf("%s %s element %d: %x, want %x", st, dt, i, res[0].Data[i*sz:(i+1)*sz], wb)
+				}
+			}
+		}
+	}
+}
