@@ -36,6 +36,7 @@ func main() {
 	sides := flag.String("sides", "16,64,256,1000", "comma-separated numbers of sides")
 	strategies := flag.String("strategies", "fedavg,median", "comma-separated strategies (none: only build the sides)")
 	keep := flag.String("keep", "", "build (or reuse) the repository in this directory and keep it")
+	every := flag.Int("every", 64, "each contribution nudges one weight in this many (1: every weight, as bench/merge)")
 	flag.Parse()
 	var ks []int
 	for _, s := range strings.Split(*sides, ",") {
@@ -52,7 +53,7 @@ func main() {
 			sts = append(sts, s)
 		}
 	}
-	if err := run(*fedBin, *gen, *size, *tensors, ks, sts, *keep); err != nil {
+	if err := run(*fedBin, *gen, *size, *tensors, ks, sts, *keep, *every); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -97,7 +98,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, keep string) error {
+func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, keep string, every int) error {
 	fedBin, _ = filepath.Abs(fedBin)
 	gen, _ = filepath.Abs(gen)
 	work := keep
@@ -144,7 +145,7 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 		b := fmt.Sprintf("c%d", i)
 		for _, s := range [][]string{
 			{fedBin, "switch", "-q", "-c", b, "main"},
-			{gen, "-o", model, "-from", base, "-nudge", "0.01", "-every", "64", "-seed", strconv.Itoa(10 + i)},
+			{gen, "-o", model, "-from", base, "-nudge", "0.01", "-every", strconv.Itoa(every), "-seed", strconv.Itoa(10 + i)},
 			{fedBin, "commit", "-q", "-a", "-m", b, "--samples", strconv.Itoa(100 + i)},
 		} {
 			if _, err := sh(repoDir, env, s[0], s[1:]...); err != nil {
@@ -158,7 +159,7 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 			fmt.Fprintf(os.Stderr, "  %d sides (%.0f s)\n", i+1, time.Since(start).Seconds())
 		}
 	}
-	fmt.Printf("many-sided merge: K contributions of a %s F32 model (%d tensors, one weight in 64 changed), one federated round each\n", size, tensors)
+	fmt.Printf("many-sided merge: K contributions of a %s F32 model (%d tensors, one weight in %d changed), one federated round each\n", size, tensors, every)
 	fmt.Printf("load average before: %s\n\n", loadavg())
 	fmt.Printf("%-14s %6s %9s %9s %11s %11s %10s\n", "strategy", "K", "seconds", "CPU s", "CPU ms/side", "ms/side", "peak RSS")
 	for _, st := range strategies {
