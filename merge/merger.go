@@ -48,6 +48,8 @@ type Merger struct {
 	io      *intOrder  // integer tensors: median, trimmed-mean, bulyan
 	cur     *Tensor
 
+	fullScratch bool // allScratch has run
+
 	// side-by-side sums (PieceSum), one piece at a time
 	acc    []float64
 	differ []bool
@@ -89,9 +91,7 @@ func New(opts Options, sides int) (*Merger, error) {
 			vals: make([]float64, sides), sides: make([]int, sides), dist: make([]float64, sides),
 			chosen: make([]bool, sides), disc: make([]uint64, sides),
 		}
-		for j := range w.xs {
-			w.xs[j] = make([]float64, tile)
-		}
+		w.xs[0] = make([]float64, tile) // the others on first use (allScratch)
 		for j := range w.st {
 			w.st[j] = make([]float64, tile)
 			w.nst[j] = make([]float64, tile)
@@ -112,6 +112,23 @@ func New(opts Options, sides int) (*Merger, error) {
 		m.planned = true
 	}
 	return m, nil
+}
+
+// allScratch gives every worker a decoding tile per side, once: a merge
+// summed side by side never needs more than one, and K of them are
+// 16 KiB per side.
+func (m *Merger) allScratch() {
+	if m.fullScratch {
+		return
+	}
+	for _, w := range m.workers {
+		for j := range w.xs {
+			if w.xs[j] == nil {
+				w.xs[j] = make([]float64, tile)
+			}
+		}
+	}
+	m.fullScratch = true
 }
 
 func allSides(k int) []int {
@@ -209,6 +226,7 @@ func (m *Merger) ObserveModel(name string, dt objects.DType, piece int, sides []
 	if err := m.checkSides(name, dt, nil, sides, false); err != nil {
 		return err
 	}
+	m.allScratch()
 	if !m.mStarted || name != m.mName {
 		if m.mStarted && name <= m.mName {
 			return fmt.Errorf("merge: observe %s after %s: tensors must come in increasing name order: %w", name, m.mName, ErrOrder)

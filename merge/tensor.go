@@ -141,6 +141,7 @@ func (t *Tensor) Observe(round, piece int, base []byte, sides [][]byte) error {
 	if err := t.step("observe", round, piece, n); err != nil {
 		return err
 	}
+	m.allScratch()
 	k, dt, sz := m.k, t.dt, t.sz
 	switch m.c.strategy {
 	case Ties:
@@ -322,6 +323,7 @@ func (t *Tensor) MergePiece(piece int, base []byte, sides [][]byte, state [][]by
 	if err := t.step("merge", t.rounds, piece, n); err != nil {
 		return err
 	}
+	m.allScratch()
 	hasState := t.HasState()
 	if hasState {
 		ns := len(m.StateNames())
