@@ -105,6 +105,7 @@ const (
 	CodeInternal        = "internal"            // 500
 	CodeUnavailable     = "unavailable"         // 503: shutting down or overloaded
 	CodeStorageRefused  = "storage-refused"     // 502: the repository's storage refused the server (its access or configuration)
+	CodeLeaseExpired    = "lease-expired"       // 409: objects a push announced were collected after its lease ran out; send them again
 	// Rules between parties who do not trust each other (doc/security.md).
 	CodeTagExists          = "tag-exists"           // 409: moving or replacing a tag needs force (the owner's)
 	CodeBadObjectSignature = "bad-object-signature" // 422: a pushed commit or tag object is not signed by its author

@@ -281,6 +281,7 @@ var titles = map[string]string{
 	CodeInternal:           "Internal server error",
 	CodeUnavailable:        "Service unavailable",
 	CodeStorageRefused:     "Storage refused the server",
+	CodeLeaseExpired:       "Lease expired",
 	CodeTagExists:          "Tag exists",
 	CodeBadObjectSignature: "Bad object signature",
 	CodeReservedName:       "Reserved name",

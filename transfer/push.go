@@ -264,7 +264,17 @@ func finishPush(ctx context.Context, r *repo.Repo, c *remote.Client, res *PushRe
 		}
 		res.Marked = len(marks)
 	}
-	_, err = c.UpdateRefsPrivate(ctx, []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: res.New, Force: opts.Force}}, nil, marks)
+	update := []remote.RefUpdate{{Name: res.Ref, Old: res.Old, New: res.New, Force: opts.Force}}
+	_, err = c.UpdateRefsPrivate(ctx, update, nil, marks)
+	// A server whose collection removed objects this push sent, once
+	// their lease ran out (a push slower than its grace period), says
+	// lease-expired: send what it lacks again and update again.
+	for retry := 0; retry < leaseRetries && isLeaseExpired(err); retry++ {
+		if _, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+		_, err = c.UpdateRefsPrivate(ctx, update, nil, marks)
+	}
 	if errors.Is(err, remote.ErrNonFastForward) {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
@@ -272,6 +282,15 @@ func finishPush(ctx context.Context, r *repo.Repo, c *remote.Client, res *PushRe
 		return fmt.Errorf("push: %w", err)
 	}
 	return nil
+}
+
+// leaseRetries bounds how often a push sends its objects again after
+// the server answered lease-expired.
+const leaseRetries = 3
+
+func isLeaseExpired(err error) bool {
+	var p *remote.Problem
+	return errors.As(err, &p) && p.Code == remote.CodeLeaseExpired
 }
 
 // setTracking records a pushed branch's remote-tracking ref; tags have

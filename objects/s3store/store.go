@@ -379,6 +379,13 @@ func (s *Store) Delete(ctx context.Context, id objects.ID) error {
 // List calls fn for every object under the prefix, in key order. Keys
 // that are not an object's (other files a person left there) are skipped.
 func (s *Store) List(ctx context.Context, fn func(objects.ID) error) error {
+	return s.ListWritten(ctx, func(id objects.ID, _ time.Time) error { return fn(id) })
+}
+
+// ListWritten is List with when the service says each key was written
+// (its LastModified, by the service's clock): an object is written once,
+// so that is when it was created, not when a writer last relied on it.
+func (s *Store) ListWritten(ctx context.Context, fn func(objects.ID, time.Time) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -404,7 +411,7 @@ func (s *Store) List(ctx context.Context, fn func(objects.ID) error) error {
 		if !ok {
 			continue
 		}
-		if err := fn(id); err != nil {
+		if err := fn(id, oi.LastModified); err != nil {
 			ferr = err
 			cancel()
 		}

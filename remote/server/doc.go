@@ -57,7 +57,8 @@
 // update's old value) only when every object reachable from its new value
 // is present or withheld under the rules above, so no client ever sees a
 // ref whose objects are incomplete;
-// objects that no ref reaches are collected only after GCGrace; memory
+// objects that no ref reaches are collected only after GCGrace (or, in
+// S3 with replicas, once written more than GCGrace ago and unleased); memory
 // held by object bodies is bounded by MaxInflightBytes.
 //
 // Operations (ops.go, metrics.go; doc/protocol.md §9): /healthz,
@@ -74,6 +75,10 @@
 // database), the server reads its counters before a ref update, fetch
 // plan or download and forgets what it knew complete, or rebuilds its
 // published set, when another process collected or unpublished since.
+// When it also implements Leases and the object store has no
+// modification times (S3), objects/missing leases what a push asks about
+// and gc collects by those leases (gc.go's collectLeased; doc/design.md
+// §20), so that any replica may collect.
 //
 // Left to others: verifying and making proofs, zk settings and the chain
 // (the hooks of Repository: package hosting implements them with package

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/graph"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/repometa"
@@ -68,6 +70,9 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 			return nil, nil // another process is collecting it
 		}
 		defer release()
+	}
+	if lz, ok := rp.leases(); ok {
+		return rp.collectLeased(ctx, lz, grace)
 	}
 	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
 		return nil, err
@@ -162,4 +167,134 @@ func modTime(st ObjectStore, id objects.ID) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("object store does not know when %s was written", id.Short())
 	}
 	return mt.ModTime(id)
+}
+
+// sweepBatch is how many unreachable objects one Sweep deletes at most:
+// ref updates of the repository wait while a batch runs.
+const sweepBatch = 1000
+
+// leaseMemory is how long leases are remembered after they expire, so
+// that a ref update still tells a push whose objects were collected
+// (lease-expired) from one that never sent them (incomplete).
+const leaseMemory = 24 * time.Hour
+
+// collectLeased collects a repository whose objects have no modification
+// times (S3) by the leases of the database (Leases; design §20,
+// "Collecting objects in shared storage"): an object is removed only when
+// no ref reaches it (at the start, and again at its batch), it was
+// written more than grace ago (by the storage's clock, when the store
+// says: a fresh write of the server's own, such as a proof before its
+// ref, is spared as on disk) and no push holds a live lease on it. The
+// caller holds rp.gc and the collection lock.
+func (rp *repository) collectLeased(ctx context.Context, lz Leases, grace time.Duration) (rep *objects.GCReport, err error) {
+	start, err := lz.Mark(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", rp.name, err)
+	}
+	defer func() {
+		// as collect: the others and this process forget what they knew
+		// complete, also after a collection that failed half-way
+		if berr := rp.bumpShared(ctx, true, false); err == nil {
+			err = berr
+		}
+		rp.mu.Lock()
+		rerr := rp.resetComplete(ctx)
+		rp.mu.Unlock()
+		if err == nil {
+			err = rerr
+		}
+	}()
+	// The refs after the mark: a push applied before it is among them,
+	// one checked before it and applied after is refused (collected).
+	all, err := rp.refs.List(ctx, "refs/")
+	if err != nil {
+		return nil, err
+	}
+	keep := map[objects.ID]bool{}
+	if err := rp.keepFrom(ctx, all, keep); err != nil {
+		return nil, err
+	}
+	rep = &objects.GCReport{}
+	cutoff := start.Add(-grace)
+	var candidates []objects.ID
+	consider := func(id objects.ID, written time.Time) error {
+		switch {
+		case keep[id]:
+			rep.Kept++
+		case written.After(cutoff):
+			rep.Spared++
+		default:
+			candidates = append(candidates, id)
+		}
+		return nil
+	}
+	if lw, ok := rp.store.(interface {
+		ListWritten(ctx context.Context, fn func(objects.ID, time.Time) error) error
+	}); ok {
+		err = lw.ListWritten(ctx, consider)
+	} else {
+		err = rp.store.List(ctx, func(id objects.ID) error { return consider(id, time.Time{}) })
+	}
+	if err != nil {
+		return rep, err
+	}
+	for len(candidates) > 0 {
+		batch := candidates[:min(sweepBatch, len(candidates))]
+		candidates = candidates[len(batch):]
+		spared, err := lz.Sweep(ctx, batch, func(ctx context.Context, current []refs.Ref, victims []objects.ID) error {
+			// refs set since the start reach what this batch must keep
+			if err := rp.keepFrom(ctx, current, keep); err != nil {
+				return err
+			}
+			var gone []objects.ID
+			for _, id := range victims {
+				if keep[id] {
+					rep.Kept++
+				} else {
+					gone = append(gone, id)
+				}
+			}
+			var removed atomic.Int64
+			err := parallel(ctx, len(gone), func(ctx context.Context, i int) error {
+				if err := rp.store.Delete(ctx, gone[i]); err != nil {
+					return err
+				}
+				removed.Add(1)
+				return nil
+			})
+			rep.Removed += int(removed.Load())
+			return err
+		})
+		rep.Spared += spared
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, lz.Forget(ctx, leaseMemory)
+}
+
+// keepFrom adds to keep what the refs reach, walking only from values not
+// in it already. It fails when a reachable object is missing (other than
+// withheld weights) or unreadable: nothing may be deleted then.
+func (rp *repository) keepFrom(ctx context.Context, all []refs.Ref, keep map[objects.ID]bool) error {
+	var roots []objects.ID
+	for _, r := range all {
+		if !keep[r.ID] {
+			roots = append(roots, r.ID)
+		}
+	}
+	if len(roots) == 0 {
+		return nil
+	}
+	withheld, err := rp.meta.IDs(ctx, repometa.Withheld)
+	if err != nil {
+		return err
+	}
+	w := graph.Walk{Seen: keep, Unreadable: func(id objects.ID, err error) error {
+		if withheld[id] && errors.Is(err, objects.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("gc: reachable object %s unreadable, run fsck: %w", id.Short(), err)
+	}}
+	return w.Run(ctx, rp.store, roots...)
 }

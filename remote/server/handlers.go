@@ -170,7 +170,15 @@ func (c *call) missing() {
 		return
 	}
 	// Touch what is there, so gc's grace period restarts for objects a
-	// push is about to reference.
+	// push is about to reference; in a store without modification times
+	// (S3) lease them in the database first, which every replica's
+	// collection respects (shared.go's Leases).
+	if lz, ok := rp.leases(); ok {
+		if err := lz.Lease(c.r.Context(), req.IDs, c.s.opts.GCGrace); err != nil {
+			c.internal(err)
+			return
+		}
+	}
 	have, err := eachID(c.r.Context(), req.IDs, rp.store.Touch)
 	if err != nil {
 		c.internal(err) // storage that cannot answer: 503, the client retries
@@ -503,6 +511,19 @@ func (c *call) updateRefs() {
 	}
 	if len(cl.missing) > 0 {
 		p := remote.NewProblem(422, remote.CodeIncomplete, "%d or more objects reachable from the new ids are missing; upload them first", len(cl.missing))
+		if lz, ok := rp.leases(); ok {
+			// objects a push announced (objects/missing) and a collection
+			// removed once their lease ran out: the push's fault only in
+			// being slow, and cured by sending them again
+			leased, err := lz.Leased(ctx, cl.missing)
+			if err != nil {
+				c.internal(err)
+				return
+			}
+			if len(leased) > 0 {
+				p = remote.NewProblem(409, remote.CodeLeaseExpired, "%d objects this push announced were collected after their lease (%v) ran out; ask which objects are missing again, send them and update the refs again", len(leased), c.s.opts.GCGrace)
+			}
+		}
 		p.Missing = cl.missing
 		c.fail(p)
 		return

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
 )
 
@@ -94,4 +96,60 @@ func (rp *repository) bumpShared(ctx context.Context, collected, unpublished boo
 		return fmt.Errorf("repository %s: %w", rp.name, err)
 	}
 	return nil
+}
+
+// Leases is what a SharedState offers so that replicas may collect
+// objects kept in a store without modification times (S3, design §20,
+// "Collecting objects in shared storage"): nothing there says that an
+// unreachable object is about to be referenced by a push under way at
+// another replica, so pushes say it in the database.
+//
+//   - a push's objects/missing leases every id it asks about (Lease),
+//     before it looks at the store: for d, by the database's clock;
+//   - a collection marks its start (Mark: collected is bumped, the
+//     database's time returned), finds the unreachable objects, and
+//     deletes them in batches (Sweep), each under the repository's sweep
+//     lock, which excludes leasing and ref updates while it is held; a
+//     batch reads the refs anew and spares what they reach and every id
+//     with a live lease, and collected is bumped before and after it, so
+//     a push checked before a batch ends is refused (503) and checked
+//     again;
+//   - a ref update that finds objects missing which a push had leased
+//     (Leased) says that their lease ran out (lease-expired): the client
+//     sends them again.
+type Leases interface {
+	// Lease spares ids from every collection for d from now (the
+	// database's clock); a longer lease already held stays.
+	Lease(ctx context.Context, ids []objects.ID, d time.Duration) error
+	// Leased returns those of ids that were leased (live or expired and
+	// not yet forgotten).
+	Leased(ctx context.Context, ids []objects.ID) (map[objects.ID]bool, error)
+	// Mark bumps the collected counter and returns the database's time:
+	// a collection's start. The caller holds the collection lock
+	// (Collecting).
+	Mark(ctx context.Context) (time.Time, error)
+	// Sweep takes the sweep lock, marks the sweep started (collected
+	// bumped, sweeping set), reads the refs, drops from candidates the
+	// ids with a live lease and calls del with the refs and the rest;
+	// then it marks the sweep done (collected bumped, sweeping cleared),
+	// even when del failed, and releases the lock. It returns how many
+	// candidates a lease spared. A replica that dies in del leaves
+	// sweeping set: the next push's ref update clears it and is refused,
+	// so that it checks anew.
+	Sweep(ctx context.Context, candidates []objects.ID, del func(ctx context.Context, current []refs.Ref, victims []objects.ID) error) (spared int, err error)
+	// Forget deletes the leases that expired more than age ago.
+	Forget(ctx context.Context, age time.Duration) error
+}
+
+// leases returns rp's Leases when its collections go by them: its ref
+// store offers them and its object store has no modification times.
+func (rp *repository) leases() (Leases, bool) {
+	lz, ok := rp.refs.(Leases)
+	if !ok {
+		return nil, false
+	}
+	if _, timed := rp.store.(objects.ModTimer); timed {
+		return nil, false
+	}
+	return lz, true
 }

@@ -4,8 +4,10 @@
 // server.SessionStore), and per repository (Repo) its refs and ref logs
 // (Refs, a refs.Backend) and its settings, collaborators, zk settings,
 // push log and id lists (Meta, a repometa.Store); the proving queue
-// (Jobs, a server.JobQueue) and the counters replicas share
-// (server.SharedState, on Refs). Hosting puts these
+// (Jobs, a server.JobQueue), the counters replicas share
+// (server.SharedState, on Refs) and, for objects in S3, the leases of
+// in-flight pushes and the sweeps of collections (server.Leases, on
+// Refs; leases.go). Hosting puts these
 // together with object stores (DiskObjects: a directory shared by the
 // replicas) into a server.Hosting. It is the only importer of the
 // PostgreSQL driver (github.com/jackc/pgx/v5).
@@ -24,7 +26,11 @@
 // used at most once across every replica; tokens are stored only as
 // their SHA-256; a push's ref updates are one transaction under the
 // repository's row lock, each a compare-and-swap (UPDATE … WHERE value =
-// old), all applied or none; every other change that must be atomic is
+// old), all applied or none, and never while a sweep deletes objects
+// (the sweep lock, held shared by ref updates and leases, exclusively by
+// a sweep; a sweep bumps the collection counter before and after its
+// deletions, so a push checked before them is refused); every other
+// change that must be atomic is
 // one transaction too. A statement is repeated only when the database
 // closed its connection before running it (db.go: do, tx); any other
 // failure to reach the database is returned wrapping

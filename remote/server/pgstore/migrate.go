@@ -97,6 +97,15 @@ CREATE TABLE fed_prove_jobs (
 	UNIQUE (repo, commit)
 );
 `},
+	{5, "leases of objects in-flight pushes rely on, and sweeps of objects in shared storage", `
+ALTER TABLE fed_repos ADD COLUMN sweeping boolean NOT NULL DEFAULT false;
+CREATE TABLE fed_leases (
+	repo       bigint NOT NULL REFERENCES fed_repos (id) ON DELETE CASCADE,
+	id         bytea NOT NULL CHECK (length(id) = 32),
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (repo, id)
+);
+`},
 }
 
 // Latest is the schema version this fed writes and reads.

@@ -223,25 +223,34 @@ func (s *Refs) apply(ctx context.Context, updates []refs.Update, msg refs.Entry,
 	}
 	at = at.UTC().Truncate(time.Second)
 	op := fmt.Sprintf("update refs %s of %s", what, s.r.name)
-	var refused error // a lost compare or a conflict: rolled back, returned as is
+	var refused error  // a lost compare or a conflict: rolled back, returned as is
+	var abandoned bool // a sweep left half done: cleared and committed, the updates refused
 	err := s.r.db.tx(ctx, func(tx pgx.Tx) error {
+		abandoned = false
 		names := make([]string, len(updates))
 		for i, u := range updates {
 			names[i] = string(u.Name)
 		}
+		// No ref moves while a sweep deletes objects (leases.go): the
+		// sweep holds this lock exclusively. Taken before the row lock,
+		// which a sweep takes while holding it.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, sweepLock(s.r.id)); err != nil {
+			return err
+		}
 		// The repository's row lock and the current values, in one round
 		// trip (a row with a NULL name when none of the refs exists).
 		cur := map[refs.Name]objects.ID{}
-		rows, err := tx.Query(ctx, `SELECT r.collected, f.name, f.value FROM fed_repos r
+		rows, err := tx.Query(ctx, `SELECT r.collected, r.sweeping, f.name, f.value FROM fed_repos r
 			LEFT JOIN fed_refs f ON f.repo = r.id AND f.name = ANY($2)
 			WHERE r.id = $1 FOR UPDATE OF r`, s.r.id, names)
 		if err != nil {
 			return err
 		}
 		var gen int64
+		var sweeping bool
 		var name *string
 		var b []byte
-		if _, err := pgx.ForEachRow(rows, []any{&gen, &name, &b}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&gen, &sweeping, &name, &b}, func() error {
 			if name == nil {
 				return nil
 			}
@@ -250,6 +259,17 @@ func (s *Refs) apply(ctx context.Context, updates []refs.Update, msg refs.Entry,
 			return err
 		}); err != nil {
 			return err
+		}
+		if collected != nil && sweeping {
+			// Under the sweep lock, so the replica that set it died in
+			// the middle of a sweep: what this push checked may be gone.
+			// Say so to every replica (collected) and refuse; the retry
+			// checks anew.
+			if _, err := tx.Exec(ctx, `UPDATE fed_repos SET sweeping = false, collected = collected + 1 WHERE id = $1`, s.r.id); err != nil {
+				return err
+			}
+			abandoned = true
+			return nil
 		}
 		if collected != nil && uint64(gen) != *collected {
 			refused = fmt.Errorf("%w: repository %s was collected since the push was checked; retry", objects.ErrUnavailable, s.r.name)
@@ -312,6 +332,9 @@ func (s *Refs) apply(ctx context.Context, updates []refs.Update, msg refs.Entry,
 	}
 	if err != nil {
 		return failed(ctx, op, err)
+	}
+	if abandoned {
+		return fmt.Errorf("update refs of %s: %w: a collection stopped half-way; retry", s.r.name, objects.ErrUnavailable)
 	}
 	return nil
 }
