@@ -615,9 +615,15 @@ func (r *Repo) tensorStats(ctx context.Context, x, y *tensorRef, d *TensorDiff) 
 	}
 	defer rb.Close()
 	elem, _ := x.info.DType.Size()
+	// Blocks of 1 MiB, or the whole tensor when smaller: models hold
+	// thousands of tiny tensors (biases, norms).
+	block := 1 << 20
+	if n, known, err := x.info.ByteLen(); err == nil && known && n < int64(block) {
+		block = int(max(n, int64(elem)))
+	}
 	var va, vb []float64
 	var ss, aa, bb, ab float64
-	err = objects.Lockstep(1<<20, elem, []io.Reader{ra, rb}, func(blocks [][]byte) error {
+	err = objects.Lockstep(block, elem, []io.Reader{ra, rb}, func(blocks [][]byte) error {
 		va = merge.DecodeFloats(x.info.DType, blocks[0], va)
 		vb = merge.DecodeFloats(y.info.DType, blocks[1], vb)
 		for i := range va {

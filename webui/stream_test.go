@@ -24,11 +24,12 @@ import (
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 	"github.com/fed-vcs/fed/webui"
 )
 
 // startServerPages runs fed serve's handler with pages on loopback.
-func startServerPages(t *testing.T, pages *webui.Pages) string {
+func startServerPages(t testing.TB, pages *webui.Pages) string {
 	t.Helper()
 	files, err := server.NewFiles(t.TempDir(), nil)
 	if err != nil {
@@ -74,7 +75,7 @@ const bigLayers = 1000
 // 3 tensors a layer (model.layers.N.mlp.weight 8×8, .mlp.bias 8,
 // .norm.weight 8), mostly tiny: 3,000 tensors. Version v scales every
 // value by 1+v/100, but the norms of every tenth layer stay.
-func writeBigModel(t *testing.T, path string, v int) {
+func writeBigModel(t testing.TB, path string, v int) {
 	t.Helper()
 	var ts []safetensors.WriteTensor
 	for l := range bigLayers {
@@ -110,7 +111,7 @@ func writeBigModel(t *testing.T, path string, v int) {
 
 // bigRepo commits the big model twice (versions 0 and 1) and returns the
 // repository and the second commit: 2,900 tensors changed.
-func bigRepo(t *testing.T) (*repo.Repo, objects.ID) {
+func bigRepo(t testing.TB) (*repo.Repo, objects.ID) {
 	t.Helper()
 	ctx := context.Background()
 	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
@@ -264,7 +265,7 @@ func TestBigCommitPage(t *testing.T) {
 	}
 }
 
-func mustParent(t *testing.T, r *repo.Repo, id objects.ID) objects.ID {
+func mustParent(t testing.TB, r *repo.Repo, id objects.ID) objects.ID {
 	t.Helper()
 	c, err := r.ReadCommit(context.Background(), id)
 	if err != nil || len(c.Parents) != 1 {
@@ -466,4 +467,59 @@ func TestStreamCutShort(t *testing.T) {
 	if code, body := get(t, ts.URL+"/lab/m/-/commit/"+id.String()+"?format=json", "", ""); code != 500 {
 		t.Errorf("twin: %d %s", code, body)
 	}
+}
+
+// BenchmarkBigCommitPage: page 1 of a commit changing 2,900 of 3,000
+// tensors, as fed serve answers it: "cold" lists the comparison and
+// computes the page's 50 statistics (no cache), "cached" is the same
+// page again, "all-statistics" is what every request cost before the
+// pages computed only their page's (fed diff's statistics of every
+// tensor). Compare B/op and allocs/op, which the machine's load does not
+// distort; ns/op is wall time.
+func BenchmarkBigCommitPage(b *testing.B) {
+	ctx := context.Background()
+	r, id := bigRepo(b)
+	parent := mustParent(b, r, id)
+	run := func(b *testing.B, pages *webui.Pages) {
+		base := startServerPages(b, pages)
+		if _, err := r.RemoteURL("origin"); err == nil {
+			if err := r.RemoteRemove("origin"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.RemoteAdd("origin", base+"/lab/big"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := transfer.Push(ctx, r, transfer.PushOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		url := base + "/lab/big/-/commit/" + id.String()
+		page := func() {
+			resp, err := http.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || n == 0 {
+				b.Fatalf("%s: %d", url, resp.StatusCode)
+			}
+		}
+		page() // fills the cache, when there is one
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			page()
+		}
+	}
+	b.Run("cold", func(b *testing.B) { run(b, webui.New(webui.Options{CacheBytes: -1})) })
+	b.Run("cached", func(b *testing.B) { run(b, webui.New(webui.Options{})) })
+	b.Run("all-statistics", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := r.Diff(ctx, repo.DiffSide{Commit: parent}, repo.DiffSide{Commit: id}, repo.DiffOptions{Stats: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
