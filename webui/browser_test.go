@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -246,6 +248,7 @@ type browser struct {
 	// expect is a status the page under test answers on purpose (a
 	// refusal), not counted as a failure.
 	expect int64
+	urls   map[network.RequestID]string // what each request asked, for messages
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -272,6 +275,22 @@ func newBrowser(t *testing.T) *browser {
 	return b
 }
 
+// incognito opens a tab of the same browser in a browser context of its
+// own (no cookies shared), for t.
+func (b *browser) incognito(t *testing.T) *browser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	nb := &browser{t: t, ctx: ctx, dir: b.dir}
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("a new tab: %v", err)
+	}
+	if err := chromedp.Listen(ctx, nb.record); err != nil {
+		t.Fatal(err)
+	}
+	return nb
+}
+
 func (b *browser) record(ev any) {
 	var msg string
 	switch ev := ev.(type) {
@@ -293,8 +312,18 @@ func (b *browser) record(ev any) {
 		if (ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning) && ev.Entry.Source != log.EntrySourceNetwork {
 			msg = fmt.Sprintf("browser log %s (%s): %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
 		}
+	case *network.EventRequestWillBeSent:
+		b.mu.Lock()
+		if b.urls == nil {
+			b.urls = map[network.RequestID]string{}
+		}
+		b.urls[ev.RequestID] = ev.Request.Method + " " + ev.Request.URL
+		b.mu.Unlock()
 	case *network.EventLoadingFailed:
-		msg = fmt.Sprintf("request failed (%s): %s", ev.Type, ev.ErrorText)
+		b.mu.Lock()
+		url := b.urls[ev.RequestID]
+		b.mu.Unlock()
+		msg = fmt.Sprintf("request %s failed (%s): %s", url, ev.Type, ev.ErrorText)
 	case *network.EventResponseReceived:
 		b.mu.Lock()
 		expect := b.expect
@@ -641,5 +670,132 @@ func TestBrowser(t *testing.T) {
 		}
 		b.screenshot("private-refused")
 	})
+
+	t.Run("wallet", func(t *testing.T) {
+		host := strings.TrimPrefix(base, "http://")
+		// the Wallet Standard, the owner's key: the private pages open
+		w := b.incognito(t)
+		signed := wallet(t, w, key(1), "standard")
+		w.open("the private repository", 401, chromedp.Navigate(base+"/lab/secret"))
+		if hidden := eval[bool](w, `document.getElementById("signin").hidden`); hidden {
+			t.Fatal("the sign-in button is hidden in a browser with a wallet")
+		}
+		w.open("sign in with the owner's wallet", 200, chromedp.Click(chromedp.ID("signin")))
+		if path, h1 := w.location(); path != "/lab/secret" || h1 != "lab/secret" {
+			t.Fatalf("after signing in: %s, heading %q", path, h1)
+		}
+		if msgs := signed(); len(msgs) != 1 {
+			t.Errorf("the wallet signed %d messages, want 1", len(msgs))
+		} else if m, err := remote.ParseSignInMessage(msgs[0]); err != nil || m.Domain != host || m.Address != key(1).Public().String() {
+			t.Errorf("the wallet signed %q (%+v, %v): want fed's sign-in text for %s and the owner's address", msgs[0], m, err, host)
+		}
+		cookies, err := chromedp.Run(w.ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+			r, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+			if err != nil {
+				return nil, err
+			}
+			return r.Cookies, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cookies) != 1 || cookies[0].Name != "fed-session" || !cookies[0].HTTPOnly || cookies[0].SameSite != network.CookieSameSiteStrict || cookies[0].Secure {
+			t.Errorf("cookies after signing in: %+v; want fed-session, HttpOnly, SameSite=Strict, not Secure over http", cookies)
+		}
+		if js := eval[string](w, "document.cookie"); strings.Contains(js, "fed-session") {
+			t.Errorf("the page's script reads the session cookie: %q", js)
+		}
+		for _, page := range []string{"/lab/secret/-/commit/" + fd.round2.String(), "/lab/secret/-/rounds"} {
+			w.open(page, 200, chromedp.Navigate(base+page))
+		}
+		w.open("server page, signed in", 200, chromedp.Navigate(base+"/"))
+		if names := eval[[]string](w, `[...document.querySelectorAll("tr.repository")].map(r => r.dataset.name)`); !slices.Equal(names, []string{"lab/model", "lab/secret"}) {
+			t.Errorf("the server page lists %q to the owner, want lab/model and lab/secret", names)
+		}
+		w.screenshot("signed-in")
+
+		// window.solana (a Phantom-like provider), an outsider's key: the
+		// private repository is as absent
+		o := b.incognito(t)
+		wallet(t, o, key(9), "solana")
+		o.open("the private repository", 401, chromedp.Navigate(base+"/lab/secret"))
+		o.open("sign in with an outsider's wallet", 404, chromedp.Click(chromedp.ID("signin")))
+		if text := eval[string](o, "document.body.innerText"); strings.Contains(text, "round 0") {
+			t.Errorf("an outsider sees the private repository:\n%s", text)
+		}
+	})
+
+	t.Run("no JavaScript", func(t *testing.T) {
+		n := b.incognito(t)
+		n.run("disable scripts", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}))
+		n.open("repository page without JavaScript", 200, chromedp.Navigate(base+"/lab/model"))
+		if rows := eval[int](n, `document.querySelectorAll("tr.commit").length`); rows != 9 {
+			t.Errorf("without JavaScript the repository page shows %d commits, want 9", rows)
+		}
+		if hidden := eval[bool](n, `document.getElementById("signin").hidden`); !hidden {
+			t.Errorf("without JavaScript the sign-in button shows")
+		}
+		n.open("rounds page without JavaScript", 200, chromedp.Navigate(base+"/lab/model/-/rounds"))
+		checkBars(t, "round 1 without JavaScript", n.chart("normalised weight of each side", 0), []float64{0.1, 0.3, 0.6})
+	})
 	b.t = t
+}
+
+// fakeWallet is a wallet in the page, as a browser extension injects it:
+// registered by the Wallet Standard ("standard") or as window.solana
+// ("solana"); it signs with a Go binding (fedTestSign) that holds the
+// key.
+const fakeWallet = `(() => {
+  const address = %q, kind = %q;
+  const sign = async (message) => Uint8Array.from(await window.fedTestSign(new TextDecoder().decode(message)));
+  if (kind === "solana") {
+    const publicKey = { toString: () => address, toBase58: () => address };
+    window.solana = { isPhantom: true, publicKey: null,
+      connect: async () => { window.solana.publicKey = publicKey; return { publicKey }; },
+      signMessage: async (message, display) => ({ signature: await sign(message), publicKey }) };
+    return;
+  }
+  const account = { address, publicKey: new Uint8Array(32), chains: ["solana:mainnet"], features: ["solana:signMessage"] };
+  const wallet = { version: "1.0.0", name: "fed test wallet", icon: "data:image/svg+xml,%%3Csvg xmlns='http://www.w3.org/2000/svg'/%%3E",
+    chains: ["solana:mainnet"], accounts: [account],
+    features: {
+      "standard:connect": { version: "1.0.0", connect: async () => ({ accounts: [account] }) },
+      "solana:signMessage": { version: "1.0.0", signMessage: async (...inputs) =>
+        Promise.all(inputs.map(async ({ message }) => ({ signedMessage: message, signature: await sign(message) }))) },
+    } };
+  const register = (api) => api.register(wallet);
+  window.addEventListener("wallet-standard:app-ready", (e) => register(e.detail));
+  window.dispatchEvent(new CustomEvent("wallet-standard:register-wallet", { detail: register }));
+})();`
+
+// wallet injects a fake wallet of kind holding k into every document of
+// b's tab; signed returns the texts it signed.
+func wallet(t *testing.T, b *browser, k *objects.Keypair, kind string) (signed func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var texts []string
+	b.run("inject a wallet",
+		chromedp.ExposeFunc("fedTestSign", func(ctx context.Context, text string) ([]int, error) {
+			mu.Lock()
+			texts = append(texts, text)
+			mu.Unlock()
+			sig := k.Sign([]byte(text))
+			out := make([]int, len(sig))
+			for i, c := range sig {
+				out[i] = int(c)
+			}
+			return out, nil
+		}),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: fmt.Sprintf(fakeWallet, k.Public().String(), kind)})
+			return err
+		}))
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(texts)
+	}
 }

@@ -156,7 +156,7 @@ func (p *Pages) streamCommit(w http.ResponseWriter, r *http.Request, rr *repo.Re
 		}
 	}
 	w.Header().Set("Vary", "Accept")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.WriteHeader(200)
 	rc := http.NewResponseController(w)
 	if err := templates.ExecuteTemplate(w, "commit_head", page); err != nil {

@@ -8,8 +8,13 @@
 // their sides' weights, the attested metrics over the rounds as a line
 // chart, the contributors) and the comparison of two revisions (tensor by
 // tensor, sorted as asked), each as HTML drawn with html/template
-// (charts as inline SVG, no JavaScript) or as its JSON twin (?format=json
-// or Accept: application/json).
+// (charts as inline SVG; pages work without JavaScript) or as its JSON
+// twin (?format=json or Accept: application/json). Its one script,
+// /-/signin.js (static/, written for fed), signs a visitor in with a
+// Solana wallet (the Wallet Standard or window.solana) through the
+// server's sign-in: the server checks the signature and keeps the
+// session cookie; pages forbid every other script by their
+// Content-Security-Policy.
 //
 // It implements server.Pages; fed serve sets it as server.Options.Pages.
 // The server routes the requests, identifies the visitor's key and

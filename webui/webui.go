@@ -142,7 +142,7 @@ func (p *Pages) answer(w http.ResponseWriter, r *http.Request, name string, v an
 		p.fail(w, r, fmt.Errorf("render %s page: %w", name, err))
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(200)
 	w.Write([]byte(buf.String()))
@@ -186,7 +186,7 @@ func (p *Pages) Problem(w http.ResponseWriter, r *http.Request, pr *remote.Probl
 		buf.Reset()
 		buf.WriteString("error\n")
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(pr.Status)
 	w.Write([]byte(buf.String()))

@@ -86,7 +86,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
 			&cli.StringFlag{Name: "domain", Usage: "host name clients use, for sign-in messages (default: each request's Host)"},
-			&cli.StringFlag{Name: "public-url", Usage: "the `URL` visitors reach the server by (https://fed.example.org behind a reverse proxy): absolute URLs in web pages and NFT metadata start with it (default: each request's scheme and Host)"},
+			&cli.StringFlag{Name: "public-url", Usage: "the `URL` visitors reach the server by (https://fed.example.org behind a reverse proxy): absolute URLs in web pages and NFT metadata start with it, and a page's wallet sign-in must come from it (default: each request's scheme and Host)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the address listened on to `FILE`"},
 			&cli.BoolFlag{Name: "no-create", Usage: "do not create repositories on a first push"},
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
@@ -216,7 +216,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 	}
 	logger := serveLogger(opts.logFormat, opts.logLevel, e.stderr)
 	sopts := server.Options{
-		Root: opts.root, Addr: opts.addr, Domain: opts.domain, NoCreate: opts.noCreate,
+		Root: opts.root, Addr: opts.addr, Domain: opts.domain, PublicURL: opts.publicURL, NoCreate: opts.noCreate,
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: logger,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey, InsecureHTTP: opts.insecureHTTP, ShutdownTimeout: opts.shutdownTimeout,
 	}

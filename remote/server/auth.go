@@ -54,6 +54,10 @@ func (s *Server) identify(r *http.Request) (*objects.PublicKey, *remote.Problem,
 	if !ok || tok == "" {
 		return nil, remote.NewProblem(401, remote.CodeUnauthenticated, "Authorization must be a Bearer token"), nil
 	}
+	if strings.HasPrefix(tok, pageSessionPrefix) {
+		// a page session's key in the store: never a bearer token
+		return nil, remote.NewProblem(401, remote.CodeTokenExpired, "unknown or expired token; log in again"), nil
+	}
 	sess, ok, err := s.opts.Sessions.Session(r.Context(), tok, s.opts.Now())
 	if err != nil {
 		return nil, nil, err
@@ -87,29 +91,8 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	req, err := remote.DecodeJSON[remote.LoginRequest](http.MaxBytesReader(w, r.Body, 4096), 4096)
-	if err != nil {
-		writeProblem(w, problemFor(err))
-		return
-	}
-	// single use, whatever happens next
-	p, ok, err := s.opts.Sessions.TakeNonce(r.Context(), req.Nonce, s.opts.Now())
-	if err != nil {
-		s.sessionsFailed(w, "take nonce", err)
-		return
-	}
+	key, ok := s.redeem(w, r)
 	if !ok {
-		writeProblem(w, remote.NewProblem(401, remote.CodeBadNonce, "nonce unknown, already used or expired; ask for a new challenge"))
-		return
-	}
-	if p.Address != req.Address {
-		writeProblem(w, remote.NewProblem(401, remote.CodeBadNonce, "nonce was issued to another address"))
-		return
-	}
-	key, _ := objects.ParsePublicKey(req.Address) // checked by the decoder
-	sig, _ := remote.DecodeSignature(req.Signature)
-	if !objects.Verify(key, []byte(p.Message), sig) {
-		writeProblem(w, remote.NewProblem(401, remote.CodeBadSignature, "signature does not verify for %s", req.Address))
 		return
 	}
 	tok := randomString(32)
@@ -118,7 +101,39 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.sessionsFailed(w, "add session", err)
 		return
 	}
-	writeJSON(w, 200, remote.LoginResponse{Token: tok, Address: req.Address, ExpiresAt: exp})
+	writeJSON(w, 200, remote.LoginResponse{Token: tok, Address: key.String(), ExpiresAt: exp})
+}
+
+// redeem reads a login request (§6.1), takes its nonce and checks its
+// signature over the text the server issued; it answers the request
+// itself when it refuses it.
+func (s *Server) redeem(w http.ResponseWriter, r *http.Request) (objects.PublicKey, bool) {
+	req, err := remote.DecodeJSON[remote.LoginRequest](http.MaxBytesReader(w, r.Body, 4096), 4096)
+	if err != nil {
+		writeProblem(w, problemFor(err))
+		return objects.PublicKey{}, false
+	}
+	// single use, whatever happens next
+	p, ok, err := s.opts.Sessions.TakeNonce(r.Context(), req.Nonce, s.opts.Now())
+	if err != nil {
+		s.sessionsFailed(w, "take nonce", err)
+		return objects.PublicKey{}, false
+	}
+	if !ok {
+		writeProblem(w, remote.NewProblem(401, remote.CodeBadNonce, "nonce unknown, already used or expired; ask for a new challenge"))
+		return objects.PublicKey{}, false
+	}
+	if p.Address != req.Address {
+		writeProblem(w, remote.NewProblem(401, remote.CodeBadNonce, "nonce was issued to another address"))
+		return objects.PublicKey{}, false
+	}
+	key, _ := objects.ParsePublicKey(req.Address) // checked by the decoder
+	sig, _ := remote.DecodeSignature(req.Signature)
+	if !objects.Verify(key, []byte(p.Message), sig) {
+		writeProblem(w, remote.NewProblem(401, remote.CodeBadSignature, "signature does not verify for %s", req.Address))
+		return objects.PublicKey{}, false
+	}
+	return key, true
 }
 
 // limiter is a token bucket per key.

@@ -15,9 +15,9 @@ import (
 // Web pages (doc/protocol.md, "Web pages"): with Options.Pages set, fed
 // serve answers GET and HEAD of every path outside /fed/ and the
 // operational endpoints with a page Pages builds. The server routes the
-// request, knows the visitor's key (the bearer token of the protocol,
-// nothing else) and applies the protocol's access rules before Pages
-// sees a repository: a private repository's pages are refused as its
+// request, knows the visitor's key (the bearer token of the protocol, or
+// the session cookie of a sign-in with a wallet, pagesignin.go) and
+// applies the protocol's access rules before Pages sees a repository: a private repository's pages are refused as its
 // protocol endpoints are (401 without a key, 404 to a key that may not
 // read it), so a page never tells a private repository from an absent
 // one.
@@ -34,6 +34,10 @@ type Pages interface {
 	Repository(w http.ResponseWriter, r *http.Request, repo PageRepo, rest string)
 	// Problem answers a refusal or an error, with p's status.
 	Problem(w http.ResponseWriter, r *http.Request, p *remote.Problem)
+	// Asset answers GET or HEAD of /-/<name>, a file of the pages' own
+	// (their sign-in script), to anyone; 404 for a name it does not
+	// know.
+	Asset(w http.ResponseWriter, r *http.Request, name string)
 }
 
 // PageRepo is a repository as a page sees it.
@@ -67,17 +71,36 @@ func PagePath(name, rest string) string {
 // servePage answers a request for a web page.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	pages := s.opts.Pages
+	if r.URL.Path == PageSignInPath && r.Method == http.MethodPost {
+		if _, _, ok := s.admit(w, r, func(p *remote.Problem) { writeProblem(w, p) }); ok {
+			s.handlePageSignIn(w, r)
+		}
+		return
+	}
+	if r.URL.Path == PageSignInPath {
+		w.Header().Set("Allow", "POST")
+		s.pageProblem(w, r, remote.NewProblem(405, remote.CodeBadRequest, "sign-in takes POST"))
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		s.pageProblem(w, r, remote.NewProblem(405, remote.CodeBadRequest, "web pages take GET"))
 		return
 	}
-	key, authErr, ok := s.admit(w, r, func(p *remote.Problem) { s.pageProblem(w, r, p) })
+	key, authErr, ok := s.admitBy(w, r, s.identifyPage, func(p *remote.Problem) { s.pageProblem(w, r, p) })
 	if !ok {
 		return
 	}
 	if authErr != nil {
 		s.pageProblem(w, r, authErr)
+		return
+	}
+	if key != nil {
+		_, bearer := r.Header["Authorization"]
+		r = r.WithContext(context.WithValue(r.Context(), visitorKey{}, visitor{key: key, cookie: !bearer}))
+	}
+	if name, ok := strings.CutPrefix(r.URL.Path, "/-/"); ok {
+		pages.Asset(w, r, name)
 		return
 	}
 	if r.URL.Path == "/" {
@@ -149,12 +172,18 @@ func (s *Server) pageProblem(w http.ResponseWriter, r *http.Request, p *remote.P
 // pageRoute names a page for logs and metrics: page:/ (the server page),
 // page:/{repo}, page:/{repo}/-/commit/{id}, page:/{repo}/-/rounds,
 // page:/{repo}/-/compare, page:/{repo}/-/nft.json, page:/{repo}/-/nft/{tag}.json,
-// page:/{repo}/-/card.svg,
+// page:/{repo}/-/card.svg, page:/-/signin, page:/-/{asset},
 // page:other; and the
 // repository it shows.
 func pageRoute(path string) (route, repo string) {
 	if path == "/" {
 		return "page:/", ""
+	}
+	if path == PageSignInPath {
+		return "page:/-/signin", ""
+	}
+	if strings.HasPrefix(path, "/-/") {
+		return "page:/-/{asset}", ""
 	}
 	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), remote.RepoSeparator)
 	name = strings.TrimSuffix(name, "/")

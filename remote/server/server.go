@@ -47,6 +47,11 @@ type Options struct {
 	// Domain is the host named in sign-in messages and push statements
 	// (default: the Host of each request).
 	Domain string
+	// PublicURL is the origin visitors reach the server by
+	// (scheme://host[:port], fed serve --public-url; ParsePublicURL
+	// checks it), behind a reverse proxy: a page's sign-in must come from
+	// it (default: the scheme and Host of each request).
+	PublicURL string
 	// ChainID is the Chain ID line of sign-in messages (default mainnet).
 	ChainID string
 	// NoCreate refuses to create repositories on a first push.
@@ -111,6 +116,13 @@ func (o *Options) Validate() error {
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8417"
+	}
+	if o.PublicURL != "" {
+		u, err := ParsePublicURL(o.PublicURL)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		o.PublicURL = u
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return fmt.Errorf("server: a TLS certificate needs its key, and a key its certificate")
@@ -473,7 +485,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // request itself (through fail for a refusal) and reports false when the
 // request goes no further.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, fail func(*remote.Problem)) (*objects.PublicKey, *remote.Problem, bool) {
-	key, authErr, err := s.identify(r)
+	return s.admitBy(w, r, s.identify, fail)
+}
+
+// admitBy is admit, identifying the key with identify.
+func (s *Server) admitBy(w http.ResponseWriter, r *http.Request, identify func(*http.Request) (*objects.PublicKey, *remote.Problem, error),
+	fail func(*remote.Problem)) (*objects.PublicKey, *remote.Problem, bool) {
+	key, authErr, err := identify(r)
 	if err != nil {
 		s.sessionsFailed(w, "identify", err)
 		return nil, nil, false

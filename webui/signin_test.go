@@ -1,0 +1,253 @@
+package webui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/fed-vcs/fed/hosting"
+	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote"
+	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/webui"
+)
+
+// startServerWith is startServer with opts changed by set (the same
+// value given to server.Options and webui.Options where they share a
+// field: PublicURL).
+func startServerWith(t *testing.T, publicURL string) string {
+	t.Helper()
+	files, err := server.NewFiles(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hosting.New(hosting.Options{Storage: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(server.Options{Root: t.TempDir(), Hosting: h, ErrorLog: t.Logf, PublicURL: publicURL,
+		Pages: webui.New(webui.Options{ErrorLog: t.Logf, PublicURL: publicURL})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// privateRepo pushes a fed round to base/lab/secret, owned by key 1, and
+// makes it private.
+func privateRepo(t *testing.T, base string) {
+	t.Helper()
+	r, _ := fedRound(t)
+	push(t, r, base+"/lab/secret")
+	c, err := remote.New(base+"/lab/secret", remote.Options{Key: key(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := false
+	if _, err := c.UpdateSettings(context.Background(), remote.SettingsUpdate{Public: &private}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pageSignIn signs in to base's pages as k (a challenge, signed, posted
+// to /-/signin with header hdr), returning the answer.
+func pageSignIn(t *testing.T, base string, k *objects.Keypair, hdr map[string]string) *http.Response {
+	t.Helper()
+	var ch remote.Challenge
+	post(t, base+remote.PathPrefix+"login/challenge", remote.ChallengeRequest{Address: k.Public().String()}, &ch)
+	b, _ := json.Marshal(remote.LoginRequest{Address: k.Public().String(), Nonce: ch.Nonce, Signature: objects.Base58(k.Sign([]byte(ch.Message)))})
+	req, _ := http.NewRequest(http.MethodPost, base+server.PageSignInPath, bytes.NewReader(b))
+	req.Header.Set("Content-Type", remote.MediaJSON)
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// getCookie fetches url with the session cookie v.
+func getCookie(t *testing.T, url, v string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.AddCookie(&http.Cookie{Name: server.PageCookie, Value: v})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func sessionCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == server.PageCookie {
+			return c
+		}
+	}
+	return nil
+}
+
+// A page sign-in with a signed challenge from the server's own origin
+// answers a session cookie (HttpOnly, SameSite=Strict, the token's
+// lifetime) that the pages take as the key's and the protocol's
+// endpoints do not; a sign-in from another origin, without an origin,
+// cross-site, not as JSON or with a bad signature gets no cookie.
+func TestPageSignIn(t *testing.T) {
+	base := startServer(t)
+	privateRepo(t, base)
+	same := map[string]string{"Origin": base}
+
+	resp := pageSignIn(t, base, key(1), same)
+	c := sessionCookie(resp)
+	if resp.StatusCode != 204 || c == nil {
+		t.Fatalf("sign-in from %s: %s, cookies %v", base, resp.Status, resp.Cookies())
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/" || c.MaxAge != 3600 || len(c.Value) != 64 {
+		t.Errorf("session cookie %s: want HttpOnly, SameSite=Strict, not Secure over http, Path=/, Max-Age=3600, 64 hex digits", resp.Header.Get("Set-Cookie"))
+	}
+	if code, body := getCookie(t, base+"/lab/secret", c.Value); code != 200 || !strings.Contains(body, "fedavg") && !strings.Contains(body, "merge") {
+		t.Errorf("the owner's cookie on the private page: %d\n%s", code, body)
+	}
+	if idx := getJSONCookie[webui.IndexPage](t, base+"/?format=json", c.Value); len(idx.Repositories) != 1 {
+		t.Errorf("server page to the owner's cookie: %+v", idx.Repositories)
+	}
+	// the API takes bearer tokens only: not the cookie, nor its value as a token
+	api := base + remote.PathPrefix + "repos/lab/secret/-/refs"
+	if code, _ := getCookie(t, api, c.Value); code != 401 {
+		t.Errorf("the session cookie on the API: %d, want 401", code)
+	}
+	for _, tok := range []string{c.Value, "page:" + c.Value} {
+		if code, _ := get(t, api, tok, ""); code != 401 {
+			t.Errorf("the session cookie's value %.10s… as a bearer token: %d, want 401", tok, code)
+		}
+		if code, _ := get(t, base+"/lab/secret", tok, ""); code != 401 {
+			t.Errorf("the session cookie's value %.10s… as a bearer token on a page: %d, want 401", tok, code)
+		}
+	}
+
+	// an outsider's cookie: as absent; an unknown cookie: anonymous
+	out := sessionCookie(pageSignIn(t, base, key(9), same))
+	if out == nil {
+		t.Fatal("no cookie for the outsider")
+	}
+	if code, _ := getCookie(t, base+"/lab/secret", out.Value); code != 404 {
+		t.Errorf("an outsider's cookie on the private page: %d, want 404", code)
+	}
+	for _, v := range []string{strings.Repeat("0", 64), "not-a-token"} {
+		if code, _ := getCookie(t, base+"/lab/secret", v); code != 401 {
+			t.Errorf("cookie %q on the private page: %d, want 401", v, code)
+		}
+	}
+
+	// refusals: no cookie
+	for name, hdr := range map[string]map[string]string{
+		"another origin":        {"Origin": "http://evil.example"},
+		"the same host, https":  {"Origin": strings.Replace(base, "http:", "https:", 1)},
+		"no origin":             {"Origin": ""},
+		"a cross-site request":  {"Origin": base, "Sec-Fetch-Site": "cross-site"},
+		"a same-site request":   {"Origin": base, "Sec-Fetch-Site": "same-site"},
+		"a form, not JSON":      {"Origin": base, "Content-Type": "application/x-www-form-urlencoded"},
+		"text/plain, not JSON ": {"Origin": base, "Content-Type": "text/plain"},
+	} {
+		resp := pageSignIn(t, base, key(1), hdr)
+		want := 403
+		if strings.Contains(name, "JSON") {
+			want = 400
+		}
+		if resp.StatusCode != want || sessionCookie(resp) != nil || resp.Header.Get("Content-Type") != remote.MediaProblem {
+			t.Errorf("sign-in from %s: %s (%s), cookie %v; want %d and no cookie", name, resp.Status, resp.Header.Get("Content-Type"), sessionCookie(resp), want)
+		}
+	}
+	var ch remote.Challenge
+	post(t, base+remote.PathPrefix+"login/challenge", remote.ChallengeRequest{Address: key(1).Public().String()}, &ch)
+	b, _ := json.Marshal(remote.LoginRequest{Address: key(1).Public().String(), Nonce: ch.Nonce, Signature: objects.Base58(key(9).Sign([]byte(ch.Message)))})
+	req, _ := http.NewRequest(http.MethodPost, base+server.PageSignInPath, bytes.NewReader(b))
+	req.Header.Set("Content-Type", remote.MediaJSON)
+	req.Header.Set("Origin", base)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || sessionCookie(resp) != nil {
+		t.Errorf("sign-in with another key's signature: %s, cookie %v", resp.Status, sessionCookie(resp))
+	}
+	if code, _ := get(t, base+server.PageSignInPath, "", ""); code != 405 {
+		t.Errorf("GET %s: %d, want 405", server.PageSignInPath, code)
+	}
+	// pages (a refusal, and a streamed commit page, too) allow no script
+	// but the server's own, and no framing
+	rp := getJSONCookie[webui.RepoPage](t, base+"/lab/secret?format=json", c.Value)
+	for _, page := range []string{"/", "/lab/secret", rp.Commits[0].URL, "/lab/secret/-/rounds"} {
+		req, _ = http.NewRequest(http.MethodGet, base+page, nil)
+		req.AddCookie(c)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: %s, Content-Security-Policy %q", page, resp.Status, csp)
+		}
+	}
+	if resp, err := http.Get(base + "/lab/secret"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self';") {
+		t.Errorf("refused page: %s, Content-Security-Policy %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
+	}
+	// the script is served to anyone, as JavaScript
+	if code, body := get(t, base+"/-/signin.js", "", ""); code != 200 || !strings.Contains(body, "solana:signMessage") {
+		t.Errorf("/-/signin.js: %d", code)
+	}
+	if code, _ := get(t, base+"/-/nothing.js", "", ""); code != 404 {
+		t.Errorf("/-/nothing.js: %d", code)
+	}
+}
+
+// Behind a reverse proxy (--public-url), a page sign-in must come from
+// the public origin, and its cookie is Secure when that is https.
+func TestPageSignInPublicURL(t *testing.T) {
+	base := startServerWith(t, "https://fed.example.org")
+	privateRepo(t, base)
+	if resp := pageSignIn(t, base, key(1), map[string]string{"Origin": base}); resp.StatusCode != 403 || sessionCookie(resp) != nil {
+		t.Errorf("sign-in from the server's own address behind a public URL: %s, want 403", resp.Status)
+	}
+	resp := pageSignIn(t, base, key(1), map[string]string{"Origin": "https://fed.example.org"})
+	c := sessionCookie(resp)
+	if resp.StatusCode != 204 || c == nil || !c.Secure || !c.HttpOnly {
+		t.Fatalf("sign-in from the public origin: %s, cookie %s", resp.Status, resp.Header.Get("Set-Cookie"))
+	}
+	if code, _ := getCookie(t, base+"/lab/secret", c.Value); code != 200 {
+		t.Errorf("the cookie on the private page: %d", code)
+	}
+}
+
+func getJSONCookie[T any](t *testing.T, url, cookie string) T {
+	t.Helper()
+	code, body := getCookie(t, url, cookie)
+	if code != 200 {
+		t.Fatalf("GET %s: %d %s", url, code, body)
+	}
+	var v T
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("GET %s: %v\n%s", url, err, body)
+	}
+	return v
+}
