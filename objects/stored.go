@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/huff0"
@@ -414,8 +415,14 @@ func getBuf(n int) []byte {
 		}
 	default:
 	}
-	return make([]byte, n, max(n, 4<<20))
+	return make([]byte, n, max(n, bufCap))
 }
+
+// bufCap is the capacity of a new reused buffer: a piece with its header,
+// or a piece's stored form with its headers and Group's worst case, so
+// that decoding or encoding a piece finds the buffer large enough instead
+// of allocating another.
+const bufCap = DefaultPieceSize + 128<<10
 
 func putBuf(b []byte) {
 	if cap(b) >= 1<<20 && cap(b) <= 8<<20 {
@@ -562,12 +569,18 @@ func decodeHuff(dst, b []byte) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("bad Huffman table: %v", err)
 			}
-			out := make([]byte, 0, size)
-			out, err = s2.Decoder().Decompress4X(out, rest)
+			// decoded in place at dst's end (the decoder fills a slice
+			// whose capacity is the block's size)
+			at := len(dst)
+			dst = slices.Grow(dst, size)
+			out, err := s2.Decoder().Decompress4X(dst[at:at:at+size], rest)
 			if err != nil || len(out) != size {
 				return nil, fmt.Errorf("bad Huffman block: %v (%d bytes, want %d)", err, len(out), size)
 			}
-			dst = append(dst, out...)
+			if &out[0] != &dst[at : at+1][0] {
+				copy(dst[at:at+size], out)
+			}
+			dst = dst[:at+size]
 		default:
 			return nil, fmt.Errorf("unknown Huffman block kind %d", kind)
 		}

@@ -9,17 +9,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
 	"github.com/fed-vcs/fed/objects"
-	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
 	"github.com/fed-vcs/fed/transfer"
 )
@@ -56,10 +56,10 @@ func benchModel(b *testing.B, path string, mib int, seed uint64, nudge map[int]b
 	}
 }
 
-// plainServer is the baseline: PUT stores the body in a file (fsynced),
+// plainHandler is the baseline: PUT stores the body in a file (fsynced),
 // GET serves it.
-func plainServer(b *testing.B, dir string) *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func plainHandler(dir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := filepath.Join(dir, "blob")
 		switch r.Method {
 		case http.MethodPut:
@@ -79,20 +79,59 @@ func plainServer(b *testing.B, dir string) *httptest.Server {
 		case http.MethodGet:
 			http.ServeFile(w, r, p)
 		}
-	}))
+	})
 }
 
-func timeIt(fn func() error) (time.Duration, error) {
+// phase is one timed step of BenchmarkPushClone with what each side
+// spent on it.
+type phase struct {
+	name           string
+	wall           time.Duration
+	client, server usage
+	// system calls by name, when counted (FED_BENCH_STRACE)
+	clientCalls, serverCalls map[string]int
+}
+
+// measure runs fn as one phase: wall clock, this process's and the server
+// process's CPU time and disk writes (after a GC, so that earlier garbage
+// is not billed to it).
+func measure(name string, srv *benchServer, fn func() error) (phase, error) {
+	var tc, ts *tracer
+	if dir := os.Getenv(benchStraceEnv); dir != "" {
+		file := strings.ReplaceAll(name, " ", "-")
+		// the server's first: the client's tracer, following this
+		// process's children, would count the other strace's calls
+		var err error
+		if ts, err = startTracer(srv.cmd.Process.Pid, filepath.Join(dir, file+".server")); err != nil {
+			return phase{}, err
+		}
+		if tc, err = startTracer(os.Getpid(), filepath.Join(dir, file+".client")); err != nil {
+			ts.stop()
+			return phase{}, err
+		}
+	}
+	runtime.GC()
+	c0, s0 := selfUsage(), procUsage(srv.cmd.Process.Pid)
 	t0 := time.Now()
 	err := fn()
-	return time.Since(t0), err
+	p := phase{name: name, wall: time.Since(t0)}
+	p.client, p.server = selfUsage().sub(c0), procUsage(srv.cmd.Process.Pid).sub(s0)
+	if tc != nil {
+		p.clientCalls, p.serverCalls = tc.stop(), ts.stop()
+	}
+	return p, err
 }
 
 // BenchmarkPushClone measures fed push and clone of a model (512 MiB,
 // 40 F32 tensors; FED_BENCH_MIB overrides) over loopback against a plain
 // HTTP upload and download of the same file in the same run, and the
 // bytes a push of a version with 2 of 40 tensors changed sends after the
-// first. Run it with -benchtime=1x.
+// first. The servers (fed's and the plain one) run in a child process, so
+// that each phase's CPU time (user+sys) and bytes written to disk are
+// reported per side, with the load average: on a shared machine those
+// move little where the wall-clock ratios do. FED_BENCH_SERVER_CPUPROFILE
+// names a file for the server's CPU profile (-cpuprofile takes the
+// client's). Run it with -benchtime=1x.
 func BenchmarkPushClone(b *testing.B) {
 	mib := 512
 	if s := os.Getenv("FED_BENCH_MIB"); s != "" {
@@ -118,24 +157,20 @@ func BenchmarkPushClone(b *testing.B) {
 		fi, _ := os.Stat(model)
 		size := fi.Size()
 
-		fs, err := server.New(server.Options{Root: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		fedSrv := httptest.NewServer(fs)
-		plain := plainServer(b, b.TempDir())
-		url := fedSrv.URL + "/bench/model"
+		srv := startBenchServer(b, b.TempDir(), os.Getenv(benchServerProfile))
+		url := srv.fedURL + "/bench/model"
 		r.RemoteAdd("origin", url)
+		load0 := loadAverage()
 		b.StartTimer()
 
 		// Plain upload, then fed push.
-		upPlain, err := timeIt(func() error {
+		upPlain, err := measure("plain upload", srv, func() error {
 			f, err := os.Open(model)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			req, _ := http.NewRequest(http.MethodPut, plain.URL, f)
+			req, _ := http.NewRequest(http.MethodPut, srv.plainURL, f)
 			req.ContentLength = size
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -148,13 +183,13 @@ func BenchmarkPushClone(b *testing.B) {
 			b.Fatal(err)
 		}
 		var push1 *transfer.PushResult
-		upFed, err := timeIt(func() error { var err error; push1, err = transfer.Push(ctx, r, transfer.PushOptions{}); return err })
+		upFed, err := measure("fed push", srv, func() error { var err error; push1, err = transfer.Push(ctx, r, transfer.PushOptions{}); return err })
 		if err != nil {
 			b.Fatal(err)
 		}
 		// Plain download, then fed clone (with checkout).
-		downPlain, err := timeIt(func() error {
-			resp, err := http.Get(plain.URL)
+		downPlain, err := measure("plain download", srv, func() error {
+			resp, err := http.Get(srv.plainURL)
 			if err != nil {
 				return err
 			}
@@ -173,7 +208,7 @@ func BenchmarkPushClone(b *testing.B) {
 			b.Fatal(err)
 		}
 		cloneDir := filepath.Join(b.TempDir(), "clone")
-		downFed, err := timeIt(func() error {
+		downFed, err := measure("fed clone+checkout", srv, func() error {
 			_, err := transfer.Clone(ctx, transfer.CloneOptions{URL: url, Dir: cloneDir})
 			return err
 		})
@@ -186,11 +221,12 @@ func BenchmarkPushClone(b *testing.B) {
 			b.Fatal(err)
 		}
 		r2.RemoteAdd("origin", url)
-		fetchFed, err := timeIt(func() error { _, err := transfer.Fetch(ctx, r2, transfer.FetchOptions{}); return err })
+		fetchFed, err := measure("fed fetch", srv, func() error { _, err := transfer.Fetch(ctx, r2, transfer.FetchOptions{}); return err })
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		load1 := loadAverage()
 		got, _ := os.ReadFile(filepath.Join(cloneDir, "model.safetensors"))
 		want, _ := os.ReadFile(model)
 		if !bytes.Equal(got, want) {
@@ -208,21 +244,34 @@ func BenchmarkPushClone(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		srv.stop()
 		mb := float64(size) / (1 << 20)
-		b.ReportMetric(upPlain.Seconds()/upFed.Seconds(), "push/plain-speed")
-		b.ReportMetric(downPlain.Seconds()/downFed.Seconds(), "clone/plain-speed")
-		b.ReportMetric(downPlain.Seconds()/fetchFed.Seconds(), "fetch/plain-speed")
+		ratio := func(plain, fed phase) float64 { return plain.wall.Seconds() / fed.wall.Seconds() }
+		b.ReportMetric(ratio(upPlain, upFed), "push/plain-speed")
+		b.ReportMetric(ratio(downPlain, downFed), "clone/plain-speed")
+		b.ReportMetric(ratio(downPlain, fetchFed), "fetch/plain-speed")
 		b.ReportMetric(float64(push3.BytesSent)/float64(push1.BytesSent), "v3/v1-bytes")
+		fmt.Printf("load average %s before, %s after\n", load0, load1)
 		fmt.Printf("model %.0f MiB: plain upload %v (%.0f MiB/s), fed push %v (%.0f MiB/s): push at %.0f%% of plain\n",
-			mb, upPlain.Round(time.Millisecond), mb/upPlain.Seconds(), upFed.Round(time.Millisecond), mb/upFed.Seconds(), 100*upPlain.Seconds()/upFed.Seconds())
+			mb, upPlain.wall.Round(time.Millisecond), mb/upPlain.wall.Seconds(), upFed.wall.Round(time.Millisecond), mb/upFed.wall.Seconds(), 100*ratio(upPlain, upFed))
 		fmt.Printf("plain download %v (%.0f MiB/s), fed clone+checkout %v (%.0f MiB/s): clone at %.0f%% of plain\n",
-			downPlain.Round(time.Millisecond), mb/downPlain.Seconds(), downFed.Round(time.Millisecond), mb/downFed.Seconds(), 100*downPlain.Seconds()/downFed.Seconds())
+			downPlain.wall.Round(time.Millisecond), mb/downPlain.wall.Seconds(), downFed.wall.Round(time.Millisecond), mb/downFed.wall.Seconds(), 100*ratio(downPlain, downFed))
 		fmt.Printf("fed fetch alone (no checkout) %v (%.0f MiB/s): at %.0f%% of plain download\n",
-			fetchFed.Round(time.Millisecond), mb/fetchFed.Seconds(), 100*downPlain.Seconds()/fetchFed.Seconds())
+			fetchFed.wall.Round(time.Millisecond), mb/fetchFed.wall.Seconds(), 100*ratio(downPlain, fetchFed))
 		fmt.Printf("push v1 sent %d bytes; push v3 (2 of 40 tensors changed) sent %d bytes = %.2f%%\n",
 			push1.BytesSent, push3.BytesSent, 100*float64(push3.BytesSent)/float64(push1.BytesSent))
-		fedSrv.Close()
-		plain.Close()
+		gib := float64(size) / (1 << 30)
+		fmt.Printf("%-20s %9s %13s %13s %12s %12s\n", "per GiB of model", "wall", "client CPU", "server CPU", "client disk", "server disk")
+		for _, p := range []phase{upPlain, upFed, downPlain, downFed, fetchFed} {
+			fmt.Printf("%-20s %8.2fs %12.2fs %12.2fs %11.2fx %11.2fx\n", p.name, p.wall.Seconds()/gib,
+				p.client.cpu.Seconds()/gib, p.server.cpu.Seconds()/gib,
+				float64(p.client.writes)/float64(size), float64(p.server.writes)/float64(size))
+		}
+		for _, p := range []phase{upPlain, upFed, downPlain, downFed, fetchFed} {
+			if p.clientCalls != nil {
+				fmt.Printf("%s system calls: client %s; server %s\n", p.name, syscallSummary(p.clientCalls), syscallSummary(p.serverCalls))
+			}
+		}
 		b.StartTimer()
 	}
 }

@@ -190,16 +190,22 @@ var payloadFree = make(chan []byte, 16)
 
 // PayloadBuffer returns a buffer of n bytes for a frame payload, reused
 // when one is free; ReleasePayload hands it back once the frame is stored.
+// Its capacity leaves room for payloadSpare more bytes, so that a store
+// appending a trailer to what it received (the local checksum of a
+// stored form) does not copy the payload into a larger array.
 func PayloadBuffer(n int) []byte {
 	select {
 	case b := <-payloadFree:
-		if cap(b) >= n {
+		if cap(b) >= n+payloadSpare {
 			return b[:n]
 		}
 	default:
 	}
-	return make([]byte, n, max(n, 1<<20))
+	return make([]byte, n, max(n+payloadSpare, 1<<20))
 }
+
+// payloadSpare is the spare capacity of a payload buffer.
+const payloadSpare = 64
 
 // ReleasePayload returns a payload buffer for reuse; nothing may use it
 // afterwards.
