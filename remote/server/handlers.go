@@ -521,7 +521,7 @@ func (c *call) updateRefs() {
 				return
 			}
 			if len(leased) > 0 {
-				p = remote.NewProblem(409, remote.CodeLeaseExpired, "%d objects this push announced were collected after their lease (%v) ran out; ask which objects are missing again, send them and update the refs again", len(leased), c.s.opts.GCGrace)
+				p = remote.NewProblem(409, remote.CodeLeaseExpired, "%d of the objects this push announced were collected after their lease (%v) ran out; ask which objects are missing again, send them and update the refs again", len(leased), c.s.opts.GCGrace)
 			}
 		}
 		p.Missing = cl.missing

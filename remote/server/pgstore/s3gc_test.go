@@ -1,13 +1,16 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +21,8 @@ import (
 	"github.com/fed-vcs/fed/objects/s3store"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
+	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/transfer"
 )
 
 // Collections of objects in S3 by the leases of the database (design
@@ -379,4 +384,89 @@ func TestS3GCSweepAbandoned(t *testing.T) {
 		t.Errorf("sweeping after the push: %v, %v; want cleared", rows, err)
 	}
 	fsckClean(t, e.store(t), next)
+}
+
+// gcBeforeRefs is a client's transport that, before it sends the first
+// ref update, has the server collect (what an hourly collection at
+// another replica may do in the middle of a slow push), and counts the
+// answers lease-expired.
+type gcBeforeRefs struct {
+	t       *testing.T
+	s       *server.Server
+	once    sync.Once
+	removed int
+	expired int
+	mu      sync.Mutex
+}
+
+func (g *gcBeforeRefs) RoundTrip(r *http.Request) (*http.Response, error) {
+	isRefs := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/refs")
+	if isRefs {
+		g.once.Do(func() {
+			time.Sleep(10 * time.Millisecond) // past the nanosecond lease, by the database's clock too
+			res, err := g.s.GC(r.Context())
+			if err != nil || len(res) != 1 || res[0].Report == nil {
+				g.t.Errorf("collection in the middle of the push: %+v, %v", res, err)
+				return
+			}
+			g.removed = res[0].Report.Removed
+		})
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && isRefs && resp.StatusCode == http.StatusConflict {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), remote.CodeLeaseExpired) {
+			g.mu.Lock()
+			g.expired++
+			g.mu.Unlock()
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return resp, err
+}
+
+// TestS3GCPushSendsAgain: fed push (transfer.Push) whose uploads a
+// collection removed before its ref update, their lease (a nanosecond
+// here) having run out, is told lease-expired, sends them again and
+// completes; the repository's fsck is clean.
+func TestS3GCPushSendsAgain(t *testing.T) {
+	e := newS3GC(t)
+	ts, s := e.replica(t, time.Nanosecond)
+	ctx := context.Background()
+	r, err := repo.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = objects.KeypairFromSeed(bytes.Repeat([]byte{1}, 32))
+	if err := r.RemoteAdd("origin", ts.URL+"/o/model"); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(text string) objects.ID {
+		if err := os.WriteFile(filepath.Join(r.Root, "notes.txt"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		id, err := r.Commit(ctx, repo.CommitOptions{Message: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	commit("first")
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tip := commit("second, which a collection meets half-pushed")
+	g := &gcBeforeRefs{t: t, s: s}
+	res, err := transfer.Push(ctx, r, transfer.PushOptions{Client: remote.Options{HTTPClient: &http.Client{Transport: g}}})
+	if err != nil {
+		t.Fatalf("push with a collection before its ref update: %v", err)
+	}
+	if res.New != tip || g.removed == 0 || g.expired != 1 {
+		t.Fatalf("push: %+v; the collection removed %d objects, %d answers lease-expired; want the push's objects removed, one lease-expired, the push through", res, g.removed, g.expired)
+	}
+	fsckClean(t, e.store(t), tip)
 }
