@@ -95,10 +95,6 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, authErr)
 		return
 	}
-	if key != nil {
-		_, bearer := r.Header["Authorization"]
-		r = r.WithContext(context.WithValue(r.Context(), visitorKey{}, visitor{key: key, cookie: !bearer}))
-	}
 	if name, ok := strings.CutPrefix(r.URL.Path, "/-/"); ok {
 		pages.Asset(w, r, name)
 		return

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"mime"
 	"net/http"
 	"strings"
@@ -111,19 +110,4 @@ func validPageToken(v string) bool {
 		}
 	}
 	return true
-}
-
-// visitorKey is the context key of a page request's visitor.
-type visitorKey struct{}
-
-// Visitor returns the key a page request is signed in with (nil when
-// anonymous) and whether it came by the session cookie.
-func Visitor(ctx context.Context) (key *objects.PublicKey, cookie bool) {
-	v, _ := ctx.Value(visitorKey{}).(visitor)
-	return v.key, v.cookie
-}
-
-type visitor struct {
-	key    *objects.PublicKey
-	cookie bool
 }
