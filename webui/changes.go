@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
 )
 
@@ -14,15 +16,17 @@ import (
 // page's) is a pure function of immutable objects, so the pages keep it:
 // the files and tensors changed, listed once, and each tensor's
 // statistics as a page first shows it. The cache is a bounded LRU in the
-// server process (Options.CacheBytes), keyed by the repository and both
-// commits: a repository holding the weights never lends its numbers to
-// one that withholds them.
+// server process (Options.CacheBytes), keyed by the repository (its name
+// and creation time) and both commits: a repository holding the weights
+// never lends its numbers to one that withholds them.
 
 // DefaultCacheBytes bounds the comparisons the pages keep when
 // Options.CacheBytes is 0.
 const DefaultCacheBytes = 64 << 20
 
-// changeKey names a comparison.
+// changeKey names a comparison: repo is the repository's name and
+// creation time (a repository removed and created again under its name
+// is another one).
 type changeKey struct {
 	repo     string
 	from, to objects.ID
@@ -123,10 +127,10 @@ const (
 )
 
 // changes returns the comparison of commit to with from (zero: nothing)
-// in repository name, from the cache or listed now (without statistics;
-// stats adds them).
-func (p *Pages) changes(ctx context.Context, rr *repo.Repo, name string, from, to objects.ID) (*changeSet, error) {
-	k := changeKey{repo: name, from: from, to: to}
+// in repository rp, from the cache or listed now (without statistics;
+// stat adds them).
+func (p *Pages) changes(ctx context.Context, rr *repo.Repo, rp server.PageRepo, from, to objects.ID) (*changeSet, error) {
+	k := changeKey{repo: rp.Name + "\x00" + rp.Created.UTC().Format(time.RFC3339Nano), from: from, to: to}
 	if cs := p.cache.get(k); cs != nil {
 		return cs, nil
 	}

@@ -107,7 +107,7 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		p.fail(w, r, err)
 		return
 	}
-	cs, err := p.changes(ctx, rr, rp.Name, parent, id)
+	cs, err := p.changes(ctx, rr, rp, parent, id)
 	if err != nil {
 		p.fail(w, r, err)
 		return

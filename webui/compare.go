@@ -70,7 +70,7 @@ func (p *Pages) comparePage(w http.ResponseWriter, r *http.Request, rp server.Pa
 		}
 	}
 	page.FromID, page.ToID = ids[0].String(), ids[1].String()
-	cs, err := p.changes(ctx, rr, rp.Name, ids[0], ids[1])
+	cs, err := p.changes(ctx, rr, rp, ids[0], ids[1])
 	if err != nil {
 		p.fail(w, r, err)
 		return

@@ -523,3 +523,92 @@ func BenchmarkBigCommitPage(b *testing.B) {
 		}
 	})
 }
+
+// The cache of comparisons is kept per repository: a repository that
+// holds a commit's weights never lends their statistics to one where
+// they are withheld (absent from its storage), which shows none.
+func TestCacheKeyedByRepository(t *testing.T) {
+	ctx := context.Background()
+	files, err := server.NewFiles(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hosting.New(hosting.Options{Storage: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	s, err := server.New(server.Options{Root: t.TempDir(), Hosting: h, ErrorLog: t.Logf, Pages: webui.New(webui.Options{ErrorLog: t.Logf, Computed: c.computed})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+
+	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
+	r, err := repo.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = key(1)
+	model := filepath.Join(r.Root, "m.safetensors")
+	var id objects.ID
+	for v := range 2 {
+		writeTensors(t, model, 3, float32(v+1))
+		if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if id, err = r.Commit(ctx, repo.CommitOptions{Message: fmt.Sprint("v", v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(t, r, ts.URL+"/lab/a")
+	if err := r.RemoteAdd("b", ts.URL+"/lab/b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{Remote: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	// lab/b loses the new weights (the pieces of the second commit's tensors).
+	d, err := r.Diff(ctx, repo.DiffSide{Commit: mustParent(t, r, id)}, repo.DiffSide{Commit: id}, repo.DiffOptions{})
+	if err != nil || len(d) != 1 || len(d[0].Tensors) != 3 {
+		t.Fatalf("diff: %+v %v", d, err)
+	}
+	fb, err := files.OpenFiles(ctx, "lab/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range d[0].Tensors {
+		tn, err := objects.ReadTensor(ctx, r.Objects, td.NewID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range tn.Pieces {
+			hx := p.String()
+			if err := os.Remove(filepath.Join(fb.DiskStore().Dir(), hx[:2], hx[2:])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	a := getJSON[webui.CommitPage](t, ts.URL+"/lab/a/-/commit/"+id.String(), "")
+	if a.Withheld || len(a.Tensors) != 3 || a.Tensors[0].L2 == nil {
+		t.Fatalf("lab/a: withheld %v, tensors %+v", a.Withheld, a.Tensors)
+	}
+	b := getJSON[webui.CommitPage](t, ts.URL+"/lab/b/-/commit/"+id.String(), "")
+	if !b.Withheld || len(b.Tensors) != 3 {
+		t.Fatalf("lab/b: withheld %v, tensors %+v", b.Withheld, b.Tensors)
+	}
+	for _, tr := range b.Tensors {
+		if tr.L2 != nil || tr.RelChange != nil {
+			t.Errorf("lab/b shows %s's statistics (%v, %v), whose weights it does not hold", tr.Name, *tr.L2, tr.RelChange)
+		}
+	}
+	if code, page := get(t, ts.URL+"/lab/b/-/commit/"+id.String(), "", ""); code != 200 || !strings.Contains(page, "withheld by their contributor") ||
+		!strings.HasSuffix(page, "</html>\n") {
+		t.Errorf("lab/b's page: %d\n%s", code, page)
+	}
+	if ch, _ := c.get(); ch != 2 {
+		t.Errorf("%d comparisons listed, want one per repository", ch)
+	}
+}
