@@ -14,7 +14,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: screenshots cross test-windows release example-torch bench-merge bench-sides bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
+.PHONY: screenshots cross test-windows release example-torch bench-merge bench-sides bench-tensors bench-remote bench-serve all build test test-short vet fmt-check lint fuzz bench bench-storage bench-zk demo chain clean
 
 all: build
 
@@ -86,7 +86,7 @@ fuzz:
 	done
 
 ## bench: every benchmark, fed side by side with its peer
-bench: bench-storage bench-merge bench-sides bench-remote bench-serve bench-zk bench-pages
+bench: bench-storage bench-merge bench-sides bench-tensors bench-remote bench-serve bench-zk bench-pages
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./merge/ ./objects/ ./proving/
 
 ## bench-pages: fed serve's commit page of a model with 3,000 tensors (2,900 changed): uncached,
@@ -114,6 +114,11 @@ bench-merge: build
 SIDES ?= 16,64,256,1000
 bench-sides: build
 	$(GO) run ./bench/sides -fed $(FED) -genmodel $(GENMODEL) -size 32MiB -sides $(SIDES)
+
+## bench-tensors: what fed pays per tensor: add+commit and a 4-way fedavg merge of 128 MiB as
+## 40 tensors vs 2,000 (half of them 4 KiB vectors), side by side, 5 runs, with CPU time and counts
+bench-tensors: build
+	$(GO) run ./bench/tensors -fed $(FED) -genmodel $(GENMODEL) -runs 5
 
 ## bench-remote: push and clone of a 512 MiB model over loopback vs plain HTTP
 bench-remote:

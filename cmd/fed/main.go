@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"syscall"
 
@@ -33,6 +35,11 @@ func main() {
 	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
+	// FED_STATS=FILE writes counters of the run, "name value" lines (for
+	// developers measuring fed: bench/tensors counts goroutines).
+	if p := os.Getenv("FED_STATS"); p != "" {
+		writeStats(p)
+	}
 	stop()
 	os.Exit(code)
 }
@@ -182,4 +189,15 @@ func newApp(e *env) *cli.App {
 
 func (e *env) onUsageError(c *cli.Context, err error, _ bool) error {
 	return &usageError{msg: flagMessage(err.Error(), e.args)}
+}
+
+// writeStats writes the runtime's count of goroutines created to path
+// (FED_STATS); a failure is ignored, as FED_CPUPROFILE's is.
+func writeStats(path string) {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	_ = os.WriteFile(path, fmt.Appendf(nil, "goroutines-created %d\n", s[0].Value.Uint64()), 0o644)
 }

@@ -5,6 +5,15 @@
 //	genmodel -o v2.safetensors -from v1.safetensors -nudge 0.005 -seed 2      (every weight nudged)
 //	genmodel -o v3.safetensors -from v1.safetensors -change 2 -seed 3         (2 tensors rewritten)
 //	genmodel -o v4.safetensors -from v1.safetensors -nudge 0.01 -every 64 -seed 4 (one weight in 64 nudged)
+//	genmodel -o many.safetensors -size 128MiB -tensors 2000 -mix               (transformer-like sizes)
+//
+// With -mix the sizes are those of a transformer's layers rather than
+// equal: of every 8 tensors, 4 are small vectors (norm weights and biases,
+// biases of the projections: 1,024 values, 4 KiB each) and 4 are matrices
+// (the attention's query, key, value and output projections, 1 share
+// each, share the rest of the size with the MLP's two, 4 shares each: 2 of
+// the 4 slots of every second group are MLP matrices), all 256 wide. Half
+// the tensors are then tiny, as in real checkpoints.
 //
 // Values are Gaussian with standard deviation 0.02 from a PCG generator
 // seeded with -seed, so every run writes the same bytes.
@@ -116,6 +125,7 @@ func run(args []string) error {
 	nudge := fs.Float64("nudge", 0, "with -from: multiply every weight by 1+u, u uniform in ±nudge")
 	change := fs.Int("change", 0, "with -from: rewrite this many tensors with fresh values")
 	every := fs.Int64("every", 1, "with -nudge: nudge one weight in this many (at an offset drawn from -seed): small deltas, for many-sided benchmarks")
+	mix := fs.Bool("mix", false, "new models: a transformer's size mix (half the tensors 4 KiB vectors) instead of equal sizes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,13 +146,19 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		per := total / int64(*ntensors) / 4
-		for i := 0; i < *ntensors; i++ {
+		for i, shape := range shapes(total, *ntensors, *mix) {
+			n := uint64(1)
+			for _, d := range shape {
+				n *= d
+			}
 			name := fmt.Sprintf("layers.%02d.weight", i)
+			if len(shape) == 1 {
+				name = fmt.Sprintf("layers.%02d.bias", i)
+			}
 			tensors = append(tensors, safetensors.WriteTensor{
-				Info: codec.TensorInfo{Name: name, DType: objects.F32, Shape: []uint64{uint64(per / 256), 256}},
-				Data: &gen{r: rand.New(rand.NewPCG(*seed, uint64(i))), n: per / 256 * 256},
-				Len:  per / 256 * 256 * 4,
+				Info: codec.TensorInfo{Name: name, DType: objects.F32, Shape: shape},
+				Data: &gen{r: rand.New(rand.NewPCG(*seed, uint64(i))), n: int64(n)},
+				Len:  int64(n) * 4,
 			})
 		}
 	} else {
@@ -209,4 +225,54 @@ func run(args []string) error {
 	}
 	ok = true
 	return nil
+}
+
+// shapes returns the shapes of n F32 tensors of about total bytes: equal
+// matrices 256 wide, or with mix a transformer's mix (see the command's
+// doc): 1,024-value vectors in slots 0-3 of every 8, matrices in slots 4-7
+// sized by shares (attention 1, MLP 4).
+func shapes(total int64, n int, mix bool) [][]uint64 {
+	var out [][]uint64
+	if !mix {
+		per := total / int64(n) / 4
+		for range n {
+			out = append(out, []uint64{uint64(per / 256), 256})
+		}
+		return out
+	}
+	const vec = 1024
+	share := func(i int) int64 {
+		if i%8 < 4 {
+			return 0
+		}
+		if (i/8)%2 == 1 && i%8 >= 6 {
+			return 4 // MLP
+		}
+		return 1 // attention
+	}
+	var shares, vecs int64
+	for i := range n {
+		if s := share(i); s == 0 {
+			vecs++
+		} else {
+			shares += s
+		}
+	}
+	rest := total/4 - vecs*vec // values left for the matrices
+	left, last := rest/256, -1 // rows left; the last matrix takes the remainder
+	for i := range n {
+		s := share(i)
+		if s == 0 || shares == 0 || rest <= 0 {
+			out = append(out, []uint64{vec})
+			continue
+		}
+		rows := max(1, rest*s/shares/256)
+		left -= rows
+		last = i
+		out = append(out, []uint64{uint64(rows), 256})
+	}
+	if last >= 0 && left > 0 {
+		out[last][0] += uint64(left)
+	}
+	return out
 }
