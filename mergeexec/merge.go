@@ -309,14 +309,22 @@ func (r *runner) execute(ctx context.Context, in *inputs, headIsBase bool, label
 	w := objects.NewWriter(ctx, r.Objects)
 	plan := newMergePlan(w, headIsBase, metaPolicy)
 	plan.labels = labels
-	if err := r.planMerge(ctx, plan, in.bf, in.sf); err != nil {
-		return nil, err
-	}
-	report, err := r.runMerge(ctx, w, plan, mopts, len(in.sf), in.hf, pre)
+	// One flush for the merged objects instead of an fsync of each object
+	// and its directory (design §13, batches), published before anything
+	// refers to them: the working-tree files read them back, the commit or
+	// merge state names them.
+	var report *merge.Report
+	err := r.Objects.InBatch(func() error {
+		if err := r.planMerge(ctx, plan, in.bf, in.sf); err != nil {
+			return err
+		}
+		var err error
+		if report, err = r.runMerge(ctx, w, plan, mopts, len(in.sf), in.hf, pre); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := w.Flush(); err != nil {
 		return nil, err
 	}
 	for path, m := range plan.finals {

@@ -3,6 +3,8 @@ package objects_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,5 +253,56 @@ func TestBatchConcurrentFlushes(t *testing.T) {
 		if err := s.EndBatch(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// InBatch publishes what fn wrote when fn fails midway: each object is
+// complete at its final name (a store opened afterwards, as another
+// process, reads it), and no temporary file is left; an object fn never
+// wrote is nowhere.
+func TestInBatchFailureMidway(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := objects.OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written []objects.ID
+	chunks := [][]byte{floatChunk(21, 4096), floatChunk(22, 64<<10), floatChunk(23, 4096)}
+	boom := errors.New("boom")
+	err = s.InBatch(func() error {
+		for i, c := range chunks[:2] {
+			id, err := s.Put(ctx, c, objects.PutOptions{ElemSize: 4})
+			if err != nil {
+				return err
+			}
+			written = append(written, id)
+			if _, err := os.Stat(objectFile(s, id)); !os.IsNotExist(err) {
+				return fmt.Errorf("object %d has its final file inside the batch (stat: %v)", i, err)
+			}
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InBatch = %v, want fn's error", err)
+	}
+	s2, err := objects.OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range written {
+		got, err := s2.Get(ctx, id)
+		if err != nil || !bytes.Equal(got, chunks[i]) {
+			t.Fatalf("object %d after the failed batch: %v", i, err)
+		}
+	}
+	if ok, _ := s2.Has(ctx, objects.Sum(chunks[2])); ok {
+		t.Fatal("an object never written is present")
+	}
+	if l := listed(t, s2); len(l) != 2 {
+		t.Fatalf("List after the failed batch: %d objects, want 2", len(l))
+	}
+	if n, err := s2.RemoveStaleTemp(0); err != nil || n != 0 {
+		t.Fatalf("a failed batch left %d temporary files (%v)", n, err)
 	}
 }

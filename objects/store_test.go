@@ -800,3 +800,69 @@ func TestDeleteUnlessReused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// refCheckStore fails a Put of an object whose references are not all
+// stored yet.
+type refCheckStore struct{ *objects.MemStore }
+
+func (s *refCheckStore) Put(ctx context.Context, obj []byte, opts objects.PutOptions) (objects.ID, error) {
+	if objects.Kind(obj[4]) != objects.KindChunk {
+		o, err := objects.Decode(obj)
+		if err != nil {
+			return objects.ZeroID, err
+		}
+		for _, r := range o.Refs() {
+			if ok, _ := s.Has(ctx, r); !ok {
+				return objects.ZeroID, fmt.Errorf("%T stored before %s, which it refers to", o, r.Short())
+			}
+		}
+		time.Sleep(time.Millisecond) // a window for a put out of order
+	}
+	return s.MemStore.Put(ctx, obj, opts)
+}
+
+// Flush stores a write's tensors and blobs side by side, then the objects
+// that refer to them in order: no object reaches the store before what it
+// refers to, however many there are.
+func TestWriterFlushStoresReferencesFirst(t *testing.T) {
+	ctx := context.Background()
+	s := &refCheckStore{MemStore: objects.NewMem()}
+	w := objects.NewWriter(ctx, s)
+	w.PieceSize = 1024
+	var segs []objects.Segment
+	var size uint64
+	for i := range 200 {
+		id, tt, err := writeTensor(t, w, objectstest.Floats(64+i%300, uint64(i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, objects.Segment{Name: fmt.Sprintf("t%03d", i), ID: id, Size: tt.Size})
+		size += tt.Size
+		if i%50 == 0 {
+			bid, bl, err := w.Blob(bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 100+i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs = append(segs, objects.Segment{ID: bid, Size: bl.Size})
+			size += bl.Size
+		}
+	}
+	mid, err := w.Object(&objects.Model{Format: "safetensors", Size: size, Segments: segs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, err := w.Object(&objects.Tree{Entries: []objects.TreeEntry{{Name: "m.safetensors", Mode: objects.ModeFile, Kind: objects.KindModel, ID: mid}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Has(ctx, tid); !ok {
+		t.Fatal("tree not stored")
+	}
+	rep, err := objects.Fsck(ctx, s, []objects.ID{tid}, objects.FsckOptions{})
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("fsck: %v %v", rep, err)
+	}
+}

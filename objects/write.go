@@ -329,8 +329,14 @@ func (w *Writer) addPending(b []byte) {
 	w.mu.Unlock()
 }
 
-// Flush waits for every queued piece, then stores the queued objects in
-// the order they were queued. It returns the first error of any write.
+// Flush waits for every queued piece, then stores the queued objects:
+// first the tensors and blobs, which refer only to the pieces and chunks
+// stored by then, on the writer's workers (a model of thousands of small
+// tensors has thousands of tensor objects, each a file to write), then
+// the others (models, trees, commits, which may refer to any object
+// queued before them) one by one in the order they were queued. So every
+// object is still stored after everything it refers to. It returns the
+// first error of any write.
 func (w *Writer) Flush() error {
 	w.wg.Wait()
 	if err := w.firstErr(); err != nil {
@@ -340,8 +346,23 @@ func (w *Writer) Flush() error {
 	pending := w.pending
 	w.pending = nil
 	w.mu.Unlock()
+	var leaves, rest [][]byte
 	for _, b := range pending {
-		if _, err := w.store.Put(w.ctx, b, PutOptions{}); err != nil {
+		if k := Kind(b[4]); k == KindTensor || k == KindBlob {
+			leaves = append(leaves, b)
+		} else {
+			rest = append(rest, b)
+		}
+	}
+	put := func(b []byte) error {
+		_, err := w.store.Put(w.ctx, b, PutOptions{})
+		return err
+	}
+	if err := forEach(leaves, cap(w.sem), put); err != nil {
+		return err
+	}
+	for _, b := range rest {
+		if err := put(b); err != nil {
 			return err
 		}
 	}

@@ -272,6 +272,27 @@ func (r *Repo) stage(ctx context.Context, idx *Index, files map[string]fs.FileIn
 	sort.Strings(names)
 	r.Progress.Start("storing", total, "B")
 	defer r.Progress.Done()
+	// One flush for the objects of every file instead of an fsync of each
+	// object and its directory (design §13, batches): a model of thousands
+	// of small tensors is thousands of objects. They are published before
+	// stage returns, so before the index refers to them.
+	var entries []IndexEntry
+	err := r.Objects.InBatch(func() error {
+		var err error
+		entries, err = r.stageFiles(ctx, idx, names)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		idx.Set(e)
+	}
+	return nil
+}
+
+// stageFiles stores the files names and returns their index entries.
+func (r *Repo) stageFiles(ctx context.Context, idx *Index, names []string) ([]IndexEntry, error) {
 	w := objects.NewWriter(ctx, r.Objects)
 	var entries []IndexEntry
 	head, err := r.headFiles(ctx)
@@ -285,13 +306,13 @@ func (r *Repo) stage(ctx context.Context, idx *Index, files map[string]fs.FileIn
 		}
 		before, err := os.Lstat(r.abs(rel))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.warnOpaque = true
 		kind, id, err := r.importFile(ctx, w, r.abs(rel), rel, parent)
 		r.warnOpaque = false
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e := IndexEntry{Path: rel, Kind: kind, ID: id}
 		if old, ok := idx.Find(rel); ok && !fsys.ExecBits {
@@ -301,12 +322,9 @@ func (r *Repo) stage(ctx context.Context, idx *Index, files map[string]fs.FileIn
 		entries = append(entries, e)
 	}
 	if err := w.Flush(); err != nil {
-		return err
+		return nil, err
 	}
-	for _, e := range entries {
-		idx.Set(e)
-	}
-	return nil
+	return entries, nil
 }
 
 // Remove unstages paths and, unless cached, deletes them from the
