@@ -290,6 +290,18 @@ func (s *DiskStore) lookup(id ID) *cachedChunk {
 	return s.readyLocked(id)
 }
 
+// inCache reports whether the cache has an entry for id, complete or not.
+func (s *DiskStore) inCache(id ID) bool {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for _, c := range s.cache {
+		if c.id == id {
+			return true
+		}
+	}
+	return false
+}
+
 // readyLocked is lookup with cacheMu held.
 func (s *DiskStore) readyLocked(id ID) *cachedChunk {
 	for _, c := range s.cache {
@@ -624,7 +636,12 @@ func (s *DiskStore) touch(ctx context.Context, id ID, now time.Time) bool {
 // chtimes sets the modification time of id's file, keeping a cached
 // decode of that file valid: only the time changed, not the file.
 func (s *DiskStore) chtimes(id ID, now time.Time) error {
-	old, stampErr := s.stamp(id)
+	// the file's version before, for a cached decode of it (not worth a
+	// stat when none is cached: most puts are of new objects)
+	old, stampErr := fileStamp{}, fs.ErrNotExist
+	if s.inCache(id) {
+		old, stampErr = s.stamp(id)
+	}
 	p := s.path(id)
 	err := os.Chtimes(p, now, now)
 	if s.moved(id, p, err) {

@@ -33,7 +33,7 @@ func createTemp(dir string, perm fs.FileMode) (*os.File, error) {
 	for range 3 {
 		var r [8]byte
 		_, _ = rand.Read(r[:])
-		f, err := os.OpenFile(filepath.Join(dir, TempPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, tempPerm(perm))
+		f, err := openFile(filepath.Join(dir, TempPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, tempPerm(perm))
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
 		}

@@ -14,4 +14,4 @@ func rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) 
 
 func transient(err error) bool { return false }
 
-func open(path string) (*os.File, error) { return os.Open(path) }
+func open(path string) (*os.File, error) { return openFile(path, os.O_RDONLY, 0) }

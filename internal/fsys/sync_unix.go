@@ -25,7 +25,7 @@ func SyncDir(dir string) error {
 const oncePerm = 0o444
 
 func syncPath(path string) error {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
