@@ -197,13 +197,15 @@ func readRange(ctx context.Context, s objects.Store, t *objects.Tensor, lo, hi u
 // rows holds the K sides' bytes of one output piece, in memory or in a
 // temporary file, and hands them out in slices over all sides.
 type rows struct {
-	dir   string
-	k, n  int
-	mem   []byte
-	f     *os.File
-	slab  []byte
-	sides [][]byte
-	held  int64
+	dir  string
+	k, n int
+	mem  []byte
+	f    *os.File
+	// unlinked: the file's name is gone already
+	unlinked bool
+	slab     []byte
+	sides    [][]byte
+	held     int64
 }
 
 // reset prepares for k rows of n bytes.
@@ -223,6 +225,9 @@ func (r *rows) reset(k, n int) error {
 			return fmt.Errorf("merge: temporary file for the sides' pieces: %w", err)
 		}
 		r.f = f
+		// unlinked at once where the system lets an open file go (Unix):
+		// then even a killed merge leaves nothing behind
+		r.unlinked = os.Remove(f.Name()) == nil
 	}
 	return nil
 }
@@ -285,9 +290,10 @@ func (r *rows) each(elem int, fn func(lo, hi int, sides [][]byte) error) error {
 
 func (r *rows) close() {
 	if r.f != nil {
-		name := r.f.Name()
 		r.f.Close()
-		os.Remove(name)
+		if !r.unlinked {
+			os.Remove(r.f.Name())
+		}
 		r.f = nil
 	}
 	held(-r.held)
