@@ -32,6 +32,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,7 +62,7 @@ func main() {
 	rate := flag.Float64("rate", 0, "pushes/s offered by all clients together, each on a fixed schedule; 0: each pushes again as soon as its last push is done")
 	layouts := flag.String("layouts", "disk,pg1,pg2", "layouts to run, comma-separated: disk (the default), pg1, pg2 (replicas on PostgreSQL)")
 	straceSys := flag.Bool("strace", false, "count system calls per push, all and the fsync family, on both sides (strace -f -c for the push phase; slows the run)")
-	profile := flag.String("profile", "", "write each server's CPU profile of a run to `DIR`/<layout>-<run>-<replica>.pprof (FED_CPUPROFILE) and the load generator's of the push phase to DIR/<layout>-<run>-clients.pprof")
+	profile := flag.String("profile", "", "write each server's CPU profile of a run to `DIR`/<layout>-<run>-<replica>.pprof (FED_CPUPROFILE), its blocking and mutex profiles at the end of the push phase to DIR/<layout>-<run>-<replica>.{block,mutex}.pprof (FED_PPROF), and the load generator's CPU profile of the push phase to DIR/<layout>-<run>-clients.pprof")
 	flag.Parse()
 	b := &bench{fed: *fedBin, clients: *clients, pushes: *pushes, fetches: *fetches, rate: *rate, strace: *straceSys, profile: *profile}
 	b.layouts = map[string]bool{}
@@ -280,7 +282,7 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 		n = replicas
 	}
 	var servers []*exec.Cmd
-	var urls []string
+	var urls, pprofAddrs []string
 	defer func() {
 		for _, s := range servers {
 			if b.profile != "" {
@@ -307,6 +309,12 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 				return res, err
 			}
 			cmd.Env = append(cmd.Env, "FED_CPUPROFILE="+filepath.Join(b.profile, fmt.Sprintf("%s-%d.pprof", label, i)))
+			addr, err := freeAddr()
+			if err != nil {
+				return res, err
+			}
+			cmd.Env = append(cmd.Env, "FED_PPROF="+addr)
+			pprofAddrs = append(pprofAddrs, addr)
 		}
 		log, err := os.Create(filepath.Join(work, fmt.Sprintf("serve%d.log", i)))
 		if err != nil {
@@ -370,6 +378,14 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 	pushLat, pushWall, err := phase(cs, b.pushes, b.rate, func(c *client, _ int) error { return c.push(ctx) })
 	if prof != nil {
 		pprof.StopCPUProfile()
+		// the servers' blocking and mutex contention since they started
+		for i, a := range pprofAddrs {
+			for _, kind := range []string{"block", "mutex"} {
+				if err := saveURL("http://"+a+"/debug/pprof/"+kind, filepath.Join(b.profile, fmt.Sprintf("%s-%d.%s.pprof", label, i, kind))); err != nil {
+					return res, err
+				}
+			}
+		}
 	}
 	if err != nil {
 		return res, err
@@ -608,6 +624,33 @@ func peakRSS(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// freeAddr returns a free port on 127.0.0.1.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// saveURL writes the body of a GET of u to file.
+func saveURL(u, file string) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
 }
 
 // countingTransport counts the requests sent.

@@ -25,6 +25,17 @@ func main() {
 			}
 		}
 	}
+	// FED_PPROF=127.0.0.1:PORT serves the runtime's profiles, blocking
+	// and mutex contention included, on that loopback address (for
+	// developers measuring fed serve; bench/serve -profile).
+	if a := os.Getenv("FED_PPROF"); a != "" {
+		addr, _, err := startDebugProfiles(a)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fed:", err)
+			os.Exit(exitUsage)
+		}
+		fmt.Fprintf(os.Stderr, "fed: profiles on http://%s/debug/pprof/\n", addr)
+	}
 	// fed streams models piece by piece; a soft memory limit keeps the
 	// garbage of decoded pieces from inflating the process (GOMEMLIMIT
 	// overrides it). Proving holds circuits and keys of up to ~1.4 GB
