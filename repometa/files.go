@@ -339,7 +339,7 @@ func readIDFile(path string) (map[objects.ID]bool, error) {
 // last line cut short by a crash is ended first, so that it stays one
 // damaged line that readers skip and does not swallow the first of data.
 func appendFile(path string, data []byte) error {
-	fl, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	fl, err := fsys.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}

@@ -185,3 +185,44 @@ func TestRenameOverOpenFile(t *testing.T) {
 		t.Fatalf("ReadFile after rename: %q, %v", got, err)
 	}
 }
+
+func TestOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if _, err := OpenFile(p, os.O_RDONLY, 0); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("open of a missing file: %v, want ErrNotExist", err)
+	}
+	f, err := OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var pe *fs.PathError
+	if _, err := OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640); !errors.Is(err, fs.ErrExist) || !errors.As(err, &pe) || pe.Path != p {
+		t.Fatalf("exclusive create of an existing file: %v, want a PathError naming it, ErrExist", err)
+	}
+	a, err := OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Write([]byte("world\n"))
+	a.Close()
+	b, err := ReadFile(p)
+	if err != nil || string(b) != "hello\nworld\n" {
+		t.Fatalf("ReadFile = %q, %v", b, err)
+	}
+	if fi, err := os.Stat(p); err != nil || (execBits && fi.Mode().Perm()&^0o640 != 0) {
+		t.Fatalf("mode %v, %v: want at most 0640", fi.Mode(), err)
+	}
+	if err := SyncDir(dir); err != nil {
+		t.Fatalf("SyncDir: %v", err)
+	}
+}

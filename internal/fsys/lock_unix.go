@@ -11,10 +11,10 @@ import (
 const canProbeLocks = true
 
 func createLockFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	return openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 }
 
-func openLockFile(path string) (*os.File, error) { return os.Open(path) }
+func openLockFile(path string) (*os.File, error) { return openFile(path, os.O_RDONLY, 0) }
 
 func tryLock(f *os.File) (bool, error) {
 	rc, err := f.SyscallConn()

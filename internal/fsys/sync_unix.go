@@ -11,7 +11,7 @@ import (
 // durable. A file system that cannot sync directories (EINVAL) is not an
 // error.
 func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
