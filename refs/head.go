@@ -73,8 +73,13 @@ func (s *Store) setHead(old *Head, new Head, msg Entry) error {
 	}
 	if !oldID.IsZero() || !newID.IsZero() {
 		line := formatLogLine(LogEntry{Old: oldID, New: newID, Entry: msg})
-		if err := s.appendLog(HeadName, line); err != nil {
+		f, err := s.appendLog(HeadName, line)
+		if err != nil {
 			return fmt.Errorf("set HEAD: %w", err)
+		}
+		err = errors.Join(f.Sync(), f.Close())
+		if err != nil {
+			return fmt.Errorf("set HEAD: append reflog %s: %w", s.logPath(HeadName), err)
 		}
 	}
 	if err := l.Commit(s.refPath(HeadName)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -492,7 +493,10 @@ func (s *Store) tryTransaction(updates []Update, target Name, msg Entry) (done b
 		}
 	}
 
-	// Write the new values into the locks, then log, then rename.
+	// Write the new values into the locks and append the reflog lines,
+	// then make all of them durable at once (their fsyncs issued together,
+	// which the file system commits as one), then rename.
+	var durable []syncFile
 	for _, o := range ops {
 		if o.u.New.IsZero() {
 			continue
@@ -500,25 +504,47 @@ func (s *Store) tryTransaction(updates []Update, target Name, msg Entry) (done b
 		if _, err := o.lock.Write(formatRef(o.u.New)); err != nil {
 			return true, fmt.Errorf("update ref %s: %w", o.u.Name, err)
 		}
-		if err := o.lock.f.Sync(); err != nil {
-			return true, fmt.Errorf("update ref %s: %w", o.u.Name, err)
-		}
+		durable = append(durable, syncFile{o.lock.f, fmt.Sprintf("update ref %s", o.u.Name)})
 	}
+	var logs []*os.File
+	defer func() {
+		for _, f := range logs {
+			f.Close()
+		}
+	}()
 	for _, o := range ops {
 		if o.cur.IsZero() && o.u.New.IsZero() {
 			continue // nothing to delete
 		}
 		line := formatLogLine(LogEntry{Old: o.cur, New: o.u.New, Entry: msg})
+		var names []Name
 		if !o.u.New.IsZero() && logged(o.real) {
-			if err := s.appendLog(o.real, line); err != nil {
-				return true, fmt.Errorf("update ref %s: %w", o.u.Name, err)
-			}
+			names = append(names, o.real)
 		}
 		if o.logHead {
-			if err := s.appendLog(HeadName, line); err != nil {
+			names = append(names, HeadName)
+		}
+		for _, n := range names {
+			f, err := s.appendLog(n, line)
+			if err != nil {
 				return true, fmt.Errorf("update ref %s: %w", o.u.Name, err)
 			}
+			logs = append(logs, f)
+			durable = append(durable, syncFile{f, fmt.Sprintf("update ref %s: append reflog %s", o.u.Name, s.logPath(n))})
 		}
+	}
+	if err := syncAll(durable); err != nil {
+		return true, err
+	}
+	var closeErr error
+	for _, f := range logs {
+		if err := f.Close(); err != nil && closeErr == nil {
+			closeErr = fmt.Errorf("update refs: append reflog %s: %w", f.Name(), err)
+		}
+	}
+	logs = nil
+	if closeErr != nil {
+		return true, closeErr
 	}
 	dirs := map[string]bool{}
 	var errs []error
@@ -542,10 +568,25 @@ func (s *Store) tryTransaction(updates []Update, target Name, msg Entry) (done b
 			errs = append(errs, fmt.Errorf("delete reflog of %s: %w", o.u.Name, err))
 		}
 	}
-	for d := range dirs {
-		if err := fsys.SyncDir(d); err != nil {
-			errs = append(errs, fmt.Errorf("update refs: sync %s: %w", d, err))
+	if len(dirs) == 1 {
+		for d := range dirs {
+			if err := fsys.SyncDir(d); err != nil {
+				errs = append(errs, fmt.Errorf("update refs: sync %s: %w", d, err))
+			}
 		}
+	} else {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for d := range dirs {
+			wg.Go(func() {
+				if err := fsys.SyncDir(d); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("update refs: sync %s: %w", d, err))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
 	}
 	for _, o := range ops {
 		if err := o.lock.Unlock(); err != nil { // closes a renamed lock
@@ -632,30 +673,55 @@ func (s *Store) pruneDirs(n Name) {
 	}
 }
 
-// appendLog appends one line to the reflog of n and fsyncs it.
-func (s *Store) appendLog(n Name, line string) error {
+// syncFile is a file to fsync and what to call a failure.
+type syncFile struct {
+	f    *os.File
+	what string
+}
+
+// syncAll fsyncs the files, all at once (one goroutine each beyond the
+// first), and returns the first failure.
+func syncAll(files []syncFile) error {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i := 1; i < len(files); i++ {
+		wg.Go(func() { errs[i] = files[i].f.Sync() })
+	}
+	if len(files) > 0 {
+		errs[0] = files[0].f.Sync()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%s: %w", files[i].what, err)
+		}
+	}
+	return nil
+}
+
+// appendLog appends one line to the reflog of n and returns the file,
+// open, for the caller to fsync and close.
+func (s *Store) appendLog(n Name, line string) (*os.File, error) {
 	path := s.logPath(n)
 	var f *os.File
 	var err error
 	for try := 0; try < 3; try++ {
 		if err = os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("append reflog %s: %w", path, err)
+			return nil, fmt.Errorf("append reflog %s: %w", path, err)
 		}
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err = fsys.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if !errors.Is(err, fs.ErrNotExist) {
 			break // a concurrent delete may prune the directory: retry
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("append reflog %s: %w", path, err)
+		return nil, fmt.Errorf("append reflog %s: %w", path, err)
 	}
-	_, errWrite := f.WriteString(line)
-	errSync := f.Sync()
-	errClose := f.Close()
-	if err := errors.Join(errWrite, errSync, errClose); err != nil {
-		return fmt.Errorf("append reflog %s: %w", path, err)
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("append reflog %s: %w", path, err)
 	}
-	return nil
+	return f, nil
 }
 
 // Reflog returns the reflog of name, oldest first; empty when it has none.
