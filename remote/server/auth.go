@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fed-vcs/fed/objects"
@@ -176,26 +177,51 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 	return 0, true
 }
 
-// weighted is a semaphore of bytes.
+// weighted is a semaphore of bytes, shared by every request of the
+// server: taking and returning room is one atomic operation unless
+// someone waits (a mutex there was the server's most contended lock,
+// taken twice per uploaded object).
 type weighted struct {
-	mu   sync.Mutex
-	max  int64
-	used int64
+	max     int64
+	used    atomic.Int64
+	waiters atomic.Int64 // acquires that found no room and may wait on wake
+
+	mu   sync.Mutex // guards wake
 	wake chan struct{}
 }
 
 func newWeighted(max int64) *weighted { return &weighted{max: max, wake: make(chan struct{})} }
 
-func (s *weighted) acquire(ctx context.Context, n int64) error {
+// take adds n to used if there is room for it (or nothing is held: an
+// object larger than max still goes, alone).
+func (s *weighted) take(n int64) bool {
 	for {
-		s.mu.Lock()
-		if s.used+n <= s.max || s.used == 0 {
-			s.used += n
-			s.mu.Unlock()
-			return nil
+		u := s.used.Load()
+		if u+n > s.max && u != 0 {
+			return false
 		}
+		if s.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (s *weighted) acquire(ctx context.Context, n int64) error {
+	if s.take(n) {
+		return nil
+	}
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
+	for {
+		// Registered as a waiter before looking again: a release either
+		// happened before the look, which sees its room, or sees the
+		// waiter and closes the wake channel taken here.
+		s.mu.Lock()
 		wake := s.wake
 		s.mu.Unlock()
+		if s.take(n) {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -205,9 +231,11 @@ func (s *weighted) acquire(ctx context.Context, n int64) error {
 }
 
 func (s *weighted) release(n int64) {
-	s.mu.Lock()
-	s.used -= n
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
+	s.used.Add(-n)
+	if s.waiters.Load() > 0 {
+		s.mu.Lock()
+		close(s.wake)
+		s.wake = make(chan struct{})
+		s.mu.Unlock()
+	}
 }

@@ -179,7 +179,7 @@ func (c *call) missing() {
 			return
 		}
 	}
-	have, err := eachID(c.r.Context(), req.IDs, rp.store.Touch)
+	have, err := eachID(c.r.Context(), req.IDs, rp.store.Touch, rp.workers(len(req.IDs)))
 	if err != nil {
 		c.internal(err) // storage that cannot answer: 503, the client retries
 		return
@@ -198,12 +198,33 @@ func (c *call) missing() {
 // they overlap.
 const idWorkers = 16
 
-// eachID calls fn (a store's Has or Touch) for every id, idWorkers at a
+// localCalls is how many calls of a request a DiskStore answers one after
+// the other (repository.workers).
+const localCalls = 64
+
+// workers is how many store calls for n ids a request makes at once: a
+// DiskStore answers a few from the local file system in microseconds,
+// less than starting goroutines and waking threads for them costs; a
+// remote store answers each after a round trip, which they overlap.
+func (rp *repository) workers(n int) int {
+	if rp.local() && n <= localCalls {
+		return 1
+	}
+	return idWorkers
+}
+
+// local reports whether the repository's objects are a DiskStore.
+func (rp *repository) local() bool {
+	_, ok := rp.store.(*objects.DiskStore)
+	return ok
+}
+
+// eachID calls fn (a store's Has or Touch) for every id, workers at a
 // time, and returns the answers in the order of ids; it stops at the
 // first error.
-func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, objects.ID) (bool, error)) ([]bool, error) {
+func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, objects.ID) (bool, error), workers int) ([]bool, error) {
 	out := make([]bool, len(ids))
-	err := parallel(ctx, len(ids), func(ctx context.Context, i int) error {
+	err := parallelN(ctx, len(ids), workers, func(ctx context.Context, i int) error {
 		ok, err := fn(ctx, ids[i])
 		out[i] = ok
 		return err
@@ -214,6 +235,23 @@ func eachID(ctx context.Context, ids []objects.ID, fn func(context.Context, obje
 // parallel calls fn(i) for i in [0, n), idWorkers at a time, and returns
 // the first error (the calls after it see their context cancelled).
 func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	return parallelN(ctx, n, idWorkers, fn)
+}
+
+// parallelN is parallel with workers at a time; with one (or one call) it
+// calls fn in this goroutine, in order.
+func parallelN(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	if workers <= 1 || n <= 1 {
+		for i := range n {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -222,7 +260,7 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 		once  sync.Once
 		first error
 	)
-	for w := 0; w < min(idWorkers, n); w++ {
+	for w := 0; w < min(workers, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -290,6 +328,25 @@ func (c *call) upload() {
 	if b, ok := rp.store.(batcher); ok {
 		b.BeginBatch()
 	}
+	store := func(f remote.Frame) {
+		defer func() {
+			c.s.inflight.release(int64(len(f.Payload)))
+			remote.ReleasePayload(f.Payload)
+		}()
+		added, err := storeFrame(c.r, rp.store, f)
+		if err != nil {
+			setErr(err)
+			return
+		}
+		if added {
+			mu.Lock()
+			resp.Added++
+			mu.Unlock()
+		}
+	}
+	// A small object goes to a DiskStore in this goroutine: hashing and
+	// writing it costs less than a goroutine and a thread woken for it.
+	local := rp.local()
 	for !failed() {
 		f, err := fr.Next(alloc)
 		if errors.Is(err, io.EOF) {
@@ -304,25 +361,18 @@ func (c *call) upload() {
 		}
 		resp.Received++
 		resp.Bytes += int64(len(f.Payload))
+		if local && len(f.Payload) <= inlineFrame {
+			store(f)
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() {
-				c.s.inflight.release(int64(len(f.Payload)))
-				remote.ReleasePayload(f.Payload)
 				<-sem
 				wg.Done()
 			}()
-			added, err := storeFrame(c.r, rp.store, f)
-			if err != nil {
-				setErr(err)
-				return
-			}
-			if added {
-				mu.Lock()
-				resp.Added++
-				mu.Unlock()
-			}
+			store(f)
 		}()
 	}
 	wg.Wait()
@@ -349,6 +399,10 @@ func (c *call) upload() {
 // uploadWorkers is how many objects of one upload are verified and
 // written at once.
 const uploadWorkers = 4
+
+// inlineFrame is the largest stored form an upload writes to a DiskStore
+// without a goroutine of its own.
+const inlineFrame = 64 << 10
 
 // storeFrame verifies and stores one uploaded object, mapping bad input
 // to problems.
@@ -954,7 +1008,7 @@ func (c *call) download() {
 		c.internal(err)
 		return
 	}
-	present, err := eachID(ctx, req.IDs, rp.store.Has)
+	present, err := eachID(ctx, req.IDs, rp.store.Has, rp.workers(len(req.IDs)))
 	if err != nil {
 		c.internal(err)
 		return

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/refs"
@@ -122,5 +124,75 @@ func TestStorageUnavailable(t *testing.T) {
 	down.Store(false)
 	if err := push(ctx, c, h.store, ids, "refs/heads/main", objects.ZeroID, c1, false); err != nil {
 		t.Fatalf("push once the store is back: %v", err)
+	}
+}
+
+// slowHosting is the repositories under a root whose creation of the
+// repository named slow waits until release is closed (a storage that
+// takes long to create one), counting the creations.
+type slowHosting struct {
+	*server.Files
+	slow    string
+	release chan struct{}
+	creates *atomic.Int32
+}
+
+func (h slowHosting) Create(ctx context.Context, name string, s repometa.Settings) (server.Repository, error) {
+	if name == h.slow {
+		h.creates.Add(1)
+		<-h.release
+	}
+	return h.Files.Create(ctx, name, s)
+}
+
+// While one repository is being created, pushes to others go on (the
+// server-wide lock does not cover opening a repository), and the pushes
+// that wait for that repository create it once and then succeed.
+func TestOpenDoesNotBlockOthers(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	f, err := server.NewFiles(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := slowHosting{Files: f, slow: "lab/slow", release: make(chan struct{}), creates: new(atomic.Int32)}
+	ts := newServer(t, server.Options{Root: root, Hosting: h})
+	owner := keyN(1)
+	hist := newHistory(t, owner)
+	c1, _, ids := hist.commit(objects.ZeroID, 1, 1024, 1, nil)
+	slow := newClient(t, ts.URL+"/lab/slow", owner, remote.Options{MaxRetries: -1})
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { done <- push(ctx, slow, hist.store, ids, "refs/heads/main", objects.ZeroID, c1, false) }()
+	}
+	for h.creates.Load() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("push to the repository being created ended: %v", err)
+		default:
+		}
+		runtime.Gosched()
+	}
+	fast := newClient(t, ts.URL+"/lab/fast", owner, remote.Options{MaxRetries: -1})
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := push(fctx, fast, hist.store, ids, "refs/heads/main", objects.ZeroID, c1, false); err != nil {
+		t.Fatalf("push to another repository while one is being created: %v", err)
+	}
+	close(h.release)
+	errs := []error{<-done, <-done}
+	// the two pushes raced for main: one moved it, the other found it
+	// moved by the same value (a lost response, as the client sees it)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("push once the repository was created: %v", err)
+		}
+	}
+	if n := h.creates.Load(); n != 1 {
+		t.Errorf("the repository was created %d times, want once", n)
+	}
+	l, err := slow.Refs(ctx)
+	if err != nil || len(l.Refs) != 1 || l.Refs[0].ID != c1 {
+		t.Fatalf("refs of the created repository: %+v, %v", l, err)
 	}
 }

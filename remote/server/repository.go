@@ -52,13 +52,58 @@ type repository struct {
 var errNoRepo = errors.New("server: no such repository")
 
 // open returns the repository, creating it with owner when create is set
-// and it does not exist.
+// and it does not exist. The server-wide lock covers only the map of open
+// repositories: opening or creating one (file system, database) runs
+// outside it, once per name at a time, so that requests to the other
+// repositories never wait for it. A request that finds another opening
+// the same name waits for it and, if that failed (its own context, no
+// create), tries itself.
 func (s *Server) open(ctx context.Context, name string, create *objects.PublicKey) (*repository, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rp, ok := s.repos[name]; ok {
-		return rp, nil
+	for {
+		s.mu.Lock()
+		if rp, ok := s.repos[name]; ok {
+			s.mu.Unlock()
+			return rp, nil
+		}
+		op, busy := s.opening[name]
+		if !busy {
+			op = &opening{done: make(chan struct{})}
+			s.opening[name] = op
+		}
+		s.mu.Unlock()
+		if busy {
+			select {
+			case <-op.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if op.rp != nil {
+				return op.rp, nil
+			}
+			continue
+		}
+		rp, err := s.openRepo(ctx, name, create)
+		s.mu.Lock()
+		delete(s.opening, name)
+		if err == nil {
+			s.repos[name] = rp
+		}
+		s.mu.Unlock()
+		op.rp = rp
+		close(op.done)
+		return rp, err
 	}
+}
+
+// opening is a repository being opened by one request (Server.open); rp
+// is set, or left nil on failure, before done is closed.
+type opening struct {
+	done chan struct{}
+	rp   *repository
+}
+
+// openRepo opens (or creates) the repository for open.
+func (s *Server) openRepo(ctx context.Context, name string, create *objects.PublicKey) (*repository, error) {
 	h, err := s.hosting.Open(ctx, name)
 	if errors.Is(err, repometa.ErrNotFound) {
 		if create == nil {
@@ -83,7 +128,6 @@ func (s *Server) open(ctx context.Context, name string, create *objects.PublicKe
 			return nil, fmt.Errorf("open repository %s: %w", name, err)
 		}
 	}
-	s.repos[name] = rp
 	return rp, nil
 }
 
@@ -219,7 +263,7 @@ func (rp *repository) checkComplete(ctx context.Context, roots []objects.ID, lim
 	// Chunks are never read, only asked about: a remote store answers
 	// each Has after a round trip, which eachID overlaps (a push of a
 	// 1 GiB model has some 256 pieces).
-	have, err := eachID(ctx, chunks, rp.store.Has)
+	have, err := eachID(ctx, chunks, rp.store.Has, rp.workers(len(chunks)))
 	if err != nil {
 		return nil, err
 	}

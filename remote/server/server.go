@@ -209,8 +209,9 @@ type Server struct {
 	limiter  *limiter
 	inflight *weighted
 
-	mu    sync.Mutex
-	repos map[string]*repository
+	mu      sync.Mutex // guards repos and opening only (open)
+	repos   map[string]*repository
+	opening map[string]*opening
 
 	prover prover
 	zkMu   sync.Mutex // one zk settings change at a time
@@ -246,6 +247,7 @@ func New(opts Options) (*Server, error) {
 		limiter:  newLimiter(opts.Rate, opts.Burst, opts.Now),
 		inflight: newWeighted(opts.MaxInflightBytes),
 		repos:    map[string]*repository{},
+		opening:  map[string]*opening{},
 		prover:   prover{wake: make(chan struct{}, 1), queued: map[proveJob]bool{}},
 	}
 	s.metrics = newMetrics(s)
