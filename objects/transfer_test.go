@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fed-vcs/fed/objects"
@@ -227,5 +230,59 @@ func TestPutStoredCapsDeltaDepth(t *testing.T) {
 	}
 	if got, err := dst.Get(ctx, xid); err != nil || !bytes.Equal(got, obj) {
 		t.Fatalf("read back: %v", err)
+	}
+}
+
+// OpenStored's reader copies (WriteTo, as io.Copy calls it, handing the
+// file to a destination's ReadFrom) the same bytes as GetStored, without
+// the local checksum, from wherever reading stopped; a file shorter than
+// its header says fails instead of sending less.
+func TestOpenStoredWriteTo(t *testing.T) {
+	ctx := context.Background()
+	s, err := objects.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 64<<10)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i+4 <= len(data); i += 4 {
+		binary.LittleEndian.PutUint32(data[i:], math.Float32bits(float32(rng.NormFloat64())))
+	}
+	id, err := s.Put(ctx, objects.EncodeChunk(data), objects.PutOptions{ElemSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.GetStored(ctx, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, skip := range []int{0, 1, 2, 3, 100} {
+		f, err := s.OpenStored(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, skip)
+		if _, err := io.ReadFull(f, head); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		n, err := io.Copy(&got, f)
+		f.Close()
+		if err != nil || n != int64(len(want)-skip) || !bytes.Equal(append(head, got.Bytes()...), want) {
+			t.Fatalf("after %d bytes read: copied %d bytes (%v), want the %d of GetStored's form", skip, n, err, len(want)-skip)
+		}
+	}
+	// a file cut short after it was opened
+	f, err := s.OpenStored(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := id.String()
+	if err := os.Truncate(filepath.Join(s.Dir(), h[:2], h[2:]), 1000); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, f); err == nil {
+		t.Fatalf("a truncated file copied %d bytes without an error", n)
 	}
 }

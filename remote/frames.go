@@ -73,17 +73,36 @@ func (fw *FrameWriter) WriteFrame(id objects.ID, form byte, payload []byte) erro
 	if uint64(len(payload)) > 1<<32-1 {
 		return fmt.Errorf("remote: frame of %d bytes", len(payload))
 	}
+	if err := fw.WriteFrameHeader(id, form, int64(len(payload))); err != nil {
+		return err
+	}
+	_, err := fw.w.Write(payload)
+	return err
+}
+
+// WriteFrameHeader writes the header of a frame whose n payload bytes the
+// caller then writes to the underlying writer itself (from a file, say).
+func (fw *FrameWriter) WriteFrameHeader(id objects.ID, form byte, n int64) error {
+	if form != FormCanonical && form != FormStored {
+		return fmt.Errorf("remote: frame form %d", form)
+	}
+	if n < 0 || n > 1<<32-1 {
+		return fmt.Errorf("remote: frame of %d bytes", n)
+	}
 	if err := fw.start(); err != nil {
 		return err
 	}
 	copy(fw.hdr[:], id[:])
 	fw.hdr[objects.IDSize] = form
-	binary.BigEndian.PutUint32(fw.hdr[objects.IDSize+1:], uint32(len(payload)))
-	if _, err := fw.w.Write(fw.hdr[:]); err != nil {
-		return err
-	}
-	_, err := fw.w.Write(payload)
+	binary.BigEndian.PutUint32(fw.hdr[objects.IDSize+1:], uint32(n))
+	_, err := fw.w.Write(fw.hdr[:])
 	return err
+}
+
+// StreamLen is the length of a whole stream of frames whose payloads
+// total payload bytes.
+func StreamLen(frames int, payload int64) int64 {
+	return int64(len(streamMagic)) + int64(frames+1)*FrameHeaderSize + payload
 }
 
 // Close writes the end marker (it does not close the underlying writer).

@@ -113,8 +113,10 @@ type Repository interface {
 // A store may also offer, and the server then uses: BeginBatch, EndBatch
 // and Flush (deferring the fsyncs of an upload's objects to its end, as
 // DiskStore does: EndBatch or Flush publish them before a ref reaches
-// them); OpenStored(id) (io.ReadSeekCloser, error), the self-contained
-// stored form of id for serving byte ranges; and objects.ModTimer, when an
+// them); OpenStored(id) (io.ReadSeekCloser, error), the stored form of
+// id as kept (a delta as a delta), for serving byte ranges of
+// self-contained forms and downloads from files (a reader with WriteTo
+// hands the file to the connection: sendfile); and objects.ModTimer, when an
 // object was last written (GC spares recent ones; without it GC removes
 // nothing).
 type ObjectStore interface {
