@@ -25,6 +25,7 @@ type serveOptions struct {
 	publicURL                    string
 	noCreate, private            bool
 	gcGrace                      time.Duration
+	gcOnce                       bool
 	solanaRPC                    string
 	nftCacheTTL                  time.Duration
 	requireProofs                bool
@@ -80,6 +81,8 @@ func newServeCommand(e *env) *cli.Command {
 			"live in that S3-compatible bucket, repository NAME under PREFIX/NAME.fed/objects/,\n" +
 			"signed in with $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (and $AWS_SESSION_TOKEN)\n" +
 			"in region $AWS_REGION; --root then keeps only refs and settings (none with --db).\n" +
+			"With --db too, pushes lease the objects they rely on in the database, so that any\n" +
+			"replica may collect the bucket.\n" +
 			"With both, replicas share nothing on disk. --prove and --require-proofs do not go\n" +
 			"with --objects yet.",
 		Flags: []cli.Flag{
@@ -91,6 +94,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-create", Usage: "do not create repositories on a first push"},
 			&cli.BoolFlag{Name: "private", Usage: "make new repositories private"},
 			&cli.DurationFlag{Name: "gc-grace", Usage: "collect unreferenced uploads older than `DURATION`", DefaultText: "24h"},
+			&cli.BoolFlag{Name: "gc", Usage: "collect every repository once (what the server does every hour), print what was removed, then exit; with --db it may run beside the replicas"},
 			&cli.StringFlag{Name: "solana-rpc", Usage: "Solana JSON-RPC node `URL` that says who holds repository NFTs (off when empty)"},
 			&cli.BoolFlag{Name: "require-proofs", Usage: "refuse pushes to protected branches of commits without a valid zero-knowledge proof, and update proofs of repositories without zk.linf"},
 			&cli.BoolFlag{Name: "prove", Usage: "prove pushed commits that have no proof, in the background (repositories with zk settings)"},
@@ -177,7 +181,7 @@ func newServeCommand(e *env) *cli.Command {
 				prove: c.Bool("prove"), proveSetup: c.Bool("prove-setup"), parent: c.Int("parent"),
 				logFormat: c.String("log-format"), logLevel: c.String("log-level"), tlsCert: e.path(c.String("tls-cert")), tlsKey: e.path(c.String("tls-key")),
 				insecureHTTP: c.Bool("insecure-http"), shutdownTimeout: c.Duration("shutdown-timeout"),
-				db: c.String("db"), migrate: c.Bool("migrate"), objects: objs}, e)
+				db: c.String("db"), migrate: c.Bool("migrate"), objects: objs, gcOnce: c.Bool("gc")}, e)
 		},
 	}
 }
@@ -312,8 +316,12 @@ func openDB(ctx context.Context, opts serveOptions, logger *slog.Logger, e *env)
 	return db, nil
 }
 
-// serve runs the server until ctx ends.
+// serve runs the server until ctx ends; with --gc it collects once
+// instead.
 func serve(ctx context.Context, sopts server.Options, opts serveOptions, e *env) error {
+	if opts.gcOnce {
+		return collectOnce(ctx, sopts, e)
+	}
 	var ferr error
 	err := server.Serve(ctx, sopts, func(a net.Addr) {
 		if opts.addrFile != "" {
@@ -341,6 +349,27 @@ func serve(ctx context.Context, sopts server.Options, opts serveOptions, e *env)
 		return err
 	}
 	return ferr
+}
+
+// collectOnce runs the server's garbage collection of every repository
+// once (fed serve --gc) and prints each repository's outcome.
+func collectOnce(ctx context.Context, sopts server.Options, e *env) error {
+	s, err := server.New(sopts)
+	if err != nil {
+		return err
+	}
+	res, err := s.GC(ctx)
+	for _, r := range res {
+		if r.Report == nil {
+			e.printf("%s: skipped, another replica is collecting it\n", r.Repo)
+			continue
+		}
+		e.printf("%s: removed %d, kept %d, spared %d\n", r.Repo, r.Report.Removed, r.Report.Kept, r.Report.Spared)
+	}
+	if err != nil {
+		return fmt.Errorf("serve --gc: %w", err)
+	}
+	return nil
 }
 
 // reloadOnHangup sends on the returned channel for every SIGHUP until

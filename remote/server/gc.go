@@ -59,6 +59,11 @@ func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
 }
 
 func (rp *repository) collect(ctx context.Context, grace time.Duration) (*objects.GCReport, error) {
+	if lz, ok := rp.leases(); ok {
+		// the database orders it with ref updates, here as at every
+		// other replica: they wait only while a batch deletes
+		return rp.collectLeased(ctx, lz, grace)
+	}
 	rp.gc.Lock()
 	defer rp.gc.Unlock()
 	if sh, ok := rp.refs.(SharedState); ok {
@@ -70,9 +75,6 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 			return nil, nil // another process is collecting it
 		}
 		defer release()
-	}
-	if lz, ok := rp.leases(); ok {
-		return rp.collectLeased(ctx, lz, grace)
 	}
 	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
 		return nil, err
@@ -184,9 +186,20 @@ const leaseMemory = 24 * time.Hour
 // no ref reaches it (at the start, and again at its batch), it was
 // written more than grace ago (by the storage's clock, when the store
 // says: a fresh write of the server's own, such as a proof before its
-// ref, is spared as on disk) and no push holds a live lease on it. The
-// caller holds rp.gc and the collection lock.
+// ref, is spared as on disk) and no push holds a live lease on it. One
+// collection at a time, across processes (SharedState's Collecting); it
+// returns nil, nil when another holds it.
 func (rp *repository) collectLeased(ctx context.Context, lz Leases, grace time.Duration) (rep *objects.GCReport, err error) {
+	if sh, ok := rp.refs.(SharedState); ok {
+		release, ok, err := sh.Collecting(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, nil // another process is collecting it
+		}
+		defer release()
+	}
 	start, err := lz.Mark(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: %w", rp.name, err)
