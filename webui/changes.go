@@ -59,12 +59,21 @@ func (cs *changeSet) row(i int) (TensorRow, bool) {
 	return t, st.done
 }
 
-// changeCache is the LRU of comparisons.
+// changeCache is the LRU of comparisons, and the listings under way.
 type changeCache struct {
 	mu       sync.Mutex
 	max, now int64
 	order    *list.List // of *cacheItem, most recent first
 	items    map[changeKey]*list.Element
+	listing  map[changeKey]*listing
+}
+
+// listing is a comparison being listed by one request, which the others
+// asking for it wait for.
+type listing struct {
+	done chan struct{} // closed when cs or err is set
+	cs   *changeSet
+	err  error
 }
 
 type cacheItem struct {
@@ -73,7 +82,38 @@ type cacheItem struct {
 }
 
 func newChangeCache(max int64) *changeCache {
-	return &changeCache{max: max, order: list.New(), items: map[changeKey]*list.Element{}}
+	return &changeCache{max: max, order: list.New(), items: map[changeKey]*list.Element{}, listing: map[changeKey]*listing{}}
+}
+
+// begin returns the comparison k when kept, else the listing of k under
+// way, lead: true when the caller is to list it (and end the listing).
+func (c *changeCache) begin(k changeKey) (cs *changeSet, l *listing, lead bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cacheItem).cs, nil, false
+	}
+	if l, ok := c.listing[k]; ok {
+		return nil, l, false
+	}
+	l = &listing{done: make(chan struct{})}
+	c.listing[k] = l
+	return nil, l, true
+}
+
+// end ends listing l of k with cs (kept, see put) or err, and returns
+// the comparison kept.
+func (c *changeCache) end(k changeKey, l *listing, cs *changeSet, err error) *changeSet {
+	if err == nil {
+		cs = c.put(k, cs)
+	}
+	c.mu.Lock()
+	delete(c.listing, k)
+	c.mu.Unlock()
+	l.cs, l.err = cs, err
+	close(l.done)
+	return cs
 }
 
 func (c *changeCache) get(k changeKey) *changeSet {
@@ -129,17 +169,40 @@ const (
 // changes returns the comparison of commit to with from (zero: nothing)
 // in repository rp, from the cache or listed now (without statistics;
 // stat adds them).
+// Requests asking at once for a comparison not kept wait for the one
+// that lists it (Options.Computed hears "wait"), so a page many visitors
+// open together is listed once; when that request gives up (its visitor
+// left), a waiting one lists it.
 func (p *Pages) changes(ctx context.Context, rr *repo.Repo, rp server.PageRepo, from, to objects.ID) (*changeSet, error) {
 	k := changeKey{repo: rp.Name + "\x00" + rp.Created.UTC().Format(time.RFC3339Nano), from: from, to: to}
-	if cs := p.cache.get(k); cs != nil {
-		return cs, nil
+	for {
+		cs, l, lead := p.cache.begin(k)
+		switch {
+		case cs != nil:
+			return cs, nil
+		case lead:
+			p.opts.Computed("changes")
+			diffs, err := rr.Diff(ctx, repo.DiffSide{Commit: from}, repo.DiffSide{Commit: to}, repo.DiffOptions{})
+			if err != nil {
+				p.cache.end(k, l, nil, err)
+				return nil, err
+			}
+			return p.cache.end(k, l, newChangeSet(diffs), nil), nil
+		}
+		p.opts.Computed("wait")
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if l.err == nil {
+			return l.cs, nil
+		}
+		if !errors.Is(l.err, context.Canceled) && !errors.Is(l.err, context.DeadlineExceeded) {
+			return nil, l.err
+		}
+		// The lister's visitor left: list it here.
 	}
-	p.opts.Computed("changes")
-	diffs, err := rr.Diff(ctx, repo.DiffSide{Commit: from}, repo.DiffSide{Commit: to}, repo.DiffOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return p.cache.put(k, newChangeSet(diffs)), nil
 }
 
 // newChangeSet lists diffs as rows, with the estimate of their size.

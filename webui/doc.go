@@ -27,7 +27,8 @@
 // A comparison of two commits is a pure function of immutable objects:
 // Pages keeps it (files and tensors changed, each tensor's statistics
 // once computed) in a least-recently-used cache bounded by its estimated
-// size (Options.CacheBytes), keyed by the repository and both commits.
+// size (Options.CacheBytes), keyed by the repository and both commits;
+// requests asking for one being listed wait for that listing.
 // A commit page computes the statistics of the tensors it shows, and
 // streams its HTML: the head and each row are flushed before the next
 // row's statistics are computed.

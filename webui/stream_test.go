@@ -612,3 +612,77 @@ func TestCacheKeyedByRepository(t *testing.T) {
 		t.Errorf("%d comparisons listed, want one per repository", ch)
 	}
 }
+
+// Visitors opening a comparison not yet listed at once wait for the one
+// request that lists it: listed once, every page served whole.
+func TestConcurrentListing(t *testing.T) {
+	ctx := context.Background()
+	const visitors = 5
+	var waits atomic.Int64
+	var changes atomic.Int64
+	waited := make(chan struct{})
+	computed := func(what string) {
+		switch what {
+		case "wait":
+			if waits.Add(1) == visitors-1 {
+				close(waited)
+			}
+		case "changes":
+			changes.Add(1)
+			select { // the lister goes on once every other visitor waits for it
+			case <-waited:
+			case <-time.After(60 * time.Second):
+				t.Errorf("%d of %d other visitors wait for the listing", waits.Load(), visitors-1)
+			}
+		}
+	}
+	base := startServerPages(t, webui.New(webui.Options{ErrorLog: t.Logf, Computed: computed}))
+	t.Setenv("FED_CONFIG", filepath.Join(t.TempDir(), "userconfig"))
+	r, err := repo.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Key = key(1)
+	model := filepath.Join(r.Root, "m.safetensors")
+	var id objects.ID
+	for v := range 2 {
+		writeTensors(t, model, 60, float32(v+1))
+		if err := r.Add(ctx, []string{r.Root}, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if id, err = r.Commit(ctx, repo.CommitOptions{Message: fmt.Sprint("v", v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(t, r, base+"/lab/m")
+	url := base + "/lab/m/-/commit/" + id.String()
+	var wg sync.WaitGroup
+	pages := make([]string, visitors)
+	codes := make([]int, visitors)
+	for i := range visitors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Error(err)
+			}
+			pages[i], codes[i] = string(b), resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i := range visitors {
+		if codes[i] != 200 || strings.Count(pages[i], `<tr class="tensor"`) != webui.PageSize || !strings.HasSuffix(pages[i], "</html>\n") {
+			t.Errorf("visitor %d: %d, %d rows", i, codes[i], strings.Count(pages[i], `<tr class="tensor"`))
+		}
+	}
+	if n := changes.Load(); n != 1 {
+		t.Errorf("listed %d times for %d visitors at once, want once", n, visitors)
+	}
+}
