@@ -17,10 +17,15 @@ import (
 	"github.com/fed-vcs/fed/webui"
 )
 
-// startServerWith is startServer with opts changed by set (the same
-// value given to server.Options and webui.Options where they share a
-// field: PublicURL).
+// startServerWith is startServer with a public URL (given to
+// server.Options and webui.Options), over TLS when tls is set (with the
+// client that trusts its certificate).
 func startServerWith(t *testing.T, publicURL string) string {
+	url, _ := startServerTLS(t, publicURL, false)
+	return url
+}
+
+func startServerTLS(t *testing.T, publicURL string, tls bool) (string, *http.Client) {
 	t.Helper()
 	files, err := server.NewFiles(t.TempDir(), nil)
 	if err != nil {
@@ -35,9 +40,14 @@ func startServerWith(t *testing.T, publicURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s)
+	ts := httptest.NewUnstartedServer(s)
+	if tls {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close)
-	return ts.URL
+	return ts.URL, ts.Client()
 }
 
 // privateRepo pushes a fed round to base/lab/secret, owned by key 1, and
@@ -250,4 +260,42 @@ func getJSONCookie[T any](t *testing.T, url, cookie string) T {
 		t.Fatalf("GET %s: %v\n%s", url, err, body)
 	}
 	return v
+}
+
+// Over TLS the session cookie is Secure, and the sign-in must come from
+// the https origin.
+func TestPageSignInTLS(t *testing.T) {
+	base, client := startServerTLS(t, "", true)
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("not TLS: %s", base)
+	}
+	k := key(1)
+	signIn := func(origin string) *http.Response {
+		var ch remote.Challenge
+		b, _ := json.Marshal(remote.ChallengeRequest{Address: k.Public().String()})
+		resp, err := client.Post(base+remote.PathPrefix+"login/challenge", remote.MediaJSON, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ch); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		b, _ = json.Marshal(remote.LoginRequest{Address: k.Public().String(), Nonce: ch.Nonce, Signature: objects.Base58(k.Sign([]byte(ch.Message)))})
+		req, _ := http.NewRequest(http.MethodPost, base+server.PageSignInPath, bytes.NewReader(b))
+		req.Header.Set("Content-Type", remote.MediaJSON)
+		req.Header.Set("Origin", origin)
+		if resp, err = client.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := signIn(strings.Replace(base, "https:", "http:", 1)); resp.StatusCode != 403 || sessionCookie(resp) != nil {
+		t.Errorf("sign-in over TLS from the http origin: %s", resp.Status)
+	}
+	resp := signIn(base)
+	if c := sessionCookie(resp); resp.StatusCode != 204 || c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("sign-in over TLS: %s, cookie %s; want Secure, HttpOnly, SameSite=Strict", resp.Status, resp.Header.Get("Set-Cookie"))
+	}
 }
