@@ -233,6 +233,12 @@ func (s *DiskStore) getShared(ctx context.Context, id ID, depth int, insert, ver
 // getSharedInto is getShared decoding into buf when the result is not the
 // cache's.
 func (s *DiskStore) getSharedInto(ctx context.Context, id ID, depth int, insert, verify bool, buf []byte) (b []byte, rel func(), err error) {
+	if !insert && !s.inCache(id) {
+		// nothing to share and none to keep: not worth a stat (most reads,
+		// and a merge of thousands of tensors reads tens of thousands)
+		b, _, err = s.get(ctx, id, depth, true, buf)
+		return b, nil, err
+	}
 	st, statErr := s.stamp(id)
 	if statErr != nil {
 		b, _, err = s.get(ctx, id, depth, true, buf)
