@@ -699,8 +699,13 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cookies) != 1 || cookies[0].Name != "fed-session" || !cookies[0].HTTPOnly || cookies[0].SameSite != network.CookieSameSiteStrict || cookies[0].Secure {
-			t.Errorf("cookies after signing in: %+v; want fed-session, HttpOnly, SameSite=Strict, not Secure over http", cookies)
+		for _, c := range cookies {
+			if c.Name == "fed-session" && (!c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict || c.Secure) {
+				t.Errorf("session cookie %+v; want HttpOnly, SameSite=Strict, not Secure over http", c)
+			}
+		}
+		if len(cookies) != 2 {
+			t.Errorf("cookies after signing in: %+v; want fed-session and fed-address", cookies)
 		}
 		if js := eval[string](w, "document.cookie"); strings.Contains(js, "fed-session") {
 			t.Errorf("the page's script reads the session cookie: %q", js)
@@ -712,7 +717,22 @@ func TestBrowser(t *testing.T) {
 		if names := eval[[]string](w, `[...document.querySelectorAll("tr.repository")].map(r => r.dataset.name)`); !slices.Equal(names, []string{"lab/model", "lab/secret"}) {
 			t.Errorf("the server page lists %q to the owner, want lab/model and lab/secret", names)
 		}
+		k := key(1).Public().String()
+		if st := eval[string](w, `document.getElementById("signin-status").textContent`); st != "signed in as "+k[:4]+"…"+k[len(k)-4:] {
+			t.Errorf("the header says %q", st)
+		}
+		if eval[bool](w, `!document.getElementById("signin").hidden || document.getElementById("signout").hidden`) {
+			t.Errorf("signed in, the header offers sign-in or no sign-out")
+		}
 		w.screenshot("signed-in")
+		w.open("sign out", 200, chromedp.Click(chromedp.ID("signout")))
+		if names := eval[[]string](w, `[...document.querySelectorAll("tr.repository")].map(r => r.dataset.name)`); !slices.Equal(names, []string{"lab/model"}) {
+			t.Errorf("signed out, the server page lists %q", names)
+		}
+		if eval[bool](w, `document.getElementById("signin").hidden || !document.getElementById("signout").hidden`) {
+			t.Errorf("signed out, the header offers no sign-in, or sign-out")
+		}
+		w.open("the private repository, signed out", 401, chromedp.Navigate(base+"/lab/secret"))
 
 		// window.solana (a Phantom-like provider), an outsider's key: the
 		// private repository is as absent

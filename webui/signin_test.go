@@ -105,13 +105,31 @@ func getCookie(t *testing.T, url, v string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func sessionCookie(resp *http.Response) *http.Cookie {
+func sessionCookie(resp *http.Response) *http.Cookie { return namedCookie(resp, server.PageCookie) }
+
+func namedCookie(resp *http.Response, name string) *http.Cookie {
 	for _, c := range resp.Cookies() {
-		if c.Name == server.PageCookie {
+		if c.Name == name {
 			return c
 		}
 	}
 	return nil
+}
+
+// pageSignOut posts /-/signout with header hdr.
+func pageSignOut(t *testing.T, base string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+server.PageSignOutPath, strings.NewReader("{}"))
+	req.Header.Set("Content-Type", remote.MediaJSON)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }
 
 // A page sign-in with a signed challenge from the server's own origin
@@ -131,6 +149,17 @@ func TestPageSignIn(t *testing.T) {
 	}
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/" || c.MaxAge != 3600 || len(c.Value) != 64 {
 		t.Errorf("session cookie %s: want HttpOnly, SameSite=Strict, not Secure over http, Path=/, Max-Age=3600, 64 hex digits", resp.Header.Get("Set-Cookie"))
+	}
+	if a := namedCookie(resp, server.PageAddressCookie); a == nil || a.Value != key(1).Public().String() || a.HttpOnly || a.SameSite != http.SameSiteStrictMode || a.MaxAge != 3600 {
+		t.Errorf("address cookie %+v: want the key, readable by the page's script, SameSite=Strict, Max-Age=3600", a)
+	}
+	// the address cookie is not a key: alone, it signs nobody in
+	req0, _ := http.NewRequest(http.MethodGet, base+"/lab/secret", nil)
+	req0.AddCookie(&http.Cookie{Name: server.PageAddressCookie, Value: key(1).Public().String()})
+	if resp, err := http.DefaultClient.Do(req0); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 401 {
+		t.Errorf("the address cookie alone on the private page: %s, want 401", resp.Status)
 	}
 	if code, body := getCookie(t, base+"/lab/secret", c.Value); code != 200 || !strings.Contains(body, "fedavg") && !strings.Contains(body, "merge") {
 		t.Errorf("the owner's cookie on the private page: %d\n%s", code, body)
@@ -199,8 +228,19 @@ func TestPageSignIn(t *testing.T) {
 	if resp.StatusCode != 401 || sessionCookie(resp) != nil {
 		t.Errorf("sign-in with another key's signature: %s, cookie %v", resp.Status, sessionCookie(resp))
 	}
-	if code, _ := get(t, base+server.PageSignInPath, "", ""); code != 405 {
-		t.Errorf("GET %s: %d, want 405", server.PageSignInPath, code)
+	for _, path := range []string{server.PageSignInPath, server.PageSignOutPath} {
+		if code, _ := get(t, base+path, "", ""); code != 405 {
+			t.Errorf("GET %s: %d, want 405", path, code)
+		}
+	}
+	// sign-out drops both cookies, when a page of this server asks
+	if resp := pageSignOut(t, base, map[string]string{"Origin": "http://evil.example"}); resp.StatusCode != 403 || len(resp.Cookies()) != 0 {
+		t.Errorf("sign-out from another origin: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	resp = pageSignOut(t, base, map[string]string{"Origin": base})
+	sc, ac := sessionCookie(resp), namedCookie(resp, server.PageAddressCookie)
+	if resp.StatusCode != 204 || sc == nil || sc.MaxAge >= 0 || sc.Value != "" || ac == nil || ac.MaxAge >= 0 {
+		t.Errorf("sign-out: %s, cookies %v; want both removed", resp.Status, resp.Cookies())
 	}
 	// pages (a refusal, and a streamed commit page, too) allow no script
 	// but the server's own, and no framing

@@ -71,15 +71,20 @@ func PagePath(name, rest string) string {
 // servePage answers a request for a web page.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	pages := s.opts.Pages
-	if r.URL.Path == PageSignInPath && r.Method == http.MethodPost {
-		if _, _, ok := s.admit(w, r, func(p *remote.Problem) { writeProblem(w, p) }); ok {
+	if (r.URL.Path == PageSignInPath || r.URL.Path == PageSignOutPath) && r.Method == http.MethodPost {
+		if _, _, ok := s.admit(w, r, func(p *remote.Problem) { writeProblem(w, p) }); !ok {
+			return
+		}
+		if r.URL.Path == PageSignInPath {
 			s.handlePageSignIn(w, r)
+		} else {
+			s.handlePageSignOut(w, r)
 		}
 		return
 	}
-	if r.URL.Path == PageSignInPath {
+	if r.URL.Path == PageSignInPath || r.URL.Path == PageSignOutPath {
 		w.Header().Set("Allow", "POST")
-		s.pageProblem(w, r, remote.NewProblem(405, remote.CodeBadRequest, "sign-in takes POST"))
+		s.pageProblem(w, r, remote.NewProblem(405, remote.CodeBadRequest, "%s takes POST", r.URL.Path))
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -168,7 +173,7 @@ func (s *Server) pageProblem(w http.ResponseWriter, r *http.Request, p *remote.P
 // pageRoute names a page for logs and metrics: page:/ (the server page),
 // page:/{repo}, page:/{repo}/-/commit/{id}, page:/{repo}/-/rounds,
 // page:/{repo}/-/compare, page:/{repo}/-/nft.json, page:/{repo}/-/nft/{tag}.json,
-// page:/{repo}/-/card.svg, page:/-/signin, page:/-/{asset},
+// page:/{repo}/-/card.svg, page:/-/signin, page:/-/signout, page:/-/{asset},
 // page:other; and the
 // repository it shows.
 func pageRoute(path string) (route, repo string) {
@@ -177,6 +182,9 @@ func pageRoute(path string) (route, repo string) {
 	}
 	if path == PageSignInPath {
 		return "page:/-/signin", ""
+	}
+	if path == PageSignOutPath {
+		return "page:/-/signout", ""
 	}
 	if strings.HasPrefix(path, "/-/") {
 		return "page:/-/{asset}", ""

@@ -24,8 +24,17 @@ import (
 // PageCookie is the name of the web pages' session cookie.
 const PageCookie = "fed-session"
 
-// PageSignInPath is where a page posts a signed sign-in challenge.
-const PageSignInPath = "/-/signin"
+// PageAddressCookie names the key a page session is signed in with, for
+// the pages' script to show (not HttpOnly, not a secret: the server
+// never reads it).
+const PageAddressCookie = "fed-address"
+
+// PageSignInPath is where a page posts a signed sign-in challenge, and
+// PageSignOutPath where it asks to drop the session's cookies.
+const (
+	PageSignInPath  = "/-/signin"
+	PageSignOutPath = "/-/signout"
+)
 
 // pageSessionPrefix marks a page session's token in the SessionStore.
 const pageSessionPrefix = "page:"
@@ -43,19 +52,50 @@ func (s *Server) origin(r *http.Request) string {
 	return scheme + "://" + strings.ToLower(r.Host)
 }
 
-// handlePageSignIn answers POST /-/signin: a login request (§6.1) from a
-// page of this server's origin, answered 204 with the session cookie.
-func (s *Server) handlePageSignIn(w http.ResponseWriter, r *http.Request) {
+// ownOrigin reports whether r comes from a page of this server: its
+// Origin header is the server's origin and, when sent, Sec-Fetch-Site
+// says same-origin. It answers 403 when not.
+func (s *Server) ownOrigin(w http.ResponseWriter, r *http.Request, what string) bool {
 	want := s.origin(r)
 	if got := r.Header.Get("Origin"); !strings.EqualFold(got, want) {
 		if got == "" {
 			got = "no origin"
 		}
-		writeProblem(w, remote.NewProblem(403, remote.CodeForbidden, "sign-in to the pages from %s refused: only this server's pages (%s) may post it", got, want))
-		return
+		writeProblem(w, remote.NewProblem(403, remote.CodeForbidden, "%s from %s refused: only this server's pages (%s) may post it", what, got, want))
+		return false
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
-		writeProblem(w, remote.NewProblem(403, remote.CodeForbidden, "sign-in to the pages from a %s request refused: only this server's pages may post it", site))
+		writeProblem(w, remote.NewProblem(403, remote.CodeForbidden, "%s from a %s request refused: only this server's pages may post it", what, site))
+		return false
+	}
+	return true
+}
+
+// pageCookies sets the session's cookies: tok and key for maxAge
+// seconds, or (maxAge < 0) their removal.
+func (s *Server) pageCookies(w http.ResponseWriter, r *http.Request, tok, key string, maxAge int) {
+	secure := strings.HasPrefix(s.origin(r), "https:")
+	http.SetCookie(w, &http.Cookie{Name: PageCookie, Value: tok, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: PageAddressCookie, Value: key, Path: "/", MaxAge: maxAge,
+		Secure: secure, SameSite: http.SameSiteStrictMode})
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// handlePageSignOut answers POST /-/signout from a page of this server:
+// 204, the session's cookies removed.
+func (s *Server) handlePageSignOut(w http.ResponseWriter, r *http.Request) {
+	if !s.ownOrigin(w, r, "sign-out of the pages") {
+		return
+	}
+	s.pageCookies(w, r, "", "", -1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handlePageSignIn answers POST /-/signin: a login request (§6.1) from a
+// page of this server's origin, answered 204 with the session cookie.
+func (s *Server) handlePageSignIn(w http.ResponseWriter, r *http.Request) {
+	if !s.ownOrigin(w, r, "sign-in to the pages") {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != remote.MediaJSON {
@@ -73,9 +113,7 @@ func (s *Server) handlePageSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noteKey(w, &key)
-	http.SetCookie(w, &http.Cookie{Name: PageCookie, Value: tok, Path: "/", MaxAge: int(s.opts.TokenTTL / time.Second),
-		HttpOnly: true, Secure: strings.HasPrefix(want, "https:"), SameSite: http.SameSiteStrictMode})
-	w.Header().Set("Cache-Control", "no-store")
+	s.pageCookies(w, r, tok, key.String(), int(s.opts.TokenTTL/time.Second))
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -9,11 +9,34 @@
 // /-/signin, which answers with an HttpOnly session cookie; the page
 // then reloads, signed in. Without a wallet, or without JavaScript, the
 // button stays hidden and the pages are what an anonymous visitor sees.
+// Signed in (the fed-address cookie names the key), the header says as
+// whom, and "Sign out" posts /-/signout, which drops the cookies.
 "use strict";
 (() => {
   const button = document.getElementById("signin");
   const status = document.getElementById("signin-status");
+  const signout = document.getElementById("signout");
   if (!button) return;
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("fed-address="));
+  const signedIn = cookie ? decodeURIComponent(cookie.slice("fed-address=".length)) : "";
+  // a refusal asking for a key (401) offers sign-in even when the
+  // cookie says signed in: the server no longer knows the session
+  const refused = document.querySelector(".signin-hint") !== null;
+  if (signedIn && status && signout) {
+    status.textContent = "signed in as " + (signedIn.length > 12 ? signedIn.slice(0, 4) + "…" + signedIn.slice(-4) : signedIn);
+    status.title = signedIn;
+    signout.hidden = false;
+    signout.addEventListener("click", async () => {
+      signout.disabled = true;
+      try {
+        await post("/-/signout", {});
+        location.reload();
+      } catch (e) {
+        signout.disabled = false;
+        status.textContent = "sign-out failed: " + e.message;
+      }
+    });
+  }
   const wallets = [];
   const api = {
     register(...ws) {
@@ -28,7 +51,7 @@
   window.dispatchEvent(new CustomEvent("wallet-standard:app-ready", { detail: api }));
   const legacy = () => (window.phantom && window.phantom.solana) || window.solana;
   function show() {
-    if (wallets.length || legacy()) button.hidden = false;
+    if ((wallets.length || legacy()) && (!signedIn || refused)) button.hidden = false;
   }
   show();
   window.addEventListener("load", show);
