@@ -342,7 +342,11 @@ func fetchRecord(ctx context.Context, r *repo.Repo, c *remote.Client, id objects
 	if err != nil {
 		return err
 	}
-	_, err = c.FetchObjects(ctx, r.Objects, plan)
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	_, err = c.FetchObjects(ctx, disk, plan)
 	return err
 }
 
@@ -367,7 +371,11 @@ func publishChain(ctx context.Context, r *repo.Repo, remoteName, serverName stri
 		return objects.ZeroID, err
 	}
 	tree, _ := governance.EmptyTree()
-	if _, err := c.SendMissing(ctx, r.Objects, []objects.ID{id, tree}); err != nil {
+	disk, err := r.Disk()
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	if _, err := c.SendMissing(ctx, disk, []objects.ID{id, tree}); err != nil {
 		return objects.ZeroID, fmt.Errorf("%s: %w", rec.Kind(), err)
 	}
 	if _, err := c.UpdateRefs(ctx, []remote.RefUpdate{{Name: serverName, Old: old, New: id}}); err != nil {
@@ -421,7 +429,11 @@ func PushGovernance(ctx context.Context, r *repo.Repo, c *remote.Client, onServe
 		return nil
 	}
 	tree, _ := governance.EmptyTree()
-	if _, err := c.SendMissing(ctx, r.Objects, append(ids, tree)); err != nil {
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	if _, err := c.SendMissing(ctx, disk, append(ids, tree)); err != nil {
 		return fmt.Errorf("push reviews and attestations: %w", err)
 	}
 	for len(ups) > 0 {

@@ -20,7 +20,7 @@ func TestMergePublishesEveryObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := objects.OpenDisk(r.Objects.Dir())
+	fresh, err := objects.OpenDisk(r.Objects.(*objects.DiskStore).Dir())
 	if err != nil {
 		t.Fatal(err)
 	}

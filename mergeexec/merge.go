@@ -314,7 +314,11 @@ func (r *runner) execute(ctx context.Context, in *inputs, headIsBase bool, label
 	// refers to them: the working-tree files read them back, the commit or
 	// merge state names them.
 	var report *merge.Report
-	err := r.Objects.InBatch(func() error {
+	disk, err := r.Disk()
+	if err != nil {
+		return nil, err
+	}
+	err = disk.InBatch(func() error {
 		if err := r.planMerge(ctx, plan, in.bf, in.sf); err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func TestAddPublishesEveryObject(t *testing.T) {
 		roots = append(roots, e.ID)
 	}
 	// the model, its header (a blob of one chunk), 301 tensors, 302 pieces
-	if n := publishedFrom(t, r.Objects.Dir(), roots); n != 1+2+301+302 {
+	if n := publishedFrom(t, r.Objects.(*objects.DiskStore).Dir(), roots); n != 1+2+301+302 {
 		t.Fatalf("walked %d objects, want %d", n, 1+2+301+302)
 	}
 }

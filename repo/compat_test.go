@@ -50,7 +50,7 @@ func TestOpenFormatV1(t *testing.T) {
 	}
 	deltas := 0
 	r.Objects.List(ctx, func(id objects.ID) error {
-		if b, err := r.Objects.DeltaBase(ctx, id); err == nil && !b.IsZero() {
+		if b, err := r.Objects.(*objects.DiskStore).DeltaBase(ctx, id); err == nil && !b.IsZero() {
 			deltas++
 		}
 		return nil

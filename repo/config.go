@@ -208,6 +208,9 @@ func (c *Config) All() []string {
 
 // Save writes the repository file atomically.
 func (c *Config) Save() error {
+	if c.path == "" {
+		return fmt.Errorf("save config: it has no file (a hosted repository's settings are kept by its server): %w", errors.ErrUnsupported)
+	}
 	var buf bytes.Buffer
 	if err := gitconfig.NewEncoder(&buf).Encode(c.repo); err != nil {
 		return fmt.Errorf("encode config: %w", err)

@@ -30,6 +30,9 @@ const marksFile = "private"
 // PrivateMarks returns .fed/private: by weight object, the URLs of the
 // remotes it may be pushed to (those it was fetched from as private).
 func (r *Repo) PrivateMarks() (map[objects.ID][]string, error) {
+	if r.Dir == "" {
+		return map[objects.ID][]string{}, nil // a hosted repository keeps no marks here
+	}
 	path := filepath.Join(r.Dir, marksFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -57,6 +60,9 @@ func (r *Repo) PrivateMarks() (map[objects.ID][]string, error) {
 func (r *Repo) AddPrivateMarks(ids []objects.ID, url string) error {
 	if len(ids) == 0 {
 		return nil
+	}
+	if r.Dir == "" {
+		return fmt.Errorf("mark weights private in %s: %w", r.hosted, errNoDir)
 	}
 	marks, err := r.PrivateMarks()
 	if err != nil {

@@ -37,8 +37,12 @@ const (
 // objects arrive; the checkout that follows renames them into place, and
 // DropPrebuilt removes those it did not use.
 func (r *Repo) FetchObjects(ctx context.Context, c *remote.Client, plan *remote.Plan, tip objects.ID) (remote.FetchStats, error) {
+	disk, err := r.Disk()
+	if err != nil {
+		return remote.FetchStats{}, err
+	}
 	if tip.IsZero() {
-		return c.FetchObjects(ctx, r.Objects, plan)
+		return c.FetchObjects(ctx, disk, plan)
 	}
 	var small, large remote.Plan
 	for _, o := range plan.Objects {
@@ -48,12 +52,12 @@ func (r *Repo) FetchObjects(ctx context.Context, c *remote.Client, plan *remote.
 			large.Objects = append(large.Objects, o)
 		}
 	}
-	st, err := c.FetchObjects(ctx, r.Objects, &small)
+	st, err := c.FetchObjects(ctx, disk, &small)
 	if err != nil {
 		return st, err
 	}
 	p := r.newPrepared(ctx, tip)
-	st2, err := c.FetchObjectsFunc(ctx, r.Objects, &large, p.arrived)
+	st2, err := c.FetchObjectsFunc(ctx, disk, &large, p.arrived)
 	st.Planned, st.Have, st.Objects, st.Bytes = st.Planned+st2.Planned, st.Have+st2.Have, st.Objects+st2.Objects, st.Bytes+st2.Bytes
 	if err != nil {
 		p.abandon()

@@ -151,6 +151,9 @@ func (r *Repo) Shallow() (map[objects.ID]bool, error) {
 // readIDSet reads a file of .fed holding one hex id per line (absent:
 // empty).
 func (r *Repo) readIDSet(name, what string) (map[objects.ID]bool, error) {
+	if r.Dir == "" {
+		return map[objects.ID]bool{}, nil // a hosted repository keeps no list here
+	}
 	path := filepath.Join(r.Dir, name)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -195,6 +198,9 @@ func (r *Repo) addIDs(name string, ids []objects.ID) error {
 // writeIDs replaces such a file with ids (sorted, without repeats,
 // atomically); none removes it.
 func (r *Repo) writeIDs(name string, ids []objects.ID) error {
+	if r.Dir == "" {
+		return fmt.Errorf("write %s list of %s: %w", name, r.hosted, errNoDir)
+	}
 	path := filepath.Join(r.Dir, name)
 	if len(ids) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

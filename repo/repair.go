@@ -76,6 +76,10 @@ func (r *Repo) Repair(ctx context.Context, remoteName string, opts remote.Option
 // replaceObject downloads id (self-contained), checks it, and replaces
 // the local copy.
 func (r *Repo) replaceObject(ctx context.Context, c *remote.Client, id objects.ID) error {
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	if _, err := c.GetObject(ctx, id, 0, &b); err != nil {
 		return fmt.Errorf("download %s: %w", id.Short(), err)
@@ -90,7 +94,7 @@ func (r *Repo) replaceObject(ctx context.Context, c *remote.Client, id objects.I
 	if err := r.Objects.Delete(ctx, id); err != nil {
 		return err
 	}
-	if _, err := r.Objects.PutStored(ctx, id, b.Bytes()); err != nil {
+	if _, err := disk.PutStored(ctx, id, b.Bytes()); err != nil {
 		return fmt.Errorf("store %s: %w", id.Short(), err)
 	}
 	return nil

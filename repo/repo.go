@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,11 +41,15 @@ const DefaultBranch = "main"
 
 // Repo is an open repository.
 type Repo struct {
-	Root    string // the working tree
-	Dir     string // Root/.fed
-	Objects *objects.DiskStore
-	Refs    *refs.Store
-	Config  *Config
+	Root string // the working tree ("" in a bare repository)
+	Dir  string // Root/.fed, or a bare repository's directory ("" in a hosted one: OpenHosted)
+	// Objects is the object store: a *objects.DiskStore in Dir/objects,
+	// but for OpenBareStores and OpenHosted (Disk returns it as itself).
+	Objects objects.Store
+	// Refs is the ref store: a *refs.Store under Dir, or a hosted
+	// repository's refs.Backend bound to a context (OpenHosted).
+	Refs   RefStore
+	Config *Config
 
 	// Key signs commits and tags; nil until the caller loads one.
 	Key *objects.Keypair
@@ -59,7 +65,8 @@ type Repo struct {
 	// c.Tree). Objects c refers to are already stored.
 	BeforeSign func(ctx context.Context, c *objects.Commit) error
 
-	locked bool // this Repo holds the repository lock
+	locked bool   // this Repo holds the repository lock
+	hosted string // OpenHosted's name: the Repo has no directory
 	// prebuilt maps object ids to temporary working-tree files already
 	// holding their content (see prebuild).
 	prebuilt     map[objects.ID]string
@@ -67,6 +74,25 @@ type Repo struct {
 	warnOpaque   bool  // importing for real (add), not only hashing
 	folds        *bool // the working tree's file system folds names (probed once)
 }
+
+// RefStore is what a Repo reads and moves of its refs: the methods of
+// *refs.Store (the ref files under Dir) that refs.Bound, a hosted
+// repository's refs.Backend bound to a context, has too.
+type RefStore interface {
+	Read(name refs.Name) (objects.ID, error)
+	Head() (refs.Head, error)
+	List(prefix string) ([]refs.Ref, error)
+	Reflog(name refs.Name) ([]refs.LogEntry, error)
+	Update(name refs.Name, old, new objects.ID, msg refs.Entry) error
+	UpdateHead(old, new objects.ID, msg refs.Entry) error
+	Transaction(updates []refs.Update, msg refs.Entry) error
+	SetHead(new refs.Head, msg refs.Entry) error
+}
+
+var (
+	_ RefStore = (*refs.Store)(nil)
+	_ RefStore = (*refs.Bound)(nil)
+)
 
 // Init creates a repository in dir (created if missing).
 func Init(dir string) (*Repo, error) { return initRepo(dir, Options{}) }
@@ -174,15 +200,67 @@ func OpenBare(dir string) (*Repo, error) {
 }
 
 // OpenBareStores is OpenBare over the object store and refs of dir, already
-// open (a hosting server opens a repository's once): it only reads the
-// repository's config file, which others may have changed since the last
-// call.
-func OpenBareStores(dir string, st *objects.DiskStore, rs *refs.Store) (*Repo, error) {
+// open (a hosting server opens a repository's once; its objects may live
+// elsewhere, in S3): it only reads the repository's config file, which
+// others may have changed since the last call.
+func OpenBareStores(dir string, st objects.Store, rs RefStore) (*Repo, error) {
 	cfg, err := loadConfig(filepath.Join(dir, "config"), "")
 	if err != nil {
 		return nil, err
 	}
 	return &Repo{Dir: dir, Objects: st, Refs: rs, Config: cfg, Progress: NoProgress{}, Now: time.Now}, nil
+}
+
+// Disk returns the object store as the directory it is: every
+// repository with a working tree keeps its objects in one, and so does a
+// hosted repository kept as a directory. Objects kept elsewhere (a hosted
+// repository's objects.Store, OpenHosted) give an error wrapping
+// errors.ErrUnsupported.
+func (r *Repo) Disk() (*objects.DiskStore, error) {
+	if d, ok := r.Objects.(*objects.DiskStore); ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("repository %s keeps its objects in %T, not in a directory: %w", r.name(), r.Objects, errors.ErrUnsupported)
+}
+
+// errNoDir reports what needs a repository directory, asked of a hosted
+// repository that has none (OpenHosted).
+var errNoDir = fmt.Errorf("a hosted repository has no directory: %w", errors.ErrUnsupported)
+
+// name names the repository in messages: its working tree, its
+// directory, or its hosted name.
+func (r *Repo) name() string {
+	switch {
+	case r.Root != "":
+		return r.Root
+	case r.Dir != "":
+		return r.Dir
+	}
+	return r.hosted
+}
+
+// OpenHosted returns a bare Repo over the stores of a hosted repository,
+// wherever they are kept (refs and settings in a database, objects in S3,
+// or a repository directory's): st its objects, rb its refs, every ref call made with ctx, so that the
+// Repo serves one request or job and is then dropped; zk its zk settings
+// (the keys of the config the proof hooks read; nil: none), checked as
+// `fed config` checks them. Like OpenBareStores it reads history, diffs
+// and governance records and verifies and makes proofs. What needs a
+// directory is not there: no working tree, no lock, no config file to
+// save, and the shallow, withheld and private-mark lists read empty
+// (a hosted repository keeps its own in its repometa.Store) and cannot be
+// written; HEAD does not move (refs.Bound). name names it in messages.
+func OpenHosted(ctx context.Context, name string, st objects.Store, rb refs.Backend, zk map[string]string) (*Repo, error) {
+	if st == nil || rb == nil {
+		return nil, fmt.Errorf("open hosted repository %s: no object or ref store", name)
+	}
+	cfg := newConfig("")
+	for _, k := range slices.Sorted(maps.Keys(zk)) {
+		if err := cfg.Set(k, zk[k]); err != nil {
+			return nil, fmt.Errorf("hosted repository %s: %w", name, err)
+		}
+	}
+	return &Repo{Objects: st, Refs: refs.Bind(ctx, rb), Config: cfg, Progress: NoProgress{}, Now: time.Now, hosted: name}, nil
 }
 
 // Lock takes the repository lock that serialises commands which change
@@ -191,6 +269,9 @@ func OpenBareStores(dir string, st *objects.DiskStore, rs *refs.Store) (*Repo, e
 func (r *Repo) Lock(timeout time.Duration) (unlock func() error, err error) {
 	if r.locked {
 		return nil, fmt.Errorf("repo: lock of %s taken twice by one command", r.Root)
+	}
+	if r.Dir == "" {
+		return nil, fmt.Errorf("lock repository %s: %w", r.hosted, errNoDir)
 	}
 	release, err := refs.LockFile(filepath.Join(r.Dir, "lock"), timeout)
 	if err != nil {

@@ -58,7 +58,11 @@ func (r *Repo) ResolvePrefix(prefix string) (objects.ID, error) {
 		}
 		return id, nil
 	}
-	names, err := os.ReadDir(filepath.Join(r.Objects.Dir(), prefix[:2]))
+	disk, err := r.Disk()
+	if err != nil {
+		return objects.ZeroID, fmt.Errorf("%w: abbreviated id %s: give the whole id (%v)", ErrUnknownRev, prefix, err)
+	}
+	names, err := os.ReadDir(filepath.Join(disk.Dir(), prefix[:2]))
 	if err != nil && !os.IsNotExist(err) {
 		return objects.ZeroID, err
 	}

@@ -80,6 +80,10 @@ func (r *Repo) PublishSettings(ctx context.Context, remoteName string, zk map[st
 	if r.Key == nil {
 		return objects.ZeroID, fmt.Errorf("sign settings: %w", ErrNoKey)
 	}
+	disk, err := r.Disk()
+	if err != nil {
+		return objects.ZeroID, err
+	}
 	c, err := r.Client(remoteName, remote.Options{})
 	if err != nil {
 		return objects.ZeroID, err
@@ -107,7 +111,7 @@ func (r *Repo) PublishSettings(ctx context.Context, remoteName string, zk map[st
 		return objects.ZeroID, err
 	}
 	treeID, _ := remote.EmptyTree()
-	if _, err := c.SendMissing(ctx, r.Objects, []objects.ID{id, treeID}); err != nil {
+	if _, err := c.SendMissing(ctx, disk, []objects.ID{id, treeID}); err != nil {
 		return objects.ZeroID, fmt.Errorf("sign settings: %w", err)
 	}
 	if _, err := c.UpdateRefs(ctx, []remote.RefUpdate{{Name: remote.SettingsRef, Old: old, New: id}}); err != nil {

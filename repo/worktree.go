@@ -277,7 +277,11 @@ func (r *Repo) stage(ctx context.Context, idx *Index, files map[string]fs.FileIn
 	// of small tensors is thousands of objects. They are published before
 	// stage returns, so before the index refers to them.
 	var entries []IndexEntry
-	err := r.Objects.InBatch(func() error {
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	err = disk.InBatch(func() error {
 		var err error
 		entries, err = r.stageFiles(ctx, idx, names)
 		return err

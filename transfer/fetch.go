@@ -187,9 +187,13 @@ func download(ctx context.Context, r *repo.Repo, c *remote.Client, opts FetchOpt
 	}
 	// One flush for all the objects instead of an fsync per file
 	// (design §13, batches); published before anything refers to them.
-	r.Objects.BeginBatch()
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	disk.BeginBatch()
 	res.Stats, err = r.FetchObjects(ctx, c, plan, prepareTip(list, opts))
-	if perr := r.Objects.EndBatch(); err == nil {
+	if perr := disk.EndBatch(); err == nil {
 		err = perr
 	}
 	if err != nil {

@@ -186,7 +186,11 @@ func pushWithheld(ctx context.Context, r *repo.Repo, c *remote.Client, res *Push
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
-	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	if res.Stats, err = c.SendMissing(ctx, disk, ids); err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
 	res.Withheld = len(declared)
@@ -195,7 +199,7 @@ func pushWithheld(ctx context.Context, r *repo.Repo, c *remote.Client, res *Push
 		return err
 	}
 	if len(ups) > 0 {
-		if _, err := c.SendMissing(ctx, r.Objects, needs); err != nil {
+		if _, err := c.SendMissing(ctx, disk, needs); err != nil {
 			return fmt.Errorf("push proofs: %w", err)
 		}
 	}

@@ -37,7 +37,11 @@ func pushProofs(ctx context.Context, r *repo.Repo, c *remote.Client, tip objects
 	if err != nil || len(ups) == 0 {
 		return err
 	}
-	if _, err := c.SendMissing(ctx, r.Objects, ids); err != nil {
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	if _, err := c.SendMissing(ctx, disk, ids); err != nil {
 		return fmt.Errorf("push proofs: %w", err)
 	}
 	return sendProofs(ctx, c, ups, nil)
@@ -194,7 +198,11 @@ func fetchProofObjects(ctx context.Context, r *repo.Repo, c *remote.Client, want
 			}
 		}
 		plan.Objects = missing
-		if _, err := c.FetchObjects(ctx, r.Objects, plan); err != nil {
+		disk, err := r.Disk()
+		if err != nil {
+			return err
+		}
+		if _, err := c.FetchObjects(ctx, disk, plan); err != nil {
 			return fmt.Errorf("fetch proofs: %w", err)
 		}
 	}

@@ -246,8 +246,11 @@ func isAncestorShallow(ctx context.Context, r *repo.Repo, a, b objects.ID, shall
 // reviews and attestations held here, then moves the branch on the server (marking the weights private to it
 // when opts.MarkPrivate).
 func finishPush(ctx context.Context, r *repo.Repo, c *remote.Client, res *PushResult, opts PushOptions, ids, commits []objects.ID, list *remote.RefList) error {
-	var err error
-	if res.Stats, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
+	disk, err := r.Disk()
+	if err != nil {
+		return err
+	}
+	if res.Stats, err = c.SendMissing(ctx, disk, ids); err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
 	if err := pushProofs(ctx, r, c, res.New, list, opts.Force); err != nil {
@@ -270,7 +273,7 @@ func finishPush(ctx context.Context, r *repo.Repo, c *remote.Client, res *PushRe
 	// their lease ran out (a push slower than its grace period), says
 	// lease-expired: send what it lacks again and update again.
 	for retry := 0; retry < leaseRetries && isLeaseExpired(err); retry++ {
-		if _, err = c.SendMissing(ctx, r.Objects, ids); err != nil {
+		if _, err = c.SendMissing(ctx, disk, ids); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 		_, err = c.UpdateRefsPrivate(ctx, update, nil, marks)

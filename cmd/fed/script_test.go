@@ -321,7 +321,9 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	id, err := r.Resolve(context.Background(), args[0])
 	ts.Check(err)
 	h := id.String()
-	p := filepath.Join(r.Objects.Dir(), h[:2], h[2:])
+	disk, err := r.Disk()
+	ts.Check(err)
+	p := filepath.Join(disk.Dir(), h[:2], h[2:])
 	b, err := os.ReadFile(p)
 	ts.Check(err)
 	b[len(b)-1] ^= 0xff
