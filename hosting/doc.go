@@ -15,12 +15,15 @@
 //
 // Invariants: a repository's storage is opened once per Hosting and
 // shared by the server's requests and the hooks (the hooks read the same
-// DiskStore the server writes, batches included); the repository's config
-// file, which its administrator may edit, is read again at each hook call;
-// a zk settings change that the settings parser refuses saves nothing;
-// hooks the options leave off are off in Features and return an error
-// wrapping errors.ErrUnsupported. The proof hooks need repositories kept
-// as directories (server.Files); on other storage (pgstore) they are
-// refused or off, and the zk settings live in the repository's
-// repometa.Store, checked as `fed config` checks them.
+// object store the server writes, batches included); hooks work on any
+// storage: a repository whose refs are files is read as the bare
+// repository of its directory, whose config file, which its administrator
+// may edit, holds the zk settings and is read again at each hook call;
+// any other (refs in a database) through repo.OpenHosted over its stores,
+// bound to the hook's context, with the zk settings of its
+// repometa.Store, read again at each call and checked as `fed config`
+// checks them. A zk settings change that the settings parser refuses
+// saves nothing; hooks the options leave off are off in Features and
+// return an error wrapping errors.ErrUnsupported; whatever a proof hook
+// cannot read or verify fails it (the server refuses, never passes).
 package hosting

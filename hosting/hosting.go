@@ -12,6 +12,7 @@ import (
 	"github.com/fed-vcs/fed/nft"
 	"github.com/fed-vcs/fed/objects"
 	"github.com/fed-vcs/fed/proving"
+	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
@@ -21,12 +22,12 @@ import (
 
 // Options say which hooks a Host offers and with what.
 //
-// The proof hooks read a repository through package repo, which needs it
-// kept as a directory: with Storage other than a *server.Files (refs in a
-// database), New refuses RequireProofs and ProveCache, and CheckProof is
-// off, so the server takes a proof ref only from its commit's author or
-// the owner. ZK and NFT work on any storage: the zk settings are then
-// kept by the repository's repometa.Store.
+// Every hook works on any storage. The proof hooks read a repository
+// through package repo: a repository whose refs are files
+// (server.NewFiles, with its objects there or elsewhere) as the bare
+// repository of its directory, whose config file holds its zk settings;
+// any other (refs in a database: pgstore) over its stores
+// (repo.OpenHosted), its zk settings kept by its repometa.Store.
 type Options struct {
 	// Storage keeps the repositories (required): server.NewFiles for a
 	// root directory, or another server.Hosting (pgstore).
@@ -45,7 +46,7 @@ type Options struct {
 	// NFT says who holds repository NFTs (nil: NFT ownership is off).
 	NFT *nft.HolderCache
 	// ZK lets owners read and change their repositories' zk settings
-	// (kept in each repository's config).
+	// (kept in each repository's config file, or its repometa.Store).
 	ZK bool
 	// Logger receives an event per proof made (default: discarded).
 	Logger *slog.Logger
@@ -53,8 +54,7 @@ type Options struct {
 
 // Host is a server.Hosting whose repositories have the hooks of Options.
 type Host struct {
-	opts  Options
-	files bool // Storage keeps repository directories
+	opts Options
 }
 
 var _ server.Hosting = (*Host)(nil)
@@ -67,21 +67,17 @@ func New(opts Options) (*Host, error) {
 	if opts.RequireProofs && opts.VerifyCache == nil {
 		return nil, errors.New("hosting: requiring proofs needs a key cache to verify them with")
 	}
-	_, files := opts.Storage.(*server.Files)
-	if !files && (opts.RequireProofs || opts.ProveCache != nil) {
-		return nil, fmt.Errorf("hosting: requiring or making proofs needs repositories kept as directories, not in %T", opts.Storage)
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Host{opts: opts, files: files}, nil
+	return &Host{opts: opts}, nil
 }
 
 // Features reports the hooks the options turn on.
 func (h *Host) Features() server.Features {
 	return server.Features{
 		RequireProofs: h.opts.RequireProofs,
-		CheckProof:    h.opts.VerifyCache != nil && h.files,
+		CheckProof:    h.opts.VerifyCache != nil,
 		Prove:         h.opts.ProveCache != nil,
 		ZKSettings:    h.opts.ZK,
 		NFTHolder:     h.opts.NFT != nil,
@@ -136,30 +132,35 @@ type Repo struct {
 
 var _ server.Repository = (*Repo)(nil)
 
-// Unwrap returns the storage's repository beneath the hooks (the web
-// pages read a repository directory through it).
+// Unwrap returns the storage's repository beneath the hooks.
 func (r *Repo) Unwrap() server.Repository { return r.Repository }
 
 var errOff = fmt.Errorf("hosting: hook off: %w", errors.ErrUnsupported)
 
 // bare returns package repo's view of the repository over its open
-// stores, its config read anew.
-func (r *Repo) bare() (*repo.Repo, error) {
-	f, ok := r.Repository.(*server.FileRepo)
-	if !ok {
-		return nil, fmt.Errorf("hosting: repository %s: proofs and zk settings need a repository directory, not %T: %w", r.name, r.Repository, errors.ErrUnsupported)
+// stores for the call of ctx: the bare repository of its directory when
+// its refs are files there (its config file, read anew, holds the zk
+// settings), else repo.OpenHosted with the zk settings of its
+// repometa.Store.
+func (r *Repo) bare(ctx context.Context) (*repo.Repo, error) {
+	if rs, ok := refs.Files(r.Refs()); ok {
+		return repo.OpenBareStores(rs.Dir(), r.Objects(), rs)
 	}
-	return repo.OpenBareStores(f.Dir(), f.DiskStore(), f.RefStore())
+	zk, err := r.Meta().ZK(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("hosting: zk settings of %s: %w", r.name, err)
+	}
+	return repo.OpenHosted(ctx, r.name, r.Objects(), r.Refs(), zk)
 }
 
 // CheckProof verifies the proof of commit (the proofs of proofs
 // overriding the stored ones) with the repository's keys and settings;
 // with RequireProofs, an update proof also needs the repository's zk.linf.
 func (r *Repo) CheckProof(ctx context.Context, commit objects.ID, proofs map[objects.ID]objects.ID) error {
-	if r.h.opts.VerifyCache == nil || !r.h.files {
+	if r.h.opts.VerifyCache == nil {
 		return errOff
 	}
-	rr, err := r.bare()
+	rr, err := r.bare(ctx)
 	if err != nil {
 		return err
 	}
@@ -202,7 +203,7 @@ func (r *Repo) Prove(ctx context.Context, commit objects.ID) error {
 	if r.h.opts.ProveCache == nil {
 		return errOff
 	}
-	rr, err := r.bare()
+	rr, err := r.bare(ctx)
 	if err != nil {
 		return err
 	}
@@ -231,10 +232,10 @@ func (r *Repo) ZKSettings(ctx context.Context, set map[string]string) (map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if _, ok := r.Repository.(*server.FileRepo); !ok {
-		return r.zkInMeta(ctx, set)
+	if _, ok := refs.Files(r.Refs()); !ok {
+		return r.zkInMeta(ctx, set) // no directory, no config file
 	}
-	rr, err := r.bare()
+	rr, err := r.bare(ctx)
 	if err != nil {
 		return nil, err
 	}

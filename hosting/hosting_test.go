@@ -240,11 +240,15 @@ func (z jsonZK) WriteZK(dir string, set map[string]string) error {
 	return os.WriteFile(filepath.Join(dir, "zk.json"), b, 0o644)
 }
 
-// elsewhere is storage whose repositories are not directories package
-// repo can read (as with refs in PostgreSQL).
+// elsewhere is storage whose repositories are not directories (as with
+// refs in PostgreSQL): their refs are a refs.Backend that is not files.
 type elsewhere struct{ *server.Files }
 
 type elsewhereRepo struct{ server.Repository }
+
+type notFiles struct{ refs.Backend }
+
+func (r elsewhereRepo) Refs() refs.Backend { return notFiles{r.Repository.Refs()} }
 
 func (e elsewhere) Open(ctx context.Context, name string) (server.Repository, error) {
 	r, err := e.Files.Open(ctx, name)
@@ -262,9 +266,10 @@ func (e elsewhere) Create(ctx context.Context, name string, s repometa.Settings)
 	return elsewhereRepo{r}, nil
 }
 
-// On storage that is not repository directories, the proof hooks are
-// refused or off, and zk settings live in the repository's records,
-// checked as fed config checks them.
+// On storage that is not repository directories, the proof hooks work
+// on the repository's stores (repo.OpenHosted) and fail closed, and zk
+// settings live in the repository's records, checked as fed config checks
+// them.
 func TestOtherStorage(t *testing.T) {
 	ctx := context.Background()
 	f, err := server.NewFiles(t.TempDir(), jsonZK{})
@@ -273,20 +278,39 @@ func TestOtherStorage(t *testing.T) {
 	}
 	st := elsewhere{f}
 	cache := zk.NewCache(t.TempDir())
-	if _, err := hosting.New(hosting.Options{Storage: st, VerifyCache: cache, RequireProofs: true}); err == nil {
-		t.Error("New requiring proofs on storage package repo cannot read succeeded")
-	}
-	if _, err := hosting.New(hosting.Options{Storage: st, ProveCache: cache}); err == nil {
-		t.Error("New proving on storage package repo cannot read succeeded")
-	}
-	h, err := hosting.New(hosting.Options{Storage: st, VerifyCache: cache, ZK: true})
+	h, err := hosting.New(hosting.Options{Storage: st, VerifyCache: cache, RequireProofs: true, ProveCache: cache, ZK: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (server.Features{ZKSettings: true}); h.Features() != want {
+	if want := (server.Features{RequireProofs: true, CheckProof: true, Prove: true, ZKSettings: true}); h.Features() != want {
 		t.Fatalf("Features = %+v, want %+v", h.Features(), want)
 	}
 	r := create(t, h, "lab/pg")
+	tree, err := objects.Write(ctx, r.Objects(), &objects.Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &objects.Commit{Tree: tree, Time: 1_700_000_000, Message: "first"}
+	if err := objects.SignCommit(c, objects.KeypairFromSeed(bytes.Repeat([]byte{1}, 32))); err != nil {
+		t.Fatal(err)
+	}
+	id, err := objects.Write(ctx, r.Objects(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RequireProofs(ctx, id); err == nil || !strings.Contains(err.Error(), "no proof") {
+		t.Fatalf("RequireProofs of a commit without a proof: %v, want a refusal naming the missing proof", err)
+	}
+	if err := r.CheckProof(ctx, id, map[objects.ID]objects.ID{id: tree}); err == nil {
+		t.Fatal("CheckProof took a tree for a proof")
+	}
+	// no zk settings: nothing to prove with, nothing proven
+	if err := r.Prove(ctx, id); err != nil {
+		t.Fatalf("Prove without zk settings: %v", err)
+	}
+	if _, err := r.Refs().Read(ctx, refs.Name("refs/proofs/"+id.String())); !errors.Is(err, refs.ErrNotFound) {
+		t.Fatalf("a proof ref after Prove without zk settings: %v", err)
+	}
 	got, err := r.ZKSettings(ctx, map[string]string{"zk.linf": "0.5", "zk.chunk": "16"})
 	if want := map[string]string{"zk.linf": "0.5", "zk.chunk": "16"}; err != nil || !maps.Equal(got, want) {
 		t.Fatalf("ZKSettings change = %v, %v; want %v", got, err, want)

@@ -78,7 +78,7 @@ type SideInfo struct {
 
 func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.PageRepo, id objects.ID) {
 	ctx := r.Context()
-	rr, err := bare(rp.Repository)
+	rr, err := bare(ctx, rp)
 	if err != nil {
 		p.unsupported(w, r, rp, err)
 		return

@@ -41,7 +41,7 @@ var sortKeys = []string{"model", "name", "l2", "rel"}
 
 func (p *Pages) comparePage(w http.ResponseWriter, r *http.Request, rp server.PageRepo) {
 	ctx := r.Context()
-	rr, err := bare(rp.Repository)
+	rr, err := bare(ctx, rp)
 	if err != nil {
 		p.unsupported(w, r, rp, err)
 		return

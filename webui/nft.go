@@ -51,7 +51,7 @@ type nftStats struct {
 func (p *Pages) nftStats(r *http.Request, rp server.PageRepo) (nftStats, error) {
 	ctx := r.Context()
 	var st nftStats
-	rr, err := bare(rp.Repository)
+	rr, err := bare(ctx, rp)
 	if err != nil {
 		return st, err
 	}

@@ -129,7 +129,7 @@ type CommitRow struct {
 
 func (p *Pages) repoPage(w http.ResponseWriter, r *http.Request, rp server.PageRepo) {
 	ctx := r.Context()
-	rr, err := bare(rp.Repository)
+	rr, err := bare(ctx, rp)
 	if err != nil {
 		p.unsupported(w, r, rp, err)
 		return

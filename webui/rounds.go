@@ -64,7 +64,7 @@ type ContributorRow struct {
 
 func (p *Pages) roundsPage(w http.ResponseWriter, r *http.Request, rp server.PageRepo, branch string) {
 	ctx := r.Context()
-	rr, err := bare(rp.Repository)
+	rr, err := bare(ctx, rp)
 	if err != nil {
 		p.unsupported(w, r, rp, err)
 		return

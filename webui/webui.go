@@ -192,21 +192,10 @@ func (p *Pages) Problem(w http.ResponseWriter, r *http.Request, pr *remote.Probl
 	w.Write([]byte(buf.String()))
 }
 
-// bare returns package repo's view of a hosted repository: it needs the
-// repository directory (server.FileRepo, beneath package hosting's
-// hooks).
-func bare(rp server.Repository) (*repo.Repo, error) {
-	for range 8 {
-		switch x := rp.(type) {
-		case *server.FileRepo:
-			return repo.OpenBareStores(x.Dir(), x.DiskStore(), x.RefStore())
-		case interface{ Unwrap() server.Repository }:
-			rp = x.Unwrap()
-		default:
-			return nil, fmt.Errorf("%w: web pages read repositories kept as directories, not in %T", errors.ErrUnsupported, rp)
-		}
-	}
-	return nil, fmt.Errorf("%w: repository wrapped too deep", errors.ErrUnsupported)
+// bare returns package repo's view of a hosted repository over the stores
+// the server opened, wherever they are kept, for the request of ctx.
+func bare(ctx context.Context, rp server.PageRepo) (*repo.Repo, error) {
+	return repo.OpenHosted(ctx, rp.Name, rp.Repository.Objects(), rp.Repository.Refs(), nil)
 }
 
 // labels names keys by the repository's name map (governance.NamesRef),

@@ -58,12 +58,15 @@ func newServeCommand(e *env) *cli.Command {
 			"With --prove, the server proves in the background, one commit at a time, the commits\n" +
 			"pushed to branches and tags without a proof, and attaches each proof under\n" +
 			"refs/proofs/<commit> of that repository, where the next fetch finds it. It proves a\n" +
-			"repository only when it knows its zk settings: zk.chunk, zk.linf, zk.l2 in\n" +
-			"<root>/<repository>.fed/config (the format of .fed/config, written by the server's\n" +
-			"administrator), else in the serving user's fed config (fed config --global). Keys\n" +
-			"come from the key cache ($FED_ZK_CACHE); --prove-setup makes development keys for\n" +
-			"shapes it lacks. Commits whose weights were withheld (push --private-weights) are\n" +
-			"never proven here; their pushers proved them.\n\n" +
+			"repository only when it knows its zk settings (zk.chunk, zk.linf, zk.l2), which its\n" +
+			"owner sets (fed config --remote REMOTE zk.linf BOUND) and the server keeps in\n" +
+			"<root>/<repository>.fed/config (the format of .fed/config, which the server's\n" +
+			"administrator may edit), or with --db in the database. Keys come from the key cache\n" +
+			"($FED_ZK_CACHE); --prove-setup makes development keys for shapes it lacks. Commits\n" +
+			"whose weights were withheld (push --private-weights) are never proven here; their\n" +
+			"pushers proved them. With --db the proving queue is the database's: any replica\n" +
+			"takes the next job, and a job a replica took and did not finish goes back to the\n" +
+			"queue when that replica stops or dies.\n\n" +
 			"The server verifies every proof pushed to it with the repository's keys and settings\n" +
 			"and refuses those that fail. With --require-proofs, new commits on protected branches\n" +
 			"need a valid proof, and an update proof is refused while the repository has no\n" +
@@ -75,16 +78,14 @@ func newServeCommand(e *env) *cli.Command {
 			"by one works at all, a push's ref updates are one transaction. On start the server\n" +
 			"applies the database's schema migrations (under a lock); --migrate applies them and\n" +
 			"exits. The driver also reads PGPASSWORD and ~/.pgpass. While the database cannot be\n" +
-			"reached, requests answer 503 and clients retry. --prove and --require-proofs do not\n" +
-			"go with --db yet, and proofs are taken from their commits' authors or the owner.\n\n" +
+			"reached, requests answer 503 and clients retry.\n\n" +
 			"With --objects s3://BUCKET/PREFIX and --s3-endpoint URL, the repositories' objects\n" +
 			"live in that S3-compatible bucket, repository NAME under PREFIX/NAME.fed/objects/,\n" +
 			"signed in with $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (and $AWS_SESSION_TOKEN)\n" +
 			"in region $AWS_REGION; --root then keeps only refs and settings (none with --db).\n" +
 			"With --db too, pushes lease the objects they rely on in the database, so that any\n" +
 			"replica may collect the bucket.\n" +
-			"With both, replicas share nothing on disk. --prove and --require-proofs do not go\n" +
-			"with --objects yet.",
+			"With both, replicas share nothing on disk.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "`DIR` holding the repositories (required)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8417", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
@@ -122,10 +123,6 @@ func newServeCommand(e *env) *cli.Command {
 			if c.String("root") == "" && !c.Bool("migrate") {
 				return usageErrorf("serve needs --root DIR")
 			}
-			if c.String("db") != "" && (c.Bool("prove") || c.Bool("require-proofs")) {
-				return withHint(usageErrorf("--db does not go with --prove or --require-proofs yet"),
-					"the proving hooks read a repository directory; serve those repositories without --db")
-			}
 			if c.Duration("nft-cache-ttl") <= 0 {
 				return usageErrorf("--nft-cache-ttl must be positive")
 			}
@@ -137,10 +134,6 @@ func newServeCommand(e *env) *cli.Command {
 			}
 			var objs *s3Objects
 			if c.String("objects") != "" {
-				if c.Bool("prove") || c.Bool("require-proofs") {
-					return withHint(usageErrorf("--objects does not go with --prove or --require-proofs yet"),
-						"the proving hooks read the objects of a repository directory; serve those repositories without --objects")
-				}
 				var err error
 				if objs, err = newS3Objects(c.String("objects"), c.String("s3-endpoint"), e); err != nil {
 					return err
@@ -230,6 +223,9 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		defer stop()
 		sopts.Reload = reload
 	}
+	// The owner's zk settings live in the hosted repository's config
+	// file, or with --db in the database.
+	hopts := hosting.Options{ZK: true, RequireProofs: opts.requireProofs, ProveSetup: opts.proveSetup, Logger: logger}
 	if opts.db != "" {
 		db, err := openDB(ctx, opts, logger, e)
 		if err != nil || db == nil {
@@ -237,35 +233,28 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		}
 		defer db.Close()
 		sopts.Sessions = db.Sessions()
-		sopts.Jobs = db.Jobs() // the proving queue, once proving goes with --db
-		// Replicas share the database and the object directory. The zk
-		// hooks read a repository directory, so they are off: proof refs
-		// are taken from their commits' authors or the owner.
+		// the proving queue is the database's: any replica proves, and a
+		// job outlives the replica that queued it
+		sopts.Jobs = db.Jobs()
+		// Replicas share the database and the object directory or bucket.
 		var objs pgstore.ObjectStores = pgstore.DiskObjects{Root: opts.root}
 		if opts.objects != nil {
 			objs = opts.objects
 		}
-		hopts := hosting.Options{Storage: db.Hosting(objs), Logger: logger}
-		if opts.solanaRPC != "" {
-			hopts.NFT = nft.NewHolderCache(opts.solanaRPC, opts.nftCacheTTL)
-		}
-		if sopts.Hosting, err = hosting.New(hopts); err != nil {
+		hopts.Storage = db.Hosting(objs)
+	} else {
+		files, err := server.NewFiles(opts.root, nil)
+		if err != nil {
 			return err
 		}
-		return serve(ctx, sopts, opts, e)
+		hopts.Storage = files
+		if opts.objects != nil {
+			// objects in S3, refs and settings under --root
+			hopts.Storage = server.WithObjects(files, opts.objects)
+		}
 	}
-	files, err := server.NewFiles(opts.root, nil)
-	if err != nil {
-		return err
-	}
-	// The owner's zk settings live in the hosted repository's config.
-	hopts := hosting.Options{Storage: files, ZK: true, RequireProofs: opts.requireProofs, ProveSetup: opts.proveSetup, Logger: logger}
-	if opts.objects != nil {
-		// Objects in S3, refs and settings under --root. The zk hooks
-		// read the objects of a repository directory, so they are off:
-		// proof refs are taken from their commits' authors or the owner.
-		hopts = hosting.Options{Storage: server.WithObjects(files, opts.objects), Logger: logger}
-	} else if hopts.VerifyCache, err = e.zkCache(); err != nil {
+	var err error
+	if hopts.VerifyCache, err = e.zkCache(); err != nil {
 		// Every server verifies the proofs pushed to it, with the hosted
 		// repository's settings; --require-proofs also needs proofs on
 		// protected branches and the bound their updates are proven

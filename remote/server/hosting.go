@@ -50,7 +50,7 @@ type Features struct {
 	CheckProof bool
 	// Prove: the server proves pushed commits that lack a proof in the
 	// background (fed serve --prove), one job at a time, queued in
-	// <Options.Root>/prove-queue.
+	// <Options.Root>/prove-queue or in Options.Jobs.
 	Prove bool
 	// ZKSettings: the settings answer carries the repository's zk settings
 	// and PUT settings changes them; without it a change is refused.

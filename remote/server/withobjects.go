@@ -22,10 +22,8 @@ type ObjectStores interface {
 // WithObjects returns h with every repository's objects in o instead of
 // where h keeps them (fed serve --objects s3://… over the directories of
 // --root): a repository is opened or created in h, then its object store
-// in o. Check checks both. Features are h's, and so are the hooks; those
-// of package hosting that read a repository directory through its disk
-// store (proofs, zk settings) do not work on these repositories, so
-// callers leave them off.
+// in o. Check checks both. Features are h's, and so are the hooks (fed
+// serve puts package hosting's above: they read the objects in o).
 func WithObjects(h Hosting, o ObjectStores) Hosting {
 	return &withObjects{h: h, o: o}
 }

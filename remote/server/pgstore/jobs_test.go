@@ -70,8 +70,8 @@ func TestJobs(t *testing.T) {
 }
 
 // provingHosting turns background proving on for a replica, proving with
-// prove (the zk hooks need repository directories; the queue is what is
-// tested here).
+// prove (the queue is what is tested here; package hosting's
+// TestProvingSurvivesReplicaLoss proves with the real hooks).
 type provingHosting struct {
 	*pgstore.Hosting
 	prove func(ctx context.Context, repo string, commit objects.ID) error
