@@ -69,6 +69,20 @@ func (c *call) internal(err error) {
 // could not answer (objects.ErrUnavailable).
 const storageRetryAfter = "1"
 
+// hookUnavailable is the answer when a proof hook could not reach the
+// storage (an error wrapping objects.ErrUnavailable): 503 with
+// Retry-After, as for any request the storage cannot answer, rather than
+// a refusal of a proof that may be valid; nil for any other error, whose
+// refusal stands. Either way nothing is taken.
+func (c *call) hookUnavailable(err error) *remote.Problem {
+	if !errors.Is(err, objects.ErrUnavailable) {
+		return nil
+	}
+	c.s.opts.ErrorLog("%s %s: %v", c.r.Method, c.r.URL.Path, err)
+	c.w.Header().Set("Retry-After", storageRetryAfter)
+	return remote.NewProblem(503, remote.CodeUnavailable, "storage unavailable; retry later")
+}
+
 // readable opens the repository for reading, or answers with a problem.
 // A private repository looks absent to those who may not read it.
 func (c *call) readable() (*repository, bool) {
@@ -690,6 +704,10 @@ func (c *call) updateRefs() {
 		if isProtected(&m, u.Name) && c.s.features.RequireProofs {
 			for _, id := range newCommits {
 				if err := rp.hosted.RequireProofs(ctx, id); err != nil {
+					if p := c.hookUnavailable(err); p != nil {
+						c.fail(p)
+						return
+					}
 					code := remote.CodeProofRequired
 					if errors.Is(err, ErrSettingMissing) {
 						code = remote.CodeZKSettingMissing
@@ -839,6 +857,9 @@ func (c *call) checkProofRefs(rp *repository, updates []remote.RefUpdate, proofs
 		if c.s.features.CheckProof {
 			check := rp.hosted.CheckProof
 			if err := check(ctx, commit, proofs); err != nil {
+				if p := c.hookUnavailable(err); p != nil {
+					return nil, p
+				}
 				if errors.Is(err, ErrSettingMissing) {
 					return refused(422, remote.CodeZKSettingMissing, "%s: %v", u.Name, err)
 				}
@@ -848,8 +869,12 @@ func (c *call) checkProofRefs(rp *repository, updates []remote.RefUpdate, proofs
 			if !u.Old.IsZero() && !u.Force {
 				stored := maps.Clone(proofs)
 				stored[commit] = u.Old
-				if check(ctx, commit, stored) == nil {
+				err := check(ctx, commit, stored)
+				if err == nil {
 					return refused(409, remote.CodeNonFastForward, "%s holds a valid proof of that commit already; replacing it needs force", u.Name)
+				}
+				if p := c.hookUnavailable(err); p != nil {
+					return nil, p
 				}
 			}
 			continue
@@ -893,6 +918,9 @@ func (c *call) checkPrivate(rp *repository, id objects.ID, proofs map[objects.ID
 		use := maps.Clone(proofs)
 		use[id] = proof
 		if err := rp.hosted.CheckProof(ctx, id, use); err != nil {
+			if p := c.hookUnavailable(err); p != nil {
+				return p
+			}
 			if errors.Is(err, ErrSettingMissing) {
 				return remote.NewProblem(422, remote.CodeZKSettingMissing, "commit %s: %v", id.Short(), err)
 			}

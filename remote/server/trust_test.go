@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,6 +424,42 @@ func TestProofRefs(t *testing.T) {
 		}
 		if got := tr.ref(t, proofRef(c)); got != valid2 {
 			t.Fatalf("proof ref %s, want %s", got.Short(), valid2.Short())
+		}
+	})
+	t.Run("storage unavailable to the verifier", func(t *testing.T) {
+		// a hook that cannot read the storage answers 503 (retried), not
+		// invalid-proof, and takes nothing
+		var st *objects.DiskStore
+		var down atomic.Int32
+		tr := newTrustRepo(t, withHooks(t, server.Options{}, hooks{
+			CheckProof: func(ctx context.Context, repo string, commit objects.ID, proofs map[objects.ID]objects.ID) error {
+				if down.Add(-1) >= 0 {
+					return fmt.Errorf("read the proof of %s: %w", commit.Short(), objects.ErrUnavailable)
+				}
+				return fakeCheck(t, st)(ctx, repo, commit, proofs)
+			},
+		}))
+		st, _ = objects.OpenDisk(filepath.Join(tr.ts.root, "lab", "m.fed", "objects"))
+		c, _, ids := tr.collab.h.commit(tr.root, 1, 1024, 2, nil)
+		if code := tr.collab.update(t, tr.store, ids, remote.RefUpdate{Name: "refs/heads/collab", New: c}); code != "" {
+			t.Fatal(code)
+		}
+		valid := tr.collab.h.proof(c, "valid")
+		once := party{key: tr.collab.key, c: newClient(t, tr.url, tr.collab.key, remote.Options{MaxRetries: -1}), h: tr.collab.h}
+		down.Store(1)
+		if code := once.update(t, tr.store, []objects.ID{valid}, remote.RefUpdate{Name: proofRef(c), New: valid}); code != remote.CodeUnavailable {
+			t.Fatalf("a proof the hook could not read: %q, want unavailable", code)
+		}
+		if got := tr.ref(t, proofRef(c)); !got.IsZero() {
+			t.Fatalf("a proof that was not verified is stored: %s", got.Short())
+		}
+		retrying := party{key: tr.collab.key, c: newClient(t, tr.url, tr.collab.key, remote.Options{RetryMax: time.Millisecond}), h: tr.collab.h}
+		down.Store(1)
+		if code := retrying.update(t, tr.store, nil, remote.RefUpdate{Name: proofRef(c), New: valid}); code != "" {
+			t.Fatalf("the same proof, retried: %q", code)
+		}
+		if got := tr.ref(t, proofRef(c)); got != valid {
+			t.Fatalf("proof ref %s after the retry, want %s", got.Short(), valid.Short())
 		}
 	})
 	t.Run("server that cannot verify", func(t *testing.T) {
