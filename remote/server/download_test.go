@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -234,5 +235,93 @@ func TestDownloadFromFiles(t *testing.T) {
 				t.Errorf("declared %d bytes, the stream has %d", n, remote.StreamLen(len(frames), payload))
 			}
 		})
+	}
+}
+
+// cutDialer's connections stop reading, once, after limit bytes in all:
+// a network that dies in the middle of a download.
+type cutDialer struct {
+	read, limit atomic.Int64
+}
+
+func (d *cutDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutReadConn{Conn: c, d: d}, nil
+}
+
+type cutReadConn struct {
+	net.Conn
+	d *cutDialer
+}
+
+func (c *cutReadConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if lim := c.d.limit.Load(); lim > 0 && c.d.read.Add(int64(n)) > lim {
+		c.d.limit.Store(0) // once
+		c.Conn.Close()
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// A download from files (declared length, sendfile) cut in the middle of
+// an object: the client keeps the objects it verified before the cut,
+// asks again for the rest and ends with every object whole; without
+// retries the fetch fails and stores nothing that does not verify.
+func TestDownloadCutMidObject(t *testing.T) {
+	ctx := context.Background()
+	ts := newServer(t, server.Options{})
+	owner := keyN(1)
+	h := newHistory(t, owner)
+	c := newClient(t, ts.URL+"/lab/m", owner, remote.Options{})
+	tip, _, ids := h.commit(objects.ZeroID, 24, 256<<10, 1, nil)
+	if err := push(ctx, c, h.store, ids, "refs/heads/main", objects.ZeroID, tip, false); err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, id := range ids {
+		info, _ := h.store.StoredInfo(ctx, id)
+		total += info.Size
+	}
+	for _, retries := range []int{2, -1} {
+		d := &cutDialer{}
+		anon := newClient(t, ts.URL+"/lab/m", nil, remote.Options{MaxRetries: retries, Streams: 1,
+			HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.dial}}})
+		plan, err := anon.Plan(ctx, remote.PlanRequest{Want: []objects.ID{tip}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.limit.Store(total/2 + 1000) // within a piece's frame
+		dst, _ := objects.OpenDisk(t.TempDir())
+		st, err := anon.FetchObjects(ctx, dst, plan)
+		if retries < 0 {
+			if err == nil {
+				t.Fatal("a fetch cut without retries succeeded")
+			}
+		} else if err != nil {
+			t.Fatalf("fetch cut once, with retries: %v", err)
+		}
+		held := 0
+		for _, id := range ids {
+			if ok, _ := dst.Has(ctx, id); ok {
+				held++
+				if _, err := dst.Get(ctx, id); err != nil {
+					t.Fatalf("object %s after the cut: %v", id.Short(), err)
+				}
+			}
+		}
+		if retries >= 0 {
+			if held != len(ids) || st.Bytes > total+total/2 {
+				t.Fatalf("after a resumed fetch: %d of %d objects, %d bytes downloaded for %d", held, len(ids), st.Bytes, total)
+			}
+			if rep, err := objects.Fsck(ctx, dst, []objects.ID{tip}, objects.FsckOptions{}); err != nil || len(rep.Problems) != 0 {
+				t.Fatalf("fsck of the resumed fetch: %v %v", err, rep.Problems)
+			}
+		} else if held == 0 || held == len(ids) {
+			t.Fatalf("a fetch cut halfway kept %d of %d objects; want those before the cut", held, len(ids))
+		}
 	}
 }
