@@ -16,8 +16,10 @@ import (
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
 	"github.com/fed-vcs/fed/hosting"
+	"github.com/fed-vcs/fed/internal/s3test"
 	"github.com/fed-vcs/fed/internal/testpg"
 	"github.com/fed-vcs/fed/objects"
+	"github.com/fed-vcs/fed/objects/s3store"
 	"github.com/fed-vcs/fed/refs"
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
@@ -102,6 +104,24 @@ func modelCommit(t *testing.T, key *objects.Keypair) (*repo.Repo, objects.ID) {
 	return r, id
 }
 
+// s3Objects keeps repository NAME's objects under PREFIX/NAME.fed/objects/
+// of a bucket, as fed serve --objects does.
+type s3Objects struct{ cfg s3store.Config }
+
+func (o s3Objects) Open(ctx context.Context, name string, create bool) (server.ObjectStore, error) {
+	cfg := o.cfg
+	cfg.Prefix += name + ".fed/objects/"
+	return s3store.Open(cfg)
+}
+
+func (o s3Objects) Check(ctx context.Context) error {
+	s, err := s3store.Open(o.cfg)
+	if err != nil {
+		return err
+	}
+	return s.Check(ctx)
+}
+
 // TestProvingSurvivesReplicaLoss: fed serve --db --prove on two replicas
 // over one database and one object directory, with the proof hooks of
 // this package. A commit pushed without a proof through replica A is
@@ -110,13 +130,25 @@ func modelCommit(t *testing.T, key *objects.Keypair) (*repo.Repo, objects.ID) {
 // and proves the commit: its proof ref is in the database, and it
 // verifies, for B and for A alike.
 func TestProvingSurvivesReplicaLoss(t *testing.T) {
+	provingSurvivesReplicaLoss(t, pgstore.DiskObjects{Root: t.TempDir()})
+}
+
+// TestProvingSurvivesReplicaLossS3 is TestProvingSurvivesReplicaLoss with
+// the objects in a bucket of a real S3 server (versitygw): fed serve --db
+// --objects s3://… --prove.
+func TestProvingSurvivesReplicaLossS3(t *testing.T) {
+	// s3test.Start skips, saying so, without versitygw
+	provingSurvivesReplicaLoss(t, s3Objects{s3test.Start(t).Bucket(t, "fed-objects", "prod/")})
+}
+
+func provingSurvivesReplicaLoss(t *testing.T, objs pgstore.ObjectStores) {
 	ctx := context.Background()
 	url := testpg.DB(t)
 	root := t.TempDir()
 	cache := zk.NewCache(t.TempDir())
 	replica := func(stall chan objects.ID) (*server.Server, string) {
 		db := openDB(t, url)
-		h, err := hosting.New(hosting.Options{Storage: db.Hosting(pgstore.DiskObjects{Root: root}), ZK: true,
+		h, err := hosting.New(hosting.Options{Storage: db.Hosting(objs), ZK: true,
 			VerifyCache: cache, ProveCache: cache, ProveSetup: true})
 		if err != nil {
 			t.Fatal(err)
@@ -233,7 +265,7 @@ func TestProvingSurvivesReplicaLoss(t *testing.T) {
 			t.Errorf("replica %s does not list %s -> %s", name, proofRef, proof.Short())
 		}
 	}
-	hb, err := hosting.New(hosting.Options{Storage: db.Hosting(pgstore.DiskObjects{Root: root}), VerifyCache: cache, RequireProofs: true})
+	hb, err := hosting.New(hosting.Options{Storage: db.Hosting(objs), VerifyCache: cache, RequireProofs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
