@@ -16,7 +16,7 @@
 // distorts little: the servers' CPU and the load generator's own CPU
 // (this process's rusage: signing, hashing, its store, HTTP) per push of
 // the push phase, HTTP requests per push, and with -strace the system
-// calls per push on each side, all and the fsync family's (strace -f -c
+// calls per push on each side, all and fsync or fdatasync (strace -f -c
 // attached to the fed serve processes and to this process for the push
 // phase; PostgreSQL's and versitygw's are not counted). The load average
 // is printed before the runs and, per layout, its range over them.
@@ -61,8 +61,8 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per layout")
 	rate := flag.Float64("rate", 0, "pushes/s offered by all clients together, each on a fixed schedule; 0: each pushes again as soon as its last push is done")
 	layouts := flag.String("layouts", "disk,pg1,pg2", "layouts to run, comma-separated: disk (the default), pg1, pg2 (replicas on PostgreSQL)")
-	straceSys := flag.Bool("strace", false, "count system calls per push, all and the fsync family, on both sides (strace -f -c for the push phase; slows the run)")
-	profile := flag.String("profile", "", "write each server's CPU profile of a run to `DIR`/<layout>-<run>-<replica>.pprof (FED_CPUPROFILE), its blocking and mutex profiles at the end of the push phase to DIR/<layout>-<run>-<replica>.{block,mutex}.pprof (FED_PPROF), and the load generator's CPU profile of the push phase to DIR/<layout>-<run>-clients.pprof")
+	straceSys := flag.Bool("strace", false, "count system calls per push, all and fsyncs, on both sides (strace -f -c for the push phase; slows the run)")
+	profile := flag.String("profile", "", "write each server's CPU profile of the push phase's first seconds (pushes × clients / rate, at most 30; 10 without -rate) to `DIR`/<layout>-<run>-<replica>.push.pprof, its blocking and mutex profiles at the end of the push phase to DIR/<layout>-<run>-<replica>.{block,mutex}.pprof (FED_PPROF), and the load generator's CPU profile of the push phase to DIR/<layout>-<run>-clients.pprof")
 	flag.Parse()
 	b := &bench{fed: *fedBin, clients: *clients, pushes: *pushes, fetches: *fetches, rate: *rate, strace: *straceSys, profile: *profile}
 	b.layouts = map[string]bool{}
@@ -96,7 +96,7 @@ type result struct {
 	// per push, in the push phase
 	serverCPU, clientCPU float64 // ms
 	requests             float64 // HTTP requests of the load generator
-	serverSyncs          float64 // fsync, fdatasync, sync_file_range (-strace; else -1)
+	serverSyncs          float64 // fsync and fdatasync calls (-strace; else -1)
 	clientSyncs          float64
 	serverCalls          float64 // all system calls (-strace)
 	clientCalls          float64
@@ -184,7 +184,7 @@ func (b *bench) main(runs int) error {
 			syncs,
 			fmt.Sprintf("%.1f", minLoad(rs)), fmt.Sprintf("%.1f", maxLoad(rs))))
 	}
-	fmt.Printf("\nWhat a push costs (push phase; the load changes these little): CPU ms per push of the servers and of the load generator (its %d clients: signing, hashing, their stores, HTTP), HTTP requests per push, fsync/fdatasync/sync_file_range calls and all system calls per push (-strace, which slows the run: its CPU and rates are not comparable; fed serve's calls only, not PostgreSQL's or versitygw's), and the 1-minute load average over the runs\n\n", b.clients)
+	fmt.Printf("\nWhat a push costs (push phase; the load changes these little): CPU ms per push of the servers and of the load generator (its %d clients: signing, hashing, their stores, HTTP), HTTP requests per push, fsync and fdatasync calls and all system calls per push (-strace, which slows the run: its CPU and rates are not comparable; fed serve's calls only, not PostgreSQL's or versitygw's), and the 1-minute load average over the runs\n\n", b.clients)
 	fmt.Printf("| layout | server CPU ms/push | client CPU ms/push | requests/push | server fsyncs/push | client fsyncs/push | server syscalls/push | client syscalls/push | load average |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range costs {
 		fmt.Println(c)
@@ -285,17 +285,6 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 	var urls, pprofAddrs []string
 	defer func() {
 		for _, s := range servers {
-			if b.profile != "" {
-				// a graceful stop writes the CPU profile
-				s.Process.Signal(syscall.SIGTERM)
-				done := make(chan struct{})
-				go func() { s.Wait(); close(done) }()
-				select {
-				case <-done:
-					continue
-				case <-time.After(time.Minute):
-				}
-			}
 			s.Process.Kill()
 			s.Wait()
 		}
@@ -308,7 +297,6 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 			if err := os.MkdirAll(b.profile, 0o755); err != nil {
 				return res, err
 			}
-			cmd.Env = append(cmd.Env, "FED_CPUPROFILE="+filepath.Join(b.profile, fmt.Sprintf("%s-%d.pprof", label, i)))
 			addr, err := freeAddr()
 			if err != nil {
 				return res, err
@@ -374,18 +362,33 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 			return res, err
 		}
 	}
+	// the servers' CPU profiles of (the start of) the push phase alone
+	var profWG sync.WaitGroup
+	profErrs := make([]error, len(pprofAddrs))
+	for i, a := range pprofAddrs {
+		secs := 10
+		if b.rate > 0 {
+			secs = max(1, min(30, int(float64(b.pushes*b.clients)/b.rate)))
+		}
+		profWG.Go(func() {
+			profErrs[i] = saveURL(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", a, secs), filepath.Join(b.profile, fmt.Sprintf("%s-%d.push.pprof", label, i)))
+		})
+	}
 	cpu0, self0, req0 := cpuSeconds(servers), selfCPU(), rt.n.Load()
 	pushLat, pushWall, err := phase(cs, b.pushes, b.rate, func(c *client, _ int) error { return c.push(ctx) })
+	profWG.Wait()
 	if prof != nil {
 		pprof.StopCPUProfile()
 		// the servers' blocking and mutex contention since they started
 		for i, a := range pprofAddrs {
 			for _, kind := range []string{"block", "mutex"} {
-				if err := saveURL("http://"+a+"/debug/pprof/"+kind, filepath.Join(b.profile, fmt.Sprintf("%s-%d.%s.pprof", label, i, kind))); err != nil {
-					return res, err
-				}
+				profErrs = append(profErrs, saveURL("http://"+a+"/debug/pprof/"+kind, filepath.Join(b.profile, fmt.Sprintf("%s-%d.%s.pprof", label, i, kind))))
 			}
 		}
+	}
+	if err := errors.Join(profErrs...); err != nil {
+		// a fed from before FED_PPROF serves none: the run counts anyway
+		fmt.Fprintf(os.Stderr, "bench: %s: server profiles: %v\n", label, err)
 	}
 	if err != nil {
 		return res, err
@@ -671,7 +674,7 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // tracer is strace -f -c counting the system calls of one process while
-// attached: all of them, and those of the fsync family.
+// attached: all of them, and the fsyncs (syncCalls).
 type tracer struct {
 	cmd      *exec.Cmd
 	out      string
@@ -680,7 +683,9 @@ type tracer struct {
 	err      error
 }
 
-var syncCalls = []string{"fsync", "fdatasync", "sync_file_range"}
+// syncCalls are the calls that make data durable (sync_file_range, a
+// writeback hint, is not one).
+var syncCalls = []string{"fsync", "fdatasync"}
 
 func startStrace(pid int, out string) (*tracer, error) {
 	cmd := exec.Command("strace", "-f", "-c", "-o", out, "-p", strconv.Itoa(pid))
@@ -693,7 +698,7 @@ func startStrace(pid int, out string) (*tracer, error) {
 }
 
 // stop detaches strace and returns the calls it counted: all, and the
-// fsync family's.
+// fsyncs'.
 func (t *tracer) stop() (all, syncs int, err error) {
 	if t.stopped {
 		return t.n, t.syncs, t.err
