@@ -205,6 +205,21 @@ func (s *Store) Has(ctx context.Context, id objects.ID) (bool, error) {
 	return false, err
 }
 
+// WrittenAt returns when the service says id's key was written (its
+// LastModified, by the service's clock; one HEAD): an object is written
+// once, so when it was created. An absent key is *objects.NotFoundError.
+func (s *Store) WrittenAt(ctx context.Context, id objects.ID) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	oi, err := s.core.StatObject(ctx, s.bucket, s.Key(id), minio.StatObjectOptions{})
+	if err != nil {
+		return time.Time{}, classify(ctx, "stat", id, err)
+	}
+	s.sizes.set(id, oi.Size)
+	return oi.LastModified, nil
+}
+
 // Get reads, decodes and verifies an object.
 func (s *Store) Get(ctx context.Context, id objects.ID) ([]byte, error) {
 	b, err := s.getStored(ctx, id)

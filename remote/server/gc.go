@@ -119,7 +119,8 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 // tag reaches, once their proof objects are older than grace: fed pushes
 // proofs before their branch, and when the branch step is refused (or
 // never comes) the proof ref would keep the commit and its weights on the
-// server for good, unpublished (reach.go). The caller holds rp.gc.
+// server for good, unpublished (reach.go). The caller holds rp.gc, or
+// the collection lock (collectLeased).
 func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duration) error {
 	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
@@ -149,7 +150,7 @@ func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duratio
 		if err != nil || commits[commit] {
 			continue
 		}
-		if t, err := modTime(rp.store, r.ID); err == nil && t.Before(cutoff) {
+		if t, err := modTime(ctx, rp.store, r.ID); err == nil && t.Before(cutoff) {
 			drop = append(drop, refs.Update{Name: r.Name, Old: r.ID})
 		}
 	}
@@ -162,13 +163,20 @@ func (rp *repository) dropDanglingProofs(ctx context.Context, grace time.Duratio
 }
 
 // modTime returns when id was last written or reused, when st knows
-// (objects.ModTimer); otherwise an error, so that nothing is dropped.
-func modTime(st ObjectStore, id objects.ID) (time.Time, error) {
-	mt, ok := st.(objects.ModTimer)
-	if !ok {
-		return time.Time{}, fmt.Errorf("object store does not know when %s was written", id.Short())
+// (objects.ModTimer), or else when it was written (an S3 store's
+// WrittenAt: a proof object pushed again is not younger for it, and is
+// dropped a grace period after its first push); otherwise an error, so
+// that nothing is dropped.
+func modTime(ctx context.Context, st ObjectStore, id objects.ID) (time.Time, error) {
+	if mt, ok := st.(objects.ModTimer); ok {
+		return mt.ModTime(id)
 	}
-	return mt.ModTime(id)
+	if wa, ok := st.(interface {
+		WrittenAt(ctx context.Context, id objects.ID) (time.Time, error)
+	}); ok {
+		return wa.WrittenAt(ctx, id)
+	}
+	return time.Time{}, fmt.Errorf("object store does not know when %s was written", id.Short())
 }
 
 // sweepBatch is how many unreachable objects one Sweep deletes at most:
@@ -199,6 +207,10 @@ func (rp *repository) collectLeased(ctx context.Context, lz Leases, grace time.D
 			return nil, nil // another process is collecting it
 		}
 		defer release()
+	}
+	// proof refs that keep unpublished commits, first, as on disk
+	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
+		return nil, err
 	}
 	start, err := lz.Mark(ctx)
 	if err != nil {

@@ -470,3 +470,53 @@ func TestS3GCPushSendsAgain(t *testing.T) {
 	}
 	fsckClean(t, e.store(t), tip)
 }
+
+// TestS3GCDropsDanglingProofs: a proof ref whose commit no branch or tag
+// reaches (its branch's push never came) is dropped once its proof was
+// written more than the grace period ago (S3's LastModified; the disk
+// store's rule by modification time), and the commit and the proof are
+// collected; a published commit's proof stays.
+func TestS3GCDropsDanglingProofs(t *testing.T) {
+	e := newS3GC(t)
+	ts, s := e.replica(t, time.Nanosecond)
+	ctx := context.Background()
+	p := newPusher(t, 0, []string{ts.URL}, http.DefaultClient)
+	c := p.clients[0]
+	st := e.store(t)
+	main, mainIDs, err := p.commit(ctx, objects.ZeroID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, p, c, "refs/heads/main", objects.ZeroID, main, mainIDs)
+	proofOf := func(commit objects.ID) objects.ID {
+		id, err := objects.Write(ctx, p.store, &objects.Proof{Commit: commit, System: "test", Body: []byte("proof of " + commit.String())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	mainProof := proofOf(main)
+	push(t, p, c, remote.ProofsPrefix+main.String(), objects.ZeroID, mainProof, []objects.ID{mainProof})
+	lone, loneIDs, err := p.commit(ctx, main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loneProof := proofOf(lone)
+	push(t, p, c, remote.ProofsPrefix+lone.String(), objects.ZeroID, loneProof, append(loneIDs, loneProof))
+	time.Sleep(10 * time.Millisecond) // past the grace and the leases
+	if rep := only(t, s); rep.Removed != len(loneIDs)+1 {
+		t.Errorf("collection: %+v; want the unpublished commit's %d objects and its proof removed", rep, len(loneIDs))
+	}
+	rl, err := c.Refs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]objects.ID{}
+	for _, r := range rl.Refs {
+		got[r.Name] = r.ID
+	}
+	if len(got) != 2 || got[remote.ProofsPrefix+main.String()] != mainProof || got["refs/heads/main"] != main {
+		t.Fatalf("refs after the collection: %v; want main and its proof only", got)
+	}
+	fsckClean(t, st, main, mainProof)
+}
