@@ -405,6 +405,9 @@ func (r *Repo) sideText(ctx context.Context, f *sideFile) ([]byte, bool, error) 
 
 // diffMeta compares the metadata of two model files.
 func (r *Repo) diffMeta(ctx context.Context, fa, fb *sideFile) ([]MetaChange, error) {
+	if sameRaw(fa, fb) {
+		return nil, nil
+	}
 	ma, err := r.sideMeta(ctx, fa)
 	if err != nil {
 		return nil, err
@@ -507,18 +510,49 @@ func (r *Repo) tensorsOf(ctx context.Context, f *sideFile) (map[string]*tensorRe
 		if layout != nil {
 			seg := layout.Segments[i]
 			tr.path, tr.offset, tr.info = f.path, seg.Offset, *seg.Tensor
-		} else {
-			t, err := objects.ReadTensor(ctx, r.Objects, s.ID)
-			if err != nil {
-				return nil, nil, fmt.Errorf("tensor %q: %w", s.Name, err)
-			}
-			tr.t = t
-			tr.info = codec.TensorInfo{Name: s.Name, DType: t.DType, Shape: t.Shape}
 		}
+		// A stored tensor is read when it differs (describe): a
+		// comparison of models that share most tensors reads only the
+		// others.
 		out[s.Name] = tr
 		order = append(order, s.Name)
 	}
 	return out, order, nil
+}
+
+// sameRaw reports whether fa and fb are stored models of one format whose
+// raw segments (all but the tensors' bytes: headers, metadata) are the
+// same objects: their metadata, which lives in raw segments (a codec's
+// SetMeta edits only those), is then the same, and diffMeta need not
+// load either model.
+func sameRaw(fa, fb *sideFile) bool {
+	if fa.path != "" || fb.path != "" || fa.model == nil || fb.model == nil || fa.model.Format != fb.model.Format {
+		return false
+	}
+	raw := func(m *objects.Model) []objects.ID {
+		var ids []objects.ID
+		for _, s := range m.Segments {
+			if !s.IsTensor() {
+				ids = append(ids, s.ID)
+			}
+		}
+		return ids
+	}
+	return slices.Equal(raw(fa.model), raw(fb.model))
+}
+
+// describe reads a stored tensor's object for its dtype and shape, once.
+func (r *Repo) describe(ctx context.Context, tr *tensorRef) error {
+	if tr.t != nil || tr.path != "" {
+		return nil
+	}
+	t, err := objects.ReadTensor(ctx, r.Objects, tr.id)
+	if err != nil {
+		return fmt.Errorf("tensor %q: %w", tr.name, err)
+	}
+	tr.t = t
+	tr.info = codec.TensorInfo{Name: tr.name, DType: t.DType, Shape: t.Shape}
+	return nil
 }
 
 func (r *Repo) open(ctx context.Context, t *tensorRef) (io.ReadCloser, error) {
@@ -551,6 +585,13 @@ func (r *Repo) diffModels(ctx context.Context, fa, fb *sideFile, stats bool) ([]
 		if y != nil && x.id == y.id {
 			continue
 		}
+		for _, tr := range []*tensorRef{x, y} {
+			if tr != nil {
+				if err := r.describe(ctx, tr); err != nil {
+					return nil, err
+				}
+			}
+		}
 		d := TensorDiff{Name: name, Status: 'D', OldDType: x.info.DType, OldShape: x.info.Shape, OldID: x.id}
 		if y != nil {
 			d.Status, d.NewDType, d.NewShape, d.NewID = 'M', y.info.DType, y.info.Shape, y.id
@@ -565,6 +606,9 @@ func (r *Repo) diffModels(ctx context.Context, fa, fb *sideFile, stats bool) ([]
 	for _, name := range ob {
 		if _, ok := ta[name]; !ok {
 			y := tb[name]
+			if err := r.describe(ctx, y); err != nil {
+				return nil, err
+			}
 			out = append(out, TensorDiff{Name: name, Status: 'A', NewDType: y.info.DType, NewShape: y.info.Shape, NewID: y.id})
 		}
 	}

@@ -214,6 +214,31 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("worktree diff: %+v %v", d, err)
 	}
 	setTensor(t, model, "c", func(i int, v float32) float32 { return -v })
+
+	// A comparison reads only the tensors that differ: c1..c2 lists a
+	// without reading c, whose object is gone.
+	all, err := r.Diff(ctx, DiffSide{}, DiffSide{Commit: c1}, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cid objects.ID
+	for _, td := range all[0].Tensors {
+		if td.Name == "c" {
+			cid = td.NewID
+		}
+	}
+	ds, err := r.Disk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cid.String()
+	if err := os.Remove(filepath.Join(ds.Dir(), h[:2], h[2:])); err != nil {
+		t.Fatal(err)
+	}
+	d, err = r.Diff(ctx, DiffSide{Commit: c1}, DiffSide{Commit: c2}, DiffOptions{Stats: true})
+	if err != nil || len(d) != 1 || len(d[0].Tensors) != 1 || d[0].Tensors[0].Name != "a" || !d[0].Tensors[0].HasStats {
+		t.Fatalf("diff c1..c2 without c's object: %+v %v", d, err)
+	}
 }
 
 // TestIndexNewerThanItsFiles checks that files a checkout writes right
