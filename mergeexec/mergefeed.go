@@ -93,13 +93,27 @@ func (r *runner) fetchSet(ctx context.Context, f *pieceFeed, j *mergeJob, i int)
 			ps.bufs = append(ps.bufs, b)
 		}
 	}
-	for s, t := range j.sides {
+	// A small piece (a bias, a norm) is read here, side after side: a
+	// goroutine per side and piece cost more than the reads, and models
+	// hold thousands of such tensors. Larger ones are read side by side.
+	small := j.sides[0].PieceLen(i) < inlineRead
+	start := func(t *objects.Tensor, dst *[]byte) {
 		wg.Add(1)
-		go get(t, &ps.sides[s])
+		if small {
+			get(t, dst)
+		} else {
+			go get(t, dst)
+		}
+	}
+	for s, t := range j.sides {
+		start(t, &ps.sides[s])
 	}
 	if j.readBase && j.base != nil {
-		wg.Add(1)
-		go get(j.base, &ps.base)
+		start(j.base, &ps.base)
+	}
+	if small {
+		close(ps.done)
+		return ps
 	}
 	go func() {
 		wg.Wait()
@@ -107,6 +121,10 @@ func (r *runner) fetchSet(ctx context.Context, f *pieceFeed, j *mergeJob, i int)
 	}()
 	return ps
 }
+
+// inlineRead is the piece size under which fetchSet reads a set's pieces
+// one after the other in the feed's goroutine.
+const inlineRead = 64 << 10
 
 // readPieceInto returns the chunk object of piece i of t, checked against
 // t, decoded into buf when the store can.
