@@ -324,9 +324,22 @@ func (b *bench) run(replicas int, label string) (res result, err error) {
 	ctx := context.Background()
 	rt := &countingTransport{rt: &http.Transport{MaxIdleConnsPerHost: 2 * b.clients}}
 	hc := &http.Client{Transport: rt, Timeout: time.Minute}
+	// The clients' objects go to one scratch store, shared: they are
+	// written (hashed, compressed, signed) but never fsynced, in a batch
+	// that never ends (objects.DiskStore.BeginBatch). One process plays a
+	// hundred users here: each user's fsyncs would land on its own disk,
+	// not on the server's, and its store would have its shard directories
+	// after a few commits (a store per client spent most of the load
+	// generator's CPU creating them); the server's work is what is
+	// measured, and every push sends what it sent before.
+	scratch, err := objects.OpenDisk(filepath.Join(work, "clients", "objects"))
+	if err != nil {
+		return res, err
+	}
+	scratch.BeginBatch()
 	cs := make([]*client, b.clients)
 	for i := range cs {
-		if cs[i], err = newClient(ctx, i, urls[i%len(urls)], hc, filepath.Join(work, "clients")); err != nil {
+		if cs[i], err = newClient(ctx, i, urls[i%len(urls)], hc, scratch, filepath.Join(work, "clients")); err != nil {
 			return res, err
 		}
 	}
@@ -483,7 +496,8 @@ func quantile(v []float64, q float64) float64 {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// client is one pusher: a key, a store, and its repository c<N>/model.
+// client is one pusher: a key, a (shared) store, and its repository
+// c<N>/model.
 type client struct {
 	n      int
 	key    *objects.Keypair
@@ -497,20 +511,11 @@ type client struct {
 	fetchN int
 }
 
-func newClient(ctx context.Context, n int, url string, hc *http.Client, dir string) (*client, error) {
+func newClient(ctx context.Context, n int, url string, hc *http.Client, store *objects.DiskStore, dir string) (*client, error) {
 	seed := make([]byte, 32)
 	binary.LittleEndian.PutUint64(seed, uint64(n+1))
-	c := &client{n: n, key: objects.KeypairFromSeed(seed), url: url, hc: hc, dir: filepath.Join(dir, strconv.Itoa(n))}
+	c := &client{n: n, key: objects.KeypairFromSeed(seed), url: url, hc: hc, store: store, dir: filepath.Join(dir, strconv.Itoa(n))}
 	var err error
-	if c.store, err = objects.OpenDisk(filepath.Join(c.dir, "objects")); err != nil {
-		return nil, err
-	}
-	// The clients' stores are scratch: their objects are written (hashed,
-	// compressed, signed) but never fsynced, in a batch that never ends
-	// (objects.DiskStore.BeginBatch). One process plays a hundred users
-	// here, and each user's fsyncs would land on its own disk, not on the
-	// server's; the server's durability is what is measured.
-	c.store.BeginBatch()
 	if c.rc, err = c.remote(n); err != nil {
 		return nil, err
 	}
