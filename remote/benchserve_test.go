@@ -11,7 +11,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,12 +126,7 @@ func (u usage) sub(v usage) usage { return usage{u.cpu - v.cpu, u.writes - v.wri
 
 // selfUsage reads this process's usage (rusage, /proc/self/io).
 func selfUsage() usage {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return usage{
-		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		writes: procWriteBytes("self"),
-	}
+	return usage{cpu: selfCPU(), writes: procWriteBytes("self")}
 }
 
 // procUsage reads another process's usage (/proc/PID/stat, /proc/PID/io).

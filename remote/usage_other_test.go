@@ -1,0 +1,8 @@
+//go:build !unix
+
+package remote_test
+
+import "time"
+
+// selfCPU is unknown here (no rusage): the benchmark's CPU columns read 0.
+func selfCPU() time.Duration { return 0 }
