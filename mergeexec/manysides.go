@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/fed-vcs/fed/codec"
 	"github.com/fed-vcs/fed/codec/safetensors"
@@ -65,7 +64,6 @@ type fetcher struct {
 	free   chan []byte
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	bytes  atomic.Int64
 }
 
 // fetchDepth is how many items may be read ahead or held: enough for two
