@@ -269,6 +269,24 @@ func TestPageSignIn(t *testing.T) {
 	if code, _ := get(t, base+"/-/nothing.js", "", ""); code != 404 {
 		t.Errorf("/-/nothing.js: %d", code)
 	}
+
+	// signing out with the cookie ends the session at the server: the
+	// cookie's value, kept by whoever copied it, signs nobody in any more
+	req, _ = http.NewRequest(http.MethodPost, base+server.PageSignOutPath, strings.NewReader("{}"))
+	req.Header.Set("Content-Type", remote.MediaJSON)
+	req.Header.Set("Origin", base)
+	req.AddCookie(c)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 204 {
+		t.Fatalf("sign-out with the cookie: %s", resp.Status)
+	}
+	if code, _ := getCookie(t, base+"/lab/secret", c.Value); code != 401 {
+		t.Errorf("the signed-out cookie on the private page: %d, want 401", code)
+	}
+	if code, _ := getCookie(t, base+"/lab/secret", out.Value); code != 404 {
+		t.Errorf("another visitor's session after a sign-out: %d, want 404 (still signed in)", code)
+	}
 }
 
 // Behind a reverse proxy (--public-url), a page sign-in must come from

@@ -83,10 +83,17 @@ func (s *Server) pageCookies(w http.ResponseWriter, r *http.Request, tok, key st
 }
 
 // handlePageSignOut answers POST /-/signout from a page of this server:
-// 204, the session's cookies removed.
+// the session ended in the store (every replica stops taking it within
+// SessionRevokeDelay), then 204 with the session's cookies removed.
 func (s *Server) handlePageSignOut(w http.ResponseWriter, r *http.Request) {
 	if !s.ownOrigin(w, r, "sign-out of the pages") {
 		return
+	}
+	if c, err := r.Cookie(PageCookie); err == nil && validPageToken(c.Value) {
+		if err := s.opts.Sessions.DeleteSession(r.Context(), pageSessionPrefix+c.Value); err != nil {
+			s.sessionsFailed(w, "delete session", err)
+			return
+		}
 	}
 	s.pageCookies(w, r, "", "", -1)
 	w.WriteHeader(http.StatusNoContent)

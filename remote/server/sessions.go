@@ -45,7 +45,15 @@ type SessionStore interface {
 	// Session returns the session of token; ok is false when it is
 	// unknown or expired.
 	Session(ctx context.Context, token string, now time.Time) (s Session, ok bool, err error)
+	// DeleteSession ends the session of token (a sign-out); an unknown
+	// token is no error. The store that deletes it never finds it again;
+	// other replicas stop finding it within SessionRevokeDelay.
+	DeleteSession(ctx context.Context, token string) error
 }
+
+// SessionRevokeDelay bounds how long a replica may still accept a session
+// another replica deleted (the time it may keep a session it read).
+const SessionRevokeDelay = 10 * time.Second
 
 // ErrSessionsFull is what a SessionStore returns (wrapped) when it holds
 // as many outstanding nonces or sessions as it may.
@@ -115,6 +123,14 @@ func (m *MemorySessions) AddSession(_ context.Context, token string, s Session, 
 		m.sweep(now)
 	}
 	m.tokens[token] = s
+	return nil
+}
+
+// DeleteSession implements SessionStore.
+func (m *MemorySessions) DeleteSession(_ context.Context, token string) error {
+	m.mu.Lock()
+	delete(m.tokens, token)
+	m.mu.Unlock()
 	return nil
 }
 

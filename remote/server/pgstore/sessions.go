@@ -26,22 +26,29 @@ const maxCached = 10_000
 // found by all. Tokens are kept as their SHA-256, so the database holds
 // nothing a client could present.
 //
-// A session never changes once written (no request revokes one), so a
-// Sessions remembers the sessions it has found, until they expire,
-// instead of asking the database on every request.
+// A session never changes once written, but a sign-out deletes it, at
+// whichever replica: a Sessions remembers a session it has found for at
+// most server.SessionRevokeDelay (and never past its expiry) instead of
+// asking the database on every request.
 type Sessions struct {
 	db *DB
 
 	mu        sync.Mutex
 	lastSweep time.Time
-	cache     map[[32]byte]server.Session
+	cache     map[[32]byte]cachedSession
+}
+
+// cachedSession is a session as read at a time.
+type cachedSession struct {
+	server.Session
+	read time.Time
 }
 
 var _ server.SessionStore = (*Sessions)(nil)
 
 // Sessions returns the database's session store.
 func (db *DB) Sessions() *Sessions {
-	return &Sessions{db: db, cache: map[[32]byte]server.Session{}}
+	return &Sessions{db: db, cache: map[[32]byte]cachedSession{}}
 }
 
 // sweep deletes what expired before now, at most once per sweepEvery.
@@ -111,14 +118,15 @@ func (s *Sessions) AddSession(ctx context.Context, token string, sess server.Ses
 func (s *Sessions) Session(ctx context.Context, token string, now time.Time) (server.Session, bool, error) {
 	h := sha256.Sum256([]byte(token))
 	s.mu.Lock()
-	sess, ok := s.cache[h]
+	c, ok := s.cache[h]
 	s.mu.Unlock()
-	if ok {
-		if now.After(sess.Expires) {
+	if ok && !now.Before(c.read) && now.Sub(c.read) < server.SessionRevokeDelay {
+		if now.After(c.Expires) {
 			return server.Session{}, false, nil
 		}
-		return sess, true, nil
+		return c.Session, true, nil
 	}
+	var sess server.Session
 	var key string
 	err := s.db.queryRow(ctx, `SELECT key, expires_at FROM fed_sessions WHERE token_sha256 = $1`, []any{h[:]}, &key, &sess.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -138,7 +146,19 @@ func (s *Sessions) Session(ctx context.Context, token string, now time.Time) (se
 	if len(s.cache) >= maxCached {
 		clear(s.cache)
 	}
-	s.cache[h] = sess
+	s.cache[h] = cachedSession{sess, now}
 	s.mu.Unlock()
 	return sess, true, nil
+}
+
+// DeleteSession implements server.SessionStore.
+func (s *Sessions) DeleteSession(ctx context.Context, token string) error {
+	h := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	delete(s.cache, h)
+	s.mu.Unlock()
+	if _, err := s.db.exec(ctx, `DELETE FROM fed_sessions WHERE token_sha256 = $1`, h[:]); err != nil {
+		return fmt.Errorf("pgstore: delete session: %w", err)
+	}
+	return nil
 }

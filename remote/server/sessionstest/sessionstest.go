@@ -143,6 +143,37 @@ func Run(t *testing.T, open Factory) {
 		}
 	})
 
+	t.Run("SessionDeleted", func(t *testing.T) {
+		a, b := open(t)
+		s := server.Session{Key: key, Expires: t0.Add(time.Hour)}
+		for _, tok := range []string{"tok-1", "tok-2"} {
+			if err := a.AddSession(ctx, tok, s, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, st := range []server.SessionStore{a, b} { // both have read it
+			if _, ok, err := st.Session(ctx, "tok-1", t0); err != nil || !ok {
+				t.Fatalf("session before the sign-out: %v, %v", ok, err)
+			}
+		}
+		if err := b.DeleteSession(ctx, "tok-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.DeleteSession(ctx, "never-issued"); err != nil {
+			t.Fatalf("deleting an unknown token: %v", err)
+		}
+		if _, ok, err := b.Session(ctx, "tok-1", t0); err != nil || ok {
+			t.Fatalf("the deleting replica still takes the session: %v, %v", ok, err)
+		}
+		later := t0.Add(server.SessionRevokeDelay)
+		if _, ok, err := a.Session(ctx, "tok-1", later); err != nil || ok {
+			t.Fatalf("another replica takes a deleted session after SessionRevokeDelay: %v, %v", ok, err)
+		}
+		if _, ok, err := a.Session(ctx, "tok-2", later); err != nil || !ok {
+			t.Fatalf("another session of the key went with it: %v, %v", ok, err)
+		}
+	})
+
 	t.Run("SessionsOfManyKeys", func(t *testing.T) {
 		a, b := open(t)
 		keys := map[string]objects.PublicKey{}
