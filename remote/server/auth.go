@@ -76,19 +76,31 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opts.Now().UTC().Truncate(time.Second)
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
 	domain := s.domain(r)
 	nonce := randomString(16)
-	msg := remote.SignInMessage{Domain: domain, Address: req.Address, URI: scheme + "://" + domain, ChainID: s.opts.ChainID, Nonce: nonce, IssuedAt: now}.String()
+	msg := remote.SignInMessage{Domain: domain, Address: req.Address, URI: s.signInURI(r, domain), ChainID: s.opts.ChainID, Nonce: nonce, IssuedAt: now}.String()
 	exp := now.Add(s.opts.NonceTTL)
 	if err := s.opts.Sessions.AddNonce(r.Context(), nonce, Challenge{Address: req.Address, Message: msg, Expires: exp}, s.opts.Now()); err != nil {
 		s.sessionsFailed(w, "add nonce", err)
 		return
 	}
 	writeJSON(w, 200, remote.Challenge{Nonce: nonce, Message: msg, ExpiresAt: exp})
+}
+
+// signInURI is the URI a sign-in text names: the public URL when it is
+// the domain's (a server behind a TLS-terminating proxy, whose requests
+// arrive over plain HTTP), else the request's scheme and the domain.
+func (s *Server) signInURI(r *http.Request, domain string) string {
+	if u := s.opts.PublicURL; u != "" {
+		if _, host, _ := strings.Cut(u, "://"); strings.EqualFold(host, domain) {
+			return u
+		}
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + domain
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
