@@ -2,6 +2,7 @@ package merge
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -166,6 +167,10 @@ func (t *Tensor) kOrder(w *scratch, res []float64, n int) {
 		b := int(math.Floor(float64(t.m.c.beta * float64(k))))
 		lo, hi = b, k-1-b
 	}
+	if !trim && k > sortLarge && t.sz <= 4 {
+		t.kMedianSelect(w, res, n, lo, hi)
+		return
+	}
 	vals, sides := w.vals[:k], w.sides[:k]
 	for i := 0; i < n; i++ {
 		for j := 0; j < k; j++ {
@@ -329,5 +334,94 @@ func (t *Tensor) kServer(w *scratch, res []float64, n int) {
 		}
 		mr, vr := roundTrip(dt, nm[i]), roundTrip(dt, nv[i])
 		res[i] = float64(c.eta*mr) / (math.Sqrt(vr) + c.tau)
+	}
+}
+
+// kMedianSelect is kOrder's median past sortLarge sides of a dtype exact
+// in float32: instead of sorting each element's K values it selects the
+// middle one (two) by their packed keys, in O(K): the same values and the
+// same sides counted as discarded, the order being total.
+func (t *Tensor) kMedianSelect(w *scratch, res []float64, n, lo, hi int) {
+	k := t.m.k
+	if cap(w.keys) < k {
+		w.keys = make([]uint64, k)
+		w.pairs = make([]vsPair, k)
+	}
+	keys := w.keys[:k]
+	for i := 0; i < n; i++ {
+		for j := range keys {
+			keys[j] = uint64(orderKey32(w.xs[j][i]))<<32 | uint64(j)
+		}
+		selectKey(keys, lo)
+		if hi > lo {
+			m := lo + 1
+			for a := lo + 2; a < k; a++ {
+				if keys[a] < keys[m] {
+					m = a
+				}
+			}
+			keys[lo+1], keys[m] = keys[m], keys[lo+1]
+		}
+		vlo := w.xs[uint32(keys[lo])][i]
+		if lo == hi {
+			res[i] = vlo
+		} else {
+			res[i] = (vlo + w.xs[uint32(keys[hi])][i]) * 0.5
+		}
+		for _, key := range keys[:lo] {
+			w.disc[uint32(key)]++
+		}
+		for _, key := range keys[hi+1:] {
+			w.disc[uint32(key)]++
+		}
+	}
+}
+
+// selectKey reorders distinct keys so that a[k] holds the key of rank k,
+// smaller ones before it and larger ones after (introselect: quickselect
+// with a median-of-three pivot, a sort once 2·log₂(len) rounds have not
+// finished, so that no input costs more than K log K).
+func selectKey(a []uint64, k int) {
+	lo, hi := 0, len(a)-1
+	budget := 2 * bits.Len(uint(len(a)))
+	for hi > lo {
+		if budget == 0 {
+			slices.Sort(a[lo : hi+1])
+			return
+		}
+		budget--
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		p := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for a[j] > p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -407,6 +408,31 @@ func TestSortPairsMatchesInsertionSort(t *testing.T) {
 	pool32 := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), math.Float64frombits(0x7ff8000000000123),
 		float64(math.Float32frombits(1)), -float64(math.Float32frombits(1)), 1, -1, 0.5}
 	for _, k := range []int{33, 64, 257, 1000} {
+		keys := make([]uint64, k)
+		for it := 0; it < 200; it++ {
+			// distinct keys, many equal high halves (ties by side), sorted
+			// and reversed runs (the pivot's bad cases)
+			for a := range keys {
+				keys[a] = (r.next()%8)<<32 | uint64(a)
+				if it%3 == 1 {
+					keys[a] = uint64(a)
+				} else if it%3 == 2 {
+					keys[a] = uint64(k - a)
+				}
+			}
+			want := append([]uint64(nil), keys...)
+			slices.Sort(want)
+			rank := int(r.next() % uint64(k))
+			selectKey(keys, rank)
+			if keys[rank] != want[rank] {
+				t.Fatalf("k=%d: selectKey rank %d gave %x, want %x", k, rank, keys[rank], want[rank])
+			}
+			for a := range keys {
+				if a < rank && keys[a] > keys[rank] || a > rank && keys[a] < keys[rank] {
+					t.Fatalf("k=%d rank %d: position %d holds %x on the wrong side of %x", k, rank, a, keys[a], keys[rank])
+				}
+			}
+		}
 		for it := 0; it < 50; it++ {
 			for _, narrow := range []bool{true, false} {
 				vals := make([]float64, k)
@@ -451,8 +477,9 @@ func TestOrderRulesManySides(t *testing.T) {
 			sides = append(sides, s)
 		}
 		for _, st := range []string{Median, TrimmedMean} {
-			res, _ := run(t, Options{Strategy: st}, one("w", dt, nil, sides...), 1<<20)
+			res, rep := run(t, Options{Strategy: st}, one("w", dt, nil, sides...), 1<<20)
 			sz := elemSize(dt)
+			disc := make([]uint64, k)
 			for i := 0; i < n; i++ {
 				type p struct {
 					v float64
@@ -466,6 +493,11 @@ func TestOrderRulesManySides(t *testing.T) {
 				var want float64
 				if st == Median {
 					want = (ps[k/2-1].v + ps[k/2].v) * 0.5
+					for a, p := range ps {
+						if a < k/2-1 || a > k/2 {
+							disc[p.s]++
+						}
+					}
 				} else {
 					b := int(math.Floor(0.2 * k))
 					want = ps[b].v
@@ -484,6 +516,13 @@ func TestOrderRulesManySides(t *testing.T) {
 				}
 				if !same && string(res[0].Data[i*sz:(i+1)*sz]) != string(wb) {
 					t.Fatalf("%s %s element %d: %x, want %x", st, dt, i, res[0].Data[i*sz:(i+1)*sz], wb)
+				}
+			}
+			if st == Median {
+				for j := range disc {
+					if rep.Sides[j].Discarded != disc[j] {
+						t.Fatalf("median %s side %d: %d discarded, want %d", dt, j, rep.Sides[j].Discarded, disc[j])
+					}
 				}
 			}
 		}
