@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -99,6 +100,15 @@ type RepoPage struct {
 	Tags      []RefRow    `json:"tags"`
 	Commits   []CommitRow `json:"commits"`
 	Pager     Pager       `json:"pager"`
+	// Readme is the text of the default branch's README.md, MODEL_CARD.md
+	// or README at the root of its tree (names compared without regard to
+	// case), ReadmeName its name; a README bigger than ReadmeMax bytes is
+	// named (and its size given) but its text left out.
+	Readme     string        `json:"readme,omitempty"`
+	ReadmeName string        `json:"readme_name,omitempty"`
+	ReadmeSize uint64        `json:"readme_size,omitempty"`
+	ReadmeCut  bool          `json:"readme_cut,omitempty"` // bigger than ReadmeMax: Readme left out
+	ReadmeHTML template.HTML `json:"-"`
 }
 
 // RefRow is a branch or tag.
@@ -170,6 +180,14 @@ func (p *Pages) repoPage(w http.ResponseWriter, r *http.Request, rp server.PageR
 		page.Branch = h.Symbolic.Short()
 	}
 	if !h.ID.IsZero() {
+		if c, err := objects.ReadCommit(ctx, st, h.ID); err == nil {
+			if page.ReadmeName, page.Readme, page.ReadmeSize, err = readme(ctx, st, c.Tree); err != nil {
+				p.fail(w, r, fmt.Errorf("README of %s: %w", h.ID.Short(), err))
+				return
+			}
+			page.ReadmeCut = page.ReadmeSize > ReadmeMax
+			page.ReadmeHTML = markdown(page.Readme)
+		}
 		if log, err = rr.Log(ctx, repo.LogOptions{Start: []objects.ID{h.ID}}); err != nil {
 			p.fail(w, r, err)
 			return

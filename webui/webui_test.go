@@ -787,3 +787,70 @@ func TestProofBadge(t *testing.T) {
 		t.Errorf("the merge's page has no proof badge held")
 	}
 }
+
+// The repository page renders the default branch's README.md below the
+// refs with the Markdown subset, escaping raw HTML and leaving a link to
+// a scheme other than http(s) as text; its twin carries the source.
+func TestReadme(t *testing.T) {
+	ctx := context.Background()
+	base := startServer(t)
+	r, _ := fedRound(t)
+	src := "# Model card\n\nA *small* model with `fedavg` rounds.\n\n## Data\n\n- first <b>item</b>\n- see [the paper](https://example.org/p?a=1&b=2)\n- [bad](javascript:alert(1))\n\n<script>alert(\"readme\")</script>\n\n```\nfed clone <url>\n```\n"
+	if err := os.WriteFile(filepath.Join(r.Root, "ReadMe.md"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(ctx, []string{filepath.Join(r.Root, "ReadMe.md")}, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Commit(ctx, repo.CommitOptions{Message: "model card"}); err != nil {
+		t.Fatal(err)
+	}
+	push(t, r, base+"/lab/model")
+	rp := getJSON[webui.RepoPage](t, base+"/lab/model", "")
+	if rp.Readme != src || rp.ReadmeName != "ReadMe.md" || rp.ReadmeSize != uint64(len(src)) || rp.ReadmeCut {
+		t.Fatalf("twin's readme: %q %q %d %v", rp.ReadmeName, rp.Readme, rp.ReadmeSize, rp.ReadmeCut)
+	}
+	code, page := get(t, base+"/lab/model", "", "")
+	if code != 200 {
+		t.Fatalf("repository page: %d\n%s", code, page)
+	}
+	i, j := strings.Index(page, `<section id="readme"`), strings.Index(page, "</section>")
+	if i < 0 || j < i || i < strings.Index(page, `id="branches"`) {
+		t.Fatalf("no README section below the refs:\n%s", page)
+	}
+	sec := page[i:j]
+	for _, want := range []string{
+		"<h2>Model card</h2>", "<h3>Data</h3>", "<code>fedavg</code>",
+		"<li>first &lt;b&gt;item&lt;/b&gt;</li>",
+		`<a rel="nofollow noopener" href="https://example.org/p?a=1&amp;b=2">the paper</a>`,
+		"<li>[bad](javascript:alert(1))</li>",
+		"<p>&lt;script&gt;alert(&#34;readme&#34;)&lt;/script&gt;</p>",
+		"<pre><code>fed clone &lt;url&gt;\n</code></pre>",
+	} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("README section lacks %q:\n%s", want, sec)
+		}
+	}
+	if strings.Contains(sec, "<script") || strings.Contains(sec, "<b>") || strings.Contains(sec, `href="javascript`) {
+		t.Errorf("README section passes raw HTML or a javascript: link:\n%s", sec)
+	}
+
+	// a README over the cap is named, not shown
+	big := strings.Repeat("x", webui.ReadmeMax+1)
+	if err := os.WriteFile(filepath.Join(r.Root, "ReadMe.md"), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Commit(ctx, repo.CommitOptions{Message: "big card", All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rp = getJSON[webui.RepoPage](t, base+"/lab/model", "")
+	if rp.Readme != "" || !rp.ReadmeCut || rp.ReadmeSize != uint64(len(big)) {
+		t.Fatalf("big README's twin: %d bytes of text, cut %v, size %d", len(rp.Readme), rp.ReadmeCut, rp.ReadmeSize)
+	}
+	if _, page = get(t, base+"/lab/model", "", ""); strings.Contains(page, "xxxxxxxx") || !strings.Contains(page, "more than this page shows") {
+		t.Errorf("big README shown or not named")
+	}
+}
