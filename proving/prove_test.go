@@ -108,6 +108,20 @@ func TestProveVerifyHistory(t *testing.T) {
 	if got := rep.Commits[1].Parents; len(got) != 1 || got[0] != "recomputed" {
 		t.Errorf("parents %v", got)
 	}
+	for i, c := range []objects.ID{c1, c2} {
+		pid, _ := r.Refs.Read(repo.ProofRef(c))
+		o, err := objects.Read(ctx, r.Objects, pid, objects.KindProof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, keys, err := Describe(ctx, r.Objects, o.(*objects.Proof))
+		if err != nil || kind != []string{"commitment", "update"}[i] || keys != "development" {
+			t.Errorf("Describe(proof of %s) = %q, %q, %v", c.Short(), kind, keys, err)
+		}
+	}
+	if _, _, err := Describe(ctx, r.Objects, &objects.Proof{Commit: c1, System: "other"}); err == nil || !strings.Contains(err.Error(), `system "other"`) {
+		t.Errorf("Describe of another system: %v", err)
+	}
 
 	t.Run("proof for another commit", func(t *testing.T) {
 		p1, _ := r.Refs.Read(repo.ProofRef(c1))

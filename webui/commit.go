@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,8 @@ type CommitPage struct {
 	// them.
 	Tensors     []TensorRow `json:"tensors"`
 	TensorPager Pager       `json:"tensor_pager"`
+	// ProofDetail is the proof held for the commit (absent: none).
+	ProofDetail *ProofDetail `json:"proof_detail,omitempty"`
 	// Withheld: the weights are not on this server (withheld by their
 	// contributor), so tensors could not be compared.
 	Withheld bool       `json:"withheld,omitempty"`
@@ -59,6 +62,38 @@ type MergeInfo struct {
 	Strategy string     `json:"strategy"`
 	Sides    []SideInfo `json:"sides"`
 	Chart    *Chart     `json:"-"` // each side's normalised weight
+}
+
+// ProofDetail is the proof held for a commit.
+type ProofDetail struct {
+	ID       string `json:"id"`             // the proof object
+	System   string `json:"system"`         // its proof system
+	Kind     string `json:"kind,omitempty"` // commitment, update or merge
+	Keys     string `json:"keys,omitempty"` // development or ceremony
+	Verified bool   `json:"verified"`       // this server verifies every proof pushed to it
+	// Unreadable says why kind and keys are absent when the proof's body
+	// or key could not be read.
+	Unreadable string `json:"unreadable,omitempty"`
+}
+
+// proofDetail reads the proof held for commit id.
+func (p *Pages) proofDetail(ctx context.Context, rp server.PageRepo, id objects.ID, verified bool) (*ProofDetail, error) {
+	pid, err := rp.Repository.Refs().Read(ctx, repo.ProofRef(id))
+	if err != nil {
+		return nil, err
+	}
+	o, err := objects.Read(ctx, rp.Repository.Objects(), pid, objects.KindProof)
+	if err != nil {
+		return nil, fmt.Errorf("proof %s of commit %s: %w", pid.Short(), id.Short(), err)
+	}
+	pr := o.(*objects.Proof)
+	d := &ProofDetail{ID: pid.String(), System: pr.System, Verified: verified}
+	if p.opts.DescribeProof != nil {
+		if d.Kind, d.Keys, err = p.opts.DescribeProof(ctx, rp.Repository.Objects(), pr); err != nil {
+			d.Kind, d.Keys, d.Unreadable = "", "", err.Error()
+		}
+	}
+	return d, nil
 }
 
 // SideInfo is one side of a merge.
@@ -102,6 +137,12 @@ func (p *Pages) commitPage(w http.ResponseWriter, r *http.Request, rp server.Pag
 		return
 	}
 	page := CommitPage{Repo: rp.Name, RepoURL: server.PagePath(rp.Name, ""), CommitRow: row, Message: c.Message, Files: []FileRow{}, Tensors: []TensorRow{}}
+	if row.Proof != "none" {
+		if page.ProofDetail, err = p.proofDetail(ctx, rp, id, row.Proof == "verified"); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
 	parent, err := rr.DiffParent(id, c)
 	if err != nil {
 		p.fail(w, r, err)

@@ -5,7 +5,8 @@
 // rendered from a subset of Markdown that never passes raw HTML through) and a commit's page
 // (files and tensors changed, the L2 norm and relative change of every
 // changed tensor in model order, and for merges the merge record with
-// each side's normalised weight) and a branch's rounds (its merges with
+// each side's normalised weight, and the proof held: its kind and keys
+// as Options.DescribeProof reads them, and whether the server verified it) and a branch's rounds (its merges with
 // their sides' weights, the attested metrics over the rounds as a line
 // chart, the contributors) and the comparison of two revisions (tensor by
 // tensor, sorted as asked), each as HTML drawn with html/template

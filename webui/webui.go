@@ -43,6 +43,12 @@ type Options struct {
 	// keeps: "changes" as a comparison is listed, "tensor" as one
 	// tensor's statistics are computed (tests count them).
 	Computed func(what string)
+	// DescribeProof, when set, reads a held proof object's kind
+	// ("commitment", "update", "merge") and the origin of the keys it was
+	// made with ("development", "ceremony"), verifying nothing; fed serve
+	// sets proving.Describe (webui does not import the zk layer). Unset,
+	// a commit page shows a proof's system only.
+	DescribeProof func(ctx context.Context, st objects.Store, p *objects.Proof) (kind, keys string, err error)
 }
 
 // Pages is fed serve's web pages, a server.Pages.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -45,6 +46,12 @@ func startServer(t *testing.T) string {
 // storage.
 func startServerFiles(t *testing.T) (string, *server.Files) {
 	t.Helper()
+	return startServerOptions(t, webui.Options{ErrorLog: t.Logf})
+}
+
+// startServerOptions is startServerFiles with the pages' options.
+func startServerOptions(t *testing.T, opts webui.Options) (string, *server.Files) {
+	t.Helper()
 	files, err := server.NewFiles(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +60,7 @@ func startServerFiles(t *testing.T) (string, *server.Files) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Root: t.TempDir(), Hosting: h, ErrorLog: t.Logf, Pages: webui.New(webui.Options{ErrorLog: t.Logf})})
+	s, err := server.New(server.Options{Root: t.TempDir(), Hosting: h, ErrorLog: t.Logf, Pages: webui.New(opts)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -852,5 +859,60 @@ func TestReadme(t *testing.T) {
 	}
 	if _, page = get(t, base+"/lab/model", "", ""); strings.Contains(page, "xxxxxxxx") || !strings.Contains(page, "more than this page shows") {
 		t.Errorf("big README shown or not named")
+	}
+}
+
+// A commit page details the proof held for the commit: its object and
+// system, the kind and keys DescribeProof reads from it, and whether the
+// server verified it; a proof DescribeProof cannot read says why.
+func TestProofDetail(t *testing.T) {
+	ctx := context.Background()
+	base, _ := startServerOptions(t, webui.Options{ErrorLog: t.Logf, DescribeProof: func(ctx context.Context, st objects.Store, p *objects.Proof) (string, string, error) {
+		if string(p.Body) == "unreadable" {
+			return "", "", errors.New("truncated <body>")
+		}
+		return "merge", "development", nil
+	}})
+	r, merge, krum, baseID := fedRounds(t)
+	var pids []objects.ID
+	for _, c := range []struct {
+		id   objects.ID
+		body string
+	}{{merge, "merge body"}, {krum, "unreadable"}} {
+		pid, err := objects.Write(ctx, r.Objects, &objects.Proof{Commit: c.id, System: "test-system", Body: []byte(c.body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Refs.Update(repo.ProofRef(c.id), objects.ZeroID, pid, r.Entry("proof")); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	push(t, r, base+"/lab/model")
+	if _, err := transfer.Push(ctx, r, transfer.PushOptions{Branch: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	url := base + "/lab/model/-/commit/" + merge.String()
+	cp := getJSON[webui.CommitPage](t, url, "")
+	want := webui.ProofDetail{ID: pids[0].String(), System: "test-system", Kind: "merge", Keys: "development"}
+	if cp.ProofDetail == nil || *cp.ProofDetail != want {
+		t.Fatalf("merge's proof detail %+v, want %+v", cp.ProofDetail, want)
+	}
+	_, page := get(t, url, "", "")
+	if !strings.Contains(page, `<p id="proof" data-kind="merge" data-keys="development" data-verified="false">`) ||
+		!strings.Contains(page, "development keys (whoever made them can forge proofs); not verified by this server") {
+		t.Errorf("merge page's proof paragraph:\n%s", page)
+	}
+	cp = getJSON[webui.CommitPage](t, base+"/lab/model/-/commit/"+krum.String(), "")
+	if cp.ProofDetail == nil || cp.ProofDetail.Kind != "" || cp.ProofDetail.Unreadable != "truncated <body>" {
+		t.Fatalf("unreadable proof's detail %+v", cp.ProofDetail)
+	}
+	_, page = get(t, base+"/lab/model/-/commit/"+krum.String(), "", "")
+	if !strings.Contains(page, "kind and keys unreadable: truncated &lt;body&gt;") {
+		t.Errorf("krum page's proof paragraph:\n%s", page)
+	}
+	cp = getJSON[webui.CommitPage](t, base+"/lab/model/-/commit/"+baseID.String(), "")
+	if cp.ProofDetail != nil {
+		t.Errorf("a commit without proof has detail %+v", cp.ProofDetail)
 	}
 }

@@ -433,3 +433,10 @@ func (c *Cache) List() ([]*VerifyingKey, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Shape.String() < out[j].Shape.String() })
 	return out, nil
 }
+
+// VerifyingKeyOrigin reads the origin of a verifying key file from its
+// header, without decoding the key.
+func VerifyingKeyOrigin(file []byte) (Origin, error) {
+	_, origin, _, err := decodeKeyHeader(file, 'V')
+	return origin, err
+}

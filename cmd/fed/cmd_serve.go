@@ -15,6 +15,7 @@ import (
 
 	"github.com/fed-vcs/fed/hosting"
 	"github.com/fed-vcs/fed/nft"
+	"github.com/fed-vcs/fed/proving"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/remote/server/pgstore"
 	"github.com/fed-vcs/fed/webui"
@@ -217,7 +218,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		PrivateByDefault: opts.private, GCGrace: opts.gcGrace, Logger: logger,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey, InsecureHTTP: opts.insecureHTTP, ShutdownTimeout: opts.shutdownTimeout,
 	}
-	sopts.Pages = webui.New(webui.Options{ErrorLog: func(format string, args ...any) { logger.Error(fmt.Sprintf(format, args...)) }, PublicURL: opts.publicURL})
+	sopts.Pages = webui.New(webui.Options{ErrorLog: func(format string, args ...any) { logger.Error(fmt.Sprintf(format, args...)) }, PublicURL: opts.publicURL, DescribeProof: proving.Describe})
 	if opts.tlsCert != "" {
 		reload, stop := reloadOnHangup(ctx)
 		defer stop()
