@@ -1,7 +1,7 @@
 // Package webui builds the read-only web pages of fed serve (doc/protocol.md,
 // "Web pages"): the server page (the repositories a visitor may read), a
 // repository's page (branches, tags, the history of its default branch
-// with each commit's author, signature and proof, and the model card
+// as a graph: merges with their sides and a lane column, each commit's author, signature and proof, and the model card
 // rendered from a subset of Markdown that never passes raw HTML through) and a commit's page
 // (files and tensors changed, the L2 norm and relative change of every
 // changed tensor in model order, and for merges the merge record with

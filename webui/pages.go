@@ -135,6 +135,11 @@ type CommitRow struct {
 	// proof pushed to it), "held" (held here, not verified by the server)
 	// or "none".
 	Proof string `json:"proof"`
+	// Sides are a merge's parents beyond the first, with their authors.
+	Sides []SideRef `json:"sides,omitempty"`
+	// Graph places the commit in the history's lane column (repository
+	// page only).
+	Graph *Lanes `json:"graph,omitempty"`
 }
 
 func (p *Pages) repoPage(w http.ResponseWriter, r *http.Request, rp server.PageRepo) {
@@ -195,12 +200,14 @@ func (p *Pages) repoPage(w http.ResponseWriter, r *http.Request, rp server.PageR
 	}
 	pager, lo, hi := pageOf(r, len(log))
 	page.Pager = pager
-	for _, e := range log[lo:hi] {
+	graph := layoutLanes(log)
+	for i, e := range log[lo:hi] {
 		row, err := commitRow(ctx, rp, names, e.ID, e.Commit)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
+		row.Sides, row.Graph = sideRefs(ctx, rp, names, e.Commit), &graph[lo+i]
 		page.Commits = append(page.Commits, row)
 	}
 	p.answer(w, r, "repo", page)

@@ -916,3 +916,83 @@ func TestProofDetail(t *testing.T) {
 		t.Errorf("a commit without proof has detail %+v", cp.ProofDetail)
 	}
 }
+
+// The repository page draws the history as a graph: a merge names its
+// sides (parents beyond the first) with their authors, and the lane
+// column puts each side on a lane of its own, joined by the merge above
+// and ending in the base below.
+func TestHistoryGraph(t *testing.T) {
+	base := startServer(t)
+	r, merge := fedRound(t)
+	push(t, r, base+"/lab/model")
+	c, err := r.ReadCommit(context.Background(), merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := getJSON[webui.RepoPage](t, base+"/lab/model", "")
+	if len(rp.Commits) != 5 {
+		t.Fatalf("commits: %+v", rp.Commits)
+	}
+	m := rp.Commits[0]
+	k := key(1).Public().String()
+	if m.ID != merge.String() || len(m.Sides) != 3 || m.Graph == nil || m.Graph.Lane != 0 {
+		t.Fatalf("merge row %+v", m)
+	}
+	lanes := map[string]int{}
+	for _, row := range rp.Commits {
+		if row.Graph == nil {
+			t.Fatalf("row %s without graph", row.ID)
+		}
+		lanes[row.ID] = row.Graph.Lane
+	}
+	seen := map[int]bool{}
+	for i, s := range m.Sides {
+		if s.ID != c.Parents[i+1].String() || s.Author != k || s.AuthorName == "" || s.URL != "/lab/model/-/commit/"+s.ID {
+			t.Errorf("side %d: %+v, want parent %s", i, s, c.Parents[i+1])
+		}
+		l, ok := lanes[s.ID]
+		if !ok || l == 0 || seen[l] {
+			t.Errorf("side %s on lane %d (ok %v), lanes %v", s.ID[:12], l, ok, lanes)
+		}
+		seen[l] = true
+	}
+	if lanes[c.Parents[0].String()] != 0 || rp.Commits[4].ID != c.Parents[0].String() {
+		t.Errorf("the base is not on the merge's lane: %v", lanes)
+	}
+	for _, row := range rp.Commits[1:] {
+		if len(row.Sides) != 0 || len(row.Parents) != 1 && row.ID != rp.Commits[4].ID {
+			t.Errorf("row %s: sides %+v", row.ID[:12], row.Sides)
+		}
+	}
+
+	_, page := get(t, base+"/lab/model", "", "")
+	var want []string
+	for _, s := range m.Sides {
+		want = append(want, s.ID)
+	}
+	if got := attrs(page, "data-side"); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("page links sides %q, want %q", got, want)
+	}
+	var wantLanes []string
+	for _, row := range rp.Commits {
+		wantLanes = append(wantLanes, strconv.Itoa(row.Graph.Lane))
+	}
+	if got := attrs(page, "data-lane"); strings.Join(got, " ") != strings.Join(wantLanes, " ") {
+		t.Errorf("page's lanes %q, twin's %q", got, wantLanes)
+	}
+	// the merge's row: a line down its own lane, one to each side's lane
+	row := page[strings.Index(page, `data-id="`+merge.String()+`"`):]
+	row = row[:strings.Index(row, "</svg>")]
+	for _, s := range m.Sides {
+		x := strconv.Itoa(lanes[s.ID]*12 + 6)
+		if !strings.Contains(row, `<line x1="6" y1="12" x2="`+x+`" y2="24"`) {
+			t.Errorf("merge's row has no line to lane %d:\n%s", lanes[s.ID], row)
+		}
+	}
+	// the base's row: the three side lanes end in it
+	row = page[strings.Index(page, `data-id="`+rp.Commits[4].ID+`"`):]
+	row = row[:strings.Index(row, "</svg>")]
+	if n := strings.Count(row, `x2="6" y2="12"`); n != 4 {
+		t.Errorf("base's row joins %d lines, want 4 (its lane and three sides):\n%s", n, row)
+	}
+}
