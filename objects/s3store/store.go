@@ -485,7 +485,7 @@ func classify(ctx context.Context, op string, id objects.ID, err error) error {
 	var ne net.Error
 	var ue *url.Error
 	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("s3 %s %s: %w: %v", op, subject(id), objects.ErrUnavailable, err)
+		return fmt.Errorf("s3 %s %s: %w: %w", op, subject(id), objects.ErrUnavailable, err)
 	}
 	return fmt.Errorf("s3 %s %s: %w", op, subject(id), err)
 }
