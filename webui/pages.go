@@ -28,8 +28,10 @@ type IndexRepo struct {
 	URL       string `json:"url"`
 	Owner     string `json:"owner"`                // base58 key, or "nobody (why)"
 	OwnerName string `json:"owner_name,omitempty"` // from the name map
-	Public    bool   `json:"public"`
-	Branch    string `json:"branch,omitempty"` // the default branch
+	// NFT is the mint of the repository NFT linked: Owner is its holder.
+	NFT    string `json:"nft,omitempty"`
+	Public bool   `json:"public"`
+	Branch string `json:"branch,omitempty"` // the default branch
 	// Updated is the time of the default branch's newest commit (absent
 	// when the branch has none).
 	Updated *time.Time `json:"updated,omitempty"`
@@ -41,7 +43,7 @@ func (p *Pages) Index(w http.ResponseWriter, r *http.Request, repos []server.Pag
 	pager, lo, hi := pageOf(r, len(repos))
 	page := IndexPage{Repositories: []IndexRepo{}, Pager: pager}
 	for _, rp := range repos[lo:hi] {
-		row := IndexRepo{Name: rp.Name, URL: server.PagePath(rp.Name, ""), Owner: rp.Owner, Public: rp.Public}
+		row := IndexRepo{Name: rp.Name, URL: server.PagePath(rp.Name, ""), Owner: rp.Owner, NFT: rp.NFT, Public: rp.Public}
 		if k, err := objects.ParsePublicKey(rp.Owner); err == nil {
 			row.OwnerName = readLabels(ctx, rp.Repository)[k]
 		}
@@ -93,6 +95,7 @@ type RepoPage struct {
 	Name      string      `json:"name"`
 	Owner     string      `json:"owner"`
 	OwnerName string      `json:"owner_name,omitempty"`
+	NFT       string      `json:"nft,omitempty"` // the repository NFT's mint: Owner holds it
 	Public    bool        `json:"public"`
 	Branch    string      `json:"branch,omitempty"` // the default branch, whose history Commits pages
 	RoundsURL string      `json:"rounds_url"`       // its rounds page
@@ -150,7 +153,7 @@ func (p *Pages) repoPage(w http.ResponseWriter, r *http.Request, rp server.PageR
 		return
 	}
 	names := readLabels(ctx, rp.Repository)
-	page := RepoPage{Name: rp.Name, Owner: rp.Owner, Public: rp.Public, RoundsURL: server.PagePath(rp.Name, "rounds"), Branches: []RefRow{}, Tags: []RefRow{}, Commits: []CommitRow{}}
+	page := RepoPage{Name: rp.Name, Owner: rp.Owner, NFT: rp.NFT, Public: rp.Public, RoundsURL: server.PagePath(rp.Name, "rounds"), Branches: []RefRow{}, Tags: []RefRow{}, Commits: []CommitRow{}}
 	if k, err := objects.ParsePublicKey(rp.Owner); err == nil {
 		page.OwnerName = names[k]
 	}

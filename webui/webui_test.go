@@ -29,6 +29,7 @@ import (
 	"github.com/fed-vcs/fed/remote"
 	"github.com/fed-vcs/fed/remote/server"
 	"github.com/fed-vcs/fed/repo"
+	"github.com/fed-vcs/fed/repometa"
 	"github.com/fed-vcs/fed/transfer"
 	"github.com/fed-vcs/fed/webui"
 )
@@ -994,5 +995,88 @@ func TestHistoryGraph(t *testing.T) {
 	row = row[:strings.Index(row, "</svg>")]
 	if n := strings.Count(row, `x2="6" y2="12"`); n != 4 {
 		t.Errorf("base's row joins %d lines, want 4 (its lane and three sides):\n%s", n, row)
+	}
+}
+
+// nftHosting is server.Files with NFT ownership on: every repository NFT
+// is held by holder.
+type nftHosting struct {
+	*server.Files
+	holder objects.PublicKey
+}
+
+type nftRepo struct {
+	server.Repository
+	holder objects.PublicKey
+}
+
+func (h nftHosting) Features() server.Features {
+	f := h.Files.Features()
+	f.NFTHolder = true
+	return f
+}
+
+func (h nftHosting) Open(ctx context.Context, name string) (server.Repository, error) {
+	r, err := h.Files.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return nftRepo{r, h.holder}, nil
+}
+
+func (h nftHosting) Create(ctx context.Context, name string, s repometa.Settings) (server.Repository, error) {
+	r, err := h.Files.Create(ctx, name, s)
+	if err != nil {
+		return nil, err
+	}
+	return nftRepo{r, h.holder}, nil
+}
+
+func (r nftRepo) NFTHolder(context.Context, objects.PublicKey, objects.ID) (objects.PublicKey, error) {
+	return r.holder, nil
+}
+
+// A repository linked to an NFT shows its holder as the owner, and the
+// mint, on the server page and its own page.
+func TestNFTHolderShown(t *testing.T) {
+	ctx := context.Background()
+	files, err := server.NewFiles(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, mint := key(9).Public(), key(40).Public()
+	s, err := server.New(server.Options{Root: t.TempDir(), Hosting: nftHosting{files, holder}, ErrorLog: t.Logf, Pages: webui.New(webui.Options{ErrorLog: t.Logf})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	k1 := key(1).Public().String()
+	if _, err := files.Create(ctx, "lab/model", repometa.Settings{Owner: k1, Public: true, Collaborators: []string{k1}, NFT: mint.String(), Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := fedRound(t)
+	push(t, r, ts.URL+"/lab/model")
+
+	idx := getJSON[webui.IndexPage](t, ts.URL+"/", "")
+	if len(idx.Repositories) != 1 || idx.Repositories[0].Owner != holder.String() || idx.Repositories[0].NFT != mint.String() {
+		t.Fatalf("server page's twin: %+v", idx.Repositories)
+	}
+	rp := getJSON[webui.RepoPage](t, ts.URL+"/lab/model", "")
+	if rp.Owner != holder.String() || rp.NFT != mint.String() {
+		t.Fatalf("repository page's twin: owner %s, nft %s", rp.Owner, rp.NFT)
+	}
+	for _, url := range []string{ts.URL + "/", ts.URL + "/lab/model"} {
+		_, page := get(t, url, "", "")
+		if got := attrs(page, "data-nft"); len(got) != 1 || got[0] != mint.String() || !strings.Contains(page, `title="`+holder.String()+`"`) {
+			t.Errorf("%s: nft %q, holder shown %v", url, got, strings.Contains(page, holder.String()))
+		}
+	}
+	// without a link, no nft
+	base := startServer(t)
+	r2, _ := fedRound(t)
+	push(t, r2, base+"/lab/plain")
+	if idx := getJSON[webui.IndexPage](t, base+"/", ""); len(idx.Repositories) != 1 || idx.Repositories[0].NFT != "" {
+		t.Errorf("unlinked repository's twin: %+v", idx.Repositories)
 	}
 }

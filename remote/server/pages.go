@@ -46,7 +46,11 @@ type PageRepo struct {
 	// Repository is the hosted repository, opened by the server.
 	Repository Repository
 	// Owner is who owns it now: a base58 key, or "nobody (why)".
-	Owner   string
+	Owner string
+	// NFT is the base58 mint of the repository NFT the settings link
+	// (empty: none); Owner is then its holder, as Repository.NFTHolder
+	// says (cached by hosting), or nobody.
+	NFT     string
 	Public  bool
 	Created time.Time
 	// CheckProof: the server verifies every proof pushed to it
@@ -124,7 +128,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		c.internal(err)
 		return
 	}
-	pages.Repository(w, r, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), Public: m.Public,
+	pages.Repository(w, r, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), NFT: m.NFT, Public: m.Public,
 		Created: m.Created, CheckProof: s.features.CheckProof, Published: rp.publishedNow}, rest)
 }
 
@@ -158,7 +162,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request, key *objects
 		if !c.canRead(rp, &m) {
 			continue
 		}
-		out = append(out, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), Public: m.Public,
+		out = append(out, PageRepo{Name: name, Repository: rp.hosted, Owner: c.ownership(rp, &m).String(), NFT: m.NFT, Public: m.Public,
 			Created: m.Created, CheckProof: s.features.CheckProof, Published: rp.publishedNow})
 	}
 	s.opts.Pages.Index(w, r, out)
