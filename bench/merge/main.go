@@ -12,14 +12,13 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/fed-vcs/fed/bench/internal/benchrun"
 )
 
 func main() {
@@ -29,34 +28,13 @@ func main() {
 	sides := flag.Int("sides", 4, "number of contributions")
 	python := flag.String("python", "/usr/bin/python3", "python with numpy")
 	flag.Parse()
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		benchrun.Echo = os.Stderr
+	}
 	if err := run(*fedBin, *gen, *size, *sides, *python); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-type proc struct {
-	wall time.Duration
-	rss  int64 // KiB
-}
-
-func sh(dir string, env []string, name string, args ...string) (proc, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	p := proc{wall: time.Since(start)}
-	if err != nil {
-		return p, fmt.Errorf("%s %v: %v\n%s", name, args, err, out.String())
-	}
-	p.rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
-	if os.Getenv("BENCH_VERBOSE") != "" {
-		os.Stderr.Write(out.Bytes())
-	}
-	return p, nil
 }
 
 func run(fedBin, gen, size string, k int, python string) error {
@@ -67,8 +45,8 @@ func run(fedBin, gen, size string, k int, python string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	env := []string{"FED_CPUPROFILE=" + os.Getenv("BENCH_PROFILE"), "HOME=" + work, "FED_CONFIG=" + filepath.Join(work, "cfg"), "FED_KEYPAIR=" + filepath.Join(work, "id.json")}
-	if _, err := sh(work, env, fedBin, "keygen", filepath.Join(work, "id.json")); err != nil {
+	env := append(os.Environ(), "FED_CPUPROFILE="+os.Getenv("BENCH_PROFILE"), "HOME="+work, "FED_CONFIG="+filepath.Join(work, "cfg"), "FED_KEYPAIR="+filepath.Join(work, "id.json"))
+	if _, err := benchrun.Run(work, env, fedBin, "keygen", filepath.Join(work, "id.json")); err != nil {
 		return err
 	}
 	repoDir := filepath.Join(work, "repo")
@@ -77,12 +55,12 @@ func run(fedBin, gen, size string, k int, python string) error {
 	fmt.Fprintf(os.Stderr, "preparing a base and %d contributions of %s\n", k, size)
 	steps := [][]string{{gen, "-o", model, "-size", size, "-tensors", "40", "-seed", "1"}, {fedBin, "init", "-q"}, {fedBin, "add", "model.safetensors"}, {fedBin, "commit", "-q", "-m", "base"}}
 	for _, s := range steps {
-		if _, err := sh(repoDir, env, s[0], s[1:]...); err != nil {
+		if _, err := benchrun.Run(repoDir, env, s[0], s[1:]...); err != nil {
 			return err
 		}
 	}
 	base := filepath.Join(work, "base.safetensors")
-	if _, err := sh(work, nil, "cp", model, base); err != nil {
+	if _, err := benchrun.Run(work, nil, "cp", model, base); err != nil {
 		return err
 	}
 	var inputs []string
@@ -98,21 +76,21 @@ func run(fedBin, gen, size string, k int, python string) error {
 			{"cp", in, model},
 			{fedBin, "commit", "-q", "-a", "-m", b, "--samples", fmt.Sprint(100 * (i + 1))},
 		} {
-			if _, err := sh(repoDir, env, s[0], s[1:]...); err != nil {
+			if _, err := benchrun.Run(repoDir, env, s[0], s[1:]...); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := sh(repoDir, env, fedBin, "switch", "-q", "main"); err != nil {
+	if _, err := benchrun.Run(repoDir, env, fedBin, "switch", "-q", "main"); err != nil {
 		return err
 	}
-	fedP, err := sh(repoDir, env, fedBin, append([]string{"merge", "--strategy", "fedavg", "-m", "round"}, branches...)...)
+	fedP, err := benchrun.Run(repoDir, env, fedBin, append([]string{"merge", "--strategy", "fedavg", "-m", "round"}, branches...)...)
 	if err != nil {
 		return err
 	}
 	script, _ := filepath.Abs("bench/merge/numpy_fedavg.py")
 	args := append([]string{script, filepath.Join(work, "numpy.safetensors")}, inputs...)
-	npP, err := sh(work, nil, python, args...)
+	npP, err := benchrun.Run(work, nil, python, args...)
 	if err != nil {
 		return fmt.Errorf("NumPy peer (apt-get install python3-numpy): %w", err)
 	}
@@ -138,11 +116,11 @@ func run(fedBin, gen, size string, k int, python string) error {
 	gb := float64(total) / 1e9
 	fmt.Printf("merge benchmark: fedavg of %d × %s FP32 safetensors (40 tensors each), one run\n\n", k, size)
 	fmt.Printf("%-26s %8s %10s %10s\n", "", "seconds", "GB/s in", "peak RSS")
-	fmt.Printf("%-26s %8.2f %10.2f %8dMB\n", "fed merge (read+merge+store+commit)", fedP.wall.Seconds(), gb/fedP.wall.Seconds(), fedP.rss/1024)
-	fmt.Printf("%-26s %8.2f %10.2f %8dMB\n", "NumPy FedAvg (read+merge+write)", npP.wall.Seconds(), gb/npP.wall.Seconds(), npP.rss/1024)
+	fmt.Printf("%-26s %8.2f %10.2f %8dMB\n", "fed merge (read+merge+store+commit)", fedP.Wall.Seconds(), gb/fedP.Wall.Seconds(), fedP.RSS/1024)
+	fmt.Printf("%-26s %8.2f %10.2f %8dMB\n", "NumPy FedAvg (read+merge+write)", npP.Wall.Seconds(), gb/npP.Wall.Seconds(), npP.RSS/1024)
 	fmt.Printf("%-26s %8.3f %10.2f\n", "plain copy of the inputs", copyTime.Seconds(), gb/copyTime.Seconds())
 	fmt.Printf("\nspeed-up of fed over NumPy: %.2f× (target ≥ 4); fed time / copy bound: %.1f× (target ≤ 4); fed RSS target < 512 MB\n",
-		npP.wall.Seconds()/fedP.wall.Seconds(), fedP.wall.Seconds()/copyTime.Seconds())
+		npP.Wall.Seconds()/fedP.Wall.Seconds(), fedP.Wall.Seconds()/copyTime.Seconds())
 	return nil
 }
 

@@ -16,16 +16,15 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/fed-vcs/fed/bench/internal/benchrun"
 )
 
 func main() {
@@ -38,6 +37,9 @@ func main() {
 	keep := flag.String("keep", "", "build (or reuse) the repository in this directory and keep it")
 	every := flag.Int("every", 64, "each contribution nudges one weight in this many (1: every weight, as bench/merge)")
 	flag.Parse()
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		benchrun.Echo = os.Stderr
+	}
 	var ks []int
 	for _, s := range strings.Split(*sides, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(s))
@@ -59,45 +61,6 @@ func main() {
 	}
 }
 
-type proc struct {
-	wall time.Duration
-	cpu  time.Duration // user + sys
-	rss  int64         // KiB
-}
-
-func sh(dir string, env []string, name string, args ...string) (proc, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	p := proc{wall: time.Since(start)}
-	if err != nil {
-		return p, fmt.Errorf("%s %v: %v\n%s", name, args, err, out.String())
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	p.rss = ru.Maxrss
-	p.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	if os.Getenv("BENCH_VERBOSE") != "" {
-		os.Stderr.Write(out.Bytes())
-	}
-	return p, nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, keep string, every int) error {
 	fedBin, _ = filepath.Abs(fedBin)
 	gen, _ = filepath.Abs(gen)
@@ -112,7 +75,7 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 		return err
 	}
 	work, _ = filepath.Abs(work)
-	env := []string{"HOME=" + work, "FED_CONFIG=" + filepath.Join(work, "cfg"), "FED_KEYPAIR=" + filepath.Join(work, "id.json")}
+	env := append(os.Environ(), "HOME="+work, "FED_CONFIG="+filepath.Join(work, "cfg"), "FED_KEYPAIR="+filepath.Join(work, "id.json"))
 	repoDir := filepath.Join(work, "repo")
 	model := filepath.Join(repoDir, "model.safetensors")
 	base := filepath.Join(work, "base.safetensors")
@@ -124,7 +87,7 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 	if b, err := os.ReadFile(filepath.Join(work, "sides")); err == nil {
 		have, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	} else {
-		if _, err := sh(work, env, fedBin, "keygen", filepath.Join(work, "id.json")); err != nil {
+		if _, err := benchrun.Run(work, env, fedBin, "keygen", filepath.Join(work, "id.json")); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(repoDir, 0o755); err != nil {
@@ -132,7 +95,7 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 		}
 		for _, s := range [][]string{{gen, "-o", model, "-size", size, "-tensors", strconv.Itoa(tensors), "-seed", "1"}, {"cp", model, base},
 			{fedBin, "init", "-q"}, {fedBin, "add", "model.safetensors"}, {fedBin, "commit", "-q", "-m", "base"}} {
-			if _, err := sh(repoDir, env, s[0], s[1:]...); err != nil {
+			if _, err := benchrun.Run(repoDir, env, s[0], s[1:]...); err != nil {
 				return err
 			}
 		}
@@ -148,7 +111,7 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 			{gen, "-o", model, "-from", base, "-nudge", "0.01", "-every", strconv.Itoa(every), "-seed", strconv.Itoa(10 + i)},
 			{fedBin, "commit", "-q", "-a", "-m", b, "--samples", strconv.Itoa(100 + i)},
 		} {
-			if _, err := sh(repoDir, env, s[0], s[1:]...); err != nil {
+			if _, err := benchrun.Run(repoDir, env, s[0], s[1:]...); err != nil {
 				return err
 			}
 		}
@@ -160,27 +123,27 @@ func run(fedBin, gen, size string, tensors int, ks []int, strategies []string, k
 		}
 	}
 	fmt.Printf("many-sided merge: K contributions of a %s F32 model (%d tensors, one weight in %d changed), one federated round each\n", size, tensors, every)
-	fmt.Printf("load average before: %s\n\n", loadavg())
+	fmt.Printf("load average before: %s\n\n", benchrun.LoadAvg())
 	fmt.Printf("%-14s %6s %9s %9s %11s %11s %10s\n", "strategy", "K", "seconds", "CPU s", "CPU ms/side", "ms/side", "peak RSS")
 	for _, st := range strategies {
 		for _, k := range ks {
 			br := fmt.Sprintf("r-%s-%d-%d", st, k, time.Now().UnixNano())
-			if _, err := sh(repoDir, env, fedBin, "switch", "-q", "-c", br, "main"); err != nil {
+			if _, err := benchrun.Run(repoDir, env, fedBin, "switch", "-q", "-c", br, "main"); err != nil {
 				return err
 			}
 			args := []string{"merge", "--strategy", st, "-m", "round"}
 			for i := 0; i < k; i++ {
 				args = append(args, fmt.Sprintf("c%d", i))
 			}
-			p, err := sh(repoDir, env, fedBin, args...)
+			p, err := benchrun.Run(repoDir, env, fedBin, args...)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%-14s %6d %9.2f %9.2f %11.1f %11.1f %8dMB\n", st, k, p.wall.Seconds(), p.cpu.Seconds(),
-				float64(p.cpu.Milliseconds())/float64(k), float64(p.wall.Milliseconds())/float64(k), p.rss/1024)
+			fmt.Printf("%-14s %6d %9.2f %9.2f %11.1f %11.1f %8dMB\n", st, k, p.Wall.Seconds(), p.CPU.Seconds(),
+				float64(p.CPU.Milliseconds())/float64(k), float64(p.Wall.Milliseconds())/float64(k), p.RSS/1024)
 		}
 	}
-	fmt.Printf("\nload average after: %s\n", loadavg())
+	fmt.Printf("\nload average after: %s\n", benchrun.LoadAvg())
 	fmt.Printf("targets (issue 20): fedavg ≤ 256 MB at any K; robust rules ≤ 512 MB at K = 1,000; time linear in K\n")
 	return nil
 }

@@ -16,11 +16,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/fed-vcs/fed/bench/internal/benchrun"
 )
 
 type result struct {
@@ -39,18 +39,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func sh(dir string, env []string, name string, args ...string) (int64, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("%s %v: %v\n%s", name, args, err, out)
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return ru.Maxrss, nil
 }
 
 func du(dir string) int64 {
@@ -82,36 +70,36 @@ func run(fedBin, gen, size string, keep bool) error {
 	os.MkdirAll(models, 0o755)
 	v := func(i int) string { return filepath.Join(models, fmt.Sprintf("v%d.safetensors", i)) }
 	fmt.Fprintf(os.Stderr, "generating %s models in %s\n", size, models)
-	if _, err := sh(work, nil, gen, "-o", v(1), "-size", size, "-tensors", "40", "-seed", "1"); err != nil {
+	if _, err := benchrun.Run(work, nil, gen, "-o", v(1), "-size", size, "-tensors", "40", "-seed", "1"); err != nil {
 		return err
 	}
-	if _, err := sh(work, nil, gen, "-o", v(2), "-from", v(1), "-nudge", "0.005", "-seed", "2"); err != nil {
+	if _, err := benchrun.Run(work, nil, gen, "-o", v(2), "-from", v(1), "-nudge", "0.005", "-seed", "2"); err != nil {
 		return err
 	}
-	if _, err := sh(work, nil, gen, "-o", v(3), "-from", v(1), "-change", "2", "-seed", "3"); err != nil {
+	if _, err := benchrun.Run(work, nil, gen, "-o", v(3), "-from", v(1), "-change", "2", "-seed", "3"); err != nil {
 		return err
 	}
 
 	// fed
 	fedDir := filepath.Join(work, "fed")
 	os.MkdirAll(fedDir, 0o755)
-	env := []string{"HOME=" + work, "FED_CONFIG=" + filepath.Join(work, "fedconfig")}
+	env := append(os.Environ(), "HOME="+work, "FED_CONFIG="+filepath.Join(work, "fedconfig"))
 	key := filepath.Join(work, "id.json")
-	if _, err := sh(fedDir, env, fedBin, "keygen", key); err != nil {
+	if _, err := benchrun.Run(fedDir, env, fedBin, "keygen", key); err != nil {
 		return err
 	}
 	env = append(env, "FED_KEYPAIR="+key)
-	if _, err := sh(fedDir, env, fedBin, "init", "-q"); err != nil {
-		if _, err := sh(fedDir, env, fedBin, "init"); err != nil {
+	if _, err := benchrun.Run(fedDir, env, fedBin, "init", "-q"); err != nil {
+		if _, err := benchrun.Run(fedDir, env, fedBin, "init"); err != nil {
 			return err
 		}
 	}
 	// git lfs
 	gitDir := filepath.Join(work, "git")
 	os.MkdirAll(gitDir, 0o755)
-	genv := []string{"HOME=" + work, "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@b", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@b"}
+	genv := append(os.Environ(), "HOME="+work, "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@b", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@b")
 	for _, c := range [][]string{{"init", "-q"}, {"lfs", "install", "--local"}, {"lfs", "track", "*.safetensors"}, {"add", ".gitattributes"}, {"commit", "-qm", "attributes"}} {
-		if _, err := sh(gitDir, genv, "git", c...); err != nil {
+		if _, err := benchrun.Run(gitDir, genv, "git", c...); err != nil {
 			return fmt.Errorf("git lfs is needed (apt-get install git-lfs): %w", err)
 		}
 	}
@@ -127,18 +115,18 @@ func run(fedBin, gen, size string, keep bool) error {
 			{gitDir, filepath.Join(gitDir, ".git"), &lfsRes[i-1], [][]string{{"git", "add", "model.safetensors"}, {"git", "commit", "-qm", fmt.Sprint("v", i)}}, genv},
 		} {
 			dst := filepath.Join(side.dir, "model.safetensors")
-			if _, err := sh(work, nil, "cp", v(i), dst); err != nil {
+			if _, err := benchrun.Run(work, nil, "cp", v(i), dst); err != nil {
 				return err
 			}
 			// same mtime for both, and drop the copy from the timing
 			before := du(side.store)
 			start := time.Now()
 			for _, c := range side.cmds {
-				rss, err := sh(side.dir, side.env, c[0], c[1:]...)
+				p, err := benchrun.Run(side.dir, side.env, c[0], c[1:]...)
 				if err != nil {
 					return err
 				}
-				side.res.rss = max(side.res.rss, rss)
+				side.res.rss = max(side.res.rss, p.RSS)
 			}
 			side.res.wall = time.Since(start)
 			side.res.grown = du(side.store) - before

@@ -35,8 +35,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/fed-vcs/fed/bench/internal/benchrun"
 )
 
 func main() {
@@ -78,27 +79,8 @@ func (u *usage) add(o usage) { u.wall += o.wall; u.cpu += o.cpu }
 
 // sh runs a command and returns its wall and CPU time.
 func (b *bench) sh(dir string, env []string, name string, args ...string) (usage, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall := time.Since(start)
-	if err != nil {
-		return usage{}, fmt.Errorf("%s %v: %v\n%s", name, args, err, out)
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return usage{wall: wall, cpu: cpu}, nil
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
+	p, err := benchrun.Run(dir, env, name, args...)
+	return usage{wall: p.Wall, cpu: p.CPU}, err
 }
 
 // countFiles counts the object files (not temporary files) under dir.
@@ -131,7 +113,7 @@ func (b *bench) run(few, many, runs int, strace bool) error {
 	}
 	defer os.RemoveAll(work)
 	b.work = work
-	b.env = []string{"HOME=" + work, "FED_CONFIG=" + filepath.Join(work, "cfg"), "FED_KEYPAIR=" + filepath.Join(work, "id.json")}
+	b.env = append(os.Environ(), "HOME="+work, "FED_CONFIG="+filepath.Join(work, "cfg"), "FED_KEYPAIR="+filepath.Join(work, "id.json"))
 	if _, err := b.sh(work, b.env, b.fed, "keygen", filepath.Join(work, "id.json")); err != nil {
 		return err
 	}
@@ -149,7 +131,7 @@ func (b *bench) run(few, many, runs int, strace bool) error {
 		if r%2 == 1 {
 			order = []*model{models[1], models[0]}
 		}
-		before := loadavg()
+		before := benchrun.LoadAvg()
 		for _, m := range order {
 			u, objs, err := b.addCommit(m, nil)
 			if err != nil {
@@ -165,7 +147,7 @@ func (b *bench) run(few, many, runs int, strace bool) error {
 			m.merge, m.mergeObjs = append(m.merge, u), objs
 		}
 		fmt.Printf("run %d (load %s → %s): add+commit %d: %.2f s (cpu %.2f s), %d: %.2f s (cpu %.2f s); merge %d: %.2f s (cpu %.2f s), %d: %.2f s (cpu %.2f s)\n",
-			r+1, before, loadavg(),
+			r+1, before, benchrun.LoadAvg(),
 			few, models[0].add[r].wall.Seconds(), models[0].add[r].cpu.Seconds(),
 			many, models[1].add[r].wall.Seconds(), models[1].add[r].cpu.Seconds(),
 			few, models[0].merge[r].wall.Seconds(), models[0].merge[r].cpu.Seconds(),
