@@ -59,13 +59,13 @@ func (s *Server) GC(ctx context.Context) ([]GCResult, error) {
 }
 
 func (rp *repository) collect(ctx context.Context, grace time.Duration) (*objects.GCReport, error) {
-	if lz, ok := rp.leases(); ok {
-		// the database orders it with ref updates, here as at every
-		// other replica: they wait only while a batch deletes
-		return rp.collectLeased(ctx, lz, grace)
+	lz, leased := rp.leases()
+	if !leased {
+		// with leases the database orders it with ref updates, here as
+		// at every other replica: they wait only while a batch deletes
+		rp.gc.Lock()
+		defer rp.gc.Unlock()
 	}
-	rp.gc.Lock()
-	defer rp.gc.Unlock()
 	if sh, ok := rp.refs.(SharedState); ok {
 		release, ok, err := sh.Collecting(ctx)
 		if err != nil {
@@ -76,8 +76,12 @@ func (rp *repository) collect(ctx context.Context, grace time.Duration) (*object
 		}
 		defer release()
 	}
+	// proof refs that keep unpublished commits, first
 	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
 		return nil, err
+	}
+	if leased {
+		return rp.collectLeased(ctx, lz, grace)
 	}
 	all, err := rp.refs.List(ctx, "refs/")
 	if err != nil {
@@ -195,23 +199,9 @@ const leaseMemory = 24 * time.Hour
 // written more than grace ago (by the storage's clock, when the store
 // says: a fresh write of the server's own, such as a proof before its
 // ref, is spared as on disk) and no push holds a live lease on it. One
-// collection at a time, across processes (SharedState's Collecting); it
-// returns nil, nil when another holds it.
+// collection at a time, across processes: collect holds SharedState's
+// Collecting and has dropped the dangling proof refs.
 func (rp *repository) collectLeased(ctx context.Context, lz Leases, grace time.Duration) (rep *objects.GCReport, err error) {
-	if sh, ok := rp.refs.(SharedState); ok {
-		release, ok, err := sh.Collecting(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, nil // another process is collecting it
-		}
-		defer release()
-	}
-	// proof refs that keep unpublished commits, first, as on disk
-	if err := rp.dropDanglingProofs(ctx, grace); err != nil {
-		return nil, err
-	}
 	start, err := lz.Mark(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: %w", rp.name, err)
