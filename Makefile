@@ -98,10 +98,13 @@ bench-pages:
 bench-zk:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./zk/
 
-## bench-storage: fed vs git-lfs, add+commit of a 512 MiB model and two follow-ups
+## bench-storage: fed vs git-lfs, add+commit of a 512 MiB model and two follow-ups (SIZE=128MiB: of
+## a smaller model, issue 20's second row; RUNS=5: five runs and their medians)
+SIZE ?= 512MiB
+RUNS ?= 1
 bench-storage: build
 	@command -v git-lfs >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs)
-	$(GO) run ./bench/storage -fed $(FED) -genmodel $(GENMODEL) -size 512MiB
+	$(GO) run ./bench/storage -fed $(FED) -genmodel $(GENMODEL) -size $(SIZE) -runs $(RUNS)
 
 ## bench-merge: fed merge (fedavg) vs a NumPy FedAvg of 4 × 256 MiB models
 bench-merge: build

@@ -5,10 +5,11 @@
 // fine-tune of it (v2: every weight nudged by up to 0.5%) and a partial
 // update (v3: 2 of the 40 tensors rewritten). For each version it times
 // `fed add` + `fed commit` and `git add` + `git commit` with the lfs filter,
-// run as child processes, and reports wall time, bytes the store grew by,
-// and the peak RSS of the child processes, side by side and as ratios.
+// run as child processes, and reports wall time, CPU time (user+sys), bytes
+// the store grew by, and the peak RSS of the child processes, side by side
+// and as ratios, with the machine's load average before and after.
 //
-//	go run ./bench/storage -fed ./fed -size 512MiB
+//	go run ./bench/storage -fed ./fed -size 512MiB   (make bench-storage SIZE=128MiB)
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 
 type result struct {
 	wall  time.Duration
+	cpu   time.Duration // user+sys of the children
 	grown int64
 	rss   int64 // KiB, the largest child
 }
@@ -34,8 +37,9 @@ func main() {
 	gen := flag.String("genmodel", "genmodel", "path of the genmodel binary")
 	size := flag.String("size", "512MiB", "model size")
 	keep := flag.Bool("keep", false, "keep the work directory")
+	nruns := flag.Int("runs", 1, "runs (fresh repositories each time, same models); more than one prints medians")
 	flag.Parse()
-	if err := run(*fedBin, *gen, *size, *keep); err != nil {
+	if err := run(*fedBin, *gen, *size, *nruns, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -54,7 +58,10 @@ func du(dir string) int64 {
 	return n
 }
 
-func run(fedBin, gen, size string, keep bool) error {
+func run(fedBin, gen, size string, nruns int, keep bool) error {
+	if nruns < 1 {
+		return fmt.Errorf("-runs %d: at least one", nruns)
+	}
 	work, err := os.MkdirTemp("", "fed-bench-")
 	if err != nil {
 		return err
@@ -80,30 +87,81 @@ func run(fedBin, gen, size string, keep bool) error {
 		return err
 	}
 
-	// fed
-	fedDir := filepath.Join(work, "fed")
+	runs := make([][2][3]result, 0, nruns)
+	for r := 1; r <= nruns; r++ {
+		dir := filepath.Join(work, fmt.Sprint("run", r))
+		res, err := once(dir, fedBin, v)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, res)
+		fmt.Printf("storage benchmark: %s FP32 safetensors, 40 tensors; fed vs git-lfs add+commit, run %d of %d; load average %s\n\n", size, r, nruns, benchrun.LoadAvg())
+		fmt.Printf("%-4s %7s %7s %8s %7s %7s %7s | %12s %12s %8s | %9s %9s\n", "ver", "fed s", "lfs s", "time ×", "fed cpu", "lfs cpu", "cpu ×", "fed bytes", "lfs bytes", "bytes ×", "fed RSS", "lfs RSS")
+		for i, name := range []string{"v1", "v2", "v3"} {
+			f, l := res[0][i], res[1][i]
+			fmt.Printf("%-4s %7.2f %7.2f %8.3f %7.2f %7.2f %7.3f | %12d %12d %8.3f | %7dMB %7dMB\n", name,
+				f.wall.Seconds(), l.wall.Seconds(), f.wall.Seconds()/l.wall.Seconds(),
+				f.cpu.Seconds(), l.cpu.Seconds(), f.cpu.Seconds()/l.cpu.Seconds(),
+				f.grown, l.grown, float64(f.grown)/float64(l.grown), f.rss/1024, l.rss/1024)
+		}
+		fmt.Println()
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}
+	if nruns > 1 {
+		fmt.Printf("median [range] of %d runs, fed over git-lfs from the same run:\n", nruns)
+		for i, name := range []string{"v1", "v2", "v3"} {
+			var tr, cr []float64
+			for _, res := range runs {
+				f, l := res[0][i], res[1][i]
+				tr = append(tr, f.wall.Seconds()/l.wall.Seconds())
+				cr = append(cr, f.cpu.Seconds()/l.cpu.Seconds())
+			}
+			fmt.Printf("%-4s time × %s  cpu × %s\n", name, medianRange(tr), medianRange(cr))
+		}
+		fmt.Println()
+	}
+	fmt.Println("targets (issue 20): time × ≤ 0.25 (v1) and ≤ 0.30 (v2) at 512 MiB, ≤ 0.35 (v1) at 128 MiB;")
+	fmt.Println("bytes × ≤ 0.65 for v2 and ≤ 0.06 for v3; fed RSS < 256 MB; load average now", benchrun.LoadAvg())
+	return nil
+}
+
+// medianRange formats the median and the range of xs.
+func medianRange(xs []float64) string {
+	slices.Sort(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return fmt.Sprintf("%.3f [%.3f–%.3f]", m, xs[0], xs[len(xs)-1])
+}
+
+// once adds and commits the three versions v(1..3) with fed and with git
+// lfs in fresh repositories under dir: [0] is fed's cost, [1] git lfs's.
+func once(dir, fedBin string, v func(int) string) ([2][3]result, error) {
+	var out [2][3]result
+	fedDir := filepath.Join(dir, "fed")
 	os.MkdirAll(fedDir, 0o755)
-	env := append(os.Environ(), "HOME="+work, "FED_CONFIG="+filepath.Join(work, "fedconfig"))
-	key := filepath.Join(work, "id.json")
+	env := append(os.Environ(), "HOME="+dir, "FED_CONFIG="+filepath.Join(dir, "fedconfig"))
+	key := filepath.Join(dir, "id.json")
 	if _, err := benchrun.Run(fedDir, env, fedBin, "keygen", key); err != nil {
-		return err
+		return out, err
 	}
 	env = append(env, "FED_KEYPAIR="+key)
 	if _, err := benchrun.Run(fedDir, env, fedBin, "init", "-q"); err != nil {
 		if _, err := benchrun.Run(fedDir, env, fedBin, "init"); err != nil {
-			return err
+			return out, err
 		}
 	}
-	// git lfs
-	gitDir := filepath.Join(work, "git")
+	gitDir := filepath.Join(dir, "git")
 	os.MkdirAll(gitDir, 0o755)
-	genv := append(os.Environ(), "HOME="+work, "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@b", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@b")
+	genv := append(os.Environ(), "HOME="+dir, "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@b", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@b")
 	for _, c := range [][]string{{"init", "-q"}, {"lfs", "install", "--local"}, {"lfs", "track", "*.safetensors"}, {"add", ".gitattributes"}, {"commit", "-qm", "attributes"}} {
 		if _, err := benchrun.Run(gitDir, genv, "git", c...); err != nil {
-			return fmt.Errorf("git lfs is needed (apt-get install git-lfs): %w", err)
+			return out, fmt.Errorf("git lfs is needed (apt-get install git-lfs): %w", err)
 		}
 	}
-	var fedRes, lfsRes [3]result
 	for i := 1; i <= 3; i++ {
 		for _, side := range []struct {
 			dir, store string
@@ -111,36 +169,27 @@ func run(fedBin, gen, size string, keep bool) error {
 			cmds       [][]string
 			env        []string
 		}{
-			{fedDir, filepath.Join(fedDir, ".fed"), &fedRes[i-1], [][]string{{fedBin, "add", "model.safetensors"}, {fedBin, "commit", "-m", fmt.Sprint("v", i)}}, env},
-			{gitDir, filepath.Join(gitDir, ".git"), &lfsRes[i-1], [][]string{{"git", "add", "model.safetensors"}, {"git", "commit", "-qm", fmt.Sprint("v", i)}}, genv},
+			{fedDir, filepath.Join(fedDir, ".fed"), &out[0][i-1], [][]string{{fedBin, "add", "model.safetensors"}, {fedBin, "commit", "-m", fmt.Sprint("v", i)}}, env},
+			{gitDir, filepath.Join(gitDir, ".git"), &out[1][i-1], [][]string{{"git", "add", "model.safetensors"}, {"git", "commit", "-qm", fmt.Sprint("v", i)}}, genv},
 		} {
 			dst := filepath.Join(side.dir, "model.safetensors")
-			if _, err := benchrun.Run(work, nil, "cp", v(i), dst); err != nil {
-				return err
-			}
 			// same mtime for both, and drop the copy from the timing
+			if _, err := benchrun.Run(dir, nil, "cp", v(i), dst); err != nil {
+				return out, err
+			}
 			before := du(side.store)
 			start := time.Now()
 			for _, c := range side.cmds {
 				p, err := benchrun.Run(side.dir, side.env, c[0], c[1:]...)
 				if err != nil {
-					return err
+					return out, err
 				}
 				side.res.rss = max(side.res.rss, p.RSS)
+				side.res.cpu += p.CPU
 			}
 			side.res.wall = time.Since(start)
 			side.res.grown = du(side.store) - before
 		}
 	}
-	fmt.Printf("storage benchmark: %s FP32 safetensors, 40 tensors; fed vs git-lfs add+commit, one run\n\n", size)
-	fmt.Printf("%-4s %10s %10s %8s | %12s %12s %8s | %9s %9s\n", "ver", "fed s", "lfs s", "time ×", "fed bytes", "lfs bytes", "bytes ×", "fed RSS", "lfs RSS")
-	names := []string{"v1", "v2", "v3"}
-	for i := range fedRes {
-		f, l := fedRes[i], lfsRes[i]
-		fmt.Printf("%-4s %10.2f %10.2f %8.3f | %12d %12d %8.3f | %7dMB %7dMB\n", names[i],
-			f.wall.Seconds(), l.wall.Seconds(), f.wall.Seconds()/l.wall.Seconds(),
-			f.grown, l.grown, float64(f.grown)/float64(l.grown), f.rss/1024, l.rss/1024)
-	}
-	fmt.Println("\ntargets: bytes × ≤ 0.65 for v2 and ≤ 0.06 for v3; time × ≤ 0.5; fed RSS < 256 MB")
-	return nil
+	return out, nil
 }
