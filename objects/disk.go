@@ -387,9 +387,9 @@ func (s *DiskStore) getSum(ctx context.Context, id ID, depth int, verify bool, i
 		return nil, ZeroID, false, err
 	}
 	p := s.path(id)
-	b, err := readPooled(p)
+	b, done, mapped, err := readObjectFile(p)
 	if s.moved(id, p, err) {
-		b, err = readPooled(s.final(id))
+		b, done, mapped, err = readObjectFile(s.final(id))
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -397,18 +397,30 @@ func (s *DiskStore) getSum(ctx context.Context, id ID, depth int, verify bool, i
 		}
 		return nil, ZeroID, false, fmt.Errorf("read object %s: %w", id, err)
 	}
-	defer putBuf(b)
+	defer done()
 	var baseID ID
 	var baseRel func()
-	obj, summed, err := decodeStoredSum(b, func(base ID) ([]byte, error) {
-		if depth >= MaxDeltaDepth {
-			return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
+	var obj []byte
+	var summed bool
+	decode := func() error {
+		obj, summed, err = decodeStoredSum(b, func(base ID) ([]byte, error) {
+			if depth >= MaxDeltaDepth {
+				return nil, fmt.Errorf("delta chain deeper than %d", MaxDeltaDepth)
+			}
+			baseID = base
+			b, rel, err := s.getShared(ctx, base, depth+1, true, false)
+			baseRel = rel
+			return b, err
+		}, into)
+		return nil
+	}
+	if mapped {
+		if ferr := guardFault(decode); ferr != nil {
+			obj, summed, err = nil, false, ferr
 		}
-		baseID = base
-		b, rel, err := s.getShared(ctx, base, depth+1, true, false)
-		baseRel = rel
-		return b, err
-	}, into)
+	} else {
+		decode()
+	}
 	if baseRel != nil {
 		baseRel()
 	}
@@ -465,32 +477,6 @@ func (s *DiskStore) badContent(id, baseID ID, err error) error {
 		}
 	}
 	return &CorruptError{ID: id, Err: err}
-}
-
-// readPooled reads a whole file into a buffer from the pool (see putBuf).
-func readPooled(path string) ([]byte, error) {
-	f, err := fsys.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > MaxObjectSize+1<<20 {
-		return nil, fmt.Errorf("file of %d bytes is larger than any object", fi.Size())
-	}
-	b := getBuf(int(fi.Size()))
-	n, err := io.ReadFull(f, b)
-	if err != nil {
-		putBuf(b)
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("file shrank to %d bytes while read", n)
-		}
-		return nil, err
-	}
-	return b, nil
 }
 
 // DeltaBase returns the base of a delta-encoded object, or ZeroID.
