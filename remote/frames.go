@@ -220,8 +220,18 @@ func PayloadBuffer(n int) []byte {
 		}
 	default:
 	}
-	return make([]byte, n, max(n+payloadSpare, 1<<20))
+	c := max(n+payloadSpare, 1<<20)
+	if c <= pieceBuffer {
+		c = pieceBuffer
+	}
+	return make([]byte, n, c)
 }
+
+// pieceBuffer is the capacity of a payload buffer for any frame up to a
+// piece's stored form (at most the piece and a few header bytes), so
+// that a buffer released after one piece fits the next, whatever the
+// two compressed to.
+const pieceBuffer = objects.DefaultPieceSize + 64<<10
 
 // payloadSpare is the spare capacity of a payload buffer.
 const payloadSpare = 64
