@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/huff0"
@@ -329,11 +328,11 @@ func decodeStoredSum(b []byte, getBase func(ID) ([]byte, error), dst []byte) ([]
 	if err != nil {
 		return nil, false, err
 	}
-	out, err := decodeParsed(si, getBase, dst)
+	out, got, err := decodeParsed(si, getBase, dst, si.hasSum)
 	if err != nil || !si.hasSum {
 		return out, false, err
 	}
-	if got := objSum(out); got != si.sum {
+	if got != si.sum {
 		return out, false, &sumError{got: got, want: si.sum}
 	}
 	return out, true, nil
@@ -349,57 +348,33 @@ func (e *sumError) Error() string {
 
 func (e *sumError) Unwrap() error { return errStored }
 
-// decodeParsed decodes a parsed stored form.
-func decodeParsed(si storedInfo, getBase func(ID) ([]byte, error), dst []byte) ([]byte, error) {
+// decodeParsed decodes a parsed stored form; with sum set it also returns
+// the checksum of the canonical bytes (objSum), computed as they are made.
+func decodeParsed(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, sum bool) ([]byte, uint32, error) {
 	_, dec := codecs()
+	var out []byte
 	switch si.enc {
 	case encRaw:
 		if len(si.payload) > MaxObjectSize {
-			return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(si.payload))
+			return nil, 0, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(si.payload))
 		}
-		return append(dst[:0], si.payload...), nil
+		out = append(dst[:0], si.payload...)
 	case encZstd:
-		out, err := dec.DecodeAll(si.payload, dst[:0])
+		var err error
+		out, err = dec.DecodeAll(si.payload, dst[:0])
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errStored, err)
+			return nil, 0, fmt.Errorf("%w: %v", errStored, err)
 		}
 		if len(out) > MaxObjectSize {
-			return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(out))
+			return nil, 0, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(out))
 		}
-		return out, nil
+	default:
+		return decodePlanes(si, getBase, dst, sum)
 	}
-	scratch := getBuf(0)
-	defer func() { putBuf(scratch) }()
-	var planes [][]byte
-	var err error
-	planes, scratch, err = planeList(si.payload, si.elemSize, scratch[:0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errStored, err)
+	if !sum {
+		return out, 0, nil
 	}
-	plane := len(planes[0])
-	if HeaderSize+plane*si.elemSize > MaxObjectSize {
-		return nil, fmt.Errorf("%w: object of %d bytes is too large", errStored, HeaderSize+plane*si.elemSize)
-	}
-	var out []byte
-	if n := HeaderSize + plane*si.elemSize; cap(dst) >= n {
-		out = dst[:n]
-	} else {
-		out = make([]byte, n)
-	}
-	PutChunkHeader(out)
-	var base []byte
-	if si.enc == encDelta {
-		b, err := getBase(si.base)
-		if err != nil {
-			return nil, fmt.Errorf("delta base %s: %w", si.base.Short(), err)
-		}
-		if len(b) != len(out) {
-			return nil, fmt.Errorf("%w: delta of %d bytes against base of %d", errStored, len(out), len(b))
-		}
-		base = b[HeaderSize:]
-	}
-	ungroupPlanes(out[HeaderSize:], planes, base, plane)
-	return out, nil
+	return out, objSum(out), nil
 }
 
 // bufFree keeps a few piece-sized buffers for reuse: decoding and
@@ -538,134 +513,4 @@ func appendHuff(dst, p []byte, hs *huff0.Scratch) []byte {
 		}
 	}
 	return dst
-}
-
-// decodeHuff appends the plane of a planeHuff payload to dst.
-func decodeHuff(dst, b []byte) ([]byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > MaxObjectSize {
-		return nil, fmt.Errorf("bad Huffman plane length")
-	}
-	b = b[k:]
-	for done := uint64(0); done < n; {
-		size := int(min(uint64(huffBlock), n-done))
-		if len(b) < 1 {
-			return nil, fmt.Errorf("truncated Huffman plane")
-		}
-		kind := b[0]
-		b = b[1:]
-		switch kind {
-		case 0:
-			if len(b) < size {
-				return nil, fmt.Errorf("truncated raw block")
-			}
-			dst = append(dst, b[:size]...)
-			b = b[size:]
-		case 1:
-			if len(b) < 1 {
-				return nil, fmt.Errorf("truncated run block")
-			}
-			for i := 0; i < size; i++ {
-				dst = append(dst, b[0])
-			}
-			b = b[1:]
-		case 2:
-			m, k := binary.Uvarint(b)
-			if k <= 0 || m > uint64(len(b)-k) {
-				return nil, fmt.Errorf("bad Huffman block length")
-			}
-			src := b[k : k+int(m)]
-			b = b[k+int(m):]
-			var hs huff0.Scratch
-			hs.MaxDecodedSize = size
-			s2, rest, err := huff0.ReadTable(src, &hs)
-			if err != nil {
-				return nil, fmt.Errorf("bad Huffman table: %v", err)
-			}
-			// decoded in place at dst's end (the decoder fills a slice
-			// whose capacity is the block's size)
-			at := len(dst)
-			dst = slices.Grow(dst, size)
-			out, err := s2.Decoder().Decompress4X(dst[at:at:at+size], rest)
-			if err != nil || len(out) != size {
-				return nil, fmt.Errorf("bad Huffman block: %v (%d bytes, want %d)", err, len(out), size)
-			}
-			if &out[0] != &dst[at : at+1][0] {
-				copy(dst[at:at+size], out)
-			}
-			dst = dst[:at+size]
-		default:
-			return nil, fmt.Errorf("unknown Huffman block kind %d", kind)
-		}
-		done += uint64(size)
-	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes in a Huffman plane", len(b))
-	}
-	return dst, nil
-}
-
-// planeList parses the s planes of a stored form's payload: raw planes are
-// returned as slices of payload, coded ones decoded into scratch (returned,
-// possibly grown). Every plane must have the same length.
-func planeList(payload []byte, s int, scratch []byte) ([][]byte, []byte, error) {
-	_, dec := codecs()
-	type span struct {
-		raw    []byte // a raw plane, or nil
-		lo, hi int    // a decoded plane in scratch
-	}
-	spans := make([]span, s)
-	plane := -1
-	for j := 0; j < s; j++ {
-		if len(payload) < 1 {
-			return nil, scratch, fmt.Errorf("plane %d: truncated", j)
-		}
-		mode := payload[0]
-		m, k := binary.Uvarint(payload[1:])
-		if k <= 0 || m > uint64(len(payload)-1-k) {
-			return nil, scratch, fmt.Errorf("plane %d: bad length", j)
-		}
-		body := payload[1+k : 1+k+int(m)]
-		payload = payload[1+k+int(m):]
-		before := len(scratch)
-		var err error
-		got := 0
-		switch mode {
-		case planeRaw:
-			spans[j].raw = body
-			got = len(body)
-		case planeZstd:
-			if scratch, err = dec.DecodeAll(body, scratch); err != nil {
-				return nil, scratch, fmt.Errorf("plane %d: %v", j, err)
-			}
-			got = len(scratch) - before
-		case planeHuff:
-			if scratch, err = decodeHuff(scratch, body); err != nil {
-				return nil, scratch, fmt.Errorf("plane %d: %v", j, err)
-			}
-			got = len(scratch) - before
-		default:
-			return nil, scratch, fmt.Errorf("plane %d: unknown mode %d", j, mode)
-		}
-		spans[j].lo, spans[j].hi = before, len(scratch)
-		if plane >= 0 && got != plane {
-			return nil, scratch, fmt.Errorf("plane %d has %d bytes, plane 0 %d", j, got, plane)
-		}
-		plane = got
-		if plane*s > MaxObjectSize {
-			return nil, scratch, fmt.Errorf("more than %d bytes", MaxObjectSize)
-		}
-	}
-	if len(payload) != 0 {
-		return nil, scratch, fmt.Errorf("%d trailing bytes after the planes", len(payload))
-	}
-	planes := make([][]byte, s)
-	for j, sp := range spans {
-		if sp.raw != nil || sp.lo == sp.hi && plane == 0 {
-			planes[j] = sp.raw
-		} else {
-			planes[j] = scratch[sp.lo:sp.hi]
-		}
-	}
-	return planes, scratch, nil
 }
