@@ -591,10 +591,15 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 	depth := 0
 	if !opts.DeltaBase.IsZero() && opts.ElemSize > 0 && s.touch(ctx, opts.DeltaBase, now) {
 		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
-			if b, rel, err := s.getShared(ctx, opts.DeltaBase, 0, true, true); err == nil {
+			// not kept in the cache: a new version's piece is the only
+			// delta against its parent's (a cached copy would hold a
+			// buffer for nothing); decoded into a pooled buffer
+			if b, rel, err := s.getSharedInto(ctx, opts.DeltaBase, 0, false, true, getBuf(0)); err == nil {
 				base, depth = b, d
 				if rel != nil {
 					defer rel()
+				} else {
+					defer putBuf(b)
 				}
 			}
 		}
