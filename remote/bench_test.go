@@ -208,8 +208,10 @@ func BenchmarkPushClone(b *testing.B) {
 			b.Fatal(err)
 		}
 		cloneDir := filepath.Join(b.TempDir(), "clone")
+		var clone *repo.Repo
 		downFed, err := measure("fed clone+checkout", srv, func() error {
-			_, err := transfer.Clone(ctx, transfer.CloneOptions{URL: url, Dir: cloneDir})
+			var err error
+			clone, err = transfer.Clone(ctx, transfer.CloneOptions{URL: url, Dir: cloneDir})
 			return err
 		})
 		if err != nil {
@@ -227,6 +229,14 @@ func BenchmarkPushClone(b *testing.B) {
 		}
 		b.StopTimer()
 		load1 := loadAverage()
+		cloneDisk, err := clone.Disk()
+		if err != nil {
+			b.Fatal(err)
+		}
+		bd, err := measureBound(model, cloneDisk, filepath.Join(clone.Dir, "objects"), b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
 		got, _ := os.ReadFile(filepath.Join(cloneDir, "model.safetensors"))
 		want, _ := os.ReadFile(model)
 		if !bytes.Equal(got, want) {
@@ -261,12 +271,23 @@ func BenchmarkPushClone(b *testing.B) {
 		fmt.Printf("push v1 sent %d bytes; push v3 (2 of 40 tensors changed) sent %d bytes = %.2f%%\n",
 			push1.BytesSent, push3.BytesSent, 100*float64(push3.BytesSent)/float64(push1.BytesSent))
 		gib := float64(size) / (1 << 30)
-		fmt.Printf("%-20s %9s %13s %13s %12s %12s\n", "per GiB of model", "wall", "client CPU", "server CPU", "client disk", "server disk")
+		fmt.Printf("%-20s %9s %13s %13s %12s %12s %14s\n", "per GiB of model", "wall", "client CPU", "server CPU", "client disk", "server disk", "client faults")
 		for _, p := range []phase{upPlain, upFed, downPlain, downFed, fetchFed} {
-			fmt.Printf("%-20s %8.2fs %12.2fs %12.2fs %11.2fx %11.2fx\n", p.name, p.wall.Seconds()/gib,
+			fmt.Printf("%-20s %8.2fs %12.2fs %12.2fs %11.2fx %11.2fx %14.0f\n", p.name, p.wall.Seconds()/gib,
 				p.client.cpu.Seconds()/gib, p.server.cpu.Seconds()/gib,
-				float64(p.client.writes)/float64(size), float64(p.server.writes)/float64(size))
+				float64(p.client.writes)/float64(size), float64(p.server.writes)/float64(size), float64(p.client.faults)/gib)
 		}
+		// What a clone does beyond the plain download, each on one core:
+		// the bound its CPU and its disk set (README, "Measured").
+		fmt.Printf("bound, per GiB of model: SHA-256 %.2fs CPU (%.0f MB/s), decode of the stored forms (%.2fx of the bytes) %.2fs CPU, writing them %.2fs CPU; "+
+			"writing and fsyncing 1.00x the bytes %.2fs, 1.87x as a clone does (the store's 0.84x fsynced) %.2fs (wall)\n",
+			bd.sha.Seconds()/gib, float64(size)/1e6/bd.sha.Seconds(), float64(bd.storeBytes)/float64(size), bd.decode.Seconds()/gib,
+			bd.writeCPU.Seconds()/gib, bd.write1.Seconds()/gib, bd.write187.Seconds()/gib)
+		floorCPU, floorWall := bd.floor(downPlain.client.cpu, runtime.GOMAXPROCS(0))
+		fmt.Printf("bound: a clone needs at least %.2fs of client CPU per GiB (the plain download's %.2fs and the above; fed spent %.2fs), "+
+			"at best %.2fs per GiB on %d cores: at most %.0f%% of the plain download's speed in this run (fed: %.0f%%)\n",
+			floorCPU.Seconds()/gib, downPlain.client.cpu.Seconds()/gib, downFed.client.cpu.Seconds()/gib,
+			floorWall.Seconds()/gib, runtime.GOMAXPROCS(0), 100*downPlain.wall.Seconds()/floorWall.Seconds(), 100*ratio(downPlain, downFed))
 		for _, p := range []phase{upPlain, upFed, downPlain, downFed, fetchFed} {
 			if p.clientCalls != nil {
 				fmt.Printf("%s system calls: client %s; server %s\n", p.name, syscallSummary(p.clientCalls), syscallSummary(p.serverCalls))

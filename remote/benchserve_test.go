@@ -120,13 +120,16 @@ func (s *benchServer) stop() {
 type usage struct {
 	cpu    time.Duration
 	writes int64
+	faults int64 // minor page faults (fresh memory touched)
 }
 
-func (u usage) sub(v usage) usage { return usage{u.cpu - v.cpu, u.writes - v.writes} }
+func (u usage) sub(v usage) usage {
+	return usage{u.cpu - v.cpu, u.writes - v.writes, u.faults - v.faults}
+}
 
 // selfUsage reads this process's usage (rusage, /proc/self/io).
 func selfUsage() usage {
-	return usage{cpu: selfCPU(), writes: procWriteBytes("self")}
+	return usage{cpu: selfCPU(), writes: procWriteBytes("self"), faults: selfFaults()}
 }
 
 // procUsage reads another process's usage (/proc/PID/stat, /proc/PID/io).
@@ -139,6 +142,7 @@ func procUsage(pid int) usage {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	if len(f) > 12 {
+		u.faults, _ = strconv.ParseInt(f[7], 10, 64)
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
 		u.cpu = time.Duration(ut+st) * (time.Second / 100) // USER_HZ
@@ -221,7 +225,7 @@ func syscallSummary(calls map[string]int) string {
 		total += n
 	}
 	s := fmt.Sprintf("%d calls", total)
-	for _, name := range []string{"fsync", "fdatasync", "sync_file_range", "write", "pwrite64", "read", "sendfile", "openat", "renameat", "futex"} {
+	for _, name := range []string{"fsync", "fdatasync", "sync_file_range", "write", "pwrite64", "read", "sendfile", "openat", "mkdirat", "renameat", "futex"} {
 		if calls[name] > 0 {
 			s += fmt.Sprintf(", %s %d", name, calls[name])
 		}
