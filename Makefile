@@ -106,7 +106,8 @@ bench-storage: build
 	@command -v git-lfs >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs)
 	$(GO) run ./bench/storage -fed $(FED) -genmodel $(GENMODEL) -size $(SIZE) -runs $(RUNS)
 
-## bench-merge: fed merge (fedavg) vs a NumPy FedAvg of 4 × 256 MiB models
+## bench-merge: fed merge (fedavg) vs a NumPy FedAvg of 4 × 256 MiB models, then the bound of
+## fed's work on this machine (each step's speed, a minimal merge on every core; bench/merge/bound.go)
 bench-merge: build
 	@/usr/bin/python3 -c 'import numpy' 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy)
 	$(GO) run ./bench/merge -fed $(FED) -genmodel $(GENMODEL) -size 256MiB

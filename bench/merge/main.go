@@ -6,12 +6,18 @@
 // 256 MiB FP32 models, each a fine-tune of one base, merged by sample
 // count. It reports wall time and peak RSS of both, their ratio, and the
 // ratio of fed's time to a memory-bandwidth bound (one plain in-memory
-// copy of the same input bytes).
+// copy of the same input bytes). Then it measures the bound of fed's own
+// work on this machine (bound.go): the speed of each step a merge must do
+// (decoding and checking the stored inputs, the kernel, SHA-256, writing),
+// a minimal merge doing only those steps on every core, and a plain FedAvg
+// of the raw files with fed's kernel. -bound-only DIR measures only that,
+// in the work directory of an earlier run.
 //
 //	go run ./bench/merge -fed bin/fed -genmodel bin/genmodel
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -27,17 +33,33 @@ func main() {
 	size := flag.String("size", "256MiB", "size of each model")
 	sides := flag.Int("sides", 4, "number of contributions")
 	python := flag.String("python", "/usr/bin/python3", "python with numpy")
+	bound := flag.Bool("bound", true, "measure the bound: fed's parts without its machinery (bound.go)")
+	boundOnly := flag.String("bound-only", "", "measure only the bound, in this work directory of an earlier run (repo/ merged by fed, c0.safetensors …)")
 	flag.Parse()
+	if *boundOnly != "" {
+		var branches, raw []string
+		var weights []float64
+		for i := 0; i < *sides; i++ {
+			branches = append(branches, fmt.Sprintf("c%d", i))
+			raw = append(raw, filepath.Join(*boundOnly, fmt.Sprintf("c%d.safetensors", i)))
+			weights = append(weights, float64(100*(i+1)))
+		}
+		if err := runBound(context.Background(), filepath.Join(*boundOnly, "repo"), branches, weights, raw); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Getenv("BENCH_VERBOSE") != "" {
 		benchrun.Echo = os.Stderr
 	}
-	if err := run(*fedBin, *gen, *size, *sides, *python); err != nil {
+	if err := run(*fedBin, *gen, *size, *sides, *python, *bound); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(fedBin, gen, size string, k int, python string) error {
+func run(fedBin, gen, size string, k int, python string, bound bool) error {
 	fedBin, _ = filepath.Abs(fedBin)
 	gen, _ = filepath.Abs(gen)
 	work, err := os.MkdirTemp("", "fed-merge-bench-")
@@ -121,7 +143,18 @@ func run(fedBin, gen, size string, k int, python string) error {
 	fmt.Printf("%-26s %8.3f %10.2f\n", "plain copy of the inputs", copyTime.Seconds(), gb/copyTime.Seconds())
 	fmt.Printf("\nspeed-up of fed over NumPy: %.2f× (target ≥ 4); fed time / copy bound: %.1f× (target ≤ 4); fed RSS target < 512 MB\n",
 		npP.Wall.Seconds()/fedP.Wall.Seconds(), fedP.Wall.Seconds()/copyTime.Seconds())
-	return nil
+	fmt.Printf("fed merge CPU (user+sys) %.2f s; load average %s\n", fedP.CPU.Seconds(), benchrun.LoadAvg())
+	if !bound {
+		return nil
+	}
+	bufs = nil
+	var raw []string
+	var weights []float64
+	for i, in := range inputs {
+		raw = append(raw, stripWeight(in))
+		weights = append(weights, float64(100*(i+1)))
+	}
+	return runBound(context.Background(), repoDir, branches, weights, raw)
 }
 
 func stripWeight(in string) string {
