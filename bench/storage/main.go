@@ -122,18 +122,51 @@ func run(fedBin, gen, size string, nruns int, keep bool) error {
 		}
 		fmt.Println()
 	}
+	// The floor that stops fed (issue 20's bound), after the runs: fed
+	// reads and hashes what git lfs does, encodes it and writes its stored
+	// bytes durably (git lfs does not fsync), on 2 cores.
+	fmt.Println("floor on this machine: CPU time on one core, measured in this process (the disk's part in wall time), medians of the runs;")
+	fmt.Println("git lfs works on one core, so its CPU time is its wall time on a quiet machine:")
+	for i := range 2 {
+		var fw, fc, lw, lc, grown []float64
+		for _, res := range runs {
+			fw = append(fw, res[0][i].wall.Seconds())
+			fc = append(fc, res[0][i].cpu.Seconds())
+			lw = append(lw, res[1][i].wall.Seconds())
+			lc = append(lc, res[1][i].cpu.Seconds())
+			grown = append(grown, float64(res[0][i].grown))
+		}
+		fl, err := measureFloor(work, v(i+1), int64(median(grown)))
+		if err != nil {
+			return fmt.Errorf("measuring the floor: %w", err)
+		}
+		cpu, lfs := median(fc), median(lc)
+		bound := max(cpu/2, fl.durable.Seconds())
+		fmt.Printf("v%d: read+SHA-256 %.2f s; with a copy (git lfs's own work) %.2f s; git lfs took %.2f s CPU, %.2f s wall\n"+
+			"    fed: CPU %.2f s (%.2f s on 2 cores); its %d stored bytes written and fsynced in %.2f s (%.0f MB/s);\n"+
+			"    bound max(CPU/2, disk) %.2f s = %.3f × git lfs's CPU time; fed took %.2f s wall\n",
+			i+1, fl.hashCPU.Seconds(), fl.copyCPU.Seconds(), lfs, median(lw),
+			cpu, cpu/2, fl.n, fl.durable.Seconds(), float64(fl.n)/1e6/fl.durable.Seconds(),
+			bound, bound/lfs, median(fw))
+	}
+	fmt.Println()
 	fmt.Println("targets (issue 20): time × ≤ 0.25 (v1) and ≤ 0.30 (v2) at 512 MiB, ≤ 0.35 (v1) at 128 MiB;")
 	fmt.Println("bytes × ≤ 0.65 for v2 and ≤ 0.06 for v3; fed RSS < 256 MB; load average now", benchrun.LoadAvg())
 	return nil
 }
 
+// median returns the median of xs (sorting them).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	if len(xs)%2 == 0 {
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
+
 // medianRange formats the median and the range of xs.
 func medianRange(xs []float64) string {
-	slices.Sort(xs)
-	m := xs[len(xs)/2]
-	if len(xs)%2 == 0 {
-		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-	}
+	m := median(xs)
 	return fmt.Sprintf("%.3f [%.3f–%.3f]", m, xs[0], xs[len(xs)-1])
 }
 
