@@ -3,6 +3,7 @@ package objects
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"hash/crc32"
 
 	"github.com/klauspost/compress/huff0"
@@ -171,8 +172,10 @@ func nextHuffBlock(blocks []byte, size int, buf []byte, hs *huff0.Scratch) (out,
 // decodePlanes decodes the payload of a grouped or delta form (element
 // size s) into dst's backing array when large enough, else a new one,
 // rebuilding the chunk header; a delta is XORed with getBase's bytes. With
-// sum set it also returns the CRC-32C of the object's bytes.
-func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, sum bool) ([]byte, uint32, error) {
+// sum set it also returns the CRC-32C of the object's bytes; h, when not
+// nil, is given the object's bytes too, a sub-stripe at a time (a
+// receiver hashes what it decodes while it is in cache).
+func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, sum bool, h hash.Hash) ([]byte, uint32, error) {
 	s := si.elemSize
 	scratch := getBuf(0)
 	defer func() { putBuf(scratch) }()
@@ -205,6 +208,9 @@ func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 	var crc uint32
 	if sum {
 		crc = crc32.Update(0, castagnoli, out[:HeaderSize])
+	}
+	if h != nil {
+		h.Write(out[:HeaderSize])
 	}
 	data := out[HeaderSize:]
 	var stripeBuf []byte // huffBlock bytes for each Huffman plane
@@ -250,6 +256,9 @@ func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 			ungroupPlanes(o, cur, bs, b-a)
 			if sum {
 				crc = crc32.Update(crc, castagnoli, o)
+			}
+			if h != nil {
+				h.Write(o)
 			}
 		}
 	}

@@ -58,8 +58,13 @@ func objSum(obj []byte) uint32 { return crc32.Checksum(obj, castagnoli) }
 
 // withSum appends obj's checksum to a stored form without one.
 func withSum(stored, obj []byte) []byte {
+	return appendSum(stored, objSum(obj))
+}
+
+// appendSum appends the checksum sum to a stored form without one.
+func appendSum(stored []byte, sum uint32) []byte {
 	stored[2] |= flagSum
-	return binary.LittleEndian.AppendUint32(stored, objSum(obj))
+	return binary.LittleEndian.AppendUint32(stored, sum)
 }
 
 // stripSum returns a stored form without its checksum (the wire form),
@@ -369,7 +374,7 @@ func decodeParsed(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 			return nil, 0, fmt.Errorf("%w: object of %d bytes is too large", errStored, len(out))
 		}
 	default:
-		return decodePlanes(si, getBase, dst, sum)
+		return decodePlanes(si, getBase, dst, sum, nil)
 	}
 	if !sum {
 		return out, 0, nil

@@ -2,6 +2,7 @@ package objects
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -121,7 +122,7 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 	// the canonical bytes are needed only to check the id: decode them
 	// into a reused buffer
 	buf := getBuf(0)
-	obj, summed, err := decodeStoredSum(stored, func(base ID) ([]byte, error) {
+	obj, sum, got, err := decodeReceived(si, func(base ID) ([]byte, error) {
 		b, _, err := s.get(ctx, base, 0, true, nil)
 		return b, err
 	}, buf)
@@ -138,7 +139,7 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 	if _, err := PeekKind(obj); err != nil {
 		return false, fmt.Errorf("object %s: %w", id, err)
 	}
-	if got := Sum(obj); got != id {
+	if got != id {
 		return false, fmt.Errorf("%w: sent as %s, hashes to %s", ErrMismatch, id, got)
 	}
 	if fn != nil {
@@ -151,14 +152,36 @@ func (s *DiskStore) PutStoredFunc(ctx context.Context, id ID, stored []byte, fn 
 		stored[4] = byte(depth)
 		fallthrough
 	default:
-		if !summed {
-			stored = withSum(stored, obj) // verified above: the id covers it
+		if !si.hasSum {
+			stored = appendSum(stored, sum) // of the bytes the id covers
 		}
 	}
 	if err := s.writeObject(id, stored); err != nil {
 		return false, fmt.Errorf("write object %s: %w", id, err)
 	}
 	return true, nil
+}
+
+// decodeReceived decodes a parsed stored form that came from elsewhere
+// and returns the object with its CRC-32C and its id (SHA-256), both
+// computed while it is decoded: a grouped or delta form's stripe by
+// stripe while in cache, instead of reading the 4 MiB again twice. A form
+// carrying a checksum must match it.
+func decodeReceived(si storedInfo, getBase func(ID) ([]byte, error), dst []byte) (obj []byte, sum uint32, id ID, err error) {
+	if si.enc != encGrouped && si.enc != encDelta {
+		obj, sum, err = decodeParsed(si, getBase, dst, true)
+		if err == nil {
+			id = Sum(obj)
+		}
+	} else {
+		h := sha256.New()
+		obj, sum, err = decodePlanes(si, getBase, dst, true, h)
+		h.Sum(id[:0])
+	}
+	if err == nil && si.hasSum && sum != si.sum {
+		err = &sumError{got: sum, want: si.sum}
+	}
+	return obj, sum, id, err
 }
 
 // Touch refreshes the modification time of id and of its delta bases, as

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -147,6 +148,17 @@ func TestPutStoredRejects(t *testing.T) {
 	flipped := bytes.Clone(good)
 	flipped[len(flipped)-1] ^= 0xff
 	other := objects.Sum([]byte("something else"))
+	// A form may carry a checksum (design §6): a wrong one is refused,
+	// the right one accepted (checked while decoding).
+	withCRC := func(sum uint32) []byte {
+		b := bytes.Clone(good)
+		b[2] |= 0x80
+		return binary.LittleEndian.AppendUint32(b, sum)
+	}
+	right := crc32.Checksum(base, crc32.MakeTable(crc32.Castagnoli))
+	if added, err := openDisk(t).PutStored(ctx, baseID, withCRC(right)); err != nil || !added {
+		t.Fatalf("PutStored with its right checksum = %v, %v", added, err)
+	}
 	cases := []struct {
 		name   string
 		id     objects.ID
@@ -157,6 +169,7 @@ func TestPutStoredRejects(t *testing.T) {
 		{"delta without base", childID, bytes.Clone(delta), objects.ErrMissingBase},
 		{"bad magic", baseID, []byte("XX\x00hello"), nil},
 		{"corrupt payload", baseID, flipped, nil},
+		{"wrong checksum", baseID, withCRC(right ^ 1), nil},
 		{"empty", baseID, nil, nil},
 		{"raw but not an object", objects.Sum([]byte("junk")), append([]byte("FZ\x00"), "junk"...), nil},
 	}
