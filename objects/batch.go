@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/fed-vcs/fed/internal/fsys"
@@ -15,10 +16,13 @@ import (
 // until the matching EndBatch. A fetch writes hundreds of objects; with a
 // batch it pays for one flush of their data instead of an fsync of every
 // file and of its directory (design §13, batches). Until EndBatch, such an object
-// lives in a temporary file of its shard directory: this process reads it
-// as usual (Get, Has, ...), List does not show it, and after a crash it
-// is an unnamed temporary file that gc removes, never an object file with
-// missing data. Callers must call EndBatch before they write a ref that
+// lives in a temporary file of its shard directory, or, when its stored
+// form is at most PackMaxStored, in the batch's pending pack (in memory,
+// then in a temporary file of objects/pack): this process reads it as
+// usual (Get, Has, ...), List does not show it, and after a crash it is
+// in an unnamed temporary file that gc removes, never an object file or
+// pack with missing data. EndBatch writes the pending pack as one pack
+// file when it holds at least PackMinObjects objects, else as loose files. Callers must call EndBatch before they write a ref that
 // reaches the batch's objects. Batches may overlap; objects written while
 // any is open are deferred.
 func (s *DiskStore) BeginBatch() {
@@ -66,6 +70,23 @@ func (s *DiskStore) Flush() error {
 	// burst of flushes is done by one or two of them.
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	// The pending packs first: one with few objects becomes loose files,
+	// published below with the others.
+	s.batchMu.Lock()
+	s.packMu.Lock()
+	if s.cur != nil {
+		s.sealing = append(s.sealing, s.cur)
+		s.cur = nil
+	}
+	sealing := slices.Clone(s.sealing)
+	s.packMu.Unlock()
+	s.batchMu.Unlock()
+	var errs []error
+	for _, pp := range sealing {
+		if err := s.publishPending(pp); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.batchMu.Lock()
 	todo := make(map[ID]string, len(s.pending))
 	for id, tmp := range s.pending {
@@ -73,7 +94,7 @@ func (s *DiskStore) Flush() error {
 	}
 	s.batchMu.Unlock()
 	if len(todo) == 0 {
-		return nil
+		return errors.Join(errs...)
 	}
 	// The data first, in parallel: most of it is on its way already
 	// (writeObject started the writeback), and one flush covers many files.
@@ -89,10 +110,9 @@ func (s *DiskStore) Flush() error {
 		}
 		return err
 	}); err != nil {
-		return fmt.Errorf("publish objects: %w", err)
+		return errors.Join(append(errs, fmt.Errorf("publish objects: %w", err))...)
 	}
 	dirs := map[string]bool{}
-	var errs []error
 	for id, tmp := range todo {
 		s.batchMu.Lock()
 		cur, ok := s.pending[id]
@@ -123,6 +143,14 @@ func (s *DiskStore) writeObject(id ID, stored []byte) error {
 	p := s.final(id)
 	s.batchMu.Lock()
 	deferred := s.batches > 0
+	if deferred && len(stored) <= PackMaxStored {
+		// small: into the pending pack (published by Flush)
+		s.packMu.Lock()
+		err := s.addPending(id, stored)
+		s.packMu.Unlock()
+		s.batchMu.Unlock()
+		return err
+	}
 	s.batchMu.Unlock()
 	if !deferred {
 		return s.writeFile(p, stored)

@@ -112,7 +112,9 @@ func TestBatchNeverEndedLeavesNoObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.BeginBatch()
-	id, err := s.Put(ctx, floatChunk(9, 4096), objects.PutOptions{ElemSize: 4})
+	// above PackMaxStored: a deferred loose file (pack_test.go covers the
+	// small objects of a pending pack)
+	id, err := s.Put(ctx, floatChunk(9, 400_000), objects.PutOptions{ElemSize: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +238,16 @@ func TestBatchConcurrentFlushes(t *testing.T) {
 					errs <- err
 					return
 				}
-				// what was pending when this flush began is in place now
+				// what was pending when this flush began is in place now,
+				// for every process (32 objects: in a pack)
+				other, err := objects.OpenDisk(s.Dir())
+				if err != nil {
+					errs <- err
+					return
+				}
 				for _, id := range ids {
-					if _, err := os.Stat(objectFile(s, id)); err != nil {
-						errs <- err
+					if ok, err := other.Has(ctx, id); !ok || err != nil {
+						errs <- fmt.Errorf("object %s not published: %v", id.Short(), err)
 						return
 					}
 				}

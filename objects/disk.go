@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,20 @@ type DiskStore struct {
 	batches  int
 	pending  map[ID]string
 	npending atomic.Int32
+
+	// Packs (pack.go): while a batch is open, small objects go to the
+	// pending pack cur; Flush moves it to sealing while it publishes it,
+	// then to packs, the published packs this process knows (others may
+	// publish more: loadPacks). Guarded by packMu.
+	packMu      sync.Mutex
+	cur         *pendingPack
+	sealing     []*pendingPack
+	packs       []*pack
+	packSeq     uint64
+	badPacks    map[string]error
+	packDirMod  time.Time // the pack directory's time when last read
+	packDirRead time.Time // when it was last read
+	packsLooked bool      // loadPacks ran at least once
 }
 
 type cachedChunk struct {
@@ -185,13 +200,12 @@ func (s *DiskStore) moved(id ID, p string, err error) bool {
 	return err != nil && errors.Is(err, fs.ErrNotExist) && p != s.final(id)
 }
 
-// Has reports whether the object's file exists.
+// Has reports whether the object's file, or a pack holding it, exists.
 func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
-	p := s.path(id)
-	_, err := os.Lstat(p)
-	if s.moved(id, p, err) {
-		_, err = os.Lstat(s.final(id))
-	}
+	_, err := looseOr(s, id, s.packedLive, func(p string) (struct{}, error) {
+		_, err := os.Lstat(p)
+		return struct{}{}, err
+	}, func(packLoc) (struct{}, error) { return struct{}{}, nil })
 	if err == nil {
 		return true, nil
 	}
@@ -200,6 +214,35 @@ func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
 	}
 	return false, fmt.Errorf("stat object %s: %w", id, err)
 }
+
+// looseOr returns loose(p) for id's loose file p (its temporary file while
+// pending, else its final name, retried there when the object was
+// published meanwhile), or, when id has no loose file, packed(l) for the
+// pack entry find locates. An object that Flush moves from a pending pack
+// to a loose file is registered as loose before it leaves the pack: a
+// second look finds one or the other.
+func looseOr[T any](s *DiskStore, id ID, find func(ID) (packLoc, bool), loose func(p string) (T, error), packed func(l packLoc) (T, error)) (T, error) {
+	for try := 0; ; try++ {
+		p := s.path(id)
+		v, err := loose(p)
+		if s.moved(id, p, err) {
+			v, err = loose(s.final(id))
+		}
+		if !errors.Is(err, fs.ErrNotExist) || try == 1 {
+			return v, err
+		}
+		if l, ok := find(id); ok {
+			v, err := packed(l)
+			if !errors.Is(err, fs.ErrNotExist) {
+				return v, err
+			}
+			// it left a pending pack for a loose file meanwhile
+		}
+	}
+}
+
+// findFresh is findPacked looking for packs published since it last did.
+func (s *DiskStore) findFresh(id ID) (packLoc, bool) { return s.findPacked(id, true) }
 
 // Get reads, decodes and verifies an object.
 func (s *DiskStore) Get(ctx context.Context, id ID) ([]byte, error) {
@@ -352,23 +395,29 @@ func (s *DiskStore) hold(id ID) *cachedChunk {
 
 // fileStamp identifies one version of an object's file: a cached decode
 // is used only while the file is the one it was decoded from.
+// A packed object's stamp is its pack's inode and its place in it (the
+// bytes there never change; the pack's time does, when reused).
 type fileStamp struct {
 	ino, size uint64
 	mtime     int64
+	off       int64 // in a pack; -1 for a pending pack's entry
 }
 
 func (s *DiskStore) stamp(id ID) (fileStamp, error) {
-	p := s.path(id)
-	fi, err := os.Stat(p)
-	if s.moved(id, p, err) {
-		fi, err = os.Stat(s.final(id))
-	}
-	if err != nil {
-		return fileStamp{}, err
-	}
-	st := fileStamp{size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}
-	st.ino = fsys.IdentityOf(fi).Ino
-	return st, nil
+	return looseOr(s, id, s.findFresh, func(p string) (fileStamp, error) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fileStamp{}, err
+		}
+		st := fileStamp{size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}
+		st.ino = fsys.IdentityOf(fi).Ino
+		return st, nil
+	}, func(l packLoc) (fileStamp, error) {
+		if l.pk == nil {
+			return fileStamp{size: uint64(l.e.n), off: -1}, nil
+		}
+		return fileStamp{ino: l.pk.ino, size: uint64(l.e.n), off: l.e.off}, nil
+	})
 }
 
 // get reads and decodes id, verifying it when verify is set, and returns
@@ -386,11 +435,7 @@ func (s *DiskStore) getSum(ctx context.Context, id ID, depth int, verify bool, i
 	if err := ctx.Err(); err != nil {
 		return nil, ZeroID, false, err
 	}
-	p := s.path(id)
-	b, done, mapped, err := readObjectFile(p)
-	if s.moved(id, p, err) {
-		b, done, mapped, err = readObjectFile(s.final(id))
-	}
+	b, done, mapped, inPack, err := s.readStored(id)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ZeroID, false, &NotFoundError{ID: id}
@@ -398,6 +443,45 @@ func (s *DiskStore) getSum(ctx context.Context, id ID, depth int, verify bool, i
 		return nil, ZeroID, false, fmt.Errorf("read object %s: %w", id, err)
 	}
 	defer done()
+	obj, base, ok, err := s.decodeSum(ctx, id, b, mapped, depth, verify, into)
+	if err != nil && inPack != "" {
+		var ce *CorruptError
+		if errors.As(err, &ce) && ce.ID == id {
+			ce.Err = fmt.Errorf("in pack %s: %w", inPack, ce.Err)
+		}
+	}
+	return obj, base, ok, err
+}
+
+// readStored returns id's stored form and the function that releases it
+// (see readObjectFile): from its loose file (pending or published) when
+// there is one, else from a pack, whose file it names.
+func (s *DiskStore) readStored(id ID) (b []byte, done func(), mapped bool, inPack string, err error) {
+	type read struct {
+		b      []byte
+		done   func()
+		mapped bool
+	}
+	r, err := looseOr(s, id, s.findFresh, func(p string) (read, error) {
+		b, done, mapped, err := readObjectFile(p)
+		return read{b, done, mapped}, err
+	}, func(l packLoc) (read, error) {
+		if l.pk != nil {
+			inPack = l.pk.path
+		}
+		b, err := s.readPacked(l)
+		if err != nil {
+			return read{}, err
+		}
+		return read{b, func() { putBuf(b) }, false}, nil
+	})
+	return r.b, r.done, r.mapped, inPack, err
+}
+
+// decodeSum is getSum for the stored form b of id (mapped: a mapped file,
+// see guardFault).
+func (s *DiskStore) decodeSum(ctx context.Context, id ID, b []byte, mapped bool, depth int, verify bool, into []byte) ([]byte, ID, bool, error) {
+	var err error
 	var baseID ID
 	var baseRel func()
 	var obj []byte
@@ -504,7 +588,7 @@ func (s *DiskStore) header(id ID) (storedInfo, int64, error) {
 
 // openObject is open with the store's errors: *NotFoundError when id is
 // absent.
-func (s *DiskStore) openObject(id ID) (*os.File, error) {
+func (s *DiskStore) openObject(id ID) (*objReader, error) {
 	f, err := s.open(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &NotFoundError{ID: id}
@@ -515,18 +599,14 @@ func (s *DiskStore) openObject(id ID) (*os.File, error) {
 	return f, nil
 }
 
-// readHeader is header for the open file f of id.
-func readHeader(f *os.File, id ID) (storedInfo, int64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return storedInfo{}, 0, fmt.Errorf("read object %s: %w", id, err)
-	}
+// readHeader is header for the open stored form f of id.
+func readHeader(f *objReader, id ID) (storedInfo, int64, error) {
 	var hdr [deltaHeader]byte
 	n, err := f.ReadAt(hdr[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return storedInfo{}, 0, &CorruptError{ID: id, Err: err}
 	}
-	size := fi.Size()
+	size := f.n
 	if n >= 3 && hdr[2]&flagSum != 0 {
 		hdr[2] &^= flagSum // a header, not the whole form: no checksum to strip
 		size -= sumSize
@@ -538,14 +618,72 @@ func readHeader(f *os.File, id ID) (storedInfo, int64, error) {
 	return si, size, nil
 }
 
-// open opens id's file for reading.
-func (s *DiskStore) open(id ID) (*os.File, error) {
-	p := s.path(id)
-	f, err := fsys.Open(p)
-	if s.moved(id, p, err) {
-		f, err = fsys.Open(s.final(id))
+// open opens id's stored form for reading: its loose file, else its pack
+// entry.
+func (s *DiskStore) open(id ID) (*objReader, error) {
+	return looseOr(s, id, s.findFresh, func(p string) (*objReader, error) {
+		f, err := fsys.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &objReader{f: f, n: fi.Size(), own: true}, nil
+	}, func(l packLoc) (*objReader, error) {
+		if l.pk != nil {
+			return &objReader{f: l.pk.f, off: l.e.off, n: l.e.n, pack: l.pk.path}, nil
+		}
+		s.packMu.Lock()
+		b, err := l.pp.read(l.e, make([]byte, l.e.n))
+		s.packMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return &objReader{mem: b, n: l.e.n}, nil
+	})
+}
+
+// objReader reads one stored form: a loose file (own: closed by Close), a
+// section of a pack file, or a copy of a pending pack's bytes (mem).
+type objReader struct {
+	f      *os.File
+	off, n int64
+	own    bool
+	mem    []byte
+	pack   string // the pack file, when in one
+}
+
+// ReadAt reads within the stored form.
+func (r *objReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.n {
+		return 0, io.EOF
 	}
-	return f, err
+	want := len(p)
+	if int64(want) > r.n-off {
+		p = p[:r.n-off]
+	}
+	var n int
+	var err error
+	if r.mem != nil {
+		n = copy(p, r.mem[off:])
+	} else {
+		n, err = r.f.ReadAt(p, r.off+off)
+	}
+	if err == nil && n < want {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Close closes a loose file.
+func (r *objReader) Close() error {
+	if r.own {
+		return r.f.Close()
+	}
+	return nil
 }
 
 // deltaDepth returns the depth of id's stored form: 0 unless a delta.
@@ -556,7 +694,7 @@ func (s *DiskStore) deltaDepth(id ID) (int, error) {
 	}
 	defer f.Close()
 	var hdr [5]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
 		return 0, err
 	}
 	if hdr[0] == storedMagic0 && hdr[1] == storedMagic1 && hdr[2]&^flagSum == encDelta {
@@ -644,6 +782,9 @@ func (s *DiskStore) chtimes(id ID, now time.Time) error {
 	if s.moved(id, p, err) {
 		err = os.Chtimes(s.final(id), now, now)
 	}
+	if errors.Is(err, fs.ErrNotExist) {
+		err = s.chtimesPacked(id, now, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -677,7 +818,8 @@ func (s *DiskStore) writeFile(p string, data []byte) error {
 	return fsys.WriteFile(p, fsys.OncePerm, data)
 }
 
-// Delete removes an object's file.
+// Delete removes an object's file, and the object from any pack or
+// pending pack holding it.
 func (s *DiskStore) Delete(ctx context.Context, id ID) error {
 	s.batchMu.Lock()
 	if tmp, ok := s.pending[id]; ok {
@@ -690,7 +832,7 @@ func (s *DiskStore) Delete(ctx context.Context, id ID) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete object %s: %w", id, err)
 	}
-	return nil
+	return s.deletePacked(id)
 }
 
 // DeleteUnlessReused removes id's file unless it was written or reused
@@ -738,8 +880,43 @@ func (s *DiskStore) DeleteUnlessReused(ctx context.Context, id ID, cutoff time.T
 	return false, nil
 }
 
-// List calls fn for every object file. Temporary files are skipped.
+// List calls fn for every object file and every object in a pack, each id
+// once. Temporary files and pending packs are skipped.
 func (s *DiskStore) List(ctx context.Context, fn func(ID) error) error {
+	s.loadPacks(false)
+	s.packMu.Lock()
+	packs := slices.Clone(s.packs)
+	s.packMu.Unlock()
+	var seen map[ID]bool
+	if len(packs) > 0 {
+		seen = map[ID]bool{}
+		inner := fn
+		fn = func(id ID) error {
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+			return inner(id)
+		}
+	}
+	if err := s.listLoose(ctx, fn); err != nil {
+		return err
+	}
+	for _, pk := range packs {
+		for _, e := range pk.entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e.id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// listLoose calls fn for every object file.
+func (s *DiskStore) listLoose(ctx context.Context, fn func(ID) error) error {
 	shards, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("list objects: %w", err)
@@ -771,20 +948,33 @@ func (s *DiskStore) List(ctx context.Context, fn func(ID) error) error {
 	return nil
 }
 
-// ModTime returns when the object's file was last written or reused.
+// ModTime returns when the object's file was last written or reused (for
+// a packed object, when its pack was last written or any object in it
+// reused).
 func (s *DiskStore) ModTime(id ID) (time.Time, error) {
-	p := s.path(id)
-	fi, err := os.Stat(p)
-	if s.moved(id, p, err) {
-		fi, err = os.Stat(s.final(id))
-	}
+	t, err := looseOr(s, id, s.packedLive, func(p string) (time.Time, error) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return fi.ModTime(), nil
+	}, func(l packLoc) (time.Time, error) {
+		if l.pk == nil {
+			return time.Now(), nil // pending: being written
+		}
+		fi, err := os.Stat(l.pk.path)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return fi.ModTime(), nil
+	})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return time.Time{}, &NotFoundError{ID: id}
 		}
 		return time.Time{}, err
 	}
-	return fi.ModTime(), nil
+	return t, nil
 }
 
 // MinTempAge is the least age at which gc removes a temporary file,
@@ -813,7 +1003,7 @@ func (s *DiskStore) RemoveStaleTemp(age time.Duration) (int, error) {
 			return n, err
 		}
 		for _, e := range names {
-			if !strings.HasPrefix(e.Name(), tmpPrefix) || s.isPending(filepath.Join(d, e.Name())) {
+			if !strings.HasPrefix(e.Name(), tmpPrefix) || s.isPending(filepath.Join(d, e.Name())) || s.isPendingPack(filepath.Join(d, e.Name())) {
 				continue
 			}
 			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {

@@ -77,12 +77,15 @@ func Walk(ctx context.Context, s Store, roots []ID, readChunks bool, fn func(id 
 
 // Problem is one finding of Fsck.
 type Problem struct {
-	ID   ID
+	ID   ID // zero for a problem of no one object (a damaged pack file)
 	From ID // the object that refers to ID, when known
 	Err  error
 }
 
 func (p Problem) String() string {
+	if p.ID.IsZero() {
+		return p.Err.Error() // not one object's (a damaged pack)
+	}
 	if !p.From.IsZero() {
 		return fmt.Sprintf("%s (referenced by %s): %v", p.ID, p.From.Short(), p.Err)
 	}
@@ -154,7 +157,14 @@ func Fsck(ctx context.Context, s Store, roots []ID, opts FsckOptions) (*FsckRepo
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].ID.String() < rep.Problems[j].ID.String() })
+	if bp, ok := s.(interface{ BadPacks() []error }); ok {
+		// a pack whose index is damaged: its objects are missing (and
+		// reported so when reachable); the file is named here
+		for _, err := range bp.BadPacks() {
+			rep.Problems = append(rep.Problems, Problem{Err: err})
+		}
+	}
+	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].ID.String() < rep.Problems[j].ID.String() })
 	sort.Slice(rep.Dangling, func(i, j int) bool { return rep.Dangling[i].String() < rep.Dangling[j].String() })
 	return rep, nil
 }
@@ -226,7 +236,18 @@ func GC(ctx context.Context, s Store, roots []ID, opts GCOptions) (*GCReport, er
 	rep := &GCReport{}
 	mt, canTime := s.(ModTimer)
 	var victims []ID
-	err = s.List(ctx, func(id ID) error {
+	list := s.List
+	disk, isDisk := s.(*DiskStore)
+	loose := map[ID]bool{}
+	if isDisk {
+		list = func(ctx context.Context, fn func(ID) error) error {
+			return disk.listLoose(ctx, func(id ID) error {
+				loose[id] = true
+				return fn(id)
+			})
+		} // packs below
+	}
+	err = list(ctx, func(id ID) error {
 		if keep[id] {
 			rep.Kept++
 			return nil
@@ -270,8 +291,63 @@ func GC(ctx context.Context, s Store, roots []ID, opts GCOptions) (*GCReport, er
 		}
 		rep.Removed++
 	}
-	if d, ok := s.(*DiskStore); ok && !opts.DryRun {
-		rep.TempRemoved, _ = d.RemoveStaleTemp(max(opts.Grace, MinTempAge))
+	if isDisk {
+		if err := gcPacks(ctx, disk, keep, loose, start.Add(-opts.Grace), opts.DryRun, rep); err != nil {
+			return rep, err
+		}
+	}
+	if isDisk && !opts.DryRun {
+		rep.TempRemoved, _ = disk.RemoveStaleTemp(max(opts.Grace, MinTempAge))
 	}
 	return rep, nil
+}
+
+// gcPacks is GC for packed objects. A pack written or reused (any object
+// in it) after cutoff spares all its unreachable objects; an older one
+// holding unreachable objects is rewritten with only the others, or
+// removed when none is reachable (DiskStore.rewritePack, which checks the
+// pack's time once more as it removes it). An id is counted once, however
+// many packs (or a loose file, counted by GC) hold it.
+func gcPacks(ctx context.Context, d *DiskStore, keep, counted map[ID]bool, cutoff time.Time, dryRun bool, rep *GCReport) error {
+	return d.packedIDs(ctx, func(pk *pack, mod time.Time) error {
+		rewrite := false
+		drop, spare := 0, 0
+		for _, e := range pk.entries {
+			first := !counted[e.id]
+			counted[e.id] = true
+			switch {
+			case keep[e.id]:
+				if first {
+					rep.Kept++
+				}
+			case mod.After(cutoff):
+				if first {
+					spare++
+				}
+			default:
+				rewrite = true
+				if first {
+					drop++
+				}
+			}
+		}
+		rep.Spared += spare
+		if !rewrite {
+			return nil
+		}
+		if dryRun {
+			rep.Removed += drop
+			return nil
+		}
+		removed, err := d.rewritePack(pk, func(id ID) bool { return keep[id] }, cutoff)
+		if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		if removed {
+			rep.Removed += drop
+		} else {
+			rep.Spared += drop
+		}
+		return nil
+	})
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"time"
-
-	"github.com/fed-vcs/fed/internal/fsys"
 )
 
 // Raw access to stored forms, for moving objects between stores (the remote
@@ -56,15 +54,22 @@ func (s *DiskStore) GetStored(ctx context.Context, id ID, baseOK func(ID) bool) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := s.path(id)
-	b, err := fsys.ReadFile(p)
-	if s.moved(id, p, err) {
-		b, err = fsys.ReadFile(s.final(id))
-	}
+	pb, done, mapped, _, err := s.readStored(id)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, &NotFoundError{ID: id}
 		}
+		return nil, fmt.Errorf("read object %s: %w", id, err)
+	}
+	var b []byte
+	copyOut := func() error { b = append([]byte(nil), pb...); return nil }
+	if mapped {
+		err = guardFault(copyOut)
+	} else {
+		copyOut()
+	}
+	done()
+	if err != nil {
 		return nil, fmt.Errorf("read object %s: %w", id, err)
 	}
 	si, err := parseStored(b)
@@ -241,10 +246,10 @@ func (s *DiskStore) OpenStored(id ID) (io.ReadSeekCloser, error) {
 	return &wireForm{f: f, r: io.NewSectionReader(f, 0, size), enc: si.enc}, nil
 }
 
-// wireForm reads a stored file without its checksum: the section before
+// wireForm reads a stored form without its checksum: the section before
 // it, with the encoding byte's checksum bit cleared.
 type wireForm struct {
-	f   *os.File
+	f   *objReader
 	r   *io.SectionReader
 	enc byte
 }
@@ -288,10 +293,16 @@ func (w *wireForm) WriteTo(dst io.Writer) (int64, error) {
 		off += int64(m)
 	}
 	if off < size {
-		if _, err := w.f.Seek(off, io.SeekStart); err != nil {
-			return n, err
+		// a loose file is copied from its own offset (sendfile); a pack's
+		// section through a buffer (its file is shared)
+		var src io.Reader = io.NewSectionReader(w.f, off, size-off)
+		if w.f.own {
+			if _, err := w.f.f.Seek(off, io.SeekStart); err != nil {
+				return n, err
+			}
+			src = &io.LimitedReader{R: w.f.f, N: size - off}
 		}
-		m, err := io.Copy(dst, &io.LimitedReader{R: w.f, N: size - off})
+		m, err := io.Copy(dst, src)
 		n += m
 		off += m
 		if err == nil && off < size {

@@ -89,6 +89,7 @@ func TestScripts(t *testing.T) {
 			"mkkey":       cmdMkkey,
 			"badsig":      cmdBadsig,
 			"corrupt":     cmdCorrupt,
+			"packs":       cmdPacks,
 			"jsonfield":   cmdJSONField,
 			"zkkeys":      cmdZKKeys,
 			"zkceremony":  cmdZKCeremony,
@@ -144,7 +145,7 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 // Default tensors: w=64x32 b=32.
 func cmdGenmodel(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: genmodel FILE SEED [NAME=SHAPE...]")
+		ts.Fatalf("usage: genmodel FILE SEED [NAME[*COUNT]=SHAPE...]")
 	}
 	seed, err := strconv.ParseUint(args[1], 10, 64)
 	ts.Check(err)
@@ -163,6 +164,15 @@ func cmdGenmodel(ts *testscript.TestScript, neg bool, args []string) {
 			n, err := strconv.ParseUint(d, 10, 64)
 			ts.Check(err)
 			dims = append(dims, n)
+		}
+		// NAME*COUNT: COUNT tensors NAME0, NAME1, ... of that shape
+		if base, count, ok := strings.Cut(name, "*"); ok {
+			k, err := strconv.Atoi(count)
+			ts.Check(err)
+			for i := range k {
+				tensors = append(tensors, modelTensor{fmt.Sprintf("%s%d", base, i), dims})
+			}
+			continue
 		}
 		tensors = append(tensors, modelTensor{name, dims})
 	}
@@ -329,6 +339,21 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	b[len(b)-1] ^= 0xff
 	ts.Check(os.Chmod(p, 0o644))
 	ts.Check(os.WriteFile(p, b, 0o644))
+}
+
+// packs N checks that the repository's object store holds N pack files
+// (design §6b).
+func cmdPacks(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: packs N")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got, err := filepath.Glob(filepath.Join(ts.MkAbs(".fed"), "objects", "pack", "*.pack"))
+	ts.Check(err)
+	if len(got) != want {
+		ts.Fatalf("%d pack files, want %d: %v", len(got), want, got)
+	}
 }
 
 // jsonfield FILE PATH WANT checks a value in a JSON file (stdout saved with

@@ -1,0 +1,802 @@
+package objects
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fed-vcs/fed/internal/fsys"
+)
+
+// Packs (design §2, §13): the small objects a batch writes go into one
+// file, objects/pack/<64 hex>.pack, instead of a file each. Creating a
+// file costs the file system far more than writing its bytes (tens of
+// microseconds to most of a millisecond of kernel time on ext4, and some
+// seven system calls), and a model of thousands of small tensors is
+// thousands of small objects.
+//
+// A pack is:
+//
+//	magic       8 bytes "FEDPACK\x01"
+//	objects     the stored form of each object (exactly the bytes its loose
+//	            file would hold, checksum included), one after another
+//	index       count entries of 44 bytes, sorted by id, ids distinct:
+//	            id (32 bytes), offset of the stored form from the start of
+//	            the file (uint64 LE), its length (uint32 LE)
+//	trailer     24 bytes: offset of the index (uint64 LE), count (uint32
+//	            LE), CRC-32C of the index (uint32 LE), "FEDPEND\x01"
+//
+// Every entry lies between the magic and the index, none overlaps
+// another, none is empty. The file's name is the SHA-256 of its index.
+
+const (
+	// PackMaxStored is the largest stored form a batch writes into a pack;
+	// larger ones stay loose files (their own file costs little beside
+	// their bytes). A 4 MiB tensor piece is above it.
+	PackMaxStored = 1 << 20
+	// PackMinObjects is the least number of small objects a batch packs:
+	// a batch with fewer publishes them as loose files, as without packs
+	// (Git's transfer.unpackLimit plays the same part).
+	PackMinObjects = 32
+	// packMemBuffer is how many bytes of a pending pack are kept in memory
+	// before they are written to its temporary file.
+	packMemBuffer = 4 << 20
+
+	packMagic       = "FEDPACK\x01"
+	packEndMagic    = "FEDPEND\x01"
+	packEntrySize   = 32 + 8 + 4
+	packTrailerSize = 8 + 4 + 4 + 8
+	packSuffix      = ".pack"
+	// PackDir is the directory of packs inside the object directory.
+	PackDir = "pack"
+)
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// packEntry locates one object in a pack.
+type packEntry struct {
+	id  ID
+	off int64
+	n   int64
+}
+
+// pack is a published pack file this process has opened and indexed.
+type pack struct {
+	path    string
+	f       *os.File // kept open: a pack removed meanwhile is still read
+	ino     uint64
+	seq     uint64      // when this process learnt of it (see loadPacks)
+	entries []packEntry // sorted by id
+}
+
+func (p *pack) find(id ID) (packEntry, bool) {
+	i := sort.Search(len(p.entries), func(i int) bool { return bytes.Compare(p.entries[i].id[:], id[:]) >= 0 })
+	if i < len(p.entries) && p.entries[i].id == id {
+		return p.entries[i], true
+	}
+	return packEntry{}, false
+}
+
+// pendingPack collects the small objects written while a batch is open.
+// Its bytes are those of the pack file to be, up to the index: the first
+// fileLen bytes in its temporary file (created once the memory buffer
+// fills), the rest in mem.
+type pendingPack struct {
+	f       *os.File
+	fileLen int64
+	mem     []byte
+	entries map[ID]packEntry
+}
+
+func newPendingPack() *pendingPack {
+	return &pendingPack{mem: append(make([]byte, 0, 64<<10), packMagic...), entries: map[ID]packEntry{}}
+}
+
+// size is the length of the pending pack's data.
+func (pp *pendingPack) size() int64 { return pp.fileLen + int64(len(pp.mem)) }
+
+// spill writes the memory buffer to the temporary file in dir.
+func (pp *pendingPack) spill(dir string) error {
+	if pp.f == nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		f, err := fsys.CreateTemp(dir, fsys.OncePerm)
+		if err != nil {
+			return err
+		}
+		pp.f = f
+	}
+	if _, err := pp.f.WriteAt(pp.mem, pp.fileLen); err != nil {
+		return err
+	}
+	pp.fileLen += int64(len(pp.mem))
+	pp.mem = pp.mem[:0]
+	return nil
+}
+
+// read returns a copy of e's bytes, fs.ErrNotExist when e left pp (for a
+// loose file). packMu must be held.
+func (pp *pendingPack) read(e packEntry, into []byte) ([]byte, error) {
+	if _, ok := pp.entries[e.id]; !ok {
+		return nil, fs.ErrNotExist
+	}
+	b := into[:e.n]
+	if e.off >= pp.fileLen {
+		copy(b, pp.mem[e.off-pp.fileLen:])
+		return b, nil
+	}
+	if _, err := pp.f.ReadAt(b, e.off); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// discard closes and removes the temporary file.
+func (pp *pendingPack) discard() {
+	if pp.f != nil {
+		pp.f.Close()
+		os.Remove(pp.f.Name())
+	}
+}
+
+// packIndex returns the index and trailer of a pack holding entries
+// (sorted by id here) whose data ends at dataEnd.
+func packIndex(entries []packEntry, dataEnd int64) []byte {
+	slices.SortFunc(entries, func(a, b packEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
+	b := make([]byte, 0, len(entries)*packEntrySize+packTrailerSize)
+	for _, e := range entries {
+		b = append(b, e.id[:]...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.off))
+		b = binary.LittleEndian.AppendUint32(b, uint32(e.n))
+	}
+	crc := crc32.Checksum(b, crc32c)
+	b = binary.LittleEndian.AppendUint64(b, uint64(dataEnd))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(entries)))
+	b = binary.LittleEndian.AppendUint32(b, crc)
+	return append(b, packEndMagic...)
+}
+
+// packName is the file name of a pack with this index (packIndex's
+// result, trailer included).
+func packName(indexAndTrailer []byte) string {
+	sum := sha256.Sum256(indexAndTrailer[:len(indexAndTrailer)-packTrailerSize])
+	return hex.EncodeToString(sum[:]) + packSuffix
+}
+
+// PackError reports a pack file whose structure is damaged: none of its
+// objects can be located.
+type PackError struct {
+	Path string
+	Err  error
+}
+
+func (e *PackError) Error() string {
+	return fmt.Sprintf("objects: pack %s is damaged: %v", e.Path, e.Err)
+}
+func (e *PackError) Unwrap() error { return e.Err }
+
+// readPackIndex reads and checks the index of a pack of size bytes.
+func readPackIndex(r io.ReaderAt, size int64) ([]packEntry, error) {
+	if size < int64(len(packMagic))+packTrailerSize {
+		return nil, fmt.Errorf("%d bytes, too short for a pack", size)
+	}
+	var head [len(packMagic)]byte
+	if _, err := r.ReadAt(head[:], 0); err != nil {
+		return nil, err
+	}
+	if string(head[:]) != packMagic {
+		return nil, errors.New("no pack magic at its start")
+	}
+	var tr [packTrailerSize]byte
+	if _, err := r.ReadAt(tr[:], size-packTrailerSize); err != nil {
+		return nil, err
+	}
+	if string(tr[16:]) != packEndMagic {
+		return nil, errors.New("no pack end magic in its trailer")
+	}
+	indexOff := binary.LittleEndian.Uint64(tr[0:])
+	count := uint64(binary.LittleEndian.Uint32(tr[8:]))
+	crc := binary.LittleEndian.Uint32(tr[12:])
+	indexEnd := uint64(size - packTrailerSize)
+	if indexOff < uint64(len(packMagic)) || indexOff > indexEnd || (indexEnd-indexOff) != count*packEntrySize {
+		return nil, fmt.Errorf("trailer gives an index of %d entries at offset %d, not where the index of a %d-byte file ends", count, indexOff, size)
+	}
+	idx := make([]byte, indexEnd-indexOff)
+	if _, err := r.ReadAt(idx, int64(indexOff)); err != nil {
+		return nil, err
+	}
+	if got := crc32.Checksum(idx, crc32c); got != crc {
+		return nil, fmt.Errorf("index checksum %08x, trailer says %08x", got, crc)
+	}
+	entries := make([]packEntry, count)
+	for i := range entries {
+		b := idx[i*packEntrySize:]
+		e := &entries[i]
+		copy(e.id[:], b[:32])
+		off := binary.LittleEndian.Uint64(b[32:])
+		n := uint64(binary.LittleEndian.Uint32(b[40:]))
+		if n == 0 || off < uint64(len(packMagic)) || off > indexOff || n > indexOff-off {
+			return nil, fmt.Errorf("entry %d (object %s): %d bytes at offset %d, outside the pack's data (%d to %d)", i, e.id.Short(), n, off, len(packMagic), indexOff)
+		}
+		e.off, e.n = int64(off), int64(n)
+		if i > 0 && bytes.Compare(entries[i-1].id[:], e.id[:]) >= 0 {
+			return nil, fmt.Errorf("entry %d (object %s): index not sorted by id or id repeated", i, e.id.Short())
+		}
+	}
+	byOff := slices.Clone(entries)
+	slices.SortFunc(byOff, func(a, b packEntry) int { return int(a.off - b.off) })
+	for i := 1; i < len(byOff); i++ {
+		if byOff[i-1].off+byOff[i-1].n > byOff[i].off {
+			return nil, fmt.Errorf("objects %s and %s overlap", byOff[i-1].id.Short(), byOff[i].id.Short())
+		}
+	}
+	return entries, nil
+}
+
+// openPack opens and indexes the pack at path.
+func openPack(path string) (*pack, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	entries, err := readPackIndex(f, fi.Size())
+	if err != nil {
+		f.Close()
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, &PackError{Path: path, Err: err}
+	}
+	return &pack{path: path, f: f, ino: fsys.IdentityOf(fi).Ino, entries: entries}, nil
+}
+
+// packDir is the directory of packs.
+func (s *DiskStore) packDir() string { return filepath.Join(s.dir, PackDir) }
+
+// isPackName reports whether name is that of a pack file.
+func isPackName(name string) bool {
+	h, ok := strings.CutSuffix(name, packSuffix)
+	if !ok || len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// packLoc is where a packed object is: in a published pack or in one of
+// this process's pending packs.
+type packLoc struct {
+	pk *pack
+	pp *pendingPack
+	e  packEntry
+}
+
+// findPacked locates id among this process's pending packs and the packs
+// it knows. When fresh is set and id is not found, it looks for packs
+// other processes published (or that gc replaced) since it last looked.
+// packMu must not be held.
+func (s *DiskStore) findPacked(id ID, fresh bool) (packLoc, bool) {
+	s.packMu.Lock()
+	l, ok := s.findPackedLocked(id)
+	looked := s.packsLooked
+	s.packMu.Unlock()
+	if ok || (!fresh && looked) {
+		return l, ok
+	}
+	if !s.loadPacks(false) {
+		return packLoc{}, false
+	}
+	s.packMu.Lock()
+	defer s.packMu.Unlock()
+	return s.findPackedLocked(id)
+}
+
+func (s *DiskStore) findPackedLocked(id ID) (packLoc, bool) {
+	if s.cur != nil {
+		if e, ok := s.cur.entries[id]; ok {
+			return packLoc{pp: s.cur, e: e}, true
+		}
+	}
+	for _, pp := range s.sealing {
+		if e, ok := pp.entries[id]; ok {
+			return packLoc{pp: pp, e: e}, true
+		}
+	}
+	for i := len(s.packs) - 1; i >= 0; i-- {
+		if e, ok := s.packs[i].find(id); ok {
+			return packLoc{pk: s.packs[i], e: e}, true
+		}
+	}
+	return packLoc{}, false
+}
+
+// racyDir is how recent a change of the pack directory must be for its
+// modification time not to be trusted to show the next change: file
+// system clocks tick coarsely.
+const racyDir = 2 * time.Second
+
+// loadPacks brings the list of packs up to date with the pack directory
+// (unless force is false and the directory did not change since it was
+// last read) and reports whether it read the directory. Damaged packs are
+// left out (BadPacks names them).
+func (s *DiskStore) loadPacks(force bool) bool {
+	dir := s.packDir()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		s.packMu.Lock()
+		s.packsLooked = true
+		s.packMu.Unlock()
+		return false
+	}
+	now := time.Now()
+	s.packMu.Lock()
+	if !force && s.packDirMod.Equal(fi.ModTime()) && s.packDirRead.Sub(fi.ModTime()) > racyDir {
+		s.packMu.Unlock()
+		return false
+	}
+	seq := s.packSeq
+	known := make(map[string]bool, len(s.packs))
+	for _, p := range s.packs {
+		known[p.path] = true
+	}
+	s.packMu.Unlock()
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		s.packMu.Lock()
+		s.packsLooked = true
+		s.packMu.Unlock()
+		return false
+	}
+	listed := map[string]bool{}
+	var added []*pack
+	bad := map[string]error{}
+	for _, n := range names {
+		if !isPackName(n.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, n.Name())
+		listed[p] = true
+		if known[p] {
+			continue
+		}
+		pk, err := openPack(p)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				bad[p] = err
+			}
+			continue
+		}
+		added = append(added, pk)
+	}
+	s.packMu.Lock()
+	defer s.packMu.Unlock()
+	// packs removed from the directory (gc) are forgotten, unless learnt
+	// of after the directory was read
+	kept := s.packs[:0]
+	for _, p := range s.packs {
+		if listed[p.path] || p.seq > seq {
+			kept = append(kept, p)
+		}
+	}
+	s.packs = kept
+	have := make(map[string]bool, len(s.packs))
+	for _, p := range s.packs {
+		have[p.path] = true
+	}
+	for _, pk := range added {
+		if have[pk.path] {
+			pk.f.Close() // a concurrent load added it
+			continue
+		}
+		s.packSeq++
+		pk.seq = s.packSeq
+		s.packs = append(s.packs, pk)
+	}
+	s.badPacks = bad
+	s.packDirMod, s.packDirRead = fi.ModTime(), now
+	s.packsLooked = true
+	return true
+}
+
+// BadPacks returns the damaged pack files the store found when it last
+// read the pack directory, reading it again first: fsck reports them.
+func (s *DiskStore) BadPacks() []error {
+	s.loadPacks(true)
+	s.packMu.Lock()
+	defer s.packMu.Unlock()
+	var out []error
+	for _, err := range s.badPacks {
+		out = append(out, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
+	return out
+}
+
+// readPacked reads the stored form at l into a pooled buffer.
+func (s *DiskStore) readPacked(l packLoc) ([]byte, error) {
+	if l.e.n > MaxObjectSize+1<<20 {
+		return nil, fmt.Errorf("pack entry of %d bytes is larger than any object", l.e.n)
+	}
+	b := getBuf(int(l.e.n))
+	if l.pp != nil {
+		s.packMu.Lock()
+		out, err := l.pp.read(l.e, b)
+		s.packMu.Unlock()
+		if err != nil {
+			putBuf(b)
+		}
+		return out, err
+	}
+	if _, err := l.pk.f.ReadAt(b, l.e.off); err != nil {
+		putBuf(b)
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("pack %s ends within the object", l.pk.path)
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// addPending appends a small object's stored form to the pending pack.
+// packMu must be held.
+func (s *DiskStore) addPending(id ID, stored []byte) error {
+	if s.cur == nil {
+		s.cur = newPendingPack()
+	}
+	pp := s.cur
+	if _, dup := pp.entries[id]; dup {
+		return nil // a concurrent writer of the same object was first
+	}
+	off := pp.size()
+	pp.mem = append(pp.mem, stored...)
+	if len(pp.mem) >= packMemBuffer {
+		if err := pp.spill(s.packDir()); err != nil {
+			pp.mem = pp.mem[:off-pp.fileLen]
+			return err
+		}
+	}
+	pp.entries[id] = packEntry{id: id, off: off, n: int64(len(stored))}
+	return nil
+}
+
+// publishPending makes the objects of pp durable and visible to every
+// process: in a pack when there are at least PackMinObjects of them,
+// else as loose files (deferred in s.pending, for Flush to publish).
+func (s *DiskStore) publishPending(pp *pendingPack) error {
+	if len(pp.entries) < PackMinObjects {
+		return s.unpack(pp)
+	}
+	s.packMu.Lock()
+	err := error(nil)
+	if len(pp.mem) > 0 || pp.f == nil {
+		err = pp.spill(s.packDir())
+	}
+	s.packMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("publish objects: %w", err)
+	}
+	s.packMu.Lock()
+	entries := make([]packEntry, 0, len(pp.entries))
+	for _, e := range pp.entries {
+		entries = append(entries, e)
+	}
+	s.packMu.Unlock()
+	idx := packIndex(entries, pp.fileLen)
+	path := filepath.Join(s.packDir(), packName(idx))
+	renamed, werr := s.writePackFile(pp.f, pp.fileLen, idx, path)
+	if !renamed {
+		return werr
+	}
+	fi, err := pp.f.Stat()
+	pk := &pack{path: path, f: pp.f, entries: entries}
+	if err == nil {
+		pk.ino = fsys.IdentityOf(fi).Ino
+	}
+	s.packMu.Lock()
+	s.packSeq++
+	pk.seq = s.packSeq
+	s.packs = append(s.packs, pk)
+	s.sealing = slices.DeleteFunc(s.sealing, func(x *pendingPack) bool { return x == pp })
+	s.packMu.Unlock()
+	return werr
+}
+
+// writePackFile appends the index idx at dataEnd to the temporary pack
+// f, makes it durable and renames it to path. It reports whether it
+// renamed it (then only the directory's fsync failed, if anything).
+func (s *DiskStore) writePackFile(f *os.File, dataEnd int64, idx []byte, path string) (bool, error) {
+	if _, err := f.WriteAt(idx, dataEnd); err != nil {
+		return false, fmt.Errorf("write pack: %w", err)
+	}
+	if err := f.Truncate(dataEnd + int64(len(idx))); err != nil {
+		return false, fmt.Errorf("write pack: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return false, fmt.Errorf("write pack: %w", err)
+	}
+	if err := fsys.Rename(f.Name(), path); err != nil {
+		return false, fmt.Errorf("publish pack: %w", err)
+	}
+	if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
+		return true, fmt.Errorf("publish pack: %w", err)
+	}
+	return true, nil
+}
+
+// unpack turns the few objects of pp into deferred loose files.
+func (s *DiskStore) unpack(pp *pendingPack) error {
+	buf := getBuf(0)
+	defer func() { putBuf(buf) }()
+	s.packMu.Lock()
+	todo := maps.Clone(pp.entries)
+	s.packMu.Unlock()
+	for id, e := range todo {
+		if cap(buf) < int(e.n) {
+			putBuf(buf)
+			buf = getBuf(int(e.n))
+		}
+		s.packMu.Lock()
+		b, err := pp.read(e, buf[:cap(buf)])
+		s.packMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("publish object %s: %w", id, err)
+		}
+		tmp, err := writeTemp(filepath.Dir(s.final(id)), b)
+		if err != nil {
+			return fmt.Errorf("publish object %s: %w", id, err)
+		}
+		s.batchMu.Lock()
+		if s.pending == nil {
+			s.pending = map[ID]string{}
+		}
+		if _, dup := s.pending[id]; dup {
+			os.Remove(tmp)
+		} else {
+			s.pending[id] = tmp
+			s.npending.Add(1)
+		}
+		s.batchMu.Unlock()
+		s.packMu.Lock()
+		delete(pp.entries, id)
+		s.packMu.Unlock()
+	}
+	s.packMu.Lock()
+	s.sealing = slices.DeleteFunc(s.sealing, func(x *pendingPack) bool { return x == pp })
+	s.packMu.Unlock()
+	pp.discard()
+	return nil
+}
+
+// isPendingPack reports whether tmp is the temporary file of a pending pack.
+func (s *DiskStore) isPendingPack(tmp string) bool {
+	s.packMu.Lock()
+	defer s.packMu.Unlock()
+	if s.cur != nil && s.cur.f != nil && s.cur.f.Name() == tmp {
+		return true
+	}
+	for _, pp := range s.sealing {
+		if pp.f != nil && pp.f.Name() == tmp {
+			return true
+		}
+	}
+	return false
+}
+
+// packedLive is findPacked for a caller that must not trust a pack gc
+// may have removed since this process indexed it (Has, ModTime): a
+// published pack's file is checked to be still there.
+func (s *DiskStore) packedLive(id ID) (packLoc, bool) {
+	l, ok := s.findPacked(id, true)
+	if !ok || l.pk == nil {
+		return l, ok
+	}
+	if _, err := os.Lstat(l.pk.path); err == nil {
+		return l, true
+	}
+	s.loadPacks(true)
+	l, ok = s.findPacked(id, false)
+	if ok && l.pk != nil {
+		if _, err := os.Lstat(l.pk.path); err != nil {
+			return packLoc{}, false
+		}
+	}
+	return l, ok
+}
+
+// chtimesPacked refreshes the time of the pack holding id (gc's grace
+// period for every object in it starts again); notLoose is the error for
+// id's absent loose file, returned when no pack holds id either. A pending
+// pack's object needs nothing: gc does not see it.
+func (s *DiskStore) chtimesPacked(id ID, now time.Time, notLoose error) error {
+	l, ok := s.findPacked(id, false) // a pack published meanwhile elsewhere: written again
+	if !ok {
+		return notLoose
+	}
+	if l.pk == nil {
+		return nil
+	}
+	err := os.Chtimes(l.pk.path, now, now)
+	if errors.Is(err, fs.ErrNotExist) {
+		// removed by gc, perhaps rewritten with the object
+		s.loadPacks(true)
+		if l, ok = s.findPacked(id, false); !ok {
+			return notLoose
+		}
+		if l.pk == nil {
+			return nil
+		}
+		err = os.Chtimes(l.pk.path, now, now)
+	}
+	return err
+}
+
+// deletePacked removes id from this process's pending packs and from every
+// pack holding it (rewriting the pack without it).
+func (s *DiskStore) deletePacked(id ID) error {
+	s.packMu.Lock()
+	if s.cur != nil {
+		delete(s.cur.entries, id)
+	}
+	for _, pp := range s.sealing {
+		delete(pp.entries, id)
+	}
+	s.packMu.Unlock()
+	s.loadPacks(false)
+	for {
+		l, ok := s.findPacked(id, false)
+		if !ok || l.pk == nil {
+			return nil
+		}
+		if _, err := s.rewritePack(l.pk, func(x ID) bool { return x != id }, time.Time{}); err != nil {
+			return fmt.Errorf("delete object %s: %w", id, err)
+		}
+	}
+}
+
+// rewritePack replaces the published pack pk by a pack of the entries keep
+// accepts, published first, or removes it when keep accepts none. With a
+// zero cutoff the old pack is then removed. Otherwise (gc) it is first
+// renamed aside and its time read again there: a reuse of one of its
+// objects since cutoff refreshed it, and it is renamed back (the kept
+// objects are then in both packs); a reuse after the rename finds no
+// pack and writes the object again. It reports whether pk was removed.
+func (s *DiskStore) rewritePack(pk *pack, keep func(ID) bool, cutoff time.Time) (bool, error) {
+	var kept []packEntry
+	for _, e := range pk.entries {
+		if keep(e.id) {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == len(pk.entries) {
+		return false, nil
+	}
+	var npk *pack
+	if len(kept) > 0 {
+		var err error
+		if npk, err = s.copyPack(pk, kept); err != nil {
+			return false, err
+		}
+	}
+	removed := true
+	if cutoff.IsZero() {
+		if err := os.Remove(pk.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("remove pack: %w", err)
+		}
+	} else {
+		var r [8]byte
+		rand.Read(r[:])
+		aside := filepath.Join(filepath.Dir(pk.path), tmpPrefix+"gc-"+hex.EncodeToString(r[:]))
+		if err := fsys.Rename(pk.path, aside); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return false, fmt.Errorf("remove pack: %w", err)
+			}
+		} else if fi, err := os.Stat(aside); err == nil && !fi.ModTime().After(cutoff) {
+			if err := os.Remove(aside); err != nil {
+				return false, fmt.Errorf("remove pack: %w", err)
+			}
+		} else {
+			removed = false
+			if _, err := os.Lstat(pk.path); err == nil {
+				os.Remove(aside) // published again meanwhile
+			} else if err := fsys.Rename(aside, pk.path); err != nil {
+				return false, fmt.Errorf("restore pack %s reused during gc: %w", pk.path, err)
+			}
+		}
+	}
+	s.packMu.Lock()
+	if removed {
+		s.packs = slices.DeleteFunc(s.packs, func(x *pack) bool { return x == pk })
+	}
+	if npk != nil {
+		s.packSeq++
+		npk.seq = s.packSeq
+		s.packs = append(s.packs, npk)
+	}
+	s.packMu.Unlock()
+	return removed, nil
+}
+
+// copyPack writes and publishes a new pack of the entries of pk.
+func (s *DiskStore) copyPack(pk *pack, entries []packEntry) (*pack, error) {
+	f, err := fsys.CreateTemp(s.packDir(), fsys.OncePerm)
+	if err != nil {
+		return nil, fmt.Errorf("write pack: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	slices.SortFunc(entries, func(a, b packEntry) int { return int(a.off - b.off) })
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(packMagic)
+	off := int64(len(packMagic))
+	out := make([]packEntry, len(entries))
+	for i, e := range entries {
+		if _, err := io.Copy(w, io.NewSectionReader(pk.f, e.off, e.n)); err != nil {
+			return nil, fmt.Errorf("write pack: read %s: %w", pk.path, err)
+		}
+		out[i] = packEntry{id: e.id, off: off, n: e.n}
+		off += e.n
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("write pack: %w", err)
+	}
+	idx := packIndex(out, off)
+	path := filepath.Join(s.packDir(), packName(idx))
+	if _, err := s.writePackFile(f, off, idx, path); err != nil {
+		return nil, err // not published when the directory's fsync failed
+	}
+	ok = true
+	npk := &pack{path: path, f: f, entries: out}
+	if fi, err := f.Stat(); err == nil {
+		npk.ino = fsys.IdentityOf(fi).Ino
+	}
+	return npk, nil
+}
+
+// PackedIDs calls fn for every packed object with its pack's modification
+// time, one pack after another (fn sees an id once per pack holding it).
+func (s *DiskStore) packedIDs(ctx context.Context, fn func(pk *pack, mod time.Time) error) error {
+	s.loadPacks(true)
+	s.packMu.Lock()
+	packs := slices.Clone(s.packs)
+	s.packMu.Unlock()
+	for _, pk := range packs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := os.Stat(pk.path)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if err := fn(pk, fi.ModTime()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
