@@ -124,9 +124,11 @@ func run(fedBin, gen, size string, nruns int, keep bool) error {
 	}
 	// The floor that stops fed (issue 20's bound), after the runs: fed
 	// reads and hashes what git lfs does, encodes it and writes its stored
-	// bytes durably (git lfs does not fsync), on 2 cores.
+	// bytes durably (git lfs does not fsync), on 2 cores. Compared with git
+	// lfs's CPU time, which is at most its wall time (on a quiet machine
+	// about two thirds of it at 512 MiB).
 	fmt.Println("floor on this machine: CPU time on one core, measured in this process (the disk's part in wall time), medians of the runs;")
-	fmt.Println("git lfs works on one core, so its CPU time is its wall time on a quiet machine:")
+	fmt.Println("git lfs's CPU time is at most its wall time, so the lowest time × fed can reach is at most the bound over it:")
 	for i := range 2 {
 		var fw, fc, lw, lc, grown []float64
 		for _, res := range runs {
