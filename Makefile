@@ -124,7 +124,8 @@ bench-sides: build
 bench-tensors: build
 	$(GO) run ./bench/tensors -fed $(FED) -genmodel $(GENMODEL) -runs 5
 
-## bench-remote: push and clone of a 512 MiB model over loopback vs plain HTTP
+## bench-remote: push and clone of a 512 MiB model over loopback vs plain HTTP, each side's CPU, and
+## the bound of a clone measured in the same run (hash, decode, writes); TMPDIR=/dev/shm: on tmpfs
 bench-remote:
 	$(GO) test -run '^$$' -bench PushClone -benchtime 1x ./remote/
 
