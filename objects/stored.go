@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"runtime"
 	"sync"
 
@@ -439,62 +440,189 @@ const (
 )
 
 // encodePlanes appends to dst the s planes of grouped (Group's output),
-// each as: byte mode, uvarint length, bytes. For each plane a sample is
-// compressed with zstd and with Huffman coding alone (huff0, zstd's own
-// entropy stage) and the smaller wins, unless neither shrinks it by 3%
-// (the low mantissa bytes of trained weights): then the plane is stored
-// raw without compressing all of it. Huffman coding is 4× faster than
-// zstd on the middle bytes of float deltas and smaller there; zstd wins
-// on the nearly constant sign-and-exponent bytes.
+// each as: byte mode, uvarint length, bytes.
+//
+// A plane of at least sampledPlane bytes (a large piece's) is decided on a
+// sample: its first planeSample bytes are compressed with zstd and with
+// Huffman coding alone (huff0, zstd's own entropy stage) and the smaller
+// wins, unless neither shrinks it by 3% (the low mantissa bytes of trained
+// weights): then the plane is stored raw without compressing all of it.
+// Huffman coding is 4× faster than zstd on the middle bytes of float
+// deltas and smaller there; zstd wins on the nearly constant bytes.
+//
+// A smaller plane (a small tensor's) is decided on its byte histogram
+// (byteEntropy), which costs less than the sample's two trial codings did:
+// those, and zstd's fixed cost per call, dominated adding thousands of
+// small tensors. Order-0 entropy of at least 97% of 8 bits a byte: raw (no
+// code of single bytes shrinks it by 3%); under 1 bit a byte (the high
+// bytes of a delta): zstd, whose matches go below Huffman's floor of one
+// bit a byte; else Huffman coding, and when that shrinks the plane to a
+// quarter or less, zstd as well, the smaller kept. At these sizes zstd's
+// headers cost more than its matches gain on float bytes (the
+// sign-and-exponent plane of a 4 KiB vector: zstd 79% of raw, Huffman 36%).
+//
+// Whatever is chosen, a plane it does not shrink is stored raw.
 func encodePlanes(dst, grouped []byte, s int) []byte {
 	enc, _ := codecs()
 	n := len(grouped) / s
 	var sample []byte
-	var hs huff0.Scratch
-	hs.Reuse = huff0.ReusePolicyNone
+	hs := getHuffScratch()
+	defer putHuffScratch(hs)
 	for j := 0; j < s; j++ {
 		p := grouped[j*n : (j+1)*n]
+		if len(p) < sampledPlane {
+			dst = appendSmallPlane(dst, p, hs)
+			continue
+		}
 		mode := byte(planeZstd)
-		if len(p) >= 4*planeSample {
-			sample = enc.EncodeAll(p[:planeSample], sample[:0])
-			zs := len(sample)
-			hsz := planeSample
-			if c, _, err := huff0.Compress4X(p[:planeSample], &hs); err == nil {
-				hsz = len(c)
-			}
-			switch best := min(zs, hsz); {
-			case best*100 > planeSample*97:
-				mode = planeRaw
-			case hsz < zs:
-				mode = planeHuff
-			}
+		sample = enc.EncodeAll(p[:planeSample], sample[:0])
+		zs := len(sample)
+		hsz := planeSample
+		if c, _, err := huff0.Compress4X(p[:planeSample], hs); err == nil {
+			hsz = len(c)
 		}
-		start := len(dst)
-		if mode != planeRaw {
-			// mode, a length placeholder of 5 bytes, then the payload
-			dst = append(dst, mode, 0x80, 0x80, 0x80, 0x80, 0x00)
-			if mode == planeZstd {
-				dst = enc.EncodeAll(p, dst)
-			} else {
-				dst = appendHuff(dst, p, &hs)
-			}
-			m := len(dst) - start - 6
-			if m < len(p) {
-				var l [binary.MaxVarintLen64]byte
-				k := binary.PutUvarint(l[:], uint64(m))
-				copy(dst[start+1:], l[:k])
-				copy(dst[start+1+k:], dst[start+6:])
-				dst = dst[:len(dst)-(5-k)]
-				continue
-			}
-			dst = dst[:start] // no gain: store raw
+		switch best := min(zs, hsz); {
+		case best*100 > planeSample*97:
+			mode = planeRaw
+		case hsz < zs:
+			mode = planeHuff
 		}
-		dst = append(dst, planeRaw)
-		dst = binary.AppendUvarint(dst, uint64(len(p)))
-		dst = append(dst, p...)
+		dst = appendPlane(dst, p, mode, hs)
 	}
 	return dst
 }
+
+// sampledPlane is the size from which encodePlanes decides a plane's mode
+// on a sample of it rather than on its histogram: the planes of a 4 MiB
+// piece of 4-byte elements (1 MiB) and larger ones stay as before.
+const sampledPlane = 256 << 10
+
+// appendSmallPlane appends a plane under sampledPlane bytes (see
+// encodePlanes).
+func appendSmallPlane(dst, p []byte, hs *huff0.Scratch) []byte {
+	switch h := byteEntropy(p); {
+	case h >= 0.97*8:
+		return appendPlane(dst, p, planeRaw, nil)
+	case h < 1:
+		return appendPlane(dst, p, planeZstd, nil)
+	}
+	start := len(dst)
+	dst = appendPlane(dst, p, planeHuff, hs)
+	m := len(dst) - start
+	if m*4 > len(p) {
+		return dst
+	}
+	// nearly constant: zstd may do better; coded after the Huffman
+	// coding, in the same buffer, and kept if smaller
+	dst = appendPlane(dst, p, planeZstd, nil)
+	if z := len(dst) - start - m; z < m {
+		copy(dst[start:], dst[start+m:])
+		return dst[:start+z]
+	}
+	return dst[:start+m]
+}
+
+// byteEntropy returns the order-0 entropy of p's bytes in bits a byte: the
+// floor of any code of single bytes (Huffman's included, before its
+// table). A plane longer than 2·entropySample bytes is judged on
+// entropySample of its bytes: blocks of entropyBlock spread evenly over it.
+func byteEntropy(p []byte) float64 {
+	if len(p) == 0 {
+		return 0
+	}
+	var c0, c1, c2, c3 [256]uint32
+	count := func(q []byte) {
+		for len(q) >= 4 {
+			c0[q[0]]++
+			c1[q[1]]++
+			c2[q[2]]++
+			c3[q[3]]++
+			q = q[4:]
+		}
+		for _, b := range q {
+			c0[b]++
+		}
+	}
+	n := len(p)
+	if n <= 2*entropySample {
+		count(p)
+	} else {
+		// blocks of whole runs of bytes, so that a pattern repeating
+		// within a block (a row, a period of 2 or 4) is counted as it is
+		const blocks = entropySample / entropyBlock
+		for i := range blocks {
+			at := i * (len(p) - entropyBlock) / (blocks - 1)
+			count(p[at : at+entropyBlock])
+		}
+		n = entropySample
+	}
+	sum := 0.0 // Σ k·log2(k) over the byte counts k
+	for b := range 256 {
+		if k := c0[b] + c1[b] + c2[b] + c3[b]; k < uint32(len(kLog2k)) {
+			sum += float64(kLog2k[k])
+		} else {
+			sum += float64(k) * math.Log2(float64(k))
+		}
+	}
+	m := float64(n)
+	return math.Log2(m) - sum/m
+}
+
+// entropySample is how many bytes of a long plane byteEntropy counts, in
+// blocks of entropyBlock.
+const (
+	entropySample = 4 << 10
+	entropyBlock  = 256
+)
+
+// kLog2k holds k·log2(k) for the byte counts of byteEntropy (math.Log2
+// for each of 256 counts took longer than counting a 4 KiB plane).
+var kLog2k = func() (t [2 * entropySample]float32) {
+	for k := 2; k < len(t); k++ {
+		t[k] = float32(float64(k) * math.Log2(float64(k)))
+	}
+	return t
+}()
+
+// appendPlane appends plane p in the given mode (byte mode, uvarint
+// length, payload), or raw when the mode does not shrink it.
+func appendPlane(dst, p []byte, mode byte, hs *huff0.Scratch) []byte {
+	start := len(dst)
+	if mode != planeRaw {
+		enc, _ := codecs()
+		// mode, a length placeholder of 5 bytes, then the payload
+		dst = append(dst, mode, 0x80, 0x80, 0x80, 0x80, 0x00)
+		if mode == planeZstd {
+			dst = enc.EncodeAll(p, dst)
+		} else {
+			dst = appendHuff(dst, p, hs)
+		}
+		m := len(dst) - start - 6
+		if m < len(p) {
+			var l [binary.MaxVarintLen64]byte
+			k := binary.PutUvarint(l[:], uint64(m))
+			copy(dst[start+1:], l[:k])
+			copy(dst[start+1+k:], dst[start+6:])
+			return dst[:len(dst)-(5-k)]
+		}
+		dst = dst[:start] // no gain: store raw
+	}
+	dst = append(dst, planeRaw)
+	dst = binary.AppendUvarint(dst, uint64(len(p)))
+	return append(dst, p...)
+}
+
+// huffFree keeps huff0 scratch spaces (a few KiB of tables each) for reuse
+// across objects.
+var huffFree = sync.Pool{New: func() any {
+	hs := new(huff0.Scratch)
+	hs.Reuse = huff0.ReusePolicyNone
+	return hs
+}}
+
+func getHuffScratch() *huff0.Scratch { return huffFree.Get().(*huff0.Scratch) }
+
+func putHuffScratch(hs *huff0.Scratch) { huffFree.Put(hs) }
 
 // appendHuff appends the planeHuff payload of p: uvarint len(p), then
 // for every block of huffBlock bytes (the last shorter) a kind byte — 0:
