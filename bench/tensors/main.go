@@ -20,7 +20,22 @@
 // goroutines fed created (FED_STATS). The load average is printed with
 // every run: on a shared machine trust CPU time and counts over wall time.
 //
+// Every run works in a directory of its own under the work directory
+// (printed first; $TMPDIR, or -work), and all of them stay until the
+// benchmark ends (removed then unless -keep): deleting thousands of object
+// files makes the next ones slow to create. On ext4 without a journal (as
+// on the development machine, whose /proc/fs/jbd2 is empty) a new inode
+// skips the ones deleted in the last minutes: creating a file cost 37 µs
+// after a quiet spell but ~0.75 ms of kernel time after a few thousand
+// deletions, so a run right after another's RemoveAll measured the file
+// system's backlog, not fed. The merge runs' copies of the prepared
+// repository hard-link its object files (write-once; fed replaces a file
+// by renaming, never rewrites one) rather than copying thousands of
+// them. TMPDIR=/dev/shm (tmpfs: ~20 µs a file, no such effect) separates
+// fed's own CPU time from the file system's:
+//
 //	go run ./bench/tensors -fed bin/fed -genmodel bin/genmodel -runs 5
+//	TMPDIR=/dev/shm go run ./bench/tensors -fed bin/fed -genmodel bin/genmodel -runs 3 -strace=false
 package main
 
 import (
@@ -49,9 +64,11 @@ func main() {
 	runs := flag.Int("runs", 5, "runs")
 	sides := flag.Int("sides", 4, "contributions merged")
 	strace := flag.Bool("strace", true, "count system calls in one extra run under strace (when installed)")
+	workDir := flag.String("work", "", "make the work directory in this directory (default $TMPDIR)")
+	keep := flag.Bool("keep", false, "keep the work directory at the end")
 	flag.Parse()
 	b := &bench{fed: abs(*fedBin), gen: abs(*gen), size: *size, sides: *sides}
-	if err := b.run(*few, *many, *runs, *strace); err != nil {
+	if err := b.run(*workDir, *keep, *few, *many, *runs, *strace); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -106,12 +123,16 @@ type model struct {
 	counts             map[string]map[string]int64 // operation → counter → value (strace run)
 }
 
-func (b *bench) run(few, many, runs int, strace bool) error {
-	work, err := os.MkdirTemp("", "fed-tensors-bench-")
+func (b *bench) run(parent string, keep bool, few, many, runs int, strace bool) error {
+	work, err := os.MkdirTemp(parent, "fed-tensors-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	// every run's directory stays until the end (see the command's doc)
+	fmt.Fprintf(os.Stderr, "work directory %s (%s at the end)\n", work, map[bool]string{true: "kept", false: "removed"}[keep])
+	if !keep {
+		defer os.RemoveAll(work)
+	}
 	b.work = work
 	b.env = append(os.Environ(), "HOME="+work, "FED_CONFIG="+filepath.Join(work, "cfg"), "FED_KEYPAIR="+filepath.Join(work, "id.json"))
 	if _, err := b.sh(work, b.env, b.fed, "keygen", filepath.Join(work, "id.json")); err != nil {
@@ -274,12 +295,14 @@ func (b *bench) addCommit(m *model, counts map[string]int64) (usage, int, error)
 	if err != nil {
 		return usage{}, 0, err
 	}
-	defer os.RemoveAll(dir)
 	if _, err := b.sh(dir, b.env, b.fed, "init", "-q"); err != nil {
 		return usage{}, 0, err
 	}
-	if _, err := b.sh(dir, nil, "cp", m.file, filepath.Join(dir, "model.safetensors")); err != nil {
-		return usage{}, 0, err
+	// fed add only reads the model: a link saves a copy per run
+	if err := os.Link(m.file, filepath.Join(dir, "model.safetensors")); err != nil {
+		if _, err := b.sh(dir, nil, "cp", m.file, filepath.Join(dir, "model.safetensors")); err != nil {
+			return usage{}, 0, err
+		}
 	}
 	objDir := filepath.Join(dir, ".fed", "objects")
 	n0 := countFiles(objDir)
@@ -295,14 +318,13 @@ func (b *bench) addCommit(m *model, counts map[string]int64) (usage, int, error)
 }
 
 // mergeRun times a fedavg merge of m's contributions in a copy of its
-// merge repository (objects hard-linked: they are write-once).
+// merge repository.
 func (b *bench) mergeRun(m *model, counts map[string]int64) (usage, int, error) {
 	dir, err := os.MkdirTemp(b.work, "merge-")
 	if err != nil {
 		return usage{}, 0, err
 	}
-	defer os.RemoveAll(dir)
-	if _, err := b.sh(b.work, nil, "cp", "-a", "--reflink=auto", m.mergeRepo+"/.", dir); err != nil {
+	if err := b.copyRepo(m.mergeRepo, dir); err != nil {
 		return usage{}, 0, err
 	}
 	objDir := filepath.Join(dir, ".fed", "objects")
@@ -312,6 +334,52 @@ func (b *bench) mergeRun(m *model, counts map[string]int64) (usage, int, error) 
 		return usage{}, 0, err
 	}
 	return u, countFiles(objDir) - n0, nil
+}
+
+// copyRepo copies the repository src into the empty directory dst with
+// cp -a (times kept: fed's index trusts them), except that the object
+// files are hard-linked (write-once, replaced only by renaming): no inode
+// for each of thousands of objects, to create now and to delete later.
+func (b *bench) copyRepo(src, dst string) error {
+	var cp, link []string
+	tops, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range tops {
+		if e.Name() != ".fed" {
+			cp = append(cp, filepath.Join(src, e.Name()))
+		}
+	}
+	inner, err := os.ReadDir(filepath.Join(src, ".fed"))
+	if err != nil {
+		return err
+	}
+	for _, e := range inner {
+		if e.Name() == "objects" {
+			link = append(link, filepath.Join(src, ".fed", e.Name()))
+		} else {
+			cp = append(cp, filepath.Join(src, ".fed", e.Name()))
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dst, ".fed"), 0o755); err != nil {
+		return err
+	}
+	for _, p := range cp {
+		to := dst
+		if filepath.Base(filepath.Dir(p)) == ".fed" {
+			to = filepath.Join(dst, ".fed")
+		}
+		if _, err := b.sh(b.work, nil, "cp", "-a", "--reflink=auto", p, to); err != nil {
+			return err
+		}
+	}
+	for _, p := range link {
+		if _, err := b.sh(b.work, nil, "cp", "-a", "-l", p, filepath.Join(dst, ".fed")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var straceLine = regexp.MustCompile(`^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$`)
