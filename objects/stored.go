@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 
@@ -388,15 +389,27 @@ func decodeParsed(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 // every collection (frequent under fed's soft memory limit).
 var bufFree = make(chan []byte, 16)
 
-// getBuf returns a buffer of length n: for n under smallBuf a new one of
-// exactly that size (a tiny tensor's piece took a piece-sized buffer from
-// the pool, and when the pool ran dry allocated and zeroed 4 MiB for a
-// few KiB: a tenth of the CPU time of adding 2,000 small tensors), else
-// a reused one or a new one of bufCap. getBuf(0) is a buffer to append to:
+// getBuf returns a buffer of length n, its contents undefined. Under
+// smallBuf: from minPooled to maxPooled one of the power-of-two size
+// class that holds n, reused from smallFree, else a new one of exactly
+// that size (a tiny
+// tensor's piece took a piece-sized buffer from the pool, and when the
+// pool ran dry allocated and zeroed 4 MiB for a few KiB: a tenth of the
+// CPU time of adding 2,000 small tensors; allocating and zeroing each
+// small piece's buffers anew was still a tenth of what fed add and fed
+// merge spent on such a model beside creating files). From smallBuf on: a
+// reused one or a new one of bufCap. getBuf(0) is a buffer to append to:
 // piece-sized.
 func getBuf(n int) []byte {
 	if n > 0 && n < smallBuf {
-		return make([]byte, n)
+		if n < minPooled || n > maxPooled {
+			return make([]byte, n)
+		}
+		c := smallClass(n)
+		if p, ok := smallFree[c].Get().(*[]byte); ok {
+			return (*p)[:n]
+		}
+		return make([]byte, n, minPooled<<c)
 	}
 	select {
 	case b := <-bufFree:
@@ -414,16 +427,41 @@ func getBuf(n int) []byte {
 // of allocating another.
 const bufCap = DefaultPieceSize + 128<<10
 
-// smallBuf is the size under which getBuf allocates exactly and putBuf
-// keeps nothing.
+// smallBuf is the size under which getBuf draws from the size classes
+// of smallFree rather than from bufFree.
 const smallBuf = 1 << 20
 
+// minPooled and maxPooled are the smallest and the largest size class of
+// smallFree: smaller buffers are cheap to allocate (no large-object
+// allocation, little to zero).
+const (
+	minPooled = 16 << 10
+	maxPooled = smallBuf / 2
+)
+
+// smallFree holds released buffers of capacity minPooled<<c in class c. A
+// sync.Pool suits them: losing them to a collection costs little, and
+// unlike piece-sized ones they hold no memory worth bounding.
+var smallFree [6]sync.Pool // 16 KiB … 512 KiB
+
+// smallClass returns the size class of a buffer of n bytes, minPooled <=
+// n <= maxPooled: the smallest c with minPooled<<c >= n.
+func smallClass(n int) int {
+	return bits.Len(uint(n-1)) - bits.Len(uint(minPooled-1))
+}
+
+// putBuf releases a buffer from getBuf (or one its caller owns outright:
+// nothing may use b afterwards).
 func putBuf(b []byte) {
-	if cap(b) >= smallBuf && cap(b) <= 8<<20 {
+	switch c := cap(b); {
+	case c >= smallBuf && c <= 8<<20:
 		select {
 		case bufFree <- b[:0]:
 		default:
 		}
+	case c >= minPooled && c <= maxPooled && c&(c-1) == 0:
+		b = b[:c]
+		smallFree[smallClass(c)].Put(&b)
 	}
 }
 

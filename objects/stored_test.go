@@ -151,3 +151,45 @@ func TestByteEntropy(t *testing.T) {
 		}
 	}
 }
+
+// TestGetBufClasses checks the buffers getBuf hands out: exactly n long,
+// pooled sizes in a power-of-two class that holds n, and a released
+// buffer of a class given out again only at its class's capacity.
+func TestGetBufClasses(t *testing.T) {
+	for _, c := range []struct{ n, class int }{
+		{minPooled, 0}, {minPooled + 1, 1}, {32 << 10, 1}, {72 << 10, 3}, {maxPooled, 5},
+	} {
+		if got := smallClass(c.n); got != c.class {
+			t.Errorf("smallClass(%d) = %d, want %d", c.n, got, c.class)
+		}
+	}
+	for _, n := range []int{1, 4101, minPooled - 1, minPooled, 18<<10 + 5, 290 << 10, maxPooled, maxPooled + 1, smallBuf - 1, smallBuf, 4<<20 + 5} {
+		b := getBuf(n)
+		if len(b) != n {
+			t.Fatalf("getBuf(%d): length %d", n, len(b))
+		}
+		switch {
+		case n >= minPooled && n <= maxPooled:
+			if c := cap(b); c != minPooled<<smallClass(n) {
+				t.Errorf("getBuf(%d): capacity %d, want the class's %d", n, c, minPooled<<smallClass(n))
+			}
+		case n < smallBuf:
+			if cap(b) != n {
+				t.Errorf("getBuf(%d): capacity %d, want exactly n", n, cap(b))
+			}
+		}
+		for i := range b {
+			b[i] = 0xAA
+		}
+		putBuf(b)
+		// whatever getBuf gives next for the same size is n long and of
+		// the same kind
+		if b2 := getBuf(n); len(b2) != n || (n >= minPooled && n <= maxPooled && cap(b2) != cap(b)) {
+			t.Errorf("getBuf(%d) after putBuf: length %d capacity %d", n, len(b2), cap(b2))
+		}
+	}
+	putBuf(make([]byte, 5, 20000)) // not a class's capacity: dropped
+	if b := getBuf(20000); cap(b) != 32<<10 {
+		t.Errorf("getBuf(20000) after a foreign buffer: capacity %d", cap(b))
+	}
+}
