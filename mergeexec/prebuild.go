@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/fed-vcs/fed/internal/fsys"
 	"github.com/fed-vcs/fed/objects"
@@ -31,8 +32,11 @@ type prebuiltFile struct {
 	model   *objects.Model
 	offsets []int64 // segment i starts at offsets[i]
 	written []bool  // segment i holds its final bytes
-	broken  bool    // a write failed: fall back to a normal checkout
-	pending int64   // bytes written since the last fsys.StartWriteback
+	// writeAt runs on the writer's workers (several pieces at once): mu
+	// guards broken and pending
+	mu      sync.Mutex
+	broken  bool  // a write failed: fall back to a normal checkout
+	pending int64 // bytes written since the last fsys.StartWriteback
 }
 
 func newPrebuild(r *repo.Repo) *prebuild {
@@ -65,18 +69,22 @@ func (b *prebuild) segment(path string, m *objects.Model, seg int) (*prebuiltFil
 			pf.broken = true
 		}
 	}
-	if pf.broken || pf.model != m || seg >= len(pf.offsets) {
+	if pf.isBroken() || pf.model != m || seg >= len(pf.offsets) {
 		return nil, 0
 	}
 	return pf, pf.offsets[seg]
 }
 
-// writeAt writes p at off; a failure only disables the prebuilt file.
+// writeAt writes p at off; a failure only disables the prebuilt file. It
+// may run on several goroutines at once.
 func (pf *prebuiltFile) writeAt(p []byte, off int64) {
-	if pf == nil || pf.broken {
+	if pf == nil || pf.isBroken() {
 		return
 	}
-	if _, err := pf.f.WriteAt(p, off); err != nil {
+	_, err := pf.f.WriteAt(p, off)
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	if err != nil {
 		pf.broken = true
 		return
 	}
@@ -84,6 +92,12 @@ func (pf *prebuiltFile) writeAt(p []byte, off int64) {
 		fsys.StartWriteback(pf.f)
 		pf.pending = 0
 	}
+}
+
+func (pf *prebuiltFile) isBroken() bool {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	return pf.broken
 }
 
 // finish completes path's file for the final model m (after fixups) and

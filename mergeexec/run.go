@@ -480,9 +480,11 @@ func (r *runner) mergeDirect(ctx context.Context, w *objects.Writer, feed *piece
 			return nil, err
 		}
 		r.Progress.Add(int64(len(out)))
-		pf.writeAt(out, off)
+		// the working-tree file is written by the worker that stores
+		// the piece, beside other pieces' hashing and encoding
+		at := off
 		off += int64(len(out))
-		if err := tw.Put(); err != nil {
+		if err := tw.PutThen(func(data []byte) { pf.writeAt(data, at) }); err != nil {
 			return nil, err
 		}
 	}

@@ -169,7 +169,14 @@ func (tw *TensorWriter) Piece() []byte {
 
 // Put hands the filled piece to the writer's workers; it fails with the
 // writer's first error, after which the tensor must be abandoned.
-func (tw *TensorWriter) Put() error {
+func (tw *TensorWriter) Put() error { return tw.PutThen(nil) }
+
+// PutThen is Put that also has the worker storing the piece call fn with
+// its data (not to be modified or kept) before hashing it: a merge writes
+// each merged piece into the working-tree file there, beside the hashing
+// and encoding of other pieces, instead of on the goroutine that merges.
+// fn is not called when the writer has already failed.
+func (tw *TensorWriter) PutThen(fn func(data []byte)) error {
 	w := tw.w
 	buf := tw.buf
 	if buf == nil {
@@ -186,7 +193,7 @@ func (tw *TensorWriter) Put() error {
 	tw.off += n
 	tw.hashed.Add(1)
 	pieces, parent, useParent, elem := tw.t.Pieces, tw.parent, tw.useParent, tw.elem
-	w.putHashing(buf, func(id ID) PutOptions {
+	w.putHashing(buf, fn, func(id ID) PutOptions {
 		pieces[i] = id
 		tw.hashed.Done()
 		opts := PutOptions{ElemSize: elem}
@@ -238,8 +245,9 @@ func (tw *TensorWriter) Finish() (ID, *Tensor, error) {
 
 // putHashing is put for a chunk whose id a worker computes: hashed gets
 // the id (always, also when the write is skipped after an error) and
-// returns the put options.
-func (w *Writer) putHashing(obj []byte, hashed func(ID) PutOptions, release func()) {
+// returns the put options; pre, when not nil, gets the chunk's data
+// first.
+func (w *Writer) putHashing(obj []byte, pre func([]byte), hashed func(ID) PutOptions, release func()) {
 	w.sem <- struct{}{}
 	w.wg.Add(1)
 	go func() {
@@ -248,6 +256,9 @@ func (w *Writer) putHashing(obj []byte, hashed func(ID) PutOptions, release func
 			<-w.sem
 			w.wg.Done()
 		}()
+		if pre != nil && w.firstErr() == nil {
+			pre(obj[HeaderSize:])
+		}
 		id := Sum(obj)
 		opts := hashed(id)
 		if w.firstErr() != nil {
