@@ -631,10 +631,10 @@ func (s *DiskStore) open(id ID) (*objReader, error) {
 			f.Close()
 			return nil, err
 		}
-		return &objReader{f: f, n: fi.Size(), own: true}, nil
+		return &objReader{f: f, ra: f, n: fi.Size(), own: true}, nil
 	}, func(l packLoc) (*objReader, error) {
 		if l.pk != nil {
-			return &objReader{f: l.pk.f, off: l.e.off, n: l.e.n, pack: l.pk.path}, nil
+			return &objReader{ra: l.pk.file, off: l.e.off, n: l.e.n, pack: l.pk.path}, nil
 		}
 		s.packMu.Lock()
 		b, err := l.pp.read(l.e, make([]byte, l.e.n))
@@ -649,7 +649,8 @@ func (s *DiskStore) open(id ID) (*objReader, error) {
 // objReader reads one stored form: a loose file (own: closed by Close), a
 // section of a pack file, or a copy of a pending pack's bytes (mem).
 type objReader struct {
-	f      *os.File
+	f      *os.File    // the loose file (own)
+	ra     io.ReaderAt // f, or the pack file
 	off, n int64
 	own    bool
 	mem    []byte
@@ -670,7 +671,7 @@ func (r *objReader) ReadAt(p []byte, off int64) (int, error) {
 	if r.mem != nil {
 		n = copy(p, r.mem[off:])
 	} else {
-		n, err = r.f.ReadAt(p, r.off+off)
+		n, err = r.ra.ReadAt(p, r.off+off)
 	}
 	if err == nil && n < want {
 		err = io.EOF

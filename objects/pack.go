@@ -16,9 +16,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fed-vcs/fed/internal/fsys"
@@ -79,7 +81,7 @@ type packEntry struct {
 // pack is a published pack file this process has opened and indexed.
 type pack struct {
 	path    string
-	f       *os.File // kept open: a pack removed meanwhile is still read
+	file    *fileAt // a pack removed meanwhile is still read where kept open
 	ino     uint64
 	seq     uint64      // when this process learnt of it (see loadPacks)
 	entries []packEntry // sorted by id
@@ -98,7 +100,7 @@ func (p *pack) find(id ID) (packEntry, bool) {
 // fileLen bytes in its temporary file (created once the memory buffer
 // fills), the rest in mem.
 type pendingPack struct {
-	f       *os.File
+	file    *fileAt // nil until the first spill
 	fileLen int64
 	mem     []byte
 	entries map[ID]packEntry
@@ -113,7 +115,7 @@ func (pp *pendingPack) size() int64 { return pp.fileLen + int64(len(pp.mem)) }
 
 // spill writes the memory buffer to the temporary file in dir.
 func (pp *pendingPack) spill(dir string) error {
-	if pp.f == nil {
+	if pp.file == nil {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -121,9 +123,9 @@ func (pp *pendingPack) spill(dir string) error {
 		if err != nil {
 			return err
 		}
-		pp.f = f
+		pp.file = keep(f)
 	}
-	if _, err := pp.f.WriteAt(pp.mem, pp.fileLen); err != nil {
+	if _, err := pp.file.WriteAt(pp.mem, pp.fileLen); err != nil {
 		return err
 	}
 	pp.fileLen += int64(len(pp.mem))
@@ -138,11 +140,14 @@ func (pp *pendingPack) read(e packEntry, into []byte) ([]byte, error) {
 		return nil, fs.ErrNotExist
 	}
 	b := into[:e.n]
+	if e.off < pp.fileLen && pp.file == nil {
+		return nil, errors.New("pending pack file lost")
+	}
 	if e.off >= pp.fileLen {
 		copy(b, pp.mem[e.off-pp.fileLen:])
 		return b, nil
 	}
-	if _, err := pp.f.ReadAt(b, e.off); err != nil {
+	if _, err := pp.file.ReadAt(b, e.off); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -150,9 +155,9 @@ func (pp *pendingPack) read(e packEntry, into []byte) ([]byte, error) {
 
 // discard closes and removes the temporary file.
 func (pp *pendingPack) discard() {
-	if pp.f != nil {
-		pp.f.Close()
-		os.Remove(pp.f.Name())
+	if pp.file != nil {
+		pp.file.Close()
+		os.Remove(pp.file.name)
 	}
 }
 
@@ -269,7 +274,7 @@ func openPack(path string) (*pack, error) {
 		}
 		return nil, &PackError{Path: path, Err: err}
 	}
-	return &pack{path: path, f: f, ino: fsys.IdentityOf(fi).Ino, entries: entries}, nil
+	return &pack{path: path, file: keep(f), ino: fsys.IdentityOf(fi).Ino, entries: entries}, nil
 }
 
 // packDir is the directory of packs.
@@ -407,7 +412,7 @@ func (s *DiskStore) loadPacks(force bool) bool {
 	}
 	for _, pk := range added {
 		if have[pk.path] {
-			pk.f.Close() // a concurrent load added it
+			pk.file.Close() // a concurrent load added it
 			continue
 		}
 		s.packSeq++
@@ -449,7 +454,17 @@ func (s *DiskStore) readPacked(l packLoc) ([]byte, error) {
 		}
 		return out, err
 	}
-	if _, err := l.pk.f.ReadAt(b, l.e.off); err != nil {
+	_, err := l.pk.file.ReadAt(b, l.e.off)
+	if errors.Is(err, fs.ErrNotExist) {
+		// not kept open, and gc rewrote it meanwhile
+		s.loadPacks(true)
+		if l2, ok := s.findPacked(l.e.id, false); ok && l2.pk != nil && l2.pk != l.pk && l2.e.n <= MaxObjectSize+1<<20 {
+			putBuf(b)
+			b = getBuf(int(l2.e.n))
+			_, err = l2.pk.file.ReadAt(b, l2.e.off)
+		}
+	}
+	if err != nil {
 		putBuf(b)
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("pack %s ends within the object", l.pk.path)
@@ -490,7 +505,7 @@ func (s *DiskStore) publishPending(pp *pendingPack) error {
 	}
 	s.packMu.Lock()
 	err := error(nil)
-	if len(pp.mem) > 0 || pp.f == nil {
+	if len(pp.mem) > 0 || pp.file == nil {
 		err = pp.spill(s.packDir())
 	}
 	s.packMu.Unlock()
@@ -505,12 +520,20 @@ func (s *DiskStore) publishPending(pp *pendingPack) error {
 	s.packMu.Unlock()
 	idx := packIndex(entries, pp.fileLen)
 	path := filepath.Join(s.packDir(), packName(idx))
-	renamed, werr := s.writePackFile(pp.f, pp.fileLen, idx, path)
+	renamed, werr := s.writePackFile(&pp.file, &s.packMu, pp.fileLen, idx, path)
 	if !renamed {
 		return werr
 	}
-	fi, err := pp.f.Stat()
-	pk := &pack{path: path, f: pp.f, entries: entries}
+	if pp.file == nil {
+		// published, but not open here: read it as another process's
+		s.packMu.Lock()
+		s.sealing = slices.DeleteFunc(s.sealing, func(x *pendingPack) bool { return x == pp })
+		s.packMu.Unlock()
+		s.loadPacks(true)
+		return werr
+	}
+	fi, err := os.Stat(path)
+	pk := &pack{path: path, file: pp.file, entries: entries}
 	if err == nil {
 		pk.ino = fsys.IdentityOf(fi).Ino
 	}
@@ -524,25 +547,123 @@ func (s *DiskStore) publishPending(pp *pendingPack) error {
 }
 
 // writePackFile appends the index idx at dataEnd to the temporary pack
-// f, makes it durable and renames it to path. It reports whether it
-// renamed it (then only the directory's fsync failed, if anything).
-func (s *DiskStore) writePackFile(f *os.File, dataEnd int64, idx []byte, path string) (bool, error) {
-	if _, err := f.WriteAt(idx, dataEnd); err != nil {
+// *fp, makes it durable and renames it to path. The file is closed for
+// the rename (Windows renames no file open without FILE_SHARE_DELETE) and,
+// under mu, *fp replaced by the file opened again (nil if that failed), at
+// its new name once renamed. It reports whether it renamed it (then only
+// the directory's fsync or the new open failed, if anything).
+func (s *DiskStore) writePackFile(fp **fileAt, mu sync.Locker, dataEnd int64, idx []byte, path string) (bool, error) {
+	tmp := (*fp).name
+	f := (*fp).f
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(tmp, os.O_WRONLY, 0); err != nil {
+			return false, fmt.Errorf("write pack: %w", err)
+		}
+	}
+	err := error(nil)
+	if _, err = f.WriteAt(idx, dataEnd); err == nil {
+		if err = f.Truncate(dataEnd + int64(len(idx))); err == nil {
+			err = f.Sync()
+		}
+	}
+	mu.Lock()
+	f.Close()
+	rerr := err
+	if rerr == nil {
+		rerr = fsys.Rename(tmp, path)
+	}
+	at := path
+	if rerr != nil {
+		at = tmp
+	}
+	nf, oerr := openAt(at)
+	*fp = nf
+	mu.Unlock()
+	if err != nil {
 		return false, fmt.Errorf("write pack: %w", err)
 	}
-	if err := f.Truncate(dataEnd + int64(len(idx))); err != nil {
-		return false, fmt.Errorf("write pack: %w", err)
+	if rerr != nil {
+		return false, fmt.Errorf("publish pack: %w", rerr)
 	}
-	if err := f.Sync(); err != nil {
-		return false, fmt.Errorf("write pack: %w", err)
-	}
-	if err := fsys.Rename(f.Name(), path); err != nil {
-		return false, fmt.Errorf("publish pack: %w", err)
+	if oerr != nil {
+		return true, fmt.Errorf("open published pack: %w", oerr)
 	}
 	if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
 		return true, fmt.Errorf("publish pack: %w", err)
 	}
 	return true, nil
+}
+
+// keepOpen says whether pack files stay open between reads. On Windows a
+// file cannot be removed (its directory stays non-empty) while a handle
+// holds it open: there a pack is opened for each read.
+const keepOpen = runtime.GOOS != "windows"
+
+// fileAt is a pack file (or a pending pack's temporary file) read and
+// written at offsets: through f when kept open, else by name.
+type fileAt struct {
+	name string
+	f    *os.File
+}
+
+// keep returns f as a fileAt, closing it unless files are kept open.
+func keep(f *os.File) *fileAt {
+	if keepOpen {
+		return &fileAt{name: f.Name(), f: f}
+	}
+	f.Close()
+	return &fileAt{name: f.Name()}
+}
+
+// openAt opens the file at path as a fileAt (nil on error).
+func openAt(path string) (*fileAt, error) {
+	if !keepOpen {
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+		return &fileAt{name: path}, nil
+	}
+	f, err := fsys.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &fileAt{name: path, f: f}, nil
+}
+
+func (x *fileAt) ReadAt(b []byte, off int64) (int, error) {
+	if x.f != nil {
+		return x.f.ReadAt(b, off)
+	}
+	f, err := fsys.Open(x.name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.ReadAt(b, off)
+}
+
+func (x *fileAt) WriteAt(b []byte, off int64) (int, error) {
+	if x.f != nil {
+		return x.f.WriteAt(b, off)
+	}
+	f, err := os.OpenFile(x.name, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.WriteAt(b, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// Close closes a file kept open.
+func (x *fileAt) Close() error {
+	if x.f != nil {
+		return x.f.Close()
+	}
+	return nil
 }
 
 // unpack turns the few objects of pp into deferred loose files.
@@ -593,11 +714,11 @@ func (s *DiskStore) unpack(pp *pendingPack) error {
 func (s *DiskStore) isPendingPack(tmp string) bool {
 	s.packMu.Lock()
 	defer s.packMu.Unlock()
-	if s.cur != nil && s.cur.f != nil && s.cur.f.Name() == tmp {
+	if s.cur != nil && s.cur.file != nil && s.cur.file.name == tmp {
 		return true
 	}
 	for _, pp := range s.sealing {
-		if pp.f != nil && pp.f.Name() == tmp {
+		if pp.file != nil && pp.file.name == tmp {
 			return true
 		}
 	}
@@ -757,7 +878,7 @@ func (s *DiskStore) copyPack(pk *pack, entries []packEntry) (*pack, error) {
 	off := int64(len(packMagic))
 	out := make([]packEntry, len(entries))
 	for i, e := range entries {
-		if _, err := io.Copy(w, io.NewSectionReader(pk.f, e.off, e.n)); err != nil {
+		if _, err := io.Copy(w, io.NewSectionReader(pk.file, e.off, e.n)); err != nil {
 			return nil, fmt.Errorf("write pack: read %s: %w", pk.path, err)
 		}
 		out[i] = packEntry{id: e.id, off: off, n: e.n}
@@ -768,12 +889,22 @@ func (s *DiskStore) copyPack(pk *pack, entries []packEntry) (*pack, error) {
 	}
 	idx := packIndex(out, off)
 	path := filepath.Join(s.packDir(), packName(idx))
-	if _, err := s.writePackFile(f, off, idx, path); err != nil {
-		return nil, err // not published when the directory's fsync failed
+	var mu sync.Mutex
+	ok = true // writePackFile closes f
+	fa := &fileAt{name: f.Name(), f: f}
+	if renamed, err := s.writePackFile(&fa, &mu, off, idx, path); err != nil || fa == nil {
+		// not published: the directory's fsync (or the open) failed
+		if fa != nil {
+			fa.Close()
+			os.Remove(fa.name)
+		}
+		if renamed {
+			os.Remove(path)
+		}
+		return nil, err
 	}
-	ok = true
-	npk := &pack{path: path, f: f, entries: out}
-	if fi, err := f.Stat(); err == nil {
+	npk := &pack{path: path, file: fa, entries: out}
+	if fi, err := os.Stat(path); err == nil {
 		npk.ino = fsys.IdentityOf(fi).Ino
 	}
 	return npk, nil
