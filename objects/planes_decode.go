@@ -32,7 +32,7 @@ type planeSrc struct {
 
 // parsePlanes checks the plane list of a payload of s planes and returns
 // them with their common length n. zstd planes are decoded into scratch
-// (returned, possibly grown); Huffman planes are checked block by block
+// (taken when nil; returned, possibly grown); Huffman planes are checked block by block
 // for their structure (kinds and lengths), their blocks decoded later.
 func parsePlanes(payload []byte, s int, scratch []byte) ([]planeSrc, int, []byte, error) {
 	_, dec := codecs()
@@ -56,6 +56,9 @@ func parsePlanes(payload []byte, s int, scratch []byte) ([]planeSrc, int, []byte
 		case planeRaw:
 			got = len(body)
 		case planeZstd:
+			if scratch == nil {
+				scratch = getBuf(0)
+			}
 			before := len(scratch)
 			var err error
 			if scratch, err = dec.DecodeAll(body, scratch); err != nil {
@@ -177,9 +180,15 @@ func nextHuffBlock(blocks []byte, size int, buf []byte, hs *huff0.Scratch) (out,
 // receiver hashes what it decodes while it is in cache).
 func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, sum bool, h hash.Hash) ([]byte, uint32, error) {
 	s := si.elemSize
-	scratch := getBuf(0)
-	defer func() { putBuf(scratch) }()
-	planes, n, scratch, err := parsePlanes(si.payload, s, scratch[:0])
+	// scratch holds the zstd planes, taken only when there is one (the
+	// low planes of a piece are raw or Huffman-coded)
+	var scratch []byte
+	defer func() {
+		if scratch != nil {
+			putBuf(scratch)
+		}
+	}()
+	planes, n, scratch, err := parsePlanes(si.payload, s, scratch)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", errStored, err)
 	}
@@ -228,10 +237,7 @@ func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 			switch p.mode {
 			case planeHuff:
 				if stripeBuf == nil {
-					stripeBuf = getBuf(0)
-					if cap(stripeBuf) < s*huffBlock {
-						stripeBuf = make([]byte, s*huffBlock)
-					}
+					stripeBuf = getBuf(s * huffBlock)
 					defer putBuf(stripeBuf)
 				}
 				var err error
