@@ -202,7 +202,7 @@ func (s *DiskStore) moved(id ID, p string, err error) bool {
 
 // Has reports whether the object's file, or a pack holding it, exists.
 func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
-	_, err := looseOr(s, id, s.packedLive, func(p string) (struct{}, error) {
+	_, err := looseOr(s, id, false, s.packedLive, func(p string) (struct{}, error) {
 		_, err := os.Lstat(p)
 		return struct{}{}, err
 	}, func(packLoc) (struct{}, error) { return struct{}{}, nil })
@@ -220,8 +220,20 @@ func (s *DiskStore) Has(ctx context.Context, id ID) (bool, error) {
 // published meanwhile), or, when id has no loose file, packed(l) for the
 // pack entry find locates. An object that Flush moves from a pending pack
 // to a loose file is registered as loose before it leaves the pack: a
-// second look finds one or the other.
-func looseOr[T any](s *DiskStore, id ID, find func(ID) (packLoc, bool), loose func(p string) (T, error), packed func(l packLoc) (T, error)) (T, error) {
+// second look finds one or the other. With packsFirst (reads), the
+// packs this process knows are looked at first, which costs no system
+// call (a failed open of the loose file for each packed object did): a
+// damaged packed copy is not hidden by a loose one, and Delete (repair)
+// takes an object out of its packs.
+func looseOr[T any](s *DiskStore, id ID, packsFirst bool, find func(ID) (packLoc, bool), loose func(p string) (T, error), packed func(l packLoc) (T, error)) (T, error) {
+	if packsFirst {
+		if l, ok := s.findPacked(id, false); ok {
+			v, err := packed(l)
+			if !errors.Is(err, fs.ErrNotExist) {
+				return v, err
+			}
+		}
+	}
 	for try := 0; ; try++ {
 		p := s.path(id)
 		v, err := loose(p)
@@ -404,7 +416,7 @@ type fileStamp struct {
 }
 
 func (s *DiskStore) stamp(id ID) (fileStamp, error) {
-	return looseOr(s, id, s.findFresh, func(p string) (fileStamp, error) {
+	return looseOr(s, id, true, s.findFresh, func(p string) (fileStamp, error) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return fileStamp{}, err
@@ -435,22 +447,28 @@ func (s *DiskStore) getSum(ctx context.Context, id ID, depth int, verify bool, i
 	if err := ctx.Err(); err != nil {
 		return nil, ZeroID, false, err
 	}
-	b, done, mapped, inPack, err := s.readStored(id)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ZeroID, false, &NotFoundError{ID: id}
+	for try := 0; ; try++ {
+		b, done, mapped, inPack, err := s.readStored(id)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, ZeroID, false, &NotFoundError{ID: id}
+			}
+			return nil, ZeroID, false, fmt.Errorf("read object %s: %w", id, err)
 		}
-		return nil, ZeroID, false, fmt.Errorf("read object %s: %w", id, err)
-	}
-	defer done()
-	obj, base, ok, err := s.decodeSum(ctx, id, b, mapped, depth, verify, into)
-	if err != nil && inPack != "" {
+		obj, base, ok, err := s.decodeSum(ctx, id, b, mapped, depth, verify, into)
+		done()
 		var ce *CorruptError
-		if errors.As(err, &ce) && ce.ID == id {
+		if err != nil && inPack != "" && errors.As(err, &ce) && ce.ID == id {
+			if _, serr := os.Lstat(inPack); errors.Is(serr, fs.ErrNotExist) && try == 0 {
+				// a pack another process replaced (fsck --repair took the
+				// object out of it): read the packs again, and the object
+				s.loadPacks(true)
+				continue
+			}
 			ce.Err = fmt.Errorf("in pack %s: %w", inPack, ce.Err)
 		}
+		return obj, base, ok, err
 	}
-	return obj, base, ok, err
 }
 
 // readStored returns id's stored form and the function that releases it
@@ -462,7 +480,7 @@ func (s *DiskStore) readStored(id ID) (b []byte, done func(), mapped bool, inPac
 		done   func()
 		mapped bool
 	}
-	r, err := looseOr(s, id, s.findFresh, func(p string) (read, error) {
+	r, err := looseOr(s, id, true, s.findFresh, func(p string) (read, error) {
 		b, done, mapped, err := readObjectFile(p)
 		return read{b, done, mapped}, err
 	}, func(l packLoc) (read, error) {
@@ -621,7 +639,7 @@ func readHeader(f *objReader, id ID) (storedInfo, int64, error) {
 // open opens id's stored form for reading: its loose file, else its pack
 // entry.
 func (s *DiskStore) open(id ID) (*objReader, error) {
-	return looseOr(s, id, s.findFresh, func(p string) (*objReader, error) {
+	return looseOr(s, id, true, s.findFresh, func(p string) (*objReader, error) {
 		f, err := fsys.Open(p)
 		if err != nil {
 			return nil, err
@@ -953,7 +971,7 @@ func (s *DiskStore) listLoose(ctx context.Context, fn func(ID) error) error {
 // a packed object, when its pack was last written or any object in it
 // reused).
 func (s *DiskStore) ModTime(id ID) (time.Time, error) {
-	t, err := looseOr(s, id, s.packedLive, func(p string) (time.Time, error) {
+	t, err := looseOr(s, id, false, s.packedLive, func(p string) (time.Time, error) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return time.Time{}, err
