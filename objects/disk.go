@@ -750,8 +750,12 @@ func (s *DiskStore) putKnown(ctx context.Context, id ID, obj []byte, opts PutOpt
 		if d, err := s.deltaDepth(opts.DeltaBase); err == nil && d < MaxDeltaDepth {
 			// not kept in the cache: a new version's piece is the only
 			// delta against its parent's (a cached copy would hold a
-			// buffer for nothing); decoded into a pooled buffer
-			if b, rel, err := s.getSharedInto(ctx, opts.DeltaBase, 0, false, true, getBuf(0)); err == nil {
+			// buffer for nothing); decoded into a pooled buffer of the
+			// base's size, which is obj's (a piece-sized one for each
+			// small piece, with many in flight, was allocated and zeroed
+			// anew: most of the CPU time of merging thousands of small
+			// tensors)
+			if b, rel, err := s.getSharedInto(ctx, opts.DeltaBase, 0, false, true, getBuf(len(obj))); err == nil {
 				base, depth = b, d
 				if rel != nil {
 					defer rel()

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 
 	"github.com/klauspost/compress/huff0"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Decoding the grouped and delta stored forms (design §6) stripe by
@@ -95,6 +96,35 @@ func parsePlanes(payload []byte, s int, scratch []byte) ([]planeSrc, int, []byte
 	return planes, n, scratch, nil
 }
 
+// zstdPlanesSize returns the room the zstd planes of a payload of s planes
+// take decoded, from their frame headers' content sizes: 0 when there are
+// none, -1 when a frame does not say (or the payload is malformed, which
+// parsePlanes refuses).
+func zstdPlanesSize(payload []byte, s int) int {
+	total := 0
+	for j := 0; j < s && len(payload) > 0; j++ {
+		mode := payload[0]
+		m, k := binary.Uvarint(payload[1:])
+		if k <= 0 || m > uint64(len(payload)-1-k) {
+			return -1
+		}
+		body := payload[1+k : 1+k+int(m)]
+		payload = payload[1+k+int(m):]
+		if mode != planeZstd {
+			continue
+		}
+		var h zstd.Header
+		if h.Decode(body) != nil || !h.HasFCS || h.FrameContentSize > MaxObjectSize {
+			return -1
+		}
+		total += int(h.FrameContentSize)
+	}
+	if total > MaxObjectSize {
+		return -1
+	}
+	return total
+}
+
 // checkHuff checks the structure of a planeHuff payload (design §6: the
 // plane's length, then its blocks) and returns the plane's length and the
 // blocks.
@@ -181,8 +211,15 @@ func nextHuffBlock(blocks []byte, size int, buf []byte, hs *huff0.Scratch) (out,
 func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, sum bool, h hash.Hash) ([]byte, uint32, error) {
 	s := si.elemSize
 	// scratch holds the zstd planes, taken only when there is one (the
-	// low planes of a piece are raw or Huffman-coded)
+	// low planes of a piece are raw or Huffman-coded), sized by their
+	// frame headers: a small piece's decode took (and, with many in
+	// flight, allocated and zeroed) a piece-sized buffer, most of the CPU
+	// time of a merge of thousands of small tensors; a frame that does
+	// not say: parsePlanes takes a piece-sized one
 	var scratch []byte
+	if z := zstdPlanesSize(si.payload, s); z > 0 {
+		scratch = getBuf(z)[:0]
+	}
 	defer func() {
 		if scratch != nil {
 			putBuf(scratch)
@@ -222,7 +259,8 @@ func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 		h.Write(out[:HeaderSize])
 	}
 	data := out[HeaderSize:]
-	var stripeBuf []byte // huffBlock bytes for each Huffman plane
+	stripe := min(n, huffBlock)
+	var stripeBuf []byte // stripe bytes for each Huffman plane
 	var hs huff0.Scratch
 	var pbuf [8][]byte
 	cur := pbuf[:0]
@@ -237,11 +275,11 @@ func decodePlanes(si storedInfo, getBase func(ID) ([]byte, error), dst []byte, s
 			switch p.mode {
 			case planeHuff:
 				if stripeBuf == nil {
-					stripeBuf = getBuf(s * huffBlock)
+					stripeBuf = getBuf(s * stripe)
 					defer putBuf(stripeBuf)
 				}
 				var err error
-				p.plane, p.body, err = nextHuffBlock(p.body, m, stripeBuf[j*huffBlock:(j+1)*huffBlock], &hs)
+				p.plane, p.body, err = nextHuffBlock(p.body, m, stripeBuf[j*stripe:(j+1)*stripe], &hs)
 				if err != nil {
 					return nil, 0, fmt.Errorf("%w: plane %d: %v", errStored, j, err)
 				}
