@@ -484,14 +484,14 @@ func (s *DiskStore) addPending(id ID, stored []byte) error {
 	if _, dup := pp.entries[id]; dup {
 		return nil // a concurrent writer of the same object was first
 	}
-	off := pp.size()
-	pp.mem = append(pp.mem, stored...)
-	if len(pp.mem) >= packMemBuffer {
+	if len(pp.mem) > 0 && len(pp.mem)+len(stored) > packMemBuffer {
+		// to the file first, so that the buffer never grows past its size
 		if err := pp.spill(s.packDir()); err != nil {
-			pp.mem = pp.mem[:off-pp.fileLen]
 			return err
 		}
 	}
+	off := pp.size()
+	pp.mem = append(pp.mem, stored...)
 	pp.entries[id] = packEntry{id: id, off: off, n: int64(len(stored))}
 	return nil
 }
