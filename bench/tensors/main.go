@@ -15,7 +15,8 @@
 // between runs). It reports, per operation and model, the median and range
 // over the runs of wall time and CPU time (user+sys of the fed processes,
 // from rusage), and the 2,000/40 ratio of each; then the counts load does
-// not distort: objects written, and from one extra run under strace the
+// not distort: files written into the object store (a loose object or a
+// pack of many small ones each), and from one extra run under strace the
 // fsyncs (fsync, fdatasync), all system calls, and the
 // goroutines fed created (FED_STATS). The load average is printed with
 // every run: on a shared machine trust CPU time and counts over wall time.
@@ -100,7 +101,8 @@ func (b *bench) sh(dir string, env []string, name string, args ...string) (usage
 	return usage{wall: p.Wall, cpu: p.CPU}, err
 }
 
-// countFiles counts the object files (not temporary files) under dir.
+// countFiles counts the files (loose objects and packs, not temporary
+// files) under dir.
 func countFiles(dir string) int {
 	n := 0
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -208,7 +210,7 @@ func (b *bench) run(parent string, keep bool, few, many, runs int, strace bool) 
 		}
 		fmt.Printf("%-12s %6s %22s %22s   (target ≤ 1.5×)\n", op, "ratio", ratio(func(u usage) float64 { return u.wall.Seconds() }), ratio(func(u usage) float64 { return u.cpu.Seconds() }))
 	}
-	fmt.Printf("\n%-12s %6s %10s", "counts", "", "objects")
+	fmt.Printf("\n%-12s %6s %10s", "counts", "", "files")
 	keys := []string{"fsync", "syscalls", "goroutines"}
 	for _, k := range keys {
 		fmt.Printf(" %10s", k)
@@ -231,7 +233,7 @@ func (b *bench) run(parent string, keep bool, few, many, runs int, strace bool) 
 			fmt.Println()
 		}
 	}
-	fmt.Println("\n(counts: objects written by the operation; fsyncs, system calls and goroutines created from one extra run under strace, all fed processes of the operation)")
+	fmt.Println("\n(counts: files written into .fed/objects by the operation — a loose object or a pack of small ones each; fsyncs, system calls and goroutines created from one extra run under strace, all fed processes of the operation)")
 	return nil
 }
 
