@@ -575,3 +575,58 @@ func TestPackReuseByAnotherStore(t *testing.T) {
 		t.Fatalf("pack time %v not refreshed by the reuse", fi.ModTime())
 	}
 }
+
+func TestLocate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One tensor written outside any batch is loose; a batch of many, and
+	// a second version of them (deltas against the first), are packed.
+	w := NewWriter(ctx, s)
+	d := floats(2_000, 7)
+	loose, _, err := w.Tensor(bytes.NewReader(d), TensorInfo{DType: F32, Shape: []uint64{2_000}, Size: uint64(len(d))}, nil)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, v1 := smallTensors(t, s, PackMinObjects, 1, nil)
+	v2, _ := smallTensors(t, s, PackMinObjects, 2, v1)
+	packed = append(packed, v2...)
+
+	// A second store on the same directory finds them all, and the section
+	// it names holds a form that decodes to what that store reads.
+	s2, err := OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func(id ID) ([]byte, error) { return s2.Get(ctx, id) }
+	for _, id := range append([]ID{loose}, packed...) {
+		p, off, n, err := s2.Locate(id)
+		if err != nil {
+			t.Fatalf("Locate %s: %v", id, err)
+		}
+		if inPack := filepath.Dir(p) == filepath.Join(dir, PackDir); inPack != (id != loose) {
+			t.Fatalf("%s located in %s", id, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || off < 0 || off+n > int64(len(b)) {
+			t.Fatalf("read %s: %v (section %d+%d of %d bytes)", p, err, off, n, len(b))
+		}
+		want, err := s2.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := DecodeStoredWith(b[off:off+n], base)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("the section of %s decodes to %d bytes, %v; want its %d bytes", id, len(got), err, len(want))
+		}
+	}
+	if _, _, _, err := s2.Locate(Sum([]byte("never stored"))); !errors.As(err, new(*NotFoundError)) {
+		t.Fatalf("Locate of an absent object = %v, want NotFoundError", err)
+	}
+}
