@@ -146,9 +146,12 @@ func (s *DiskStore) writeObject(id ID, stored []byte) error {
 	if deferred && len(stored) <= PackMaxStored {
 		// small: into the pending pack (published by Flush)
 		s.packMu.Lock()
-		err := s.addPending(id, stored)
+		write, err := s.addPending(id, stored)
 		s.packMu.Unlock()
 		s.batchMu.Unlock()
+		if write != nil {
+			err = write()
+		}
 		return err
 	}
 	s.batchMu.Unlock()

@@ -101,13 +101,26 @@ func (p *pack) find(id ID) (packEntry, bool) {
 // fills), the rest in mem.
 type pendingPack struct {
 	file    *fileAt // nil until the first spill
-	fileLen int64
+	fileLen int64   // bytes of the file written or being written
 	mem     []byte
 	entries map[ID]packEntry
+	// flying are the buffers being written to the file outside packMu
+	// (spillLater), read from memory until written; flights counts them
+	// and werr keeps the first failure, which fails the publication.
+	flying  []flight
+	flights sync.WaitGroup
+	werr    error
+	mu      *sync.Mutex // the store's packMu, which guards all of the above
 }
 
-func newPendingPack() *pendingPack {
-	return &pendingPack{mem: append(make([]byte, 0, 64<<10), packMagic...), entries: map[ID]packEntry{}}
+// flight is a buffer of a pending pack on its way to the file at off.
+type flight struct {
+	off int64
+	b   []byte
+}
+
+func newPendingPack(mu *sync.Mutex) *pendingPack {
+	return &pendingPack{mem: append(make([]byte, 0, 64<<10), packMagic...), entries: map[ID]packEntry{}, mu: mu}
 }
 
 // size is the length of the pending pack's data.
@@ -133,6 +146,57 @@ func (pp *pendingPack) spill(dir string) error {
 	return nil
 }
 
+// spillLater hands the memory buffer to the temporary file in dir like
+// spill, but returns the write for the caller to make after it released
+// packMu: a 4 MiB write into the page cache takes milliseconds, and every
+// writer and reader of the store would wait for it under the lock. Until
+// the write is done the buffer is read from memory (read). The returned
+// write reports the failure, which also fails the pack's publication.
+// packMu must be held.
+func (pp *pendingPack) spillLater(dir string) (func() error, error) {
+	if pp.file == nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		f, err := fsys.CreateTemp(dir, fsys.OncePerm)
+		if err != nil {
+			return nil, err
+		}
+		pp.file = keep(f)
+	}
+	fl := flight{off: pp.fileLen, b: pp.mem}
+	file := pp.file
+	pp.flying = append(pp.flying, fl)
+	pp.fileLen += int64(len(fl.b))
+	pp.mem = make([]byte, 0, packMemBuffer)
+	pp.flights.Add(1)
+	return func() error {
+		_, err := file.WriteAt(fl.b, fl.off)
+		pp.landed(fl, err)
+		return err
+	}, nil
+}
+
+// landed records that the flight fl was written (or failed with err).
+func (pp *pendingPack) landed(fl flight, err error) {
+	pp.mu.Lock()
+	pp.flying = slices.DeleteFunc(pp.flying, func(x flight) bool { return x.off == fl.off })
+	if err != nil && pp.werr == nil {
+		pp.werr = fmt.Errorf("write pending pack: %w", err)
+	}
+	pp.mu.Unlock()
+	pp.flights.Done()
+}
+
+// settle waits for the pending pack's writes in flight and returns the
+// first failure of any.
+func (pp *pendingPack) settle() error {
+	pp.flights.Wait()
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.werr
+}
+
 // read returns a copy of e's bytes, fs.ErrNotExist when e left pp (for a
 // loose file). packMu must be held.
 func (pp *pendingPack) read(e packEntry, into []byte) ([]byte, error) {
@@ -140,6 +204,12 @@ func (pp *pendingPack) read(e packEntry, into []byte) ([]byte, error) {
 		return nil, fs.ErrNotExist
 	}
 	b := into[:e.n]
+	for _, fl := range pp.flying {
+		if e.off >= fl.off && e.off+e.n <= fl.off+int64(len(fl.b)) {
+			copy(b, fl.b[e.off-fl.off:])
+			return b, nil
+		}
+	}
 	if e.off < pp.fileLen && pp.file == nil {
 		return nil, errors.New("pending pack file lost")
 	}
@@ -155,6 +225,7 @@ func (pp *pendingPack) read(e packEntry, into []byte) ([]byte, error) {
 
 // discard closes and removes the temporary file.
 func (pp *pendingPack) discard() {
+	pp.flights.Wait()
 	if pp.file != nil {
 		pp.file.Close()
 		os.Remove(pp.file.name)
@@ -475,31 +546,36 @@ func (s *DiskStore) readPacked(l packLoc) ([]byte, error) {
 }
 
 // addPending appends a small object's stored form to the pending pack.
-// packMu must be held.
-func (s *DiskStore) addPending(id ID, stored []byte) error {
+// When that fills the memory buffer, the buffer goes to the temporary
+// file by the returned write, which the caller makes once it released
+// packMu (and the batch lock). packMu must be held.
+func (s *DiskStore) addPending(id ID, stored []byte) (write func() error, err error) {
 	if s.cur == nil {
-		s.cur = newPendingPack()
+		s.cur = newPendingPack(&s.packMu)
 	}
 	pp := s.cur
 	if _, dup := pp.entries[id]; dup {
-		return nil // a concurrent writer of the same object was first
+		return nil, nil // a concurrent writer of the same object was first
 	}
 	if len(pp.mem) > 0 && len(pp.mem)+len(stored) > packMemBuffer {
 		// to the file first, so that the buffer never grows past its size
-		if err := pp.spill(s.packDir()); err != nil {
-			return err
+		if write, err = pp.spillLater(s.packDir()); err != nil {
+			return nil, err
 		}
 	}
 	off := pp.size()
 	pp.mem = append(pp.mem, stored...)
 	pp.entries[id] = packEntry{id: id, off: off, n: int64(len(stored))}
-	return nil
+	return write, nil
 }
 
 // publishPending makes the objects of pp durable and visible to every
 // process: in a pack when there are at least PackMinObjects of them,
 // else as loose files (deferred in s.pending, for Flush to publish).
 func (s *DiskStore) publishPending(pp *pendingPack) error {
+	if err := pp.settle(); err != nil {
+		return fmt.Errorf("publish objects: %w", err)
+	}
 	if len(pp.entries) < PackMinObjects {
 		return s.unpack(pp)
 	}

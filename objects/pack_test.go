@@ -630,3 +630,68 @@ func TestLocate(t *testing.T) {
 		t.Fatalf("Locate of an absent object = %v, want NotFoundError", err)
 	}
 }
+
+// TestPendingPackReadsWhileSpilling writes small objects from several
+// goroutines in one batch, past many fills of the pending pack's memory
+// buffer (whose writes to the temporary file run outside the store's
+// lock), and reads each back at once: an object whose buffer is on its
+// way to the file is read from memory, and every object is in the pack.
+func TestPendingPackReadsWhileSpilling(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 40 // 160 objects of ~200 KB: ~8 buffer fills
+	ids := make([][]ID, writers)
+	err = s.InBatch(func() error {
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for g := range writers {
+			wg.Go(func() {
+				for i := range each {
+					d := floats(50_000, uint64(g*1000+i))
+					obj := make([]byte, HeaderSize+len(d))
+					PutChunkHeader(obj)
+					copy(obj[HeaderSize:], d)
+					id, err := s.Put(ctx, obj, PutOptions{ElemSize: 4})
+					if err == nil {
+						var got []byte
+						if got, err = s.Get(ctx, id); err == nil && !bytes.Equal(got, obj) {
+							err = fmt.Errorf("object %s read back differs", id)
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					ids[g] = append(ids[g], id)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(packFiles(t, s)); n != 1 {
+		t.Fatalf("%d pack files, want 1", n)
+	}
+	s2, err := OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range ids {
+		for _, id := range g {
+			if _, err := s2.Get(ctx, id); err != nil {
+				t.Fatalf("after the batch: %v", err)
+			}
+			if p, _, _, err := s2.Locate(id); err != nil || filepath.Dir(p) != filepath.Join(dir, PackDir) {
+				t.Fatalf("%s in %s, %v; want the pack", id, p, err)
+			}
+		}
+	}
+}
