@@ -636,17 +636,26 @@ func readHeader(f *objReader, id ID) (storedInfo, int64, error) {
 	return si, size, nil
 }
 
+// openStat opens the file p for reading and returns it with its details.
+func openStat(p string) (*os.File, os.FileInfo, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
 // open opens id's stored form for reading: its loose file, else its pack
 // entry.
 func (s *DiskStore) open(id ID) (*objReader, error) {
 	return looseOr(s, id, true, s.findFresh, func(p string) (*objReader, error) {
-		f, err := fsys.Open(p)
+		f, fi, err := openStat(p)
 		if err != nil {
-			return nil, err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
 			return nil, err
 		}
 		return &objReader{f: f, ra: f, n: fi.Size(), own: true}, nil

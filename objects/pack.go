@@ -328,13 +328,8 @@ func readPackIndex(r io.ReaderAt, size int64) ([]packEntry, error) {
 
 // openPack opens and indexes the pack at path.
 func openPack(path string) (*pack, error) {
-	f, err := fsys.Open(path)
+	f, fi, err := openStat(path)
 	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	entries, err := readPackIndex(f, fi.Size())
