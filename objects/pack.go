@@ -126,17 +126,27 @@ func newPendingPack(mu *sync.Mutex) *pendingPack {
 // size is the length of the pending pack's data.
 func (pp *pendingPack) size() int64 { return pp.fileLen + int64(len(pp.mem)) }
 
+// ensureFile creates the pending pack's temporary file in dir unless it
+// has one.
+func (pp *pendingPack) ensureFile(dir string) error {
+	if pp.file != nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := fsys.CreateTemp(dir, fsys.OncePerm)
+	if err != nil {
+		return err
+	}
+	pp.file = keep(f)
+	return nil
+}
+
 // spill writes the memory buffer to the temporary file in dir.
 func (pp *pendingPack) spill(dir string) error {
-	if pp.file == nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		f, err := fsys.CreateTemp(dir, fsys.OncePerm)
-		if err != nil {
-			return err
-		}
-		pp.file = keep(f)
+	if err := pp.ensureFile(dir); err != nil {
+		return err
 	}
 	if _, err := pp.file.WriteAt(pp.mem, pp.fileLen); err != nil {
 		return err
@@ -154,15 +164,8 @@ func (pp *pendingPack) spill(dir string) error {
 // write reports the failure, which also fails the pack's publication.
 // packMu must be held.
 func (pp *pendingPack) spillLater(dir string) (func() error, error) {
-	if pp.file == nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		f, err := fsys.CreateTemp(dir, fsys.OncePerm)
-		if err != nil {
-			return nil, err
-		}
-		pp.file = keep(f)
+	if err := pp.ensureFile(dir); err != nil {
+		return nil, err
 	}
 	fl := flight{off: pp.fileLen, b: pp.mem}
 	file := pp.file
